@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { hostNameSchema } from '../domain/names.js';
+
+/**
+ * The environment, parsed once at start by one schema (the t3-env way): empty strings count as
+ * unset, booleans are spelled out (`z.coerce.boolean()` would turn "false" into true), and a
+ * bad value stops the process with every problem listed.
+ */
+
+const emptyAsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const opt = <T extends z.ZodTypeAny>(s: T) => z.preprocess(emptyAsUnset, s.optional());
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const roleIds = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^\d{1,20}$/, 'role ids are Discord snowflakes (digits)')));
+
+/** `30m`, `2h`, `45s`, `1d` → milliseconds. */
+export function parseDuration(s: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(s.trim());
+  if (!m) throw new Error(`not a duration: ${s} (use e.g. 30m, 2h)`);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+const duration = z.string().transform((s, ctx) => {
+  try {
+    const ms = parseDuration(s);
+    if (ms <= 0) throw new Error('must be positive');
+    return ms;
+  } catch (e) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+export interface HostConfig {
+  name: string;
+  uri: string;
+}
+/** `name=uri,name=uri` → ordered hosts; the first is the default host. */
+export function parseHosts(s: string): HostConfig[] {
+  const hosts = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((pair) => {
+      const i = pair.indexOf('=');
+      if (i <= 0) throw new Error(`"${pair}" is not name=uri`);
+      const name = hostNameSchema.parse(pair.slice(0, i));
+      const uri = pair.slice(i + 1);
+      if (!/^[a-z0-9+]+:\/\/[^\s;'"`$\\]*$/.test(uri)) throw new Error(`"${uri}" is not a libvirt URI`);
+      return { name, uri };
+    });
+  if (hosts.length === 0) throw new Error('no hosts');
+  if (new Set(hosts.map((h) => h.name)).size !== hosts.length) throw new Error('host names repeat');
+  return hosts;
+}
+const hosts = z.string().transform((s, ctx) => {
+  try {
+    return parseHosts(s);
+  } catch (e) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+export const envSchema = z.object({
+  DISCORD_TOKEN: opt(z.string()),
+  DISCORD_GUILD_ID: opt(z.string().regex(/^\d{1,20}$/)),
+  DISCORD_API_URL: opt(z.string().url()),
+  KVMOPS_ROLE_VIEWER: z.preprocess(emptyAsUnset, roleIds.default('')),
+  KVMOPS_ROLE_OPERATOR: z.preprocess(emptyAsUnset, roleIds.default('')),
+  KVMOPS_ROLE_ADMIN: z.preprocess(emptyAsUnset, roleIds.default('')),
+  KVMOPS_ROLE_APPROVER: z.preprocess(emptyAsUnset, roleIds.default('')),
+  KVMOPS_TWO_PERSON: z.preprocess(emptyAsUnset, booleanString.default('true')),
+  KVMOPS_APPROVAL_TTL: z.preprocess(emptyAsUnset, duration.default('30m')),
+  KVMOPS_DB: z.preprocess(emptyAsUnset, z.string().default('./data/kvmops.db')),
+  KVMOPS_HOSTS: z.preprocess(emptyAsUnset, hosts.default('local=qemu:///system')),
+  KVMOPS_STORAGE_DIR: z.preprocess(
+    emptyAsUnset,
+    z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').default('/var/lib/kvmops'),
+  ),
+  /** 127.0.0.1 port for /healthz and /metrics; unset = off. */
+  KVMOPS_HTTP_PORT: opt(z.coerce.number().int().min(1).max(65535)),
+  KVMOPS_LOG_LEVEL: z.preprocess(
+    emptyAsUnset,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
+  /** Worker limits: jobs at once in all, and per host. */
+  KVMOPS_CONCURRENCY: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(64).default(4)),
+  KVMOPS_HOST_CONCURRENCY: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(64).default(2)),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class EnvError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid environment:\n  ${issues.join('\n  ')}`);
+    this.name = 'EnvError';
+  }
+}
+
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const r = envSchema.safeParse(source);
+  if (!r.success) {
+    throw new EnvError(r.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  return r.data;
+}
+
+/** For the Discord adapter only: its two required variables, checked where they are needed. */
+export function requireDiscord(env: Env): { token: string; guildId: string } {
+  const missing = (['DISCORD_TOKEN', 'DISCORD_GUILD_ID'] as const).filter((k) => !env[k]);
+  if (missing.length) throw new EnvError(missing.map((k) => `${k}: required for the Discord adapter`));
+  return { token: env.DISCORD_TOKEN!, guildId: env.DISCORD_GUILD_ID! };
+}

@@ -1,0 +1,106 @@
+import { execa, type Options } from 'execa';
+import { KvmopsError, type ErrorCode } from '../domain/errors.js';
+
+/**
+ * The one place kvmops runs external programs (DESIGN.md: only the hypervisor layer does).
+ * argv arrays only (never a shell), a timeout and an abort signal on every call, and a failure
+ * is a CommandError carrying the command, exit code and stderr (the execa way).
+ */
+
+export interface RunOptions {
+  /** Hard limit; the child gets SIGTERM, then SIGKILL 2 s later. */
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  /** Written to the child's stdin. */
+  input?: string;
+  env?: Record<string, string>;
+  /** Called with each stderr/stdout line as it arrives (progress of long copies). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export class CommandError extends KvmopsError {
+  readonly command: string;
+  readonly argv: readonly string[];
+  readonly exitCode: number | undefined;
+  readonly stderr: string;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    init: { argv: readonly string[]; exitCode?: number | undefined; stderr: string; cause?: unknown },
+  ) {
+    super(code, message, {
+      cause: init.cause,
+      details: { command: init.argv.join(' '), exitCode: init.exitCode, stderr: init.stderr.slice(0, 2000) },
+    });
+    this.name = 'CommandError';
+    this.argv = init.argv;
+    this.command = init.argv.join(' ');
+    this.exitCode = init.exitCode;
+    this.stderr = init.stderr;
+  }
+}
+
+/** First meaningful line of stderr, without virsh's "error: " prefix: the short message. */
+export function shortStderr(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const line = lines.find((l) => /^error: /.test(l) && !/^error: failed to get /.test(l)) ?? lines.at(-1) ?? '';
+  return line.replace(/^error: /, '');
+}
+
+export async function run(program: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  const argv = [program, ...args];
+  const started = performance.now();
+  const execaOpts: Options = {
+    timeout: opts.timeoutMs,
+    cancelSignal: opts.signal,
+    forceKillAfterDelay: 2_000,
+    reject: false,
+    stripFinalNewline: false,
+    env: { LC_ALL: 'C', ...opts.env },
+    extendEnv: true,
+    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
+    ...(opts.onLine ? { lines: false, buffer: true } : {}),
+  };
+  const child = execa(program, args, execaOpts);
+  if (opts.onLine) {
+    const onLine = opts.onLine;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      let partial = '';
+      child[stream]?.on('data', (chunk: Buffer) => {
+        const parts = (partial + chunk.toString('utf8')).split(/\r|\n/);
+        partial = parts.pop() ?? '';
+        for (const p of parts) if (p) onLine(p, stream);
+      });
+    }
+  }
+  const r = await child;
+  const stdout = String(r.stdout ?? '');
+  const stderr = String(r.stderr ?? '');
+  const durationMs = performance.now() - started;
+  if (r.isCanceled || opts.signal?.aborted) {
+    throw new CommandError('aborted', `${program} was stopped: the job was cancelled`, { argv, stderr, cause: r });
+  }
+  if (r.timedOut) {
+    throw new CommandError('command-timeout', `${program} did not finish within ${opts.timeoutMs} ms`, {
+      argv,
+      stderr,
+      cause: r,
+    });
+  }
+  if (r.failed) {
+    const exitCode = typeof r.exitCode === 'number' ? r.exitCode : undefined;
+    const msg = r.code === 'ENOENT' ? `${program} is not installed` : shortStderr(stderr) || (r.shortMessage ?? 'failed');
+    throw new CommandError('command-failed', msg, { argv, exitCode, stderr, cause: r });
+  }
+  return { stdout, stderr, durationMs };
+}

@@ -1,0 +1,190 @@
+/**
+ * The hypervisor layer's public types: what the worker's executors and the read-only command
+ * handlers see. Closed unions everywhere: output the parsers do not recognise is an
+ * `unexpected-output` error, never a guess.
+ */
+
+/** libvirt domain states as `virsh domstate` names them. */
+export const VM_STATES = [
+  'running',
+  'idle',
+  'paused',
+  'in shutdown',
+  'shut off',
+  'crashed',
+  'pmsuspended',
+] as const;
+export type VmState = (typeof VM_STATES)[number];
+
+export interface VmSummary {
+  name: string;
+  state: VmState;
+}
+
+/** One file in a disk's backing chain, top first. */
+export interface ChainEntry {
+  file: string;
+  format: string;
+  virtualSize: number;
+  /** Bytes allocated on the host (qemu-img "actual-size"), when known. */
+  actualSize?: number;
+}
+
+export interface VmDisk {
+  /** Guest target, e.g. `vda`. */
+  target: string;
+  file: string;
+  format: string;
+  /** The whole chain, `chain[0]` is `file` itself. */
+  chain: ChainEntry[];
+}
+
+export type SnapshotKind = 'internal' | 'external';
+
+export interface SnapshotInfo {
+  name: string;
+  kind: SnapshotKind;
+  /** Parent snapshot name, null for a root. */
+  parent: string | null;
+  /** Creation time, unix seconds (libvirt's creationTime). */
+  createdAt: number;
+  current: boolean;
+  description: string;
+  /** Domain state captured: `running`, `shutoff`, `disk-snapshot` … as libvirt records it. */
+  state: string;
+}
+
+export interface VmInfo {
+  name: string;
+  uuid: string;
+  state: VmState;
+  vcpus: number;
+  memoryKiB: number;
+  disks: VmDisk[];
+  snapshots: SnapshotInfo[];
+  /** The template this VM was deployed from, and how, when kvmops made it. */
+  deployedFrom?: { template: string; mode: DeployMode };
+}
+
+export interface TemplateDisk {
+  target: string;
+  file: string;
+  virtualSize: number;
+  actualSize: number;
+}
+
+export interface TemplateInfo {
+  name: string;
+  /** The VM it was made from. */
+  sourceVm: string;
+  sealed: boolean;
+  /** ISO 8601. */
+  createdAt: string;
+  disks: TemplateDisk[];
+  /** VMs whose disk chains use this template's disks (thin dependents). */
+  dependents: string[];
+}
+
+export type DeployMode = 'thin' | 'clone';
+
+export interface DeployRequest {
+  template: string;
+  /** Base name; with count > 1 the VMs are `name-01` … `name-NN`. */
+  name: string;
+  count: number;
+  mode: DeployMode;
+  start: boolean;
+}
+
+export interface DeployResult {
+  vms: string[];
+  mode: DeployMode;
+  started: boolean;
+}
+
+export interface Progress {
+  /** Short human step, e.g. "copying vda". */
+  step: string;
+  /** 0..1 when the step knows how far it is. */
+  fraction?: number;
+}
+
+/** Passed to every operation: cancellation and progress. */
+export interface OpContext {
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface CreateTemplateRequest {
+  vm: string;
+  name: string;
+  seal: boolean;
+}
+
+export interface CreateSnapshotRequest {
+  vm: string;
+  name: string;
+  kind: SnapshotKind;
+  description?: string;
+}
+
+export interface SnapshotRef {
+  vm: string;
+  name: string;
+}
+
+export interface StopRequest {
+  vm: string;
+  /** destroy instead of an ACPI shutdown */
+  force: boolean;
+  /** Bound on the ACPI shutdown wait before failing with `command-timeout` (default 120 s). */
+  timeoutMs?: number;
+}
+
+export interface DeleteVmResult {
+  /** Files removed from the storage dir. */
+  removed: string[];
+  /** Disk files kept because they are outside the storage dir or belong to a template. */
+  kept: string[];
+}
+
+/**
+ * One libvirt host (a connection URI). Every method validates its names again (defence in
+ * depth beneath the chat-side validation) and throws KvmopsError with a stable code.
+ *
+ * Idempotency for crash recovery: the worker may call a mutating method again for a job that
+ * was interrupted. Each method checks the real state first and either finishes the work or
+ * fails cleanly (e.g. deploy removes half-made VMs of its own batch that it cannot finish).
+ */
+export interface HostDriver {
+  readonly name: string;
+  readonly uri: string;
+
+  /** Domains that are VMs (templates are not domains). */
+  listVms(ctx?: OpContext): Promise<VmSummary[]>;
+  vmInfo(vm: string, ctx?: OpContext): Promise<VmInfo>;
+  startVm(vm: string, ctx?: OpContext): Promise<void>;
+  stopVm(req: StopRequest, ctx?: OpContext): Promise<void>;
+  deleteVm(vm: string, ctx?: OpContext): Promise<DeleteVmResult>;
+
+  listTemplates(ctx?: OpContext): Promise<TemplateInfo[]>;
+  createTemplate(req: CreateTemplateRequest, ctx?: OpContext): Promise<TemplateInfo>;
+  deleteTemplate(name: string, ctx?: OpContext): Promise<void>;
+
+  deploy(req: DeployRequest, ctx?: OpContext): Promise<DeployResult>;
+
+  listSnapshots(vm: string, ctx?: OpContext): Promise<SnapshotInfo[]>;
+  createSnapshot(req: CreateSnapshotRequest, ctx?: OpContext): Promise<SnapshotInfo>;
+  revertSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void>;
+  deleteSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void>;
+
+  /** Is the host reachable (`virsh version`)? For /healthz. */
+  ping(ctx?: OpContext): Promise<{ ok: boolean; detail: string }>;
+}
+
+export interface Hypervisor {
+  /** Host names in KVMOPS_HOSTS order; the first is the default. */
+  hostNames(): string[];
+  /** The named host, or the default; unknown → KvmopsError `host-not-found`. */
+  host(name?: string): HostDriver;
+}
