@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { KvmopsError } from '../domain/errors.js';
+import { run } from './exec.js';
+import type { ChainEntry } from './types.js';
+
+/**
+ * qemu-img for local hosts (libvirt's storage-volume API is preferred where it has the
+ * operation; qemu-img covers what it lacks: a whole backing chain at once, commit of a
+ * shut-off overlay).
+ */
+
+const infoEntry = z.object({
+  filename: z.string(),
+  format: z.string(),
+  'virtual-size': z.number(),
+  'actual-size': z.number().optional(),
+  'backing-filename': z.string().optional(),
+  'full-backing-filename': z.string().optional(),
+  'backing-filename-format': z.string().optional(),
+});
+const chainSchema = z.array(infoEntry).min(1);
+
+/** Parse `qemu-img info --backing-chain --output=json` (an array, top first). */
+export function parseBackingChain(json: string): ChainEntry[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+  } catch (e) {
+    throw new KvmopsError('unexpected-output', 'qemu-img info did not print JSON', { cause: e });
+  }
+  const r = chainSchema.safeParse(data);
+  if (!r.success) throw new KvmopsError('unexpected-output', `qemu-img info: ${r.error.message}`);
+  return r.data.map((e) => ({
+    file: e.filename,
+    format: e.format,
+    virtualSize: e['virtual-size'],
+    ...(e['actual-size'] !== undefined ? { actualSize: e['actual-size'] } : {}),
+  }));
+}
+
+export interface QemuImgOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal | undefined;
+  onLine?: (line: string) => void;
+}
+
+export async function qemuImg(args: readonly string[], opts: QemuImgOptions = {}): Promise<string> {
+  const r = await run('qemu-img', args, {
+    timeoutMs: opts.timeoutMs ?? 600_000,
+    signal: opts.signal,
+    ...(opts.onLine ? { onLine: (l: string) => opts.onLine!(l) } : {}),
+  });
+  return r.stdout;
+}
+
+/** The backing chain of a disk file, top first. `-U`: readable while a VM runs. */
+export async function backingChain(file: string, opts: QemuImgOptions = {}): Promise<ChainEntry[]> {
+  return parseBackingChain(
+    await qemuImg(['info', '-U', '--backing-chain', '--output=json', file], { timeoutMs: 30_000, ...opts }),
+  );
+}
