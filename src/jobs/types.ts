@@ -131,3 +131,55 @@ export interface AuditEntry {
   code?: string | undefined;
   jobId?: number | undefined;
 }
+
+/** A progress step as written by an executor. */
+export interface JobProgress {
+  step: string;
+  fraction?: number;
+}
+
+export interface CancelOutcome {
+  job: Job;
+  /** `cancelled`: it was queued or awaiting approval; `stop-requested`: it runs, the worker will abort it. */
+  effect: 'cancelled' | 'stop-requested';
+}
+
+export type Decision = 'approve' | 'reject';
+
+export interface DecideOutcome {
+  approval: Approval;
+  job: Job;
+}
+
+/**
+ * The queue. Every method is one SQLite transaction; every state change also writes its
+ * JobEvent (outbox) in that transaction. Errors are KvmopsError: `duplicate-job` (details.jobId),
+ * `job-not-found`, `lease-lost`, `not-cancellable`, `already-decided`, `invalid-input`.
+ */
+export interface JobStore {
+  /** Validates the payload with its kind's schema; `awaiting_approval` or `queued`. */
+  enqueue(req: EnqueueRequest): Job;
+  get(id: number): Job | undefined;
+  list(filter?: JobFilter): Job[];
+  /**
+   * One atomic statement: the oldest claimable job (queued, run_at ≤ now, no running job on its
+   * lock key, no older queued job on its lock key, host below its limit), attempts + 1, a new
+   * fencing token. Re-validates the payload; an invalid one fails the job permanently.
+   */
+  claim(owner: string, leaseMs: number, limits?: { perHost?: number; hosts?: string[] }): { job: Job; lease: Lease } | undefined;
+  heartbeat(lease: Lease, leaseMs: number): { cancelRequested: boolean };
+  progress(lease: Lease, p: JobProgress): void;
+  complete(lease: Lease, result: unknown): Job;
+  /** `retry` true and attempts left → back to queued with capped exponential backoff + jitter. */
+  fail(lease: Lease, error: { code: string; message: string }, opts: { retry: boolean }): Job;
+  /** The lease holder gives a job back without it counting as failed (graceful shutdown). */
+  release(lease: Lease): Job;
+  /** A running job that stopped because it was cancelled. */
+  cancelRunning(lease: Lease, message: string): Job;
+  requestCancel(id: number, by: { id: string; name: string }): CancelOutcome;
+  /** Takes back expired leases (→ queued, recovered = true; or failed when attempts are used up). */
+  reap(now?: number): Job[];
+  setStatusMessage(jobId: number, messageId: string): void;
+  /** Called after every committed change (the worker uses it to wake at once). */
+  onChange(listener: (job: Job) => void): () => void;
+}
