@@ -1,0 +1,104 @@
+import type { Hypervisor } from '../hypervisor/types.js';
+
+/**
+ * The chat-neutral interface (the Hubot way): commands/ see only these types; each chat
+ * adapter (Discord, shell) turns its platform's events into them and renders `Reply` back.
+ * Nothing here knows discord.js.
+ */
+
+/** Levels: admin ⊃ operator ⊃ viewer. approver is separate (CONTRACT.md). */
+export type Role = 'viewer' | 'operator' | 'admin' | 'approver';
+
+export interface ChatUser {
+  id: string;
+  /** Display name, for messages and audit. */
+  name: string;
+  /** Effective roles, hierarchy already applied (an admin also holds operator and viewer). */
+  roles: ReadonlySet<Role>;
+}
+
+/** Where a command was typed: the same place receives the job's notifications. */
+export interface ChatPlace {
+  adapter: string;
+  guildId: string | null;
+  channelId: string;
+}
+
+export type OptionType = 'string' | 'integer' | 'boolean';
+
+/** Which names an option completes from (served from a short-lived cache). */
+export type AutocompleteSource = 'template' | 'vm' | 'snapshot' | 'host';
+
+export interface OptionDef {
+  name: string;
+  description: string;
+  type: OptionType;
+  required?: boolean;
+  choices?: ReadonlyArray<{ name: string; value: string | number }>;
+  minValue?: number;
+  maxValue?: number;
+  minLength?: number;
+  maxLength?: number;
+  autocomplete?: AutocompleteSource;
+}
+
+export interface SubcommandDef {
+  name: string;
+  description: string;
+  options: OptionDef[];
+  /** Role needed to run it. */
+  role: Exclude<Role, 'approver'>;
+  /** Changes something (rate-limited per user) or only reads. */
+  mutates: boolean;
+}
+
+/**
+ * A slash command. Either it has subcommands (`/template create`), or it is a single command
+ * (`/deploy`) described by exactly one SubcommandDef whose name equals the command's.
+ */
+export interface CommandDef {
+  name: string;
+  description: string;
+  subcommands: SubcommandDef[];
+  /** true when `subcommands` is the command itself (no subcommand level in the chat UI). */
+  flat: boolean;
+}
+
+/** Option values as the platform delivered them, before zod. */
+export type RawOptions = Record<string, string | number | boolean | undefined>;
+
+export interface Reply {
+  /** ephemeral: only the invoker sees it (refusals, reads); public: the channel sees it. */
+  visibility: 'ephemeral' | 'public';
+  /** Title line. */
+  title: string;
+  /** Body lines (plain text; adapters may format). */
+  lines: string[];
+  /** Colour hint for adapters that have colours. */
+  tone: 'info' | 'success' | 'warning' | 'error';
+  /** Set when the reply is an approval request: the adapter posts it publicly, adds ✅ and ❌, and attaches the message to the approval. */
+  approvalJobId?: number;
+  /** Set when the reply accepted a job (the notifier will report on it in the same place). */
+  jobId?: number;
+}
+
+/** A choice offered by autocomplete. */
+export interface Choice {
+  name: string;
+  value: string;
+}
+
+export interface ReactionEvent {
+  place: ChatPlace;
+  messageId: string;
+  user: ChatUser;
+  /** The emoji as a unicode string, e.g. '✅'. */
+  emoji: string;
+}
+
+export type ReactionOutcome =
+  | { kind: 'approved'; jobId: number }
+  | { kind: 'rejected'; jobId: number }
+  | { kind: 'ignored'; reason: 'not-an-approval' | 'requester' | 'not-approver' | 'other-emoji' | 'already-decided' | 'bot' };
+
+export type { Hypervisor };
