@@ -52,6 +52,12 @@ export function compareSnowflakes(a: string, b: string): number {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/**
+ * An empty flags bitfield. discord-api-types types flags as enums without a 0 member, while
+ * Discord sends 0; one cast here instead of one per object.
+ */
+const NO_FLAGS = 0 as never;
+
 // ---------------------------------------------------------------------------------------------
 // Permissions (bit positions from Discord's documentation).
 
@@ -419,8 +425,8 @@ export class EmulatorState {
       global_name: user?.bot === true ? null : (user?.username ?? null),
       avatar: null,
       ...(user?.bot === true ? { bot: true } : {}),
-      public_flags: 0,
-      flags: 0,
+      public_flags: NO_FLAGS,
+      flags: NO_FLAGS,
       banner: null,
       accent_color: null,
       avatar_decoration_data: null,
@@ -441,7 +447,7 @@ export class EmulatorState {
       premium_since: null,
       deaf: false,
       mute: false,
-      flags: 0,
+      flags: NO_FLAGS,
       pending: false,
       communication_disabled_until: null,
     };
@@ -465,7 +471,7 @@ export class EmulatorState {
       permissions: role.permissions,
       managed: role.managed,
       mentionable: false,
-      flags: 0,
+      flags: NO_FLAGS,
       ...(role.botId !== null ? { tags: { bot_id: role.botId } } : {}),
     };
   }
@@ -483,7 +489,7 @@ export class EmulatorState {
       topic: null,
       last_message_id: channel.lastMessageId,
       rate_limit_per_user: 0,
-      flags: 0,
+      flags: NO_FLAGS,
     };
   }
 
@@ -513,7 +519,7 @@ export class EmulatorState {
       mfa_level: 0,
       application_id: null,
       system_channel_id: this.firstChannelId,
-      system_channel_flags: 0,
+      system_channel_flags: NO_FLAGS,
       rules_channel_id: null,
       public_updates_channel_id: null,
       safety_alerts_channel_id: null,
@@ -583,8 +589,6 @@ export class EmulatorState {
         type: 2,
         user,
         authorizing_integration_owners: { 0: this.guildId },
-        name: interaction.commandName,
-        command_type: 1,
       };
       out.interaction = { id: interaction.id, type: 2, name: interaction.commandName, user };
     }

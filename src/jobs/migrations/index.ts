@@ -1,0 +1,47 @@
+import type { Database } from 'better-sqlite3';
+import { KvmopsError } from '../../domain/errors.js';
+import { initial } from './001_initial.js';
+
+/**
+ * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
+ * is part of the transaction: a migration and its version bump commit together or not at all.
+ * Append new migrations; never edit one that has shipped.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', sql: initial }];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function schemaVersion(db: Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Brings the database up to SCHEMA_VERSION, one IMMEDIATE transaction per migration (so two
+ * processes opening a fresh file at once do not both apply it: the second sees the new version).
+ * Refuses a database written by newer code: running old code on it could corrupt what it does
+ * not understand.
+ */
+export function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): void {
+  const latest = migrations.length;
+  const current = schemaVersion(db);
+  if (current > latest) {
+    throw new KvmopsError(
+      'internal',
+      `the database schema is version ${current}, newer than this kvmops (${latest}); upgrade kvmops`,
+      { details: { dbVersion: current, codeVersion: latest } },
+    );
+  }
+  for (const m of migrations) {
+    db.transaction(() => {
+      if (schemaVersion(db) >= m.version) return;
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+}
