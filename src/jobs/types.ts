@@ -101,10 +101,16 @@ export interface JobEvent {
   job: Job;
   createdAt: number;
   deliveredAt: number | null;
+  /** Failed delivery attempts so far (markAttemptFailed). */
   attempts: number;
+  lastError: string | null;
 }
 
-export type ApprovalState = 'pending' | 'approved' | 'rejected' | 'expired';
+/**
+ * `cancelled`: the job was cancelled (`/job cancel`) while its approval was pending; nobody
+ * decided on it, so it is neither `rejected` nor `expired`. `decidedBy` is then whoever cancelled.
+ */
+export type ApprovalState = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
 
 export interface Approval {
   jobId: number;
@@ -182,4 +188,41 @@ export interface JobStore {
   setStatusMessage(jobId: number, messageId: string): void;
   /** Called after every committed change (the worker uses it to wake at once). */
   onChange(listener: (job: Job) => void): () => void;
+}
+
+/**
+ * Pending decisions on jobs in `awaiting_approval`. Only the state machine lives here: *who* may
+ * decide (approver role, two-person rule) is checked by the chat side before calling `decide`.
+ */
+export interface Approvals {
+  /** Records the chat message carrying ✅ / ❌ so a reaction can be traced back to its job. */
+  attachMessage(jobId: number, message: { adapter: string; channelId: string; messageId: string }): Approval;
+  byMessage(messageId: string): Approval | undefined;
+  get(jobId: number): Approval | undefined;
+  /** Pending approvals, oldest first (to re-attach reaction handlers after a restart). */
+  listPending(): Approval[];
+  /**
+   * Atomic and final: approve → job `queued` (event `queued`); reject → job `cancelled` with
+   * error `aborted` "rejected by …" (event `cancelled`). Anything but a pending, unexpired
+   * approval throws `already-decided` with details.state (an overdue one is expired first).
+   */
+  decide(jobId: number, decision: Decision, by: Requester): DecideOutcome;
+  /** Expires pending approvals due at `now`: job `cancelled` (events `approval_expired`, `cancelled`). */
+  expireDue(now?: number): Job[];
+}
+
+/** The notifier's side of the job_events outbox. */
+export interface Outbox {
+  /** Undelivered events, oldest first. */
+  pending(limit: number): JobEvent[];
+  markDelivered(eventId: number): void;
+  /** Counts a failed delivery and keeps the error; the event stays pending. */
+  markAttemptFailed(eventId: number, error: string): void;
+}
+
+/** Every command invocation, refusals included. */
+export interface Audit {
+  record(entry: AuditEntry): void;
+  /** Newest first. */
+  list(limit: number): AuditEntry[];
 }
