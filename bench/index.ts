@@ -1,0 +1,58 @@
+/**
+ * `npm run bench`: every figure the issues name, each beside its raw floor from the same run.
+ * Suites: `npm run bench -- hypervisor jobs` runs only those. Exit code 0 even when a target is
+ * missed (it is a measurement, not a test); the table says PASS/MISS.
+ */
+import type { BenchResult } from './types.js';
+
+type Suite = () => Promise<BenchResult[]>;
+
+const SUITES: Record<string, () => Promise<Suite>> = {
+  hypervisor: async () => (await import('./hypervisor.js')).benchHypervisor,
+  jobs: async () => (await import('./jobs.js')).benchJobs,
+  worker: async () => (await import('./worker.js')).benchWorker,
+  discord: async () => (await import('./discord.js')).benchDiscord,
+};
+
+function fmt(n: number | undefined, digits = 3): string {
+  if (n === undefined || Number.isNaN(n)) return '';
+  return Math.abs(n) >= 100 ? n.toFixed(0) : n.toPrecision(digits);
+}
+
+function printTable(rows: Array<BenchResult & { suite: string }>): void {
+  const header = ['suite', 'figure', 'value', 'unit', 'floor', 'ratio', 'target', 'verdict'];
+  const body = rows.map((r) => [
+    r.suite,
+    r.name,
+    fmt(r.value),
+    r.unit,
+    fmt(r.floor),
+    fmt(r.ratio),
+    r.target ?? '',
+    r.pass === undefined ? '' : r.pass ? 'PASS' : 'MISS',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const b of body) console.log(line(b));
+}
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const names = wanted.length ? wanted : Object.keys(SUITES);
+  const rows: Array<BenchResult & { suite: string }> = [];
+  for (const name of names) {
+    const load = SUITES[name];
+    if (!load) throw new Error(`unknown suite ${name}; have ${Object.keys(SUITES).join(', ')}`);
+    console.error(`bench: ${name} …`);
+    const results = await (await load())();
+    rows.push(...results.map((r) => ({ ...r, suite: name })));
+  }
+  printTable(rows);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
