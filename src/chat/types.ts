@@ -15,6 +15,8 @@ export interface ChatUser {
   name: string;
   /** Effective roles, hierarchy already applied (an admin also holds operator and viewer). */
   roles: ReadonlySet<Role>;
+  /** A bot account (our own ✅/❌ on an approval request, or another bot): never counts. */
+  bot?: boolean;
 }
 
 /** Where a command was typed: the same place receives the job's notifications. */
@@ -80,6 +82,8 @@ export interface Reply {
   approvalJobId?: number;
   /** Set when the reply accepted a job (the notifier will report on it in the same place). */
   jobId?: number;
+  /** Set on refusals and errors: the KvmopsError code (src/domain/errors.ts), for adapters and tests. */
+  code?: string;
 }
 
 /** A choice offered by autocomplete. */

@@ -94,6 +94,12 @@ export interface DeployRequest {
   count: number;
   mode: DeployMode;
   start: boolean;
+  /**
+   * The job's id (a valid name). Recorded in each VM's kvmops metadata so that calling deploy
+   * again for the same request after a crash recognises the VMs it already made (kept when
+   * whole, redone when half-made) instead of refusing them as `name-taken`.
+   */
+  requestId?: string;
 }
 
 export interface DeployResult {

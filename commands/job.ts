@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { KvmopsError } from '../src/domain/errors.js';
+import { JOB_STATES } from '../src/domain/job-kinds.js';
+import { defineCommand, subcommand } from '../src/chat/command.js';
+import { flag, readReply } from '../src/chat/command-kit.js';
+import { hasRole } from '../src/chat/roles.js';
+import { jobDetail, jobLine } from '../src/chat/format.js';
+
+/**
+ * /job — the job history every teammate sees. Reads the SQLite store only (no host reads), so
+ * nothing here needs a deferred acknowledgement.
+ */
+
+/** How many jobs /job list shows, newest first (a chat message is not a report). */
+export const JOB_LIST_LIMIT = 20;
+
+const id = z.number().int().min(1);
+const idOption = { name: 'id', description: 'Job id (the number after #)', type: 'integer' as const, required: true, minValue: 1 };
+
+export default defineCommand({
+  name: 'job',
+  description: 'Jobs: status, list, cancel',
+  subcommands: [
+    subcommand({
+      name: 'status',
+      description: "A job's state, progress, times and result",
+      role: 'viewer',
+      mutates: false,
+      defer: false,
+      options: [idOption],
+      schema: z.object({ id }).strict(),
+      async handle({ options: o, services }) {
+        const job = await services.jobs.get(o.id);
+        if (!job) throw new KvmopsError('job-not-found', `There is no job #${o.id}.`, { details: { jobId: o.id } });
+        const tone = job.state === 'failed' ? 'error' : job.state === 'succeeded' ? 'success' : 'info';
+        return { ...readReply(`Job #${job.id} ${job.state}`, jobDetail(job, services.now())), tone };
+      },
+    }),
+    subcommand({
+      name: 'list',
+      description: 'Recent jobs, newest first',
+      role: 'viewer',
+      mutates: false,
+      defer: false,
+      options: [
+        { name: 'state', description: 'Only jobs in this state', type: 'string', choices: JOB_STATES.map((s) => ({ name: s, value: s })) },
+        { name: 'mine', description: 'Only jobs I requested (default false)', type: 'boolean' },
+      ],
+      schema: z.object({ state: z.enum(JOB_STATES).optional(), mine: flag(false) }).strict(),
+      async handle({ options: o, services, user }) {
+        const jobs = await services.jobs.list({
+          ...(o.state ? { state: o.state } : {}),
+          ...(o.mine ? { requesterId: user.id } : {}),
+          limit: JOB_LIST_LIMIT,
+        });
+        const now = services.now();
+        const newest = [...jobs].sort((a, b) => b.id - a.id).slice(0, JOB_LIST_LIMIT);
+        const what = [o.state, o.mine ? 'mine' : undefined].filter(Boolean).join(', ');
+        return readReply(`Jobs${what ? ` (${what})` : ''}`, newest.length ? newest.map((j) => jobLine(j, now)) : ['(no jobs)']);
+      },
+    }),
+    subcommand({
+      name: 'cancel',
+      description: 'Cancel a job (queued or awaiting approval), or ask a running one to stop',
+      // Anyone who can see jobs may try; the handler lets only the requester or an admin through.
+      role: 'viewer',
+      mutates: true,
+      defer: false,
+      options: [idOption],
+      schema: z.object({ id }).strict(),
+      async handle(ctx) {
+        const { options: o, services, user } = ctx;
+        ctx.auditJob(o.id);
+        const job = await services.jobs.get(o.id);
+        if (!job) throw new KvmopsError('job-not-found', `There is no job #${o.id}.`, { details: { jobId: o.id } });
+        if (job.requester.id !== user.id && !hasRole(user, 'admin')) {
+          throw new KvmopsError('forbidden', `Only ${job.requester.name} (who requested job #${job.id}) or an admin may cancel it.`, {
+            details: { jobId: job.id },
+          });
+        }
+        const { job: after, effect } = await services.jobs.requestCancel(job.id, { id: user.id, name: user.name });
+        return effect === 'cancelled'
+          ? { visibility: 'ephemeral', title: `Job #${after.id} cancelled`, lines: [], tone: 'success' }
+          : {
+              visibility: 'ephemeral',
+              title: `Job #${after.id} asked to stop`,
+              lines: ['It is running; the worker stops it at the next safe point and reports here.'],
+              tone: 'warning',
+            };
+      },
+    }),
+  ],
+});

@@ -1,0 +1,107 @@
+import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.js';
+import type { HypervisorReader } from './services.js';
+
+/**
+ * A short-lived, per-host cache of what exists: VMs (with state), templates, snapshots per VM.
+ *
+ * Why: autocomplete must answer in well under Discord's 3 s, and `virsh` over ssh may not; and
+ * mutating commands check existence before enqueueing. Why it may be stale: it is a hint, not
+ * the truth — executors check the real state again. So a *positive* cached answer is trusted
+ * (the job will fail cleanly if it vanished), while a refusal is only given after a fresh read
+ * (`{ fresh: true }`): a VM made seconds ago must not be refused from an old list.
+ *
+ * Concurrent misses share one read (no thundering herd on `virsh list`). Errors are not cached.
+ * `invalidate(host)` drops a host's entries: call it when a job on that host ends.
+ */
+export interface CatalogOptions {
+  /** Default 15 s. */
+  ttlMs?: number;
+  now?: () => number;
+}
+
+export interface ReadOptions {
+  /** Skip the cache and read the host now (the result is cached). */
+  fresh?: boolean;
+}
+
+interface Entry<T> {
+  at: number;
+  value: Promise<T>;
+}
+
+export class Catalog {
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  private readonly entries = new Map<string, Entry<unknown>>();
+
+  constructor(
+    private readonly hypervisor: HypervisorReader,
+    opts: CatalogOptions = {},
+  ) {
+    this.ttlMs = opts.ttlMs ?? 15_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Host names, KVMOPS_HOSTS order (from config: never stale). */
+  hosts(): string[] {
+    return this.hypervisor.hostNames();
+  }
+
+  /** The default host: the first one. */
+  defaultHost(): string {
+    const first = this.hosts()[0];
+    if (first === undefined) throw new Error('no hosts configured');
+    return first;
+  }
+
+  vms(host: string, opts?: ReadOptions): Promise<VmSummary[]> {
+    return this.read(`${host}\0vms`, opts, () => this.hypervisor.host(host).listVms());
+  }
+
+  templates(host: string, opts?: ReadOptions): Promise<TemplateInfo[]> {
+    return this.read(`${host}\0templates`, opts, () => this.hypervisor.host(host).listTemplates());
+  }
+
+  snapshots(host: string, vm: string, opts?: ReadOptions): Promise<SnapshotInfo[]> {
+    return this.read(`${host}\0snapshots\0${vm}`, opts, () => this.hypervisor.host(host).listSnapshots(vm));
+  }
+
+  /** Drops everything cached for `host` (all hosts when omitted). */
+  invalidate(host?: string): void {
+    if (host === undefined) {
+      this.entries.clear();
+      return;
+    }
+    for (const key of this.entries.keys()) if (key.startsWith(`${host}\0`)) this.entries.delete(key);
+  }
+
+  private read<T>(key: string, opts: ReadOptions | undefined, load: () => Promise<T>): Promise<T> {
+    const now = this.now();
+    const hit = this.entries.get(key) as Entry<T> | undefined;
+    if (hit && !opts?.fresh && now - hit.at < this.ttlMs) return hit.value;
+    const value = load();
+    const entry: Entry<T> = { at: now, value };
+    this.entries.set(key, entry);
+    // A failed read must not stick: the next caller tries again.
+    value.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
+    return value;
+  }
+}
+
+/**
+ * Drops a host's cached names whenever one of its jobs ends (it may have made or removed VMs,
+ * templates or snapshots). Wire it to the store once: `invalidateOnJobEnd(catalog, (l) => store.onChange(l))`.
+ * Returns the unsubscribe function.
+ */
+export function invalidateOnJobEnd(
+  catalog: Pick<Catalog, 'invalidate'>,
+  onChange: (listener: (job: { state: string; payload: Record<string, unknown> }) => void) => () => void,
+): () => void {
+  return onChange((job) => {
+    if (job.state !== 'succeeded' && job.state !== 'failed' && job.state !== 'cancelled') return;
+    const host = job.payload.host;
+    catalog.invalidate(typeof host === 'string' ? host : undefined);
+  });
+}

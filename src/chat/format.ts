@@ -1,0 +1,173 @@
+import type { Job } from '../jobs/types.js';
+import type { SnapshotInfo, TemplateInfo, VmInfo, VmSummary } from '../hypervisor/types.js';
+
+/**
+ * Chat-neutral rendering: plain text lines that read well in a terminal and in a Discord
+ * message alike. Adapters may wrap tables in a code block; nothing here knows markdown.
+ */
+
+/** 950 ms → "950ms", 75 s → "1m 15s", 3 h 2 m → "3h 2m". */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '?';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 ? `${m}m ${s % 60}s` : `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
+}
+
+/** Epoch ms → "2025-05-01 14:32 UTC" (UTC: the team may span time zones). */
+export function formatTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** 1536 MiB etc. from bytes. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** What the job is about, in domain words: "deploy web ×4 (thin) from golden on local". */
+export function describeJob(job: Pick<Job, 'kind' | 'payload'>): string {
+  const p = job.payload as Record<string, string | number | boolean | undefined>;
+  const on = `on ${p.host}`;
+  switch (job.kind) {
+    case 'deploy':
+      return `deploy ${p.name}${Number(p.count) > 1 ? ` ×${p.count}` : ''} (${p.mode}) from ${p.template} ${on}`;
+    case 'template.create':
+      return `template ${p.name} from ${p.vm}${p.seal ? ' (sealed)' : ''} ${on}`;
+    case 'template.delete':
+      return `delete template ${p.name} ${on}`;
+    case 'snapshot.create':
+      return `${p.kind} snapshot ${p.name} of ${p.vm} ${on}`;
+    case 'snapshot.revert':
+      return `revert ${p.vm} to snapshot ${p.name} ${on}`;
+    case 'snapshot.delete':
+      return `delete snapshot ${p.name} of ${p.vm} ${on}`;
+    case 'vm.start':
+      return `start ${p.vm} ${on}`;
+    case 'vm.stop':
+      return `${p.force ? 'force-stop' : 'stop'} ${p.vm} ${on}`;
+    case 'vm.delete':
+      return `delete VM ${p.vm} ${on}`;
+  }
+}
+
+/** One line per job: "#12 running  deploy web (thin) from golden on local · alice · 1m 5s". */
+export function jobLine(job: Job, now: number): string {
+  const started = job.startedAt ?? job.createdAt;
+  const end = job.finishedAt ?? now;
+  const pct = job.state === 'running' && job.progress?.fraction !== undefined ? ` ${Math.round(job.progress.fraction * 100)}%` : '';
+  return `#${job.id} ${job.state}${pct} · ${describeJob(job)} · ${job.requester.name} · ${formatDuration(end - started)}`;
+}
+
+/** The detail of one job for `/job status`. */
+export function jobDetail(job: Job, now: number): string[] {
+  const lines = [`${describeJob(job)}`, `state: ${job.state}${job.cancelRequested && job.state === 'running' ? ' (stop requested)' : ''}`];
+  if (job.progress) {
+    const f = job.progress.fraction;
+    lines.push(`progress: ${job.progress.step}${f !== undefined ? ` (${Math.round(f * 100)}%)` : ''}`);
+  }
+  lines.push(`requested by ${job.requester.name} at ${formatTime(job.createdAt)}`);
+  if (job.startedAt !== null) lines.push(`started: ${formatTime(job.startedAt)}`);
+  if (job.finishedAt !== null) {
+    lines.push(`finished: ${formatTime(job.finishedAt)} (took ${formatDuration(job.finishedAt - (job.startedAt ?? job.createdAt))})`);
+  } else if (job.startedAt !== null) {
+    lines.push(`running for ${formatDuration(now - job.startedAt)}`);
+  }
+  if (job.attempts > 1) lines.push(`attempts: ${job.attempts} of ${job.maxAttempts}`);
+  if (job.error) lines.push(`error: ${job.error.code}: ${job.error.message}`);
+  if (job.result !== null && job.result !== undefined) lines.push(`result: ${summarizeResult(job.result)}`);
+  return lines;
+}
+
+function summarizeResult(result: unknown): string {
+  if (typeof result !== 'object' || result === null) return String(result);
+  const r = result as Record<string, unknown>;
+  if (Array.isArray(r.vms)) return `VMs ${(r.vms as unknown[]).join(', ')}${r.started ? ' (started)' : ''}`;
+  const s = JSON.stringify(result);
+  return s.length > 300 ? `${s.slice(0, 297)}...` : s;
+}
+
+/** Left-aligned columns. */
+export function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+export function vmTable(vms: VmSummary[]): string[] {
+  if (vms.length === 0) return ['(no VMs)'];
+  const sorted = [...vms].sort((a, b) => a.name.localeCompare(b.name));
+  return table(['VM', 'STATE'], sorted.map((v) => [v.name, v.state]));
+}
+
+export function vmInfoLines(info: VmInfo): string[] {
+  const lines = [
+    `state: ${info.state}`,
+    `uuid: ${info.uuid}`,
+    `vCPUs: ${info.vcpus}, memory: ${formatBytes(info.memoryKiB * 1024)}`,
+  ];
+  if (info.deployedFrom) lines.push(`deployed from template ${info.deployedFrom.template} (${info.deployedFrom.mode})`);
+  for (const d of info.disks) {
+    const backing = d.chain.length > 1 ? ` ← ${d.chain.slice(1).map((c) => c.file).join(' ← ')}` : '';
+    lines.push(`disk ${d.target}: ${d.file} (${d.format})${backing}`);
+  }
+  lines.push(...(info.snapshots.length ? ['snapshots:', ...snapshotTree(info.snapshots).map((l) => `  ${l}`)] : ['snapshots: none']));
+  return lines;
+}
+
+/**
+ * Snapshots as a tree, children indented under their parent, oldest first:
+ *   base (internal, shutoff)
+ *     before-upgrade (internal, running) ← current
+ */
+export function snapshotTree(snaps: SnapshotInfo[]): string[] {
+  if (snaps.length === 0) return ['(no snapshots)'];
+  const names = new Set(snaps.map((s) => s.name));
+  const children = new Map<string | null, SnapshotInfo[]>();
+  for (const s of snaps) {
+    // A parent we do not see (should not happen) makes the snapshot a root rather than lost.
+    const parent = s.parent !== null && names.has(s.parent) ? s.parent : null;
+    children.set(parent, [...(children.get(parent) ?? []), s]);
+  }
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const walk = (parent: string | null, depth: number) => {
+    const kids = [...(children.get(parent) ?? [])].sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name));
+    for (const s of kids) {
+      if (seen.has(s.name)) continue; // a cycle in bad data must not loop
+      seen.add(s.name);
+      const desc = s.description ? ` — ${s.description}` : '';
+      out.push(`${'  '.repeat(depth)}${s.name} (${s.kind}, ${s.state})${s.current ? ' ← current' : ''}${desc}`);
+      walk(s.name, depth + 1);
+    }
+  };
+  walk(null, 0);
+  return out;
+}
+
+export function templateList(templates: TemplateInfo[]): string[] {
+  if (templates.length === 0) return ['(no templates)'];
+  const sorted = [...templates].sort((a, b) => a.name.localeCompare(b.name));
+  return table(
+    ['TEMPLATE', 'FROM', 'SEALED', 'SIZE', 'THIN VMs'],
+    sorted.map((t) => [
+      t.name,
+      t.sourceVm,
+      t.sealed ? 'yes' : 'no',
+      formatBytes(t.disks.reduce((n, d) => n + d.actualSize, 0)),
+      t.dependents.length ? `${t.dependents.length} (${t.dependents.join(', ')})` : '0',
+    ]),
+  );
+}

@@ -1,0 +1,45 @@
+/**
+ * Per-user token bucket for commands that change things: `capacity` at once, refilled evenly
+ * over `windowMs` (default 5 per 30 s). Reads are not limited: they cost a cached list at most.
+ * In memory on purpose: a restart forgives, which is fine for a flood guard.
+ */
+export interface RateLimitOptions {
+  capacity?: number;
+  windowMs?: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+export class RateLimiter {
+  readonly capacity: number;
+  readonly windowMs: number;
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(opts: RateLimitOptions = {}) {
+    this.capacity = opts.capacity ?? 5;
+    this.windowMs = opts.windowMs ?? 30_000;
+  }
+
+  /** Takes a token for `key`; `{ ok: false, retryAfterMs }` when the bucket is empty. */
+  take(key: string, now: number): { ok: true } | { ok: false; retryAfterMs: number } {
+    const rate = this.capacity / this.windowMs; // tokens per ms
+    const b = this.buckets.get(key) ?? { tokens: this.capacity, at: now };
+    b.tokens = Math.min(this.capacity, b.tokens + Math.max(0, now - b.at) * rate);
+    b.at = now;
+    this.buckets.set(key, b);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return { ok: true };
+    }
+    return { ok: false, retryAfterMs: Math.ceil((1 - b.tokens) / rate) };
+  }
+
+  /** Forget full buckets (call now and then; keeps the map small). */
+  sweep(now: number): void {
+    const rate = this.capacity / this.windowMs;
+    for (const [k, b] of this.buckets) if (b.tokens + (now - b.at) * rate >= this.capacity) this.buckets.delete(k);
+  }
+}

@@ -1,0 +1,313 @@
+import { z } from 'zod';
+import { KvmopsError, type ErrorCode } from '../domain/errors.js';
+import type { AuditEntry } from '../jobs/types.js';
+import type { CommandModule, SubcommandHandler } from './command.js';
+import { zodIssues } from './command-kit.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { hasRole } from './roles.js';
+import type { Services } from './services.js';
+import type { ChatPlace, ChatUser, Choice, CommandDef, OptionDef, RawOptions, Reply, SubcommandDef } from './types.js';
+
+/**
+ * The one central place between a chat adapter and the command handlers. Every invocation, from
+ * Discord or the shell, goes through `handle`, in this order:
+ *
+ *   find the command → check the place (guild) → authorize (role) → rate-limit (mutating only)
+ *   → validate options (zod) → run the handler → turn any error into an ephemeral reply
+ *   → write one audit row (accepted with jobId / refused with code / read / error).
+ *
+ * Every refusal happens before the handler enqueues anything, so a refusal never leaves a job.
+ * `handle` never throws: whatever goes wrong becomes a Reply (an unknown error as `internal`,
+ * logged with its cause; the user sees a generic text, not our stack).
+ */
+
+export interface Invocation {
+  command: string;
+  /** null/undefined for a flat command (`/deploy`); its own name is accepted too. */
+  subcommand?: string | null;
+  options: RawOptions;
+  user: ChatUser;
+  place: ChatPlace;
+}
+
+export interface CompletionRequest extends Invocation {
+  /** The option being typed. */
+  focused: string;
+  /** What has been typed so far. */
+  value: string;
+}
+
+export interface RouterOptions {
+  commands: readonly CommandModule[];
+  services: Services;
+  /** Per-user token bucket on mutating subcommands; default 5 per 30 s. */
+  rateLimit?: RateLimitOptions;
+  /** Autocomplete gives up (answers nothing) after this long; default 2000 ms (Discord allows 3 s). */
+  completeTimeoutMs?: number;
+}
+
+/** Discord shows at most 25 choices. */
+export const MAX_CHOICES = 25;
+
+/** Codes that mean "something broke" rather than "we said no": audited as `error`. */
+const FAULT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'internal',
+  'host-unreachable',
+  'command-failed',
+  'command-timeout',
+  'unexpected-output',
+  'aborted',
+  'shutting-down',
+]);
+
+interface Resolved {
+  module: CommandModule;
+  def: SubcommandDef;
+  handler: SubcommandHandler;
+  /** "snapshot revert", "deploy": what the audit and messages call it. */
+  label: string;
+}
+
+export class CommandRouter {
+  readonly services: Services;
+  private readonly commands = new Map<string, CommandModule>();
+  private readonly limiter: RateLimiter;
+  private readonly completeTimeoutMs: number;
+
+  constructor(opts: RouterOptions) {
+    this.services = opts.services;
+    for (const m of opts.commands) this.commands.set(m.def.name, m);
+    this.limiter = new RateLimiter(opts.rateLimit);
+    this.completeTimeoutMs = opts.completeTimeoutMs ?? 2000;
+  }
+
+  /** The definitions to register (Discord) or to offer for completion (shell). */
+  definitions(): CommandDef[] {
+    return [...this.commands.values()].map((m) => m.def);
+  }
+
+  /** Should the adapter acknowledge before calling `handle` (the handler may read a host)? */
+  needsDefer(inv: Pick<Invocation, 'command' | 'subcommand'>): boolean {
+    return this.resolve(inv)?.handler.defer ?? false;
+  }
+
+  async handle(inv: Invocation): Promise<Reply> {
+    const { services } = this;
+    const resolved = this.resolve(inv);
+    const label = resolved?.label ?? [inv.command, inv.subcommand].filter(Boolean).join(' ');
+    let auditJobId: number | undefined;
+    let reply: Reply;
+    let outcome: AuditEntry['outcome'];
+    let code: string | undefined;
+    try {
+      if (!resolved) throw new KvmopsError('invalid-input', `Unknown command /${label}.`);
+      this.checkPlace(inv.place);
+      this.authorize(inv.user, resolved.def.role, label);
+      if (resolved.def.mutates) this.rateLimit(inv);
+      const options = this.validate(resolved, inv.options);
+      reply = await resolved.handler.handle({
+        options,
+        user: inv.user,
+        place: inv.place,
+        services,
+        auditJob: (id: number) => {
+          auditJobId = id;
+        },
+      });
+      auditJobId = reply.jobId ?? reply.approvalJobId ?? auditJobId;
+      outcome = resolved.def.mutates ? 'accepted' : 'read';
+    } catch (e) {
+      const err = this.asKvmopsError(e, label);
+      reply = errorReply(err);
+      code = err.code;
+      outcome = FAULT_CODES.has(err.code) ? 'error' : 'refused';
+      if (FAULT_CODES.has(err.code)) {
+        services.log?.error({ err: e, command: label, user: inv.user.id }, `/${label} failed: ${err.code}`);
+      }
+    }
+    await this.audit({
+      at: services.now(),
+      userId: inv.user.id,
+      userName: inv.user.name,
+      command: label,
+      options: auditOptions(inv.options),
+      outcome,
+      code,
+      jobId: auditJobId,
+    });
+    return reply;
+  }
+
+  /**
+   * Autocomplete: names from the catalog's short-lived cache, filtered by a case-insensitive
+   * prefix, sorted, at most 25. Never throws and never refuses: someone not allowed to run the
+   * command, in the wrong place, or a host that does not answer in time simply gets no choices.
+   */
+  async complete(req: CompletionRequest): Promise<Choice[]> {
+    const resolved = this.resolve(req);
+    if (!resolved) return [];
+    const option = resolved.def.options.find((o) => o.name === req.focused);
+    if (!option?.autocomplete) return [];
+    try {
+      this.checkPlace(req.place);
+      this.authorize(req.user, resolved.def.role, resolved.label);
+    } catch {
+      return [];
+    }
+    let names: string[];
+    try {
+      names = await withTimeout(this.candidates(option, req.options), this.completeTimeoutMs);
+    } catch (e) {
+      this.services.log?.warn({ err: e, command: resolved.label, option: option.name }, 'autocomplete failed');
+      return [];
+    }
+    const prefix = req.value.toLowerCase();
+    return [...new Set(names)]
+      .filter((n) => n.toLowerCase().startsWith(prefix))
+      .sort((a, b) => a.localeCompare(b))
+      .slice(0, MAX_CHOICES)
+      .map((n) => ({ name: n, value: n }));
+  }
+
+  // ---- steps ----------------------------------------------------------------------------------
+
+  private resolve(inv: Pick<Invocation, 'command' | 'subcommand'>): Resolved | undefined {
+    const module = this.commands.get(inv.command);
+    if (!module) return undefined;
+    const subName = module.def.flat ? module.def.name : inv.subcommand;
+    if (module.def.flat && inv.subcommand && inv.subcommand !== module.def.name) return undefined;
+    if (!subName) return undefined;
+    const def = module.def.subcommands.find((s) => s.name === subName);
+    const handler = module.handlers[subName];
+    if (!def || !handler) return undefined;
+    return { module, def, handler, label: module.def.flat ? module.def.name : `${module.def.name} ${def.name}` };
+  }
+
+  /** CONTRACT.md: one guild is served; other guilds and DMs are refused. */
+  private checkPlace(place: ChatPlace): void {
+    const guildId = this.services.config.guildId;
+    if (guildId !== null && place.guildId !== guildId) {
+      throw new KvmopsError('wrong-guild', place.guildId === null ? 'kvmops does not take commands in direct messages.' : 'kvmops does not serve this server.', {
+        details: { guildId: place.guildId },
+      });
+    }
+  }
+
+  private authorize(user: ChatUser, role: SubcommandDef['role'], label: string): void {
+    if (!hasRole(user, role)) {
+      throw new KvmopsError('forbidden', `/${label} needs the ${role} role.`, { details: { role } });
+    }
+  }
+
+  private rateLimit(inv: Invocation): void {
+    const r = this.limiter.take(`${inv.place.adapter}:${inv.user.id}`, this.services.now());
+    if (!r.ok) {
+      const s = Math.ceil(r.retryAfterMs / 1000);
+      throw new KvmopsError('rate-limited', `Too many commands that change things; try again in ${s}s.`, { details: { retryAfterMs: r.retryAfterMs } });
+    }
+  }
+
+  private validate(resolved: Resolved, raw: RawOptions): Record<string, unknown> {
+    const r = resolved.handler.schema.safeParse(coerce(resolved.def.options, raw));
+    if (!r.success) {
+      const issues = zodIssues(r.error);
+      throw new KvmopsError('invalid-input', `Invalid options for /${resolved.label}:\n${issues.join('\n')}`, { details: { issues } });
+    }
+    return r.data as Record<string, unknown>;
+  }
+
+  private async candidates(option: OptionDef, raw: RawOptions): Promise<string[]> {
+    const { catalog } = this.services;
+    const hosts = catalog.hosts();
+    if (option.autocomplete === 'host') return hosts;
+    const host = typeof raw.host === 'string' && hosts.includes(raw.host) ? raw.host : catalog.defaultHost();
+    switch (option.autocomplete) {
+      case 'vm':
+        return (await catalog.vms(host)).map((v) => v.name);
+      case 'template':
+        return (await catalog.templates(host)).map((t) => t.name);
+      case 'snapshot': {
+        // Snapshots of the VM chosen in the same command; none until a VM is chosen.
+        const vm = raw.vm;
+        if (typeof vm !== 'string' || !(await catalog.vms(host)).some((v) => v.name === vm)) return [];
+        return (await catalog.snapshots(host, vm)).map((s) => s.name);
+      }
+      default:
+        return [];
+    }
+  }
+
+  private asKvmopsError(e: unknown, label: string): KvmopsError {
+    if (e instanceof KvmopsError) return e;
+    // A handler's own zod parse that failed: still the user's input.
+    if (e instanceof z.ZodError) {
+      const issues = zodIssues(e);
+      return new KvmopsError('invalid-input', `Invalid options for /${label}:\n${issues.join('\n')}`, { cause: e, details: { issues } });
+    }
+    return new KvmopsError('internal', 'Something went wrong on our side; it has been logged.', { cause: e });
+  }
+
+  private async audit(entry: AuditEntry): Promise<void> {
+    try {
+      await this.services.audit.record(entry);
+    } catch (e) {
+      // The reply still goes out: failing the user because the audit table failed helps nobody.
+      this.services.log?.error({ err: e, entry }, 'audit write failed');
+    }
+  }
+}
+
+/** A refusal or error as the user sees it: ephemeral, with its code. */
+export function errorReply(err: KvmopsError): Reply {
+  const [first, ...rest] = err.message.split('\n');
+  const fault = FAULT_CODES.has(err.code);
+  return {
+    visibility: 'ephemeral',
+    title: fault ? `Error (${err.code})` : `Refused (${err.code})`,
+    lines: [first ?? '', ...rest].filter((l) => l !== ''),
+    tone: fault ? 'error' : 'warning',
+    code: err.code,
+  };
+}
+
+/**
+ * Platforms deliver typed values (Discord) or text (the shell): "3" for an integer option and
+ * "true" for a boolean one become 3 and true; anything else is left for zod to refuse.
+ */
+function coerce(defs: readonly OptionDef[], raw: RawOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    const def = defs.find((d) => d.name === k);
+    if (def?.type === 'integer' && typeof v === 'string' && /^[+-]?\d{1,15}$/.test(v.trim())) out[k] = Number(v.trim());
+    else if (def?.type === 'boolean' && typeof v === 'string' && /^(true|false)$/i.test(v.trim())) out[k] = v.trim().toLowerCase() === 'true';
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** Options as given, for the audit row (long strings cut: the audit is not a dump). */
+function auditOptions(raw: RawOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    out[k] = typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}…` : v;
+  }
+  return out;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,119 @@
+import type {
+  Approval,
+  AuditEntry,
+  CancelOutcome,
+  DecideOutcome,
+  Decision,
+  EnqueueRequest,
+  Job,
+  JobFilter,
+} from '../jobs/types.js';
+import type { HostDriver } from '../hypervisor/types.js';
+import { Catalog, invalidateOnJobEnd } from './catalog.js';
+
+/**
+ * What command handlers, the router and the approval policy may use — and nothing more.
+ * Each port is the narrow slice of a bigger interface that this layer actually calls, so an
+ * adapter builds `Services` from the real `SqliteJobStore` / `Hypervisor` and a test can build
+ * it from anything that fits. Results may be sync (better-sqlite3) or async: callers await.
+ */
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** The slice of `JobStore` commands use (src/jobs/types.ts). */
+export interface JobsPort {
+  /** Throws KvmopsError `duplicate-job` (details.jobId) or `invalid-input`. */
+  enqueue(req: EnqueueRequest): MaybePromise<Job>;
+  get(id: number): MaybePromise<Job | undefined>;
+  list(filter?: JobFilter): MaybePromise<Job[]>;
+  /** Throws `job-not-found`, `not-cancellable`. */
+  requestCancel(id: number, by: { id: string; name: string }): MaybePromise<CancelOutcome>;
+}
+
+/** The slice of the store's approvals the reaction policy uses. */
+export interface ApprovalsPort {
+  get(jobId: number): MaybePromise<Approval | undefined>;
+  byMessage(messageId: string): MaybePromise<Approval | undefined>;
+  listPending(): MaybePromise<Approval[]>;
+  /** Throws KvmopsError `already-decided` when it is no longer pending. */
+  decide(jobId: number, decision: Decision, by: { id: string; name: string }): MaybePromise<DecideOutcome>;
+}
+
+export interface AuditPort {
+  record(entry: AuditEntry): MaybePromise<unknown>;
+}
+
+/** Read-only host inventory: the methods of `HostDriver` handlers and the catalog may call. */
+export type HostReader = Pick<HostDriver, 'name' | 'listVms' | 'vmInfo' | 'listTemplates' | 'listSnapshots'>;
+
+/** The slice of `Hypervisor` this layer uses: it never reaches a mutating driver method. */
+export interface HypervisorReader {
+  /** KVMOPS_HOSTS order; the first is the default host. */
+  hostNames(): string[];
+  /** Unknown name → KvmopsError `host-not-found`. */
+  host(name?: string): HostReader;
+}
+
+export interface ChatConfig {
+  /** KVMOPS_TWO_PERSON: the requester's own reactions do not count. */
+  twoPerson: boolean;
+  /** KVMOPS_APPROVAL_TTL in ms (shown in the approval request; the store sets the expiry). */
+  approvalTtlMs: number;
+  /**
+   * The one guild served (DISCORD_GUILD_ID). null = no guild check: the shell adapter passes
+   * null, since a terminal has no guild. When set, DMs (guildId null) are refused too.
+   */
+  guildId: string | null;
+}
+
+/** pino-compatible subset. */
+export interface Logger {
+  error(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface Services {
+  jobs: JobsPort;
+  approvals: ApprovalsPort;
+  audit: AuditPort;
+  hypervisor: HypervisorReader;
+  catalog: Catalog;
+  config: ChatConfig;
+  /** Epoch ms; injected so tests control time (rate limit, expiry). */
+  now(): number;
+  log?: Logger;
+}
+
+/**
+ * Services from the real parts, the same way for every adapter:
+ *   createServices({ store, hypervisor, config: { twoPerson, approvalTtlMs, guildId }, log })
+ * with `store` a SqliteJobStore (its `approvals` and `audit` are used) and `hypervisor` the real
+ * Hypervisor. The catalog is made here and kept fresh as jobs end (`invalidateOnJobEnd`).
+ */
+export function createServices(deps: {
+  store: JobsPort & {
+    approvals: ApprovalsPort;
+    audit: AuditPort;
+    onChange?: (listener: (job: Job) => void) => () => void;
+  };
+  hypervisor: HypervisorReader;
+  config: ChatConfig;
+  now?: () => number;
+  log?: Logger;
+  catalogTtlMs?: number;
+}): Services {
+  const now = deps.now ?? Date.now;
+  const catalog = new Catalog(deps.hypervisor, { now, ...(deps.catalogTtlMs !== undefined ? { ttlMs: deps.catalogTtlMs } : {}) });
+  const { store } = deps;
+  if (store.onChange) invalidateOnJobEnd(catalog, (l) => store.onChange!(l));
+  return {
+    jobs: store,
+    approvals: store.approvals,
+    audit: store.audit,
+    hypervisor: deps.hypervisor,
+    catalog,
+    config: deps.config,
+    now,
+    ...(deps.log ? { log: deps.log } : {}),
+  };
+}

@@ -1,0 +1,135 @@
+import type { HostConfig } from '../config/env.js';
+import { deploy, type DeployOptions } from './deploy.js';
+import type { HostContext } from './host-context.js';
+import { parseVersion } from './parse.js';
+import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from './snapshots/index.js';
+import { StorageLayout } from './storage.js';
+import { createTemplate, deleteTemplate, listTemplates } from './templates.js';
+import type { SysprepOptions } from './sysprep.js';
+import type {
+  CreateSnapshotRequest,
+  CreateTemplateRequest,
+  DeleteVmResult,
+  DeployRequest,
+  DeployResult,
+  HostDriver,
+  OpContext,
+  SnapshotInfo,
+  SnapshotRef,
+  StopRequest,
+  TemplateInfo,
+  VmInfo,
+  VmSummary,
+} from './types.js';
+import { assertName } from './validate.js';
+import { virshArgs } from './virsh-args.js';
+import { Virsh } from './virsh.js';
+import { deleteVm, listVms, startVm, stopVm, vmInfo } from './vms.js';
+
+/** qemu:///system and qemu:///session are this machine: files can also be read with local tools. */
+export function isLocalUri(uri: string): boolean {
+  return /^qemu:\/\/\/(system|session)$/.test(uri);
+}
+
+export interface LibvirtHostOptions {
+  storageDir: string;
+  /** Overrides the URI-based guess (tests use false to drive the remote code paths locally). */
+  local?: boolean;
+  sysprep?: SysprepOptions;
+  deploy?: DeployOptions;
+  /** `ping` limit. */
+  pingTimeoutMs?: number;
+}
+
+export function hostContext(host: HostConfig, opts: LibvirtHostOptions): HostContext {
+  assertName(host.name, 'host');
+  return {
+    name: host.name,
+    uri: host.uri,
+    virsh: new Virsh(host.uri),
+    storage: new StorageLayout(opts.storageDir),
+    local: opts.local ?? isLocalUri(host.uri),
+  };
+}
+
+/** One libvirt host: the HostDriver the worker's executors and the read-only handlers use. */
+export class LibvirtHost implements HostDriver {
+  readonly ctx: HostContext;
+
+  constructor(
+    host: HostConfig,
+    private readonly opts: LibvirtHostOptions,
+  ) {
+    this.ctx = hostContext(host, opts);
+  }
+
+  get name(): string {
+    return this.ctx.name;
+  }
+  get uri(): string {
+    return this.ctx.uri;
+  }
+
+  listVms(ctx?: OpContext): Promise<VmSummary[]> {
+    return listVms(this.ctx, ctx);
+  }
+  vmInfo(vm: string, ctx?: OpContext): Promise<VmInfo> {
+    return vmInfo(this.ctx, vm, ctx);
+  }
+  startVm(vm: string, ctx?: OpContext): Promise<void> {
+    return startVm(this.ctx, vm, ctx);
+  }
+  stopVm(req: StopRequest, ctx?: OpContext): Promise<void> {
+    return stopVm(this.ctx, req, ctx);
+  }
+  deleteVm(vm: string, ctx?: OpContext): Promise<DeleteVmResult> {
+    return deleteVm(this.ctx, vm, ctx);
+  }
+
+  listTemplates(ctx?: OpContext): Promise<TemplateInfo[]> {
+    return listTemplates(this.ctx, ctx);
+  }
+  createTemplate(req: CreateTemplateRequest, ctx?: OpContext): Promise<TemplateInfo> {
+    return createTemplate(this.ctx, req, ctx, this.opts.sysprep ? { sysprep: this.opts.sysprep } : {});
+  }
+  deleteTemplate(name: string, ctx?: OpContext): Promise<void> {
+    return deleteTemplate(this.ctx, name, ctx);
+  }
+
+  deploy(req: DeployRequest, ctx?: OpContext): Promise<DeployResult> {
+    return deploy(this.ctx, req, ctx, this.opts.deploy);
+  }
+
+  // Snapshots: src/hypervisor/snapshots (validates its own names).
+  listSnapshots(vm: string, ctx?: OpContext): Promise<SnapshotInfo[]> {
+    assertName(vm, 'VM');
+    return listSnapshots(this.ctx, vm, ctx);
+  }
+  createSnapshot(req: CreateSnapshotRequest, ctx?: OpContext): Promise<SnapshotInfo> {
+    assertName(req.vm, 'VM');
+    assertName(req.name, 'snapshot');
+    return createSnapshot(this.ctx, req, ctx);
+  }
+  revertSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
+    assertName(ref.vm, 'VM');
+    assertName(ref.name, 'snapshot');
+    return revertSnapshot(this.ctx, ref, ctx);
+  }
+  deleteSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
+    assertName(ref.vm, 'VM');
+    assertName(ref.name, 'snapshot');
+    return deleteSnapshot(this.ctx, ref, ctx);
+  }
+
+  /** `virsh version` with a short timeout; never throws. */
+  async ping(ctx: OpContext = {}): Promise<{ ok: boolean; detail: string }> {
+    try {
+      const v = parseVersion(
+        await this.ctx.virsh.run(virshArgs.version(), { timeoutMs: this.opts.pingTimeoutMs ?? 5_000, signal: ctx.signal }),
+      );
+      return { ok: true, detail: `libvirt ${v.libvirt}, ${v.hypervisor}` };
+    } catch (e) {
+      return { ok: false, detail: e instanceof Error ? e.message : String(e) };
+    }
+  }
+}

@@ -1,0 +1,240 @@
+import { KvmopsError } from '../domain/errors.js';
+import { isValidName } from '../domain/names.js';
+import { VM_STATES, type VmState } from './types.js';
+import { find, parseXml, textOf } from './xml.js';
+
+/**
+ * Pure parsers for virsh output (libvirt 9.0, LC_ALL=C). Fail closed: output that does not have
+ * the shape recorded from a real virsh is `unexpected-output`, never a guess.
+ */
+
+function unexpected(what: string, output: string): never {
+  throw new KvmopsError('unexpected-output', `unexpected ${what} output: ${JSON.stringify(output.slice(0, 200))}`);
+}
+
+function lines(output: string): string[] {
+  return output.split('\n').map((l) => l.trimEnd());
+}
+
+/** `list --all --name`, `pool-list --name`: one name a line (pool-list pads with spaces), blank lines ignored. */
+export function parseNameList(output: string): string[] {
+  const names = lines(output)
+    .map((l) => l.trim())
+    .filter(Boolean);
+  for (const n of names) if (/\s/.test(n)) unexpected('name list', output);
+  return names;
+}
+
+export interface DomState {
+  state: VmState;
+  reason: string;
+}
+
+/** `domstate --reason`: e.g. `running (booted)`, `shut off (destroyed)`, `in shutdown (user)`. */
+export function parseDomState(output: string): DomState {
+  const line = lines(output).find((l) => l.trim() !== '')?.trim() ?? '';
+  const m = /^([a-z ]+?)(?: \(([^)]*)\))?$/.exec(line);
+  if (!m || !(VM_STATES as readonly string[]).includes(m[1]!)) return unexpected('domstate', output);
+  return { state: m[1] as VmState, reason: m[2] ?? '' };
+}
+
+export interface DomInfo {
+  name: string;
+  uuid: string;
+  state: VmState;
+  vcpus: number;
+  maxMemoryKiB: number;
+  usedMemoryKiB: number;
+  persistent: boolean;
+}
+
+/** `dominfo`: `Key:   value` lines. */
+export function parseDomInfo(output: string): DomInfo {
+  const kv = new Map<string, string>();
+  for (const l of lines(output)) {
+    if (!l.trim()) continue;
+    const m = /^([A-Za-z][A-Za-z ()]*):\s*(.*)$/.exec(l);
+    if (!m) return unexpected('dominfo', output);
+    kv.set(m[1]!.trim(), m[2]!.trim());
+  }
+  const get = (k: string): string => kv.get(k) ?? unexpected(`dominfo (no "${k}")`, output);
+  const state = get('State');
+  if (!(VM_STATES as readonly string[]).includes(state)) return unexpected('dominfo state', output);
+  const kib = (k: string): number => {
+    const m = /^(\d+) KiB$/.exec(get(k));
+    return m ? Number(m[1]) : unexpected(`dominfo ${k}`, output);
+  };
+  const vcpus = /^\d+$/.test(get('CPU(s)')) ? Number(get('CPU(s)')) : unexpected('dominfo CPU(s)', output);
+  const uuid = get('UUID');
+  if (!/^[0-9a-f-]{36}$/.test(uuid)) unexpected('dominfo UUID', output);
+  return {
+    name: get('Name'),
+    uuid,
+    state: state as VmState,
+    vcpus,
+    maxMemoryKiB: kib('Max memory'),
+    usedMemoryKiB: kib('Used memory'),
+    persistent: get('Persistent') === 'yes',
+  };
+}
+
+/** `list --all`: ` Id   Name   State` table; Id is `-` for inactive domains. */
+export function parseDomList(output: string): { id: number | null; name: string; state: VmState }[] {
+  return tableRows(output, ['Id', 'Name', 'State'], 'list').map((cells) => {
+    if (cells.length < 3) return unexpected('list row', output);
+    const id = cells[0]!;
+    if (!/^(\d+|-)$/.test(id)) return unexpected('list id', output);
+    // the state is the last one or two words ("shut off", "in shutdown"); the name is what is between
+    for (const n of [2, 1]) {
+      const state = cells.slice(-n).join(' ');
+      if (cells.length - n >= 2 && (VM_STATES as readonly string[]).includes(state)) {
+        return { id: id === '-' ? null : Number(id), name: cells.slice(1, -n).join(' '), state: state as VmState };
+      }
+    }
+    return unexpected('list state', output);
+  });
+}
+
+export interface BlkEntry {
+  type: string;
+  device: string;
+  target: string;
+  /** `-` in virsh's output (an empty CD-ROM drive) becomes null. */
+  source: string | null;
+}
+
+/** Splits a virsh table (header, dashes, rows) into rows of cells; columns by whitespace. */
+function tableRows(output: string, header: string[], what: string): string[][] {
+  const ls = lines(output).filter((l) => l.trim() !== '');
+  if (ls.length < 2) return unexpected(what, output);
+  const head = ls[0]!.trim().split(/\s+/);
+  if (head.join(' ') !== header.join(' ') || !/^-+$/.test(ls[1]!.trim())) return unexpected(what, output);
+  return ls.slice(2).map((l) => l.trim().split(/\s+/));
+}
+
+/** `domblklist --details`. Paths with spaces are refused (kvmops never makes them). */
+export function parseDomBlkList(output: string): BlkEntry[] {
+  return tableRows(output, ['Type', 'Device', 'Target', 'Source'], 'domblklist').map((cells) => {
+    if (cells.length !== 4) return unexpected('domblklist row', output);
+    const [type, device, target, source] = cells as [string, string, string, string];
+    return { type, device, target, source: source === '-' ? null : source };
+  });
+}
+
+export interface VolEntry {
+  name: string;
+  path: string;
+}
+
+/** `vol-list POOL` (without --details). */
+export function parseVolList(output: string): VolEntry[] {
+  return tableRows(output, ['Name', 'Path'], 'vol-list').map((cells) => {
+    if (cells.length !== 2) return unexpected('vol-list row', output);
+    return { name: cells[0]!, path: cells[1]! };
+  });
+}
+
+export interface PoolInfo {
+  name: string;
+  uuid: string;
+  state: 'running' | 'inactive' | 'building' | 'degraded' | 'inaccessible';
+  persistent: boolean;
+  autostart: boolean;
+}
+
+export function parsePoolInfo(output: string): PoolInfo {
+  const kv = new Map<string, string>();
+  for (const l of lines(output)) {
+    if (!l.trim()) continue;
+    const m = /^([A-Za-z ]+):\s*(.*)$/.exec(l);
+    if (!m) return unexpected('pool-info', output);
+    kv.set(m[1]!.trim(), m[2]!.trim());
+  }
+  const state = kv.get('State');
+  if (!state || !['running', 'inactive', 'building', 'degraded', 'inaccessible'].includes(state)) {
+    return unexpected('pool-info state', output);
+  }
+  return {
+    name: kv.get('Name') ?? unexpected('pool-info name', output),
+    uuid: kv.get('UUID') ?? unexpected('pool-info uuid', output),
+    state: state as PoolInfo['state'],
+    persistent: kv.get('Persistent') === 'yes',
+    autostart: kv.get('Autostart') === 'yes',
+  };
+}
+
+export interface VolumeXmlInfo {
+  name: string;
+  path: string;
+  format: string;
+  capacity: number;
+  allocation: number;
+  /** The immediate backing file (libvirt shows one level), when there is one. */
+  backing: { path: string; format: string } | null;
+}
+
+function bytes(el: ReturnType<typeof find>, what: string, xml: string): number {
+  const t = textOf(el);
+  const unit = el?.attrs.unit ?? 'bytes';
+  if (!/^\d+$/.test(t) || unit !== 'bytes') return unexpected(`vol-dumpxml ${what}`, xml);
+  return Number(t);
+}
+
+/** `vol-dumpxml`. */
+export function parseVolumeXml(xml: string): VolumeXmlInfo {
+  const root = parseXml(xml);
+  if (root.name !== 'volume') return unexpected('vol-dumpxml', xml);
+  const path = textOf(find(root, 'target/path'));
+  if (!path) return unexpected('vol-dumpxml path', xml);
+  const bs = find(root, 'backingStore');
+  const bsPath = bs ? textOf(find(bs, 'path')) : '';
+  return {
+    name: textOf(find(root, 'name')),
+    path,
+    format: find(root, 'target/format')?.attrs.type ?? 'raw',
+    capacity: bytes(find(root, 'capacity'), 'capacity', xml),
+    allocation: bytes(find(root, 'allocation'), 'allocation', xml),
+    backing: bsPath ? { path: bsPath, format: find(bs!, 'format')?.attrs.type ?? 'raw' } : null,
+  };
+}
+
+export interface VersionInfo {
+  libvirt: string;
+  hypervisor: string;
+}
+
+/** `virsh version`. */
+export function parseVersion(output: string): VersionInfo {
+  const lib = /^Using library: libvirt (\S+)$/m.exec(output);
+  const hyp = /^Running hypervisor: (.+)$/m.exec(output);
+  if (!lib) return unexpected('version', output);
+  return { libvirt: lib[1]!, hypervisor: hyp ? hyp[1]!.trim() : 'unknown' };
+}
+
+/** Names in a name list that are valid kvmops names (others are shown by list but never acted on). */
+export function validNames(names: string[]): string[] {
+  return names.filter(isValidName);
+}
+
+/**
+ * Split the stdout (or stderr) of one multi-command virsh run at the marker lines
+ * `@@kvmops-<nonce>-<i>@@` (stderr: prefixed `error: ` by `echo --err`). Returns `count`
+ * sections; a missing marker means the run stopped early: `unexpected-output`.
+ */
+export function splitSections(output: string, nonce: string, count: number): string[] {
+  const sections: string[] = [];
+  let cur: string[] = [];
+  let next = 0;
+  const re = new RegExp(`^(?:error: )?@@kvmops-${nonce}-(\\d+)@@$`);
+  for (const l of output.split('\n')) {
+    const m = re.exec(l.trimEnd());
+    if (m) {
+      if (Number(m[1]) !== next) return unexpected('virsh batch (markers out of order)', output);
+      sections.push(cur.join('\n'));
+      cur = [];
+      next++;
+    } else cur.push(l);
+  }
+  if (sections.length !== count) return unexpected('virsh batch (missing markers)', output);
+  return sections;
+}

@@ -1,0 +1,54 @@
+import type { HostContext } from './host-context.js';
+import { throwFirstError, virshMulti } from './multi.js';
+import { parseNameList } from './parse.js';
+import type { OpContext } from './types.js';
+import { virshArgs, type VirshArgs } from './virsh-args.js';
+
+/**
+ * The storage dir's two libvirt dir pools (templates, vms): defined, built, started and
+ * autostarted, idempotently, in at most two virsh processes. Everything kvmops puts on disk is
+ * a volume of one of these pools, so a remote host is driven through libvirt's volume API.
+ */
+
+const ensured = new WeakMap<HostContext, Promise<void>>();
+
+/** Once per host context (and again after a failure); cheap after the first call. */
+export function ensurePools(h: HostContext, ctx: OpContext = {}): Promise<void> {
+  let p = ensured.get(h);
+  if (!p) {
+    p = ensurePoolsNow(h, ctx);
+    ensured.set(h, p);
+    p.catch(() => ensured.delete(h));
+  }
+  return p;
+}
+
+/** Forget that the pools were ensured (after someone removed them, e.g. in tests). */
+export function forgetPools(h: HostContext): void {
+  ensured.delete(h);
+}
+
+export async function ensurePoolsNow(h: HostContext, ctx: OpContext = {}): Promise<void> {
+  const [all, active] = await virshMulti(h, [virshArgs.poolListAll(), virshArgs.poolListActive()], {
+    timeoutMs: 30_000,
+    signal: ctx.signal,
+  });
+  throwFirstError([all!, active!]);
+  const defined = new Set(parseNameList(all!.stdout));
+  const running = new Set(parseNameList(active!.stdout));
+  const cmds: VirshArgs[] = [];
+  for (const [pool, dir] of [
+    [h.storage.templatesPool, h.storage.templatesDir],
+    [h.storage.vmsPool, h.storage.vmsDir],
+  ] as const) {
+    if (!defined.has(pool)) cmds.push(virshArgs.poolDefineDir(pool, dir), virshArgs.poolAutostart(pool));
+    if (!running.has(pool)) cmds.push(virshArgs.poolBuild(pool), virshArgs.poolStart(pool));
+  }
+  if (cmds.length === 0) return;
+  throwFirstError(await virshMulti(h, cmds, { timeoutMs: 60_000, signal: ctx.signal }));
+}
+
+/** `pool-refresh`: after files were made or removed outside libvirt (qemu-img, cp). */
+export function refreshArgs(h: HostContext, which: 'templates' | 'vms'): VirshArgs {
+  return virshArgs.poolRefresh(which === 'templates' ? h.storage.templatesPool : h.storage.vmsPool);
+}

@@ -1,0 +1,59 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { isKvmopsError } from '../../domain/errors.js';
+import type { HostContext } from '../host-context.js';
+import type { OpContext } from '../types.js';
+import { chainFiles, removeOrphans, usage } from './files.js';
+import { load, type VmState } from './state.js';
+
+/** Steps shared by revert and delete. */
+
+/** Run virsh with an XML document in a temporary file (`define`, `snapshot-create --redefine`). */
+export async function withXmlFile<T>(xml: string, fn: (file: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kvmops-snap-'));
+  try {
+    const file = path.join(dir, 'doc.xml');
+    await writeFile(file, xml);
+    return await fn(file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function defineDomain(h: HostContext, xml: string, signal?: AbortSignal): Promise<void> {
+  await withXmlFile(xml, (f) => h.virsh.run(['define', f], { signal }));
+}
+
+/** Power off (destroy): a revert discards the current disk state anyway. */
+export async function powerOff(h: HostContext, vm: VmState, ctx: OpContext): Promise<void> {
+  if (!vm.running) return;
+  ctx.onProgress?.({ step: `stopping ${vm.vm}` });
+  try {
+    await h.virsh.run(['destroy', vm.vm], { signal: ctx.signal });
+  } catch (e) {
+    if (!isKvmopsError(e, 'vm-not-running')) throw e;
+  }
+}
+
+export async function start(h: HostContext, vm: string, ctx: OpContext): Promise<void> {
+  ctx.onProgress?.({ step: `starting ${vm}` });
+  await h.virsh.run(['start', vm], { signal: ctx.signal });
+}
+
+/** Every file of the chains of these disks (what may become orphaned by a change). */
+export async function chainsOf(files: Array<string | null>, signal?: AbortSignal): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of files) if (f) out.push(...(await chainFiles(f, signal)));
+  return out;
+}
+
+/**
+ * After a change: read the real state again and remove the candidate files that neither the
+ * domain nor any snapshot uses anymore.
+ */
+export async function collectOrphans(h: HostContext, vm: string, candidates: string[], signal?: AbortSignal): Promise<string[]> {
+  if (!h.local || candidates.length === 0) return [];
+  const l = await load(h, vm, signal);
+  return removeOrphans(h, vm, candidates, await usage(l.disks, l.snapshots, signal));
+}

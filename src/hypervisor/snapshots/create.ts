@@ -1,0 +1,70 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { KvmopsError } from '../../domain/errors.js';
+import type { HostContext } from '../host-context.js';
+import type { CreateSnapshotRequest, OpContext, SnapshotInfo } from '../types.js';
+import { assertDiskTarget, assertName } from '../validate.js';
+import { snapshotableDisks } from './domain-disks.js';
+import { assertLocal, overlayPath } from './files.js';
+import { toSnapshotInfo } from './list.js';
+import { buildSnapshotXml, type SnapshotDiskSpec } from './snapshot-xml.js';
+import { findSnapshot, load } from './state.js';
+
+/**
+ * Create an internal or external snapshot, atomically (`--atomic`: all disks or none).
+ * Internal: every snapshotted disk must be qcow2; on a running VM libvirt also saves its RAM.
+ * External: disk-only; each disk gets a new qcow2 overlay in STORAGE/vms and the file it
+ * wrote to so far becomes the overlay's read-only base.
+ */
+export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest, ctx: OpContext = {}): Promise<SnapshotInfo> {
+  const vm = assertName(req.vm, 'VM name');
+  const name = assertName(req.name, 'snapshot name');
+  if (req.kind !== 'internal' && req.kind !== 'external') {
+    throw new KvmopsError('invalid-input', `snapshot kind must be internal or external, not ${String(req.kind)}`);
+  }
+  const description = req.description ?? '';
+  const signal = ctx.signal;
+  const before = await load(h, vm, signal);
+  if (before.snapshots.some((s) => s.name === name)) {
+    throw new KvmopsError('name-taken', `VM ${vm} already has a snapshot ${name}`, { details: { vm, snapshot: name } });
+  }
+  const disks = snapshotableDisks(before.disks);
+  if (disks.length === 0) throw new KvmopsError('unsupported', `VM ${vm} has no writable file disk to snapshot`);
+  const skipped = before.disks.filter((d) => !disks.includes(d));
+  let specs: SnapshotDiskSpec[];
+  if (req.kind === 'internal') {
+    const notQcow2 = disks.filter((d) => d.format !== 'qcow2');
+    if (notQcow2.length > 0) {
+      throw new KvmopsError(
+        'unsupported',
+        `internal snapshots need qcow2 disks; ${notQcow2.map((d) => `${d.target} is ${d.format ?? 'of unknown format'}`).join(', ')}: use kind external`,
+      );
+    }
+    specs = disks.map((d) => ({ target: d.target, mode: 'internal' }));
+  } else {
+    assertLocal(h, 'an external snapshot');
+    await mkdir(h.storage.vmsDir, { recursive: true });
+    specs = disks.map((d) => ({
+      target: d.target,
+      mode: 'external',
+      overlay: overlayPath(h, vm, assertDiskTarget(d.target), name),
+    }));
+  }
+  specs.push(...skipped.map((d) => ({ target: d.target, mode: 'no' as const })));
+
+  const dir = await mkdtemp(path.join(tmpdir(), 'kvmops-snap-'));
+  try {
+    const file = path.join(dir, 'snapshot.xml');
+    await writeFile(file, buildSnapshotXml({ name, description, disks: specs }));
+    ctx.onProgress?.({ step: `creating ${req.kind} snapshot ${name} of ${vm}` });
+    await h.virsh.run(
+      ['snapshot-create', vm, '--xmlfile', file, '--atomic', ...(req.kind === 'external' ? ['--disk-only'] : [])],
+      { signal, timeoutMs: 600_000 },
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const after = await load(h, vm, signal);
+  return toSnapshotInfo(findSnapshot(after, vm, name), after.current);
+}

@@ -1,0 +1,129 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { KvmopsError } from '../../domain/errors.js';
+import type { HostContext } from '../host-context.js';
+import { qemuImg } from '../qemu-img.js';
+import type { OpContext, SnapshotRef } from '../types.js';
+import { assertName } from '../validate.js';
+import { chainsOf, collectOrphans, defineDomain } from './common.js';
+import { repointDisks } from './domain-disks.js';
+import { assertLocal, chainFiles, formatOf, isVmFile, usage } from './files.js';
+import type { ParsedSnapshot } from './snapshot-xml.js';
+import { findSnapshot, load, type Loaded } from './state.js';
+
+/**
+ * Delete a snapshot, leaving no orphan file and no stale metadata.
+ *
+ * - internal: libvirt's `snapshot-delete` when the snapshot lives in the disks the VM uses now
+ *   (children are re-parented by libvirt; their data is in their own qcow2 snapshots). When it
+ *   lives in a file the VM no longer writes to (after reverts or external snapshots), kvmops
+ *   removes it from that file with `qemu-img snapshot -d` and libvirt's metadata with
+ *   `--metadata` — refused with `vm-running` while that file is a backing file of the running
+ *   VM (QEMU holds it).
+ * - external: refused with `snapshot-has-children` while it has children (their data may sit
+ *   on its overlay and base; delete them first). Otherwise, when the VM writes to an overlay
+ *   directly on the snapshot's base (its branch), that overlay is merged into the base (running: `blockcommit --shallow
+ *   --active --pivot`; shut off: `qemu-img commit` and the domain pointed back at the base) —
+ *   unless the base is shared with something else still needed (another snapshot's base, or
+ *   another overlay on it): then the chain is kept as it is, which keeps every byte right.
+ *   libvirt 9.0's own external delete is not used: it refuses a snapshot whose parent is
+ *   internal, and it needs the VM's chain to match its metadata, which kvmops' reverts change.
+ */
+export async function deleteSnapshot(h: HostContext, ref: SnapshotRef, ctx: OpContext = {}): Promise<void> {
+  const vm = assertName(ref.vm, 'VM name');
+  const name = assertName(ref.name, 'snapshot name');
+  const l = await load(h, vm, ctx.signal);
+  const snap = findSnapshot(l, vm, name);
+  if (snap.kind === 'internal') return deleteInternal(h, l, snap, ctx);
+  return deleteExternal(h, l, snap, ctx);
+}
+
+async function deleteInternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
+  const signal = ctx.signal;
+  const containers = snap.disks
+    .filter((d) => d.mode === 'internal')
+    .map((d) => ({ target: d.target, file: snap.domainDisks.find((x) => x.target === d.target)?.file ?? null }));
+  const top = new Map(l.disks.map((d) => [d.target, d.file ? path.resolve(d.file) : null]));
+  const inUse = containers.every((c) => c.file !== null && top.get(c.target) === path.resolve(c.file));
+  ctx.onProgress?.({ step: `deleting snapshot ${snap.name} of ${l.vm}` });
+  if (inUse || !h.local) {
+    await h.virsh.run(['snapshot-delete', l.vm, snap.name], { signal, timeoutMs: 600_000 });
+    return;
+  }
+  const files = containers.flatMap((c) => (c.file && existsSync(c.file) ? [path.resolve(c.file)] : []));
+  if (l.running) {
+    const live = new Set(await chainsOf(l.disks.map((d) => d.file), signal));
+    const held = files.filter((f) => live.has(f));
+    if (held.length > 0) {
+      throw new KvmopsError(
+        'vm-running',
+        `snapshot ${snap.name} lives in ${held.map((f) => path.basename(f)).join(', ')}, a read-only backing file of the running VM ${l.vm}: stop the VM and delete again`,
+      );
+    }
+  }
+  for (const f of files) {
+    const list = await qemuImg(['snapshot', '-l', f], { signal, timeoutMs: 60_000 });
+    if (new RegExp(`^\\S+\\s+${snap.name.replace(/\./g, '\\.')}\\s`, 'm').test(list)) {
+      await qemuImg(['snapshot', '-q', '-d', snap.name, f], { signal });
+    }
+  }
+  await h.virsh.run(['snapshot-delete', l.vm, snap.name, '--metadata'], { signal });
+  await collectOrphans(h, l.vm, await chainsOf(files, signal), signal);
+}
+
+async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
+  const signal = ctx.signal;
+  const children = l.snapshots.filter((s) => s.parent === snap.name).map((s) => s.name);
+  if (children.length > 0) {
+    throw new KvmopsError(
+      'snapshot-has-children',
+      `snapshot ${snap.name} of ${l.vm} has children (${children.join(', ')}): delete them first`,
+      { details: { vm: l.vm, snapshot: snap.name, children } },
+    );
+  }
+  assertLocal(h, 'deleting an external snapshot');
+  const others = await usage(
+    l.disks,
+    l.snapshots.filter((s) => s !== snap),
+    signal,
+  );
+  const candidates: string[] = [];
+  const changes = new Map<string, { file: string; format: string }>();
+  for (const d of snap.disks) {
+    if (d.mode !== 'external' || !d.overlay) continue;
+    const overlay = path.resolve(d.overlay);
+    const baseDisk = snap.domainDisks.find((x) => x.target === d.target);
+    const base = baseDisk?.file ? path.resolve(baseDisk.file) : null;
+    const topFile = l.disks.find((x) => x.target === d.target)?.file;
+    candidates.push(overlay, ...(base ? [base] : []));
+    if (!base || !topFile) continue;
+    // The VM is on this snapshot's branch when what it writes to sits directly on the base.
+    // (Not necessarily the overlay the metadata names: reverts make fresh overlays.)
+    const top = path.resolve(topFile);
+    const chain = await chainFiles(top, signal);
+    const sharers = [...(others.dependents.get(base) ?? [])].filter((f) => f !== top);
+    const mergeable =
+      chain[1] === base &&
+      !others.neededBySnapshots.has(top) &&
+      isVmFile(h, l.vm, top) &&
+      isVmFile(h, l.vm, base) &&
+      !others.externalBases.has(base) &&
+      sharers.length === 0;
+    candidates.push(top);
+    if (!mergeable) continue;
+    ctx.onProgress?.({ step: `merging ${path.basename(top)} into ${path.basename(base)}` });
+    if (l.running) {
+      await h.virsh.run(['blockcommit', l.vm, d.target, '--shallow', '--active', '--pivot', '--wait'], {
+        signal,
+        timeoutMs: 6 * 3600_000,
+      });
+    } else {
+      await qemuImg(['commit', '-q', '-d', top], { signal, timeoutMs: 6 * 3600_000 });
+      changes.set(d.target, { file: base, format: baseDisk?.format ?? (await formatOf(base, signal)) });
+    }
+  }
+  if (changes.size > 0) await defineDomain(h, repointDisks(l.domainXml, changes), signal);
+  ctx.onProgress?.({ step: `deleting snapshot ${snap.name} of ${l.vm}` });
+  await h.virsh.run(['snapshot-delete', l.vm, snap.name, '--metadata'], { signal });
+  await collectOrphans(h, l.vm, candidates, signal);
+}

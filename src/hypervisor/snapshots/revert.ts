@@ -1,0 +1,143 @@
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { KvmopsError } from '../../domain/errors.js';
+import type { HostContext } from '../host-context.js';
+import { qemuImg } from '../qemu-img.js';
+import type { OpContext, SnapshotRef } from '../types.js';
+import { assertDiskTarget, assertName } from '../validate.js';
+import { chainsOf, collectOrphans, defineDomain, powerOff, start, withXmlFile } from './common.js';
+import { repointDisks } from './domain-disks.js';
+import { assertLocal, chainFiles, createOverlay, formatOf, isFrozen, isVmFile, overlayPath, usage, type Usage } from './files.js';
+import { hasNativeExternalRevert, libvirtVersion } from './libvirt-version.js';
+import { takenWhileRunning, withOverlay, type ParsedSnapshot } from './snapshot-xml.js';
+import { findSnapshot, load, type Loaded } from './state.js';
+
+/**
+ * Revert a VM to a snapshot. What the VM looks like afterwards: its disks hold the snapshot's
+ * data, and it runs if the snapshot was taken while it ran, else it is shut off (libvirt's
+ * own rule for internal snapshots, kept for the reverts kvmops does itself; those restore
+ * disks only, so a VM taken while running boots afresh from the snapshot's disks).
+ *
+ * - internal, libvirt's `snapshot-revert` — unless the qcow2 holding the snapshot has become
+ *   the read-only base of something still needed (an external snapshot taken after it, or an
+ *   overlay another snapshot needs). libvirt 9.0 would then revert that base in place, under
+ *   the overlay and the external snapshot (HOST-FACTS.md): their data would be lost. kvmops
+ *   then copies the snapshot out into a new qcow2 (on the same backing file) and points the
+ *   domain there; the base stays as it is.
+ * - external, libvirt < 9.9 (which refuses): a fresh qcow2 overlay on the file that became the
+ *   snapshot's base, the domain's disk pointed at it (domain redefined with its uuid), the
+ *   snapshot's metadata redefined to name the new overlay and marked current. The base is
+ *   never written, so the snapshot stays revertable any number of times.
+ * - external, libvirt ≥ 9.9: libvirt's own `snapshot-revert`.
+ *
+ * Afterwards files neither the domain nor any snapshot uses (the previous overlay, …) are
+ * removed.
+ */
+export async function revertSnapshot(h: HostContext, ref: SnapshotRef, ctx: OpContext = {}): Promise<void> {
+  const vm = assertName(ref.vm, 'VM name');
+  const name = assertName(ref.name, 'snapshot name');
+  const l = await load(h, vm, ctx.signal);
+  const snap = findSnapshot(l, vm, name);
+  if (snap.kind === 'external') {
+    if (hasNativeExternalRevert(await libvirtVersion(h, ctx.signal))) return nativeRevert(h, l, snap, ctx);
+    return revertExternal(h, l, snap, ctx);
+  }
+  const fromSnapshots = h.local ? await usage([], l.snapshots, ctx.signal) : undefined;
+  const frozen = internalContainers(snap).filter((d) => fromSnapshots && isFrozen(fromSnapshots, d.file));
+  if (frozen.length === 0) return nativeRevert(h, l, snap, ctx);
+  return revertInternalByCopy(h, l, snap, fromSnapshots!, ctx);
+}
+
+async function nativeRevert(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
+  const old = h.local ? await chainsOf(l.disks.map((d) => d.file), ctx.signal) : [];
+  ctx.onProgress?.({ step: `reverting ${l.vm} to ${snap.name}` });
+  await h.virsh.run(['snapshot-revert', l.vm, snap.name], { signal: ctx.signal, timeoutMs: 600_000 });
+  await collectOrphans(h, l.vm, old, ctx.signal);
+}
+
+/** Disks of an internal snapshot with the qcow2 file holding it. */
+function internalContainers(snap: ParsedSnapshot): Array<{ target: string; file: string }> {
+  return snap.disks
+    .filter((d) => d.mode === 'internal')
+    .map((d) => {
+      const file = snap.domainDisks.find((x) => x.target === d.target)?.file;
+      if (!file) throw new KvmopsError('unexpected-output', `snapshot ${snap.name}: no file recorded for disk ${d.target}`);
+      return { target: d.target, file: path.resolve(file) };
+    });
+}
+
+/**
+ * Make room for `<vm>--<target>--<snap>.qcow2`: if a file of that name exists that no snapshot
+ * needs (this snapshot's previous overlay, current or orphaned), it is replaced. Then the
+ * first free name.
+ */
+async function freshPath(h: HostContext, vm: string, target: string, snap: string, fromSnapshots: Usage): Promise<string> {
+  const preferred = `${h.storage.vmsDir}/${vm}--${assertDiskTarget(target)}--${snap}.qcow2`;
+  if (existsSync(preferred) && !fromSnapshots.needed.has(preferred) && isVmFile(h, vm, preferred)) {
+    await rm(h.storage.assertInside(preferred), { force: true });
+  }
+  return overlayPath(h, vm, target, snap);
+}
+
+async function revertExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
+  assertLocal(h, 'reverting to an external snapshot');
+  const signal = ctx.signal;
+  const old = await chainsOf(l.disks.map((d) => d.file), signal);
+  const bases = snap.disks
+    .filter((d) => d.mode === 'external')
+    .map((d) => {
+      const b = snap.domainDisks.find((x) => x.target === d.target);
+      if (!b?.file) throw new KvmopsError('unexpected-output', `snapshot ${snap.name}: no base file recorded for disk ${d.target}`);
+      if (!existsSync(b.file)) throw new KvmopsError('internal', `snapshot ${snap.name}: its base ${b.file} is missing`);
+      return { target: d.target, file: path.resolve(b.file), format: b.format };
+    });
+  await powerOff(h, l, ctx);
+  const fromSnapshots = await usage([], l.snapshots, signal);
+  const changes = new Map<string, { file: string; format: string }>();
+  let xml = snap.xml;
+  for (const b of bases) {
+    ctx.onProgress?.({ step: `new overlay for ${b.target} on ${path.basename(b.file)}` });
+    const overlay = await freshPath(h, l.vm, b.target, snap.name, fromSnapshots);
+    await createOverlay(h, overlay, b.file, b.format ?? (await formatOf(b.file, signal)), signal);
+    changes.set(b.target, { file: overlay, format: 'qcow2' });
+    xml = withOverlay(xml, b.target, overlay);
+  }
+  await defineDomain(h, repointDisks(l.domainXml, changes), signal);
+  await withXmlFile(xml, (f) => h.virsh.run(['snapshot-create', l.vm, '--xmlfile', f, '--redefine', '--current'], { signal }));
+  await collectOrphans(h, l.vm, old, signal);
+  if (takenWhileRunning(snap)) await start(h, l.vm, ctx);
+}
+
+async function revertInternalByCopy(
+  h: HostContext,
+  l: Loaded,
+  snap: ParsedSnapshot,
+  fromSnapshots: Usage,
+  ctx: OpContext,
+): Promise<void> {
+  assertLocal(h, 'reverting to this internal snapshot');
+  const signal = ctx.signal;
+  const old = await chainsOf(l.disks.map((d) => d.file), signal);
+  await powerOff(h, l, ctx);
+  const changes = new Map<string, { file: string; format: string }>();
+  for (const c of internalContainers(snap)) {
+    if (!isFrozen(fromSnapshots, c.file)) {
+      ctx.onProgress?.({ step: `reverting ${c.target} inside ${path.basename(c.file)}` });
+      await qemuImg(['snapshot', '-q', '-a', snap.name, c.file], { signal });
+      changes.set(c.target, { file: c.file, format: 'qcow2' });
+      continue;
+    }
+    ctx.onProgress?.({ step: `copying ${c.target} out of ${path.basename(c.file)} (it is the base of a later snapshot)` });
+    const target = await freshPath(h, l.vm, c.target, snap.name, fromSnapshots);
+    const backing = (await chainFiles(c.file, signal))[1];
+    const args = ['convert', '-q', '-O', 'qcow2', '-l', `snapshot.name=${snap.name}`];
+    if (backing) args.push('-B', backing, '-F', await formatOf(backing, signal));
+    await qemuImg([...args, c.file, target], { signal });
+    changes.set(c.target, { file: target, format: 'qcow2' });
+  }
+  await defineDomain(h, repointDisks(l.domainXml, changes), signal);
+  await h.virsh.run(['snapshot-current', l.vm, snap.name], { signal });
+  await collectOrphans(h, l.vm, old, signal);
+  if (takenWhileRunning(snap)) await start(h, l.vm, ctx);
+}

@@ -1,0 +1,293 @@
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { KvmopsError } from '../domain/errors.js';
+import { copyFlat } from './disk-copy.js';
+import { domainDisks, parseDomainXml, readTemplateMeta, templateXml, type TemplateMeta } from './domain-xml.js';
+import type { HostContext } from './host-context.js';
+import { dependentsOf, diskChains } from './inventory.js';
+import { okStdout, throwFirstError, virshMulti } from './multi.js';
+import { parseDomBlkList, parseDomState, parseVolList, parseVolumeXml } from './parse.js';
+import { ensurePools } from './pools.js';
+import { StorageLayout } from './storage.js';
+import { sysprep, sysprepSetup, type SysprepOptions } from './sysprep.js';
+import { withTempDir } from './tempdir.js';
+import type { CreateTemplateRequest, OpContext, TemplateInfo } from './types.js';
+import { assertDiskTarget, assertName } from './validate.js';
+import { deleteVolumes } from './vms.js';
+import { virshArgs } from './virsh-args.js';
+import { isValidName } from '../domain/names.js';
+
+/**
+ * Templates: read-only, chain-free qcow2 disks plus the domain XML with its identity removed,
+ * all stored as volumes of the storage dir's templates pool (so a remote host keeps them the
+ * same way):
+ *
+ *   templates/<tpl>--<target>.qcow2   one per disk
+ *   templates/<tpl>.xml               raw volume holding the template's domain XML; written LAST,
+ *                                     so a template exists exactly when its XML does
+ */
+
+export interface StoredTemplate {
+  name: string;
+  xml: string;
+  meta: TemplateMeta;
+  /** target → template disk path */
+  disks: { target: string; file: string; capacity: number }[];
+}
+
+export function templateXmlVolume(name: string): string {
+  return `${name}.xml`;
+}
+export function templateDiskPath(h: HostContext, name: string, target: string): string {
+  return `${h.storage.templatesDir}/${StorageLayout.fileName(name, assertDiskTarget(target))}.qcow2`;
+}
+
+/** A template as stored (its XML volume's text), checked: kvmops metadata present, disks inside the templates dir. */
+export function storedTemplateFromXml(h: HostContext, name: string, xml: string): StoredTemplate {
+  const root = parseDomainXml(xml.replace(/\0+$/, ''));
+  const meta = readTemplateMeta(root);
+  if (!meta || meta.name !== name) throw new KvmopsError('unexpected-output', `template ${name}: its XML has no kvmops template metadata`);
+  const capacity = new Map(meta.disks.map((d) => [d.target, d.capacity]));
+  const disks = domainDisks(root)
+    .filter((d) => d.device === 'disk')
+    .map((d) => {
+      const file = d.file ?? '';
+      if (!h.storage.isTemplateFile(file)) throw new KvmopsError('unexpected-output', `template ${name}: disk ${d.target} is not a template file`);
+      return { target: d.target, file, capacity: capacity.get(d.target) ?? 0 };
+    });
+  return { name, xml: xml.replace(/\0+$/, ''), meta, disks };
+}
+
+/** Read many templates' XML in one virsh process. Missing ones are absent from the result. */
+export async function loadTemplates(h: HostContext, names: readonly string[], ctx: OpContext = {}): Promise<StoredTemplate[]> {
+  if (names.length === 0) return [];
+  return withTempDir(async (dir) => {
+    const files = names.map((n) => path.join(dir, templateXmlVolume(n)));
+    const rs = await virshMulti(
+      h,
+      names.map((n, i) => virshArgs.volDownload(h.storage.templatesPool, templateXmlVolume(n), files[i]!)),
+      { timeoutMs: 60_000, signal: ctx.signal },
+    );
+    const out: StoredTemplate[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const r = rs[i]!;
+      if (r.error) {
+        if (/Storage volume not found|no storage vol/i.test(r.stderr)) continue;
+        throw r.error;
+      }
+      out.push(storedTemplateFromXml(h, names[i]!, await readFile(files[i]!, 'utf8')));
+    }
+    return out;
+  });
+}
+
+export async function loadTemplate(h: HostContext, name: string, ctx: OpContext = {}): Promise<StoredTemplate> {
+  const [t] = await loadTemplates(h, [name], ctx);
+  if (!t) throw new KvmopsError('template-not-found', `template ${name} does not exist on host ${h.name}`);
+  return t;
+}
+
+/** The template names present (an `<name>.xml` volume with a valid name). */
+export async function templateNames(h: HostContext, ctx: OpContext = {}): Promise<string[]> {
+  const [refresh, list] = await virshMulti(
+    h,
+    [virshArgs.poolRefresh(h.storage.templatesPool), virshArgs.volList(h.storage.templatesPool)],
+    { timeoutMs: 30_000, signal: ctx.signal },
+  );
+  okStdout(refresh);
+  return parseVolList(okStdout(list))
+    .map((v) => v.name)
+    .filter((n) => n.endsWith('.xml'))
+    .map((n) => n.slice(0, -4))
+    .filter(isValidName)
+    .sort();
+}
+
+export async function listTemplates(h: HostContext, ctx: OpContext = {}): Promise<TemplateInfo[]> {
+  await ensurePools(h, ctx);
+  const stored = await loadTemplates(h, await templateNames(h, ctx), ctx);
+  const files = stored.flatMap((t) => t.disks.map((d) => d.file));
+  const [sizes, deps] = await Promise.all([volumeSizes(h, files, ctx), dependentsOf(h, files, ctx)]);
+  return stored.map((t) => ({
+    name: t.name,
+    sourceVm: t.meta.sourceVm,
+    sealed: t.meta.sealed,
+    createdAt: t.meta.createdAt,
+    disks: t.disks.map((d) => ({
+      target: d.target,
+      file: d.file,
+      virtualSize: sizes.get(d.file)?.capacity ?? d.capacity,
+      actualSize: sizes.get(d.file)?.allocation ?? 0,
+    })),
+    dependents: [...new Set(t.disks.flatMap((d) => deps.get(d.file) ?? []))].sort(),
+  }));
+}
+
+async function volumeSizes(h: HostContext, files: readonly string[], ctx: OpContext): Promise<Map<string, { capacity: number; allocation: number }>> {
+  if (files.length === 0) return new Map();
+  // refresh first: files written by qemu-img are volumes only once the pool has looked
+  const rs = await virshMulti(h, [virshArgs.poolRefresh(h.storage.templatesPool), ...files.map((f) => virshArgs.volDumpxml(f))], {
+    timeoutMs: 60_000,
+    signal: ctx.signal,
+  });
+  const out = new Map<string, { capacity: number; allocation: number }>();
+  files.forEach((f, i) => {
+    const r = rs[i + 1]!;
+    if (!r.error) out.set(f, parseVolumeXml(r.stdout));
+  });
+  return out;
+}
+
+export interface CreateTemplateOptions {
+  sysprep?: SysprepOptions;
+}
+
+/**
+ * From a shut-off VM: each disk copied (flattened) into the templates pool, sealed when asked,
+ * made read-only; then the identity-free XML written as the last step. A failure or an abort
+ * removes everything this call made; leftovers of an earlier crashed attempt (disk files
+ * without an XML volume) are removed before starting.
+ */
+export async function createTemplate(
+  h: HostContext,
+  req: CreateTemplateRequest,
+  ctx: OpContext = {},
+  opts: CreateTemplateOptions = {},
+): Promise<TemplateInfo> {
+  const vm = assertName(req.vm, 'VM');
+  const name = assertName(req.name, 'template');
+  if (req.seal) {
+    if (!h.local) {
+      throw new KvmopsError('sysprep-unavailable', `cannot seal on remote host ${h.name}: virt-sysprep runs on local hosts only; create the template with seal:false`, {
+        details: { missing: 'local host' },
+      });
+    }
+    await sysprepSetup(opts.sysprep); // fail before copying anything
+  }
+  await ensurePools(h, ctx);
+  const [stateR, xmlR, blkR, refreshR, listR] = await virshMulti(
+    h,
+    [
+      virshArgs.domstate(vm),
+      virshArgs.dumpxml(vm, { inactive: true }),
+      virshArgs.domblklist(vm),
+      virshArgs.poolRefresh(h.storage.templatesPool),
+      virshArgs.volList(h.storage.templatesPool),
+    ],
+    { timeoutMs: 30_000, signal: ctx.signal },
+  );
+  const state = parseDomState(okStdout(stateR)).state;
+  const sourceXml = okStdout(xmlR);
+  const blk = parseDomBlkList(okStdout(blkR));
+  okStdout(refreshR);
+  const existing = new Set(parseVolList(okStdout(listR)).map((v) => v.path));
+  if (state !== 'shut off') throw new KvmopsError('vm-running', `VM ${vm} is ${state}: shut it off before making a template from it`);
+  if (existing.has(`${h.storage.templatesDir}/${templateXmlVolume(name)}`)) {
+    throw new KvmopsError('name-taken', `a template named ${name} already exists on host ${h.name}`, { details: { names: [name] } });
+  }
+  const formats = new Map(domainDisks(parseDomainXml(sourceXml)).map((d) => [d.target, d.format]));
+  const disks = blk.filter((b) => b.device === 'disk');
+  for (const d of disks) {
+    if (!d.source || (d.type !== 'file' && d.type !== 'volume')) {
+      throw new KvmopsError('unsupported', `disk ${d.target} of ${vm} is a ${d.type} disk; templates take file-backed disks only`);
+    }
+  }
+  if (disks.length === 0) throw new KvmopsError('unsupported', `VM ${vm} has no disk to make a template from`);
+  const plan = disks.map((d) => ({ target: d.target, src: d.source!, format: formats.get(d.target) ?? 'raw', dst: templateDiskPath(h, name, d.target) }));
+
+  // leftovers of a crashed attempt with the same name: its disk files without its XML
+  const leftovers = plan.map((p) => p.dst).filter((f) => existing.has(f));
+  if (leftovers.length) await deleteVolumes(h, leftovers);
+
+  const made: string[] = [];
+  try {
+    for (const [i, p] of plan.entries()) {
+      ctx.signal?.throwIfAborted();
+      made.push(p.dst);
+      const step = `copying ${p.target} (${i + 1}/${plan.length})`;
+      ctx.onProgress?.({ step, fraction: 0 });
+      await copyFlat(h, { file: p.src, format: p.format }, h.storage.templatesPool, p.dst, {
+        signal: ctx.signal,
+        mode: '0444',
+        onFraction: (fraction) => ctx.onProgress?.({ step, fraction }),
+      });
+    }
+    const chains = await diskChains(h, plan.map((p) => p.dst), ctx);
+    const meta: TemplateMeta = {
+      name,
+      sourceVm: vm,
+      sealed: req.seal,
+      createdAt: new Date().toISOString(),
+      disks: plan.map((p) => {
+        const c = chains.get(p.dst);
+        if (!c || c.length !== 1) throw new KvmopsError('internal', `template disk ${p.dst} is not a single chain-free file`);
+        return { target: p.target, capacity: c[0]!.virtualSize };
+      }),
+    };
+    if (req.seal) {
+      ctx.onProgress?.({ step: 'sealing (virt-sysprep)' });
+      await sysprep(
+        plan.map((p) => p.dst),
+        { ...opts.sysprep, signal: ctx.signal, onLine: (l) => ctx.onProgress?.({ step: `sealing: ${l.replace(/^\[\s*[\d.]+\]\s*/, '').slice(0, 80)}` }) },
+      );
+    }
+    if (h.local) for (const p of plan) await chmod(p.dst, 0o444);
+    ctx.signal?.throwIfAborted();
+    const xml = templateXml({ sourceXml, meta, diskPaths: new Map(plan.map((p) => [p.target, p.dst])) });
+    const xmlPath = `${h.storage.templatesDir}/${templateXmlVolume(name)}`;
+    made.push(xmlPath);
+    await withTempDir(async (dir) => {
+      const file = path.join(dir, 'template.xml');
+      await writeFile(file, xml);
+      throwFirstError(
+        await virshMulti(
+          h,
+          [
+            virshArgs.volCreateAs(h.storage.templatesPool, templateXmlVolume(name), Buffer.byteLength(xml), 'raw'),
+            virshArgs.volUpload(h.storage.templatesPool, templateXmlVolume(name), file),
+          ],
+          { timeoutMs: 60_000, signal: ctx.signal },
+        ),
+      );
+    });
+    const sizes = await volumeSizes(h, plan.map((p) => p.dst), {});
+    return {
+      name,
+      sourceVm: vm,
+      sealed: req.seal,
+      createdAt: meta.createdAt,
+      disks: plan.map((p) => ({
+        target: p.target,
+        file: p.dst,
+        virtualSize: sizes.get(p.dst)?.capacity ?? 0,
+        actualSize: sizes.get(p.dst)?.allocation ?? 0,
+      })),
+      dependents: [],
+    };
+  } catch (e) {
+    // half-made template: remove what this call made (not bound to the aborted signal)
+    await deleteVolumes(h, made).catch(() => {});
+    if (ctx.signal?.aborted && !(e instanceof KvmopsError)) {
+      throw new KvmopsError('aborted', `making template ${name} was cancelled`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** Refused with `template-in-use` while any VM's real disk chain uses one of its disks. */
+export async function deleteTemplate(h: HostContext, name: string, ctx: OpContext = {}): Promise<void> {
+  assertName(name, 'template');
+  await ensurePools(h, ctx);
+  const t = await loadTemplate(h, name, ctx);
+  const files = t.disks.map((d) => d.file);
+  const deps = await dependentsOf(h, files, ctx);
+  const users = [...new Set([...deps.values()].flat())].sort();
+  if (users.length) {
+    throw new KvmopsError('template-in-use', `template ${name} is used by ${users.join(', ')}: delete those VMs first`, {
+      details: { dependents: users },
+    });
+  }
+  for (const f of files) if (!h.storage.isTemplateFile(f)) throw new KvmopsError('path-outside-storage', `${f} is not a template file`);
+  // disks first, the XML last: a crash in between leaves a listed template, and deleting it again finishes the job
+  await deleteVolumes(h, [...files, `${h.storage.templatesDir}/${templateXmlVolume(name)}`]);
+}

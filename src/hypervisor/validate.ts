@@ -1,0 +1,26 @@
+import { KvmopsError } from '../domain/errors.js';
+import { isValidName } from '../domain/names.js';
+
+/**
+ * Defence in depth beneath the chat-side validation: every hypervisor entry point checks its
+ * names again BEFORE any program runs, so a bad name can never become a virsh argument, a file
+ * name or part of a virsh command string.
+ */
+export function assertName(value: unknown, what: string): string {
+  if (typeof value !== 'string' || !isValidName(value)) {
+    throw new KvmopsError(
+      'invalid-input',
+      `${what} ${JSON.stringify(value)} is not a valid name (1–63 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit)`,
+      { details: { what } },
+    );
+  }
+  return value;
+}
+
+/** Names of guest disk targets (`vda`, `sdb`, `hdc` …): they become parts of file names. */
+export function assertDiskTarget(value: string): string {
+  if (!/^[a-z]{2,4}[a-z0-9]{0,8}$/.test(value)) {
+    throw new KvmopsError('unexpected-output', `disk target ${JSON.stringify(value)} is not a target kvmops understands`);
+  }
+  return value;
+}

@@ -1,0 +1,100 @@
+/**
+ * Pure argument builders for virsh: one function per command kvmops uses, so the exact argv is
+ * unit-tested and no call site spells options by hand. They take names already validated
+ * (validate.ts) and paths already checked against the storage dir (StorageLayout.assertInside)
+ * where the command changes something.
+ */
+
+export type VirshArgs = string[];
+
+export const virshArgs = {
+  version: (): VirshArgs => ['version'],
+  listAllNames: (): VirshArgs => ['list', '--all', '--name'],
+  listAll: (): VirshArgs => ['list', '--all'],
+  domstate: (vm: string): VirshArgs => ['domstate', '--reason', vm],
+  dominfo: (vm: string): VirshArgs => ['dominfo', vm],
+  dumpxml: (vm: string, opts: { inactive?: boolean } = {}): VirshArgs =>
+    opts.inactive ? ['dumpxml', '--inactive', vm] : ['dumpxml', vm],
+  domblklist: (vm: string): VirshArgs => ['domblklist', '--details', vm],
+  define: (xmlFile: string): VirshArgs => ['define', xmlFile],
+  start: (vm: string): VirshArgs => ['start', vm],
+  shutdown: (vm: string): VirshArgs => ['shutdown', vm],
+  destroy: (vm: string): VirshArgs => ['destroy', vm],
+  /** `--snapshots-metadata`: a shut-off domain with snapshots cannot be undefined otherwise. */
+  undefine: (vm: string, opts: { nvram?: boolean } = {}): VirshArgs =>
+    ['undefine', vm, '--snapshots-metadata', ...(opts.nvram ? ['--nvram'] : [])],
+
+  snapshotListNames: (vm: string): VirshArgs => ['snapshot-list', vm, '--name'],
+  snapshotDumpxml: (vm: string, snapshot: string): VirshArgs => ['snapshot-dumpxml', vm, snapshot],
+
+  poolListAll: (): VirshArgs => ['pool-list', '--all', '--name'],
+  poolListActive: (): VirshArgs => ['pool-list', '--name'],
+  poolDefineDir: (pool: string, dir: string): VirshArgs => ['pool-define-as', pool, 'dir', '--target', dir],
+  poolBuild: (pool: string): VirshArgs => ['pool-build', pool],
+  poolStart: (pool: string): VirshArgs => ['pool-start', pool],
+  poolAutostart: (pool: string): VirshArgs => ['pool-autostart', pool],
+  poolRefresh: (pool: string): VirshArgs => ['pool-refresh', pool],
+  poolInfo: (pool: string): VirshArgs => ['pool-info', pool],
+  poolDestroy: (pool: string): VirshArgs => ['pool-destroy', pool],
+  poolUndefine: (pool: string): VirshArgs => ['pool-undefine', pool],
+
+  volList: (pool: string): VirshArgs => ['vol-list', pool],
+  /** By path (libvirt looks the volume up in every active pool). */
+  volDumpxml: (path: string): VirshArgs => ['vol-dumpxml', path],
+  volDelete: (path: string): VirshArgs => ['vol-delete', path],
+  volCreateAs: (pool: string, name: string, capacityBytes: number, format: 'raw' | 'qcow2'): VirshArgs => [
+    'vol-create-as',
+    pool,
+    name,
+    `${capacityBytes}B`,
+    '--format',
+    format,
+  ],
+  /** A qcow2 overlay whose backing file (and its format, given explicitly) is `backingPath`. */
+  volCreateOverlay: (pool: string, name: string, capacityBytes: number, backingPath: string): VirshArgs => [
+    'vol-create-as',
+    pool,
+    name,
+    `${capacityBytes}B`,
+    '--format',
+    'qcow2',
+    '--backing-vol',
+    backingPath,
+    '--backing-vol-format',
+    'qcow2',
+  ],
+  /** A full copy (libvirt converts, so a chain is flattened) of the volume at `inputPath`. */
+  volCreateFrom: (pool: string, xmlFile: string, inputPath: string): VirshArgs => [
+    'vol-create-from',
+    pool,
+    xmlFile,
+    inputPath,
+  ],
+  volUpload: (pool: string, vol: string, file: string): VirshArgs => ['vol-upload', '--pool', pool, vol, file],
+  volDownload: (pool: string, vol: string, file: string): VirshArgs => ['vol-download', '--pool', pool, vol, file],
+  echo: (text: string, opts: { err?: boolean } = {}): VirshArgs => (opts.err ? ['echo', '--err', text] : ['echo', text]),
+};
+
+/** `qemu-img` argv builders (local hosts). */
+export const qemuImgArgs = {
+  /** Flattening copy: reads the whole chain of `src`, writes one chain-free qcow2. `-p` = progress. */
+  convertFlat: (src: string, srcFormat: string, dst: string): string[] => [
+    'convert',
+    '-p',
+    '-f',
+    srcFormat,
+    '-O',
+    'qcow2',
+    '-o',
+    'compat=1.1',
+    src,
+    dst,
+  ],
+  createOverlay: (dst: string, backing: string): string[] => ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', 'qcow2', dst],
+};
+
+/** Volume XML for `vol-create-from`: a qcow2 whose size libvirt takes from the input volume. */
+export function volumeXml(name: string, opts: { mode?: string } = {}): string {
+  const perms = opts.mode ? `<permissions><mode>${opts.mode}</mode></permissions>` : '';
+  return `<volume><name>${name}</name><capacity unit='bytes'>0</capacity><target><format type='qcow2'/><compat>1.1</compat>${perms}</target></volume>\n`;
+}

@@ -1,0 +1,139 @@
+import { KvmopsError } from '../domain/errors.js';
+import { immediate, type OpContext } from './context.js';
+import { rowToApproval, rowToJob, type ApprovalRow, type JobRow } from './rows.js';
+import type { Approval, Approvals, DecideOutcome, Decision, Job, Requester } from './types.js';
+
+const SELECT = `SELECT * FROM approvals WHERE job_id = ?`;
+const BY_MESSAGE = `SELECT * FROM approvals WHERE message_id = ?`;
+const PENDING = `SELECT * FROM approvals WHERE state = 'pending' ORDER BY job_id`;
+const DUE = `SELECT * FROM approvals WHERE state = 'pending' AND expires_at <= ? ORDER BY job_id`;
+
+const ATTACH = `
+UPDATE approvals SET adapter = @adapter, channel_id = @channelId, message_id = @messageId
+WHERE job_id = @jobId
+RETURNING *`;
+
+const SETTLE = `
+UPDATE approvals SET state = @state, decided_by = @by, decided_at = @now
+WHERE job_id = @jobId AND state = 'pending'
+RETURNING *`;
+
+/** Only a job still awaiting approval moves; the `state` guard makes a racing second decision a no-op. */
+const QUEUE_JOB = `
+UPDATE jobs SET state = 'queued', run_at = @now, updated_at = @now
+WHERE id = @jobId AND state = 'awaiting_approval'
+RETURNING *`;
+
+const CANCEL_JOB = `
+UPDATE jobs
+SET state = 'cancelled', error_code = 'aborted', error_message = @message, finished_at = @now, updated_at = @now
+WHERE id = @jobId AND state = 'awaiting_approval'
+RETURNING *`;
+
+type DecideResult = { decided: DecideOutcome } | { expired: Job; approval: Approval };
+
+/**
+ * The approval state machine: pending → approved | rejected | expired (| cancelled, by
+ * `/job cancel`). Each transition moves the approval and its job together in one transaction,
+ * with the job's events. The policy — approver role, two-person rule — is the caller's.
+ */
+export class SqliteApprovals implements Approvals {
+  readonly #select;
+  readonly #byMessage;
+  readonly #pending;
+  readonly #attach;
+  readonly #decide: (jobId: number, decision: Decision, by: Requester) => DecideResult;
+  readonly #expireDue: (now: number) => Job[];
+
+  constructor(
+    private readonly ctx: OpContext,
+    /** Called after commit with every job that changed (the store's listeners). */
+    private readonly changed: (job: Job) => void,
+  ) {
+    const { db } = ctx;
+    this.#select = db.prepare<[number], ApprovalRow>(SELECT);
+    this.#byMessage = db.prepare<[string], ApprovalRow>(BY_MESSAGE);
+    this.#pending = db.prepare<[], ApprovalRow>(PENDING);
+    this.#attach = db.prepare(ATTACH);
+    const due = db.prepare<[number], ApprovalRow>(DUE);
+    const settle = db.prepare(SETTLE);
+    const queueJob = db.prepare(QUEUE_JOB);
+    const cancelJob = db.prepare(CANCEL_JOB);
+
+    const expire = (row: ApprovalRow, now: number): { approval: Approval; job: Job } => {
+      const approval = rowToApproval(settle.get({ jobId: row.job_id, state: 'expired', by: null, now }) as ApprovalRow);
+      const job = rowToJob(cancelJob.get({ jobId: row.job_id, message: 'approval expired', now }) as JobRow);
+      ctx.event('approval_expired', job);
+      ctx.event('cancelled', job);
+      return { approval, job };
+    };
+
+    this.#expireDue = immediate(db, (now: number) => due.all(now).map((row) => expire(row, now).job));
+
+    this.#decide = immediate(db, (jobId: number, decision: Decision, by: Requester): DecideResult => {
+      const row = this.#select.get(jobId);
+      if (!row) throw new KvmopsError('job-not-found', `job ${jobId} has no approval`, { details: { jobId } });
+      const now = ctx.now();
+      if (row.state !== 'pending') throw alreadyDecided(rowToApproval(row));
+      if (row.expires_at <= now) {
+        const { approval, job } = expire(row, now);
+        return { expired: job, approval };
+      }
+      const approved = decision === 'approve';
+      const approval = rowToApproval(
+        settle.get({ jobId, state: approved ? 'approved' : 'rejected', by: by.id, now }) as ApprovalRow,
+      );
+      const jobRow = (
+        approved ? queueJob.get({ jobId, now }) : cancelJob.get({ jobId, now, message: `rejected by ${by.name}` })
+      ) as JobRow | undefined;
+      // The approval was pending, so its job must be waiting; anything else is a broken invariant.
+      if (!jobRow) throw new KvmopsError('internal', `job ${jobId} has a pending approval but is not awaiting approval`);
+      const job = rowToJob(jobRow);
+      ctx.event(approved ? 'queued' : 'cancelled', job);
+      return { decided: { approval, job } };
+    });
+  }
+
+  attachMessage(jobId: number, message: { adapter: string; channelId: string; messageId: string }): Approval {
+    const row = this.#attach.get({ jobId, ...message }) as ApprovalRow | undefined;
+    if (!row) throw new KvmopsError('job-not-found', `job ${jobId} has no approval`, { details: { jobId } });
+    return rowToApproval(row);
+  }
+
+  byMessage(messageId: string): Approval | undefined {
+    const row = this.#byMessage.get(messageId);
+    return row && rowToApproval(row);
+  }
+
+  get(jobId: number): Approval | undefined {
+    const row = this.#select.get(jobId);
+    return row && rowToApproval(row);
+  }
+
+  listPending(): Approval[] {
+    return this.#pending.all().map(rowToApproval);
+  }
+
+  decide(jobId: number, decision: Decision, by: Requester): DecideOutcome {
+    const result = this.#decide(jobId, decision, by);
+    if ('expired' in result) {
+      // The expiry committed (it is a fact whatever the caller does next); the decision is refused.
+      this.changed(result.expired);
+      throw alreadyDecided(result.approval);
+    }
+    this.changed(result.decided.job);
+    return result.decided;
+  }
+
+  expireDue(now: number = this.ctx.now()): Job[] {
+    const jobs = this.#expireDue(now);
+    jobs.forEach(this.changed);
+    return jobs;
+  }
+}
+
+function alreadyDecided(a: Approval): KvmopsError {
+  return new KvmopsError('already-decided', `job ${a.jobId}: the request was already ${a.state}`, {
+    details: { jobId: a.jobId, state: a.state, decidedBy: a.decidedBy, decidedAt: a.decidedAt },
+  });
+}

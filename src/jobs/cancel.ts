@@ -1,0 +1,77 @@
+import { KvmopsError } from '../domain/errors.js';
+import { FINAL_STATES, type JobState } from '../domain/job-kinds.js';
+import { immediate, type OpContext } from './context.js';
+import { HELD_BY_LEASE, leaseLost, leaseParams } from './lease.js';
+import { rowToJob, type JobRow } from './rows.js';
+import type { CancelOutcome, Job, Lease, Requester } from './types.js';
+
+const SELECT_JOB = `SELECT * FROM jobs WHERE id = ?`;
+
+const CANCEL_WAITING = `
+UPDATE jobs
+SET state = 'cancelled', error_code = 'aborted', error_message = @message,
+    finished_at = @now, updated_at = @now
+WHERE id = @jobId
+RETURNING *`;
+
+/** A pending approval of a job cancelled before anyone decided: `cancelled`, by the canceller. */
+const CANCEL_APPROVAL = `
+UPDATE approvals SET state = 'cancelled', decided_by = @by, decided_at = @now
+WHERE job_id = @jobId AND state = 'pending'`;
+
+const REQUEST_STOP = `
+UPDATE jobs SET cancel_requested = 1, updated_at = @now
+WHERE id = @jobId
+RETURNING *`;
+
+const CANCEL_RUNNING = `
+UPDATE jobs
+SET state = 'cancelled', error_code = 'aborted', error_message = @message,
+    lease_expires_at = NULL, finished_at = @now, updated_at = @now
+WHERE ${HELD_BY_LEASE}
+RETURNING *`;
+
+/**
+ * `/job cancel`. Queued or awaiting approval: `cancelled` at once (event `cancelled`; a pending
+ * approval becomes `cancelled`). Running: `cancel_requested` is set (event `cancel_requested`,
+ * once; asking again changes nothing) and the worker learns it from its next heartbeat.
+ * Finished: `not-cancellable` (details.state). Whether `by` may cancel is the caller's check.
+ */
+export function requestCancelOp(ctx: OpContext): (id: number, by: Requester) => CancelOutcome & { changed: boolean } {
+  const select = ctx.db.prepare<[number]>(SELECT_JOB);
+  const cancelWaiting = ctx.db.prepare(CANCEL_WAITING);
+  const cancelApproval = ctx.db.prepare(CANCEL_APPROVAL);
+  const requestStop = ctx.db.prepare(REQUEST_STOP);
+
+  return immediate(ctx.db, (id: number, by: Requester) => {
+    const row = select.get(id) as JobRow | undefined;
+    if (!row) throw new KvmopsError('job-not-found', `no job ${id}`, { details: { jobId: id } });
+    const state = row.state as JobState;
+    const now = ctx.now();
+    if (FINAL_STATES.has(state)) {
+      throw new KvmopsError('not-cancellable', `job ${id} is already ${state}`, { details: { jobId: id, state } });
+    }
+    if (state === 'running') {
+      if (row.cancel_requested === 1) return { job: rowToJob(row), effect: 'stop-requested', changed: false };
+      const job = rowToJob(requestStop.get({ jobId: id, now }) as JobRow);
+      ctx.event('cancel_requested', job);
+      return { job, effect: 'stop-requested', changed: true };
+    }
+    const job = rowToJob(cancelWaiting.get({ jobId: id, now, message: `cancelled by ${by.name}` }) as JobRow);
+    cancelApproval.run({ jobId: id, by: by.id, now });
+    ctx.event('cancelled', job);
+    return { job, effect: 'cancelled', changed: true };
+  });
+}
+
+/** The lease holder reports that the job stopped because it was cancelled (event `cancelled`). */
+export function cancelRunningOp(ctx: OpContext): (lease: Lease, message: string) => Job {
+  const cancelRunning = ctx.db.prepare(CANCEL_RUNNING);
+  return immediate(ctx.db, (lease: Lease, message: string) => {
+    const row = cancelRunning.get({ ...leaseParams(lease), message, now: ctx.now() }) as JobRow | undefined;
+    if (!row) throw leaseLost(ctx.db, lease);
+    const job = rowToJob(row);
+    ctx.event('cancelled', job);
+    return job;
+  });
+}

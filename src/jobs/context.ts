@@ -1,0 +1,54 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { rowToJob, type JobRow } from './rows.js';
+import type { Job, JobEventType } from './types.js';
+import type { BackoffPolicy } from './backoff.js';
+
+/**
+ * What every queue operation gets: the connection, the clock, and the outbox writer. Each
+ * operation file prepares its statements once and returns a function that runs in one
+ * IMMEDIATE transaction (the write lock is taken up front, so reads inside it cannot go stale
+ * and a second process waits on busy_timeout instead of failing with SQLITE_BUSY).
+ */
+export interface OpContext {
+  db: Database;
+  /** Epoch ms; injectable so tests can move time for expiry and backoff. */
+  now: () => number;
+  /** In [0, 1): the retry jitter; injectable for tests. */
+  random: () => number;
+  backoff: BackoffPolicy;
+  /** Writes the outbox row for a change; must be called inside the change's transaction. */
+  event: (type: JobEventType, job: Job) => void;
+}
+
+export interface ContextOptions {
+  now?: () => number;
+  random?: () => number;
+  backoff?: BackoffPolicy;
+}
+
+/** The outbox insert, exported so the bench's bare baseline runs the very same statement. */
+export const INSERT_EVENT_SQL = `INSERT INTO job_events (job_id, type, job, created_at) VALUES (?, ?, ?, ?)`;
+
+export function createContext(db: Database, opts: ContextOptions = {}): OpContext {
+  const insertEvent = db.prepare<[number, string, string, number]>(INSERT_EVENT_SQL);
+  return {
+    db,
+    now: opts.now ?? Date.now,
+    random: opts.random ?? Math.random,
+    backoff: opts.backoff ?? { baseMs: 2_000, capMs: 5 * 60_000 },
+    // The snapshot's time is the job's updated_at: the change and its event share one instant.
+    event: (type, job) => insertEvent.run(job.id, type, JSON.stringify(job), job.updatedAt),
+  };
+}
+
+/** Runs `fn` in an IMMEDIATE transaction (nested calls become savepoints). */
+export function immediate<A extends unknown[], R>(db: Database, fn: (...args: A) => R): (...args: A) => R {
+  const tx = db.transaction(fn);
+  return (...args: A) => tx.immediate(...args);
+}
+
+/** `stmt.get` for statements returning a job row, mapped. */
+export function getJob(stmt: Statement, params: unknown): Job | undefined {
+  const row = stmt.get(params) as JobRow | undefined;
+  return row && rowToJob(row);
+}

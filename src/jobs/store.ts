@@ -1,0 +1,174 @@
+import { KvmopsError } from '../domain/errors.js';
+import { SqliteApprovals } from './approvals.js';
+import { SqliteAudit } from './audit.js';
+import { cancelRunningOp, requestCancelOp } from './cancel.js';
+import { claimOp, type ClaimLimits } from './claim.js';
+import { completeOp } from './complete.js';
+import { createContext, type ContextOptions, type OpContext } from './context.js';
+import { openDatabase, type Database } from './db.js';
+import { enqueueOp } from './enqueue.js';
+import { failOp } from './fail.js';
+import { heartbeatOp } from './heartbeat.js';
+import { SqliteOutbox } from './outbox.js';
+import { progressOp } from './progress.js';
+import { reapOp } from './reap.js';
+import { releaseOp } from './release.js';
+import { rowToJob, type JobRow } from './rows.js';
+import type {
+  CancelOutcome,
+  EnqueueRequest,
+  Job,
+  JobFilter,
+  JobProgress,
+  JobStore,
+  Lease,
+  Requester,
+} from './types.js';
+
+export interface StoreOptions extends ContextOptions {
+  /** A change listener threw (it must not undo a committed change). Default: console.error. */
+  onListenerError?: (error: unknown, job: Job) => void;
+}
+
+const LIST = `
+SELECT * FROM jobs
+WHERE (@state IS NULL OR state = @state) AND (@requesterId IS NULL OR requester_id = @requesterId)
+ORDER BY id DESC LIMIT @limit`;
+
+/**
+ * The job queue on SQLite: composes the one-verb-per-file operations, and calls change listeners
+ * after each commit (never inside a transaction: a listener then sees committed data, and a
+ * failing listener cannot roll a change back).
+ */
+export class SqliteJobStore implements JobStore {
+  readonly approvals: SqliteApprovals;
+  readonly outbox: SqliteOutbox;
+  readonly audit: SqliteAudit;
+
+  readonly #ctx: OpContext;
+  readonly #listeners = new Set<(job: Job) => void>();
+  readonly #onListenerError: (error: unknown, job: Job) => void;
+  readonly #ops;
+  readonly #get;
+  readonly #list;
+  readonly #setStatusMessage;
+
+  constructor(
+    readonly db: Database,
+    opts: StoreOptions = {},
+  ) {
+    const ctx = createContext(db, opts);
+    this.#ctx = ctx;
+    this.#onListenerError = opts.onListenerError ?? ((e, job) => console.error(`kvmops: a change listener failed on job ${job.id}`, e));
+    this.#ops = {
+      enqueue: enqueueOp(ctx),
+      claim: claimOp(ctx),
+      heartbeat: heartbeatOp(ctx),
+      progress: progressOp(ctx),
+      complete: completeOp(ctx),
+      fail: failOp(ctx),
+      release: releaseOp(ctx),
+      cancelRunning: cancelRunningOp(ctx),
+      requestCancel: requestCancelOp(ctx),
+      reap: reapOp(ctx),
+    };
+    this.#get = db.prepare<[number], JobRow>('SELECT * FROM jobs WHERE id = ?');
+    this.#list = db.prepare<{ state: string | null; requesterId: string | null; limit: number }, JobRow>(LIST);
+    this.#setStatusMessage = db.prepare(
+      'UPDATE jobs SET status_message_id = @messageId, updated_at = @now WHERE id = @jobId RETURNING *',
+    );
+    this.approvals = new SqliteApprovals(ctx, (job) => this.#changed(job));
+    this.outbox = new SqliteOutbox(ctx);
+    this.audit = new SqliteAudit(ctx);
+  }
+
+  enqueue(req: EnqueueRequest): Job {
+    return this.#changed(this.#ops.enqueue(req));
+  }
+
+  get(id: number): Job | undefined {
+    const row = this.#get.get(id);
+    return row && rowToJob(row);
+  }
+
+  /** Newest first; default limit 50. */
+  list(filter: JobFilter = {}): Job[] {
+    return this.#list
+      .all({ state: filter.state ?? null, requesterId: filter.requesterId ?? null, limit: filter.limit ?? 50 })
+      .map(rowToJob);
+  }
+
+  claim(owner: string, leaseMs: number, limits?: ClaimLimits): { job: Job; lease: Lease } | undefined {
+    const { claimed, invalid } = this.#ops.claim(owner, leaseMs, limits);
+    invalid.forEach((job) => this.#changed(job));
+    if (claimed) this.#changed(claimed.job);
+    return claimed;
+  }
+
+  heartbeat(lease: Lease, leaseMs: number): { cancelRequested: boolean } {
+    return this.#ops.heartbeat(lease, leaseMs);
+  }
+
+  progress(lease: Lease, p: JobProgress): void {
+    this.#changed(this.#ops.progress(lease, p));
+  }
+
+  complete(lease: Lease, result: unknown): Job {
+    return this.#changed(this.#ops.complete(lease, result));
+  }
+
+  fail(lease: Lease, error: { code: string; message: string }, opts: { retry: boolean }): Job {
+    return this.#changed(this.#ops.fail(lease, error, opts));
+  }
+
+  release(lease: Lease): Job {
+    return this.#changed(this.#ops.release(lease));
+  }
+
+  cancelRunning(lease: Lease, message: string): Job {
+    return this.#changed(this.#ops.cancelRunning(lease, message));
+  }
+
+  requestCancel(id: number, by: Requester): CancelOutcome {
+    const { changed, ...outcome } = this.#ops.requestCancel(id, by);
+    if (changed) this.#changed(outcome.job);
+    return outcome;
+  }
+
+  reap(now?: number): Job[] {
+    const jobs = this.#ops.reap(now);
+    jobs.forEach((job) => this.#changed(job));
+    return jobs;
+  }
+
+  setStatusMessage(jobId: number, messageId: string): void {
+    const row = this.#setStatusMessage.get({ jobId, messageId, now: this.#ctx.now() }) as JobRow | undefined;
+    if (!row) throw new KvmopsError('job-not-found', `no job ${jobId}`, { details: { jobId } });
+    this.#changed(rowToJob(row));
+  }
+
+  onChange(listener: (job: Job) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  #changed(job: Job): Job {
+    for (const listener of this.#listeners) {
+      try {
+        listener(job);
+      } catch (e) {
+        this.#onListenerError(e, job);
+      }
+    }
+    return job;
+  }
+}
+
+/** Opens (and migrates) the database file and returns its store. */
+export function openJobStore(file: string, opts: StoreOptions = {}): SqliteJobStore {
+  return new SqliteJobStore(openDatabase(file), opts);
+}

@@ -1,0 +1,306 @@
+import type { Approvals, JobEvent, JobStore, Outbox } from '../jobs/types.js';
+import { silentLogger, type Logger } from '../worker/logger.js';
+import { DEFAULT_DELIVERY_BACKOFF, deliveryDelay, type DeliveryBackoff } from './backoff.js';
+import { FINAL_EVENT_TYPES, mayHaveSettledApproval, planDelivery } from './plan.js';
+import { statusView } from './render.js';
+import { isPermanentSinkError, type NotificationSink } from './types.js';
+
+export interface NotifierOptions {
+  outbox: Outbox;
+  store: Pick<JobStore, 'get' | 'setStatusMessage' | 'onChange'>;
+  /** For `approvalChanged`; without it sinks are not told about approval decisions. */
+  approvals?: Pick<Approvals, 'get'>;
+  sinks: NotificationSink[];
+  /** Events read per pass. Default 500. */
+  batchSize?: number;
+  /** Jobs delivered in parallel within a pass (one job's events are always sequential). Default 4. */
+  parallelJobs?: number;
+  /** Minimum gap between two progress-only edits of one status message. Default 2 s. */
+  minProgressEditMs?: number;
+  backoff?: DeliveryBackoff;
+  /** Safety net behind onChange (events written by another process). Default 10 s. */
+  safetyPollMs?: number;
+  logger?: Logger;
+  now?: () => number;
+  random?: () => number;
+}
+
+interface Gate {
+  failures: number;
+  nextTryAt: number;
+}
+
+interface JobGroup {
+  jobId: number;
+  events: JobEvent[];
+}
+
+/**
+ * Delivers the job_events outbox to the chat sinks.
+ *
+ * Per job, in event order, one job at a time: all undelivered events of a job are covered by
+ * one status upsert showing the newest snapshot, then marked delivered. Progress-only batches
+ * are held back to one edit per `minProgressEditMs`; state changes go at once.
+ *
+ * "Finished" mention, exactly once: for a batch containing the final event, the order is
+ *   upsert status → mark the other events delivered → announceEnd → mark the final event delivered.
+ * If anything before announceEnd fails, nothing was announced and the retry is clean. An
+ * in-memory guard stops a second announce when only the last mark failed. What remains: a crash
+ * in the instant between announceEnd returning and the final mark committing (one SQLite
+ * write), or announceEnd failing after the platform accepted the message (lost response) —
+ * then the mention is repeated after restart/retry. Sinks close that gap where the platform
+ * allows (Discord: nonce + enforce_nonce); status upserts are idempotent, so they need nothing.
+ *
+ * Failures: a throwing sink is retried with capped exponential backoff, both per sink (a
+ * platform that is down is not hammered by every job) and per job; events are never dropped
+ * for a retryable error, so after an outage every job converges to its final state and each
+ * finished job is announced once. A PermanentSinkError drops that job's batch (logged).
+ */
+export class Notifier {
+  private readonly outbox: Outbox;
+  private readonly store: NotifierOptions['store'];
+  private readonly approvals: NotifierOptions['approvals'];
+  private readonly sinks = new Map<string, NotificationSink>();
+  private readonly batchSize: number;
+  private readonly parallelJobs: number;
+  private readonly minProgressEditMs: number;
+  private readonly backoff: DeliveryBackoff;
+  private readonly safetyPollMs: number;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  private readonly messageIds = new Map<number, string>();
+  private readonly lastEditAt = new Map<number, number>();
+  /** Jobs whose end was announced but whose final event is not yet marked delivered. */
+  private readonly announced = new Set<number>();
+  private readonly sinkGates = new Map<string, Gate>();
+  private readonly jobGates = new Map<number, Gate>();
+  private readonly warnedAdapters = new Set<string>();
+
+  private started = false;
+  private unsubscribe: (() => void) | null = null;
+  private passing: Promise<void> | null = null;
+  private again = false;
+  private wakeScheduled = false;
+  private poll: ReturnType<typeof setInterval> | null = null;
+  private timer: { at: number; handle: ReturnType<typeof setTimeout> } | null = null;
+
+  /** Counters for tests and metrics. */
+  readonly stats = { upserts: 0, announces: 0, failures: 0, delivered: 0, dropped: 0 };
+
+  constructor(opts: NotifierOptions) {
+    this.outbox = opts.outbox;
+    this.store = opts.store;
+    this.approvals = opts.approvals;
+    for (const s of opts.sinks) this.sinks.set(s.adapter, s);
+    this.batchSize = opts.batchSize ?? 500;
+    this.parallelJobs = Math.max(1, opts.parallelJobs ?? 4);
+    this.minProgressEditMs = opts.minProgressEditMs ?? 2_000;
+    this.backoff = opts.backoff ?? DEFAULT_DELIVERY_BACKOFF;
+    this.safetyPollMs = opts.safetyPollMs ?? 10_000;
+    this.log = opts.logger ?? silentLogger;
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.unsubscribe = this.store.onChange(() => this.wake());
+    this.poll = setInterval(() => this.wake(), this.safetyPollMs);
+    this.poll.unref();
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.poll) clearInterval(this.poll);
+    this.poll = null;
+    if (this.timer) clearTimeout(this.timer.handle);
+    this.timer = null;
+    await this.passing;
+  }
+
+  /**
+   * Runs delivery passes until nothing is deliverable right now. Resolves with the number of
+   * events still pending (held back or backing off). For tests and for a final flush at shutdown.
+   */
+  async flush(): Promise<number> {
+    while (this.passing) await this.passing;
+    for (;;) {
+      const before = this.stats.delivered + this.stats.dropped;
+      await this.runPass();
+      if (this.stats.delivered + this.stats.dropped === before) break;
+    }
+    return this.outbox.pending(this.batchSize).length;
+  }
+
+  private wake(): void {
+    if (!this.started || this.wakeScheduled) return;
+    if (this.passing) {
+      this.again = true;
+      return;
+    }
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      void this.runPass();
+    });
+  }
+
+  private runPass(): Promise<void> {
+    if (this.passing) {
+      this.again = true;
+      return this.passing;
+    }
+    this.passing = this.pass()
+      .catch((e: unknown) => this.log.error({ err: e }, 'notifier pass failed'))
+      .finally(() => {
+        this.passing = null;
+        if (this.again && this.started) {
+          this.again = false;
+          this.wake();
+        }
+      });
+    return this.passing;
+  }
+
+  private async pass(): Promise<void> {
+    const groups = groupByJob(this.outbox.pending(this.batchSize));
+    let nextAt = Infinity;
+    const queue = [...groups];
+    const runOne = async (): Promise<void> => {
+      for (let g = queue.shift(); g; g = queue.shift()) {
+        const wait = await this.deliverGroup(g);
+        if (wait !== null) nextAt = Math.min(nextAt, wait);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.parallelJobs, queue.length) }, runOne));
+    if (nextAt !== Infinity) this.armTimer(nextAt);
+  }
+
+  private armTimer(at: number): void {
+    if (!this.started) return;
+    if (this.timer && this.timer.at <= at) return;
+    if (this.timer) clearTimeout(this.timer.handle);
+    const handle = setTimeout(() => {
+      this.timer = null;
+      this.wake();
+    }, Math.max(0, at - this.now()) + 5);
+    handle.unref();
+    this.timer = { at, handle };
+  }
+
+  /** Delivers one job's pending events; returns when to look again if it had to wait, else null. */
+  private async deliverGroup(g: JobGroup): Promise<number | null> {
+    const last = g.events[g.events.length - 1]!;
+    const job = last.job;
+    const sink = this.sinks.get(job.notify.adapter);
+    if (!sink) {
+      // Jobs of an adapter this process does not run (e.g. shell jobs while only Discord is up):
+      // leave them for the process that has the sink; warn once.
+      if (!this.warnedAdapters.has(job.notify.adapter)) {
+        this.warnedAdapters.add(job.notify.adapter);
+        this.log.warn({ adapter: job.notify.adapter, jobId: g.jobId }, 'no notification sink for this adapter: events left pending');
+      }
+      return null;
+    }
+    const now = this.now();
+    const gateAt = Math.max(this.sinkGates.get(sink.adapter)?.nextTryAt ?? 0, this.jobGates.get(g.jobId)?.nextTryAt ?? 0);
+    if (gateAt > now) return gateAt;
+    const types = g.events.map((e) => e.type);
+    const plan = planDelivery(types, { lastEditAt: this.lastEditAt.get(g.jobId), now, minProgressEditMs: this.minProgressEditMs });
+    if (plan.action === 'wait') return plan.until;
+
+    const finalEvent = g.events.find((e) => FINAL_EVENT_TYPES.has(e.type));
+    const marked = new Set<number>();
+    const mark = (e: JobEvent) => {
+      this.outbox.markDelivered(e.id);
+      marked.add(e.id);
+      this.stats.delivered++;
+    };
+    try {
+      const view = statusView(job, now);
+      const known = this.messageIds.get(g.jobId) ?? this.store.get(g.jobId)?.statusMessageId ?? job.statusMessageId;
+      const messageId = await sink.upsertStatus(job.notify, known, view);
+      this.stats.upserts++;
+      this.lastEditAt.set(g.jobId, this.now());
+      if (messageId !== known) {
+        // Stored at once: a crash after this point edits the same message instead of posting another.
+        this.store.setStatusMessage(g.jobId, messageId);
+      }
+      this.messageIds.set(g.jobId, messageId);
+
+      if (sink.approvalChanged && this.approvals && mayHaveSettledApproval(types, job.startedAt)) {
+        const approval = this.approvals.get(g.jobId);
+        if (approval && approval.state !== 'pending') await sink.approvalChanged(approval, job);
+      }
+
+      for (const e of g.events) if (e !== finalEvent) mark(e);
+      if (finalEvent) {
+        if (!this.announced.has(g.jobId)) {
+          await sink.announceEnd(job.notify, statusView(finalEvent.job, now));
+          this.stats.announces++;
+          this.announced.add(g.jobId);
+        }
+        mark(finalEvent);
+        // Finished: nothing more will come for this job.
+        this.announced.delete(g.jobId);
+        this.lastEditAt.delete(g.jobId);
+        this.messageIds.delete(g.jobId);
+      }
+      this.jobGates.delete(g.jobId);
+      this.sinkGates.delete(sink.adapter);
+      return null;
+    } catch (e) {
+      return this.onFailure(sink, g.jobId, g.events.filter((ev) => !marked.has(ev.id)), e);
+    }
+  }
+
+  private onFailure(sink: NotificationSink, jobId: number, pending: JobEvent[], e: unknown): number | null {
+    const message = e instanceof Error ? e.message : String(e);
+    for (const ev of pending) this.tryWrite(ev, () => this.outbox.markAttemptFailed(ev.id, message));
+    if (isPermanentSinkError(e)) {
+      this.log.warn({ jobId, adapter: sink.adapter, err: message }, 'notification dropped: permanent sink error');
+      for (const ev of pending) this.tryWrite(ev, () => this.outbox.markDelivered(ev.id));
+      this.stats.dropped += pending.length;
+      this.announced.delete(jobId);
+      return null;
+    }
+    this.stats.failures++;
+    const now = this.now();
+    const sinkGate = bump(this.sinkGates, sink.adapter, now, this.backoff, this.random);
+    const jobGate = bump(this.jobGates, jobId, now, this.backoff, this.random);
+    this.log.warn({ jobId, adapter: sink.adapter, err: message, retryInMs: jobGate - now }, 'notification failed; will retry');
+    return Math.max(sinkGate, jobGate);
+  }
+
+  private tryWrite(e: JobEvent, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err, eventId: e.id }, 'outbox write failed');
+    }
+  }
+}
+
+function bump<K>(gates: Map<K, Gate>, key: K, now: number, policy: DeliveryBackoff, random: () => number): number {
+  const failures = (gates.get(key)?.failures ?? 0) + 1;
+  const nextTryAt = now + deliveryDelay(failures, policy, random);
+  gates.set(key, { failures, nextTryAt });
+  return nextTryAt;
+}
+
+/** Pending events by job, jobs in the order of their oldest pending event. */
+export function groupByJob(events: readonly JobEvent[]): JobGroup[] {
+  const byJob = new Map<number, JobGroup>();
+  for (const e of events) {
+    let g = byJob.get(e.jobId);
+    if (!g) byJob.set(e.jobId, (g = { jobId: e.jobId, events: [] }));
+    g.events.push(e);
+  }
+  return [...byJob.values()];
+}

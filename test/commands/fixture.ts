@@ -1,0 +1,200 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadCommands } from '../../commands/index.js';
+import { Catalog } from '../../src/chat/catalog.js';
+import { CommandRouter, type Invocation } from '../../src/chat/router.js';
+import { expandRoles } from '../../src/chat/roles.js';
+import type { HostReader, HypervisorReader, Services } from '../../src/chat/services.js';
+import type { ChatPlace, ChatUser, RawOptions, Role } from '../../src/chat/types.js';
+import { KvmopsError } from '../../src/domain/errors.js';
+import type { SnapshotInfo, TemplateInfo, VmInfo, VmState, VmSummary } from '../../src/hypervisor/types.js';
+import { openJobStore, type SqliteJobStore } from '../../src/jobs/store.js';
+
+/**
+ * A test world for the command layer: the REAL job store (SQLite in a temp file) and an
+ * in-memory host inventory standing in for libvirt's read methods (listVms, vmInfo,
+ * listTemplates, listSnapshots). The inventory is a test double of *what exists on a host*;
+ * the command layer never calls anything else on a host, which the double enforces by not
+ * having anything else. End-to-end runs through real libvirt live in the adapter tests.
+ */
+
+export interface HostInventory {
+  vms: Map<string, VmState>;
+  templates: Map<string, { dependents: string[] }>;
+  snapshots: Map<string, Array<{ name: string; parent: string | null }>>;
+}
+
+export class InventoryHypervisor implements HypervisorReader {
+  readonly hosts = new Map<string, HostInventory>();
+  /** Read calls per method, to check caching. */
+  readonly reads: string[] = [];
+  /** Set to make every read fail (host-unreachable) or hang. */
+  mode: 'ok' | 'unreachable' | 'hang' = 'ok';
+
+  constructor(names: string[] = ['local', 'remote']) {
+    for (const n of names) this.hosts.set(n, { vms: new Map(), templates: new Map(), snapshots: new Map() });
+  }
+
+  inv(host = 'local'): HostInventory {
+    return this.hosts.get(host)!;
+  }
+
+  hostNames(): string[] {
+    return [...this.hosts.keys()];
+  }
+
+  host(name?: string): HostReader {
+    const hostName = name ?? this.hostNames()[0]!;
+    const inv = this.hosts.get(hostName);
+    if (!inv) throw new KvmopsError('host-not-found', `no host ${hostName}`);
+    const self = this;
+    const gate = async (what: string) => {
+      self.reads.push(`${hostName}:${what}`);
+      if (self.mode === 'unreachable') throw new KvmopsError('host-unreachable', `cannot connect to ${hostName}`);
+      if (self.mode === 'hang') await new Promise((r) => setTimeout(r, 60_000).unref());
+    };
+    const snapshots = (vm: string): SnapshotInfo[] =>
+      (inv.snapshots.get(vm) ?? []).map((s, i) => ({
+        name: s.name,
+        kind: 'internal',
+        parent: s.parent,
+        createdAt: 1_700_000_000 + i,
+        current: i === (inv.snapshots.get(vm)?.length ?? 0) - 1,
+        description: '',
+        state: 'shutoff',
+      }));
+    const needVm = (vm: string) => {
+      if (!inv.vms.has(vm)) throw new KvmopsError('vm-not-found', `no VM ${vm}`);
+    };
+    return {
+      name: hostName,
+      async listVms(): Promise<VmSummary[]> {
+        await gate('listVms');
+        return [...inv.vms].map(([n, state]) => ({ name: n, state }));
+      },
+      async vmInfo(vm: string): Promise<VmInfo> {
+        await gate('vmInfo');
+        needVm(vm);
+        return {
+          name: vm,
+          uuid: '00000000-0000-4000-8000-000000000001',
+          state: inv.vms.get(vm)!,
+          vcpus: 1,
+          memoryKiB: 262144,
+          disks: [{ target: 'vda', file: `/var/lib/kvmops/${vm}.qcow2`, format: 'qcow2', chain: [] }],
+          snapshots: snapshots(vm),
+        };
+      },
+      async listTemplates(): Promise<TemplateInfo[]> {
+        await gate('listTemplates');
+        return [...inv.templates].map(([n, t]) => ({
+          name: n,
+          sourceVm: 'golden',
+          sealed: true,
+          createdAt: '2025-01-01T00:00:00Z',
+          disks: [],
+          dependents: t.dependents,
+        }));
+      },
+      async listSnapshots(vm: string): Promise<SnapshotInfo[]> {
+        await gate('listSnapshots');
+        needVm(vm);
+        return snapshots(vm);
+      },
+    };
+  }
+}
+
+export const GUILD = '100000000000000001';
+export const PLACE: ChatPlace = { adapter: 'test', guildId: GUILD, channelId: 'chan-1' };
+
+export function user(id: string, roles: Role[], extra: Partial<ChatUser> = {}): ChatUser {
+  return { id, name: id, roles: expandRoles(roles), ...extra };
+}
+
+export const USERS = {
+  alice: user('alice', ['operator']),
+  bob: user('bob', ['operator', 'approver']),
+  carol: user('carol', ['viewer']),
+  dave: user('dave', []),
+  erin: user('erin', ['admin']),
+  /** An approver who holds no other level. */
+  victor: user('victor', ['approver']),
+};
+
+export interface World {
+  store: SqliteJobStore;
+  hv: InventoryHypervisor;
+  catalog: Catalog;
+  services: Services;
+  router: CommandRouter;
+  clock: { t: number; now(): number; advance(ms: number): void };
+  logs: Array<{ level: string; obj: object; msg?: string | undefined }>;
+  run(u: ChatUser, command: string, subcommand: string | null, options?: RawOptions, place?: ChatPlace): ReturnType<CommandRouter['handle']>;
+  jobCount(): number;
+  audit(): ReturnType<SqliteJobStore['audit']['list']>;
+  close(): void;
+}
+
+export function makeWorld(opts: { twoPerson?: boolean; guildId?: string | null; rateLimit?: { capacity?: number; windowMs?: number } } = {}): World {
+  const dir = mkdtempSync(join(tmpdir(), 'kvmops-commands-'));
+  const clock = {
+    t: Date.UTC(2025, 4, 1, 12, 0, 0),
+    now() {
+      return clock.t;
+    },
+    advance(ms: number) {
+      clock.t += ms;
+    },
+  };
+  const store = openJobStore(join(dir, 'kvmops.db'), { now: () => clock.now() });
+  const hv = new InventoryHypervisor();
+  const local = hv.inv('local');
+  local.vms.set('golden', 'shut off');
+  local.vms.set('web-01', 'running');
+  local.vms.set('db', 'shut off');
+  local.templates.set('base', { dependents: ['web-01'] });
+  local.templates.set('spare', { dependents: [] });
+  local.snapshots.set('web-01', [
+    { name: 'clean', parent: null },
+    { name: 'before-upgrade', parent: 'clean' },
+  ]);
+  hv.inv('remote').vms.set('far', 'running');
+
+  const catalog = new Catalog(hv, { ttlMs: 15_000, now: () => clock.now() });
+  const logs: World['logs'] = [];
+  const services: Services = {
+    jobs: store,
+    approvals: store.approvals,
+    audit: store.audit,
+    hypervisor: hv,
+    catalog,
+    config: { twoPerson: opts.twoPerson ?? true, approvalTtlMs: 30 * 60_000, guildId: opts.guildId === undefined ? GUILD : opts.guildId },
+    now: () => clock.now(),
+    log: {
+      error: (obj, msg) => logs.push({ level: 'error', obj, msg }),
+      warn: (obj, msg) => logs.push({ level: 'warn', obj, msg }),
+    },
+  };
+  const router = new CommandRouter({ commands: loadCommands(), services, ...(opts.rateLimit ? { rateLimit: opts.rateLimit } : {}) });
+  return {
+    store,
+    hv,
+    catalog,
+    services,
+    router,
+    clock,
+    logs,
+    run(u, command, subcommand, options = {}, place = PLACE) {
+      const inv: Invocation = { command, subcommand, options, user: u, place };
+      return router.handle(inv);
+    },
+    jobCount: () => (store.db.prepare('SELECT COUNT(*) AS n FROM jobs').get() as { n: number }).n,
+    audit: () => store.audit.list(1000),
+    close() {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

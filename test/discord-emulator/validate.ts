@@ -1,0 +1,119 @@
+/**
+ * The request checks Discord makes that a bot can trip over in practice, with Discord's error
+ * codes: empty messages (50006), over-long content and embeds, and slash-command definitions
+ * Discord refuses at registration (50035 "Invalid Form Body" with an `errors` tree).
+ */
+import { DiscordError, isRecord } from './state.js';
+
+type ErrorTree = Record<string, unknown>;
+
+function fieldError(path: Array<string | number>, code: string, message: string): DiscordError {
+  let tree: ErrorTree = { _errors: [{ code, message }] };
+  for (const key of [...path].reverse()) tree = { [String(key)]: tree };
+  return new DiscordError(400, 50035, 'Invalid Form Body', tree);
+}
+
+function maxLength(value: unknown, max: number, path: Array<string | number>): number {
+  if (typeof value !== 'string') return 0;
+  if (value.length > max) throw fieldError(path, 'BASE_TYPE_MAX_LENGTH', `Must be ${max} or fewer in length.`);
+  return value.length;
+}
+
+/** Content and embeds of a message create/edit, as Discord limits them. */
+export function validateMessageBody(body: Record<string, unknown>, opts: { create: boolean; hasFiles?: boolean }): void {
+  maxLength(body.content, 2000, ['content']);
+  if (body.embeds !== undefined && body.embeds !== null) {
+    if (!Array.isArray(body.embeds)) throw fieldError(['embeds'], 'BASE_TYPE_ARRAY', 'Must be an array.');
+    if (body.embeds.length > 10) throw fieldError(['embeds'], 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
+    let total = 0;
+    body.embeds.forEach((embed: unknown, i: number) => {
+      if (!isRecord(embed)) return;
+      total += maxLength(embed.title, 256, ['embeds', i, 'title']);
+      total += maxLength(embed.description, 4096, ['embeds', i, 'description']);
+      if (isRecord(embed.footer)) total += maxLength(embed.footer.text, 2048, ['embeds', i, 'footer', 'text']);
+      if (isRecord(embed.author)) total += maxLength(embed.author.name, 256, ['embeds', i, 'author', 'name']);
+      if (Array.isArray(embed.fields)) {
+        if (embed.fields.length > 25) throw fieldError(['embeds', i, 'fields'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
+        embed.fields.forEach((field: unknown, j: number) => {
+          if (!isRecord(field)) return;
+          total += maxLength(field.name, 256, ['embeds', i, 'fields', j, 'name']);
+          total += maxLength(field.value, 1024, ['embeds', i, 'fields', j, 'value']);
+        });
+      }
+    });
+    if (total > 6000) throw fieldError(['embeds'], 'MAX_EMBED_SIZE_EXCEEDED', 'Embed size exceeds maximum size of 6000');
+  }
+  if (opts.create) {
+    const hasContent = typeof body.content === 'string' && body.content.trim() !== '';
+    const hasEmbeds = Array.isArray(body.embeds) && body.embeds.length > 0;
+    const hasComponents = Array.isArray(body.components) && body.components.length > 0;
+    const hasStickers = Array.isArray(body.sticker_ids) && body.sticker_ids.length > 0;
+    if (!hasContent && !hasEmbeds && !hasComponents && !hasStickers && opts.hasFiles !== true && body.poll === undefined) {
+      throw new DiscordError(400, 50006, 'Cannot send an empty message');
+    }
+  }
+}
+
+const NAME = /^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$/u;
+const SUBCOMMAND = 1;
+const SUBCOMMAND_GROUP = 2;
+
+function validateOptions(options: unknown, path: Array<string | number>, depth: number): void {
+  if (options === undefined || options === null) return;
+  if (!Array.isArray(options)) throw fieldError(path, 'BASE_TYPE_ARRAY', 'Must be an array.');
+  if (options.length > 25) throw fieldError(path, 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
+  let sawOptional = false;
+  const names = new Set<string>();
+  options.forEach((option: unknown, i: number) => {
+    const here = [...path, i];
+    if (!isRecord(option)) throw fieldError(here, 'MODEL_TYPE_CONVERT', 'Only dictionaries may be used in a ModelType');
+    const { name, type, description } = option;
+    if (typeof name !== 'string' || !NAME.test(name) || name !== name.toLowerCase()) {
+      throw fieldError([...here, 'name'], 'APPLICATION_COMMAND_INVALID_NAME', 'Command name is invalid');
+    }
+    if (names.has(name)) throw fieldError([...here, 'name'], 'APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS', 'Option name already exists');
+    names.add(name);
+    if (typeof description !== 'string' || description.length < 1 || description.length > 100) {
+      throw fieldError([...here, 'description'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
+    }
+    if (typeof type !== 'number' || type < 1 || type > 11) throw fieldError([...here, 'type'], 'BASE_TYPE_CHOICES', 'Value must be one of {1..11}.');
+    if (type === SUBCOMMAND || type === SUBCOMMAND_GROUP) {
+      if (depth >= (type === SUBCOMMAND_GROUP ? 1 : 2)) {
+        throw fieldError([...here, 'type'], 'APPLICATION_COMMAND_SUBCOMMAND_NESTING', 'Sub-command nesting is too deep');
+      }
+      validateOptions(option.options, [...here, 'options'], depth + 1);
+      return;
+    }
+    // Discord refuses a required option listed after an optional one.
+    if (option.required === true && sawOptional) {
+      throw fieldError(here, 'APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID', 'Required options must be placed before non-required options');
+    }
+    if (option.required !== true) sawOptional = true;
+    if (Array.isArray(option.choices)) {
+      if (option.choices.length > 25) throw fieldError([...here, 'choices'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
+      if (option.autocomplete === true) {
+        throw fieldError([...here, 'autocomplete'], 'APPLICATION_COMMAND_AUTOCOMPLETE_INVALID', 'Autocomplete cannot be enabled on options with choices');
+      }
+    }
+  });
+}
+
+/** A slash command definition (PUT/POST …/commands). */
+export function validateCommand(command: unknown, index: number | null): void {
+  const path = index === null ? [] : [index];
+  if (!isRecord(command)) throw fieldError(path, 'MODEL_TYPE_CONVERT', 'Only dictionaries may be used in a ModelType');
+  const type = command.type ?? 1;
+  const { name, description } = command;
+  if (typeof name !== 'string' || !NAME.test(name) || (type === 1 && name !== name.toLowerCase())) {
+    throw fieldError([...path, 'name'], 'APPLICATION_COMMAND_INVALID_NAME', 'Command name is invalid');
+  }
+  if (type === 1 && (typeof description !== 'string' || description.length < 1 || description.length > 100)) {
+    throw fieldError([...path, 'description'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
+  }
+  validateOptions(command.options, [...path, 'options'], 0);
+}
+
+/** Discord answers 10014 for a reaction emoji it does not know. */
+export function isPlausibleUnicodeEmoji(segment: string): boolean {
+  return /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3/u.test(segment) && !/[\s:<>]/.test(segment);
+}

@@ -1,0 +1,173 @@
+/**
+ * Real-libvirt test helpers (shared by the hypervisor and snapshot suites). Each test file
+ * makes its own `LibvirtTestEnv`: a unique storage dir under /var/lib/kvmops-test/<random>, a
+ * unique domain-name prefix, tiny qcow2 disks and `type='qemu'` domains (no /dev/kvm needed),
+ * and a cleanup that removes every domain with the prefix, the storage dir's pools and the dir.
+ *
+ * Skipping: outside CI a missing `virsh` skips the real-libvirt tests; under CI=true nothing
+ * skips (a broken host fails loudly).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StorageLayout } from '../../src/hypervisor/storage.js';
+
+export const URI = 'qemu:///system';
+export const TEST_ROOT = '/var/lib/kvmops-test';
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function sh(program: string, args: string[], opts: { allowFail?: boolean; input?: string } = {}): string {
+  const r = spawnSync(program, args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' }, input: opts.input });
+  if (r.error) throw r.error;
+  if (r.status !== 0 && !opts.allowFail) {
+    throw new Error(`${program} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+export function virsh(...args: string[]): string {
+  return sh('virsh', ['--connect', URI, ...args]);
+}
+export function virshMaybe(...args: string[]): { ok: boolean; stdout: string; stderr: string } {
+  const r = spawnSync('virsh', ['--connect', URI, ...args], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+  return { ok: r.status === 0, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+let ready: boolean | undefined;
+/**
+ * True when real-libvirt tests can run. Runs scripts/host-setup.sh once if `virsh version`
+ * fails. Returns false (skip) only when virsh is absent and CI is not set.
+ */
+export function libvirtAvailable(): boolean {
+  if (ready !== undefined) return ready;
+  const hasVirsh = spawnSync('sh', ['-c', 'command -v virsh'], { encoding: 'utf8' }).status === 0;
+  if (!hasVirsh && process.env.CI !== 'true') return (ready = false);
+  if (!hasVirsh || !virshMaybe('version').ok) {
+    execFileSync('bash', [path.join(REPO, 'scripts/host-setup.sh')], { stdio: 'inherit' });
+  }
+  if (!virshMaybe('version').ok) throw new Error('libvirtd does not answer after scripts/host-setup.sh');
+  return (ready = true);
+}
+
+/** `{ skip }` for node:test: a reason outside CI without virsh, else false. */
+export function skipUnlessLibvirt(): { skip: string | false } {
+  return { skip: libvirtAvailable() ? false : 'virsh is not installed (set CI=true to make this fail instead)' };
+}
+
+export interface LibvirtTestEnv {
+  /** e.g. `kt3f9a2c-tpl-`: every domain this env makes starts with it. */
+  prefix: string;
+  storageDir: string;
+  storage: StorageLayout;
+  /** A scratch dir beside (not inside) the storage dir: for files "outside the storage dir". */
+  outsideDir: string;
+  /** `${prefix}${suffix}` */
+  vmName(suffix: string): string;
+  cleanup(): void;
+}
+
+export function makeTestEnv(label: string): LibvirtTestEnv {
+  const id = randomBytes(3).toString('hex');
+  const prefix = `kt${id}-${label}-`;
+  const storageDir = `${TEST_ROOT}/${id}-${label}`;
+  const outsideDir = `${TEST_ROOT}/${id}-${label}-outside`;
+  mkdirSync(storageDir, { recursive: true });
+  mkdirSync(outsideDir, { recursive: true });
+  const storage = new StorageLayout(storageDir);
+  return {
+    prefix,
+    storageDir,
+    storage,
+    outsideDir,
+    vmName: (suffix) => `${prefix}${suffix}`,
+    cleanup: () => cleanupEnv(prefix, storage, [storageDir, outsideDir]),
+  };
+}
+
+export function cleanupEnv(prefix: string, storage: StorageLayout, dirs: string[]): void {
+  const names = virshMaybe('list', '--all', '--name').stdout.split('\n').map((s) => s.trim()).filter((n) => n.startsWith(prefix));
+  for (const n of names) {
+    virshMaybe('destroy', n);
+    const u = virshMaybe('undefine', n, '--snapshots-metadata', '--nvram');
+    if (!u.ok) virshMaybe('undefine', n, '--snapshots-metadata');
+  }
+  for (const pool of [storage.templatesPool, storage.vmsPool]) {
+    virshMaybe('pool-destroy', pool);
+    virshMaybe('pool-undefine', pool);
+  }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
+
+/** A qcow2 of `sizeMiB` (default 64), optionally an overlay on `backing` (qcow2). */
+export function createDisk(file: string, opts: { sizeMiB?: number; backing?: string } = {}): string {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const args = ['create', '-q', '-f', 'qcow2'];
+  if (opts.backing) args.push('-b', opts.backing, '-F', 'qcow2');
+  args.push(file);
+  if (!opts.backing || opts.sizeMiB) args.push(`${opts.sizeMiB ?? 64}M`);
+  sh('qemu-img', args);
+  return file;
+}
+
+/** Defines a tiny `type='qemu'` domain (user-mode NIC, no graphics) using the given qcow2 disks (vda, vdb …). */
+export function defineVm(name: string, disks: string[], opts: { memoryMiB?: number; nics?: number } = {}): void {
+  const diskXml = disks
+    .map(
+      (f, i) =>
+        `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${f}'/><target dev='vd${String.fromCharCode(97 + i)}' bus='virtio'/></disk>`,
+    )
+    .join('');
+  const nics = Array.from({ length: opts.nics ?? 1 }, () => `<interface type='user'><model type='virtio'/></interface>`).join('');
+  const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>${opts.memoryMiB ?? 64}</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices>${diskXml}${nics}</devices></domain>`;
+  const tmp = path.join('/tmp', `kvmops-test-${randomBytes(4).toString('hex')}.xml`);
+  writeFileSync(tmp, xml);
+  try {
+    virsh('define', tmp);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** qemu-io write of a byte pattern (VM shut off). */
+export function writePattern(file: string, pattern: number, offset = '0', length = '1M'): void {
+  const out = sh('qemu-io', ['-c', `write -P 0x${pattern.toString(16)} ${offset} ${length}`, file]);
+  if (!/wrote/.test(out)) throw new Error(`qemu-io write failed: ${out}`);
+}
+
+/** True when the range holds the pattern (qemu-io read -P). `-U` so it also works on a running VM's disk. */
+export function hasPattern(file: string, pattern: number, offset = '0', length = '1M'): boolean {
+  const r = spawnSync('qemu-io', ['-U', '-r', '-c', `read -P 0x${pattern.toString(16)} ${offset} ${length}`, file], { encoding: 'utf8' });
+  const out = (r.stdout ?? '') + (r.stderr ?? '');
+  if (/Pattern verification failed/.test(out)) return false;
+  if (r.status !== 0 || !/read \d+\/\d+ bytes/.test(out)) throw new Error(`qemu-io read failed: ${out}`);
+  return true;
+}
+
+export interface ChainInfo {
+  filename: string;
+  format: string;
+  'backing-filename'?: string;
+  'actual-size'?: number;
+  'virtual-size': number;
+}
+/** qemu-img info --backing-chain, top first. */
+export function chainOf(file: string): ChainInfo[] {
+  return JSON.parse(sh('qemu-img', ['info', '-U', '--backing-chain', '--output=json', file])) as ChainInfo[];
+}
+
+/** Allocated bytes on the host (du). */
+export function allocatedBytes(file: string): number {
+  return Number(sh('du', ['-B1', file]).split(/\s+/)[0]);
+}
+
+export function domainXml(name: string, inactive = true): string {
+  return inactive ? virsh('dumpxml', '--inactive', name) : virsh('dumpxml', name);
+}
+export function domainExists(name: string): boolean {
+  return virshMaybe('domstate', name).ok;
+}
+export function domState(name: string): string {
+  return virsh('domstate', name).trim();
+}

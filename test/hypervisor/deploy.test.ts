@@ -1,0 +1,242 @@
+/**
+ * Templates and deploy on the real libvirtd: data checked with qemu-io / qemu-img, not exit codes.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { isKvmopsError } from '../../src/domain/errors.js';
+import { LibvirtHost } from '../../src/hypervisor/host.js';
+import type { TemplateInfo } from '../../src/hypervisor/types.js';
+import {
+  allocatedBytes,
+  chainOf,
+  createDisk,
+  defineVm,
+  domainExists,
+  domainXml,
+  hasPattern,
+  makeTestEnv,
+  skipUnlessLibvirt,
+  virsh,
+  writePattern,
+  type LibvirtTestEnv,
+} from '../helpers/libvirt.js';
+
+const skip = skipUnlessLibvirt();
+const code = (c: string) => (e: unknown) => isKvmopsError(e) && e.code === c;
+const uuidOf = (xml: string) => /<uuid>([^<]+)<\/uuid>/.exec(xml)![1]!;
+const macsOf = (xml: string) => [...xml.matchAll(/<mac address='([^']+)'/g)].map((m) => m[1]!);
+
+describe('templates and deploy (real libvirt)', skip, () => {
+  let env: LibvirtTestEnv;
+  let host: LibvirtHost;
+  let tpl: TemplateInfo;
+  let srcXml: string;
+  const vmsFiles = () => readdirSync(env.storage.vmsDir).sort();
+
+  before(async () => {
+    env = makeTestEnv('dep');
+    host = new LibvirtHost({ name: 'local', uri: 'qemu:///system' }, { storageDir: env.storageDir });
+    const src = env.vmName('src');
+    const disk = createDisk(`${env.outsideDir}/src.qcow2`);
+    writePattern(disk, 0x5a, '0', '1M');
+    writePattern(disk, 0x3c, '32M', '1M');
+    defineVm(src, [disk], { nics: 2 });
+    srcXml = domainXml(src);
+    tpl = await host.createTemplate({ vm: src, name: `${env.prefix}base`, seal: false });
+  });
+  after(() => env?.cleanup());
+
+  it('the template disk is a chain-free, read-only copy holding the data', () => {
+    assert.equal(tpl.disks.length, 1);
+    const file = tpl.disks[0]!.file;
+    assert.ok(file.startsWith(env.storage.templatesDir + '/'));
+    assert.equal(chainOf(file).length, 1);
+    assert.equal(statSync(file).mode & 0o777, 0o444);
+    assert.ok(hasPattern(file, 0x5a, '0', '1M'));
+    assert.ok(hasPattern(file, 0x3c, '32M', '1M'));
+  });
+
+  it('is listed with its source VM and no dependents', async () => {
+    const list = await host.listTemplates();
+    const t = list.find((x) => x.name === tpl.name);
+    assert.ok(t);
+    assert.equal(t.sourceVm, env.vmName('src'));
+    assert.deepEqual(t.dependents, []);
+    assert.ok(t.disks[0]!.actualSize > 0);
+  });
+
+  let thin: string[] = [];
+  it('thin ×3: overlays backed by the template disk, data visible, writes stay in the overlay', async () => {
+    const r = await host.deploy({ template: tpl.name, name: env.vmName('thin'), count: 3, mode: 'thin', start: false });
+    thin = r.vms;
+    assert.deepEqual(thin, ['01', '02', '03'].map((n) => env.vmName(`thin-${n}`)));
+    const tplFile = tpl.disks[0]!.file;
+    for (const vm of thin) {
+      const info = await host.vmInfo(vm);
+      assert.deepEqual(info.deployedFrom, { template: tpl.name, mode: 'thin' });
+      const disk = info.disks[0]!;
+      assert.ok(disk.file.startsWith(env.storage.vmsDir + '/'));
+      const chain = chainOf(disk.file);
+      assert.equal(chain.length, 2);
+      assert.equal(chain[1]!.filename, tplFile);
+      assert.equal(chain[0]!['backing-filename'], tplFile);
+      assert.deepEqual(disk.chain.map((c) => c.file), [disk.file, tplFile]);
+      assert.ok(hasPattern(disk.file, 0x5a, '0', '1M'));
+    }
+    // a write to one VM changes neither the template nor its siblings
+    const first = `${env.storage.vmsDir}/${thin[0]}--vda.qcow2`;
+    writePattern(first, 0x77, '0', '1M');
+    assert.ok(hasPattern(first, 0x77, '0', '1M'));
+    assert.ok(hasPattern(tplFile, 0x5a, '0', '1M'));
+    assert.ok(hasPattern(`${env.storage.vmsDir}/${thin[1]}--vda.qcow2`, 0x5a, '0', '1M'));
+  });
+
+  it('every VM has a new name, uuid and MACs (one per NIC), different from the source and each other', () => {
+    const xmls = thin.map((vm) => domainXml(vm));
+    const uuids = [uuidOf(srcXml), ...xmls.map(uuidOf)];
+    assert.equal(new Set(uuids).size, 4);
+    const macs = [...macsOf(srcXml), ...xmls.flatMap(macsOf)];
+    assert.equal(macs.length, 8);
+    assert.equal(new Set(macs).size, 8);
+  });
+
+  it('clone: no backing chain, data present, allocation ≤ 1.1 × the template', async () => {
+    const progress: number[] = [];
+    const r = await host.deploy(
+      { template: tpl.name, name: env.vmName('clone'), count: 1, mode: 'clone', start: false },
+      { onProgress: (p) => p.fraction !== undefined && progress.push(p.fraction) },
+    );
+    const file = `${env.storage.vmsDir}/${r.vms[0]}--vda.qcow2`;
+    assert.equal(chainOf(file).length, 1);
+    assert.ok(hasPattern(file, 0x5a, '0', '1M'));
+    assert.ok(hasPattern(file, 0x3c, '32M', '1M'));
+    assert.ok(allocatedBytes(file) <= 1.1 * allocatedBytes(tpl.disks[0]!.file));
+    assert.equal(progress.at(-1), 1);
+    assert.equal((await host.vmInfo(r.vms[0]!)).deployedFrom?.mode, 'clone');
+    assert.deepEqual(await host.deleteVm(r.vms[0]!), { removed: [file], kept: [] });
+  });
+
+  it('refuses taken names before touching anything', async () => {
+    const before = vmsFiles();
+    await assert.rejects(
+      host.deploy({ template: tpl.name, name: env.vmName('thin'), count: 3, mode: 'thin', start: false }),
+      (e: unknown) => code('name-taken')(e) && JSON.stringify((e as { details: unknown }).details).includes(thin[2]!),
+    );
+    assert.deepEqual(vmsFiles(), before);
+  });
+
+  it('a missing template: template-not-found', async () => {
+    await assert.rejects(
+      host.deploy({ template: `${env.prefix}nope`, name: env.vmName('x'), count: 1, mode: 'thin', start: false }),
+      code('template-not-found'),
+    );
+  });
+
+  it('template delete is refused while thin VMs use it; deleting a VM removes its files, not the template’s', async () => {
+    await assert.rejects(host.deleteTemplate(tpl.name), (e: unknown) => {
+      assert.ok(code('template-in-use')(e));
+      assert.deepEqual((e as { details: { dependents: string[] } }).details.dependents, thin);
+      return true;
+    });
+    assert.deepEqual((await host.listTemplates()).find((t) => t.name === tpl.name)?.dependents, thin);
+    for (const vm of thin) {
+      const r = await host.deleteVm(vm);
+      assert.deepEqual(r.removed, [`${env.storage.vmsDir}/${vm}--vda.qcow2`]);
+      assert.deepEqual(r.kept, [tpl.disks[0]!.file]);
+      assert.equal(domainExists(vm), false);
+    }
+    assert.deepEqual(vmsFiles(), []);
+    assert.ok(existsSync(tpl.disks[0]!.file));
+    assert.ok(hasPattern(tpl.disks[0]!.file, 0x5a, '0', '1M'));
+  });
+
+  it('recovery: the same request again keeps whole VMs and redoes half-made ones', async () => {
+    const req = { template: tpl.name, name: env.vmName('rec'), count: 3, mode: 'thin' as const, start: false, requestId: 'job-17' };
+    const first = await host.deploy(req);
+    const [a, b, c] = first.vms as [string, string, string];
+    const uuidA = uuidOf(domainXml(a));
+    // crash simulations: b lost its disk (domain without disk), c lost its domain (disk without domain)
+    virsh('vol-delete', `${env.storage.vmsDir}/${b}--vda.qcow2`);
+    virsh('undefine', c);
+    const again = await host.deploy(req);
+    assert.deepEqual(again.vms, first.vms);
+    assert.equal(uuidOf(domainXml(a)), uuidA, 'a whole VM is kept, not redone');
+    for (const vm of [a, b, c]) {
+      assert.equal(chainOf(`${env.storage.vmsDir}/${vm}--vda.qcow2`)[1]!.filename, tpl.disks[0]!.file);
+      assert.ok(domainExists(vm));
+    }
+    // another request (or none) with the same names is refused
+    await assert.rejects(host.deploy({ ...req, requestId: 'job-18' }), code('name-taken'));
+    await assert.rejects(host.deploy({ ...req, requestId: undefined }), code('name-taken'));
+    for (const vm of [a, b, c]) await host.deleteVm(vm);
+    assert.deepEqual(vmsFiles(), []);
+  });
+
+  it('abort: everything this call made is removed', async () => {
+    const ac = new AbortController();
+    const p = host.deploy(
+      { template: tpl.name, name: env.vmName('ab'), count: 4, mode: 'clone', start: false },
+      { signal: ac.signal, onProgress: (pr) => pr.step.includes('(2/4)') && ac.abort() },
+    );
+    await assert.rejects(p, code('aborted'));
+    assert.deepEqual(vmsFiles(), []);
+    for (const n of ['01', '02', '03', '04']) assert.equal(domainExists(env.vmName(`ab-${n}`)), false);
+  });
+
+  it('start: deployed VMs run', async () => {
+    const r = await host.deploy({ template: tpl.name, name: env.vmName('run'), count: 2, mode: 'thin', start: true });
+    for (const vm of r.vms) assert.equal((await host.vmInfo(vm)).state, 'running');
+    for (const vm of r.vms) await host.deleteVm(vm);
+    assert.deepEqual(vmsFiles(), []);
+  });
+
+  it('template delete after its dependents are gone removes its files', async () => {
+    await host.deleteTemplate(tpl.name);
+    assert.deepEqual(readdirSync(env.storage.templatesDir), []);
+    await assert.rejects(host.deleteTemplate(tpl.name), code('template-not-found'));
+    assert.equal((await host.listTemplates()).length, 0);
+  });
+});
+
+/**
+ * The remote code path (libvirt's volume API only: vol-create-from, vol-dumpxml chains),
+ * driven against the local daemon by telling the host it is not local.
+ */
+describe('remote code path: libvirt volume API only (real libvirt)', skip, () => {
+  let env: LibvirtTestEnv;
+  let host: LibvirtHost;
+  before(() => {
+    env = makeTestEnv('rem');
+    host = new LibvirtHost({ name: 'far', uri: 'qemu:///system' }, { storageDir: env.storageDir, local: false });
+  });
+  after(() => env?.cleanup());
+
+  it('template (flattened by vol-create-from), thin and clone deploy, dependents, delete', async () => {
+    const src = env.vmName('src');
+    // the source disk must be a volume for libvirt: put it (and its base) in the vms pool's dir
+    const base = createDisk(`${env.storage.vmsDir}/src-base.qcow2`);
+    writePattern(base, 0x21, '0', '1M');
+    const top = createDisk(`${env.storage.vmsDir}/src-top.qcow2`, { backing: base });
+    writePattern(top, 0x22, '1M', '1M');
+    defineVm(src, [top]);
+    const tpl = await host.createTemplate({ vm: src, name: `${env.prefix}rt`, seal: false });
+    const tfile = tpl.disks[0]!.file;
+    assert.equal(chainOf(tfile).length, 1);
+    assert.ok(hasPattern(tfile, 0x21, '0', '1M') && hasPattern(tfile, 0x22, '1M', '1M'));
+    await assert.rejects(host.createTemplate({ vm: src, name: `${env.prefix}rt2`, seal: true }), code('sysprep-unavailable'));
+
+    const thin = await host.deploy({ template: tpl.name, name: env.vmName('t'), count: 2, mode: 'thin', start: false });
+    const clone = await host.deploy({ template: tpl.name, name: env.vmName('c'), count: 1, mode: 'clone', start: false });
+    const cfile = `${env.storage.vmsDir}/${clone.vms[0]}--vda.qcow2`;
+    assert.equal(chainOf(cfile).length, 1);
+    assert.ok(hasPattern(cfile, 0x22, '1M', '1M'));
+    const info = await host.vmInfo(thin.vms[0]!);
+    assert.deepEqual(info.disks[0]!.chain.map((c) => c.file), [`${env.storage.vmsDir}/${thin.vms[0]}--vda.qcow2`, tfile]);
+    assert.deepEqual((await host.listTemplates())[0]!.dependents, thin.vms);
+    await assert.rejects(host.deleteTemplate(tpl.name), code('template-in-use'));
+    for (const vm of [...thin.vms, ...clone.vms]) await host.deleteVm(vm);
+    await host.deleteTemplate(tpl.name);
+    assert.deepEqual(readdirSync(env.storage.templatesDir), []);
+  });
+});

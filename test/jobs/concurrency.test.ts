@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { freshStore, openStore, runFixture, snapshotCreate, tempDbFile } from './helpers.js';
+
+/** Events in commit order (ids are assigned at commit under the write lock): a clock that cannot lie. */
+function eventsByJob(db: import('../../src/jobs/db.js').Database, type: string): Map<number, number[]> {
+  const rows = db.prepare('SELECT id, job_id FROM job_events WHERE type = ? ORDER BY id').all(type) as Array<{ id: number; job_id: number }>;
+  const m = new Map<number, number[]>();
+  for (const r of rows) m.set(r.job_id, [...(m.get(r.job_id) ?? []), r.id]);
+  return m;
+}
+
+test('three processes claiming the same 300 jobs never double-claim', async (t) => {
+  const file = tempDbFile(t);
+  const store = openStore(t, file);
+  const ids = Array.from({ length: 300 }, (_, i) => store.enqueue(snapshotCreate(`vm-${i}`, 'daily')).id);
+
+  const outputs = await Promise.all(['a', 'b', 'c'].map((owner) => runFixture('claimer.ts', [file, owner, '2', '0'])));
+  const done = outputs.flat();
+
+  assert.equal(done.length, ids.length, 'every job completed exactly once (no complete was refused, none repeated)');
+  assert.deepEqual(new Set(done.map((d) => d.jobId)).size, ids.length);
+  const claims = eventsByJob(store.db, 'running');
+  for (const id of ids) assert.equal(claims.get(id)?.length, 1, `job ${id} claimed once`);
+  for (const job of store.list({ limit: 1000 })) {
+    assert.equal(job.state, 'succeeded');
+    assert.equal(job.attempts, 1);
+    assert.equal(job.leaseToken, 1);
+  }
+  assert.ok(new Set(done.map((d) => String(d.owner).split('.')[0])).size >= 2, 'more than one process took part');
+});
+
+test('per-VM order: 200 jobs on 10 VMs, random durations, 3 processes × 3 loops', async (t) => {
+  const file = tempDbFile(t);
+  const store = openStore(t, file);
+  const accepted = new Map<string, number[]>();
+  for (let i = 0; i < 200; i++) {
+    const vm = `vm-${Math.floor(Math.random() * 10)}`;
+    const job = store.enqueue(snapshotCreate(vm, `s${i}`));
+    accepted.set(job.lockKey, [...(accepted.get(job.lockKey) ?? []), job.id]);
+  }
+
+  await Promise.all(['a', 'b', 'c'].map((owner) => runFixture('claimer.ts', [file, owner, '3', '8'])));
+
+  const starts = eventsByJob(store.db, 'running');
+  const ends = eventsByJob(store.db, 'succeeded');
+  for (const [key, ids] of accepted) {
+    const byStart = [...ids].sort((a, b) => starts.get(a)![0]! - starts.get(b)![0]!);
+    assert.deepEqual(byStart, ids, `${key}: start order is accept order`);
+    for (let i = 1; i < ids.length; i++) {
+      assert.ok(ends.get(ids[i - 1]!)![0]! < starts.get(ids[i]!)![0]!, `${key}: job ${ids[i]} started after ${ids[i - 1]} ended`);
+    }
+  }
+});
+
+test('dedupe under a race: two processes enqueue the same 100 jobs at once', async (t) => {
+  const file = tempDbFile(t);
+  const store = openStore(t, file);
+  // Both processes start (tsx takes ~1 s) and then go at the same instant.
+  const startAt = String(Date.now() + 3000);
+  const [a, b] = await Promise.all([runFixture('enqueuer.ts', [file, '100', startAt]), runFixture('enqueuer.ts', [file, '100', startAt])]);
+
+  for (let i = 0; i < 100; i++) {
+    const outcomes = [a!.find((o) => o.i === i)!, b!.find((o) => o.i === i)!];
+    const winners = outcomes.filter((o) => 'jobId' in o);
+    assert.equal(winners.length, 1, `vm-${i}: exactly one enqueue won`);
+    const loser = outcomes.find((o) => 'duplicateOf' in o)!;
+    assert.equal(loser.duplicateOf, winners[0]!.jobId, `vm-${i}: the refusal names the live job`);
+  }
+  assert.equal(store.list({ limit: 1000 }).length, 100);
+  assert.ok(a!.some((o) => 'jobId' in o) && b!.some((o) => 'jobId' in o), 'the processes really raced (both won some)');
+});
+
+test('a single process claiming in a loop also respects the per-host limit', (t) => {
+  const store = freshStore(t);
+  for (let i = 0; i < 5; i++) store.enqueue(snapshotCreate(`vm-${i}`, 'x'));
+  const got = [store.claim('w', 60_000, { perHost: 2 }), store.claim('w', 60_000, { perHost: 2 }), store.claim('w', 60_000, { perHost: 2 })];
+  assert.ok(got[0] && got[1]);
+  assert.equal(got[2], undefined, 'a third running job on host local is refused');
+  store.complete(got[0].lease, null);
+  assert.ok(store.claim('w', 60_000, { perHost: 2 }), 'a slot freed up');
+});

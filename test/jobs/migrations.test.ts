@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { isKvmopsError } from '../../src/domain/errors.js';
+import { openDatabase } from '../../src/jobs/db.js';
+import { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from '../../src/jobs/migrations/index.js';
+import { tempDbFile } from './helpers.js';
+
+const tables = (db: BetterSqlite3.Database) =>
+  (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).all() as Array<{ name: string }>).map(
+    (r) => r.name,
+  );
+
+test('a fresh database gets the whole schema and the pragmas; reopening changes nothing', (t) => {
+  const file = tempDbFile(t);
+  const db = openDatabase(file);
+  assert.equal(schemaVersion(db), SCHEMA_VERSION);
+  assert.deepEqual(tables(db), ['approvals', 'audit', 'job_events', 'jobs']);
+  assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL');
+  assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
+  assert.equal(db.pragma('busy_timeout', { simple: true }), 5000);
+  db.close();
+
+  const again = openDatabase(file);
+  assert.equal(schemaVersion(again), SCHEMA_VERSION);
+  assert.deepEqual(tables(again), ['approvals', 'audit', 'job_events', 'jobs']);
+  migrate(again);
+  again.close();
+});
+
+test('a database newer than the code is refused', (t) => {
+  const file = tempDbFile(t);
+  openDatabase(file).close();
+  const raw = new BetterSqlite3(file);
+  raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+  raw.close();
+  assert.throws(() => openDatabase(file), (e: unknown) => isKvmopsError(e) && /newer than this kvmops/.test(e.message));
+});
+
+test('a failing migration leaves no trace and the version unchanged', (t) => {
+  const file = tempDbFile(t);
+  const db = openDatabase(file);
+  t.after(() => db.close());
+  const broken = [...MIGRATIONS, { version: SCHEMA_VERSION + 1, name: 'broken', sql: 'CREATE TABLE x (a); SELECT * FROM nope;' }];
+  assert.throws(() => migrate(db, broken), /no such table: nope/);
+  assert.equal(schemaVersion(db), SCHEMA_VERSION);
+  assert.ok(!tables(db).includes('x'));
+});
+
+test('the state column refuses anything but the six states', (t) => {
+  const db = openDatabase(tempDbFile(t));
+  t.after(() => db.close());
+  assert.throws(
+    () =>
+      db
+        .prepare(
+          `INSERT INTO jobs (kind, payload, state, lock_key, host, dedupe_key, run_at, max_attempts, requester_id,
+             requester_name, notify_adapter, notify_channel_id, created_at, updated_at)
+           VALUES ('vm.start', '{}', 'paused', 'k', 'h', 'd', 0, 1, 'u', 'n', 'shell', 'c', 0, 0)`,
+        )
+        .run(),
+    /CHECK constraint failed/,
+  );
+});

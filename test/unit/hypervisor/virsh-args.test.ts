@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parseBackingChain } from '../../../src/hypervisor/qemu-img.js';
+import { qemuImgArgs, virshArgs, volumeXml } from '../../../src/hypervisor/virsh-args.js';
+import { parseEnvFile } from '../../../src/hypervisor/sysprep.js';
+import { parseXml, find, textOf } from '../../../src/hypervisor/xml.js';
+import { isVmDomain } from '../../../src/hypervisor/vms.js';
+
+const fx = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+
+describe('virsh argument builders', () => {
+  it('undefine always drops snapshot metadata; nvram on request', () => {
+    assert.deepEqual(virshArgs.undefine('web'), ['undefine', 'web', '--snapshots-metadata']);
+    assert.deepEqual(virshArgs.undefine('web', { nvram: true }), ['undefine', 'web', '--snapshots-metadata', '--nvram']);
+  });
+  it('thin overlay gives the backing format explicitly', () => {
+    assert.deepEqual(virshArgs.volCreateOverlay('p', 'web--vda.qcow2', 67108864, '/s/templates/base--vda.qcow2'), [
+      'vol-create-as',
+      'p',
+      'web--vda.qcow2',
+      '67108864B',
+      '--format',
+      'qcow2',
+      '--backing-vol',
+      '/s/templates/base--vda.qcow2',
+      '--backing-vol-format',
+      'qcow2',
+    ]);
+    assert.deepEqual(qemuImgArgs.createOverlay('/o', '/b'), ['create', '-q', '-f', 'qcow2', '-b', '/b', '-F', 'qcow2', '/o']);
+  });
+  it('state readers', () => {
+    assert.deepEqual(virshArgs.domstate('a'), ['domstate', '--reason', 'a']);
+    assert.deepEqual(virshArgs.listAllNames(), ['list', '--all', '--name']);
+    assert.deepEqual(virshArgs.domblklist('a'), ['domblklist', '--details', 'a']);
+    assert.deepEqual(virshArgs.dumpxml('a', { inactive: true }), ['dumpxml', '--inactive', 'a']);
+  });
+  it('pools', () => {
+    assert.deepEqual(virshArgs.poolDefineDir('kvmops-1-vms', '/s/vms'), ['pool-define-as', 'kvmops-1-vms', 'dir', '--target', '/s/vms']);
+    assert.deepEqual(virshArgs.volCreateAs('p', 't.xml', 123, 'raw'), ['vol-create-as', 'p', 't.xml', '123B', '--format', 'raw']);
+    assert.deepEqual(virshArgs.volUpload('p', 't.xml', '/tmp/x'), ['vol-upload', '--pool', 'p', 't.xml', '/tmp/x']);
+  });
+  it('flattening convert', () => {
+    assert.deepEqual(qemuImgArgs.convertFlat('/a', 'qcow2', '/b'), ['convert', '-p', '-f', 'qcow2', '-O', 'qcow2', '-o', 'compat=1.1', '/a', '/b']);
+  });
+  it('volume XML for vol-create-from', () => {
+    const v = parseXml(volumeXml('web--vda.qcow2', { mode: '0600' }));
+    assert.equal(textOf(find(v, 'name')), 'web--vda.qcow2');
+    assert.equal(find(v, 'target/format')?.attrs.type, 'qcow2');
+    assert.equal(textOf(find(v, 'target/permissions/mode')), '0600');
+  });
+});
+
+describe('qemu-img output', () => {
+  it('backing chain (recorded)', () => {
+    const c = parseBackingChain(fx('qemu-img-chain.json'));
+    assert.equal(c.length, 2);
+    assert.equal(c[0]!.file, '/tmp/fxq/o.qcow2');
+    assert.equal(c[1]!.file, '/tmp/fxq/b.qcow2');
+  });
+  it('convert -p progress lines carry (NN.NN/100%)', () => {
+    const fractions = fx('qemu-img-convert-progress.txt')
+      .split('\r')
+      .map((l) => /\((\d+(?:\.\d+)?)\/100%\)/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]) / 100);
+    assert.ok(fractions.length > 3);
+    assert.equal(fractions[0], 0);
+    assert.ok(fractions.every((f, i) => i === 0 || f >= fractions[i - 1]!));
+  });
+});
+
+describe('supermin env file', () => {
+  it('reads export lines as written by host-setup.sh --seal', () => {
+    assert.deepEqual(
+      parseEnvFile('export SUPERMIN_KERNEL=/k/vmlinuz\nexport LIBGUESTFS_BACKEND=direct\n# c\nX="q v"\n'),
+      { SUPERMIN_KERNEL: '/k/vmlinuz', LIBGUESTFS_BACKEND: 'direct', X: 'q v' },
+    );
+  });
+});
+
+describe('isVmDomain', () => {
+  it('libguestfs appliance domains are not VMs', () => {
+    assert.equal(isVmDomain('guestfs-3kq9c1xz0ph2'), false);
+    assert.equal(isVmDomain('web-01'), true);
+  });
+});
