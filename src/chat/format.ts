@@ -167,7 +167,7 @@ export function templateList(templates: TemplateInfo[]): string[] {
       t.sourceVm,
       t.sealed ? 'yes' : 'no',
       formatBytes(t.disks.reduce((n, d) => n + d.actualSize, 0)),
-      t.dependents.length ? `${t.dependents.length} (${t.dependents.join(', ')})` : '0',
+      t.dependents.length ? `${t.dependents.length} (${t.dependents.slice(0, 5).join(', ')}${t.dependents.length > 5 ? ', …' : ''})` : '0',
     ]),
   );
 }

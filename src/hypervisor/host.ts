@@ -101,21 +101,21 @@ export class LibvirtHost implements HostDriver {
   }
 
   // Snapshots: src/hypervisor/snapshots (validates its own names).
-  listSnapshots(vm: string, ctx?: OpContext): Promise<SnapshotInfo[]> {
+  async listSnapshots(vm: string, ctx?: OpContext): Promise<SnapshotInfo[]> {
     assertName(vm, 'VM');
     return listSnapshots(this.ctx, vm, ctx);
   }
-  createSnapshot(req: CreateSnapshotRequest, ctx?: OpContext): Promise<SnapshotInfo> {
+  async createSnapshot(req: CreateSnapshotRequest, ctx?: OpContext): Promise<SnapshotInfo> {
     assertName(req.vm, 'VM');
     assertName(req.name, 'snapshot');
     return createSnapshot(this.ctx, req, ctx);
   }
-  revertSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
+  async revertSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
     assertName(ref.vm, 'VM');
     assertName(ref.name, 'snapshot');
     return revertSnapshot(this.ctx, ref, ctx);
   }
-  deleteSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
+  async deleteSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
     assertName(ref.vm, 'VM');
     assertName(ref.name, 'snapshot');
     return deleteSnapshot(this.ctx, ref, ctx);

@@ -3,7 +3,8 @@ import { KvmopsError, isKvmopsError } from '../domain/errors.js';
 import { parseDomainXml, readVmMeta } from './domain-xml.js';
 import type { HostContext } from './host-context.js';
 import { allDomainViews, diskChains } from './inventory.js';
-import { okStdout, virshMulti } from './multi.js';
+import { okStdout, throwFirstError, virshMulti } from './multi.js';
+import { ensurePools } from './pools.js';
 import { parseDomBlkList, parseDomInfo, parseDomList, parseDomState, parseNameList, type DomState } from './parse.js';
 import { listSnapshots } from './snapshots/index.js';
 import type { DeleteVmResult, OpContext, StopRequest, VmInfo, VmSummary } from './types.js';
@@ -137,6 +138,7 @@ function sourceFiles(el: XmlElement, out: Set<string>): Set<string> {
  */
 export async function deleteVm(h: HostContext, vm: string, ctx: OpContext = {}): Promise<DeleteVmResult> {
   assertName(vm, 'VM');
+  await ensurePools(h, ctx);
   const views = await allDomainViews(h, ctx);
   const self = views.find((v) => v.name === vm);
   if (!self) throw new KvmopsError('vm-not-found', `VM ${vm} does not exist on host ${h.name}`);
@@ -204,6 +206,8 @@ export async function deleteVolumes(h: HostContext, files: readonly string[], ct
     [virshArgs.poolRefresh(h.storage.vmsPool), virshArgs.poolRefresh(h.storage.templatesPool), ...files.map((f) => virshArgs.volDelete(f))],
     { timeoutMs: 120_000, signal: ctx.signal },
   );
+  // with both pools freshly refreshed, "volume not found" means the file is not there (any more)
+  throwFirstError(results.slice(0, 2));
   const failures = results.slice(2).filter((r) => r.error && !/Storage volume not found|no storage vol with matching path/i.test(r.stderr));
   if (failures.length) throw failures[0]!.error!;
   return [...files].sort();

@@ -62,7 +62,7 @@ export class SqliteApprovals implements Approvals {
 
     const expire = (row: ApprovalRow, now: number): { approval: Approval; job: Job } => {
       const approval = rowToApproval(settle.get({ jobId: row.job_id, state: 'expired', by: null, now }) as ApprovalRow);
-      const job = rowToJob(cancelJob.get({ jobId: row.job_id, message: 'approval expired', now }) as JobRow);
+      const job = rowToJob(waiting(cancelJob.get({ jobId: row.job_id, message: 'approval expired', now }), row.job_id));
       ctx.event('approval_expired', job);
       ctx.event('cancelled', job);
       return { approval, job };
@@ -83,12 +83,9 @@ export class SqliteApprovals implements Approvals {
       const approval = rowToApproval(
         settle.get({ jobId, state: approved ? 'approved' : 'rejected', by: by.id, now }) as ApprovalRow,
       );
-      const jobRow = (
-        approved ? queueJob.get({ jobId, now }) : cancelJob.get({ jobId, now, message: `rejected by ${by.name}` })
-      ) as JobRow | undefined;
-      // The approval was pending, so its job must be waiting; anything else is a broken invariant.
-      if (!jobRow) throw new KvmopsError('internal', `job ${jobId} has a pending approval but is not awaiting approval`);
-      const job = rowToJob(jobRow);
+      const job = rowToJob(
+        waiting(approved ? queueJob.get({ jobId, now }) : cancelJob.get({ jobId, now, message: `rejected by ${by.name}` }), jobId),
+      );
       ctx.event(approved ? 'queued' : 'cancelled', job);
       return { decided: { approval, job } };
     });
@@ -130,6 +127,12 @@ export class SqliteApprovals implements Approvals {
     jobs.forEach(this.changed);
     return jobs;
   }
+}
+
+/** A pending approval's job must be awaiting approval; anything else is a broken invariant. */
+function waiting(row: unknown, jobId: number): JobRow {
+  if (!row) throw new KvmopsError('internal', `job ${jobId} has a pending approval but is not awaiting approval`);
+  return row as JobRow;
 }
 
 function alreadyDecided(a: Approval): KvmopsError {

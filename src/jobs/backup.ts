@@ -89,12 +89,18 @@ export async function backupDatabase(
   return { file, ...result, bytes: statSync(file).size, durationMs: performance.now() - started };
 }
 
-/** A plain connection to an existing file: no migrations, no pragmas that write. */
+/**
+ * A plain connection to an existing file: no migrations, no pragmas that write. Not `readonly`
+ * on purpose: a read-only connection to a WAL database that nobody has open creates -wal and
+ * -shm files it then cannot remove — owned by whoever ran the backup (root, say), which would
+ * stop the bot's own user from opening its database. A normal connection removes them on close
+ * when it is the last one, and leaves the bot's files alone while the bot runs.
+ */
 function openSource(file: string): Database {
   if (!existsSync(file)) {
     throw new KvmopsError('invalid-input', `no database at ${resolve(file)} (KVMOPS_DB)`);
   }
-  const db = new BetterSqlite3(file, { fileMustExist: true, readonly: true });
+  const db = new BetterSqlite3(file, { fileMustExist: true });
   // The worker's commits hold the write lock only briefly; wait for it rather than fail.
   db.pragma('busy_timeout = 5000');
   return db;

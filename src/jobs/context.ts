@@ -1,5 +1,4 @@
-import type { Database, Statement } from 'better-sqlite3';
-import { rowToJob, type JobRow } from './rows.js';
+import type { Database } from 'better-sqlite3';
 import type { Job, JobEventType } from './types.js';
 import type { BackoffPolicy } from './backoff.js';
 
@@ -47,8 +46,3 @@ export function immediate<A extends unknown[], R>(db: Database, fn: (...args: A)
   return (...args: A) => tx.immediate(...args);
 }
 
-/** `stmt.get` for statements returning a job row, mapped. */
-export function getJob(stmt: Statement, params: unknown): Job | undefined {
-  const row = stmt.get(params) as JobRow | undefined;
-  return row && rowToJob(row);
-}

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCommands } from '../../commands/index.js';
@@ -138,7 +138,8 @@ export interface World {
 }
 
 export function makeWorld(opts: { twoPerson?: boolean; guildId?: string | null; rateLimit?: { capacity?: number; windowMs?: number } } = {}): World {
-  const dir = mkdtempSync(join(tmpdir(), 'kvmops-commands-'));
+  // A real SQLite file; on tmpfs when there is one, since fsync (synchronous=FULL) dominates otherwise.
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'kvmops-commands-'));
   const clock = {
     t: Date.UTC(2025, 4, 1, 12, 0, 0),
     now() {

@@ -17,15 +17,15 @@ import { EventEmitter } from 'node:events';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
-import type { APIApplicationCommand, APIApplicationCommandOption } from 'discord.js';
-import { ApplicationCommandOptionType, GatewayIntentBits, Locale, MessageFlags } from 'discord.js';
+import type { APIApplicationCommand } from 'discord.js';
+import { GatewayIntentBits, MessageFlags } from 'discord.js';
+import { gatewayHooks } from './dispatches.js';
 import { Gateway } from './gateway.js';
-import type { DispatchData, GatewaySession } from './gateway.js';
+import { createInteraction } from './interactions.js';
 import { RestApi, compilePattern } from './rest.js';
 import { buildRoutes } from './routes.js';
 import type { RouteHooks } from './routes.js';
-import { EmulatorState, isRecord, mentionedUserIds, parseEmoji, snowflake } from './state.js';
+import { EmulatorState, isRecord } from './state.js';
 import type { InteractionKind, StoredInteraction, StoredMessage } from './state.js';
 import type {
   AutocompleteChoice,
@@ -39,7 +39,6 @@ import type {
   InteractionCallbackRecord,
   InteractionHandle,
   MessageRecord,
-  OptionValue,
   RecordedRequest,
   RoutePattern,
   SlashCommandInput,
@@ -50,13 +49,11 @@ export type * from './types.js';
 /** What `waitFor` resolves with: the predicate's value minus the falsy cases. */
 export type Truthy<T> = Exclude<T, null | undefined | false | 0 | ''>;
 
-const CHAT_INPUT = 1;
-const GUILD_INSTALL = 0;
-
 export class DiscordEmulator {
   private readonly options: DiscordEmulatorOptions;
   private readonly state: EmulatorState;
   private readonly rest: RestApi;
+  private readonly hooks: RouteHooks;
   private readonly changes = new EventEmitter();
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
   private readonly pendingRejects = new Set<(error: Error) => void>();
@@ -69,7 +66,8 @@ export class DiscordEmulator {
     this.state = new EmulatorState(options);
     this.changes.setMaxListeners(0);
     this.state.onChange = () => this.changes.emit('change');
-    this.rest = new RestApi(buildRoutes(this.state, options, this.routeHooks()), options, () => this.changes.emit('change'));
+    this.hooks = gatewayHooks(this.state, () => this.gateway, () => this.gatewayUrl);
+    this.rest = new RestApi(buildRoutes(this.state, options, this.hooks), options, () => this.changes.emit('change'));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -199,7 +197,7 @@ export class DiscordEmulator {
     const member = this.state.requireMember(userId);
     const message = this.visibleMessage(channelId, messageId);
     if (!this.state.addReaction(message, emoji, member.userId)) return false;
-    this.routeHooks().reactionAdded(message, emoji, userId);
+    this.hooks.reactionAdded(message, emoji, userId);
     return true;
   }
 
@@ -208,7 +206,7 @@ export class DiscordEmulator {
     this.state.requireMember(userId);
     const message = this.visibleMessage(channelId, messageId);
     if (!this.state.removeReaction(message, emoji, userId)) return false;
-    this.routeHooks().reactionRemoved(message, emoji, userId);
+    this.hooks.reactionRemoved(message, emoji, userId);
     return true;
   }
 
@@ -216,7 +214,7 @@ export class DiscordEmulator {
   postMessage(userId: string, channelId: string, content: string): MessageRecord {
     this.state.requireMember(userId);
     const message = this.state.createMessage({ channelId, authorId: userId, body: { content } });
-    this.routeHooks().messageCreated(message);
+    this.hooks.messageCreated(message);
     return this.state.messageRecord(message);
   }
 
@@ -433,6 +431,15 @@ export class DiscordEmulator {
     }
   }
 
+  private dispatchInteraction(kind: InteractionKind, input: SlashCommandInput, focused: string | null): StoredInteraction {
+    const gateway = this.gatewayOrThrow();
+    if (gateway.sessionCount === 0) throw new Error('discord-emulator: no bot session (log the client in first)');
+    const { interaction, payload } = createInteraction(this.state, kind, input, focused);
+    interaction.dispatchedAt = Date.now();
+    gateway.dispatch('INTERACTION_CREATE', payload, null);
+    return interaction;
+  }
+
   private awaitCallback(interaction: StoredInteraction, timeoutMs: number): Promise<InteractionCallbackRecord> {
     if (interaction.callback) return Promise.resolve(structuredClone(interaction.callback));
     return new Promise<InteractionCallbackRecord>((resolve, reject) => {
@@ -454,269 +461,5 @@ export class DiscordEmulator {
         resolve(structuredClone(record));
       });
     });
-  }
-
-  private dispatchInteraction(kind: InteractionKind, input: SlashCommandInput, focused: string | null): StoredInteraction {
-    const gateway = this.gatewayOrThrow();
-    if (gateway.sessionCount === 0) throw new Error('discord-emulator: no bot session (log the client in first)');
-    const state = this.state;
-    state.requireMember(input.user);
-    const channelId = input.channelId ?? state.firstChannelId;
-    const channel = state.requireChannel(channelId);
-    const registered = this.findCommand(input.name);
-    const { options, resolved } = this.buildOptions(input, registered, focused);
-
-    const interaction: StoredInteraction = {
-      id: snowflake(),
-      token: `aW50ZXJhY3Rpb246${randomBytes(48).toString('base64url')}`,
-      kind,
-      userId: input.user,
-      channelId,
-      commandName: input.name,
-      dispatchedAt: Date.now(),
-      callback: null,
-      originalMessageId: null,
-      followupIds: [],
-      waiters: [],
-    };
-    state.interactions.set(interaction.id, interaction);
-    state.interactionsByToken.set(interaction.token, interaction);
-
-    const permissions = state.permissionsOf(input.user).toString();
-    const payload = {
-      id: interaction.id,
-      application_id: state.applicationId,
-      type: kind === 'command' ? 2 : 4,
-      token: interaction.token,
-      version: 1,
-      data: {
-        id: registered?.id ?? snowflake(),
-        name: input.name,
-        type: CHAT_INPUT,
-        ...(registered?.guild_id !== undefined ? { guild_id: registered.guild_id } : {}),
-        ...(options.length > 0 ? { options } : {}),
-        ...(Object.keys(resolved).length > 0 ? { resolved } : {}),
-      },
-      guild: { id: state.guildId, locale: Locale.EnglishUS, features: [] },
-      guild_id: state.guildId,
-      guild_locale: Locale.EnglishUS,
-      // discord.js takes interaction.channelId from `channel.id` (not from `channel_id`).
-      channel: { ...state.apiChannel(channel), permissions },
-      channel_id: channelId,
-      member: state.apiInteractionMember(input.user),
-      app_permissions: state.permissionsOf(state.botUserId).toString(),
-      locale: input.locale ?? Locale.EnglishUS,
-      // discord.js reads these unconditionally: entitlements.reduce(...) and integration owners[0].
-      entitlements: [],
-      authorizing_integration_owners: { [GUILD_INSTALL]: state.guildId },
-      context: 0,
-      attachment_size_limit: 10_485_760,
-    };
-    interaction.dispatchedAt = Date.now();
-    gateway.dispatch('INTERACTION_CREATE', payload, null);
-    return interaction;
-  }
-
-  private findCommand(name: string): APIApplicationCommand | undefined {
-    const byName = (list: APIApplicationCommand[] | undefined) => list?.find((c) => c.name === name && (c.type ?? CHAT_INPUT) === CHAT_INPUT);
-    return byName(this.state.commands.get(this.state.guildId)) ?? byName(this.state.commands.get('global'));
-  }
-
-  /**
-   * Builds `data.options` as Discord nests them: [group → [subcommand → [options]]], typed from
-   * the registered definition when there is one, plus `data.resolved` for user/role/channel values.
-   */
-  private buildOptions(
-    input: SlashCommandInput,
-    registered: APIApplicationCommand | undefined,
-    focused: string | null,
-  ): { options: Array<Record<string, unknown>>; resolved: Record<string, Record<string, unknown>> } {
-    const state = this.state;
-    const where = `/${[input.name, input.group, input.subcommand].filter(Boolean).join(' ')}`;
-    let defs: APIApplicationCommandOption[] | undefined = registered?.options ?? (registered ? [] : undefined);
-    const descend = (type: ApplicationCommandOptionType, name: string | undefined): void => {
-      if (defs === undefined) return;
-      const nested = defs.filter((d) => d.type === type);
-      if (name === undefined) {
-        if (nested.length > 0) throw new Error(`discord-emulator: ${where} needs a ${type === ApplicationCommandOptionType.SubcommandGroup ? 'subcommand group' : 'subcommand'} (${nested.map((d) => d.name).join(', ')})`);
-        return;
-      }
-      const found = nested.find((d) => d.name === name);
-      if (!found) throw new Error(`discord-emulator: ${where}: "${name}" is not a registered ${type === ApplicationCommandOptionType.SubcommandGroup ? 'group' : 'subcommand'}`);
-      defs = 'options' in found && Array.isArray(found.options) ? (found.options as APIApplicationCommandOption[]) : [];
-    };
-    descend(ApplicationCommandOptionType.SubcommandGroup, input.group);
-    descend(ApplicationCommandOptionType.Subcommand, input.subcommand);
-
-    const resolved: Record<string, Record<string, unknown>> = {};
-    const put = (kind: string, id: string, value: unknown): void => {
-      resolved[kind] ??= {};
-      (resolved[kind] as Record<string, unknown>)[id] = value;
-    };
-    const leaf: Array<Record<string, unknown>> = [];
-    const given: Record<string, OptionValue> = { ...(input.options ?? {}) };
-    if (focused !== null && !(focused in given)) given[focused] = '';
-    for (const [name, value] of Object.entries(given)) {
-      const def = defs?.find((d) => d.name === name);
-      if (defs !== undefined && !def) {
-        throw new Error(`discord-emulator: ${where} has no option "${name}" (registered: ${defs.map((d) => d.name).join(', ') || 'none'})`);
-      }
-      const type = def?.type ?? inferType(value);
-      if (name === focused) {
-        // While typing, Discord sends the raw text, whatever the option's type.
-        leaf.push({ name, type, value: String(value), focused: true });
-        continue;
-      }
-      const coerced = coerce(type, value, `${where} option "${name}"`);
-      if (def && 'choices' in def && Array.isArray(def.choices) && def.choices.length > 0 && !def.choices.some((c: { value: unknown }) => c.value === coerced)) {
-        throw new Error(`discord-emulator: ${where} option "${name}" = ${String(coerced)} is not one of its choices`);
-      }
-      if (def) checkBounds(def, coerced, `${where} option "${name}"`);
-      if (type === ApplicationCommandOptionType.User || type === ApplicationCommandOptionType.Mentionable) {
-        const id = String(coerced);
-        if (state.users.has(id)) {
-          put('users', id, state.apiUser(id));
-          if (state.members.has(id)) {
-            const { user: _user, ...member } = state.apiInteractionMember(id);
-            put('members', id, member);
-          }
-        } else if (state.roles.has(id)) {
-          const role = state.roles.get(id);
-          if (role) put('roles', id, state.apiRole(role));
-        } else {
-          throw new Error(`discord-emulator: ${where} option "${name}": unknown user ${id}`);
-        }
-      } else if (type === ApplicationCommandOptionType.Role) {
-        const role = state.roles.get(String(coerced));
-        if (!role) throw new Error(`discord-emulator: ${where} option "${name}": unknown role ${String(coerced)}`);
-        put('roles', role.id, state.apiRole(role));
-      } else if (type === ApplicationCommandOptionType.Channel) {
-        const channel = state.channels.get(String(coerced));
-        if (!channel) throw new Error(`discord-emulator: ${where} option "${name}": unknown channel ${String(coerced)}`);
-        const { id, name: channelName, type: channelType, parent_id, nsfw, topic, last_message_id, rate_limit_per_user, flags } = state.apiChannel(channel);
-        put('channels', id, { id, name: channelName, type: channelType, parent_id, nsfw, topic, last_message_id, rate_limit_per_user, flags, permissions: state.permissionsOf(input.user).toString() });
-      }
-      leaf.push({ name, type, value: coerced });
-    }
-    if (focused === null && defs !== undefined) {
-      const missing = defs.filter((d) => 'required' in d && d.required === true && !(d.name in given)).map((d) => d.name);
-      if (missing.length > 0) throw new Error(`discord-emulator: ${where} is missing required option(s): ${missing.join(', ')}`);
-    }
-
-    let options = leaf;
-    if (input.subcommand !== undefined) {
-      options = [{ name: input.subcommand, type: ApplicationCommandOptionType.Subcommand, options: leaf }];
-    }
-    if (input.group !== undefined) {
-      if (input.subcommand === undefined) throw new Error(`discord-emulator: ${where}: a group needs a subcommand`);
-      options = [{ name: input.group, type: ApplicationCommandOptionType.SubcommandGroup, options }];
-    }
-    return { options, resolved };
-  }
-
-  /** What the emulator pushes over the gateway when the state changes through REST or a test control. */
-  private routeHooks(): RouteHooks {
-    const state = this.state;
-    const gateway = (): Gateway | null => this.gateway;
-    const send = (t: string, d: DispatchData, intent: number | null): void => {
-      gateway()?.dispatch(t, d, intent);
-    };
-    /** Without MessageContent, others' messages arrive with empty content unless they mention the bot. */
-    const messagePayload = (message: StoredMessage) => (session: GatewaySession) => {
-      const full = state.apiMessage(message, { gateway: true });
-      const readable =
-        (session.intents & GatewayIntentBits.MessageContent) !== 0 ||
-        message.authorId === state.botUserId ||
-        mentionedUserIds(message.content).includes(state.botUserId);
-      return readable ? full : { ...full, content: '', embeds: [], attachments: [], components: [] };
-    };
-    return {
-      gatewayUrl: () => this.gatewayUrl,
-      messageCreated: (message) => send('MESSAGE_CREATE', messagePayload(message), GatewayIntentBits.GuildMessages),
-      messageUpdated: (message) => send('MESSAGE_UPDATE', messagePayload(message), GatewayIntentBits.GuildMessages),
-      messageDeleted: (message) =>
-        send('MESSAGE_DELETE', { id: message.id, channel_id: message.channelId, guild_id: state.guildId }, GatewayIntentBits.GuildMessages),
-      reactionAdded: (message, emojiSegment, userId) =>
-        send(
-          'MESSAGE_REACTION_ADD',
-          {
-            user_id: userId,
-            channel_id: message.channelId,
-            message_id: message.id,
-            guild_id: state.guildId,
-            // discord.js resolves the reacting user from member.user when guild_id is present.
-            member: state.apiMember(userId),
-            emoji: parseEmoji(emojiSegment).emoji,
-            message_author_id: message.authorId,
-            burst: false,
-            burst_colors: [],
-            type: 0,
-          },
-          GatewayIntentBits.GuildMessageReactions,
-        ),
-      reactionRemoved: (message, emojiSegment, userId) =>
-        send(
-          'MESSAGE_REACTION_REMOVE',
-          { user_id: userId, channel_id: message.channelId, message_id: message.id, guild_id: state.guildId, emoji: parseEmoji(emojiSegment).emoji, burst: false, type: 0 },
-          GatewayIntentBits.GuildMessageReactions,
-        ),
-      reactionsCleared: (message, emojiSegment) =>
-        emojiSegment === null
-          ? send('MESSAGE_REACTION_REMOVE_ALL', { channel_id: message.channelId, message_id: message.id, guild_id: state.guildId }, GatewayIntentBits.GuildMessageReactions)
-          : send(
-              'MESSAGE_REACTION_REMOVE_EMOJI',
-              { channel_id: message.channelId, message_id: message.id, guild_id: state.guildId, emoji: parseEmoji(emojiSegment).emoji },
-              GatewayIntentBits.GuildMessageReactions,
-            ),
-      interactionAnswered: (interaction, record) => {
-        interaction.callback = record;
-        const waiters = interaction.waiters.splice(0);
-        for (const waiter of waiters) waiter(record);
-        state.onChange();
-      },
-    };
-  }
-}
-
-function inferType(value: OptionValue): ApplicationCommandOptionType {
-  if (typeof value === 'boolean') return ApplicationCommandOptionType.Boolean;
-  if (typeof value === 'number') return Number.isInteger(value) ? ApplicationCommandOptionType.Integer : ApplicationCommandOptionType.Number;
-  return ApplicationCommandOptionType.String;
-}
-
-function coerce(type: ApplicationCommandOptionType, value: OptionValue, what: string): OptionValue {
-  switch (type) {
-    case ApplicationCommandOptionType.String:
-      return String(value);
-    case ApplicationCommandOptionType.Integer: {
-      const n = Number(value);
-      if (!Number.isInteger(n)) throw new Error(`discord-emulator: ${what} must be an integer, got ${String(value)}`);
-      return n;
-    }
-    case ApplicationCommandOptionType.Number: {
-      const n = Number(value);
-      if (!Number.isFinite(n)) throw new Error(`discord-emulator: ${what} must be a number, got ${String(value)}`);
-      return n;
-    }
-    case ApplicationCommandOptionType.Boolean:
-      if (typeof value === 'boolean') return value;
-      if (value === 'true' || value === 'false') return value === 'true';
-      throw new Error(`discord-emulator: ${what} must be a boolean, got ${String(value)}`);
-    default:
-      // User, Channel, Role, Mentionable, Attachment: ids as strings.
-      return String(value);
-  }
-}
-
-/** The Discord client enforces min/max value and length before sending; so does the emulator. */
-function checkBounds(def: APIApplicationCommandOption, value: OptionValue, what: string): void {
-  const bounds = def as { min_value?: number; max_value?: number; min_length?: number; max_length?: number };
-  if (typeof value === 'number') {
-    if (bounds.min_value !== undefined && value < bounds.min_value) throw new Error(`discord-emulator: ${what} = ${value} is below min_value ${bounds.min_value}`);
-    if (bounds.max_value !== undefined && value > bounds.max_value) throw new Error(`discord-emulator: ${what} = ${value} is above max_value ${bounds.max_value}`);
-  }
-  if (typeof value === 'string' && def.type === ApplicationCommandOptionType.String) {
-    if (bounds.min_length !== undefined && value.length < bounds.min_length) throw new Error(`discord-emulator: ${what} is shorter than min_length ${bounds.min_length}`);
-    if (bounds.max_length !== undefined && value.length > bounds.max_length) throw new Error(`discord-emulator: ${what} is longer than max_length ${bounds.max_length}`);
   }
 }

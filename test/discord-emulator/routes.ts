@@ -287,6 +287,8 @@ export function buildRoutes(state: EmulatorState, options: DiscordEmulatorOption
     const body = bodyRecord(ctx);
     validateMessageBody(body, { create: false });
     state.editMessage(message, body);
+    // Files uploaded with the edit join the attachments the body kept.
+    if (ctx.files.length > 0) message.attachments.push(...attachmentsOf(ctx));
     if (isPublic(message)) hooks.messageUpdated(message);
     return ok(state.apiMessage(message));
   };

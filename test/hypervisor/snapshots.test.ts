@@ -205,6 +205,25 @@ describe('snapshots on real libvirt', { skip }, () => {
     await lab.expect(vm, A);
   });
 
+  test('mixed, running: internal (with RAM) → external → revert to the internal, then the external', async () => {
+    const vm = await lab.vm();
+    await lab.write(vm, A);
+    await virsh('start', vm);
+    await createSnapshot(h(), { vm, name: 'i1', kind: 'internal' });
+    await createSnapshot(h(), { vm, name: 'e1', kind: 'external' });
+    await virsh('destroy', vm);
+    await lab.write(vm, B);
+    await revertSnapshot(h(), { vm, name: 'i1' });
+    assert.equal(await state(vm), 'running');
+    await lab.expect(vm, A);
+    assert.deepEqual(lab.filesOf(vm), ['--vda--i1.qcow2', '--vda.qcow2']);
+    await revertSnapshot(h(), { vm, name: 'e1' });
+    assert.equal(await state(vm), 'running');
+    await lab.expect(vm, A);
+    assert.deepEqual(lab.filesOf(vm), ['--vda--e1.qcow2', '--vda.qcow2']);
+    await virsh('destroy', vm);
+  });
+
   test('mixed: external → internal → revert both ways, then delete all', async () => {
     const vm = await lab.vm();
     await lab.write(vm, A);

@@ -194,6 +194,7 @@ test('npm run backup -- FILE: the CLI', async (t) => {
   assert.match(ok.stdout, new RegExp(`→ ${dest.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   assert.match(ok.stdout, /5 jobs, schema v\d+, \d+ pages, \d+ bytes, integrity ok/);
   assert.ok(existsSync(dest));
+  assert.deepEqual(readdirSync(join(dir, 'data')), ['kvmops.db'], 'no -wal/-shm left beside a database nobody had open');
 
   const again = await runCli([dest], { KVMOPS_DB: file }, dir);
   assert.equal(again.code, 2);

@@ -31,7 +31,7 @@ import { waitFor } from './helpers.js';
  */
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/worker-proc.ts', import.meta.url));
-const DATA_MIB = 640; // enough that each clone copy takes a noticeable time
+const DATA_MIB = 320; // enough that each clone copy takes a noticeable time
 
 describe('crash recovery with the real hypervisor layer', { ...skipUnlessLibvirt(), timeout: 300_000 }, () => {
   let env: LibvirtTestEnv;
@@ -39,6 +39,7 @@ describe('crash recovery with the real hypervisor layer', { ...skipUnlessLibvirt
   const template = 'base';
 
   before(async () => {
+    const t0 = Date.now();
     env = makeTestEnv('wcrash');
     dbDir = mkdtempSync(join(tmpdir(), 'kvmops-worker-crash-'));
     const src = env.vmName('src');
@@ -47,6 +48,7 @@ describe('crash recovery with the real hypervisor layer', { ...skipUnlessLibvirt
     defineVm(src, [disk]);
     const hv = createHypervisor({ hosts: [{ name: 'local', uri: 'qemu:///system' }], storageDir: env.storageDir });
     await hv.host('local').createTemplate({ vm: src, name: template, seal: false });
+    console.error(`crash-recovery set-up: ${Date.now() - t0} ms`);
   });
 
   after(() => {
@@ -102,6 +104,7 @@ describe('crash recovery with the real hypervisor layer', { ...skipUnlessLibvirt
     assert.equal(mid.state, 'running', 'the job was running when the worker died');
 
     // 2. A new worker (short lease: the reaper takes the dead lease back fast) finishes it.
+    const tRecover = Date.now();
     const hv = createHypervisor({ hosts: [{ name: 'local', uri: 'qemu:///system' }], storageDir: env.storageDir });
     const recoveredSeen: boolean[] = [];
     const worker = new Worker({
@@ -120,7 +123,7 @@ describe('crash recovery with the real hypervisor layer', { ...skipUnlessLibvirt
       },
       240_000,
     );
-    t.diagnostic(`recovered job ended ${end.state} ${end.error ? JSON.stringify(end.error) : ''} after ${end.attempts} attempts`);
+    t.diagnostic(`recovered job ended ${end.state} ${end.error ? JSON.stringify(end.error) : ''} after ${end.attempts} attempts, ${Date.now() - tRecover} ms after the kill`);
     assert.deepEqual(recoveredSeen.slice(0, 1), [true], 'the next run was marked recovered');
     assert.notEqual(end.state, 'cancelled');
 
