@@ -35,14 +35,19 @@ export async function benchWorker(): Promise<BenchResult[]> {
   const store = openJobStore(join(dir, 'kvmops.db'));
   // Times the worker's successful claims (the floor), without changing what they do.
   const claimMs = new Map<number, number>();
-  const timedStore = Object.assign(Object.create(store) as typeof store, {
-    claim: (...args: Parameters<typeof store.claim>) => {
-      const t = performance.now();
-      const r = store.claim(...args);
-      if (r) claimMs.set(r.job.id, performance.now() - t);
-      return r;
+  const timedClaim: typeof store.claim = (...args) => {
+    const t = performance.now();
+    const r = store.claim(...args);
+    if (r) claimMs.set(r.job.id, performance.now() - t);
+    return r;
+  };
+  // Methods bound to the real store (its #private fields need the real `this`).
+  const timedStore = new Proxy(store, {
+    get: (target, prop) => {
+      if (prop === 'claim') return timedClaim;
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
-    onChange: (l: Parameters<typeof store.onChange>[0]) => store.onChange(l),
   });
   let started: ((at: number) => void) | null = null;
   const worker = new Worker({

@@ -22,6 +22,10 @@ import { schemaVersion } from './migrations/index.js';
  *
  * Opening by file name does not migrate: backing up before an upgrade copies the old schema
  * as it is.
+ *
+ * Given the bot's own connection instead of a file name, the copy step and the integrity check
+ * run on the bot's event loop (about a second for 200,000 jobs): prefer `npm run backup`, a
+ * process of its own, for anything but small databases.
  */
 
 export interface BackupProgress {

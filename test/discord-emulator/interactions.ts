@@ -102,7 +102,11 @@ function buildOptions(
     if (defs === undefined) return;
     const nested = defs.filter((d) => d.type === type);
     if (name === undefined) {
-      if (nested.length > 0) throw new Error(`discord-emulator: ${where} needs a ${type === ApplicationCommandOptionType.SubcommandGroup ? 'subcommand group' : 'subcommand'} (${nested.map((d) => d.name).join(', ')})`);
+      // No group given: fine (top-level subcommands may sit beside groups). No subcommand given
+      // although the command (or group) has some: a Discord client cannot send that.
+      if (type === ApplicationCommandOptionType.Subcommand && nested.length > 0) {
+        throw new Error(`discord-emulator: ${where} needs a subcommand (${nested.map((d) => d.name).join(', ')})`);
+      }
       return;
     }
     const found = nested.find((d) => d.name === name);

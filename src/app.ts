@@ -1,0 +1,131 @@
+import { COMMAND_MODULES, loadCommands } from '../commands/index.js';
+import type { Env } from './config/env.js';
+import { CommandRouter } from './chat/router.js';
+import { createServices, type Services } from './chat/services.js';
+import { RolePolicy } from './chat/roles.js';
+import { createHypervisor } from './hypervisor/index.js';
+import type { Hypervisor } from './hypervisor/types.js';
+import { openJobStore, type SqliteJobStore } from './jobs/store.js';
+import { Notifier } from './notifier/notifier.js';
+import type { NotificationSink } from './notifier/types.js';
+import { startOps, type Ops, type DiscordStatus } from './ops/index.js';
+import { createLogger, type Logger } from './ops/logger.js';
+import { ApprovalSweeper } from './worker/approval-sweeper.js';
+import { Worker } from './worker/worker.js';
+
+/**
+ * The composition root: one process runs the chat adapter(s), the worker, the notifier and
+ * the approval sweeper over one SQLite store (SQLite has one writer; DESIGN.md). Every entry
+ * point (bot, shell, demo, tests) builds the same `App`, so they behave alike.
+ *
+ * Order matters: the core (store, hypervisor, services, router) exists first so an adapter can
+ * be built on it; the notifier starts only once the adapters gave their sinks.
+ */
+
+export interface AppCore {
+  env: Env;
+  logger: Logger;
+  store: SqliteJobStore;
+  hypervisor: Hypervisor;
+  services: Services;
+  router: CommandRouter;
+  roles: RolePolicy;
+}
+
+export interface App extends AppCore {
+  worker: Worker;
+  notifier: Notifier;
+  ops: Ops;
+  /** Stops taking work, lets running jobs finish within `graceMs`, closes the database. */
+  stop(opts?: { graceMs?: number }): Promise<void>;
+}
+
+export interface CoreOptions {
+  logger?: Logger;
+  /** Null for adapters without guilds (the shell); default env.DISCORD_GUILD_ID. */
+  guildId?: string | null;
+  /** Test clock. */
+  now?: () => number;
+}
+
+export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
+  const logger = opts.logger ?? createLogger({ level: env.KVMOPS_LOG_LEVEL });
+  const commands = loadCommands(COMMAND_MODULES);
+  const store = openJobStore(env.KVMOPS_DB, {
+    onListenerError: (err, job) => logger.error({ err, jobId: job.id }, 'job change listener failed'),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+  const hypervisor = createHypervisor({ hosts: env.KVMOPS_HOSTS, storageDir: env.KVMOPS_STORAGE_DIR });
+  const services = createServices({
+    store,
+    hypervisor,
+    config: {
+      twoPerson: env.KVMOPS_TWO_PERSON,
+      approvalTtlMs: env.KVMOPS_APPROVAL_TTL,
+      guildId: opts.guildId === undefined ? (env.DISCORD_GUILD_ID ?? null) : opts.guildId,
+    },
+    log: logger,
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+  const router = new CommandRouter({ commands, services });
+  return { env, logger, store, hypervisor, services, router, roles: RolePolicy.fromEnv(env) };
+}
+
+export interface StartOptions {
+  sinks: NotificationSink[];
+  discordStatus?: () => DiscordStatus;
+  /** Worker lease; tests shorten it. */
+  leaseMs?: number;
+  approvalSweepMs?: number;
+}
+
+export async function startApp(core: AppCore, opts: StartOptions): Promise<App> {
+  const { env, logger, store, hypervisor } = core;
+  const ops = await startOps({
+    env,
+    db: store.db,
+    store,
+    hypervisor,
+    ...(opts.discordStatus ? { discordStatus: opts.discordStatus } : {}),
+    logger,
+  });
+  const worker = new Worker({
+    store,
+    hypervisor,
+    concurrency: env.KVMOPS_CONCURRENCY,
+    hostConcurrency: env.KVMOPS_HOST_CONCURRENCY,
+    logger,
+    ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
+  });
+  const notifier = new Notifier({
+    outbox: store.outbox,
+    store,
+    approvals: store.approvals,
+    sinks: opts.sinks,
+    logger,
+  });
+  const sweeper = new ApprovalSweeper(store.approvals, {
+    logger,
+    ...(opts.approvalSweepMs ? { everyMs: opts.approvalSweepMs } : {}),
+  });
+  notifier.start();
+  sweeper.start();
+  worker.start();
+  let stopped: Promise<void> | undefined;
+  return {
+    ...core,
+    worker,
+    notifier,
+    ops,
+    stop(stopOpts = {}) {
+      stopped ??= (async () => {
+        sweeper.stop();
+        await worker.stop({ graceMs: stopOpts.graceMs ?? 30_000 });
+        await notifier.stop();
+        await ops.close();
+        store.close();
+      })();
+      return stopped;
+    },
+  };
+}
