@@ -94,7 +94,10 @@ export class DiscordEmulator {
     return this;
   }
 
-  /** Closes every socket (gateway and keep-alive HTTP) so the test process can exit. */
+  /**
+   * Closes every socket (gateway and keep-alive HTTP) so the test process can exit. Destroy the
+   * discord.js clients first: a client whose gateway vanishes keeps trying to reconnect.
+   */
   async stop(): Promise<void> {
     for (const timer of this.pendingTimers) clearTimeout(timer);
     this.pendingTimers.clear();
