@@ -1,7 +1,7 @@
 import { access, readFile, readdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
-import { KvmopsError, isKvmopsError } from '../domain/errors.js';
+import { KvmopsError } from '../domain/errors.js';
 import { CommandError, run } from './exec.js';
 
 /**
@@ -92,20 +92,39 @@ export async function sysprepSetup(opts: SysprepOptions = {}): Promise<SysprepSe
   return { program: found, env };
 }
 
-/** Seal the disks of one guest (all `-a` in one run: virt-sysprep sees the whole guest). */
+/**
+ * Set once an appliance launch with KVM failed in this process: /dev/kvm can exist and still
+ * be unusable for libguestfs' `-cpu max` (observed here, nested: "failed to set MSR 0x10a").
+ */
+let kvmBroken = false;
+
+/**
+ * Seal the disks of one guest (all `-a` in one run: virt-sysprep sees the whole guest). If the
+ * appliance fails to launch with KVM, it is tried once more under TCG
+ * (`LIBGUESTFS_BACKEND_SETTINGS=force_tcg`, unless the env file sets that variable itself).
+ */
 export async function sysprep(
   files: readonly string[],
   opts: SysprepOptions & { signal?: AbortSignal | undefined; onLine?: (line: string) => void } = {},
 ): Promise<void> {
   const setup = await sysprepSetup(opts);
   const args = ['--format', 'qcow2', ...files.flatMap((f) => ['-a', f])];
-  try {
-    await run(setup.program, args, {
+  const pinned = setup.env.LIBGUESTFS_BACKEND_SETTINGS !== undefined || process.env.LIBGUESTFS_BACKEND_SETTINGS !== undefined;
+  const attempt = (tcg: boolean) =>
+    run(setup.program, args, {
       timeoutMs: opts.timeoutMs ?? 900_000,
       signal: opts.signal,
-      env: setup.env,
+      env: tcg ? { ...setup.env, LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg' } : setup.env,
       ...(opts.onLine ? { onLine: (l: string) => opts.onLine!(l) } : {}),
     });
+  try {
+    try {
+      await attempt(!pinned && kvmBroken);
+    } catch (e) {
+      if (pinned || kvmBroken || !(e instanceof CommandError) || e.code !== 'command-failed' || !/guestfs_launch failed/.test(e.stderr)) throw e;
+      kvmBroken = true;
+      await attempt(true);
+    }
   } catch (e) {
     if (e instanceof CommandError && e.code === 'command-failed' && /supermin: failed to find a suitable kernel|cannot find kernel/i.test(e.stderr)) {
       throw new KvmopsError('sysprep-unavailable', `cannot seal: virt-sysprep's appliance found no kernel; ${HINT}`, {
@@ -113,7 +132,6 @@ export async function sysprep(
         details: { missing: 'kernel' },
       });
     }
-    if (isKvmopsError(e)) throw e;
     throw e;
   }
 }

@@ -24,8 +24,8 @@ import { schemaVersion } from './migrations/index.js';
  * as it is.
  *
  * Given the bot's own connection instead of a file name, the copy step and the integrity check
- * run on the bot's event loop (about a second for 200,000 jobs): prefer `npm run backup`, a
- * process of its own, for anything but small databases.
+ * run on the bot's event loop (measured here: 0.43 s for 4,000 jobs, 9.6 MB): prefer
+ * `npm run backup`, a process of its own, for anything but small databases.
  */
 
 export interface BackupProgress {

@@ -1,5 +1,5 @@
 import type { Approvals, JobEvent, JobStore, Outbox } from '../jobs/types.js';
-import { silentLogger, type Logger } from '../worker/logger.js';
+import { stderrLogger, type Logger } from '../worker/logger.js';
 import { DEFAULT_DELIVERY_BACKOFF, deliveryDelay, type DeliveryBackoff } from './backoff.js';
 import { FINAL_EVENT_TYPES, mayHaveSettledApproval, planDelivery } from './plan.js';
 import { statusView } from './render.js';
@@ -99,7 +99,7 @@ export class Notifier {
     this.minProgressEditMs = opts.minProgressEditMs ?? 2_000;
     this.backoff = opts.backoff ?? DEFAULT_DELIVERY_BACKOFF;
     this.safetyPollMs = opts.safetyPollMs ?? 10_000;
-    this.log = opts.logger ?? silentLogger;
+    this.log = opts.logger ?? stderrLogger;
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
   }
@@ -147,7 +147,7 @@ export class Notifier {
     this.wakeScheduled = true;
     setImmediate(() => {
       this.wakeScheduled = false;
-      void this.runPass();
+      if (this.started) void this.runPass();
     });
   }
 

@@ -1,5 +1,5 @@
 import type { Logger } from './logger.js';
-import { silentLogger } from './logger.js';
+import { stderrLogger } from './logger.js';
 
 /** The slice of the store the sweeper needs (`store.approvals`). */
 export interface ApprovalExpiry {
@@ -30,10 +30,10 @@ export class ApprovalSweeper {
   sweep(): number {
     try {
       const expired = this.approvals.expireDue((this.opts.now ?? Date.now)());
-      if (expired.length) (this.opts.logger ?? silentLogger).info({ count: expired.length }, 'approvals expired');
+      if (expired.length) (this.opts.logger ?? stderrLogger).info({ count: expired.length }, 'approvals expired');
       return expired.length;
     } catch (e) {
-      (this.opts.logger ?? silentLogger).error({ err: e }, 'approval sweep failed');
+      (this.opts.logger ?? stderrLogger).error({ err: e }, 'approval sweep failed');
       return 0;
     }
   }

@@ -13,3 +13,17 @@ export const silentLogger: Logger = {
   warn() {},
   error() {},
 };
+
+/**
+ * The default when no logger is given: warnings and errors to stderr, info dropped. Not silent:
+ * a store error swallowed here would look like a job that hangs for no reason.
+ */
+export const stderrLogger: Logger = {
+  info() {},
+  warn(obj, msg) {
+    console.warn(`kvmops warn: ${msg ?? ''}`, obj);
+  },
+  error(obj, msg) {
+    console.error(`kvmops error: ${msg ?? ''}`, obj);
+  },
+};

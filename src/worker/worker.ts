@@ -5,7 +5,7 @@ import type { Job, JobStore, Lease } from '../jobs/types.js';
 import { EXECUTORS } from './executors/index.js';
 import type { Executor, ExecutorContext, ExecutorMap } from './executors/types.js';
 import { LatencyWindow } from './latency.js';
-import { silentLogger, type Logger } from './logger.js';
+import { stderrLogger, type Logger } from './logger.js';
 import { workerOwnerId } from './owner-id.js';
 import { ProgressWriter } from './progress-writer.js';
 
@@ -111,7 +111,7 @@ export class Worker {
     this.reapEveryMs = opts.reapEveryMs ?? Math.max(10, Math.floor(this.leaseMs / 2));
     this.safetyPollMs = opts.safetyPollMs ?? 5_000;
     this.progressIntervalMs = opts.progressIntervalMs ?? 333;
-    this.log = opts.logger ?? silentLogger;
+    this.log = opts.logger ?? stderrLogger;
     this.onExecutorStart = opts.onExecutorStart;
     if (this.concurrency < 1 || this.hostConcurrency < 1) throw new KvmopsError('invalid-input', 'concurrency must be ≥ 1');
   }

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { freshStore, openStore, runFixture, snapshotCreate, tempDbFile } from './helpers.js';
 
@@ -56,9 +59,13 @@ test('per-VM order: 200 jobs on 10 VMs, random durations, 3 processes × 3 loops
 test('dedupe under a race: two processes enqueue the same 100 jobs at once', async (t) => {
   const file = tempDbFile(t);
   const store = openStore(t, file);
-  // Both processes start (tsx takes ~1 s) and then go at the same instant.
-  const startAt = String(Date.now() + 3000);
-  const [a, b] = await Promise.all([runFixture('enqueuer.ts', [file, '100', startAt]), runFixture('enqueuer.ts', [file, '100', startAt])]);
+  // Both processes open the database, say they are ready, and go together when GOFILE appears;
+  const go = `${file}.go`;
+  const racers = Promise.all([runFixture('enqueuer.ts', [file, '100', go]), runFixture('enqueuer.ts', [file, '100', go])]);
+  const dir = dirname(file);
+  while (readdirSync(dir).filter((f) => f.endsWith('.ready')).length < 2) await sleep(5);
+  writeFileSync(go, '');
+  const [a, b] = await racers;
 
   for (let i = 0; i < 100; i++) {
     const outcomes = [a!.find((o) => o.i === i)!, b!.find((o) => o.i === i)!];

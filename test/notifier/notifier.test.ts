@@ -5,14 +5,25 @@ import type { Job, Lease } from '../../src/jobs/types.js';
 import { Notifier, type NotifierOptions } from '../../src/notifier/notifier.js';
 import { PermanentSinkError } from '../../src/notifier/types.js';
 import { bob, freshStore, openStore, snapshotCreate, snapshotRevert, vmStart } from '../jobs/helpers.js';
-import { waitFor } from '../worker/helpers.js';
+import { silentLogger } from '../../src/worker/logger.js';
+import { deferrals, waitFor } from '../worker/helpers.js';
 import { RecordingSink } from './recording-sink.js';
 
 const fast = { backoff: { baseMs: 10, maxMs: 40 }, minProgressEditMs: 50, safetyPollMs: 50 };
 
+const stops = new WeakMap<TestContext, (fn: () => unknown) => void>();
+
+/** Call first in a test (before opening stores): notifiers then stop before their store closes. */
+function setUp(t: TestContext): void {
+  stops.set(t, deferrals(t));
+}
+
 function notifierFor(t: TestContext, store: SqliteJobStore, sink: RecordingSink, opts: Partial<NotifierOptions> = {}): Notifier {
-  const n = new Notifier({ outbox: store.outbox, store, approvals: store.approvals, sinks: [sink], ...fast, ...opts });
-  t.after(() => n.stop());
+  // The sinks here fail on purpose: their retries are expected, not worth a warning each.
+  const n = new Notifier({ outbox: store.outbox, store, approvals: store.approvals, sinks: [sink], logger: silentLogger, ...fast, ...opts });
+  const defer = stops.get(t);
+  if (!defer) throw new Error('call setUp(t) first');
+  defer(() => n.stop());
   return n;
 }
 
@@ -33,6 +44,7 @@ async function drained(store: SqliteJobStore, n: Notifier): Promise<void> {
 }
 
 test('all events delivered, status converges to the final state, one announce per finished job', async (t) => {
+  setUp(t);
   const store = freshStore(t);
   const sink = new RecordingSink();
   const n = notifierFor(t, store, sink);
@@ -57,6 +69,7 @@ test('all events delivered, status converges to the final state, one announce pe
 });
 
 test('a sink that is down for its first 25 calls: afterwards every event is delivered exactly once', async (t) => {
+  setUp(t);
   const store = freshStore(t);
   const sink = new RecordingSink((call) => call <= 25);
   const n = notifierFor(t, store, sink);
@@ -78,6 +91,7 @@ test('a sink that is down for its first 25 calls: afterwards every event is deli
 });
 
 test('a sink down for a while (time-based) with jobs still finishing during the outage', async (t) => {
+  setUp(t);
   const store = freshStore(t);
   let down = true;
   const sink = new RecordingSink(() => down);
@@ -95,6 +109,7 @@ test('a sink down for a while (time-based) with jobs still finishing during the 
 });
 
 test('announceEnd failing is retried without a second mention; the status is not re-created', async (t) => {
+  setUp(t);
   const store = freshStore(t);
   let announceFailures = 0;
   const sink = new RecordingSink((_call, what) => what === 'announce' && announceFailures++ < 3);
@@ -108,6 +123,7 @@ test('announceEnd failing is retried without a second mention; the status is not
 });
 
 test('progress is coalesced: 100 progress events → a few edits; the final state at once', async (t) => {
+  setUp(t);
   const store = freshStore(t);
   const sink = new RecordingSink();
   const n = notifierFor(t, store, sink, { minProgressEditMs: 2_000 });
@@ -129,6 +145,7 @@ test('progress is coalesced: 100 progress events → a few edits; the final stat
 });
 
 test('a new notifier (restart) edits the stored status message instead of posting another', async (t) => {
+  setUp(t);
   const store = freshStore(t);
   const sink = new RecordingSink();
   const first = notifierFor(t, store, sink);
@@ -148,6 +165,7 @@ test('a new notifier (restart) edits the stored status message instead of postin
 });
 
 test('a permanent sink error drops that job’s notification and does not block the others', async (t) => {
+  setUp(t);
   const store = freshStore(t);
   const sink = new RecordingSink();
   const bad = store.enqueue({ ...vmStart('a'), notify: { adapter: 'shell', guildId: null, channelId: 'deleted' } });
@@ -166,6 +184,7 @@ test('a permanent sink error drops that job’s notification and does not block 
 });
 
 test('approval decided or expired: the sink is told (approvalChanged)', async (t) => {
+  setUp(t);
   const now = { t: Date.now() };
   const store = freshStore(t, { now: () => now.t });
   const sink = new RecordingSink();

@@ -1,3 +1,4 @@
+import type { TestContext } from 'node:test';
 import { KvmopsError } from '../../src/domain/errors.js';
 import type { HostDriver, Hypervisor } from '../../src/hypervisor/types.js';
 import { EXECUTORS } from '../../src/worker/executors/index.js';
@@ -50,4 +51,17 @@ export function untilAborted(signal: AbortSignal): Promise<never> {
     if (signal.aborted) return reject(signal.reason);
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
+}
+
+/**
+ * Clean-ups run last-in first-out, before anything registered with t.after later (node:test runs
+ * after-hooks in registration order): call it first in a test, then open the store, so workers
+ * and notifiers stop before the store closes.
+ */
+export function deferrals(t: TestContext): (fn: () => unknown) => void {
+  const fns: Array<() => unknown> = [];
+  t.after(async () => {
+    for (const fn of fns.reverse()) await fn();
+  });
+  return (fn) => fns.push(fn);
 }

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KvmopsError } from '../../src/domain/errors.js';
 import type { JobEventType } from '../../src/jobs/types.js';
+import { silentLogger } from '../../src/worker/logger.js';
 import type { ExecutorContext } from '../../src/worker/executors/types.js';
 import { Worker } from '../../src/worker/worker.js';
 import { alice, freshStore, notify, snapshotCreate, vmStart } from '../jobs/helpers.js';
-import { allExecutors, namesOnlyHypervisor, sleep, untilAborted, waitFor } from './helpers.js';
+import { allExecutors, deferrals, namesOnlyHypervisor, sleep, untilAborted, waitFor } from './helpers.js';
 
 const fastBackoff = { backoff: { baseMs: 20, capMs: 40 } };
 
@@ -17,6 +18,7 @@ function eventTypes(store: ReturnType<typeof freshStore>, jobId: number): JobEve
 }
 
 test('a job runs and completes with its result; the executor sees the typed payload', async (t) => {
+  const defer = deferrals(t);
   const store = freshStore(t);
   const seen: unknown[] = [];
   const worker = new Worker({
@@ -28,7 +30,7 @@ test('a job runs and completes with its result; the executor sees the typed payl
     }),
   });
   worker.start();
-  t.after(() => worker.stop({ graceMs: 0 }));
+  defer(() => worker.stop({ graceMs: 0 }));
   const job = store.enqueue(snapshotCreate('vm1', 's1'));
   const done = await waitFor('succeeded', () => (store.get(job.id)?.state === 'succeeded' ? store.get(job.id) : undefined));
   assert.deepEqual(done.result, { snapshot: { name: 's1' } });
@@ -38,6 +40,7 @@ test('a job runs and completes with its result; the executor sees the typed payl
 });
 
 test('global concurrency and per-host limits hold', async (t) => {
+  const defer = deferrals(t);
   const store = freshStore(t);
   let now = 0;
   let max = 0;
@@ -62,7 +65,7 @@ test('global concurrency and per-host limits hold', async (t) => {
   const ids: number[] = [];
   for (let i = 0; i < 18; i++) ids.push(store.enqueue(vmStart(`vm${i}`, ['a', 'b', 'c'][i % 3])).id);
   worker.start();
-  t.after(() => worker.stop({ graceMs: 0 }));
+  defer(() => worker.stop({ graceMs: 0 }));
   await waitFor('all done', () => ids.every((id) => store.get(id)?.state === 'succeeded'));
   assert.equal(maxPerHost, 1, 'one running job per host');
   assert.equal(max, 3, 'three hosts × 1 = the global limit of 3, reached');
@@ -85,12 +88,13 @@ test('global concurrency and per-host limits hold', async (t) => {
   });
   const ids2 = Array.from({ length: 10 }, (_, i) => store2.enqueue(vmStart(`vm${i}`)).id);
   w2.start();
-  t.after(() => w2.stop({ graceMs: 0 }));
+  defer(() => w2.stop({ graceMs: 0 }));
   await waitFor('all done', () => ids2.every((id) => store2.get(id)?.state === 'succeeded'));
   assert.equal(max2, 2);
 });
 
 test('an idle worker wakes on enqueue, without waiting for its poll', async (t) => {
+  const defer = deferrals(t);
   const store = freshStore(t);
   const started: number[] = [];
   const worker = new Worker({
@@ -104,7 +108,7 @@ test('an idle worker wakes on enqueue, without waiting for its poll', async (t) 
     }),
   });
   worker.start();
-  t.after(() => worker.stop({ graceMs: 0 }));
+  defer(() => worker.stop({ graceMs: 0 }));
   await sleep(20); // idle: the start-up claim found nothing
   const t0 = performance.now();
   const job = store.enqueue(vmStart('vm1'));
@@ -117,6 +121,7 @@ test('an idle worker wakes on enqueue, without waiting for its poll', async (t) 
 });
 
 test('cancel of a running job aborts the executor signal and the job ends cancelled', async (t) => {
+  const defer = deferrals(t);
   const store = freshStore(t);
   let signal: AbortSignal | undefined;
   const worker = new Worker({
@@ -128,7 +133,7 @@ test('cancel of a running job aborts the executor signal and the job ends cancel
     }),
   });
   worker.start();
-  t.after(() => worker.stop({ graceMs: 0 }));
+  defer(() => worker.stop({ graceMs: 0 }));
   const job = store.enqueue(vmStart('vm1'));
   await waitFor('running', () => signal);
   const outcome = store.requestCancel(job.id, alice);
@@ -139,6 +144,7 @@ test('cancel of a running job aborts the executor signal and the job ends cancel
 });
 
 test('a cancel from another process is seen by the heartbeat', async (t) => {
+  const defer = deferrals(t);
   const store = freshStore(t);
   let signal: AbortSignal | undefined;
   const worker = new Worker({
@@ -151,19 +157,20 @@ test('a cancel from another process is seen by the heartbeat', async (t) => {
     }),
   });
   worker.start();
-  t.after(() => worker.stop({ graceMs: 0 }));
+  defer(() => worker.stop({ graceMs: 0 }));
   const job = store.enqueue(vmStart('vm1'));
   await waitFor('running', () => signal);
   // Same DB, a store instance whose change listeners the worker does not hear: like another process.
   const { openJobStore } = await import('../../src/jobs/store.js');
   const other = openJobStore(store.db.name);
-  t.after(() => other.close());
+  defer(() => other.close());
   other.requestCancel(job.id, alice);
   await waitFor('cancelled', () => store.get(job.id)?.state === 'cancelled');
   assert.equal(signal!.aborted, true);
 });
 
 test('a transient error retries (recovered on the next attempt); a permanent one fails at once', async (t) => {
+  const defer = deferrals(t);
   const store = freshStore(t, fastBackoff);
   const calls: Array<{ id: number; attempt: number; recovered: boolean }> = [];
   const worker = new Worker({
@@ -178,7 +185,7 @@ test('a transient error retries (recovered on the next attempt); a permanent one
     }),
   });
   worker.start();
-  t.after(() => worker.stop({ graceMs: 0 }));
+  defer(() => worker.stop({ graceMs: 0 }));
   const flaky = store.enqueue(vmStart('flaky'));
   const missing = store.enqueue(vmStart('missing'));
   const buggy = store.enqueue(vmStart('buggy'));
@@ -205,6 +212,7 @@ test('a transient error retries (recovered on the next attempt); a permanent one
 });
 
 test('progress is coalesced: 200 steps → a few writes, the last one kept', async (t) => {
+  const defer = deferrals(t);
   const store = freshStore(t);
   const worker = new Worker({
     store,
@@ -219,7 +227,7 @@ test('progress is coalesced: 200 steps → a few writes, the last one kept', asy
     }),
   });
   worker.start();
-  t.after(() => worker.stop({ graceMs: 0 }));
+  defer(() => worker.stop({ graceMs: 0 }));
   const job = store.enqueue(vmStart('vm1'));
   await waitFor('succeeded', () => store.get(job.id)?.state === 'succeeded');
   const progress = store.outbox.pending(10_000).filter((e) => e.jobId === job.id && e.type === 'progress');
@@ -229,6 +237,7 @@ test('progress is coalesced: 200 steps → a few writes, the last one kept', asy
 });
 
 test('graceful stop releases an unfinished job; a new worker finishes it as recovered', async (t) => {
+  const defer = deferrals(t);
   const store = freshStore(t);
   let firstSignal: AbortSignal | undefined;
   const first = new Worker({
@@ -261,12 +270,13 @@ test('graceful stop releases an unfinished job; a new worker finishes it as reco
     }),
   });
   second.start();
-  t.after(() => second.stop({ graceMs: 0 }));
+  defer(() => second.stop({ graceMs: 0 }));
   await waitFor('finished', () => store.get(job.id)?.state === 'succeeded' && store.get(quick.id)?.state === 'succeeded');
   assert.deepEqual(recoveredSeen, [true, true]);
 });
 
 test('stop waits for running jobs within the grace period', async (t) => {
+  const defer = deferrals(t);
   const store = freshStore(t);
   const worker = new Worker({
     store,
@@ -288,6 +298,7 @@ test('stop waits for running jobs within the grace period', async (t) => {
 });
 
 test('a worker that lost its lease aborts and never writes the job again', async (t) => {
+  const defer = deferrals(t);
   const store = freshStore(t);
   let signal: AbortSignal | undefined;
   const worker = new Worker({
@@ -295,6 +306,7 @@ test('a worker that lost its lease aborts and never writes the job again', async
     hypervisor: namesOnlyHypervisor(),
     leaseMs: 150,
     reapEveryMs: 3_600_000,
+    logger: silentLogger, // the lease loss is the point of this test
     executors: allExecutors(async (_p: unknown, ctx: ExecutorContext) => {
       signal = ctx.signal;
       try {
@@ -305,7 +317,7 @@ test('a worker that lost its lease aborts and never writes the job again', async
     }),
   });
   worker.start();
-  t.after(() => worker.stop({ graceMs: 0 }));
+  defer(() => worker.stop({ graceMs: 0 }));
   const job = store.enqueue(vmStart('vm1'));
   await waitFor('running', () => signal);
   // Another process's reaper, with a clock far ahead: takes the job back.

@@ -1,0 +1,34 @@
+import type { StatusView } from '../../notifier/types.js';
+import type { Reply } from '../types.js';
+
+/** Reply / StatusView → the terminal's lines. Pure. */
+
+const TONE_MARK: Record<Reply['tone'], string> = { info: 'ℹ', success: '✔', warning: '⚠', error: '✖' };
+const STATE_MARK: Record<StatusView['state'], string> = {
+  awaiting_approval: '⏸',
+  queued: '…',
+  running: '▶',
+  succeeded: '✔',
+  failed: '✖',
+  cancelled: '⊘',
+};
+
+export function replyLines(reply: Reply): string[] {
+  const visibility = reply.visibility === 'ephemeral' ? ' (only you)' : '';
+  return [`${TONE_MARK[reply.tone]} ${reply.title}${visibility}`, ...reply.lines];
+}
+
+/** `[#######.............] 35%` */
+export function progressBar(fraction: number, width = 20): string {
+  const f = Math.min(1, Math.max(0, fraction));
+  const full = Math.round(f * width);
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${Math.round(f * 100)}%`;
+}
+
+export function statusLines(view: StatusView): string[] {
+  const lines = [`${STATE_MARK[view.state]} ${view.title}`, ...view.lines];
+  if (view.state === 'running' && view.progress?.fraction !== undefined) {
+    lines.push(`${progressBar(view.progress.fraction)} ${view.progress.step}`);
+  }
+  return lines;
+}

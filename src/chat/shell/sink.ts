@@ -1,0 +1,44 @@
+import type { Approval, Job, NotifyTarget } from '../../jobs/types.js';
+import type { NotificationSink, StatusView } from '../../notifier/types.js';
+import { statusLines } from './render.js';
+import type { Transcript } from './transcript.js';
+
+export const SHELL_ADAPTER = 'shell';
+export const BOT_NAME = 'kvmops';
+
+/**
+ * The notifier's sink for the terminal chat. Status messages are edited in place; a status
+ * message from an earlier session (unknown id) is posted anew, and the notifier stores the new
+ * id. Finished jobs get a new message mentioning the requester, as in Discord.
+ */
+export class ShellSink implements NotificationSink {
+  readonly adapter = SHELL_ADAPTER;
+  /** Completion announcements made, by job id: the notifier promises one; this makes it visible. */
+  readonly announced = new Map<number, number>();
+
+  constructor(
+    private readonly transcript: Transcript,
+    private readonly onEnd?: (view: StatusView) => void,
+  ) {}
+
+  async upsertStatus(_target: NotifyTarget, messageId: string | null, view: StatusView): Promise<string> {
+    const lines = statusLines(view);
+    if (messageId && this.transcript.edit(messageId, lines)) return messageId;
+    return this.transcript.post(BOT_NAME, lines);
+  }
+
+  async announceEnd(_target: NotifyTarget, view: StatusView): Promise<void> {
+    this.announced.set(view.jobId, (this.announced.get(view.jobId) ?? 0) + 1);
+    const how = view.state === 'succeeded' ? 'succeeded' : view.state === 'failed' ? 'failed' : 'was cancelled';
+    const detail = view.error ? ` — ${view.error.code}: ${view.error.message}` : view.result ? ` — ${view.result}` : '';
+    this.transcript.post(BOT_NAME, [`@${view.requester.name}: job #${view.jobId} ${how}${detail}`]);
+    this.onEnd?.(view);
+  }
+
+  async approvalChanged(approval: Approval, job: Job): Promise<void> {
+    if (!approval.messageId) return;
+    const by = approval.decidedBy ? ` by ${approval.decidedBy}` : '';
+    const line = `Approval for job #${job.id}: ${approval.state}${approval.state === 'expired' ? '' : by}`;
+    this.transcript.post(BOT_NAME, [`${line} (request ${approval.messageId})`]);
+  }
+}

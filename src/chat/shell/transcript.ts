@@ -1,0 +1,99 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+
+/**
+ * The terminal chat's channel: every bot message gets a short id (`m12`) that the user can
+ * react to (`react m12 ✅`). An edited message is redrawn in place when it is the last thing on
+ * a terminal screen; otherwise (older message, or output is not a terminal) the new version is
+ * printed again, marked as an update — a log file then keeps the whole history.
+ */
+
+export interface TranscriptOptions {
+  /** Where output goes. */
+  write: (s: string) => void;
+  /** Redraw in place (ANSI cursor movement): only on a real terminal. */
+  inPlace: boolean;
+  /** File keeping the id counter, so ids never repeat across sessions on one database. */
+  seqFile?: string;
+  /** Called around each write, e.g. to clear and redraw an interactive prompt. */
+  beforeWrite?: () => void;
+  afterWrite?: () => void;
+}
+
+interface Message {
+  id: string;
+  author: string;
+  lines: string[];
+}
+
+export class Transcript {
+  private readonly messages = new Map<string, Message>();
+  private seq: number;
+  /** The block at the bottom of the screen: the only one that can be redrawn in place. */
+  private last: { id: string; rows: number } | null = null;
+
+  constructor(private readonly opts: TranscriptOptions) {
+    this.seq = 0;
+    if (opts.seqFile) {
+      try {
+        this.seq = Number.parseInt(readFileSync(opts.seqFile, 'utf8'), 10) || 0;
+      } catch {
+        this.seq = 0;
+      }
+    }
+  }
+
+  private nextId(): string {
+    this.seq += 1;
+    if (this.opts.seqFile) writeFileSync(this.opts.seqFile, String(this.seq));
+    return `m${this.seq}`;
+  }
+
+  has(id: string): boolean {
+    return this.messages.has(id);
+  }
+
+  /** A new bot message; returns its id. */
+  post(author: string, lines: string[]): string {
+    const id = this.nextId();
+    const msg = { id, author, lines };
+    this.messages.set(id, msg);
+    this.print(this.format(msg));
+    this.last = { id, rows: this.format(msg).length };
+    return id;
+  }
+
+  /** Replace a message's text (a status update). Unknown id → false (caller posts anew). */
+  edit(id: string, lines: string[]): boolean {
+    const msg = this.messages.get(id);
+    if (!msg) return false;
+    if (msg.lines.join('\n') === lines.join('\n')) return true; // nothing new: no redraw
+    msg.lines = lines;
+    const block = this.format(msg);
+    if (this.opts.inPlace && this.last?.id === id) {
+      const up = this.last.rows;
+      this.print(block, `\x1b[${up}F\x1b[J`);
+    } else {
+      block[0] = `${block[0]}  (updated)`;
+      this.print(block);
+    }
+    this.last = { id, rows: block.length };
+    return true;
+  }
+
+  /** Local feedback that is not a bot message (no id): echoes, usage errors. */
+  note(line: string): void {
+    this.print([line]);
+    this.last = null;
+  }
+
+  private format(msg: Message): string[] {
+    const [first = '', ...more] = msg.lines;
+    return [`[${msg.id}] ${msg.author}: ${first}`, ...more.map((l) => `      ${l}`)];
+  }
+
+  private print(block: string[], prefix = ''): void {
+    this.opts.beforeWrite?.();
+    this.opts.write(prefix + block.join('\n') + '\n');
+    this.opts.afterWrite?.();
+  }
+}
