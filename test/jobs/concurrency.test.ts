@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { freshStore, openStore, runFixture, snapshotCreate, tempDbFile } from './helpers.js';
+import { freshStore, openStore, runTogether, snapshotCreate, tempDbFile } from './helpers.js';
 
 /** Events in commit order (ids are assigned at commit under the write lock): a clock that cannot lie. */
 function eventsByJob(db: import('../../src/jobs/db.js').Database, type: string): Map<number, number[]> {
@@ -18,7 +15,7 @@ test('three processes claiming the same 300 jobs never double-claim', async (t) 
   const store = openStore(t, file);
   const ids = Array.from({ length: 300 }, (_, i) => store.enqueue(snapshotCreate(`vm-${i}`, 'daily')).id);
 
-  const outputs = await Promise.all(['a', 'b', 'c'].map((owner) => runFixture('claimer.ts', [file, owner, '2', '0'])));
+  const outputs = await runTogether('claimer.ts', ['a', 'b', 'c'].map((owner) => [file, owner, '2', '0']), file);
   const done = outputs.flat();
 
   assert.equal(done.length, ids.length, 'every job completed exactly once (no complete was refused, none repeated)');
@@ -43,7 +40,7 @@ test('per-VM order: 200 jobs on 10 VMs, random durations, 3 processes × 3 loops
     accepted.set(job.lockKey, [...(accepted.get(job.lockKey) ?? []), job.id]);
   }
 
-  await Promise.all(['a', 'b', 'c'].map((owner) => runFixture('claimer.ts', [file, owner, '3', '8'])));
+  await runTogether('claimer.ts', ['a', 'b', 'c'].map((owner) => [file, owner, '3', '8']), file);
 
   const starts = eventsByJob(store.db, 'running');
   const ends = eventsByJob(store.db, 'succeeded');
@@ -59,13 +56,7 @@ test('per-VM order: 200 jobs on 10 VMs, random durations, 3 processes × 3 loops
 test('dedupe under a race: two processes enqueue the same 100 jobs at once', async (t) => {
   const file = tempDbFile(t);
   const store = openStore(t, file);
-  // Both processes open the database, say they are ready, and go together when GOFILE appears;
-  const go = `${file}.go`;
-  const racers = Promise.all([runFixture('enqueuer.ts', [file, '100', go]), runFixture('enqueuer.ts', [file, '100', go])]);
-  const dir = dirname(file);
-  while (readdirSync(dir).filter((f) => f.endsWith('.ready')).length < 2) await sleep(5);
-  writeFileSync(go, '');
-  const [a, b] = await racers;
+  const [a, b] = await runTogether('enqueuer.ts', [[file, '100'], [file, '100']], file);
 
   for (let i = 0; i < 100; i++) {
     const outcomes = [a!.find((o) => o.i === i)!, b!.find((o) => o.i === i)!];

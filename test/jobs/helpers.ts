@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openJobStore, type SqliteJobStore, type StoreOptions } from '../../src/jobs/store.js';
@@ -72,4 +73,21 @@ export function runFixture(name: string, args: string[]): Promise<Array<Record<s
       resolve(out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>));
     });
   });
+}
+
+/**
+ * Runs several fixture processes that start their work at the same instant: each is given GOFILE
+ * as its last argument, creates GOFILE.<pid>.ready once set up, and waits for GOFILE to exist
+ * (see `waitForGo`). Starting a process with tsx takes about a second, so without this the
+ * first would be done before the last began.
+ */
+export async function runTogether(name: string, argsList: string[][], dbFile: string): Promise<Array<Array<Record<string, unknown>>>> {
+  const go = `${dbFile}.go`;
+  const runs = Promise.all(argsList.map((args) => runFixture(name, [...args, go])));
+  let failed: unknown;
+  runs.catch((e: unknown) => (failed = e));
+  const dir = dirname(dbFile);
+  while (readdirSync(dir).filter((f) => f.endsWith('.ready')).length < argsList.length && failed === undefined) await sleep(5);
+  writeFileSync(go, '');
+  return runs;
 }

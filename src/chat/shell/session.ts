@@ -2,7 +2,7 @@ import type { AppCore } from '../../app.js';
 import { jobTitle } from '../../notifier/render.js';
 import { handleReaction } from '../approval-reactions.js';
 import { expandRoles } from '../roles.js';
-import type { ChatPlace, ChatUser, CommandDef, ReactionOutcome, Role } from '../types.js';
+import type { ChatPlace, ChatUser, CommandDef, ReactionOutcome, Reply, Role } from '../types.js';
 import { parseLine, type ShellAction } from './parse.js';
 import { replyLines } from './render.js';
 import { BOT_NAME, SHELL_ADAPTER } from './sink.js';
@@ -33,6 +33,9 @@ export interface ShellSessionOptions {
 
 export class ShellSession {
   private user: ChatUser;
+  /** The reply to the last slash command (the demo reads its job id). */
+  lastReply: Reply | null = null;
+  lastReaction: ReactionOutcome | null = null;
   private readonly knownRoles = new Map<string, Set<Role>>();
   private readonly defs: Map<string, CommandDef>;
 
@@ -100,7 +103,8 @@ export class ShellSession {
         this.transcript.note(this.describeUser());
         return true;
       case 'react':
-        this.transcript.note(describeOutcome(await this.react(action.messageId, action.emoji), action.emoji));
+        this.lastReaction = await this.react(action.messageId, action.emoji);
+        this.transcript.note(describeOutcome(this.lastReaction, action.emoji));
         return true;
       case 'command':
         await this.command(action.command, action.subcommand, action.options);
@@ -114,6 +118,7 @@ export class ShellSession {
 
   private async command(command: string, subcommand: string | null, options: Record<string, string | number | boolean | undefined>): Promise<void> {
     const reply = await this.core.router.handle({ command, subcommand, options, user: this.user, place: SHELL_PLACE });
+    this.lastReply = reply;
     const id = this.transcript.post(BOT_NAME, replyLines(reply));
     if (reply.approvalJobId !== undefined) this.attachApproval(reply.approvalJobId, id);
   }

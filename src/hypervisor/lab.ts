@@ -1,0 +1,81 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { KvmopsError } from '../domain/errors.js';
+import { run } from './exec.js';
+import type { HostContext } from './host-context.js';
+import { ensurePools, forgetPools } from './pools.js';
+import { StorageLayout } from './storage.js';
+import { assertName } from './validate.js';
+import { deleteVm, listVms } from './vms.js';
+
+/**
+ * A small lab kit for `npm run demo` and manual trials on a LOCAL host: a tiny "golden" VM
+ * (a qcow2 with no OS: the guest sits in SeaBIOS, enough for define/start/snapshot), byte
+ * patterns written and checked with qemu-io (the VM must be shut off), and clean-up of a lab's
+ * VMs and pools. Not used by the bot itself.
+ */
+
+function requireLocal(h: HostContext): void {
+  if (!h.local) throw new KvmopsError('unsupported', 'the lab kit works on the local host only');
+}
+
+/** Defines `name` with one 64 MiB qcow2 disk in the storage dir's vms folder. Returns the disk. */
+export async function createGoldenVm(h: HostContext, name: string, opts: { sizeMiB?: number } = {}): Promise<string> {
+  requireLocal(h);
+  assertName(name, 'VM');
+  await ensurePools(h);
+  const disk = h.storage.assertInside(`${h.storage.vmsDir}/${StorageLayout.fileName(name, 'vda')}.qcow2`);
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', disk, `${opts.sizeMiB ?? 64}M`], { timeoutMs: 30_000 });
+  const xml = `<domain type='qemu'>
+  <name>${name}</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>
+    <interface type='user'><model type='virtio'/></interface>
+  </devices>
+</domain>
+`;
+  const dir = await mkdtemp(path.join(tmpdir(), 'kvmops-lab-'));
+  try {
+    await writeFile(path.join(dir, 'golden.xml'), xml);
+    await h.virsh.run(['define', path.join(dir, 'golden.xml')], { timeoutMs: 30_000 });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return disk;
+}
+
+/** `qemu-io write -P byte` over the first `length` bytes of a shut-off VM's disk. */
+export async function writeDiskPattern(h: HostContext, file: string, byte: number, length = '1M'): Promise<void> {
+  requireLocal(h);
+  h.storage.assertInside(file);
+  await run('qemu-io', ['-c', `write -P 0x${byte.toString(16)} 0 ${length}`, file], { timeoutMs: 30_000 });
+}
+
+/** True when the first `length` bytes all hold `byte` (qemu-io `read -P`, read-only, `-U`). */
+export async function hasDiskPattern(h: HostContext, file: string, byte: number, length = '1M'): Promise<boolean> {
+  requireLocal(h);
+  h.storage.assertInside(file);
+  const r = await run('qemu-io', ['-r', '-U', '-c', `read -P 0x${byte.toString(16)} 0 ${length}`, file], { timeoutMs: 30_000 });
+  return !/Pattern verification failed/.test(r.stdout + r.stderr);
+}
+
+/** Removes every VM whose name starts with `prefix` (disks included), then the lab's pools. */
+export async function removeLab(h: HostContext, prefix: string): Promise<string[]> {
+  requireLocal(h);
+  const removed: string[] = [];
+  for (const vm of await listVms(h)) {
+    if (!vm.name.startsWith(prefix)) continue;
+    await deleteVm(h, vm.name);
+    removed.push(vm.name);
+  }
+  for (const pool of [h.storage.templatesPool, h.storage.vmsPool]) {
+    await h.virsh.run(['pool-destroy', pool]).catch(() => undefined);
+    await h.virsh.run(['pool-undefine', pool]).catch(() => undefined);
+  }
+  forgetPools(h);
+  return removed;
+}

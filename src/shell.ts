@@ -1,0 +1,73 @@
+/**
+ * `npm run shell -- [--as NAME] [--roles viewer,operator,admin,approver]`: the terminal chat.
+ * The same commands, roles, approvals and notifications as the Discord bot, against the hosts
+ * in KVMOPS_HOSTS, with the bot's worker running in this process.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createCore, startApp } from './app.js';
+import { loadEnv } from './config/env.js';
+import { parseRoles } from './chat/shell/parse.js';
+import { ShellSession } from './chat/shell/session.js';
+import { ShellSink } from './chat/shell/sink.js';
+import { runTerminal } from './chat/shell/terminal.js';
+import { Transcript } from './chat/shell/transcript.js';
+import { createLogger } from './ops/logger.js';
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      as: { type: 'string', default: process.env.USER || 'operator' },
+      roles: { type: 'string', default: 'admin,approver' },
+    },
+  });
+  const roles = parseRoles(values.roles!);
+  if (!Array.isArray(roles)) {
+    console.error(`kvmops shell: ${roles.error}`);
+    return 2;
+  }
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const env = loadEnv();
+  mkdirSync(path.dirname(env.KVMOPS_DB), { recursive: true });
+  // Logs go to stderr at warn and above, so they do not drown the conversation.
+  const logger = createLogger({ level: process.env.KVMOPS_LOG_LEVEL ? env.KVMOPS_LOG_LEVEL : 'warn', destination: process.stderr });
+  const core = createCore(env, { guildId: null, logger });
+  const tty = Boolean(process.stdout.isTTY && process.stdin.isTTY);
+  let rlRedraw: (() => void) | undefined;
+  const transcript = new Transcript({
+    write: (s) => process.stdout.write(s),
+    inPlace: tty,
+    seqFile: `${env.KVMOPS_DB}.shell-seq`,
+    ...(tty
+      ? {
+          beforeWrite: () => process.stdout.write('\r\x1b[K'),
+          afterWrite: () => rlRedraw?.(),
+        }
+      : {}),
+  });
+  const session = new ShellSession(core, transcript, { user: values.as!, roles });
+  const app = await startApp(core, { sinks: [new ShellSink(transcript)] });
+  transcript.note(`kvmops shell — hosts: ${core.hypervisor.hostNames().join(', ')}; database ${env.KVMOPS_DB}. Type help.`);
+  await session.resumePendingApprovals();
+  const stop = async () => {
+    await app.stop({ graceMs: 10_000 });
+  };
+  process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
+  await runTerminal(session, core, {
+    input: process.stdin,
+    output: process.stdout,
+    terminal: tty,
+    onPromptReady: (redraw) => (rlRedraw = redraw),
+  });
+  await stop();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`kvmops shell: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  },
+);
