@@ -18,7 +18,7 @@ import type { BenchResult } from './types.js';
 
 const CYCLES = 2_000;
 /** Store and bare take turns in batches this big, so a burst of disk noise hits both alike. */
-const BATCH = 50;
+const BATCH = 10;
 const LEASE_MS = 60_000;
 
 /** A database file holding CYCLES queued jobs, each on its own VM (so none waits for another). */

@@ -11,22 +11,25 @@ import { parseNameList, parseVolList } from './parse.js';
 import { ensurePools } from './pools.js';
 import { StorageLayout } from './storage.js';
 import { withTempDir } from './tempdir.js';
-import { storedTemplateFromXml, templateXmlVolume, type StoredTemplate } from './templates.js';
+import { storedTemplateFromXml, templateXmlVolume } from './templates.js';
 import type { DeployRequest, DeployResult, OpContext } from './types.js';
 import { assertName } from './validate.js';
 import { deleteVolumes } from './vms.js';
-import { virshArgs, type VirshArgs } from './virsh-args.js';
+import { qemuImg } from './qemu-img.js';
+import { qemuImgArgs, virshArgs, type VirshArgs } from './virsh-args.js';
 
 /**
  * Deploy N VMs from a template.
  *
  *   thin   per disk a qcow2 overlay in the vms pool whose backing file is the template disk,
- *          backing format given explicitly (`vol-create-as … --backing-vol P --backing-vol-format qcow2`)
+ *          backing format given explicitly (remote: `vol-create-as … --backing-vol P
+ *          --backing-vol-format qcow2`; local: `qemu-img create -b P -F qcow2`, measured faster)
  *   clone  per disk a full, independent, sparse copy (local: `cp --sparse=always`, measured
  *          faster than libvirt's vol-create-from here; remote: vol-create-from)
  *
  * Fixed costs are paid once per batch, not once per VM: one virsh process reads the state
- * (domains, VM volumes, the template's XML), one makes every overlay and defines every domain.
+ * (domains, VM volumes, the template's XML), one makes every overlay (remote) and defines
+ * every domain.
  *
  * Crash recovery (the worker may call again for the same request): with `requestId`, each VM's
  * kvmops metadata records it. On a repeated call a domain of a target name is
@@ -45,6 +48,8 @@ export const MAX_DEPLOY_COUNT = 20;
 export interface DeployOptions {
   /** How a local host copies clone disks: `auto` (= cp) or `libvirt` (vol-create-from). Remote hosts always use libvirt. */
   cloneCopier?: 'auto' | 'libvirt';
+  /** How a local host makes thin overlays: `auto` (= qemu-img create, 4 at a time) or `libvirt` (vol-create-as). Remote hosts always use libvirt. */
+  overlayCreator?: 'auto' | 'libvirt';
 }
 
 interface VmPlan {
@@ -166,14 +171,21 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
       let cmds: VirshArgs[];
       if (req.mode === 'thin') {
         ctx.onProgress?.({ step: `creating ${plans.length} thin VM${plans.length === 1 ? '' : 's'}` });
-        cmds = [
-          ...plans.flatMap((p) =>
-            p.disks.map((d) => virshArgs.volCreateOverlay(h.storage.vmsPool, path.posix.basename(d.dst), d.capacity, d.src)),
-          ),
-          ...defines,
-        ];
+        const disks = plans.flatMap((p) => p.disks);
+        if (h.local && (opts.overlayCreator ?? 'auto') === 'auto') {
+          // measured: libvirt's vol-create-as costs ~1.7× a bare `qemu-img create` per overlay
+          await eachLimited(disks, 4, (d) =>
+            qemuImg(qemuImgArgs.createOverlay(h.storage.assertInside(d.dst), d.src), { timeoutMs: 60_000, signal: ctx.signal }),
+          );
+          cmds = [virshArgs.poolRefresh(h.storage.vmsPool), ...defines];
+        } else {
+          cmds = [
+            ...disks.map((d) => virshArgs.volCreateOverlay(h.storage.vmsPool, path.posix.basename(d.dst), d.capacity, d.src)),
+            ...defines,
+          ];
+        }
       } else {
-        await copyClones(h, t, plans, ctx, opts);
+        await copyClones(h, plans, ctx, opts);
         cmds = [virshArgs.poolRefresh(h.storage.vmsPool), ...defines];
       }
       ctx.signal?.throwIfAborted();
@@ -195,7 +207,7 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
   return { vms: names, mode: req.mode, started: req.start };
 }
 
-async function copyClones(h: HostContext, t: StoredTemplate, plans: VmPlan[], ctx: OpContext, opts: DeployOptions): Promise<void> {
+async function copyClones(h: HostContext, plans: VmPlan[], ctx: OpContext, opts: DeployOptions): Promise<void> {
   const jobs = plans.flatMap((p) => p.disks.map((d) => ({ vm: p.vm, ...d })));
   const useCp = h.local && (opts.cloneCopier ?? 'auto') === 'auto';
   for (const [i, j] of jobs.entries()) {
@@ -208,7 +220,24 @@ async function copyClones(h: HostContext, t: StoredTemplate, plans: VmPlan[], ct
     else await volCreateFrom(h, h.storage.vmsPool, path.posix.basename(j.dst), j.src, { signal: ctx.signal, mode: '0600' });
     onFraction(1);
   }
-  void t;
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; the first failure rejects (after the running ones settle). */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (next < items.length && failed === undefined) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed;
 }
 
 /** Destroy + undefine the named domains (absent ones are fine) and remove the given files of the vms pool. */

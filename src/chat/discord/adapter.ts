@@ -69,7 +69,22 @@ export async function startDiscord(core: AppCore, opts: DiscordAdapterOptions): 
     ...(opts.safetyDeferMs !== undefined ? { safetyDeferMs: opts.safetyDeferMs } : {}),
     refuseAll: () => (paused ? 'kvmops is restarting; try again in a minute.' : null),
   });
-  const reactionDeps = { client, services: core.services, roles: core.roles, api, guildId: opts.guildId, log };
+  const sink = new DiscordSink(api, { onRestError: restError });
+  // The notifier edits the request when it sees the decision's event; but when the job has
+  // already started by the time it delivers (events coalesced), it cannot tell the approval was
+  // decided and skips the edit. So the decision edits its request here too (the edit is
+  // idempotent: both render the same approval and job).
+  const onDecided = async (jobId: number): Promise<void> => {
+    const approval = core.store.approvals.get(jobId);
+    const job = core.store.get(jobId);
+    if (!approval || !job) return;
+    try {
+      await sink.approvalChanged(approval, job);
+    } catch (e) {
+      log.warn({ err: e, jobId }, 'could not edit the approval request after its decision');
+    }
+  };
+  const reactionDeps = { client, services: core.services, roles: core.roles, api, guildId: opts.guildId, log, onDecided };
   const onReaction = createReactionHandler(reactionDeps);
 
   client.on(Events.InteractionCreate, (i) => void onInteraction(i));
@@ -97,7 +112,6 @@ export async function startDiscord(core: AppCore, opts: DiscordAdapterOptions): 
     const decided = reconciled.filter((r) => r.outcome.kind !== 'ignored');
     if (reconciled.length) log.info({ pending: reconciled.length, decided: decided.length }, 'approval reactions reconciled');
 
-    const sink = new DiscordSink(api, { onRestError: restError });
     let stopped: Promise<void> | undefined;
     return {
       client: client as Client<true>,

@@ -38,15 +38,13 @@ export function createDiscordClient(opts: ClientOptions = {}): Client {
   });
 }
 
-/** The shard's websocket state as /healthz reports it. */
+/**
+ * The gateway state as /healthz reports it. The manager's own status stays Ready after the first
+ * READY, so the shards are what tell a dropped, resuming connection apart.
+ */
 export function discordStatusOf(client: Client): DiscordStatus {
-  switch (client.ws.status) {
-    case Status.Ready:
-      return 'connected';
-    case Status.Idle:
-    case Status.Disconnected:
-      return 'disconnected';
-    default:
-      return 'reconnecting';
-  }
+  const shards = [...client.ws.shards.values()];
+  if (shards.length === 0) return client.ws.status === Status.Ready ? 'connected' : 'disconnected';
+  if (shards.every((s) => s.status === Status.Ready)) return 'connected';
+  return 'reconnecting';
 }

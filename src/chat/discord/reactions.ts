@@ -33,6 +33,8 @@ export interface ReactionDeps {
   api: ChannelApi;
   guildId: string;
   log: { error(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; info?(obj: object, msg?: string): void };
+  /** A reaction decided job #id's approval (approved or rejected). */
+  onDecided?(jobId: number): Promise<void>;
 }
 
 const DECISION_EMOJI = new Set([APPROVE, REJECT]);
@@ -52,6 +54,8 @@ export function createReactionHandler(deps: ReactionDeps) {
       );
       if (outcome.kind === 'ignored' && (outcome.reason === 'requester' || outcome.reason === 'not-approver')) {
         await removeIgnored(deps, message.channelId, message.id, emoji, user.id);
+      } else if (outcome.kind !== 'ignored') {
+        await deps.onDecided?.(outcome.jobId);
       }
     } catch (e) {
       deps.log.error({ err: e, messageId: message.id, user: user.id }, 'reaction handling failed');
@@ -107,7 +111,7 @@ export async function reconcileApprovals(deps: ReactionDeps): Promise<ReconcileR
     }
     return p;
   };
-  return reconcilePending(deps.services, async (approval) => {
+  const results = await reconcilePending(deps.services, async (approval) => {
     if (approval.adapter !== ADAPTER || !approval.channelId || !approval.messageId) return [];
     const out: Array<{ user: ChatUser; emoji: string }> = [];
     for (const emoji of [REJECT, APPROVE]) {
@@ -129,4 +133,6 @@ export async function reconcileApprovals(deps: ReactionDeps): Promise<ReconcileR
     }
     return out;
   });
+  for (const r of results) if (r.outcome.kind !== 'ignored') await deps.onDecided?.(r.jobId);
+  return results;
 }

@@ -6,7 +6,7 @@ import {
   type APIApplicationCommandBasicOption,
   type APIApplicationCommandSubcommandOption,
   type REST,
-  type RESTPutAPIApplicationGuildCommandsJSONBody,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { CommandDef, OptionDef } from '../types.js';
 
@@ -16,7 +16,7 @@ import type { CommandDef, OptionDef } from '../types.js';
  * guild's commands (guild commands update at once; global ones take up to an hour).
  */
 
-export type CommandJson = RESTPutAPIApplicationGuildCommandsJSONBody[number];
+export type CommandJson = RESTPostAPIChatInputApplicationCommandsJSONBody;
 
 const OPTION_TYPES: Record<OptionDef['type'], ApplicationCommandOptionType.String | ApplicationCommandOptionType.Integer | ApplicationCommandOptionType.Boolean> = {
   string: ApplicationCommandOptionType.String,
