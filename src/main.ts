@@ -20,8 +20,15 @@ function oneLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, '; ');
 }
 
+/** `.env` when present (process.loadEnvFile: Node ≥ 20.12); variables already set win. */
+function loadDotEnv(): void {
+  if (!existsSync('.env')) return;
+  if (typeof process.loadEnvFile !== 'function') throw new Error('.env found but this Node has no process.loadEnvFile (needs Node ≥ 20.12); export the variables instead');
+  process.loadEnvFile('.env');
+}
+
 async function main(): Promise<void> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
+  loadDotEnv();
   const env = loadEnv();
   const { token, guildId } = requireDiscord(env);
   const core = createCore(env);

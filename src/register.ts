@@ -9,8 +9,15 @@ import { COMMAND_MODULES, loadCommands } from '../commands/index.js';
 import { EnvError, loadEnv, requireDiscord } from './config/env.js';
 import { commandLabels, registerCommands } from './chat/discord/registration.js';
 
+/** `.env` when present (process.loadEnvFile: Node ≥ 20.12); variables already set win. */
+function loadDotEnv(): void {
+  if (!existsSync('.env')) return;
+  if (typeof process.loadEnvFile !== 'function') throw new Error('.env found but this Node has no process.loadEnvFile (needs Node ≥ 20.12); export the variables instead');
+  process.loadEnvFile('.env');
+}
+
 async function main(): Promise<void> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
+  loadDotEnv();
   const env = loadEnv();
   const { token, guildId } = requireDiscord(env);
   const defs = loadCommands(COMMAND_MODULES).map((m) => m.def);

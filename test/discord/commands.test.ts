@@ -32,6 +32,8 @@ describe('Discord: registration, refusals, reads and autocomplete', skip, () => 
     assert.equal((await w.finished(t.jobId!)).state, 'succeeded');
     const s = await run(w, USER.alice, 'snapshot', 'create', { vm: src, name: 'snap-a' });
     assert.equal((await w.finished(s.jobId!)).state, 'succeeded');
+    // Their notifications are out before the refusals below look for public messages.
+    await w.emulator.waitFor(() => w.endMessages(t.jobId!).length && w.endMessages(s.jobId!).length, 10_000, 'setup notifications');
   });
   after(async () => {
     await w?.close();

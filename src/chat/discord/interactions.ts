@@ -180,6 +180,10 @@ async function command(interaction: ChatInputCommandInteraction, deps: Interacti
     clearTimeout(safety);
     if (reply.visibility === 'public' && reply.approvalJobId !== undefined) {
       await approvalRequest(reply, inv, responder, deps);
+    } else if (reply.visibility === 'public') {
+      // Public answers are channel messages (bot token), the acknowledgement stays private.
+      await deps.api.send(inv.place.channelId, replyMessage(reply));
+      await responder.send({ content: publicAck(reply) });
     } else {
       // Every other reply is for the invoker only: reads, refusals, "job #N queued".
       await responder.send(replyMessage(reply));
