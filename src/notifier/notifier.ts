@@ -234,7 +234,7 @@ export class Notifier {
       }
       this.messageIds.set(g.jobId, messageId);
 
-      if (sink.approvalChanged && this.approvals && mayHaveSettledApproval(types, job.startedAt)) {
+      if (sink.approvalChanged && this.approvals && mayHaveSettledApproval(g.events)) {
         const approval = this.approvals.get(g.jobId);
         if (approval && approval.state !== 'pending') await sink.approvalChanged(approval, job);
       }

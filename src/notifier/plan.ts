@@ -1,4 +1,4 @@
-import type { JobEventType } from '../jobs/types.js';
+import type { JobEvent, JobEventType } from '../jobs/types.js';
 
 /**
  * The coalescing policy, pure: given the undelivered event types of one job (oldest first),
@@ -26,9 +26,16 @@ export function planDelivery(
   return { action: 'deliver', announce };
 }
 
-/** Events that may mean the job's approval was decided or expired (then `approvalChanged`). */
-export function mayHaveSettledApproval(types: readonly JobEventType[], startedAt: number | null): boolean {
-  if (types.includes('approval_expired')) return true;
-  // approve → `queued`, reject → `cancelled`, both before the job ever ran.
-  return startedAt === null && (types.includes('queued') || types.includes('cancelled'));
+/**
+ * Events that may mean the job's approval was decided or expired (then `approvalChanged`).
+ * Each event carries the job as it was at that change: approve → `queued`, reject →
+ * `cancelled`, both before the job ever ran — judged per event, not by the newest snapshot,
+ * since a batch may already hold the approved job's `running` too.
+ */
+export function mayHaveSettledApproval(events: ReadonlyArray<Pick<JobEvent, 'type' | 'job'>>): boolean {
+  return events.some(
+    (e) =>
+      e.type === 'approval_expired' ||
+      ((e.type === 'queued' || e.type === 'cancelled') && e.job.startedAt === null),
+  );
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deliveryDelay } from '../../src/notifier/backoff.js';
 import { mayHaveSettledApproval, planDelivery } from '../../src/notifier/plan.js';
+import type { Job, JobEventType } from '../../src/jobs/types.js';
 
 test('state changes go at once; progress-only batches wait for the edit interval', () => {
   const opts = { lastEditAt: 1_000, now: 1_500, minProgressEditMs: 2_000 };
@@ -17,10 +18,13 @@ test('state changes go at once; progress-only batches wait for the edit interval
 });
 
 test('approval settled: expired, or queued/cancelled before the job ever ran', () => {
-  assert.equal(mayHaveSettledApproval(['approval_expired', 'cancelled'], null), true);
-  assert.equal(mayHaveSettledApproval(['queued'], null), true);
-  assert.equal(mayHaveSettledApproval(['queued'], 1), false); // a retry
-  assert.equal(mayHaveSettledApproval(['progress'], null), false);
+  const ev = (type: JobEventType, startedAt: number | null) => ({ type, job: { startedAt } as Job });
+  assert.equal(mayHaveSettledApproval([ev('approval_expired', null), ev('cancelled', null)]), true);
+  assert.equal(mayHaveSettledApproval([ev('queued', null)]), true);
+  assert.equal(mayHaveSettledApproval([ev('queued', 1)]), false); // a retry
+  assert.equal(mayHaveSettledApproval([ev('progress', null)]), false);
+  // approved, then already running when the notifier delivers: still an approval decision
+  assert.equal(mayHaveSettledApproval([ev('queued', null), ev('running', 5)]), true);
 });
 
 test('delivery backoff grows, is capped and jittered in the upper half', () => {

@@ -70,21 +70,7 @@ export async function startDiscord(core: AppCore, opts: DiscordAdapterOptions): 
     refuseAll: () => (paused ? 'kvmops is restarting; try again in a minute.' : null),
   });
   const sink = new DiscordSink(api, { onRestError: restError });
-  // The notifier edits the request when it sees the decision's event; but when the job has
-  // already started by the time it delivers (events coalesced), it cannot tell the approval was
-  // decided and skips the edit. So the decision edits its request here too (the edit is
-  // idempotent: both render the same approval and job).
-  const onDecided = async (jobId: number): Promise<void> => {
-    const approval = core.store.approvals.get(jobId);
-    const job = core.store.get(jobId);
-    if (!approval || !job) return;
-    try {
-      await sink.approvalChanged(approval, job);
-    } catch (e) {
-      log.warn({ err: e, jobId }, 'could not edit the approval request after its decision');
-    }
-  };
-  const reactionDeps = { client, services: core.services, roles: core.roles, api, guildId: opts.guildId, log, onDecided };
+  const reactionDeps = { client, services: core.services, roles: core.roles, api, guildId: opts.guildId, log };
   const onReaction = createReactionHandler(reactionDeps);
 
   client.on(Events.InteractionCreate, (i) => void onInteraction(i));

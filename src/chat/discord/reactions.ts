@@ -33,8 +33,6 @@ export interface ReactionDeps {
   api: ChannelApi;
   guildId: string;
   log: { error(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; info?(obj: object, msg?: string): void };
-  /** A reaction decided job #id's approval (approved or rejected). */
-  onDecided?(jobId: number): Promise<void>;
 }
 
 const DECISION_EMOJI = new Set([APPROVE, REJECT]);
@@ -54,9 +52,8 @@ export function createReactionHandler(deps: ReactionDeps) {
       );
       if (outcome.kind === 'ignored' && (outcome.reason === 'requester' || outcome.reason === 'not-approver')) {
         await removeIgnored(deps, message.channelId, message.id, emoji, user.id);
-      } else if (outcome.kind !== 'ignored') {
-        await deps.onDecided?.(outcome.jobId);
       }
+      // A decision edits its request message through the outbox (notifier → approvalChanged).
     } catch (e) {
       deps.log.error({ err: e, messageId: message.id, user: user.id }, 'reaction handling failed');
     }
@@ -133,6 +130,5 @@ export async function reconcileApprovals(deps: ReactionDeps): Promise<ReconcileR
     }
     return out;
   });
-  for (const r of results) if (r.outcome.kind !== 'ignored') await deps.onDecided?.(r.jobId);
   return results;
 }
