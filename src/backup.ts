@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { EnvError, loadEnv } from './config/env.js';
+import { EnvError, loadDotEnv, loadEnv } from './config/env.js';
 import { backupDatabase } from './jobs/backup.js';
 
 const USAGE = `usage: npm run backup -- FILE [--force]
@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<void> {
   if (files.length !== 1) usage(files.length === 0 ? 'which FILE should the backup go to?' : 'give exactly one FILE');
   const dest = resolve(files[0]!);
 
-  if (existsSync('.env')) process.loadEnvFile('.env');
+  loadDotEnv();
   let env;
   try {
     env = loadEnv();

@@ -8,9 +8,8 @@
  * period, flush notifications, close the database, log out of Discord, exit 0. A second signal
  * exits at once with 1.
  */
-import { existsSync } from 'node:fs';
 import { createCore, startApp } from './app.js';
-import { EnvError, loadEnv, requireDiscord } from './config/env.js';
+import { EnvError, loadDotEnv, loadEnv, requireDiscord } from './config/env.js';
 import { startDiscord } from './chat/discord/adapter.js';
 
 const GRACE_MS = 30_000;
@@ -20,12 +19,6 @@ function oneLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, '; ');
 }
 
-/** `.env` when present (process.loadEnvFile: Node ≥ 20.12); variables already set win. */
-function loadDotEnv(): void {
-  if (!existsSync('.env')) return;
-  if (typeof process.loadEnvFile !== 'function') throw new Error('.env found but this Node has no process.loadEnvFile (needs Node ≥ 20.12); export the variables instead');
-  process.loadEnvFile('.env');
-}
 
 async function main(): Promise<void> {
   loadDotEnv();

@@ -3,11 +3,11 @@
  * The same commands, roles, approvals and notifications as the Discord bot, against the hosts
  * in KVMOPS_HOSTS, with the bot's worker running in this process.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createCore, startApp } from './app.js';
-import { loadEnv } from './config/env.js';
+import { loadDotEnv, loadEnv } from './config/env.js';
 import { parseRoles } from './chat/shell/parse.js';
 import { ShellSession } from './chat/shell/session.js';
 import { ShellSink } from './chat/shell/sink.js';
@@ -27,7 +27,7 @@ async function main(): Promise<number> {
     console.error(`kvmops shell: ${roles.error}`);
     return 2;
   }
-  if (existsSync('.env')) process.loadEnvFile('.env');
+  loadDotEnv();
   const env = loadEnv();
   mkdirSync(path.dirname(env.KVMOPS_DB), { recursive: true });
   // Logs go to stderr at warn and above, so they do not drown the conversation.

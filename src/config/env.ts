@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { hostNameSchema } from '../domain/names.js';
 
@@ -117,4 +118,13 @@ export function requireDiscord(env: Env): { token: string; guildId: string } {
   const missing = (['DISCORD_TOKEN', 'DISCORD_GUILD_ID'] as const).filter((k) => !env[k]);
   if (missing.length) throw new EnvError(missing.map((k) => `${k}: required for the Discord adapter`));
   return { token: env.DISCORD_TOKEN!, guildId: env.DISCORD_GUILD_ID! };
+}
+
+/** `.env` in the working directory when present (process.loadEnvFile, Node ≥ 20.12); variables already set win. */
+export function loadDotEnv(file = '.env'): void {
+  if (!existsSync(file)) return;
+  if (typeof process.loadEnvFile !== 'function') {
+    throw new Error(`${file} found but this Node has no process.loadEnvFile (needs Node ≥ 20.12); export the variables instead`);
+  }
+  process.loadEnvFile(file);
 }

@@ -276,7 +276,6 @@ test('graceful stop releases an unfinished job; a new worker finishes it as reco
 });
 
 test('stop waits for running jobs within the grace period', async (t) => {
-  const defer = deferrals(t);
   const store = freshStore(t);
   const worker = new Worker({
     store,

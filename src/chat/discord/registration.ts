@@ -5,7 +5,8 @@ import {
   type APIApplicationCommand,
   type APIApplicationCommandBasicOption,
   type APIApplicationCommandSubcommandOption,
-  type REST,
+  REST,
+  type APIApplication,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { CommandDef, OptionDef } from '../types.js';
@@ -74,4 +75,20 @@ export async function registerCommands(rest: REST, applicationId: string, guildI
 /** `/deploy`, `/template create` … for a log line or `npm run register`'s output. */
 export function commandLabels(defs: readonly CommandDef[]): string[] {
   return defs.flatMap((d) => (d.flat ? [`/${d.name}`] : d.subcommands.map((s) => `/${d.name} ${s.name}`)));
+}
+
+/**
+ * `npm run register`: a REST client for the token (and DISCORD_API_URL), the application it
+ * belongs to, and the bulk overwrite on the guild.
+ */
+export async function registerWithToken(opts: {
+  token: string;
+  apiUrl?: string | undefined;
+  guildId: string;
+  defs: readonly CommandDef[];
+}): Promise<{ application: { id: string; name: string }; registered: APIApplicationCommand[] }> {
+  const rest = new REST(opts.apiUrl ? { api: opts.apiUrl } : {}).setToken(opts.token);
+  const app = (await rest.get(Routes.currentApplication())) as APIApplication;
+  const registered = await registerCommands(rest, app.id, opts.guildId, opts.defs);
+  return { application: { id: app.id, name: app.name }, registered };
 }
