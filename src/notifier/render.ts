@@ -10,7 +10,8 @@ import type { StatusView } from './types.js';
 type Loose = Record<string, unknown>;
 const str = (v: unknown): string => (typeof v === 'string' ? v : String(v ?? '?'));
 
-const STATE_WORDS: Record<Job['state'], string> = {
+/** A job state in words, the same in every adapter. */
+export const STATE_WORDS: Record<Job['state'], string> = {
   awaiting_approval: 'awaiting approval',
   queued: 'queued',
   running: 'running',

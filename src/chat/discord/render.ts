@@ -1,7 +1,7 @@
 import type { APIEmbed, APIEmbedField, RESTPostAPIChannelMessageJSONBody } from 'discord.js';
 import type { JobState } from '../../domain/job-kinds.js';
 import type { Approval, Job } from '../../jobs/types.js';
-import { formatDuration, jobTitle } from '../../notifier/render.js';
+import { formatDuration, jobTitle, STATE_WORDS } from '../../notifier/render.js';
 import type { StatusView } from '../../notifier/types.js';
 import type { Reply } from '../types.js';
 
@@ -30,14 +30,6 @@ export const TONE_COLOURS: Record<Reply['tone'], number> = {
   error: 0xe74c3c,
 };
 
-const STATE_WORDS: Record<JobState, string> = {
-  awaiting_approval: 'awaiting approval',
-  queued: 'queued',
-  running: 'running',
-  succeeded: 'succeeded',
-  failed: 'failed',
-  cancelled: 'cancelled',
-};
 
 const NO_MENTIONS = { parse: [] as [] };
 
