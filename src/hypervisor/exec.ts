@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { execa, type Options } from 'execa';
 import { KvmopsError, type ErrorCode } from '../domain/errors.js';
 
@@ -57,6 +58,16 @@ export function shortStderr(stderr: string): string {
   return line.replace(/^error: /, '');
 }
 
+/**
+ * Children die with kvmops: each program is started through util-linux `setpriv --pdeathsig
+ * KILL`, so when the bot process dies abruptly (SIGKILL, OOM) no `cp` or `qemu-img` goes on
+ * writing a disk while the restarted bot's recovery removes or redoes it.
+ */
+const SETPRIV = '/usr/bin/setpriv';
+const dieWithParent = process.platform === 'linux' && existsSync(SETPRIV);
+/** setpriv's own words when it could not run the program (exit 127). */
+const NOT_EXECUTED = /^setpriv: failed to execute /m;
+
 export async function run(program: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
   const argv = [program, ...args];
   const started = performance.now();
@@ -71,7 +82,9 @@ export async function run(program: string, args: readonly string[], opts: RunOpt
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
     ...(opts.onLine ? { lines: false, buffer: true } : {}),
   };
-  const child = execa(program, args, execaOpts);
+  const child = dieWithParent
+    ? execa(SETPRIV, ['--pdeathsig', 'KILL', '--', program, ...args], execaOpts)
+    : execa(program, args, execaOpts);
   if (opts.onLine) {
     const onLine = opts.onLine;
     for (const stream of ['stdout', 'stderr'] as const) {
@@ -99,7 +112,8 @@ export async function run(program: string, args: readonly string[], opts: RunOpt
   }
   if (r.failed) {
     const exitCode = typeof r.exitCode === 'number' ? r.exitCode : undefined;
-    const msg = r.code === 'ENOENT' ? `${program} is not installed` : shortStderr(stderr) || (r.shortMessage ?? 'failed');
+    const missing = r.code === 'ENOENT' || (exitCode === 127 && NOT_EXECUTED.test(stderr));
+    const msg = missing ? `${program} is not installed` : shortStderr(stderr) || (r.shortMessage ?? 'failed');
     throw new CommandError('command-failed', msg, { argv, exitCode, stderr, cause: r });
   }
   return { stdout, stderr, durationMs };

@@ -1,0 +1,39 @@
+/**
+ * The program runner's contract with real processes: a child stops when its job is cancelled
+ * or times out, and dies with kvmops when kvmops itself is killed (no orphan `cp` writing a disk
+ * while the restarted bot recovers the job).
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { isKvmopsError } from '../../src/domain/errors.js';
+import { run } from '../../src/hypervisor/exec.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const sleeping = (marker: string) =>
+  spawnSync('pgrep', ['-f', `^sleep ${marker}$`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('a program that is missing, times out or is cancelled fails with its code', async () => {
+  await assert.rejects(run('kvmops-no-such-program', [], { timeoutMs: 5_000 }), (e) => isKvmopsError(e, 'command-failed') && /is not installed/.test(e.message));
+  await assert.rejects(run('sleep', ['5'], { timeoutMs: 100 }), (e) => isKvmopsError(e, 'command-timeout'));
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 100);
+  await assert.rejects(run('sleep', ['5'], { timeoutMs: 5_000, signal: ac.signal }), (e) => isKvmopsError(e, 'aborted'));
+  const failed = await run('sh', ['-c', 'echo "error: it broke" >&2; exit 3'], { timeoutMs: 5_000 }).catch((e: unknown) => e);
+  assert.ok(isKvmopsError(failed, 'command-failed'));
+  assert.equal(failed.message, 'it broke');
+  assert.equal(failed.details.exitCode, 3);
+});
+
+test('children die with the process that started them', async () => {
+  const marker = `${Math.floor(Math.random() * 1e6) + 1000}.5`;
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'fixtures/run-sleep.ts'), marker], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout.on('data', () => resolve()));
+  assert.equal(sleeping(marker).length, 1, 'the program runs');
+  child.kill('SIGKILL'); // only the node process: its child is not signalled directly
+  for (let i = 0; i < 50 && sleeping(marker).length; i++) await settle(100);
+  assert.deepEqual(sleeping(marker), [], 'the program died with its parent');
+});
