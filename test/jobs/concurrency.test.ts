@@ -15,7 +15,9 @@ test('three processes claiming the same 300 jobs never double-claim', async (t) 
   const store = openStore(t, file);
   const ids = Array.from({ length: 300 }, (_, i) => store.enqueue(snapshotCreate(`vm-${i}`, 'daily')).id);
 
-  const outputs = await runTogether('claimer.ts', ['a', 'b', 'c'].map((owner) => [file, owner, '2', '0']), file);
+  // A little work per job (0–2 ms) keeps every process in the race: with none, one process
+  // could drain the queue before the others' first claim, and the test would prove nothing.
+  const outputs = await runTogether('claimer.ts', ['a', 'b', 'c'].map((owner) => [file, owner, '2', '2']), file);
   const done = outputs.flat();
 
   assert.equal(done.length, ids.length, 'every job completed exactly once (no complete was refused, none repeated)');
