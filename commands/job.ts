@@ -5,6 +5,8 @@ import { defineCommand, subcommand } from '../src/chat/command.js';
 import { flag, readReply } from '../src/chat/command-kit.js';
 import { hasRole } from '../src/chat/roles.js';
 import { jobDetail, jobLine } from '../src/chat/format.js';
+import type { Services } from '../src/chat/services.js';
+import type { Job } from '../src/jobs/types.js';
 
 /**
  * /job — the job history every teammate sees. Reads the SQLite store only (no host reads), so
@@ -15,6 +17,12 @@ import { jobDetail, jobLine } from '../src/chat/format.js';
 export const JOB_LIST_LIMIT = 20;
 
 const id = z.number().int().min(1);
+
+async function requireJob(services: Services, jobId: number): Promise<Job> {
+  const job = await services.jobs.get(jobId);
+  if (!job) throw new KvmopsError('job-not-found', `There is no job #${jobId}.`, { details: { jobId } });
+  return job;
+}
 const idOption = { name: 'id', description: 'Job id (the number after #)', type: 'integer' as const, required: true, minValue: 1 };
 
 export default defineCommand({
@@ -30,8 +38,7 @@ export default defineCommand({
       options: [idOption],
       schema: z.object({ id }).strict(),
       async handle({ options: o, services }) {
-        const job = await services.jobs.get(o.id);
-        if (!job) throw new KvmopsError('job-not-found', `There is no job #${o.id}.`, { details: { jobId: o.id } });
+        const job = await requireJob(services, o.id);
         const tone = job.state === 'failed' ? 'error' : job.state === 'succeeded' ? 'success' : 'info';
         return { ...readReply(`Job #${job.id} ${job.state}`, jobDetail(job, services.now())), tone };
       },
@@ -71,8 +78,7 @@ export default defineCommand({
       async handle(ctx) {
         const { options: o, services, user } = ctx;
         ctx.auditJob(o.id);
-        const job = await services.jobs.get(o.id);
-        if (!job) throw new KvmopsError('job-not-found', `There is no job #${o.id}.`, { details: { jobId: o.id } });
+        const job = await requireJob(services, o.id);
         if (job.requester.id !== user.id && !hasRole(user, 'admin')) {
           throw new KvmopsError('forbidden', `Only ${job.requester.name} (who requested job #${job.id}) or an admin may cancel it.`, {
             details: { jobId: job.id },

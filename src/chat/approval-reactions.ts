@@ -19,11 +19,11 @@ import type { ChatUser, ReactionEvent, ReactionOutcome } from './types.js';
  * reason tells them why it was ignored.
  */
 
-const APPROVE = '✅';
-const REJECT = '❌';
+export const APPROVE = '✅';
+export const REJECT = '❌';
 
 /** Platforms differ on the emoji variation selector (U+FE0F); compare without it. */
-function decisionOf(emoji: string): Decision | undefined {
+export function decisionOf(emoji: string): Decision | undefined {
   const e = emoji.replace(/\uFE0F/g, '');
   if (e === APPROVE) return 'approve';
   if (e === REJECT) return 'reject';

@@ -1,4 +1,6 @@
+import { FINAL_STATES } from '../domain/job-kinds.js';
 import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.js';
+import type { Job } from '../jobs/types.js';
 import type { HypervisorReader } from './services.js';
 
 /**
@@ -97,10 +99,10 @@ export class Catalog {
  */
 export function invalidateOnJobEnd(
   catalog: Pick<Catalog, 'invalidate'>,
-  onChange: (listener: (job: { state: string; payload: Record<string, unknown> }) => void) => () => void,
+  onChange: (listener: (job: Pick<Job, 'state' | 'payload'>) => void) => () => void,
 ): () => void {
   return onChange((job) => {
-    if (job.state !== 'succeeded' && job.state !== 'failed' && job.state !== 'cancelled') return;
+    if (!FINAL_STATES.has(job.state)) return;
     const host = job.payload.host;
     catalog.invalidate(typeof host === 'string' ? host : undefined);
   });

@@ -208,9 +208,16 @@ export function readReply(title: string, lines: string[]): Reply {
 /** `z.boolean().default(x)` with the contract's default, spelled once. */
 export const flag = (dflt: boolean) => z.boolean().default(dflt);
 
-/** Formats zod issues as "option: message" lines (the router lists every one in a refusal). */
-export function zodIssues(error: z.ZodError): string[] {
-  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'options'}: ${i.message}`);
+/**
+ * A failed zod parse as the user's `invalid-input` refusal, listing every issue as an
+ * "option: message" line; `label` ("snapshot create") names the command when known.
+ */
+export function invalidOptions(error: z.ZodError, label?: string): KvmopsError {
+  const issues = error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'options'}: ${i.message}`);
+  return new KvmopsError('invalid-input', `Invalid options${label ? ` for /${label}` : ''}:\n${issues.join('\n')}`, {
+    cause: error,
+    details: { issues },
+  });
 }
 
 /**
@@ -219,9 +226,6 @@ export function zodIssues(error: z.ZodError): string[] {
  */
 export function parsePayload<S extends z.ZodTypeAny>(schema: S, data: unknown): z.output<S> {
   const r = schema.safeParse(data);
-  if (!r.success) {
-    const issues = zodIssues(r.error);
-    throw new KvmopsError('invalid-input', `Invalid options:\n${issues.join('\n')}`, { details: { issues } });
-  }
+  if (!r.success) throw invalidOptions(r.error);
   return r.data;
 }

@@ -22,14 +22,6 @@ const IMPLIES: Record<Role, readonly Role[]> = {
   approver: ['approver'],
 };
 
-/** Who holds `role`, given the levels that imply it: e.g. viewer is held by viewer, operator and admin. */
-const HELD_BY: Record<Role, readonly Role[]> = {
-  viewer: ['viewer', 'operator', 'admin'],
-  operator: ['operator', 'admin'],
-  admin: ['admin'],
-  approver: ['approver'],
-};
-
 export class RolePolicy {
   private readonly byId = new Map<string, Role[]>();
 
@@ -75,7 +67,8 @@ export class RolePolicy {
  * (`rolesFor`); this applies it again so a hand-built user `{ admin }` still counts as operator.
  */
 export function hasRole(user: Pick<ChatUser, 'roles'>, role: Role): boolean {
-  return HELD_BY[role].some((r) => user.roles.has(r));
+  for (const held of user.roles) if (IMPLIES[held]?.includes(role)) return true; // ?.: a hand-built user may carry anything
+  return false;
 }
 
 /** Roles given on the command line (the shell's `--roles viewer,operator`), hierarchy applied. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { KvmopsError, type ErrorCode } from '../domain/errors.js';
 import type { AuditEntry } from '../jobs/types.js';
 import type { CommandModule, SubcommandHandler } from './command.js';
-import { zodIssues } from './command-kit.js';
+import { invalidOptions } from './command-kit.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { hasRole } from './roles.js';
 import type { Services } from './services.js';
@@ -209,10 +209,7 @@ export class CommandRouter {
 
   private validate(resolved: Resolved, raw: RawOptions): Record<string, unknown> {
     const r = resolved.handler.schema.safeParse(coerce(resolved.def.options, raw));
-    if (!r.success) {
-      const issues = zodIssues(r.error);
-      throw new KvmopsError('invalid-input', `Invalid options for /${resolved.label}:\n${issues.join('\n')}`, { details: { issues } });
-    }
+    if (!r.success) throw invalidOptions(r.error, resolved.label);
     return r.data as Record<string, unknown>;
   }
 
@@ -240,10 +237,7 @@ export class CommandRouter {
   private asKvmopsError(e: unknown, label: string): KvmopsError {
     if (e instanceof KvmopsError) return e;
     // A handler's own zod parse that failed: still the user's input.
-    if (e instanceof z.ZodError) {
-      const issues = zodIssues(e);
-      return new KvmopsError('invalid-input', `Invalid options for /${label}:\n${issues.join('\n')}`, { cause: e, details: { issues } });
-    }
+    if (e instanceof z.ZodError) return invalidOptions(e, label);
     return new KvmopsError('internal', 'Something went wrong on our side; it has been logged.', { cause: e });
   }
 

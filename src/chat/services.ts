@@ -9,6 +9,7 @@ import type {
   JobFilter,
 } from '../jobs/types.js';
 import type { HostDriver } from '../hypervisor/types.js';
+import type { Logger as LoggerPort } from '../worker/logger.js';
 import { Catalog, invalidateOnJobEnd } from './catalog.js';
 
 /**
@@ -66,11 +67,8 @@ export interface ChatConfig {
   guildId: string | null;
 }
 
-/** pino-compatible subset. */
-export interface Logger {
-  error(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
+/** The chat layer only warns and reports errors (the shared port: src/worker/logger.ts). */
+export type Logger = Pick<LoggerPort, 'error' | 'warn'>;
 
 export interface Services {
   jobs: JobsPort;

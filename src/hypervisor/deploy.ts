@@ -3,10 +3,11 @@ import path from 'node:path';
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
 import { deployNames } from '../domain/names.js';
 import { copySparseLocal, volCreateFrom } from './disk-copy.js';
+import { eachLimited } from './each-limited.js';
 import { interfaceCount, newMac, newUuid, readVmMeta, vmXml } from './domain-xml.js';
 import type { HostContext } from './host-context.js';
 import { allDomainViews, domainViews } from './inventory.js';
-import { okStdout, throwFirstError, virshMulti } from './multi.js';
+import { isVolumeMissing, okStdout, throwFirstError, virshMulti } from './multi.js';
 import { parseNameList, parseVolList } from './parse.js';
 import { ensurePools } from './pools.js';
 import { StorageLayout } from './storage.js';
@@ -91,7 +92,7 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
       ],
       { timeoutMs: 60_000, signal: ctx.signal },
     );
-    if (tplR!.error && /Storage volume not found|no storage vol/i.test(tplR!.stderr)) {
+    if (isVolumeMissing(tplR!)) {
       throw new KvmopsError('template-not-found', `template ${template} does not exist on host ${h.name}`);
     }
     okStdout(tplR);
@@ -121,7 +122,8 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
         const p = vmDiskPath(h, v.name, d.target);
         return state.vmVolumes.has(p) && v.disks.some((x) => x.target === d.target && x.file === p);
       });
-      (whole ? complete : { add: (n: string) => halfDomains.push(n) }).add(v.name);
+      if (whole) complete.add(v.name);
+      else halfDomains.push(v.name);
     }
     if (taken.length) {
       throw new KvmopsError('name-taken', `VM name${taken.length > 1 ? 's' : ''} already taken on host ${h.name}: ${taken.join(', ')}`, {
@@ -220,24 +222,6 @@ async function copyClones(h: HostContext, plans: VmPlan[], ctx: OpContext, opts:
     else await volCreateFrom(h, h.storage.vmsPool, path.posix.basename(j.dst), j.src, { signal: ctx.signal, mode: '0600' });
     onFraction(1);
   }
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time; the first failure rejects (after the running ones settle). */
-async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (next < items.length && failed === undefined) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (e) {
-        failed ??= e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed !== undefined) throw failed;
 }
 
 /** Destroy + undefine the named domains (absent ones are fine) and remove the given files of the vms pool. */

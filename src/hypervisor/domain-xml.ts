@@ -8,7 +8,6 @@ import {
   parseXml,
   removeChildren,
   serializeXml,
-  setChildText,
   textOf,
   type XmlElement,
 } from './xml.js';
@@ -274,13 +273,6 @@ export function vmXml(input: VmXmlInput): string {
   repointDisks(root, input.diskPaths);
   setVmMeta(root, input.meta);
   return serializeXml(root) + '\n';
-}
-
-/** Sets the `<name>` of a domain XML (used by tests and tools). */
-export function renameDomainXml(xml: string, name: string): string {
-  const root = parseDomainXml(xml);
-  setChildText(root, 'name', name);
-  return serializeXml(root);
 }
 
 /** `52:54:00:xx:xx:xx` (QEMU's locally administered prefix), distinct from every MAC in `taken`. */

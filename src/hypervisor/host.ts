@@ -100,24 +100,16 @@ export class LibvirtHost implements HostDriver {
     return deploy(this.ctx, req, ctx, this.opts.deploy);
   }
 
-  // Snapshots: src/hypervisor/snapshots (validates its own names).
-  async listSnapshots(vm: string, ctx?: OpContext): Promise<SnapshotInfo[]> {
-    assertName(vm, 'VM');
+  listSnapshots(vm: string, ctx?: OpContext): Promise<SnapshotInfo[]> {
     return listSnapshots(this.ctx, vm, ctx);
   }
-  async createSnapshot(req: CreateSnapshotRequest, ctx?: OpContext): Promise<SnapshotInfo> {
-    assertName(req.vm, 'VM');
-    assertName(req.name, 'snapshot');
+  createSnapshot(req: CreateSnapshotRequest, ctx?: OpContext): Promise<SnapshotInfo> {
     return createSnapshot(this.ctx, req, ctx);
   }
-  async revertSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
-    assertName(ref.vm, 'VM');
-    assertName(ref.name, 'snapshot');
+  revertSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
     return revertSnapshot(this.ctx, ref, ctx);
   }
-  async deleteSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
-    assertName(ref.vm, 'VM');
-    assertName(ref.name, 'snapshot');
+  deleteSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
     return deleteSnapshot(this.ctx, ref, ctx);
   }
 

@@ -1,15 +1,16 @@
 import type { HostContext } from './host-context.js';
 import { domainDisks, parseDomainXml } from './domain-xml.js';
+import { eachLimited } from './each-limited.js';
 import { okStdout, virshMulti } from './multi.js';
-import { parseDomBlkList, parseNameList, parseVolList, parseVolumeXml, type BlkEntry, type VolEntry } from './parse.js';
+import { parseDomBlkList, parseNameList, parseVolumeXml, type BlkEntry } from './parse.js';
 import { backingChain } from './qemu-img.js';
 import type { ChainEntry, OpContext } from './types.js';
 import { virshArgs } from './virsh-args.js';
 import type { XmlElement } from './xml.js';
 
 /**
- * Reading the host's real state: domains with their XML and disks, disk backing chains, pool
- * volumes. Reads are batched into as few virsh processes as possible (one per question, not
+ * Reading the host's real state: domains with their XML and disks, and disk backing chains.
+ * Reads are batched into as few virsh processes as possible (one per question, not
  * one per domain or per disk).
  */
 
@@ -58,15 +59,6 @@ function fileDisks(xml: XmlElement, blk: BlkEntry[]): DomainView['disks'] {
     .map((b) => ({ target: b.target, file: b.source!, format: fmt.get(b.target)?.format ?? 'raw' }));
 }
 
-export async function poolVolumes(h: HostContext, pool: string, ctx: OpContext = {}): Promise<VolEntry[]> {
-  const [refresh, list] = await virshMulti(h, [virshArgs.poolRefresh(pool), virshArgs.volList(pool)], {
-    timeoutMs: 30_000,
-    signal: ctx.signal,
-  });
-  okStdout(refresh);
-  return parseVolList(okStdout(list));
-}
-
 /**
  * Backing chains (top first) of many disk files. Local hosts ask qemu-img (the whole real
  * chain, also for files outside any pool); remote hosts ask libvirt level by level
@@ -81,18 +73,13 @@ export async function diskChains(
   const unique = [...new Set(files)];
   const out = new Map<string, ChainEntry[]>();
   if (h.local) {
-    let next = 0;
-    const worker = async () => {
-      while (next < unique.length) {
-        const f = unique[next++]!;
-        try {
-          out.set(f, await backingChain(f, { signal: ctx.signal }));
-        } catch (e) {
-          if (ctx.signal?.aborted) throw e;
-        }
+    await eachLimited(unique, 4, async (f) => {
+      try {
+        out.set(f, await backingChain(f, { signal: ctx.signal }));
+      } catch (e) {
+        if (ctx.signal?.aborted) throw e;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(4, unique.length) }, worker));
+    });
     return out;
   }
   // remote: walk the chains one level at a time

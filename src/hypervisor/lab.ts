@@ -1,12 +1,14 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KvmopsError } from '../domain/errors.js';
 import { run } from './exec.js';
 import type { HostContext } from './host-context.js';
 import { ensurePools, forgetPools } from './pools.js';
+import { qemuImg } from './qemu-img.js';
 import { StorageLayout } from './storage.js';
+import { withTempDir } from './tempdir.js';
 import { assertName } from './validate.js';
+import { virshArgs } from './virsh-args.js';
 import { deleteVm, listVms } from './vms.js';
 
 /**
@@ -26,7 +28,7 @@ export async function createGoldenVm(h: HostContext, name: string, opts: { sizeM
   assertName(name, 'VM');
   await ensurePools(h);
   const disk = h.storage.assertInside(`${h.storage.vmsDir}/${StorageLayout.fileName(name, 'vda')}.qcow2`);
-  await run('qemu-img', ['create', '-q', '-f', 'qcow2', disk, `${opts.sizeMiB ?? 64}M`], { timeoutMs: 30_000 });
+  await qemuImg(['create', '-q', '-f', 'qcow2', disk, `${opts.sizeMiB ?? 64}M`], { timeoutMs: 30_000 });
   const xml = `<domain type='qemu'>
   <name>${name}</name>
   <memory unit='MiB'>64</memory>
@@ -38,13 +40,11 @@ export async function createGoldenVm(h: HostContext, name: string, opts: { sizeM
   </devices>
 </domain>
 `;
-  const dir = await mkdtemp(path.join(tmpdir(), 'kvmops-lab-'));
-  try {
-    await writeFile(path.join(dir, 'golden.xml'), xml);
-    await h.virsh.run(['define', path.join(dir, 'golden.xml')], { timeoutMs: 30_000 });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  await withTempDir(async (dir) => {
+    const file = path.join(dir, 'golden.xml');
+    await writeFile(file, xml);
+    await h.virsh.run(virshArgs.define(file), { timeoutMs: 30_000 });
+  });
   return disk;
 }
 
@@ -73,8 +73,8 @@ export async function removeLab(h: HostContext, prefix: string): Promise<string[
     removed.push(vm.name);
   }
   for (const pool of [h.storage.templatesPool, h.storage.vmsPool]) {
-    await h.virsh.run(['pool-destroy', pool]).catch(() => undefined);
-    await h.virsh.run(['pool-undefine', pool]).catch(() => undefined);
+    await h.virsh.run(virshArgs.poolDestroy(pool)).catch(() => undefined);
+    await h.virsh.run(virshArgs.poolUndefine(pool)).catch(() => undefined);
   }
   forgetPools(h);
   return removed;

@@ -4,7 +4,7 @@ import { CommandError, run, shortStderr } from './exec.js';
 import type { HostContext } from './host-context.js';
 import { splitSections } from './parse.js';
 import { virshArgs, type VirshArgs } from './virsh-args.js';
-import { classifyVirshError, quoteVirshArg } from './virsh.js';
+import { classifyVirshError, quoteVirshArg, refineVirshError } from './virsh.js';
 
 /**
  * Many virsh commands in ONE virsh process, with each command's own stdout, stderr and error.
@@ -49,13 +49,7 @@ export async function virshMulti(
   try {
     out = await run('virsh', argv, { timeoutMs: opts.timeoutMs ?? 120_000, signal: opts.signal });
   } catch (e) {
-    if (e instanceof CommandError && e.code === 'command-failed') {
-      const code = classifyVirshError(e.stderr);
-      if (code !== 'command-failed') {
-        throw new CommandError(code, e.message, { argv: e.argv, exitCode: e.exitCode, stderr: e.stderr, cause: e });
-      }
-    }
-    throw e;
+    throw refineVirshError(e);
   }
   const stdouts = splitSections(out.stdout, nonce, commands.length);
   const stderrs = splitSections(out.stderr, nonce, commands.length);
@@ -85,4 +79,12 @@ export function okStdout(r: MultiResult | undefined): string {
   if (!r) throw new KvmopsError('internal', 'missing virsh batch result');
   if (r.error) throw r.error;
   return r.stdout;
+}
+
+/**
+ * This command failed because the storage volume does not exist (vol-download, vol-delete,
+ * vol-dumpxml). libvirt has no error code for it that kvmops classifies; only stderr says so.
+ */
+export function isVolumeMissing(r: MultiResult): boolean {
+  return r.error !== undefined && /Storage volume not found|no storage vol/i.test(r.stderr);
 }

@@ -1,5 +1,4 @@
 import { KvmopsError } from '../domain/errors.js';
-import { isValidName } from '../domain/names.js';
 import { VM_STATES, type VmState } from './types.js';
 import { find, parseXml, textOf } from './xml.js';
 
@@ -209,11 +208,6 @@ export function parseVersion(output: string): VersionInfo {
   const hyp = /^Running hypervisor: (.+)$/m.exec(output);
   if (!lib) return unexpected('version', output);
   return { libvirt: lib[1]!, hypervisor: hyp ? hyp[1]!.trim() : 'unknown' };
-}
-
-/** Names in a name list that are valid kvmops names (others are shown by list but never acted on). */
-export function validNames(names: string[]): string[] {
-  return names.filter(isValidName);
 }
 
 /**

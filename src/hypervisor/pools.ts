@@ -1,5 +1,5 @@
 import type { HostContext } from './host-context.js';
-import { throwFirstError, virshMulti } from './multi.js';
+import { okStdout, throwFirstError, virshMulti } from './multi.js';
 import { parseNameList } from './parse.js';
 import type { OpContext } from './types.js';
 import { virshArgs, type VirshArgs } from './virsh-args.js';
@@ -33,9 +33,8 @@ export async function ensurePoolsNow(h: HostContext, ctx: OpContext = {}): Promi
     timeoutMs: 30_000,
     signal: ctx.signal,
   });
-  throwFirstError([all!, active!]);
-  const defined = new Set(parseNameList(all!.stdout));
-  const running = new Set(parseNameList(active!.stdout));
+  const defined = new Set(parseNameList(okStdout(all)));
+  const running = new Set(parseNameList(okStdout(active)));
   const cmds: VirshArgs[] = [];
   for (const [pool, dir] of [
     [h.storage.templatesPool, h.storage.templatesDir],
@@ -46,9 +45,4 @@ export async function ensurePoolsNow(h: HostContext, ctx: OpContext = {}): Promi
   }
   if (cmds.length === 0) return;
   throwFirstError(await virshMulti(h, cmds, { timeoutMs: 60_000, signal: ctx.signal }));
-}
-
-/** `pool-refresh`: after files were made or removed outside libvirt (qemu-img, cp). */
-export function refreshArgs(h: HostContext, which: 'templates' | 'vms'): VirshArgs {
-  return virshArgs.poolRefresh(which === 'templates' ? h.storage.templatesPool : h.storage.vmsPool);
 }

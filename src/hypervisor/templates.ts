@@ -1,11 +1,12 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KvmopsError } from '../domain/errors.js';
+import { isValidName } from '../domain/names.js';
 import { copyFlat } from './disk-copy.js';
 import { domainDisks, parseDomainXml, readTemplateMeta, templateXml, type TemplateMeta } from './domain-xml.js';
 import type { HostContext } from './host-context.js';
 import { dependentsOf, diskChains } from './inventory.js';
-import { okStdout, throwFirstError, virshMulti } from './multi.js';
+import { isVolumeMissing, okStdout, throwFirstError, virshMulti } from './multi.js';
 import { parseDomBlkList, parseDomState, parseVolList, parseVolumeXml } from './parse.js';
 import { ensurePools } from './pools.js';
 import { StorageLayout } from './storage.js';
@@ -15,7 +16,6 @@ import type { CreateTemplateRequest, OpContext, TemplateInfo } from './types.js'
 import { assertDiskTarget, assertName } from './validate.js';
 import { deleteVolumes } from './vms.js';
 import { virshArgs } from './virsh-args.js';
-import { isValidName } from '../domain/names.js';
 
 /**
  * Templates: read-only, chain-free qcow2 disks plus the domain XML with its identity removed,
@@ -44,7 +44,9 @@ export function templateDiskPath(h: HostContext, name: string, target: string): 
 
 /** A template as stored (its XML volume's text), checked: kvmops metadata present, disks inside the templates dir. */
 export function storedTemplateFromXml(h: HostContext, name: string, xml: string): StoredTemplate {
-  const root = parseDomainXml(xml.replace(/\0+$/, ''));
+  // a raw volume may be padded with NULs after the document
+  const text = xml.replace(/\0+$/, '');
+  const root = parseDomainXml(text);
   const meta = readTemplateMeta(root);
   if (!meta || meta.name !== name) throw new KvmopsError('unexpected-output', `template ${name}: its XML has no kvmops template metadata`);
   const capacity = new Map(meta.disks.map((d) => [d.target, d.capacity]));
@@ -55,7 +57,7 @@ export function storedTemplateFromXml(h: HostContext, name: string, xml: string)
       if (!h.storage.isTemplateFile(file)) throw new KvmopsError('unexpected-output', `template ${name}: disk ${d.target} is not a template file`);
       return { target: d.target, file, capacity: capacity.get(d.target) ?? 0 };
     });
-  return { name, xml: xml.replace(/\0+$/, ''), meta, disks };
+  return { name, xml: text, meta, disks };
 }
 
 /** Read many templates' XML in one virsh process. Missing ones are absent from the result. */
@@ -71,10 +73,8 @@ export async function loadTemplates(h: HostContext, names: readonly string[], ct
     const out: StoredTemplate[] = [];
     for (let i = 0; i < names.length; i++) {
       const r = rs[i]!;
-      if (r.error) {
-        if (/Storage volume not found|no storage vol/i.test(r.stderr)) continue;
-        throw r.error;
-      }
+      if (isVolumeMissing(r)) continue;
+      okStdout(r);
       out.push(storedTemplateFromXml(h, names[i]!, await readFile(files[i]!, 'utf8')));
     }
     return out;
@@ -107,7 +107,8 @@ export async function listTemplates(h: HostContext, ctx: OpContext = {}): Promis
   await ensurePools(h, ctx);
   const stored = await loadTemplates(h, await templateNames(h, ctx), ctx);
   const files = stored.flatMap((t) => t.disks.map((d) => d.file));
-  const [sizes, deps] = await Promise.all([volumeSizes(h, files, ctx), dependentsOf(h, files, ctx)]);
+  // templateNames refreshed the pool just now: no second refresh
+  const [sizes, deps] = await Promise.all([volumeSizes(h, files, ctx, { refresh: false }), dependentsOf(h, files, ctx)]);
   return stored.map((t) => ({
     name: t.name,
     sourceVm: t.meta.sourceVm,
@@ -123,16 +124,22 @@ export async function listTemplates(h: HostContext, ctx: OpContext = {}): Promis
   }));
 }
 
-async function volumeSizes(h: HostContext, files: readonly string[], ctx: OpContext): Promise<Map<string, { capacity: number; allocation: number }>> {
+/** `refresh`: files written by qemu-img are volumes only once the pool has looked. */
+async function volumeSizes(
+  h: HostContext,
+  files: readonly string[],
+  ctx: OpContext,
+  opts: { refresh: boolean },
+): Promise<Map<string, { capacity: number; allocation: number }>> {
   if (files.length === 0) return new Map();
-  // refresh first: files written by qemu-img are volumes only once the pool has looked
-  const rs = await virshMulti(h, [virshArgs.poolRefresh(h.storage.templatesPool), ...files.map((f) => virshArgs.volDumpxml(f))], {
+  const refresh = opts.refresh ? [virshArgs.poolRefresh(h.storage.templatesPool)] : [];
+  const rs = await virshMulti(h, [...refresh, ...files.map((f) => virshArgs.volDumpxml(f))], {
     timeoutMs: 60_000,
     signal: ctx.signal,
   });
   const out = new Map<string, { capacity: number; allocation: number }>();
   files.forEach((f, i) => {
-    const r = rs[i + 1]!;
+    const r = rs[refresh.length + i]!;
     if (!r.error) out.set(f, parseVolumeXml(r.stdout));
   });
   return out;
@@ -250,7 +257,7 @@ export async function createTemplate(
         ),
       );
     });
-    const sizes = await volumeSizes(h, plan.map((p) => p.dst), {});
+    const sizes = await volumeSizes(h, plan.map((p) => p.dst), {}, { refresh: true });
     return {
       name,
       sourceVm: vm,

@@ -90,7 +90,18 @@ export const qemuImgArgs = {
     src,
     dst,
   ],
-  createOverlay: (dst: string, backing: string): string[] => ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', 'qcow2', dst],
+  /** A qcow2 overlay on `backing`, whose format is given explicitly (QEMU ≥ 6.1 needs `-F`). */
+  createOverlay: (dst: string, backing: string, backingFormat = 'qcow2'): string[] => [
+    'create',
+    '-q',
+    '-f',
+    'qcow2',
+    '-b',
+    backing,
+    '-F',
+    backingFormat,
+    dst,
+  ],
 };
 
 /** Volume XML for `vol-create-from`: a qcow2 whose size libvirt takes from the input volume. */

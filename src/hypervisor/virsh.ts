@@ -31,7 +31,7 @@ export function classifyVirshError(stderr: string): ErrorCode {
 }
 
 /** Refine a CommandError from virsh into its stable code (same command, stderr, cause). */
-function refine(e: unknown): unknown {
+export function refineVirshError(e: unknown): unknown {
   if (!(e instanceof CommandError) || e.code !== 'command-failed') return e;
   const code = classifyVirshError(e.stderr);
   if (code === 'command-failed') return e;
@@ -39,7 +39,7 @@ function refine(e: unknown): unknown {
 }
 
 /**
- * Quote one argument for virsh's own command-string parser (used by `batch`): single quotes,
+ * Quote one argument for virsh's own command-string parser (`batch`, virshMulti): single quotes,
  * and nothing that could end them. Names are validated long before this; paths are inside the
  * storage dir, whose characters are checked at start (storage.ts).
  */
@@ -51,7 +51,7 @@ export function quoteVirshArg(a: string): string {
 export class Virsh {
   constructor(readonly uri: string) {}
 
-  /** `virsh --connect URI --quiet? args…`: one command. */
+  /** `virsh --connect URI args…`: one command, its stdout. */
   async run(args: readonly string[], opts: VirshCallOptions = {}): Promise<string> {
     return (await this.exec(args, opts)).stdout;
   }
@@ -61,16 +61,17 @@ export class Virsh {
     try {
       return await run('virsh', ['--connect', this.uri, ...args], runOpts);
     } catch (e) {
-      throw refine(e);
+      throw refineVirshError(e);
     }
   }
 
   /**
-   * Several commands in one virsh process (`virsh "a; b; c"`): one process start-up and one
-   * connection instead of N (20 defines: 4 s as processes, 0.1–0.2 s batched). virsh stops at
-   * on after a failing command and exits with the last command's code, so any `error:` on
-   * stderr fails the whole batch here; the caller learns which commands took effect by
-   * checking the real state afterwards.
+   * Several commands in one virsh process (`virsh "a ; b ; c"`): one process start-up and one
+   * connection instead of N (20 defines: 4 s as processes, 0.1–0.2 s batched). Returns the
+   * commands' stdout run together, for read-only batches whose outputs the caller can tell
+   * apart (snapshots/state.ts). virsh goes on after a failing command and exits with the last
+   * command's code, so an exit code of 0 proves nothing: any `error:` on stderr fails the whole
+   * batch here. When each command's own output or error matters, use virshMulti (multi.ts).
    */
   async batch(commands: ReadonlyArray<readonly string[]>, opts: VirshCallOptions = {}): Promise<string> {
     if (commands.length === 0) return '';
@@ -78,7 +79,7 @@ export class Virsh {
     const argv = ['virsh', '--connect', this.uri, script];
     const { stdout, stderr } = await this.exec([script], opts);
     if (/^error: /m.test(stderr)) {
-      throw refine(new CommandError('command-failed', shortStderr(stderr), { argv, exitCode: 0, stderr }));
+      throw refineVirshError(new CommandError('command-failed', shortStderr(stderr), { argv, exitCode: 0, stderr }));
     }
     return stdout;
   }

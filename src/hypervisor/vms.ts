@@ -1,16 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
-import { parseDomainXml, readVmMeta } from './domain-xml.js';
+import { domainDisks, parseDomainXml, readVmMeta } from './domain-xml.js';
 import type { HostContext } from './host-context.js';
 import { allDomainViews, diskChains } from './inventory.js';
-import { okStdout, throwFirstError, virshMulti } from './multi.js';
+import { isVolumeMissing, okStdout, throwFirstError, virshMulti } from './multi.js';
 import { ensurePools } from './pools.js';
 import { parseDomBlkList, parseDomInfo, parseDomList, parseDomState, parseNameList, type DomState } from './parse.js';
 import { listSnapshots } from './snapshots/index.js';
 import type { DeleteVmResult, OpContext, StopRequest, VmInfo, VmSummary } from './types.js';
 import { assertName } from './validate.js';
 import { virshArgs } from './virsh-args.js';
-import { elements, find, findAll, parseXml, type XmlElement } from './xml.js';
+import { elements, findAll, parseXml, type XmlElement } from './xml.js';
 
 /** VM lifecycle: list, info, start, stop, delete. */
 
@@ -43,11 +43,8 @@ export async function vmInfo(h: HostContext, vm: string, ctx: OpContext = {}): P
   const di = parseDomInfo(okStdout(info));
   const root = parseDomainXml(okStdout(xml));
   const disks = parseDomBlkList(okStdout(blk)).filter((b) => b.device === 'disk' && b.source !== null);
-  const formats = new Map(
-    findAll(root, 'devices/disk').map((d) => [find(d, 'target')?.attrs.dev ?? '', find(d, 'driver')?.attrs.type ?? 'raw']),
-  );
-  const chains = await diskChains(h, disks.map((d) => d.source!), ctx);
-  const snapshots = await listSnapshots(h, vm, ctx);
+  const formats = new Map(domainDisks(root).map((d) => [d.target, d.format]));
+  const [chains, snapshots] = await Promise.all([diskChains(h, disks.map((d) => d.source!), ctx), listSnapshots(h, vm, ctx)]);
   const meta = readVmMeta(root);
   return {
     name: di.name,
@@ -208,7 +205,7 @@ export async function deleteVolumes(h: HostContext, files: readonly string[], ct
   );
   // with both pools freshly refreshed, "volume not found" means the file is not there (any more)
   throwFirstError(results.slice(0, 2));
-  const failures = results.slice(2).filter((r) => r.error && !/Storage volume not found|no storage vol with matching path/i.test(r.stderr));
+  const failures = results.slice(2).filter((r) => r.error && !isVolumeMissing(r));
   if (failures.length) throw failures[0]!.error!;
   return [...files].sort();
 }

@@ -158,14 +158,3 @@ export function textOf(el: XmlElement | undefined): string {
 export function removeChildren(el: XmlElement, pred: (c: XmlElement) => boolean): void {
   el.children = el.children.filter((c) => typeof c === 'string' || !pred(c));
 }
-
-/** Sets (or creates) a child element's text, e.g. `<name>web-01</name>`. */
-export function setChildText(el: XmlElement, name: string, text: string): XmlElement {
-  let child = elements(el, name)[0];
-  if (!child) {
-    child = { name, attrs: {}, children: [] };
-    el.children.push(child);
-  }
-  child.children = [text];
-  return child;
-}

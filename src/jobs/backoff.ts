@@ -10,6 +10,7 @@ export interface BackoffPolicy {
 
 /** `attempt` is the attempt that just failed (1 for the first run). `random` is in [0, 1). */
 export function retryDelay(attempt: number, policy: BackoffPolicy, random: () => number): number {
-  const exp = Math.min(policy.capMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
+  // The exponent is clamped so that a long run of failures cannot reach 2 ** 1024 = Infinity.
+  const exp = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(Math.max(0, attempt - 1), 30));
   return Math.round(exp / 2 + (random() * exp) / 2);
 }

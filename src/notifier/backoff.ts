@@ -1,7 +1,9 @@
+import { retryDelay } from '../jobs/backoff.js';
+
 /**
- * Delay before retrying a failed delivery: capped exponential with full jitter in the upper
- * half (so a chat platform coming back is not hit by every job at the same instant).
- * `failures` counts consecutive failures, 1 for the first.
+ * Delay before retrying a failed delivery: the job queue's capped exponential backoff with
+ * equal jitter (src/jobs/backoff.ts), so a chat platform coming back is not hit by every job at
+ * the same instant. `failures` counts consecutive failures, 1 for the first.
  */
 export interface DeliveryBackoff {
   baseMs: number;
@@ -11,7 +13,5 @@ export interface DeliveryBackoff {
 export const DEFAULT_DELIVERY_BACKOFF: DeliveryBackoff = { baseMs: 1_000, maxMs: 60_000 };
 
 export function deliveryDelay(failures: number, policy: DeliveryBackoff = DEFAULT_DELIVERY_BACKOFF, random: () => number = Math.random): number {
-  const exp = policy.baseMs * 2 ** Math.min(Math.max(0, failures - 1), 30);
-  const capped = Math.min(policy.maxMs, exp);
-  return Math.round(capped / 2 + (capped / 2) * random());
+  return retryDelay(failures, { baseMs: policy.baseMs, capMs: policy.maxMs }, random);
 }

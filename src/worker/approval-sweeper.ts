@@ -1,5 +1,4 @@
-import type { Logger } from './logger.js';
-import { stderrLogger } from './logger.js';
+import { stderrLogger, type Logger } from './logger.js';
 
 /** The slice of the store the sweeper needs (`store.approvals`). */
 export interface ApprovalExpiry {
@@ -14,11 +13,14 @@ export interface ApprovalExpiry {
  */
 export class ApprovalSweeper {
   private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly log: Logger;
 
   constructor(
     private readonly approvals: ApprovalExpiry,
     private readonly opts: { everyMs?: number; logger?: Logger; now?: () => number } = {},
-  ) {}
+  ) {
+    this.log = opts.logger ?? stderrLogger;
+  }
 
   start(): void {
     if (this.timer) return;
@@ -30,10 +32,10 @@ export class ApprovalSweeper {
   sweep(): number {
     try {
       const expired = this.approvals.expireDue((this.opts.now ?? Date.now)());
-      if (expired.length) (this.opts.logger ?? stderrLogger).info({ count: expired.length }, 'approvals expired');
+      if (expired.length) this.log.info({ count: expired.length }, 'approvals expired');
       return expired.length;
     } catch (e) {
-      (this.opts.logger ?? stderrLogger).error({ err: e }, 'approval sweep failed');
+      this.log.error({ err: e }, 'approval sweep failed');
       return 0;
     }
   }

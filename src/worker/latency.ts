@@ -1,6 +1,7 @@
 /**
  * A bounded window of samples (ms) with percentiles: the worker's enqueue → executor-start
- * latency, read by the bench and by /metrics later.
+ * latency (`Worker.latency`). The bench takes its own samples through `onExecutorStart` and
+ * uses `percentile` below.
  */
 export class LatencyWindow {
   private readonly samples: number[] = [];

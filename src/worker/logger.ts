@@ -1,6 +1,8 @@
 /**
- * The minimal logger the worker and the notifier need. pino's Logger satisfies it
- * (`logger.info(obj, msg)`), so the bot can pass its pino instance later without an adapter.
+ * The one logger port of kvmops: the worker, the notifier and the chat layer (which needs only
+ * `warn` and `error`: `Pick<Logger, 'warn' | 'error'>`) log through it. pino's Logger
+ * (src/ops/logger.ts) satisfies it (`logger.info(obj, msg)`), so the app passes its pino
+ * instance without an adapter.
  */
 export interface Logger {
   info(obj: Record<string, unknown>, msg?: string): void;

@@ -8,8 +8,10 @@ import {
   type Interaction,
 } from 'discord.js';
 import type { Approvals } from '../../jobs/types.js';
+import { APPROVE, REJECT } from '../approval-reactions.js';
 import type { CommandRouter, Invocation } from '../router.js';
 import type { RolePolicy } from '../roles.js';
+import type { Logger } from '../services.js';
 import type { ChatPlace, ChatUser, RawOptions, Reply } from '../types.js';
 import type { ChannelApi } from './channel-api.js';
 import { publicAck, replyMessage } from './render.js';
@@ -28,8 +30,6 @@ import { publicAck, replyMessage } from './render.js';
  */
 
 export const ADAPTER = 'discord';
-export const APPROVE = '✅';
-export const REJECT = '❌';
 
 export interface InteractionDeps {
   router: CommandRouter;
@@ -39,7 +39,7 @@ export interface InteractionDeps {
   cancelJob(jobId: number, by: { id: string; name: string }): unknown;
   api: ChannelApi;
   botUserId(): string;
-  log: { error(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  log: Logger;
   /** Defer a command that has not answered after this long (default 1500 ms). */
   safetyDeferMs?: number;
   /** While shutting down: commands get this answer and reach no handler. */

@@ -6,13 +6,13 @@ import {
   type PartialUser,
   type User,
 } from 'discord.js';
-import { handleReaction, reconcilePending, type ReconcileResult } from '../approval-reactions.js';
+import { APPROVE, REJECT, decisionOf, handleReaction, reconcilePending, type ReconcileResult } from '../approval-reactions.js';
 import type { RolePolicy } from '../roles.js';
-import type { Services } from '../services.js';
+import type { Logger, Services } from '../services.js';
 import type { ChatUser } from '../types.js';
 import type { ChannelApi } from './channel-api.js';
 import { discordCode, DiscordCode } from './errors.js';
-import { ADAPTER, APPROVE, REJECT } from './interactions.js';
+import { ADAPTER, memberRoleIds } from './interactions.js';
 
 /**
  * Reactions on approval requests → the approval policy (src/chat/approval-reactions.ts).
@@ -32,16 +32,13 @@ export interface ReactionDeps {
   roles: RolePolicy;
   api: ChannelApi;
   guildId: string;
-  log: { error(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; info?(obj: object, msg?: string): void };
+  log: Logger;
 }
-
-const DECISION_EMOJI = new Set([APPROVE, REJECT]);
-const bare = (emoji: string) => emoji.replace(/\uFE0F/g, '');
 
 export function createReactionHandler(deps: ReactionDeps) {
   return async (reaction: MessageReaction | PartialMessageReaction, user: User | PartialUser): Promise<void> => {
     const emoji = reaction.emoji.name;
-    if (!emoji || reaction.emoji.id || !DECISION_EMOJI.has(bare(emoji))) return;
+    if (!emoji || reaction.emoji.id || !decisionOf(emoji)) return;
     const message = reaction.message;
     if (message.guildId !== deps.guildId) return;
     try {
@@ -66,12 +63,11 @@ async function reactingUser(deps: ReactionDeps, user: User | PartialUser): Promi
   // The event's `member` was just added to the cache by discord.js, so its roles are current.
   let member = guild?.members.cache.get(user.id);
   if (!member && guild) member = await guild.members.fetch(user.id).catch(() => undefined);
-  const roleIds = member ? [...member.roles.cache.keys()] : [];
-  if (!roleIds.includes(deps.guildId)) roleIds.push(deps.guildId);
   return {
     id: user.id,
     name: member?.displayName ?? user.globalName ?? user.username ?? user.id,
-    roles: deps.roles.rolesFor(member ? roleIds : []),
+    // No member (left the guild, fetch failed): no roles, not even @everyone's.
+    roles: deps.roles.rolesFor(member ? memberRoleIds(member, deps.guildId) : []),
     bot: user.id === botId || user.bot === true,
   };
 }

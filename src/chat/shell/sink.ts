@@ -37,6 +37,7 @@ export class ShellSink implements NotificationSink {
 
   async approvalChanged(approval: Approval, job: Job): Promise<void> {
     if (!approval.messageId) return;
+    // The store keeps only the decider's id; in the shell a user's id is their name (session.ts).
     const by = approval.decidedBy ? ` by ${approval.decidedBy}` : '';
     const line = `Approval for job #${job.id}: ${approval.state}${approval.state === 'expired' ? '' : by}`;
     this.transcript.post(BOT_NAME, [`${line} (request ${approval.messageId})`]);

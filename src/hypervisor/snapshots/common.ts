@@ -1,9 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isKvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
+import { withTempDir } from '../tempdir.js';
 import type { OpContext } from '../types.js';
+import { virshArgs } from '../virsh-args.js';
 import { chainFiles, removeOrphans, usage } from './files.js';
 import { load, type VmState } from './state.js';
 
@@ -11,18 +12,15 @@ import { load, type VmState } from './state.js';
 
 /** Run virsh with an XML document in a temporary file (`define`, `snapshot-create --redefine`). */
 export async function withXmlFile<T>(xml: string, fn: (file: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'kvmops-snap-'));
-  try {
+  return withTempDir(async (dir) => {
     const file = path.join(dir, 'doc.xml');
     await writeFile(file, xml);
-    return await fn(file);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+    return fn(file);
+  });
 }
 
 export async function defineDomain(h: HostContext, xml: string, signal?: AbortSignal): Promise<void> {
-  await withXmlFile(xml, (f) => h.virsh.run(['define', f], { signal }));
+  await withXmlFile(xml, (f) => h.virsh.run(virshArgs.define(f), { signal }));
 }
 
 /** Power off (destroy): a revert discards the current disk state anyway. */
@@ -30,7 +28,7 @@ export async function powerOff(h: HostContext, vm: VmState, ctx: OpContext): Pro
   if (!vm.running) return;
   ctx.onProgress?.({ step: `stopping ${vm.vm}` });
   try {
-    await h.virsh.run(['destroy', vm.vm], { signal: ctx.signal });
+    await h.virsh.run(virshArgs.destroy(vm.vm), { signal: ctx.signal });
   } catch (e) {
     if (!isKvmopsError(e, 'vm-not-running')) throw e;
   }
@@ -38,7 +36,7 @@ export async function powerOff(h: HostContext, vm: VmState, ctx: OpContext): Pro
 
 export async function start(h: HostContext, vm: string, ctx: OpContext): Promise<void> {
   ctx.onProgress?.({ step: `starting ${vm}` });
-  await h.virsh.run(['start', vm], { signal: ctx.signal });
+  await h.virsh.run(virshArgs.start(vm), { signal: ctx.signal });
 }
 
 /** Every file of the chains of these disks (what may become orphaned by a change). */

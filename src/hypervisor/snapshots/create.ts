@@ -1,11 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
 import type { CreateSnapshotRequest, OpContext, SnapshotInfo } from '../types.js';
 import { assertDiskTarget, assertName } from '../validate.js';
 import { snapshotableDisks } from './domain-disks.js';
+import { withXmlFile } from './common.js';
 import { assertLocal, overlayPath } from './files.js';
 import { toSnapshotInfo } from './list.js';
 import { buildSnapshotXml, type SnapshotDiskSpec } from './snapshot-xml.js';
@@ -18,8 +17,8 @@ import { findSnapshot, load } from './state.js';
  * wrote to so far becomes the overlay's read-only base.
  */
 export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest, ctx: OpContext = {}): Promise<SnapshotInfo> {
-  const vm = assertName(req.vm, 'VM name');
-  const name = assertName(req.name, 'snapshot name');
+  const vm = assertName(req.vm, 'VM');
+  const name = assertName(req.name, 'snapshot');
   if (req.kind !== 'internal' && req.kind !== 'external') {
     throw new KvmopsError('invalid-input', `snapshot kind must be internal or external, not ${String(req.kind)}`);
   }
@@ -53,18 +52,13 @@ export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest,
   }
   specs.push(...skipped.map((d) => ({ target: d.target, mode: 'no' as const })));
 
-  const dir = await mkdtemp(path.join(tmpdir(), 'kvmops-snap-'));
-  try {
-    const file = path.join(dir, 'snapshot.xml');
-    await writeFile(file, buildSnapshotXml({ name, description, disks: specs }));
-    ctx.onProgress?.({ step: `creating ${req.kind} snapshot ${name} of ${vm}` });
-    await h.virsh.run(
-      ['snapshot-create', vm, '--xmlfile', file, '--atomic', ...(req.kind === 'external' ? ['--disk-only'] : [])],
-      { signal, timeoutMs: 600_000 },
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  ctx.onProgress?.({ step: `creating ${req.kind} snapshot ${name} of ${vm}` });
+  await withXmlFile(buildSnapshotXml({ name, description, disks: specs }), (file) =>
+    h.virsh.run(['snapshot-create', vm, '--xmlfile', file, '--atomic', ...(req.kind === 'external' ? ['--disk-only'] : [])], {
+      signal,
+      timeoutMs: 600_000,
+    }),
+  );
   const after = await load(h, vm, signal);
   return toSnapshotInfo(findSnapshot(after, vm, name), after.current);
 }

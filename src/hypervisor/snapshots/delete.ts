@@ -30,8 +30,8 @@ import { findSnapshot, load, type Loaded } from './state.js';
  *   internal, and it needs the VM's chain to match its metadata, which kvmops' reverts change.
  */
 export async function deleteSnapshot(h: HostContext, ref: SnapshotRef, ctx: OpContext = {}): Promise<void> {
-  const vm = assertName(ref.vm, 'VM name');
-  const name = assertName(ref.name, 'snapshot name');
+  const vm = assertName(ref.vm, 'VM');
+  const name = assertName(ref.name, 'snapshot');
   const l = await load(h, vm, ctx.signal);
   const snap = findSnapshot(l, vm, name);
   if (snap.kind === 'internal') return deleteInternal(h, l, snap, ctx);

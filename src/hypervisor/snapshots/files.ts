@@ -4,6 +4,7 @@ import path from 'node:path';
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
 import { backingChain, qemuImg } from '../qemu-img.js';
+import { qemuImgArgs } from '../virsh-args.js';
 import type { DomainDisk } from './domain-disks.js';
 import type { ParsedSnapshot } from './snapshot-xml.js';
 
@@ -133,8 +134,7 @@ export function overlayPath(h: HostContext, vm: string, target: string, snapshot
 
 /** A new qcow2 overlay on `base`, backing format explicit (QEMU ≥ 6.1 needs `-F`). */
 export async function createOverlay(h: HostContext, overlay: string, base: string, baseFormat: string, signal?: AbortSignal): Promise<void> {
-  h.storage.assertInside(overlay);
-  await qemuImg(['create', '-q', '-f', 'qcow2', '-b', base, '-F', baseFormat, overlay], { signal, timeoutMs: 60_000 });
+  await qemuImg(qemuImgArgs.createOverlay(h.storage.assertInside(overlay), base, baseFormat), { signal, timeoutMs: 60_000 });
 }
 
 export async function formatOf(file: string, signal?: AbortSignal): Promise<string> {

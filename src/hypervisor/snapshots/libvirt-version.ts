@@ -1,5 +1,6 @@
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
+import { virshArgs } from '../virsh-args.js';
 import type { Virsh } from '../virsh.js';
 
 /** libvirt's version, as `virsh version` prints it ("Using library: libvirt 9.0.0"). */
@@ -32,7 +33,7 @@ const cache = new WeakMap<Virsh, Promise<LibvirtVersion>>();
 export function libvirtVersion(h: HostContext, signal?: AbortSignal): Promise<LibvirtVersion> {
   let p = cache.get(h.virsh);
   if (!p) {
-    p = h.virsh.run(['version'], { signal }).then(parseLibvirtVersion);
+    p = h.virsh.run(virshArgs.version(), { signal }).then(parseLibvirtVersion);
     p.catch(() => cache.delete(h.virsh));
     cache.set(h.virsh, p);
   }

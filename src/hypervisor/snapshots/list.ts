@@ -46,6 +46,6 @@ export function orderTree(set: SnapshotSet): SnapshotInfo[] {
 }
 
 export async function listSnapshots(h: HostContext, vm: string, ctx: OpContext = {}): Promise<SnapshotInfo[]> {
-  assertName(vm, 'VM name');
+  assertName(vm, 'VM');
   return orderTree(await load(h, vm, ctx.signal));
 }

@@ -35,8 +35,8 @@ import { findSnapshot, load, type Loaded } from './state.js';
  * removed.
  */
 export async function revertSnapshot(h: HostContext, ref: SnapshotRef, ctx: OpContext = {}): Promise<void> {
-  const vm = assertName(ref.vm, 'VM name');
-  const name = assertName(ref.name, 'snapshot name');
+  const vm = assertName(ref.vm, 'VM');
+  const name = assertName(ref.name, 'snapshot');
   const l = await load(h, vm, ctx.signal);
   const snap = findSnapshot(l, vm, name);
   if (snap.kind === 'external') {

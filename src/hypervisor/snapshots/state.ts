@@ -1,6 +1,7 @@
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
 import { parseDomainXmlDisks, type DomainDisk } from './domain-disks.js';
+import { virshArgs } from '../virsh-args.js';
 import { parseSnapshotXml, splitSnapshotXmls, type ParsedSnapshot } from './snapshot-xml.js';
 
 /**
@@ -27,17 +28,15 @@ export interface SnapshotSet {
 
 export interface Loaded extends VmState, SnapshotSet {}
 
-const sig = (signal?: AbortSignal) => ({ signal });
-
 /** domstate, inactive XML and snapshot names in one virsh process. */
 async function readVmAndNames(h: HostContext, vm: string, signal?: AbortSignal): Promise<VmState & { names: string[] }> {
   const out = await h.virsh.batch(
     [
-      ['domstate', vm],
-      ['dumpxml', '--inactive', vm],
-      ['snapshot-list', vm, '--name'],
+      ['domstate', vm], // without --reason: the state alone, e.g. `shut off`
+      virshArgs.dumpxml(vm, { inactive: true }),
+      virshArgs.snapshotListNames(vm),
     ],
-    sig(signal),
+    { signal },
   );
   const start = out.indexOf('<domain');
   const endTag = '</domain>';
@@ -54,20 +53,15 @@ async function readVmAndNames(h: HostContext, vm: string, signal?: AbortSignal):
   return { vm, running: stateLine !== 'shut off', domainXml, disks: parseDomainXmlDisks(domainXml), names };
 }
 
-export async function readVm(h: HostContext, vm: string, signal?: AbortSignal): Promise<VmState> {
-  const { names: _names, ...rest } = await readVmAndNames(h, vm, signal);
-  return rest;
-}
-
 /** Every snapshot's XML plus the current flag, in one virsh process. */
-export async function readSnapshots(h: HostContext, vm: string, names: string[], signal?: AbortSignal): Promise<SnapshotSet> {
+async function readSnapshots(h: HostContext, vm: string, names: string[], signal?: AbortSignal): Promise<SnapshotSet> {
   if (names.length === 0) return { snapshots: [], current: null };
   const out = await h.virsh.batch(
     names.flatMap((n) => [
-      ['snapshot-dumpxml', vm, n],
+      virshArgs.snapshotDumpxml(vm, n),
       ['snapshot-info', vm, n],
     ]),
-    sig(signal),
+    { signal },
   );
   return parseSnapshotBatch(out, names);
 }
