@@ -68,6 +68,14 @@ const dieWithParent = process.platform === 'linux' && existsSync(SETPRIV);
 /** setpriv's own words when it could not run the program (exit 127). */
 const NOT_EXECUTED = /^setpriv: failed to execute /m;
 
+/** `250 ms`, `90 s`, `6 h`: the limit as a person reads it in a failed job's message. */
+function limitText(ms: number): string {
+  if (ms < 1_000) return `${ms} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1_000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
+}
+
 export async function run(program: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
   const argv = [program, ...args];
   const started = performance.now();
@@ -104,7 +112,7 @@ export async function run(program: string, args: readonly string[], opts: RunOpt
     throw new CommandError('aborted', `${program} was stopped: the job was cancelled`, { argv, stderr, cause: r });
   }
   if (r.timedOut) {
-    throw new CommandError('command-timeout', `${program} did not finish within ${opts.timeoutMs} ms`, {
+    throw new CommandError('command-timeout', `${program} did not finish within ${limitText(opts.timeoutMs)}`, {
       argv,
       stderr,
       cause: r,
