@@ -35,11 +35,25 @@ export async function ensurePoolsNow(h: HostContext, ctx: OpContext = {}): Promi
   });
   const defined = new Set(parseNameList(okStdout(all)));
   const running = new Set(parseNameList(okStdout(active)));
-  const cmds: VirshArgs[] = [];
-  for (const [pool, dir] of [
+  const pools = [
     [h.storage.templatesPool, h.storage.templatesDir],
     [h.storage.vmsPool, h.storage.vmsDir],
-  ] as const) {
+  ] as const;
+  // A running pool whose folder was removed behind libvirt's back (`rm -rf data/`) still looks
+  // active; its refresh fails and libvirt 9.0 then deactivates it. Probe, and start it again
+  // (pool-build makes the folder).
+  const probed = pools.filter(([pool]) => running.has(pool));
+  if (probed.length) {
+    const refreshed = await virshMulti(h, probed.map(([pool]) => virshArgs.poolRefresh(pool)), {
+      timeoutMs: 30_000,
+      signal: ctx.signal,
+    });
+    probed.forEach(([pool], i) => {
+      if (refreshed[i]?.error) running.delete(pool);
+    });
+  }
+  const cmds: VirshArgs[] = [];
+  for (const [pool, dir] of pools) {
     if (!defined.has(pool)) cmds.push(virshArgs.poolDefineDir(pool, dir), virshArgs.poolAutostart(pool));
     if (!running.has(pool)) cmds.push(virshArgs.poolBuild(pool), virshArgs.poolStart(pool));
   }
