@@ -23,7 +23,8 @@ import type { Job } from './jobs/types.js';
 import { formatDuration } from './notifier/render.js';
 import { createLogger } from './ops/logger.js';
 
-const PREFIX = 'demo-';
+// Specific enough that the clean-up of an earlier run never touches anyone else's VMs.
+const PREFIX = 'kvmops-demo-';
 const ROOT = path.resolve('data/demo');
 // The storage dir appears in virsh command strings: keep it to safe characters.
 const STORAGE = /^\/[A-Za-z0-9._/-]+$/.test(ROOT) ? `${ROOT}/storage` : '/var/lib/kvmops-demo';
