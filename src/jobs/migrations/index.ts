@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3';
+import type { Database } from '../db.js';
 import { KvmopsError } from '../../domain/errors.js';
 import { initial } from './001_initial.js';
 
