@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isKvmopsError } from '../../src/domain/errors.js';
 import { StorageLayout } from '../../src/hypervisor/storage.js';
 
 export const URI = 'qemu:///system';
@@ -171,3 +172,6 @@ export function domainExists(name: string): boolean {
 export function domState(name: string): string {
   return virsh('domstate', name).trim();
 }
+
+/** `assert.rejects(p, hasCode('vm-running'))`: the error is a KvmopsError with that code. */
+export const hasCode = (c: string) => (e: unknown) => isKvmopsError(e) && e.code === c;

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { isKvmopsError } from '../../src/domain/errors.js';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
 import type { TemplateInfo } from '../../src/hypervisor/types.js';
 import {
@@ -20,10 +19,11 @@ import {
   virsh,
   writePattern,
   type LibvirtTestEnv,
+  hasCode,
 } from '../helpers/libvirt.js';
 
 const skip = skipUnlessLibvirt();
-const code = (c: string) => (e: unknown) => isKvmopsError(e) && e.code === c;
+const code = hasCode;
 const uuidOf = (xml: string) => /<uuid>([^<]+)<\/uuid>/.exec(xml)![1]!;
 const macsOf = (xml: string) => [...xml.matchAll(/<mac address='([^']+)'/g)].map((m) => m[1]!);
 

@@ -7,13 +7,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { isKvmopsError } from '../../src/domain/errors.js';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
 import { DEFAULT_SUPERMIN_ENV } from '../../src/hypervisor/sysprep.js';
-import { defineVm, makeTestEnv, skipUnlessLibvirt, type LibvirtTestEnv } from '../helpers/libvirt.js';
+import { defineVm, makeTestEnv, skipUnlessLibvirt, hasCode, type LibvirtTestEnv } from '../helpers/libvirt.js';
 
 const skip = skipUnlessLibvirt();
-const code = (c: string) => (e: unknown) => isKvmopsError(e) && e.code === c;
+const code = hasCode;
 const envFile = process.env.KVMOPS_SUPERMIN_ENV ?? DEFAULT_SUPERMIN_ENV;
 const sealReady = existsSync(envFile) && spawnSync('sh', ['-c', 'command -v virt-sysprep']).status === 0;
 const realSkip =

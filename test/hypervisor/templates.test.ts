@@ -2,7 +2,6 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { isKvmopsError } from '../../src/domain/errors.js';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
 import {
   chainOf,
@@ -14,10 +13,11 @@ import {
   virsh,
   writePattern,
   type LibvirtTestEnv,
+  hasCode,
 } from '../helpers/libvirt.js';
 
 const skip = skipUnlessLibvirt();
-const code = (c: string) => (e: unknown) => isKvmopsError(e) && e.code === c;
+const code = hasCode;
 
 describe('template create (real libvirt)', skip, () => {
   let env: LibvirtTestEnv;

@@ -6,7 +6,6 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isKvmopsError } from '../../src/domain/errors.js';
 import { createHypervisor } from '../../src/hypervisor/index.js';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
 import type { HostDriver } from '../../src/hypervisor/types.js';
@@ -19,10 +18,11 @@ import {
   skipUnlessLibvirt,
   virsh,
   type LibvirtTestEnv,
+  hasCode,
 } from '../helpers/libvirt.js';
 
 const skip = skipUnlessLibvirt();
-const code = (c: string) => (e: unknown) => isKvmopsError(e) && e.code === c;
+const code = hasCode;
 
 describe('VM lifecycle (real libvirt)', skip, () => {
   let env: LibvirtTestEnv;
