@@ -1,15 +1,40 @@
 import { z } from 'zod';
 
 /**
- * Names of VMs, templates and snapshots (CONTRACT.md): 1–63 characters of `A-Z a-z 0-9 . _ -`,
- * starting with a letter or digit. This is what keeps names safe as file names, as virsh
+ * Names of VMs, templates, snapshots and hosts (docs/commands.md "Names"): 1–63 characters of
+ * `A-Z a-z 0-9 . _ -`, starting with a letter or digit. This is what keeps names safe as virsh
  * arguments and inside virsh's own `a; b` command strings: no spaces, quotes, slashes or `;`.
+ *
+ * Two more rules, because virsh reads a domain argument as an id first, then as a uuid, then as
+ * a name: a name libvirt could read as an id (all digits) or as a uuid (32 hex digits, with or
+ * without dashes) is refused, so the name typed in chat can never select another domain.
  */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+export const MAX_NAME_LENGTH = 63;
 
-export const nameSchema = z
-  .string()
-  .regex(NAME_PATTERN, 'must be 1–63 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit');
+const ALL_DIGITS = /^[0-9]+$/;
+
+/** libvirt's virUUIDParse skips `-` between hex pairs: 32 hex digits once dashes are gone. */
+export function isUuidShaped(s: string): boolean {
+  return /^[0-9A-Fa-f]{32}$/.test(s.replace(/-/g, ''));
+}
+
+/** Why `s` is not a valid name, or null when it is. The reason is shown to users as it is. */
+export function nameProblem(s: string): string | null {
+  if (!NAME_PATTERN.test(s)) return 'must be 1–63 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit';
+  if (ALL_DIGITS.test(s)) return 'must not be all digits (libvirt would read it as a domain id)';
+  if (isUuidShaped(s)) return 'must not look like a uuid (libvirt would read it as a domain uuid)';
+  return null;
+}
+
+export function isValidName(s: string): boolean {
+  return nameProblem(s) === null;
+}
+
+export const nameSchema = z.string().superRefine((s, ctx) => {
+  const problem = nameProblem(s);
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+});
 
 export const vmNameSchema = nameSchema.describe('VM name');
 export const templateNameSchema = nameSchema.describe('template name');
@@ -18,11 +43,7 @@ export const snapshotNameSchema = nameSchema.describe('snapshot name');
 /** Host names in KVMOPS_HOSTS: same rule, so they can appear in file and pool names too. */
 export const hostNameSchema = nameSchema.describe('host name');
 
-export function isValidName(s: string): boolean {
-  return NAME_PATTERN.test(s);
-}
-
-/** `name-01` … `name-NN` for count > 1; the name itself for a single VM (CONTRACT.md /deploy). */
+/** `name-01` … `name-NN` for count > 1; the name itself for a single VM (/deploy). */
 export function deployNames(name: string, count: number): string[] {
   if (count === 1) return [name];
   return Array.from({ length: count }, (_, i) => `${name}-${String(i + 1).padStart(2, '0')}`);

@@ -15,6 +15,8 @@ import type {
   HostDriver,
   OpContext,
   SnapshotInfo,
+  RevertRequest,
+  RevertResult,
   SnapshotRef,
   StopRequest,
   TemplateInfo,
@@ -106,8 +108,10 @@ export class LibvirtHost implements HostDriver {
   createSnapshot(req: CreateSnapshotRequest, ctx?: OpContext): Promise<SnapshotInfo> {
     return createSnapshot(this.ctx, req, ctx);
   }
-  revertSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
-    return revertSnapshot(this.ctx, ref, ctx);
+  async revertSnapshot(req: RevertRequest, ctx?: OpContext): Promise<RevertResult> {
+    // TODO(identity helper): record req.requestId on the VM and honour it on a repeated call.
+    await revertSnapshot(this.ctx, req, ctx);
+    return { alreadyApplied: false };
   }
   deleteSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
     return deleteSnapshot(this.ctx, ref, ctx);

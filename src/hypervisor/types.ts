@@ -139,6 +139,19 @@ export interface SnapshotRef {
   name: string;
 }
 
+/**
+ * A revert asked for by a job. `requestId` (the job's, stable across attempts) is recorded on
+ * the VM once the revert is done; a second call with the same id finds the record and does
+ * nothing (`alreadyApplied`): a job whose success write was lost never reverts twice.
+ */
+export interface RevertRequest extends SnapshotRef {
+  requestId?: string;
+}
+
+export interface RevertResult {
+  alreadyApplied: boolean;
+}
+
 export interface StopRequest {
   vm: string;
   /** destroy instead of an ACPI shutdown */
@@ -181,7 +194,7 @@ export interface HostDriver {
 
   listSnapshots(vm: string, ctx?: OpContext): Promise<SnapshotInfo[]>;
   createSnapshot(req: CreateSnapshotRequest, ctx?: OpContext): Promise<SnapshotInfo>;
-  revertSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void>;
+  revertSnapshot(req: RevertRequest, ctx?: OpContext): Promise<RevertResult>;
   deleteSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void>;
 
   /** Is the host reachable (`virsh version`)? For /healthz. */

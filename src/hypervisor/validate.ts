@@ -1,5 +1,5 @@
 import { KvmopsError } from '../domain/errors.js';
-import { isValidName } from '../domain/names.js';
+import { nameProblem } from '../domain/names.js';
 
 /**
  * Defence in depth beneath the chat-side validation: every hypervisor entry point checks its
@@ -7,14 +7,11 @@ import { isValidName } from '../domain/names.js';
  * name or part of a virsh command string.
  */
 export function assertName(value: unknown, what: string): string {
-  if (typeof value !== 'string' || !isValidName(value)) {
-    throw new KvmopsError(
-      'invalid-input',
-      `${what} ${JSON.stringify(value)} is not a valid name (1–63 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit)`,
-      { details: { what } },
-    );
+  const problem = typeof value === 'string' ? nameProblem(value) : 'must be a string';
+  if (problem !== null) {
+    throw new KvmopsError('invalid-input', `${what} ${JSON.stringify(value)} is not a valid name: it ${problem}`, { details: { what } });
   }
-  return value;
+  return value as string;
 }
 
 /** Names of guest disk targets (`vda`, `sdb`, `hdc` …): they become parts of file names. */
