@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hostNameSchema, snapshotNameSchema, templateNameSchema, vmNameSchema } from './names.js';
+import { deployNames, hostNameSchema, snapshotNameSchema, templateNameSchema, vmNameSchema } from './names.js';
 
 /**
  * Job kinds and their payloads. A payload is validated by its kind's schema when the job is
@@ -63,25 +63,51 @@ export type JobPayload<K extends JobKind> = z.infer<(typeof JOB_PAYLOADS)[K]>;
 export const KINDS_NEEDING_APPROVAL: ReadonlySet<JobKind> = new Set<JobKind>(['snapshot.revert', 'vm.delete']);
 
 /**
- * What a job locks: at most one running job per lock key, and jobs with the same key run in the
- * order they were accepted. Deploy locks the template (its VMs do not exist yet; the names are
- * checked by the executor); template.create locks the source VM.
+ * What a job holds while it waits and runs (its resources), and how:
+ *  - `exclusive`: nobody else may hold it; `shared`: others may share it, no one may hold it
+ *    exclusively meanwhile (a deploy reads its template; a template delete writes it).
+ *  - `creates`: the job brings the object into being (a deploy's VM names, a new template's
+ *    name). At most one live job may create a given name: the store refuses a second one at
+ *    enqueue with `name-taken` naming the first (src/jobs/enqueue.ts).
+ * The claim starts a job only when no running job, and no older queued job, holds one of its
+ * resources in a conflicting mode: per resource, jobs run in the order they were accepted.
+ *
+ * Keys are `<host>/vm/<name>` and `<host>/template/<name>`: names never contain `/` (names.ts),
+ * so two keys are equal only for the same object.
  */
-export function lockKey(kind: JobKind, payload: Record<string, unknown>): string {
-  const p = payload as { host: string; vm?: string; name?: string; template?: string };
+export type ResourceMode = 'shared' | 'exclusive';
+export interface JobResource {
+  key: string;
+  mode: ResourceMode;
+  creates: boolean;
+}
+
+export const vmResource = (host: string, vm: string): string => `${host}/vm/${vm}`;
+export const templateResource = (host: string, name: string): string => `${host}/template/${name}`;
+
+const holds = (key: string, mode: ResourceMode, creates = false): JobResource => ({ key, mode, creates });
+
+/** The resources of a job, from its (validated) payload. The first is its main one (lock_key). */
+export function jobResources(kind: JobKind, payload: Record<string, unknown>): JobResource[] {
+  const p = payload as { host: string; vm: string; name: string; template: string; count: number };
   switch (kind) {
     case 'deploy':
-      return `${p.host}/template/${p.template}`;
-    case 'template.delete':
-      return `${p.host}/template/${p.name}`;
+      return [
+        holds(templateResource(p.host, p.template), 'shared'),
+        ...deployNames(p.name, p.count).map((n) => holds(vmResource(p.host, n), 'exclusive', true)),
+      ];
     case 'template.create':
+      // The source VM is only read (its disks are copied; sealing works on the copy).
+      return [holds(vmResource(p.host, p.vm), 'shared'), holds(templateResource(p.host, p.name), 'exclusive', true)];
+    case 'template.delete':
+      return [holds(templateResource(p.host, p.name), 'exclusive')];
     case 'snapshot.create':
     case 'snapshot.revert':
     case 'snapshot.delete':
     case 'vm.start':
     case 'vm.stop':
     case 'vm.delete':
-      return `${p.host}/vm/${p.vm}`;
+      return [holds(vmResource(p.host, p.vm), 'exclusive')];
   }
 }
 

@@ -9,11 +9,13 @@ import type { Job, Lease } from './types.js';
  * never take the same one — the write lock covers the sub-select and the update together
  * (DESIGN.md: 0 double claims measured, against thousands for SELECT-then-UPDATE).
  *
- * Claimable: queued, due (run_at ≤ now), nothing running on its lock key, no *older* queued job
- * on its lock key (even one waiting out its retry backoff: per-VM order is accept order), its
- * host among @hosts (when given) and below @perHost running jobs (when given). Among those:
- * highest priority, then oldest. Jobs awaiting approval do not hold their VM: they take their
- * place in the line (by id) once approved.
+ * Claimable: queued, due (run_at ≤ now), and none of its resources (job_resources, declared by
+ * its kind: src/domain/job-kinds.ts) is held in a conflicting mode — exclusive against anything,
+ * shared against exclusive — by a running job or by an *older* queued job (even one waiting out
+ * its retry backoff: per resource, order is accept order); its host among @hosts (when given)
+ * and below @perHost running jobs (when given). Among those: highest priority, then oldest.
+ * Jobs awaiting approval do not block others: they take their place in the line (by id) once
+ * approved.
  *
  * Attempts are counted here, and the fencing token is bumped: the previous holder's lease dies.
  */
@@ -24,8 +26,13 @@ SET state = 'running', attempts = attempts + 1, lease_owner = @owner, lease_toke
 WHERE id = (
   SELECT j.id FROM jobs j
   WHERE j.state = 'queued' AND j.run_at <= @now
-    AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.lock_key = j.lock_key AND o.state = 'running')
-    AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.lock_key = j.lock_key AND o.state = 'queued' AND o.id < j.id)
+    AND NOT EXISTS (
+      SELECT 1 FROM job_resources mine
+      JOIN job_resources theirs ON theirs.resource = mine.resource AND theirs.job_id <> mine.job_id
+      JOIN jobs o ON o.id = theirs.job_id
+      WHERE mine.job_id = j.id
+        AND (mine.mode = 'exclusive' OR theirs.mode = 'exclusive')
+        AND (o.state = 'running' OR (o.state = 'queued' AND o.id < j.id)))
     AND (@hosts IS NULL OR j.host IN (SELECT value FROM json_each(@hosts)))
     AND (@perHost IS NULL OR (SELECT count(*) FROM jobs h WHERE h.host = j.host AND h.state = 'running') < @perHost)
   ORDER BY j.priority DESC, j.id

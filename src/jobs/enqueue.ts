@@ -1,6 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { KvmopsError } from '../domain/errors.js';
-import { JOB_PAYLOADS, KINDS_NEEDING_APPROVAL, dedupeKey, lockKey, type JobKind } from '../domain/job-kinds.js';
+import { JOB_PAYLOADS, KINDS_NEEDING_APPROVAL, dedupeKey, jobResources, type JobKind, type JobResource } from '../domain/job-kinds.js';
 import { immediate, type OpContext } from './context.js';
 import { rowToJob, type JobRow } from './rows.js';
 import type { EnqueueRequest, Job } from './types.js';
@@ -20,6 +20,12 @@ const INSERT_APPROVAL = `
 INSERT INTO approvals (job_id, state, requester_id, expires_at, created_at)
 VALUES (?, 'pending', ?, ?, ?)`;
 
+const INSERT_RESOURCE = `
+INSERT INTO job_resources (job_id, resource, mode, creates) VALUES (@jobId, @key, @mode, @creates)`;
+
+/** The live job that creates a resource (the rows of final jobs are gone: migration 002). */
+const CREATOR_OF = `SELECT job_id AS jobId FROM job_resources WHERE resource = ? AND creates = 1`;
+
 const LIVE_BY_DEDUPE = `
 SELECT id FROM jobs WHERE dedupe_key = ? AND state IN ('awaiting_approval', 'queued', 'running')`;
 
@@ -36,27 +42,44 @@ export function validatePayload(kind: string, payload: unknown): Record<string, 
 }
 
 /**
- * A new job: `awaiting_approval` (with a pending approval row) or `queued`; one event of that
- * same type. A live job with the same dedupe key makes the partial UNIQUE index refuse the
- * INSERT, which becomes `duplicate-job` with details.jobId — so a duplicate is refused even
- * when two processes enqueue at the same instant.
+ * A new job: `awaiting_approval` (with a pending approval row) or `queued`, holding its
+ * resources; one event of that same type. Two partial UNIQUE indexes make the refusals atomic,
+ * even when two processes enqueue at the same instant:
+ *  - a live job with the same dedupe key → `duplicate-job` with details.jobId;
+ *  - a live job that already creates one of this job's new names (a deploy's VM names, a new
+ *    template's name) → `name-taken` with details.jobId and details.names.
+ * Either refusal rolls the whole transaction back: nothing of the new job remains.
  */
 export function enqueueOp(ctx: OpContext): (req: EnqueueRequest) => Job {
   const insertJob = ctx.db.prepare(INSERT_JOB);
   const insertApproval = ctx.db.prepare<[number, string, number, number]>(INSERT_APPROVAL);
   const liveByDedupe = ctx.db.prepare<[string], { id: number }>(LIVE_BY_DEDUPE);
+  const insertResource = ctx.db.prepare(INSERT_RESOURCE);
+  const creatorOf = ctx.db.prepare<[string], { jobId: number }>(CREATOR_OF);
+
+  /** The first resource this job would create that a live job already creates. */
+  const takenBy = (resources: JobResource[]): { jobId: number; key: string } | undefined => {
+    for (const r of resources) {
+      const holder = r.creates ? creatorOf.get(r.key) : undefined;
+      if (holder) return { jobId: holder.jobId, key: r.key };
+    }
+    return undefined;
+  };
 
   const tx = immediate(ctx.db, (req: EnqueueRequest, payload: Record<string, unknown>): Job => {
     const now = ctx.now();
     const needsApproval = req.needsApproval ?? KINDS_NEEDING_APPROVAL.has(req.kind);
     const key = dedupeKey(req.kind, payload);
+    const resources = jobResources(req.kind, payload);
+    const taken = takenBy(resources);
+    if (taken) throw nameTaken(taken.jobId, resources.filter((r) => r.creates && creatorOf.get(r.key)?.jobId === taken.jobId));
     let row: JobRow;
     try {
       row = insertJob.get({
         kind: req.kind,
         payload: JSON.stringify(payload),
         state: needsApproval ? 'awaiting_approval' : 'queued',
-        lockKey: lockKey(req.kind, payload),
+        lockKey: resources[0]!.key,
         host: String(payload.host),
         dedupeKey: key,
         priority: req.priority ?? 0,
@@ -77,6 +100,17 @@ export function enqueueOp(ctx: OpContext): (req: EnqueueRequest) => Job {
       });
     }
     const job = rowToJob(row);
+    for (const r of resources) {
+      try {
+        insertResource.run({ jobId: job.id, key: r.key, mode: r.mode, creates: r.creates ? 1 : 0 });
+      } catch (e) {
+        // Unreachable while enqueue is IMMEDIATE (the check above saw every committed row); kept
+        // so that the index, not the check, is the last word.
+        const holder = e instanceof BetterSqlite3.SqliteError && e.code === 'SQLITE_CONSTRAINT_UNIQUE' && creatorOf.get(r.key);
+        if (!holder) throw e;
+        throw nameTaken(holder.jobId, [r]);
+      }
+    }
     if (needsApproval) insertApproval.run(job.id, req.requester.id, now + (req.approvalTtlMs ?? DEFAULT_APPROVAL_TTL_MS), now);
     ctx.event(needsApproval ? 'awaiting_approval' : 'queued', job);
     return job;
@@ -92,4 +126,16 @@ export function enqueueOp(ctx: OpContext): (req: EnqueueRequest) => Job {
     }
     return tx(req, payload);
   };
+}
+
+/** `name-taken` for names a live job is already making: "r-01, r-02 … (job 12 is making them)". */
+function nameTaken(jobId: number, held: JobResource[]): KvmopsError {
+  const names = held.map((r) => r.key.slice(r.key.lastIndexOf('/') + 1));
+  const what = held[0]!.key.includes('/template/') ? 'template' : 'VM';
+  const list = names.length > 4 ? `${names.slice(0, 4).join(', ')} and ${names.length - 4} more` : names.join(', ');
+  return new KvmopsError(
+    'name-taken',
+    `${what} name${names.length === 1 ? '' : 's'} ${list} ${names.length === 1 ? 'is' : 'are'} already being made by job ${jobId}`,
+    { details: { jobId, names } },
+  );
 }

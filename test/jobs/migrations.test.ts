@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { isKvmopsError } from '../../src/domain/errors.js';
@@ -15,7 +17,7 @@ test('a fresh database gets the whole schema and the pragmas; reopening changes 
   const file = tempDbFile(t);
   const db = openDatabase(file);
   assert.equal(schemaVersion(db), SCHEMA_VERSION);
-  assert.deepEqual(tables(db), ['approvals', 'audit', 'job_events', 'jobs']);
+  assert.deepEqual(tables(db), ['approvals', 'audit', 'job_events', 'job_resources', 'jobs']);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL');
   assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
@@ -24,7 +26,7 @@ test('a fresh database gets the whole schema and the pragmas; reopening changes 
 
   const again = openDatabase(file);
   assert.equal(schemaVersion(again), SCHEMA_VERSION);
-  assert.deepEqual(tables(again), ['approvals', 'audit', 'job_events', 'jobs']);
+  assert.deepEqual(tables(again), ['approvals', 'audit', 'job_events', 'job_resources', 'jobs']);
   migrate(again);
   again.close();
 });
@@ -62,4 +64,27 @@ test('the state column refuses anything but the six states', (t) => {
         .run(),
     /CHECK constraint failed/,
   );
+});
+
+test('v1 → v2: live jobs keep holding what they held (their lock key, exclusively); ended ones hold nothing', (t) => {
+  const file = tempDbFile(t);
+  mkdirSync(dirname(file), { recursive: true });
+  const raw = new BetterSqlite3(file);
+  migrate(raw, MIGRATIONS.slice(0, 1));
+  const insert = raw.prepare(
+    `INSERT INTO jobs (kind, payload, state, lock_key, host, dedupe_key, run_at, max_attempts, requester_id,
+       requester_name, notify_adapter, notify_channel_id, created_at, updated_at, lease_expires_at)
+     VALUES ('vm.start', '{"host":"local","vm":"web"}', ?, 'local/vm/web', 'local', ?, 0, 1, 'u', 'n', 'shell', 'c', 0, 0, ?)`,
+  );
+  insert.run('running', 'a', 1);
+  insert.run('queued', 'b', null);
+  insert.run('succeeded', 'c', null);
+  raw.close();
+
+  const db = openDatabase(file);
+  t.after(() => db.close());
+  assert.deepEqual(db.prepare('SELECT job_id, resource, mode, creates FROM job_resources ORDER BY job_id').all(), [
+    { job_id: 1, resource: 'local/vm/web', mode: 'exclusive', creates: 0 },
+    { job_id: 2, resource: 'local/vm/web', mode: 'exclusive', creates: 0 },
+  ]);
 });

@@ -1,6 +1,7 @@
 import type { Database } from '../db.js';
 import { KvmopsError } from '../../domain/errors.js';
 import { initial } from './001_initial.js';
+import { jobResources } from './002_job_resources.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -13,7 +14,10 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', sql: initial }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial', sql: initial },
+  { version: 2, name: 'job resources', sql: jobResources },
+];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
