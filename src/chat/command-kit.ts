@@ -132,8 +132,9 @@ export async function requireFree(
 // ---- enqueue and reply ----------------------------------------------------------------------
 
 /**
- * Enqueues a job for the invoker, reporting to where they typed. A live duplicate becomes a
- * refusal that names the job already doing it (the store's unique index decides, atomically).
+ * Enqueues a job for the invoker, reporting to where they typed. A live duplicate, or a name a
+ * live job is already making, becomes a refusal that names that job (the store's unique indexes
+ * decide, atomically).
  */
 export async function enqueueJob(ctx: HandlerContext<unknown>, kind: JobKind, payload: Record<string, unknown>): Promise<Job> {
   const { services, user, place } = ctx;
@@ -149,6 +150,14 @@ export async function enqueueJob(ctx: HandlerContext<unknown>, kind: JobKind, pa
     if (isKvmopsError(e, 'duplicate-job')) {
       const id = e.details.jobId;
       throw new KvmopsError('duplicate-job', `The same job is already ${id !== undefined ? `live: job #${id}` : 'live'}. Follow it with /job status${id !== undefined ? ` id:${id}` : ''}.`, {
+        cause: e,
+        details: e.details,
+      });
+    }
+    if (isKvmopsError(e, 'name-taken') && typeof e.details.jobId === 'number') {
+      const names = Array.isArray(e.details.names) ? (e.details.names as string[]) : [];
+      const shown = names.slice(0, 4).map((n) => `"${n}"`).join(', ') + (names.length > 4 ? ` and ${names.length - 4} more` : '');
+      throw new KvmopsError('name-taken', `${shown || 'That name'} ${names.length > 1 ? 'are' : 'is'} already being made by job #${e.details.jobId}. Follow it with /job status id:${e.details.jobId}.`, {
         cause: e,
         details: e.details,
       });

@@ -49,6 +49,24 @@ describe('things in the way are refused with no job', () => {
     await refusedWithNoJob(w.run(USERS.alice, 'deploy', null, { template: 'base', name: 'db' }), 'name-taken', /db/);
     await refusedWithNoJob(w.run(USERS.alice, 'deploy', null, { template: 'base', name: 'web', count: 3 }), 'name-taken', /web-01/);
   });
+  it('deploy onto names a live deploy is making (not on the host yet): refused, naming that job', async () => {
+    const first = await w.run(USERS.alice, 'deploy', null, { template: 'base', name: 'r', count: 6 });
+    assert.equal(first.code, undefined, JSON.stringify(first));
+    const id = first.jobId!;
+    const second = await w.run(USERS.bob, 'deploy', null, { template: 'base', name: 'r-03' });
+    assert.equal(second.code, 'name-taken');
+    assert.match([second.title, ...second.lines].join('\n'), new RegExp(`"r-03" is already being made by job #${id}`));
+    assert.equal(w.jobCount(), 1, 'no second job');
+  });
+  it('template create with a name a live template create is making', async () => {
+    const first = await w.run(USERS.erin, 'template', 'create', { vm: 'golden', name: 'fresh' });
+    assert.equal(first.code, undefined, JSON.stringify(first));
+    w.hv.inv().vms.set('other', 'shut off');
+    const second = await w.run(USERS.erin, 'template', 'create', { vm: 'other', name: 'fresh' });
+    assert.equal(second.code, 'name-taken');
+    assert.match([second.title, ...second.lines].join('\n'), new RegExp(`job #${first.jobId}`));
+    assert.equal(w.jobCount(), 1);
+  });
   it('template create from a running VM', () =>
     refusedWithNoJob(w.run(USERS.erin, 'template', 'create', { vm: 'web-01', name: 't' }), 'vm-running'));
   it('template create with a taken name', () =>
