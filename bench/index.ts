@@ -10,6 +10,7 @@ type Suite = () => Promise<BenchResult[]>;
 const SUITES: Record<string, () => Promise<Suite>> = {
   hypervisor: async () => (await import('./hypervisor.js')).benchHypervisor,
   jobs: async () => (await import('./jobs.js')).benchJobs,
+  'claim-blocked': async () => (await import('./claim-blocked.js')).benchClaimBlocked,
   worker: async () => (await import('./worker.js')).benchWorker,
   discord: async () => (await import('./discord.js')).benchDiscord,
 };
