@@ -10,12 +10,13 @@
  * The floor: a REST round trip to the same emulator (GET /gateway/bot via discord.js' REST),
  * timed in the same run.
  *
- * Idle memory: `npm start` (src/main.ts, under tsx as `npm start` runs it) as a child process
- * against the emulator, on an empty database; its VmRSS once it is connected and idle. SIGTERM
- * then checks the graceful stop (exit code 0).
+ * Start-up and idle memory: the bot as a child process against the emulator, on an empty
+ * database, started both ways — compiled (`npm start`: node on dist/, what `tsc` built) and
+ * under tsx (`npm run dev`, transpiling at start) — time from spawn to logged in with commands
+ * registered, and VmRSS once idle. SIGTERM then checks the graceful stop (exit code 0).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,10 +121,18 @@ function rssMiB(pid: number): number {
   return Number(m[1]) / 1024;
 }
 
-async function idleMemory(): Promise<BenchResult[]> {
+/** How the bot is started: `npm start` runs what `tsc` built; tsx transpiles at every start (dev). */
+const STARTS = {
+  'compiled (npm start)': ['--enable-source-maps', 'dist/src/main.js'],
+  'tsx (npm run dev)': ['--import', 'tsx', 'src/main.ts'],
+} as const;
+
+/** The bot as a child process against the emulator: time to ready, idle VmRSS, graceful stop. */
+async function startAndStop(label: keyof typeof STARTS): Promise<{ readyMs: number; rss: number; stopMs: number }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kvmops-bench-discord-rss-'));
   const discord = await emulator().start();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [...STARTS[label]], {
     cwd: REPO,
     env: { ...process.env, ...envFor(discord, dir) },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -132,22 +141,33 @@ async function idleMemory(): Promise<BenchResult[]> {
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    await discord.waitFor(() => discord.commandOverwriteCount > 0 && discord.connectedSessions > 0, 30_000, 'the bot to log in and register');
+    await discord.waitFor(() => discord.commandOverwriteCount > 0 && discord.connectedSessions > 0, 60_000, 'the bot to log in and register');
+    const readyMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, 3000)); // idle: worker, notifier, heartbeats settle
     const rss = rssMiB(child.pid!);
     const t = performance.now();
     child.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 40_000))]);
-    if (code !== 0) throw new Error(`npm start did not stop cleanly on SIGTERM (exit ${String(code)}): ${stderr}`);
-    return [
-      { name: 'bot idle memory (npm start, VmRSS)', value: rss, unit: 'MiB' },
-      { name: 'SIGTERM → exit 0 (idle)', value: performance.now() - t, unit: 'ms' },
-    ];
+    if (code !== 0) throw new Error(`${label} did not stop cleanly on SIGTERM (exit ${String(code)}): ${stderr}`);
+    return { readyMs, rss, stopMs: performance.now() - t };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     await discord.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function idleMemory(): Promise<BenchResult[]> {
+  if (!existsSync(path.join(REPO, 'dist/src/main.js'))) throw new Error('bench discord: dist/ is missing; run `npm run build`');
+  const tsx = await startAndStop('tsx (npm run dev)');
+  const built = await startAndStop('compiled (npm start)');
+  return [
+    { name: 'bot start → ready, tsx (npm run dev)', value: tsx.readyMs, unit: 'ms' },
+    { name: 'bot start → ready, compiled (npm start)', value: built.readyMs, unit: 'ms', floor: tsx.readyMs, ratio: built.readyMs / tsx.readyMs },
+    { name: 'bot idle memory, tsx (VmRSS)', value: tsx.rss, unit: 'MiB' },
+    { name: 'bot idle memory, compiled (VmRSS)', value: built.rss, unit: 'MiB', floor: tsx.rss, ratio: built.rss / tsx.rss },
+    { name: 'SIGTERM → exit 0 (idle, compiled)', value: built.stopMs, unit: 'ms' },
+  ];
 }
 
 export async function benchDiscord(): Promise<BenchResult[]> {
