@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { KvmopsError, type ErrorCode } from '../domain/errors.js';
+import { isValidName } from '../domain/names.js';
+import { cut } from '../domain/text.js';
 import type { AuditEntry } from '../jobs/types.js';
 import type { CommandModule, SubcommandHandler } from './command.js';
 import { invalidOptions } from './command-kit.js';
@@ -162,8 +164,10 @@ export class CommandRouter {
       return [];
     }
     const prefix = req.value.toLowerCase();
+    // Only names a command accepts: one made outside kvmops ("my vm", 120 characters) would be
+    // refused once chosen, and Discord refuses a whole answer holding a choice over 100.
     return [...new Set(names)]
-      .filter((n) => n.toLowerCase().startsWith(prefix))
+      .filter((n) => isValidName(n) && n.toLowerCase().startsWith(prefix))
       .sort((a, b) => a.localeCompare(b))
       .slice(0, MAX_CHOICES)
       .map((n) => ({ name: n, value: n }));
@@ -285,7 +289,7 @@ function auditOptions(raw: RawOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;
-    out[k] = typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}…` : v;
+    out[k] = typeof v === 'string' ? cut(v, 201) : v;
   }
   return out;
 }

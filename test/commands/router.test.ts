@@ -179,6 +179,14 @@ describe('autocomplete', () => {
     assert.equal(all[0]?.value, 'node-00');
   });
 
+  it('offers only names a command accepts: none over 100 characters (Discord would refuse the whole answer), none with spaces', async () => {
+    w = makeWorld();
+    const long = `web-${'x'.repeat(120)}`; // made outside kvmops: libvirt allows it
+    w.hv.inv().vms.set(long, 'shut off');
+    w.hv.inv().vms.set('web old', 'shut off');
+    assert.deepEqual((await ask('vm', 'web')).map((c) => c.value), ['web-01']);
+  });
+
   it('templates, hosts, and the chosen VM on the chosen host', async () => {
     w = makeWorld();
     assert.deepEqual((await ask('template', '', {}, 'deploy', null)).map((c) => c.value), ['base', 'spare']);
