@@ -5,6 +5,7 @@ import { cut } from '../domain/text.js';
 import type { AuditEntry } from '../jobs/types.js';
 import type { CommandModule, SubcommandHandler } from './command.js';
 import { invalidOptions } from './command-kit.js';
+import { formatDuration } from './format.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { hasRole } from './roles.js';
 import type { Services } from './services.js';
@@ -42,8 +43,8 @@ export interface CompletionRequest extends Invocation {
 export interface RouterOptions {
   commands: readonly CommandModule[];
   services: Services;
-  /** Per-user token bucket on mutating subcommands; default 5 per 30 s. */
-  rateLimit?: RateLimitOptions;
+  /** Per-user token bucket on mutating subcommands (KVMOPS_RATE_LIMIT); default 30 per minute; 'off': none. */
+  rateLimit?: RateLimitOptions | 'off';
   /** Autocomplete gives up (answers nothing) after this long; default 2000 ms (Discord allows 3 s). */
   completeTimeoutMs?: number;
 }
@@ -73,13 +74,13 @@ interface Resolved {
 export class CommandRouter {
   readonly services: Services;
   private readonly commands = new Map<string, CommandModule>();
-  private readonly limiter: RateLimiter;
+  private readonly limiter: RateLimiter | null;
   private readonly completeTimeoutMs: number;
 
   constructor(opts: RouterOptions) {
     this.services = opts.services;
     for (const m of opts.commands) this.commands.set(m.def.name, m);
-    this.limiter = new RateLimiter(opts.rateLimit);
+    this.limiter = opts.rateLimit === 'off' ? null : new RateLimiter(opts.rateLimit);
     this.completeTimeoutMs = opts.completeTimeoutMs ?? 2000;
   }
 
@@ -204,10 +205,15 @@ export class CommandRouter {
   }
 
   private rateLimit(inv: Invocation): void {
-    const r = this.limiter.take(`${inv.place.adapter}:${inv.user.id}`, this.services.now());
+    const limiter = this.limiter;
+    if (!limiter) return;
+    const r = limiter.take(`${inv.place.adapter}:${inv.user.id}`, this.services.now());
     if (!r.ok) {
       const s = Math.ceil(r.retryAfterMs / 1000);
-      throw new KvmopsError('rate-limited', `Too many commands that change things; try again in ${s}s.`, { details: { retryAfterMs: r.retryAfterMs } });
+      const limit = `at most ${limiter.capacity} per ${formatDuration(limiter.windowMs)}`;
+      throw new KvmopsError('rate-limited', `Too many commands that change things (${limit}); try again in ${s}s.`, {
+        details: { retryAfterMs: r.retryAfterMs, capacity: limiter.capacity, windowMs: limiter.windowMs },
+      });
     }
   }
 
