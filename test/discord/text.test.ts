@@ -65,6 +65,7 @@ describe('Discord: text from users is shown safely', skip, () => {
     assert.ok(shown.replace(/\\([^0-9A-Za-z\s])/g, '$1').includes(description), `shown as typed: ${shown}`);
     assert.doesNotMatch(bare(shown), /[[\]<>@*|]|:\/\//, `no markup can form: ${shown}`);
     assert.deepEqual(list.message.pings, { users: [], roles: [], everyone: false });
+    assert.deepEqual(list.message.allowedMentions, { parse: [] }, 'the reply says so explicitly');
   });
 
   it('an approval request: once, although Discord wrote it and answered 500 (discord.js retried the POST)', async () => {
