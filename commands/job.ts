@@ -5,6 +5,7 @@ import { defineCommand, subcommand } from '../src/chat/command.js';
 import { flag, readReply } from '../src/chat/command-kit.js';
 import { hasRole } from '../src/chat/roles.js';
 import { jobDetail, jobLine } from '../src/chat/format.js';
+import { person } from '../src/chat/people.js';
 import type { Services } from '../src/chat/services.js';
 import type { Job } from '../src/jobs/types.js';
 
@@ -80,7 +81,7 @@ export default defineCommand({
         ctx.auditJob(o.id);
         const job = await requireJob(services, o.id);
         if (job.requester.id !== user.id && !hasRole(user, 'admin')) {
-          throw new KvmopsError('forbidden', `Only ${job.requester.name} (who requested job #${job.id}) or an admin may cancel it.`, {
+          throw new KvmopsError('forbidden', `Only ${person(job.requester)} (who requested job #${job.id}) or an admin may cancel it.`, {
             details: { jobId: job.id },
           });
         }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { snapshotCreatePayload, snapshotRefPayload } from '../src/domain/job-kinds.js';
+import { MAX_DESCRIPTION, descriptionSchema } from '../src/domain/text.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
 import {
   enqueueAndReply,
@@ -45,7 +46,7 @@ export default defineCommand({
             { name: 'external', value: 'external' },
           ],
         },
-        { name: 'description', description: 'What this snapshot is for', type: 'string', maxLength: 500 },
+        { name: 'description', description: 'What this snapshot is for', type: 'string', maxLength: MAX_DESCRIPTION },
         hostOption,
       ],
       schema: z
@@ -53,7 +54,7 @@ export default defineCommand({
           vm: nameField,
           name: nameField,
           kind: z.enum(['internal', 'external']).default('internal'),
-          description: z.string().max(500).optional(),
+          description: descriptionSchema.optional(),
           host: hostField,
         })
         .strict(),

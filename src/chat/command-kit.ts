@@ -6,6 +6,7 @@ import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.
 import type { Job } from '../jobs/types.js';
 import type { HandlerContext } from './command.js';
 import { describeJob, formatDuration, formatTime } from './format.js';
+import { person } from './people.js';
 import type { Services } from './services.js';
 import type { OptionDef, Reply } from './types.js';
 
@@ -187,13 +188,13 @@ export async function approvalReply(ctx: HandlerContext<unknown>, job: Job): Pro
   const now = services.now();
   const expiresAt = approval?.expiresAt ?? now + services.config.approvalTtlMs;
   const who = services.config.twoPerson
-    ? `a member with the approver role other than ${user.name}`
+    ? `a member with the approver role other than ${person(user)}`
     : 'a member with the approver role';
   return {
     visibility: 'public',
     title: `Approval needed for job #${job.id}: ${describeJob(job)}`,
     lines: [
-      `Requested by ${user.name}.`,
+      `Requested by ${person(user)}.`,
       `${who[0]!.toUpperCase()}${who.slice(1)} reacts ✅ to approve or ❌ to reject.`,
       `Expires at ${formatTime(expiresAt)} (in ${formatDuration(Math.max(0, expiresAt - now))}).`,
     ],

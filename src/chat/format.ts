@@ -1,9 +1,12 @@
 import type { Job } from '../jobs/types.js';
 import type { SnapshotInfo, TemplateInfo, VmInfo, VmSummary } from '../hypervisor/types.js';
+import { cut } from '../domain/text.js';
+import { person } from './people.js';
 
 /**
  * Chat-neutral rendering: plain text lines that read well in a terminal and in a Discord
- * message alike. Adapters may wrap tables in a code block; nothing here knows markdown.
+ * message alike. Adapters may wrap tables in a code block; nothing here knows markdown. People
+ * are written as `person(…)` markers, which each adapter draws its way (src/chat/people.ts).
  */
 
 /** 950 ms → "950ms", 75 s → "1m 15s", 3 h 2 m → "3h 2m". */
@@ -68,7 +71,7 @@ export function jobLine(job: Job, now: number): string {
   const started = job.startedAt ?? job.createdAt;
   const end = job.finishedAt ?? now;
   const pct = job.state === 'running' && job.progress?.fraction !== undefined ? ` ${Math.round(job.progress.fraction * 100)}%` : '';
-  return `#${job.id} ${job.state}${pct} · ${describeJob(job)} · ${job.requester.name} · ${formatDuration(end - started)}`;
+  return `#${job.id} ${job.state}${pct} · ${describeJob(job)} · ${person(job.requester)} · ${formatDuration(end - started)}`;
 }
 
 /** The detail of one job for `/job status`. */
@@ -78,7 +81,7 @@ export function jobDetail(job: Job, now: number): string[] {
     const f = job.progress.fraction;
     lines.push(`progress: ${job.progress.step}${f !== undefined ? ` (${Math.round(f * 100)}%)` : ''}`);
   }
-  lines.push(`requested by ${job.requester.name} at ${formatTime(job.createdAt)}`);
+  lines.push(`requested by ${person(job.requester)} at ${formatTime(job.createdAt)}`);
   if (job.startedAt !== null) lines.push(`started: ${formatTime(job.startedAt)}`);
   if (job.finishedAt !== null) {
     lines.push(`finished: ${formatTime(job.finishedAt)} (took ${formatDuration(job.finishedAt - (job.startedAt ?? job.createdAt))})`);
@@ -96,7 +99,7 @@ function summarizeResult(result: unknown): string {
   const r = result as Record<string, unknown>;
   if (Array.isArray(r.vms)) return `VMs ${(r.vms as unknown[]).join(', ')}${r.started ? ' (started)' : ''}`;
   const s = JSON.stringify(result);
-  return s.length > 300 ? `${s.slice(0, 297)}...` : s;
+  return cut(s, 300);
 }
 
 /** Left-aligned columns. */

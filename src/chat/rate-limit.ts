@@ -1,12 +1,14 @@
 /**
  * Per-user token bucket for commands that change things: `capacity` at once, refilled evenly
- * over `windowMs` (default 5 per 30 s). Reads are not limited: they cost a cached list at most.
- * In memory on purpose: a restart forgives, which is fine for a flood guard.
+ * over `windowMs` (default 30 per minute: KVMOPS_RATE_LIMIT). Reads are not limited: they cost a
+ * cached list at most. In memory on purpose: a restart forgives, which is fine for a flood guard.
  */
 export interface RateLimitOptions {
   capacity?: number;
   windowMs?: number;
 }
+
+export const DEFAULT_RATE_LIMIT = { capacity: 30, windowMs: 60_000 } as const;
 
 interface Bucket {
   tokens: number;
@@ -19,8 +21,8 @@ export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
   constructor(opts: RateLimitOptions = {}) {
-    this.capacity = opts.capacity ?? 5;
-    this.windowMs = opts.windowMs ?? 30_000;
+    this.capacity = opts.capacity ?? DEFAULT_RATE_LIMIT.capacity;
+    this.windowMs = opts.windowMs ?? DEFAULT_RATE_LIMIT.windowMs;
   }
 
   /** Takes a token for `key`; `{ ok: false, retryAfterMs }` when the bucket is empty. */

@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { KvmopsError, type ErrorCode } from '../domain/errors.js';
+import { isValidName } from '../domain/names.js';
+import { cut } from '../domain/text.js';
 import type { AuditEntry } from '../jobs/types.js';
 import type { CommandModule, SubcommandHandler } from './command.js';
 import { invalidOptions } from './command-kit.js';
+import { formatDuration } from './format.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { hasRole } from './roles.js';
 import type { Services } from './services.js';
@@ -40,8 +43,8 @@ export interface CompletionRequest extends Invocation {
 export interface RouterOptions {
   commands: readonly CommandModule[];
   services: Services;
-  /** Per-user token bucket on mutating subcommands; default 5 per 30 s. */
-  rateLimit?: RateLimitOptions;
+  /** Per-user token bucket on mutating subcommands (KVMOPS_RATE_LIMIT); default 30 per minute; 'off': none. */
+  rateLimit?: RateLimitOptions | 'off';
   /** Autocomplete gives up (answers nothing) after this long; default 2000 ms (Discord allows 3 s). */
   completeTimeoutMs?: number;
 }
@@ -71,13 +74,13 @@ interface Resolved {
 export class CommandRouter {
   readonly services: Services;
   private readonly commands = new Map<string, CommandModule>();
-  private readonly limiter: RateLimiter;
+  private readonly limiter: RateLimiter | null;
   private readonly completeTimeoutMs: number;
 
   constructor(opts: RouterOptions) {
     this.services = opts.services;
     for (const m of opts.commands) this.commands.set(m.def.name, m);
-    this.limiter = new RateLimiter(opts.rateLimit);
+    this.limiter = opts.rateLimit === 'off' ? null : new RateLimiter(opts.rateLimit);
     this.completeTimeoutMs = opts.completeTimeoutMs ?? 2000;
   }
 
@@ -162,8 +165,10 @@ export class CommandRouter {
       return [];
     }
     const prefix = req.value.toLowerCase();
+    // Only names a command accepts: one made outside kvmops ("my vm", 120 characters) would be
+    // refused once chosen, and Discord refuses a whole answer holding a choice over 100.
     return [...new Set(names)]
-      .filter((n) => n.toLowerCase().startsWith(prefix))
+      .filter((n) => isValidName(n) && n.toLowerCase().startsWith(prefix))
       .sort((a, b) => a.localeCompare(b))
       .slice(0, MAX_CHOICES)
       .map((n) => ({ name: n, value: n }));
@@ -200,10 +205,15 @@ export class CommandRouter {
   }
 
   private rateLimit(inv: Invocation): void {
-    const r = this.limiter.take(`${inv.place.adapter}:${inv.user.id}`, this.services.now());
+    const limiter = this.limiter;
+    if (!limiter) return;
+    const r = limiter.take(`${inv.place.adapter}:${inv.user.id}`, this.services.now());
     if (!r.ok) {
       const s = Math.ceil(r.retryAfterMs / 1000);
-      throw new KvmopsError('rate-limited', `Too many commands that change things; try again in ${s}s.`, { details: { retryAfterMs: r.retryAfterMs } });
+      const limit = `at most ${limiter.capacity} per ${formatDuration(limiter.windowMs)}`;
+      throw new KvmopsError('rate-limited', `Too many commands that change things (${limit}); try again in ${s}s.`, {
+        details: { retryAfterMs: r.retryAfterMs, capacity: limiter.capacity, windowMs: limiter.windowMs },
+      });
     }
   }
 
@@ -285,7 +295,7 @@ function auditOptions(raw: RawOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;
-    out[k] = typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}…` : v;
+    out[k] = typeof v === 'string' ? cut(v, 201) : v;
   }
   return out;
 }

@@ -27,16 +27,43 @@ export function parseDuration(s: string): number {
   const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
   return Number(m[1]) * unit;
 }
-const duration = z.string().transform((s, ctx) => {
-  try {
-    const ms = parseDuration(s);
-    if (ms <= 0) throw new Error('must be positive');
-    return ms;
-  } catch (e) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
-    return z.NEVER;
-  }
+/** A string variable read by `parse`; what it throws becomes the variable's issue. */
+const parsedBy = <T>(parse: (s: string) => T) =>
+  z.string().transform((s, ctx) => {
+    try {
+      return parse(s);
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
+
+const duration = parsedBy((s) => {
+  const ms = parseDuration(s);
+  if (ms <= 0) throw new Error('must be positive');
+  return ms;
 });
+
+/** The per-user flood guard on commands that change things: N per period, or none. */
+export type RateLimitSetting = { capacity: number; windowMs: number } | 'off';
+
+/**
+ * KVMOPS_RATE_LIMIT: `30/1m` (30 commands per minute), `5/30s`, `100/1h`, `30/m` (a bare unit
+ * means one of it), or `off`. Each user may send N commands at once, and one more every
+ * PERIOD/N after that (a token bucket).
+ */
+export function parseRateLimit(s: string): RateLimitSetting {
+  const text = s.trim().toLowerCase();
+  if (text === 'off') return 'off';
+  const m = /^(\d+)\s*\/\s*(\d*)(ms|s|m|h|d)$/.exec(text);
+  if (!m) throw new Error(`"${s}" is not N/PERIOD (e.g. 30/1m, 5/30s, 100/1h) or off`);
+  const capacity = Number(m[1]);
+  if (!Number.isSafeInteger(capacity) || capacity < 1) throw new Error(`"${s}": N must be at least 1 (to turn the limit off, say off)`);
+  const windowMs = parseDuration(`${m[2] || '1'}${m[3]}`);
+  if (windowMs < 1_000) throw new Error(`"${s}": the period must be at least 1s`);
+  return { capacity, windowMs };
+}
+const rateLimit = parsedBy(parseRateLimit);
 
 export interface HostConfig {
   name: string;
@@ -60,14 +87,7 @@ export function parseHosts(s: string): HostConfig[] {
   if (new Set(hosts.map((h) => h.name)).size !== hosts.length) throw new Error('host names repeat');
   return hosts;
 }
-const hosts = z.string().transform((s, ctx) => {
-  try {
-    return parseHosts(s);
-  } catch (e) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
-    return z.NEVER;
-  }
-});
+const hosts = parsedBy(parseHosts);
 
 export const envSchema = z.object({
   DISCORD_TOKEN: opt(z.string()),
@@ -85,6 +105,8 @@ export const envSchema = z.object({
     emptyAsUnset,
     z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').default('/var/lib/kvmops'),
   ),
+  /** Per-user flood guard on commands that change things (reads are never limited). */
+  KVMOPS_RATE_LIMIT: z.preprocess(emptyAsUnset, rateLimit.default('30/1m')),
   /** 127.0.0.1 port for /healthz and /metrics; unset = off. */
   KVMOPS_HTTP_PORT: opt(z.coerce.number().int().min(1).max(65535)),
   KVMOPS_LOG_LEVEL: z.preprocess(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { deployNames, hostNameSchema, snapshotNameSchema, templateNameSchema, vmNameSchema } from './names.js';
+import { descriptionSchema } from './text.js';
 
 /**
  * Job kinds and their payloads. A payload is validated by its kind's schema when the job is
@@ -35,7 +36,7 @@ export const snapshotCreatePayload = z
     vm: vmNameSchema,
     name: snapshotNameSchema,
     kind: z.enum(['internal', 'external']),
-    description: z.string().max(500).optional(),
+    description: descriptionSchema.optional(),
   })
   .strict();
 export const snapshotRefPayload = z.object({ host, vm: vmNameSchema, name: snapshotNameSchema }).strict();

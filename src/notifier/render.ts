@@ -1,3 +1,4 @@
+import { cut } from '../domain/text.js';
 import type { Job } from '../jobs/types.js';
 import type { StatusView } from './types.js';
 
@@ -59,7 +60,7 @@ export function formatDuration(ms: number): string {
 }
 
 const MAX_RESULT = 300;
-const clip = (s: string, n = MAX_RESULT) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+const clip = (s: string, n = MAX_RESULT) => cut(s, n);
 
 /** One line for a succeeded job's result (the executors' result shapes; JSON as a fallback). */
 export function resultSummary(job: Pick<Job, 'kind' | 'result'>): string | undefined {

@@ -137,7 +137,7 @@ export interface World {
   close(): void;
 }
 
-export function makeWorld(opts: { twoPerson?: boolean; guildId?: string | null; rateLimit?: { capacity?: number; windowMs?: number } } = {}): World {
+export function makeWorld(opts: { twoPerson?: boolean; guildId?: string | null; rateLimit?: { capacity?: number; windowMs?: number } | 'off' } = {}): World {
   // A real SQLite file; on tmpfs when there is one, since fsync (synchronous=FULL) dominates otherwise.
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'kvmops-commands-'));
   const clock = {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { USERS, makeWorld, type World } from './fixture.js';
+import { person, withNames } from '../../src/chat/people.js';
 
 /**
  * The handlers over the real store: existence checks before a job exists, duplicates, approval
@@ -149,7 +150,9 @@ describe('approval kinds', () => {
       const job = w.store.get(r.approvalJobId)!;
       assert.equal(job.state, 'awaiting_approval');
       const text = [r.title, ...r.lines].join('\n');
-      assert.match(text, /approver role other than alice/);
+      // The requester is a person (adapters draw it: Discord a mention, the shell the name).
+      assert.match(text, new RegExp(`Requested by ${person({ id: 'alice', name: 'alice' })}\\.`));
+      assert.match(withNames(text), /approver role other than alice/);
       assert.match(text, /✅/);
       assert.match(text, /❌/);
       const approval = w.store.approvals.get(job.id)!;
@@ -206,7 +209,7 @@ describe('/job', () => {
     const r = await w.run(USERS.carol, 'job', 'status', { id: jobId! });
     assert.equal(r.title, `Job #${jobId} queued`);
     assert.match(r.lines.join('\n'), /start db on local/);
-    assert.match(r.lines.join('\n'), /requested by alice at 2025-05-01 12:00 UTC/);
+    assert.match(withNames(r.lines.join('\n')), /requested by alice at 2025-05-01 12:00 UTC/);
   });
   it('status of a failed job shows the error', async () => {
     const { jobId } = await w.run(USERS.alice, 'vm', 'start', { vm: 'db' });

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { z } from 'zod';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PLACE, USERS, makeWorld, type World } from './fixture.js';
+import { createCore } from '../../src/app.js';
+import { loadEnv } from '../../src/config/env.js';
 import { loadCommands } from '../../commands/index.js';
 import { CommandRouter } from '../../src/chat/router.js';
 import { defineCommand, subcommand } from '../../src/chat/command.js';
@@ -76,8 +81,8 @@ describe('roles', () => {
 });
 
 describe('rate limit', () => {
-  it('5 mutating commands per 30 s per user; reads are not limited; refills over time', async () => {
-    w = makeWorld();
+  it('N mutating commands per period per user (here 5/30s); reads are not limited; refills over time', async () => {
+    w = makeWorld({ rateLimit: { capacity: 5, windowMs: 30_000 } });
     for (let i = 0; i < 5; i++) {
       const r = await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: `s${i}` });
       assert.equal(r.code, undefined, JSON.stringify(r));
@@ -93,6 +98,50 @@ describe('rate limit', () => {
     w.clock.advance(6_000);
     assert.equal((await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: 's6' })).code, undefined);
     assert.equal((await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: 's7' })).code, 'rate-limited');
+  });
+
+  it('the default (30/1m) takes an operator\'s sixth command and a thirtieth; the thirty-first waits, and is told how long', async () => {
+    w = makeWorld();
+    for (let i = 0; i < 30; i++) {
+      const r = await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: `s${i}` });
+      assert.equal(r.code, undefined, `command ${i + 1}: ${JSON.stringify(r)}`);
+    }
+    const refused = await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: 's30' });
+    assert.equal(refused.code, 'rate-limited');
+    assert.match(refused.lines.join('\n'), /at most 30 per 1m\); try again in 2s\./);
+    assert.equal(w.jobCount(), 30);
+  });
+
+  it('reads are never limited, even under the tightest limit', async () => {
+    w = makeWorld({ rateLimit: { capacity: 1, windowMs: 3_600_000 } });
+    assert.equal((await w.run(USERS.alice, 'vm', 'start', { vm: 'db' })).code, undefined);
+    assert.equal((await w.run(USERS.alice, 'vm', 'stop', { vm: 'web-01' })).code, 'rate-limited');
+    for (let i = 0; i < 50; i++) {
+      for (const [cmd, sub, opts] of [['vm', 'list', {}], ['job', 'list', {}], ['snapshot', 'list', { vm: 'web-01' }], ['job', 'status', { id: 1 }]] as const) {
+        assert.equal((await w.run(USERS.alice, cmd, sub, opts)).code, undefined, `/${cmd} ${sub}`);
+      }
+    }
+  });
+
+  it("'off' limits nothing", async () => {
+    w = makeWorld({ rateLimit: 'off' });
+    for (let i = 0; i < 60; i++) assert.equal((await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: `s${i}` })).code, undefined);
+  });
+
+  it('KVMOPS_RATE_LIMIT from the environment reaches the router the app builds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvmops-ratelimit-'));
+    const core = createCore(loadEnv({ KVMOPS_DB: join(dir, 'kvmops.db'), KVMOPS_RATE_LIMIT: '2/1h', KVMOPS_LOG_LEVEL: 'silent' }), { guildId: null });
+    try {
+      const cancel = () => core.router.handle({ command: 'job', subcommand: 'cancel', options: { id: 999 }, user: USERS.alice, place: PLACE });
+      assert.equal((await cancel()).code, 'job-not-found');
+      assert.equal((await cancel()).code, 'job-not-found');
+      const third = await cancel();
+      assert.equal(third.code, 'rate-limited');
+      assert.match(third.lines.join('\n'), /at most 2 per 1h/);
+    } finally {
+      core.store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -177,6 +226,14 @@ describe('autocomplete', () => {
     const all = await ask('vm', 'node');
     assert.equal(all.length, 25);
     assert.equal(all[0]?.value, 'node-00');
+  });
+
+  it('offers only names a command accepts: none over 100 characters (Discord would refuse the whole answer), none with spaces', async () => {
+    w = makeWorld();
+    const long = `web-${'x'.repeat(120)}`; // made outside kvmops: libvirt allows it
+    w.hv.inv().vms.set(long, 'shut off');
+    w.hv.inv().vms.set('web old', 'shut off');
+    assert.deepEqual((await ask('vm', 'web')).map((c) => c.value), ['web-01']);
   });
 
   it('templates, hosts, and the chosen VM on the chosen host', async () => {

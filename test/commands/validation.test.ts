@@ -138,6 +138,24 @@ describe('other defaults from the contract', () => {
     assert.equal(bad.code, 'invalid-input');
     assert.equal(w.jobCount(), 1);
   });
+  it('/snapshot create: a description with control characters is refused, naming the character, before a job exists', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['clear \x1b[2J the screen', /U\+001B \(ESC\) at character 7/],
+      ['two\nlines', /U\+000A \(newline\) at character 4/],
+      ['bidi \u202etxt.exe', /U\+202E at character 6/],
+      ['nul\u0000', /U\+0000 \(NUL\) at character 4/],
+    ];
+    for (const [description, why] of cases) {
+      const r = await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: 's1', description });
+      assert.equal(r.code, 'invalid-input', JSON.stringify(r));
+      assert.match(r.lines.join('\n'), /description: must not contain control characters/);
+      assert.match(r.lines.join('\n'), why);
+    }
+    assert.equal(w.jobCount(), 0);
+    const ok = await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: 's1', description: 'before the upgrade 🚀 [x](https://example.com) @everyone' });
+    assert.equal(ok.code, undefined, JSON.stringify(ok));
+    assert.equal(w.store.get(ok.jobId!)!.payload.description, 'before the upgrade 🚀 [x](https://example.com) @everyone');
+  });
   it('/vm stop: force false', async () => {
     const r = await w.run(USERS.alice, 'vm', 'stop', { vm: 'web-01' });
     assert.deepEqual(w.store.get(r.jobId!)!.payload, { host: 'local', vm: 'web-01', force: false });

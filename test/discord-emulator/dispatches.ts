@@ -67,5 +67,10 @@ export function gatewayHooks(state: EmulatorState, gateway: () => Gateway | null
       for (const waiter of waiters) waiter(record);
       state.onChange();
     },
+    interactionRefused: (interaction, record) => {
+      const waiters = interaction.waiters.splice(0);
+      for (const waiter of waiters) waiter(record);
+      state.onChange();
+    },
   };
 }

@@ -171,13 +171,12 @@ export class RestApi {
       break;
     }
     const failure = this.injections.find((i) => i.remaining > 0 && i.fail !== undefined && i.match(probe));
-    if (failure?.fail) {
-      failure.remaining -= 1;
+    const injectFailure = (fail: FailOptions): void => {
       record.injected = 'fail';
-      const { status } = failure.fail;
+      const { status } = fail;
       if (status === 429) {
-        const retryAfter = failure.fail.retryAfter ?? 0.1;
-        const global = failure.fail.global ?? false;
+        const retryAfter = fail.retryAfter ?? 0.1;
+        const global = fail.global ?? false;
         reply(
           429,
           { message: 'You are being rate limited.', retry_after: retryAfter, global },
@@ -199,7 +198,17 @@ export class RestApi {
         const text = { 500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout' }[status];
         reply(status, { message: `${status}: ${text}`, code: 0 });
       }
-      return;
+    };
+    // afterWrite: the request goes through (Discord wrote the message) and only its answer is lost.
+    let failAfterWrite: FailOptions | null = null;
+    if (failure?.fail) {
+      failure.remaining -= 1;
+      if (failure.fail.afterWrite === true && failure.fail.status !== 429) {
+        failAfterWrite = failure.fail;
+      } else {
+        injectFailure(failure.fail);
+        return;
+      }
     }
 
     if (path === null) {
@@ -265,7 +274,8 @@ export class RestApi {
     };
     try {
       const result = await route.handle(ctx);
-      reply(result.status, result.body, rateHeaders);
+      if (failAfterWrite) injectFailure(failAfterWrite);
+      else reply(result.status, result.body, rateHeaders);
     } catch (error) {
       if (error instanceof DiscordError) {
         reply(error.status, { message: error.message, code: error.code, ...(error.errors !== undefined ? { errors: error.errors } : {}) }, rateHeaders);

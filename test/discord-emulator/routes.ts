@@ -10,7 +10,7 @@ import { DiscordError, compareSnowflakes, isRecord, parseEmoji, snowflake, unkno
 import type { EmulatorState, StoredInteraction, StoredMessage } from './state.js';
 import type { RouteContext, RouteDef, RouteResult } from './rest.js';
 import type { DiscordEmulatorOptions, InteractionCallbackRecord } from './types.js';
-import { isPlausibleUnicodeEmoji, validateCommand, validateMessageBody } from './validate.js';
+import { isPlausibleUnicodeEmoji, validateAutocompleteData, validateCommand, validateMessageBody } from './validate.js';
 
 export interface RouteHooks {
   gatewayUrl(): string;
@@ -22,6 +22,8 @@ export interface RouteHooks {
   /** All reactions (emojiSegment null) or all of one emoji were removed. */
   reactionsCleared(message: StoredMessage, emojiSegment: string | null): void;
   interactionAnswered(interaction: StoredInteraction, record: InteractionCallbackRecord): void;
+  /** An answer Discord refused (4xx): waiters see it, the interaction stays unanswered. */
+  interactionRefused(interaction: StoredInteraction, record: InteractionCallbackRecord): void;
 }
 
 const ok = (body?: unknown): RouteResult => (body === undefined ? { status: 204 } : { status: 200, body });
@@ -32,6 +34,16 @@ const CREATABLE_FLAGS = MessageFlags.Ephemeral | MessageFlags.SuppressEmbeds | M
 function bodyRecord(ctx: RouteContext): Record<string, unknown> {
   if (!isRecord(ctx.body)) throw new DiscordError(400, 50035, 'Invalid Form Body', { _errors: [{ code: 'MODEL_TYPE_CONVERT', message: 'Only dictionaries may be used in a ModelType' }] });
   return ctx.body;
+}
+
+/** An interaction callback's message is its `data`: Discord's error tree names fields below it. */
+function underData(check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof DiscordError && error.code === 50035) throw new DiscordError(error.status, error.code, error.message, { data: error.errors });
+    throw error;
+  }
 }
 
 function attachmentsOf(ctx: RouteContext): APIAttachment[] {
@@ -176,14 +188,29 @@ export function buildRoutes(state: EmulatorState, options: DiscordEmulatorOption
     if (!allowed.includes(type)) {
       throw new DiscordError(400, 50035, 'Invalid Form Body', { type: { _errors: [{ code: 'INTERACTION_RESPONSE_TYPE_INVALID', message: 'Interaction response type is not valid for this interaction.' }] } });
     }
+    // A refused answer does not acknowledge the interaction (the bot may still answer in time),
+    // but whoever waits for the answer learns it was refused.
+    const refused = (check: () => void): void => {
+      try {
+        check();
+      } catch (error) {
+        if (error instanceof DiscordError) {
+          record.status = error.status;
+          hooks.interactionRefused(interaction, record);
+        }
+        throw error;
+      }
+    };
     let message: StoredMessage | null = null;
     if (type === 4) {
-      if (data === null) throw new DiscordError(400, 50006, 'Cannot send an empty message');
-      validateMessageBody(data, { create: true, hasFiles: ctx.files.length > 0 });
+      refused(() => {
+        if (data === null) throw new DiscordError(400, 50006, 'Cannot send an empty message');
+        underData(() => validateMessageBody(data, { create: true, hasFiles: ctx.files.length > 0 }));
+      });
       message = state.createMessage({
         channelId: interaction.channelId,
         authorId: state.botUserId,
-        body: data,
+        body: data ?? {},
         type: MessageType.ChatInputCommand,
         flags: flags & CREATABLE_FLAGS,
         webhookId: state.applicationId,
@@ -202,10 +229,7 @@ export function buildRoutes(state: EmulatorState, options: DiscordEmulatorOption
         interactionId: interaction.id,
       });
     } else if (type === 8) {
-      const choices = data?.choices;
-      if (!Array.isArray(choices) || choices.length > 25) {
-        throw new DiscordError(400, 50035, 'Invalid Form Body', { data: { choices: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 25 or fewer in length.' }] } } });
-      }
+      refused(() => validateAutocompleteData(data));
     }
     record.status = ctx.query.get('with_response') === 'true' ? 200 : 204;
     interaction.originalMessageId = message?.id ?? null;
@@ -269,6 +293,14 @@ export function buildRoutes(state: EmulatorState, options: DiscordEmulatorOption
   const createMessage = (ctx: RouteContext): RouteResult => {
     const body = bodyRecord(ctx);
     validateMessageBody(body, { create: true, hasFiles: ctx.files.length > 0 });
+    // enforce_nonce: the same author and nonce within a few minutes returns the first message.
+    const nonce = body.nonce;
+    const enforced = body.enforce_nonce === true && (typeof nonce === 'string' || typeof nonce === 'number');
+    if (enforced) {
+      state.requireChannel(ctx.param('channel'));
+      const first = state.messageByNonce(state.botUserId, nonce);
+      if (first) return ok(state.apiMessage(first));
+    }
     const reference = isRecord(body.message_reference) ? body.message_reference : null;
     const message = state.createMessage({
       channelId: ctx.param('channel'),
@@ -278,6 +310,7 @@ export function buildRoutes(state: EmulatorState, options: DiscordEmulatorOption
       flags: (typeof body.flags === 'number' ? body.flags : 0) & CREATABLE_FLAGS & ~MessageFlags.Ephemeral,
       attachments: attachmentsOf(ctx),
     });
+    if (enforced) state.rememberNonce(message);
     hooks.messageCreated(message);
     return ok(state.apiMessage(message));
   };

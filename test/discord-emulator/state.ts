@@ -160,6 +160,7 @@ export interface StoredMessage {
   reactions: Map<string, StoredReaction>;
   deleted: boolean;
   allowedMentions: unknown;
+  nonce: string | number | null;
 }
 
 export type InteractionKind = 'command' | 'autocomplete';
@@ -218,6 +219,8 @@ export class EmulatorState {
   readonly channels = new Map<string, StoredChannel>();
   /** Insertion order = creation order. */
   readonly messages = new Map<string, StoredMessage>();
+  /** `author\0nonce` → the message created with it (enforce_nonce). */
+  readonly nonces = new Map<string, { messageId: string; at: number }>();
   readonly interactions = new Map<string, StoredInteraction>();
   readonly interactionsByToken = new Map<string, StoredInteraction>();
   /** Registered commands per guild id ('global' for application-wide ones). */
@@ -358,6 +361,7 @@ export class EmulatorState {
       reactions: new Map(),
       deleted: false,
       allowedMentions: input.body.allowed_mentions ?? null,
+      nonce: typeof input.body.nonce === 'string' || typeof input.body.nonce === 'number' ? input.body.nonce : null,
     };
     this.messages.set(message.id, message);
     if ((message.flags & MessageFlags.Ephemeral) === 0) channel.lastMessageId = message.id;
@@ -568,7 +572,7 @@ export class EmulatorState {
       timestamp: iso(message.createdAt),
       edited_timestamp: message.editedAt === null ? null : iso(message.editedAt),
       tts: false,
-      mention_everyone: /@(everyone|here)/.test(message.content),
+      mention_everyone: pingsOf(message).everyone,
       mentions,
       mention_roles: [...message.content.matchAll(/<@&(\d+)>/g)].map((m) => m[1] ?? '').filter((id) => this.roles.has(id)),
       attachments: message.attachments,
@@ -577,6 +581,7 @@ export class EmulatorState {
       pinned: false,
       flags: message.flags,
       ...(reactions.length > 0 ? { reactions } : {}),
+      ...(message.nonce !== null ? { nonce: message.nonce } : {}),
     };
     if (message.webhookId !== null) {
       out.webhook_id = message.webhookId;
@@ -624,8 +629,41 @@ export class EmulatorState {
       deleted: message.deleted,
       allowedMentions: structuredClone(message.allowedMentions),
       mentionUserIds: mentionedUserIds(message.content),
+      pings: pingsOf(message),
+      nonce: message.nonce,
     };
   }
+
+  // -------------------------------------------------------------------------------------------
+  // Nonces (enforce_nonce)
+
+  /** The live message created by `authorId` with `nonce` within NONCE_TTL_MS, if any. */
+  messageByNonce(authorId: string, nonce: string | number): StoredMessage | undefined {
+    const seen = this.nonces.get(`${authorId}\0${nonce}`);
+    if (!seen || Date.now() - seen.at > NONCE_TTL_MS) return undefined;
+    const message = this.messages.get(seen.messageId);
+    return message && !message.deleted ? message : undefined;
+  }
+
+  rememberNonce(message: StoredMessage): void {
+    if (message.nonce === null) return;
+    this.nonces.set(`${message.authorId}\0${message.nonce}`, { messageId: message.id, at: message.createdAt });
+  }
+}
+
+/** How long Discord remembers a nonce for enforce_nonce ("the past few minutes"). */
+export const NONCE_TTL_MS = 5 * 60_000;
+
+/** Who a message notifies (MessageRecord.pings): content mentions that allowed_mentions lets through. */
+function pingsOf(message: StoredMessage): { users: string[]; roles: string[]; everyone: boolean } {
+  const am = message.allowedMentions;
+  const fallback = message.webhookId !== null ? ['users'] : ['users', 'roles', 'everyone'];
+  const given = isRecord(am);
+  const parse: unknown[] = given ? (Array.isArray(am.parse) ? am.parse : []) : fallback;
+  const listed = (kind: 'users' | 'roles'): string[] => (given && Array.isArray(am[kind]) ? am[kind].map(String) : []);
+  const users = mentionedUserIds(message.content).filter((id) => parse.includes('users') || listed('users').includes(id));
+  const roles = [...new Set([...message.content.matchAll(/<@&(\d+)>/g)].map((m) => m[1] ?? ''))].filter((id) => parse.includes('roles') || listed('roles').includes(id));
+  return { users, roles, everyone: parse.includes('everyone') && /(?<!\\)@(everyone|here)/.test(message.content) };
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
@@ -633,7 +671,8 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 export function mentionedUserIds(content: string): string[] {
-  return [...new Set([...content.matchAll(/<@!?(\d+)>/g)].map((m) => m[1] ?? ''))];
+  // `\<@id>` is shown as text, not as a mention.
+  return [...new Set([...content.matchAll(/(?<!\\)<@!?(\d+)>/g)].map((m) => m[1] ?? ''))];
 }
 
 /** Discord stores embeds with `type: "rich"` filled in. */

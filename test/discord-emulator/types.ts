@@ -146,6 +146,14 @@ export interface MessageRecord {
   allowedMentions: unknown;
   /** User ids mentioned with `<@id>` in the content (as Discord fills `mentions`). */
   mentionUserIds: string[];
+  /**
+   * Who the message notifies: mentions in the content (never in embeds) that `allowed_mentions`
+   * lets through. Without `allowed_mentions` Discord parses everything in a channel message, and
+   * only users in an interaction response or webhook message.
+   */
+  pings: { users: string[]; roles: string[]; everyone: boolean };
+  /** The nonce the message was created with, if any. */
+  nonce: string | number | null;
 }
 
 export interface InteractionCallbackRecord {
@@ -215,6 +223,13 @@ export interface FailOptions {
   retryAfter?: number;
   /** 429 only: a global rate limit (x-ratelimit-global header, body global:true). */
   global?: boolean;
+  /**
+   * 5xx only: the request is carried out first (a message really is created or edited) and only
+   * then answered with the failure — Discord wrote it, but the answer was lost on the way back.
+   * discord.js then retries the same request; only a nonce with `enforce_nonce` keeps a create
+   * from happening twice.
+   */
+  afterWrite?: boolean;
 }
 
 /** `"METHOD /route/:param"` (method may be `*`, params match one segment, `*` any rest), a RegExp tested against `"METHOD /path"`, or a predicate. */

@@ -1,7 +1,16 @@
 /**
  * The request checks Discord makes that a bot can trip over in practice, with Discord's error
- * codes: empty messages (50006), over-long content and embeds, and slash-command definitions
- * Discord refuses at registration (50035 "Invalid Form Body" with an `errors` tree).
+ * codes: empty messages (50006), over-long content and embeds, unpaired surrogates, conflicting
+ * allowed_mentions, over-long nonces, autocomplete choices, and slash-command definitions Discord
+ * refuses at registration — all but 50006 as 50035 "Invalid Form Body" with an `errors` tree
+ * naming the field, as Discord answers:
+ *
+ *   { "code": 50035, "message": "Invalid Form Body",
+ *     "errors": { "data": { "choices": { "0": { "name": { "_errors": [
+ *       { "code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length." } ] } } } } } }
+ *
+ * Lengths are counted in code points, as Discord counts them (its API is Python 3:
+ * discord/discord-api-docs#1315), so an emoji counts once.
  */
 import { DiscordError, isRecord } from './state.js';
 
@@ -13,14 +22,79 @@ function fieldError(path: Array<string | number>, code: string, message: string)
   return new DiscordError(400, 50035, 'Invalid Form Body', tree);
 }
 
+/** Length as Discord counts it: code points. */
+export function codePoints(s: string): number {
+  return Array.from(s).length;
+}
+
 function maxLength(value: unknown, max: number, path: Array<string | number>): number {
   if (typeof value !== 'string') return 0;
-  if (value.length > max) throw fieldError(path, 'BASE_TYPE_MAX_LENGTH', `Must be ${max} or fewer in length.`);
-  return value.length;
+  const n = codePoints(value);
+  if (n > max) throw fieldError(path, 'BASE_TYPE_MAX_LENGTH', `Must be ${max} or fewer in length.`);
+  return n;
+}
+
+function requiredText(value: unknown, max: number, path: Array<string | number>): number {
+  if (typeof value !== 'string' || value.trim() === '') throw fieldError(path, 'BASE_TYPE_REQUIRED', 'This field is required');
+  return maxLength(value, max, path);
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Discord stores text as UTF-8, where an unpaired surrogate (`"\ud83d"` in the JSON) cannot
+ * exist: such a body is refused (for some fields Discord even answers 500:
+ * discord/discord-api-docs#6561). The emulator answers 50035 naming the first such string; the
+ * error code inside is the emulator's own name for it.
+ */
+export function validateUnicode(value: unknown, path: Array<string | number> = []): void {
+  if (typeof value === 'string') {
+    if (LONE_SURROGATE.test(value)) throw fieldError(path, 'STRING_INVALID_UNICODE', 'Must be valid Unicode (no unpaired surrogates).');
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => validateUnicode(v, [...path, i]));
+  } else if (isRecord(value)) {
+    for (const [k, v] of Object.entries(value)) validateUnicode(v, [...path, k]);
+  }
+}
+
+const MENTION_TYPES = ['users', 'roles', 'everyone'];
+
+/** `allowed_mentions`: `parse` of known types; `parse:["users"]` excludes `users:[…]` (and roles alike). */
+function validateAllowedMentions(value: unknown): void {
+  if (value === undefined || value === null) return;
+  if (!isRecord(value)) throw fieldError(['allowed_mentions'], 'MODEL_TYPE_CONVERT', 'Only dictionaries may be used in a ModelType');
+  const parse = value.parse ?? [];
+  if (!Array.isArray(parse)) throw fieldError(['allowed_mentions', 'parse'], 'BASE_TYPE_ARRAY', 'Must be an array.');
+  parse.forEach((p: unknown, i: number) => {
+    if (typeof p !== 'string' || !MENTION_TYPES.includes(p)) {
+      throw fieldError(['allowed_mentions', 'parse', i], 'BASE_TYPE_CHOICES', `Value must be one of ${JSON.stringify(MENTION_TYPES)}.`);
+    }
+  });
+  for (const kind of ['users', 'roles'] as const) {
+    const ids = value[kind];
+    if (ids === undefined || ids === null) continue;
+    if (!Array.isArray(ids)) throw fieldError(['allowed_mentions', kind], 'BASE_TYPE_ARRAY', 'Must be an array.');
+    if (ids.length > 100) throw fieldError(['allowed_mentions', kind], 'BASE_TYPE_MAX_LENGTH', 'Must be 100 or fewer in length.');
+    // An empty list next to parse:[kind] is accepted (Discord's docs say so).
+    if (ids.length > 0 && parse.includes(kind)) {
+      throw fieldError(['allowed_mentions'], 'MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE', `parse:["${kind}"] and ${kind}: [ids...] are mutually exclusive.`);
+    }
+  }
+}
+
+/** `nonce`: an integer or a string of at most 25 characters. */
+function validateNonce(value: unknown): void {
+  if (value === undefined || value === null) return;
+  if (typeof value === 'number' && Number.isInteger(value)) return;
+  if (typeof value !== 'string') throw fieldError(['nonce'], 'BASE_TYPE_STRING', 'Must be a string or an integer.');
+  maxLength(value, 25, ['nonce']);
 }
 
 /** Content and embeds of a message create/edit, as Discord limits them. */
 export function validateMessageBody(body: Record<string, unknown>, opts: { create: boolean; hasFiles?: boolean }): void {
+  validateUnicode(body);
+  validateAllowedMentions(body.allowed_mentions);
+  validateNonce(body.nonce);
   maxLength(body.content, 2000, ['content']);
   if (body.embeds !== undefined && body.embeds !== null) {
     if (!Array.isArray(body.embeds)) throw fieldError(['embeds'], 'BASE_TYPE_ARRAY', 'Must be an array.');
@@ -36,8 +110,8 @@ export function validateMessageBody(body: Record<string, unknown>, opts: { creat
         if (embed.fields.length > 25) throw fieldError(['embeds', i, 'fields'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
         embed.fields.forEach((field: unknown, j: number) => {
           if (!isRecord(field)) return;
-          total += maxLength(field.name, 256, ['embeds', i, 'fields', j, 'name']);
-          total += maxLength(field.value, 1024, ['embeds', i, 'fields', j, 'value']);
+          total += requiredText(field.name, 256, ['embeds', i, 'fields', j, 'name']);
+          total += requiredText(field.value, 1024, ['embeds', i, 'fields', j, 'value']);
         });
       }
     });
@@ -52,6 +126,25 @@ export function validateMessageBody(body: Record<string, unknown>, opts: { creat
       throw new DiscordError(400, 50006, 'Cannot send an empty message');
     }
   }
+}
+
+/**
+ * An autocomplete answer (interaction callback type 8): at most 25 choices, each with a name of
+ * 1–100 characters and a string value of at most 100. One bad choice refuses the whole answer.
+ */
+export function validateAutocompleteData(data: Record<string, unknown> | null): void {
+  validateUnicode(data, ['data']);
+  const choices = data?.choices;
+  if (!Array.isArray(choices)) throw fieldError(['data', 'choices'], 'BASE_TYPE_REQUIRED', 'This field is required');
+  if (choices.length > 25) throw fieldError(['data', 'choices'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
+  choices.forEach((choice: unknown, i: number) => {
+    const here = ['data', 'choices', i];
+    if (!isRecord(choice)) throw fieldError(here, 'MODEL_TYPE_CONVERT', 'Only dictionaries may be used in a ModelType');
+    const name = typeof choice.name === 'string' ? codePoints(choice.name) : 0;
+    if (name < 1 || name > 100) throw fieldError([...here, 'name'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
+    if (typeof choice.value === 'string') maxLength(choice.value, 100, [...here, 'value']);
+    else if (typeof choice.value !== 'number') throw fieldError([...here, 'value'], 'BASE_TYPE_REQUIRED', 'This field is required');
+  });
 }
 
 const NAME = /^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$/u;

@@ -81,6 +81,7 @@ describe('Discord: commands to jobs on real libvirt', skip, () => {
     assert.equal(w.endMessages(id).length, 1, `one completion message for job #${id}`);
     assert.deepEqual(ends[0]!.mentionUserIds, [requester]);
     assert.deepEqual(ends[0]!.allowedMentions, { parse: [], users: [requester] });
+    assert.deepEqual(ends[0]!.pings, { users: [requester], roles: [], everyone: false }, 'it pings the requester and no one else');
     return ends[0]!;
   }
 

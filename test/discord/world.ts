@@ -10,10 +10,8 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { COMMAND_MODULES, loadCommands } from '../../commands/index.js';
 import { createCore, startApp, type App, type AppCore } from '../../src/app.js';
 import { startDiscord, type DiscordAdapter } from '../../src/chat/discord/adapter.js';
-import { CommandRouter } from '../../src/chat/router.js';
 import { loadEnv } from '../../src/config/env.js';
 import type { Job } from '../../src/jobs/types.js';
 import { createLogger } from '../../src/ops/logger.js';
@@ -42,6 +40,8 @@ export interface BotOptions {
   /** KVMOPS_APPROVAL_TTL, e.g. '2s'. */
   approvalTtl?: string;
   approvalSweepMs?: number;
+  /** KVMOPS_RATE_LIMIT (default here: off). */
+  rateLimit?: string;
 }
 
 export interface Bot {
@@ -91,15 +91,12 @@ export class DiscordWorld {
       KVMOPS_HOSTS: 'local=qemu:///system',
       KVMOPS_STORAGE_DIR: this.lab.storageDir,
       KVMOPS_LOG_LEVEL: process.env.KVMOPS_TEST_LOG ?? 'silent',
+      // The per-user flood guard is the command layer's, tested there (test/commands/router.test.ts);
+      // these tests send far more commands from one user than a person would.
+      KVMOPS_RATE_LIMIT: opts.rateLimit ?? 'off',
     });
     const logger = createLogger({ level: env.KVMOPS_LOG_LEVEL, destination: process.stderr });
-    const base = createCore(env, { logger });
-    // The router's per-user flood guard (5 changes / 30 s) is the command layer's, tested there;
-    // these tests send far more commands from one user than a person would.
-    const core: AppCore = {
-      ...base,
-      router: new CommandRouter({ commands: loadCommands(COMMAND_MODULES), services: base.services, rateLimit: { capacity: 1000, windowMs: 1000 } }),
-    };
+    const core: AppCore = createCore(env, { logger });
     const discord = await startDiscord(core, { token: env.DISCORD_TOKEN!, guildId: env.DISCORD_GUILD_ID! });
     const app = await startApp(core, {
       sinks: [discord.sink],

@@ -101,6 +101,25 @@ test('refusals are answered and create no job', opts, async () => {
   }
 });
 
+test('text typed by users reaches the terminal with its control characters shown, never acted on', opts, async () => {
+  const sh = new ShellDriver(['--as', 'alice', '--roles', 'operator'], env);
+  try {
+    await sh.expect(/Type help\./);
+    // Refused before a job exists, naming the character; the refusal itself holds no raw ESC.
+    await sh.say(`/snapshot create vm:${lab.vmName('golden')} name:s9 description:"a\x1b[31mred"`, /Refused \(invalid-input\)[\s\S]*U\+001B \(ESC\) at character 2/);
+    // A user name carrying a window-title and a clear-screen sequence.
+    await sh.say('as mallory\x1b]0;pwned\x07\x1b[2J viewer', /you are mallory/);
+    assert.match(sh.output, /you are mallory\\x1b\]0;pwned\\x07\\x1b\[2J \(viewer\)/);
+    assert.doesNotMatch(sh.output, /[\x00-\x08\x0b-\x1f\x7f]/, `no control character but newline reached the terminal: ${JSON.stringify(sh.output)}`);
+    const store = openJobStore(db);
+    assert.equal(store.list({ limit: 1000 }).filter((j) => j.payload.name === 's9').length, 0, 'no job');
+    store.close();
+    assert.equal(await sh.quit(), 0);
+  } finally {
+    sh.child.kill();
+  }
+});
+
 test('on a pseudo-terminal: tab completes commands and VM names, status updates redraw in place', opts, async () => {
   // `script` gives the shell a real pty, so readline runs in terminal mode with its completer.
   const golden = lab.vmName('golden');

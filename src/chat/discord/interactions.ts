@@ -1,5 +1,6 @@
 import {
   ApplicationCommandOptionType,
+  type APIEmbed,
   GuildMember,
   MessageFlags,
   type AutocompleteInteraction,
@@ -14,7 +15,7 @@ import type { RolePolicy } from '../roles.js';
 import type { Logger } from '../services.js';
 import type { ChatPlace, ChatUser, RawOptions, Reply } from '../types.js';
 import type { ChannelApi } from './channel-api.js';
-import { publicAck, replyMessage } from './render.js';
+import { NO_MENTIONS, autocompleteChoices, nonceFor, publicAck, publicMessage, replyMessage } from './render.js';
 
 /**
  * Interactions → the command router, and its Reply back to Discord.
@@ -122,7 +123,7 @@ async function autocomplete(interaction: AutocompleteInteraction, deps: Interact
           focused: focused?.name ?? '',
           value: focused?.value ?? '',
         });
-    await interaction.respond(choices);
+    await interaction.respond(autocompleteChoices(choices));
   } catch (e) {
     deps.log.warn({ err: e, command: interaction.commandName }, 'autocomplete answer failed');
   }
@@ -140,15 +141,17 @@ class Responder {
     this.deferred = this.interaction.deferReply({ flags: MessageFlags.Ephemeral });
   }
 
-  async send(body: ReturnType<typeof replyMessage> | { content: string }): Promise<void> {
+  /** Pings nobody: discord.js takes `allowedMentions` here, not the body's `allowed_mentions`. */
+  async send(body: { embeds: APIEmbed[] } | { content: string }): Promise<void> {
+    const message = { ...('embeds' in body ? { embeds: body.embeds } : { content: body.content }), allowedMentions: NO_MENTIONS };
     if (this.deferred) {
       await this.deferred;
-      await this.interaction.editReply({ content: null, embeds: [], ...body });
+      await this.interaction.editReply({ content: null, embeds: [], ...message });
     } else if (!this.answered) {
       this.answered = true;
-      await this.interaction.reply({ ...body, flags: MessageFlags.Ephemeral });
+      await this.interaction.reply({ ...message, flags: MessageFlags.Ephemeral });
     } else {
-      await this.interaction.followUp({ ...body, flags: MessageFlags.Ephemeral });
+      await this.interaction.followUp({ ...message, flags: MessageFlags.Ephemeral });
     }
   }
 
@@ -182,7 +185,7 @@ async function command(interaction: ChatInputCommandInteraction, deps: Interacti
       await approvalRequest(reply, inv, responder, deps);
     } else if (reply.visibility === 'public') {
       // Public answers are channel messages (bot token), the acknowledgement stays private.
-      await deps.api.send(inv.place.channelId, replyMessage(reply));
+      await deps.api.send(inv.place.channelId, publicMessage(reply, nonceFor('reply', interaction.id)));
       await responder.send({ content: publicAck(reply) });
     } else {
       // Every other reply is for the invoker only: reads, refusals, "job #N queued".
@@ -213,7 +216,9 @@ async function approvalRequest(
   const channelId = inv.place.channelId;
   let messageId: string;
   try {
-    const message = await deps.api.send(channelId, replyMessage(reply));
+    // One request per job: a POST that Discord wrote but answered 5xx is retried by discord.js,
+    // and the nonce makes that retry return the first message instead of posting a second.
+    const message = await deps.api.send(channelId, publicMessage(reply, nonceFor('approval', jobId)));
     messageId = message.id;
     deps.approvals.attachMessage(jobId, { adapter: ADAPTER, channelId, messageId });
   } catch (e) {

@@ -1,17 +1,44 @@
-import type { APIEmbed, APIEmbedField, RESTPostAPIChannelMessageJSONBody } from 'discord.js';
+import { createHash } from 'node:crypto';
+import type { APIAllowedMentions, APIEmbed, APIEmbedField, RESTPostAPIChannelMessageJSONBody } from 'discord.js';
 import type { JobState } from '../../domain/job-kinds.js';
+import { codePointLength, cut } from '../../domain/text.js';
 import type { Approval, Job } from '../../jobs/types.js';
 import { formatDuration, jobTitle, STATE_WORDS } from '../../notifier/render.js';
 import type { StatusView } from '../../notifier/types.js';
-import type { Reply } from '../types.js';
+import { renderPeople } from '../people.js';
+import type { Choice, Reply } from '../types.js';
+import { codeBlock, cutMarkdown, escapeMarkdown } from './markdown.js';
 
 /**
  * Chat-neutral things (StatusView, Reply, an approval) → Discord message bodies. Pure: no
  * client, no clock except what the caller passes, so the exact payloads are unit-tested.
  *
- * Every body sets `allowed_mentions` explicitly: names typed by users end up in messages, and
- * only the completion message may ping anyone (its requester).
+ * The rules every body follows:
+ * - text kvmops did not write (names, descriptions, errors, display names) is escaped
+ *   (markdown.ts); people are user mentions `<@id>`, never display names;
+ * - `allowed_mentions` is explicit: nothing pings (`NO_MENTIONS`) except the completion
+ *   message, which pings its requester (CONTRACT.md: "a new message mentions the requester");
+ * - everything is cut to Discord's limits (`LIMITS`, counted in code points) on code points;
+ * - a create that a retry could repeat carries a nonce with `enforce_nonce` (`nonceFor`).
  */
+
+/** Discord's limits (docs: "Embed Limits", message content, autocomplete), in code points. */
+export const LIMITS = {
+  content: 2000,
+  embedTitle: 256,
+  embedDescription: 4096,
+  fieldName: 256,
+  fieldValue: 1024,
+  footer: 2048,
+  authorName: 256,
+  fields: 25,
+  /** Title, description, field names and values, footer and author name of all embeds together. */
+  embedTotal: 6000,
+  choices: 25,
+  choiceName: 100,
+  choiceValue: 100,
+  nonce: 25,
+} as const;
 
 /** Colours by job state (CONTRACT: status embed coloured by state). */
 export const STATE_COLOURS: Record<JobState, number> = {
@@ -30,17 +57,29 @@ export const TONE_COLOURS: Record<Reply['tone'], number> = {
   error: 0xe74c3c,
 };
 
+/** Mentions in the text render (as names) but ping nobody. */
+export const NO_MENTIONS = { parse: [] } satisfies APIAllowedMentions;
 
-const NO_MENTIONS = { parse: [] as [] };
-
-/** Discord's limits (embed title 256, description 4096, field value 1024). */
-export function clip(s: string, max: number): string {
-  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+/** A user as a mention (`<@id>`); an id that is not a Discord snowflake is shown as text. */
+export function mention(userId: string): string {
+  return /^\d{1,20}$/.test(userId) ? `<@${userId}>` : escapeMarkdown(`@${userId}`);
 }
 
-/** Inline markdown escaped, so a VM called `a_b_c` is not shown in italics. */
-export function escapeMd(s: string): string {
-  return s.replace(/([\\*_~`|])/g, '\\$1');
+/** Chat-neutral text as Discord markdown: escaped, with its people as mentions. */
+export function discordText(text: string): string {
+  return renderPeople(text, (p) => mention(p.id), escapeMarkdown);
+}
+
+/**
+ * The nonce of a message create that may be sent twice (a 5xx after Discord wrote it, then
+ * discord.js retrying): with `enforce_nonce`, Discord returns the first message for the same
+ * author and nonce within a few minutes instead of posting another. At most 25 characters:
+ * longer ids are hashed.
+ */
+export function nonceFor(kind: 'approval' | 'status' | 'st' | 'end' | 'reply', id: string | number): string {
+  const plain = `${kind}-${id}`;
+  if (plain.length <= LIMITS.nonce) return plain;
+  return `${kind}-${createHash('sha256').update(String(id)).digest('base64url')}`.slice(0, LIMITS.nonce);
 }
 
 /** `▰▰▰▰▱▱▱▱▱▱ 40%` */
@@ -50,34 +89,95 @@ export function progressBar(fraction: number, width = 10): string {
   return `${'▰'.repeat(full)}${'▱'.repeat(width - full)} ${Math.round(f * 100)}%`;
 }
 
+/**
+ * An embed cut to Discord's limits: every part to its own, at most 25 fields, empty field names
+ * and values filled (Discord requires both), then the whole within 6000 by shortening, in this
+ * order, the description, the field values and then names (last field first), the footer, the
+ * author and the title.
+ */
+export function fitEmbed(embed: APIEmbed): APIEmbed {
+  const out: APIEmbed = { ...embed };
+  if (out.title !== undefined) out.title = cutMarkdown(out.title, LIMITS.embedTitle);
+  if (out.description !== undefined) out.description = cutMarkdown(out.description, LIMITS.embedDescription);
+  if (out.footer) out.footer = { ...out.footer, text: cut(out.footer.text, LIMITS.footer) };
+  if (out.author) out.author = { ...out.author, name: cut(out.author.name, LIMITS.authorName) };
+  const fields = (out.fields ?? []).slice(0, LIMITS.fields).map((f) => ({
+    ...f,
+    name: cutMarkdown(f.name || '—', LIMITS.fieldName),
+    value: cutMarkdown(f.value || '—', LIMITS.fieldValue),
+  }));
+  if (out.fields) out.fields = fields;
+  // Each slot reads and writes one part; `min` is what it keeps at the least.
+  const slots: Array<{ get(): string | undefined; set(s: string): void; min: number; markdown: boolean }> = [
+    { get: () => out.description, set: (s) => (out.description = s), min: 0, markdown: true },
+    ...fields.map((f) => ({ get: () => f.value, set: (s: string) => (f.value = s), min: 1, markdown: true })).reverse(),
+    ...fields.map((f) => ({ get: () => f.name, set: (s: string) => (f.name = s), min: 1, markdown: true })).reverse(),
+    { get: () => out.footer?.text, set: (s) => (out.footer = { ...out.footer, text: s }), min: 1, markdown: false },
+    { get: () => out.author?.name, set: (s) => (out.author = { ...out.author, name: s }), min: 1, markdown: false },
+    { get: () => out.title, set: (s) => (out.title = s), min: 1, markdown: true },
+  ];
+  let excess = embedSize(out) - LIMITS.embedTotal;
+  for (const slot of slots) {
+    if (excess <= 0) break;
+    const text = slot.get();
+    if (text === undefined) continue;
+    const len = codePointLength(text);
+    const keep = Math.max(slot.min, len - excess);
+    if (keep >= len) continue;
+    slot.set(slot.markdown ? cutMarkdown(text, keep) : cut(text, keep));
+    excess -= len - keep;
+  }
+  if (out.description === '') delete out.description;
+  return out;
+}
+
+function embedSize(e: APIEmbed): number {
+  const parts = [e.title, e.description, e.footer?.text, e.author?.name, ...(e.fields ?? []).flatMap((f) => [f.name, f.value])];
+  return parts.reduce((n, p) => n + (p ? codePointLength(p) : 0), 0);
+}
+
+/**
+ * Autocomplete choices Discord accepts: a name of 1–100 characters and a value of at most 100,
+ * 25 at most. A longer one is dropped, not cut: a cut value would name something else, and a
+ * single bad choice makes Discord refuse the whole answer (50035), leaving the user none.
+ */
+export function autocompleteChoices(choices: readonly Choice[]): Choice[] {
+  return choices
+    .filter((c) => {
+      const name = codePointLength(c.name);
+      return name >= 1 && name <= LIMITS.choiceName && codePointLength(c.value) <= LIMITS.choiceValue;
+    })
+    .slice(0, LIMITS.choices);
+}
+
 /** Lines of StatusView.lines that the embed already shows as fields (the rest go to the description). */
-const FIELD_LINE = /^(Job #\d+ · |Requested by |Progress: |Duration: |Result: |Error: )/;
+const FIELD_LINE = /^(Job #\d+ · |Requested by |Progress: |Duration: |Result: |Error: |Last error: )/;
 
 /** The job's status message: one embed coloured by state. */
 export function statusEmbed(view: StatusView): APIEmbed {
   const fields: APIEmbedField[] = [
     { name: 'State', value: STATE_WORDS[view.state] ?? view.state, inline: true },
-    { name: 'Requested by', value: `<@${view.requester.id}>`, inline: true },
+    { name: 'Requested by', value: mention(view.requester.id), inline: true },
   ];
   if (view.progress) {
     const bar = view.progress.fraction !== undefined ? `${progressBar(view.progress.fraction)} · ` : '';
-    fields.push({ name: 'Progress', value: clip(`${bar}${escapeMd(view.progress.step)}`, 1024) });
+    fields.push({ name: 'Progress', value: `${bar}${discordText(view.progress.step)}` });
   }
   if (view.durationMs !== undefined) fields.push({ name: 'Duration', value: formatDuration(view.durationMs), inline: true });
-  if (view.result !== undefined) fields.push({ name: 'Result', value: clip(escapeMd(view.result), 1024) });
+  if (view.result !== undefined) fields.push({ name: 'Result', value: discordText(view.result) });
   if (view.error) {
     const label = view.state === 'queued' ? 'Last error' : 'Error';
-    fields.push({ name: label, value: clip(`\`${view.error.code}\` ${escapeMd(view.error.message)}`, 1024) });
+    fields.push({ name: label, value: `\`${view.error.code}\` ${discordText(view.error.message)}` });
   }
   const notes = view.lines.filter((l) => !FIELD_LINE.test(l));
-  return {
-    title: clip(`#${view.jobId} ${view.title}`, 256),
-    ...(notes.length ? { description: clip(notes.map(escapeMd).join('\n'), 4096) } : {}),
+  return fitEmbed({
+    title: discordText(`#${view.jobId} ${view.title}`),
+    ...(notes.length ? { description: notes.map(discordText).join('\n') } : {}),
     color: STATE_COLOURS[view.state] ?? TONE_COLOURS.info,
     fields,
     footer: { text: `job #${view.jobId} · ${view.kind}` },
     timestamp: new Date(view.updatedAt).toISOString(),
-  };
+  });
 }
 
 export function statusMessage(view: StatusView): RESTPostAPIChannelMessageJSONBody {
@@ -94,45 +194,51 @@ export function endMessage(view: StatusView): RESTPostAPIChannelMessageJSONBody 
   const took = view.durationMs !== undefined ? ` in ${formatDuration(view.durationMs)}` : '';
   const detail =
     view.state === 'succeeded' && view.result ? `: ${view.result}` : view.error ? `: ${view.error.code} — ${view.error.message}` : '';
-  const text = `${icon} <@${view.requester.id}> job #${view.jobId} ${STATE_WORDS[view.state]}${took} — ${escapeMd(view.title)}${escapeMd(detail)}`;
+  const text = `${icon} ${mention(view.requester.id)} job #${view.jobId} ${STATE_WORDS[view.state]}${took} — ${discordText(`${view.title}${detail}`)}`;
   return {
-    content: clip(escapeMentionsExcept(text), 2000),
+    content: cutMarkdown(text, LIMITS.content),
     allowed_mentions: { parse: [], users: [view.requester.id] },
-    nonce: `end-${view.jobId}`,
+    nonce: nonceFor('end', view.jobId),
     enforce_nonce: true,
   };
-}
-
-/** Neutralises @everyone / @here typed into names (allowed_mentions already blocks the ping). */
-function escapeMentionsExcept(s: string): string {
-  return s.replace(/@(everyone|here)/g, '@\u200b$1');
 }
 
 /** Lines that look like a table (aligned columns) are shown in a code block, the rest escaped. */
 function linesToMarkdown(lines: readonly string[]): string {
   if (lines.length === 0) return '';
   const tabular = lines.some((l) => /\S {2,}\S/.test(l));
-  if (tabular) return `\`\`\`\n${lines.join('\n').replace(/```/g, "'''")}\n\`\`\``;
-  return lines.map(escapeMd).join('\n');
+  // In a code block nothing renders, a mention neither: people are shown by id there.
+  if (tabular) return codeBlock(lines.map((l) => renderPeople(l, (p) => `<@${p.id}>`)));
+  return lines.map(discordText).join('\n');
 }
 
 /** A command's reply (ephemeral answer, refusal, or public approval request) as one embed. */
 export function replyEmbed(reply: Reply): APIEmbed {
-  let description = linesToMarkdown(reply.lines);
-  if (description.length > 4096) {
-    // A long code block cut in the middle would lose its closing fence.
-    description = description.startsWith('```') ? `${clip(description.slice(0, -4), 4090)}\n\`\`\`` : clip(description, 4096);
-  }
-  return {
-    title: clip(reply.title, 256),
+  const description = linesToMarkdown(reply.lines);
+  return fitEmbed({
+    title: discordText(reply.title),
     ...(description ? { description } : {}),
     color: TONE_COLOURS[reply.tone],
     ...(reply.code ? { footer: { text: reply.code } } : reply.jobId !== undefined ? { footer: { text: `job #${reply.jobId}` } } : {}),
-  };
+  });
 }
 
-export function replyMessage(reply: Reply): { embeds: APIEmbed[]; allowed_mentions: typeof NO_MENTIONS } {
+export interface ReplyBody {
+  embeds: APIEmbed[];
+  allowed_mentions: typeof NO_MENTIONS;
+}
+
+export function replyMessage(reply: Reply): ReplyBody {
   return { embeds: [replyEmbed(reply)], allowed_mentions: NO_MENTIONS };
+}
+
+/**
+ * A public reply posted as a channel message, once: its nonce is `nonceFor('approval', jobId)`
+ * for an approval request (one request per job, however often the POST is retried) and
+ * `nonceFor('reply', interactionId)` for any other public answer.
+ */
+export function publicMessage(reply: Reply, nonce: string): RESTPostAPIChannelMessageJSONBody {
+  return { ...replyMessage(reply), nonce, enforce_nonce: true };
 }
 
 /** The one line that replaces the deferred (ephemeral) reply when the real answer is public. */
@@ -153,21 +259,21 @@ const DECISION: Record<Exclude<Approval['state'], 'pending'>, { word: string; co
 export function approvalDecisionMessage(approval: Approval, job: Pick<Job, 'id' | 'kind' | 'payload' | 'requester'>): RESTPostAPIChannelMessageJSONBody {
   if (approval.state === 'pending') throw new Error('approvalDecisionMessage: the approval is still pending');
   const d = DECISION[approval.state];
-  const who = approval.decidedBy ? ` by <@${approval.decidedBy}>` : '';
+  const who = approval.decidedBy ? ` by ${mention(approval.decidedBy)}` : '';
   const when = approval.decidedAt ? ` <t:${Math.floor(approval.decidedAt / 1000)}:f>` : '';
   const lines = [
-    `Requested by <@${job.requester.id}>.`,
+    `Requested by ${mention(job.requester.id)}.`,
     approval.state === 'expired' ? 'Nobody decided in time: the job was cancelled.' : `${d.word}${who}${when}.`,
   ];
   if (approval.state === 'approved') lines.push('The job is queued; its status message follows it.');
   return {
     embeds: [
-      {
-        title: clip(`${d.word}: job #${job.id} ${jobTitle(job)}`, 256),
+      fitEmbed({
+        title: discordText(`${d.word}: job #${job.id} ${jobTitle(job)}`),
         description: lines.join('\n'),
         color: d.colour,
         footer: { text: `job #${job.id} · approval ${approval.state}` },
-      },
+      }),
     ],
     allowed_mentions: NO_MENTIONS,
   };

@@ -3,7 +3,7 @@ import type { NotificationSink, StatusView } from '../../notifier/types.js';
 import type { ChannelApi } from './channel-api.js';
 import { discordCode, DiscordCode, restStatus, toSinkError } from './errors.js';
 import { ADAPTER } from './interactions.js';
-import { approvalDecisionMessage, endMessage, statusMessage } from './render.js';
+import { approvalDecisionMessage, endMessage, nonceFor, statusMessage } from './render.js';
 
 /**
  * The Discord NotificationSink: job status messages, completion mentions, approval outcomes —
@@ -37,9 +37,9 @@ export class DiscordSink implements NotificationSink {
     }
     // A nonce makes a create repeated after a lost response return the first message (Discord
     // remembers nonces for a few minutes); a replacement gets its own.
-    const nonce = messageId === null ? `status-${view.jobId}` : `st-${view.jobId}-${(this.opts.now ?? Date.now)().toString(36)}`;
+    const nonce = messageId === null ? nonceFor('status', view.jobId) : nonceFor('st', `${view.jobId}-${(this.opts.now ?? Date.now)().toString(36)}`);
     try {
-      const message = await this.api.send(target.channelId, { ...body, nonce: nonce.slice(0, 25), enforce_nonce: true });
+      const message = await this.api.send(target.channelId, { ...body, nonce, enforce_nonce: true });
       return message.id;
     } catch (e) {
       throw this.fail(e, `posting the status message of job #${view.jobId}`);

@@ -1,7 +1,8 @@
 import type { StatusView } from '../../notifier/types.js';
+import { withNames } from '../people.js';
 import type { Reply } from '../types.js';
 
-/** Reply / StatusView → the terminal's lines. Pure. */
+/** Reply / StatusView → the terminal's lines. Pure. People are shown by name (a user's id is their name here). */
 
 const TONE_MARK: Record<Reply['tone'], string> = { info: 'ℹ', success: '✔', warning: '⚠', error: '✖' };
 const STATE_MARK: Record<StatusView['state'], string> = {
@@ -15,7 +16,7 @@ const STATE_MARK: Record<StatusView['state'], string> = {
 
 export function replyLines(reply: Reply): string[] {
   const visibility = reply.visibility === 'ephemeral' ? ' (only you)' : '';
-  return [`${TONE_MARK[reply.tone]} ${reply.title}${visibility}`, ...reply.lines];
+  return [`${TONE_MARK[reply.tone]} ${withNames(reply.title)}${visibility}`, ...reply.lines.map(withNames)];
 }
 
 /** `[#######.............] 35%` */

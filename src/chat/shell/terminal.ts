@@ -1,6 +1,7 @@
 import { emitKeypressEvents } from 'node:readline';
 import { createInterface, type Interface } from 'node:readline';
 import type { AppCore } from '../../app.js';
+import { visibleControls } from '../../domain/text.js';
 import type { ShellSession } from './session.js';
 
 /**
@@ -26,7 +27,8 @@ export async function runTerminal(session: ShellSession, core: AppCore, io: {
     },
   });
   if (io.terminal) emitKeypressEvents(io.input);
-  const prompt = () => `${session.currentUser.name}> `;
+  // The user's name is whatever was typed after `as`: shown terminal-safe, as all output is.
+  const prompt = () => `${visibleControls(session.currentUser.name)}> `;
   rl.setPrompt(prompt());
   io.onPromptReady?.(() => rl.prompt(true));
   if (io.terminal) rl.prompt();
@@ -37,7 +39,7 @@ export async function runTerminal(session: ShellSession, core: AppCore, io: {
       chain = chain.then(async (go) => {
         if (!go) return false;
         // Piped input is not echoed by a terminal: echo it, so the transcript reads as a chat.
-        if (!io.terminal) io.output.write(`${prompt()}${line}\n`);
+        if (!io.terminal) io.output.write(`${prompt()}${visibleControls(line, '\t')}\n`);
         try {
           const more = await session.run(line);
           if (!more) rl.close();

@@ -1,10 +1,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { visibleControls } from '../../domain/text.js';
 
 /**
  * The terminal chat's channel: every bot message gets a short id (`m12`) that the user can
  * react to (`react m12 ✅`). An edited message is redrawn in place when it is the last thing on
  * a terminal screen; otherwise (older message, or output is not a terminal) the new version is
  * printed again, marked as an update — a log file then keeps the whole history.
+ *
+ * Everything printed is terminal-safe: text from users, libvirt or virsh errors may hold escape
+ * sequences (`\x1b]0;…` retitles the window, `\x1b[2J` clears it), so control characters are
+ * shown as `\x1b`-style escapes; a line holding newlines becomes several lines.
  */
 
 export interface TranscriptOptions {
@@ -82,13 +87,13 @@ export class Transcript {
 
   /** Local feedback that is not a bot message (no id): echoes, usage errors. */
   note(line: string): void {
-    this.print([line]);
+    this.print(safeLines([line]));
     this.last = null;
   }
 
   private format(msg: Message): string[] {
-    const [first = '', ...more] = msg.lines;
-    return [`[${msg.id}] ${msg.author}: ${first}`, ...more.map((l) => `      ${l}`)];
+    const [first = '', ...more] = safeLines(msg.lines);
+    return [`[${msg.id}] ${visibleControls(msg.author)}: ${first}`, ...more.map((l) => `      ${l}`)];
   }
 
   private print(block: string[], prefix = ''): void {
@@ -96,4 +101,9 @@ export class Transcript {
     this.opts.write(prefix + block.join('\n') + '\n');
     this.opts.afterWrite?.();
   }
+}
+
+/** Lines as the terminal may show them: split at line breaks, control characters made visible. */
+export function safeLines(lines: readonly string[]): string[] {
+  return lines.flatMap((l) => l.split(/\r?\n/)).map((l) => visibleControls(l, '\t'));
 }

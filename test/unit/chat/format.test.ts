@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { describeJob, formatDuration, formatTime, jobLine, snapshotTree, templateList, vmTable } from '../../../src/chat/format.js';
 import type { Job } from '../../../src/jobs/types.js';
 import type { SnapshotInfo } from '../../../src/hypervisor/types.js';
+import { splitPeople, withNames } from '../../../src/chat/people.js';
 
 const snap = (name: string, parent: string | null, createdAt: number, extra: Partial<SnapshotInfo> = {}): SnapshotInfo => ({
   name,
@@ -78,6 +79,8 @@ describe('format', () => {
       finishedAt: null,
     } as unknown as Job;
     assert.equal(describeJob(job), 'deploy web ×4 (thin) from base on local');
-    assert.equal(jobLine(job, 66_000), '#7 running 25% · deploy web ×4 (thin) from base on local · alice · 1m 5s');
+    assert.equal(withNames(jobLine(job, 66_000)), '#7 running 25% · deploy web ×4 (thin) from base on local · alice · 1m 5s');
+    // The requester is marked as a person: Discord draws the id as a mention, not the name.
+    assert.deepEqual(splitPeople(jobLine(job, 66_000)).filter((p) => typeof p !== 'string'), [{ id: 'a', name: 'alice' }]);
   });
 });
