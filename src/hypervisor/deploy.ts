@@ -4,11 +4,13 @@ import { KvmopsError, isKvmopsError } from '../domain/errors.js';
 import { deployNames } from '../domain/names.js';
 import { copySparseLocal, volCreateFrom } from './disk-copy.js';
 import { eachLimited } from './each-limited.js';
-import { interfaceCount, newMac, newUuid, readVmMeta, vmXml } from './domain-xml.js';
+import { interfaceCount, newMac, readVmMeta, vmXml } from './domain-xml.js';
 import type { HostContext } from './host-context.js';
 import { allDomainViews, domainViews } from './inventory.js';
 import { isVolumeMissing, okStdout, throwFirstError, virshMulti } from './multi.js';
-import { parseNameList, parseVolList } from './parse.js';
+import { parseVolList } from './parse.js';
+import { newDomainUuid, type DomainUuid } from './domain-uuid.js';
+import { listDomains, parseDomainList } from './domains.js';
 import { ensurePools } from './pools.js';
 import { StorageLayout } from './storage.js';
 import { withTempDir } from './tempdir.js';
@@ -55,6 +57,7 @@ export interface DeployOptions {
 
 interface VmPlan {
   vm: string;
+  uuid: DomainUuid;
   disks: { target: string; src: string; capacity: number; dst: string }[];
   xml: string;
 }
@@ -85,7 +88,7 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
     const [listR, refreshR, volsR, tplR] = await virshMulti(
       h,
       [
-        virshArgs.listAllNames(),
+        virshArgs.listDomains(),
         virshArgs.poolRefresh(h.storage.vmsPool),
         virshArgs.volList(h.storage.vmsPool),
         virshArgs.volDownload(h.storage.templatesPool, templateXmlVolume(template), xmlFile),
@@ -98,7 +101,7 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
     okStdout(tplR);
     okStdout(refreshR);
     return {
-      domains: new Set(parseNameList(okStdout(listR))),
+      domains: parseDomainList(okStdout(listR)),
       vmVolumes: new Set(parseVolList(okStdout(volsR)).map((v) => v.path)),
       template: storedTemplateFromXml(h, template, await readFile(xmlFile, 'utf8')),
     };
@@ -108,7 +111,7 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
   // 2. refusals and recovery decisions, before touching anything
   const complete = new Set<string>();
   const halfDomains: string[] = [];
-  const clashes = names.filter((n) => state.domains.has(n));
+  const clashes = state.domains.filter((d) => names.includes(d.name));
   if (clashes.length) {
     const taken: string[] = [];
     for (const v of await domainViews(h, clashes, ctx)) {
@@ -132,28 +135,31 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
     }
   }
   const todo = names.filter((n) => !complete.has(n));
+  const halfRefs = clashes.filter((d) => halfDomains.includes(d.name));
   const staleFiles = todo.flatMap((n) => t.disks.map((d) => vmDiskPath(h, n, d.target))).filter((p) => state.vmVolumes.has(p));
   if (staleFiles.length) {
-    const used = new Set((await allDomainViews(h, ctx)).filter((v) => !halfDomains.includes(v.name)).flatMap((v) => v.disks.map((d) => d.file)));
+    const used = new Set((await allDomainViews(h, ctx)).filter((v) => !halfRefs.some((r) => r.uuid === v.uuid)).flatMap((v) => v.disks.map((d) => d.file)));
     const inUse = staleFiles.filter((f) => used.has(f));
     if (inUse.length) {
       throw new KvmopsError('name-taken', `disk files of the new VMs are used by other domains: ${inUse.join(', ')}`, { details: { files: inUse } });
     }
   }
-  if (halfDomains.length || staleFiles.length) await removeVms(h, halfDomains, staleFiles);
+  if (halfRefs.length || staleFiles.length) await removeVms(h, halfRefs.map((r) => r.uuid), staleFiles);
 
   // 3. plan: identities and XML
   const macs = new Set<string>();
   const nIf = interfaceCount(t.xml);
   const plans: VmPlan[] = todo.map((vm) => {
     const disks = t.disks.map((d) => ({ target: d.target, src: d.file, capacity: d.capacity, dst: vmDiskPath(h, vm, d.target) }));
+    const uuid = newDomainUuid();
     return {
       vm,
+      uuid,
       disks,
       xml: vmXml({
         templateXml: t.xml,
         name: vm,
-        uuid: newUuid(),
+        uuid,
         macs: Array.from({ length: nIf }, () => newMac(macs)),
         diskPaths: new Map(disks.map((d) => [d.target, d.dst])),
         meta: { template, mode: req.mode, ...(requestId ? { request: requestId } : {}) },
@@ -195,12 +201,13 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
     });
     if (req.start) {
       ctx.onProgress?.({ step: `starting ${names.length} VM${names.length === 1 ? '' : 's'}` });
-      const rs = await virshMulti(h, names.map((n) => virshArgs.start(n)), { timeoutMs: 300_000, signal: ctx.signal });
+      const uuids = (await listDomains(h, ctx)).filter((d) => names.includes(d.name)).map((d) => d.uuid);
+      const rs = await virshMulti(h, uuids.map((u) => virshArgs.start(u)), { timeoutMs: 300_000, signal: ctx.signal });
       throwFirstError(rs.filter((r) => !isKvmopsError(r.error, 'vm-running')));
     }
   } catch (e) {
     // everything this call made (its VMs did not exist, or were half-made, before it)
-    await removeVms(h, todo, plans.flatMap((p) => p.disks.map((d) => d.dst))).catch(() => {});
+    await removeVms(h, plans.map((p) => p.uuid), plans.flatMap((p) => p.disks.map((d) => d.dst))).catch(() => {});
     if (ctx.signal?.aborted) {
       throw isKvmopsError(e, 'aborted') ? e : new KvmopsError('aborted', `deploying ${names.length} VMs was cancelled`, { cause: e });
     }
@@ -224,8 +231,8 @@ async function copyClones(h: HostContext, plans: VmPlan[], ctx: OpContext, opts:
   }
 }
 
-/** Destroy + undefine the named domains (absent ones are fine) and remove the given files of the vms pool. */
-export async function removeVms(h: HostContext, vms: readonly string[], files: readonly string[]): Promise<void> {
+/** Destroy + undefine these domains (absent ones are fine) and remove the given files of the vms pool. */
+export async function removeVms(h: HostContext, vms: readonly DomainUuid[], files: readonly string[]): Promise<void> {
   if (vms.length) {
     const rs = await virshMulti(
       h,

@@ -2,7 +2,9 @@ import type { HostContext } from './host-context.js';
 import { domainDisks, parseDomainXml } from './domain-xml.js';
 import { eachLimited } from './each-limited.js';
 import { okStdout, virshMulti } from './multi.js';
-import { parseDomBlkList, parseNameList, parseVolumeXml, type BlkEntry } from './parse.js';
+import { parseDomBlkList, parseVolumeXml, type BlkEntry } from './parse.js';
+import type { DomainUuid } from './domain-uuid.js';
+import { listDomains, type DomainRef } from './domains.js';
 import { backingChain } from './qemu-img.js';
 import type { ChainEntry, OpContext } from './types.js';
 import { virshArgs } from './virsh-args.js';
@@ -15,41 +17,39 @@ import type { XmlElement } from './xml.js';
  */
 
 export interface DomainView {
+  uuid: DomainUuid;
   name: string;
   xml: XmlElement;
   /** File-backed disks (device disk), with the path libvirt resolves (also for volume disks). */
   disks: { target: string; file: string; format: string }[];
 }
 
-export async function domainNames(h: HostContext, ctx: OpContext = {}): Promise<string[]> {
-  return parseNameList(await h.virsh.run(virshArgs.listAllNames(), { timeoutMs: 30_000, signal: ctx.signal }));
-}
-
 /**
- * XML (live for running domains: it reflects the disks in use now) and disks of the named
- * domains, in one virsh process. Domains that vanished meanwhile are left out.
+ * XML (live for running domains: it reflects the disks in use now) and disks of the given
+ * domains, addressed by uuid, in as few virsh processes as the batch's size allows. Domains
+ * that vanished meanwhile are left out.
  */
-export async function domainViews(h: HostContext, names: readonly string[], ctx: OpContext = {}): Promise<DomainView[]> {
-  if (names.length === 0) return [];
+export async function domainViews(h: HostContext, domains: readonly DomainRef[], ctx: OpContext = {}): Promise<DomainView[]> {
+  if (domains.length === 0) return [];
   const results = await virshMulti(
     h,
-    names.flatMap((n) => [virshArgs.dumpxml(n), virshArgs.domblklist(n)]),
+    domains.flatMap((d) => [virshArgs.dumpxml(d.uuid), virshArgs.domblklist(d.uuid)]),
     { timeoutMs: 60_000, signal: ctx.signal },
   );
   const views: DomainView[] = [];
-  names.forEach((name, i) => {
+  domains.forEach((d, i) => {
     const x = results[2 * i]!;
     const b = results[2 * i + 1]!;
     if (x.error?.code === 'vm-not-found' || b.error?.code === 'vm-not-found') return;
     const xml = parseDomainXml(okStdout(x));
     const blk = parseDomBlkList(okStdout(b));
-    views.push({ name, xml, disks: fileDisks(xml, blk) });
+    views.push({ uuid: d.uuid, name: d.name, xml, disks: fileDisks(xml, blk) });
   });
   return views;
 }
 
 export async function allDomainViews(h: HostContext, ctx: OpContext = {}): Promise<DomainView[]> {
-  return domainViews(h, await domainNames(h, ctx), ctx);
+  return domainViews(h, await listDomains(h, ctx), ctx);
 }
 
 function fileDisks(xml: XmlElement, blk: BlkEntry[]): DomainView['disks'] {

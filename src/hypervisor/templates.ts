@@ -4,6 +4,7 @@ import { KvmopsError } from '../domain/errors.js';
 import { isValidName } from '../domain/names.js';
 import { copyFlat } from './disk-copy.js';
 import { domainDisks, parseDomainXml, readTemplateMeta, templateXml, type TemplateMeta } from './domain-xml.js';
+import { resolveVm } from './domains.js';
 import type { HostContext } from './host-context.js';
 import { dependentsOf, diskChains } from './inventory.js';
 import { isVolumeMissing, okStdout, throwFirstError, virshMulti } from './multi.js';
@@ -172,12 +173,13 @@ export async function createTemplate(
     await sysprepSetup(opts.sysprep); // fail before copying anything
   }
   await ensurePools(h, ctx);
+  const { uuid } = await resolveVm(h, vm, ctx);
   const [stateR, xmlR, blkR, refreshR, listR] = await virshMulti(
     h,
     [
-      virshArgs.domstate(vm),
-      virshArgs.dumpxml(vm, { inactive: true }),
-      virshArgs.domblklist(vm),
+      virshArgs.domstate(uuid),
+      virshArgs.dumpxml(uuid, { inactive: true }),
+      virshArgs.domblklist(uuid),
       virshArgs.poolRefresh(h.storage.templatesPool),
       virshArgs.volList(h.storage.templatesPool),
     ],

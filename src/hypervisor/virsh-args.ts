@@ -1,3 +1,5 @@
+import type { DomainUuid } from './domain-uuid.js';
+
 /**
  * Pure argument builders for virsh: one function per command kvmops uses, so the exact argv is
  * unit-tested and no call site spells options by hand. They take names already validated
@@ -7,25 +9,84 @@
 
 export type VirshArgs = string[];
 
+/**
+ * Every builder that names a domain takes a DomainUuid (domain-uuid.ts), never a name: virsh
+ * would read a name as an id or a uuid first and could act on another domain.
+ */
 export const virshArgs = {
   version: (): VirshArgs => ['version'],
-  listAllNames: (): VirshArgs => ['list', '--all', '--name'],
+  /** Every domain as `<uuid> <name>`: the one exact name → uuid map (domains.ts). */
+  listDomains: (): VirshArgs => ['list', '--all', '--uuid', '--name'],
+  /** Uuids of the running domains. */
+  listActiveUuids: (): VirshArgs => ['list', '--uuid'],
+  /** Uuids of the domains that have snapshot metadata. */
+  listUuidsWithSnapshots: (): VirshArgs => ['list', '--all', '--uuid', '--with-snapshot'],
   listAll: (): VirshArgs => ['list', '--all'],
-  domstate: (vm: string): VirshArgs => ['domstate', '--reason', vm],
-  dominfo: (vm: string): VirshArgs => ['dominfo', vm],
-  dumpxml: (vm: string, opts: { inactive?: boolean } = {}): VirshArgs =>
-    opts.inactive ? ['dumpxml', '--inactive', vm] : ['dumpxml', vm],
-  domblklist: (vm: string): VirshArgs => ['domblklist', '--details', vm],
+  domstate: (d: DomainUuid): VirshArgs => ['domstate', '--reason', d],
+  dominfo: (d: DomainUuid): VirshArgs => ['dominfo', d],
+  dumpxml: (d: DomainUuid, opts: { inactive?: boolean } = {}): VirshArgs =>
+    opts.inactive ? ['dumpxml', '--inactive', d] : ['dumpxml', d],
+  domblklist: (d: DomainUuid): VirshArgs => ['domblklist', '--details', d],
   define: (xmlFile: string): VirshArgs => ['define', xmlFile],
-  start: (vm: string): VirshArgs => ['start', vm],
-  shutdown: (vm: string): VirshArgs => ['shutdown', vm],
-  destroy: (vm: string): VirshArgs => ['destroy', vm],
+  start: (d: DomainUuid): VirshArgs => ['start', d],
+  shutdown: (d: DomainUuid): VirshArgs => ['shutdown', d],
+  destroy: (d: DomainUuid): VirshArgs => ['destroy', d],
   /** `--snapshots-metadata`: a shut-off domain with snapshots cannot be undefined otherwise. */
-  undefine: (vm: string, opts: { nvram?: boolean } = {}): VirshArgs =>
-    ['undefine', vm, '--snapshots-metadata', ...(opts.nvram ? ['--nvram'] : [])],
+  undefine: (d: DomainUuid, opts: { nvram?: boolean } = {}): VirshArgs =>
+    ['undefine', d, '--snapshots-metadata', ...(opts.nvram ? ['--nvram'] : [])],
+  /** kvmops' metadata element under `uri` in the persistent definition. */
+  metadataGet: (d: DomainUuid, uri: string): VirshArgs => ['metadata', d, uri, '--config'],
+  metadataSet: (d: DomainUuid, uri: string, key: string, xml: string): VirshArgs => [
+    'metadata',
+    d,
+    uri,
+    '--config',
+    '--key',
+    key,
+    '--set',
+    xml,
+  ],
 
-  snapshotListNames: (vm: string): VirshArgs => ['snapshot-list', vm, '--name'],
-  snapshotDumpxml: (vm: string, snapshot: string): VirshArgs => ['snapshot-dumpxml', vm, snapshot],
+  snapshotListNames: (d: DomainUuid): VirshArgs => ['snapshot-list', d, '--name'],
+  snapshotDumpxml: (d: DomainUuid, snapshot: string): VirshArgs => ['snapshot-dumpxml', d, snapshot],
+  snapshotInfo: (d: DomainUuid, snapshot: string): VirshArgs => ['snapshot-info', d, snapshot],
+  /** `--atomic`: all disks or none. External ones are `--disk-only`. */
+  snapshotCreate: (d: DomainUuid, xmlFile: string, opts: { diskOnly: boolean }): VirshArgs => [
+    'snapshot-create',
+    d,
+    '--xmlfile',
+    xmlFile,
+    '--atomic',
+    ...(opts.diskOnly ? ['--disk-only'] : []),
+  ],
+  /** Replace a snapshot's metadata (kvmops' own external revert) and make it the current one. */
+  snapshotRedefineCurrent: (d: DomainUuid, xmlFile: string): VirshArgs => [
+    'snapshot-create',
+    d,
+    '--xmlfile',
+    xmlFile,
+    '--redefine',
+    '--current',
+  ],
+  snapshotRevert: (d: DomainUuid, snapshot: string): VirshArgs => ['snapshot-revert', d, snapshot],
+  snapshotCurrent: (d: DomainUuid, snapshot: string): VirshArgs => ['snapshot-current', d, snapshot],
+  /** `metadataOnly`: libvirt forgets the snapshot, kvmops has dealt with the files. */
+  snapshotDelete: (d: DomainUuid, snapshot: string, opts: { metadataOnly?: boolean } = {}): VirshArgs => [
+    'snapshot-delete',
+    d,
+    snapshot,
+    ...(opts.metadataOnly ? ['--metadata'] : []),
+  ],
+  /** Merge a running disk's top overlay into its backing file and pivot to it. */
+  blockcommitActive: (d: DomainUuid, target: string): VirshArgs => [
+    'blockcommit',
+    d,
+    target,
+    '--shallow',
+    '--active',
+    '--pivot',
+    '--wait',
+  ],
 
   poolListAll: (): VirshArgs => ['pool-list', '--all', '--name'],
   poolListActive: (): VirshArgs => ['pool-list', '--name'],

@@ -2,11 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
 import { domainDisks, parseDomainXml, readVmMeta } from './domain-xml.js';
 import type { HostContext } from './host-context.js';
-import { allDomainViews, diskChains } from './inventory.js';
+import type { DomainUuid } from './domain-uuid.js';
+import { findByName, listDomains, resolveVm } from './domains.js';
+import { diskChains, domainViews } from './inventory.js';
 import { isVolumeMissing, okStdout, throwFirstError, virshMulti } from './multi.js';
 import { ensurePools } from './pools.js';
 import { parseDomBlkList, parseDomInfo, parseDomList, parseDomState, parseNameList, type DomState } from './parse.js';
-import { listSnapshots } from './snapshots/index.js';
+import { snapshotsOf } from './snapshots/list.js';
 import type { DeleteVmResult, OpContext, StopRequest, VmInfo, VmSummary } from './types.js';
 import { assertName } from './validate.js';
 import { virshArgs } from './virsh-args.js';
@@ -29,22 +31,23 @@ export async function listVms(h: HostContext, ctx: OpContext = {}): Promise<VmSu
     .map((d) => ({ name: d.name, state: d.state }));
 }
 
-export async function domState(h: HostContext, vm: string, ctx: OpContext = {}): Promise<DomState> {
+export async function domState(h: HostContext, vm: DomainUuid, ctx: OpContext = {}): Promise<DomState> {
   return parseDomState(await h.virsh.run(virshArgs.domstate(vm), { timeoutMs: 30_000, signal: ctx.signal }));
 }
 
 export async function vmInfo(h: HostContext, vm: string, ctx: OpContext = {}): Promise<VmInfo> {
   assertName(vm, 'VM');
+  const ref = await resolveVm(h, vm, ctx);
   const [info, xml, blk] = await virshMulti(
     h,
-    [virshArgs.dominfo(vm), virshArgs.dumpxml(vm), virshArgs.domblklist(vm)],
+    [virshArgs.dominfo(ref.uuid), virshArgs.dumpxml(ref.uuid), virshArgs.domblklist(ref.uuid)],
     { timeoutMs: 30_000, signal: ctx.signal },
   );
   const di = parseDomInfo(okStdout(info));
   const root = parseDomainXml(okStdout(xml));
   const disks = parseDomBlkList(okStdout(blk)).filter((b) => b.device === 'disk' && b.source !== null);
   const formats = new Map(domainDisks(root).map((d) => [d.target, d.format]));
-  const [chains, snapshots] = await Promise.all([diskChains(h, disks.map((d) => d.source!), ctx), listSnapshots(h, vm, ctx)]);
+  const [chains, snapshots] = await Promise.all([diskChains(h, disks.map((d) => d.source!), ctx), snapshotsOf(h, ref, ctx)]);
   const meta = readVmMeta(root);
   return {
     name: di.name,
@@ -69,8 +72,9 @@ export async function vmInfo(h: HostContext, vm: string, ctx: OpContext = {}): P
 /** Idempotent: a VM that is already running counts as started (a recovered job may repeat). */
 export async function startVm(h: HostContext, vm: string, ctx: OpContext = {}): Promise<void> {
   assertName(vm, 'VM');
+  const { uuid } = await resolveVm(h, vm, ctx);
   try {
-    await h.virsh.run(virshArgs.start(vm), { timeoutMs: 60_000, signal: ctx.signal });
+    await h.virsh.run(virshArgs.start(uuid), { timeoutMs: 60_000, signal: ctx.signal });
   } catch (e) {
     if (isKvmopsError(e, 'vm-running')) return;
     throw e;
@@ -88,19 +92,20 @@ const POLL_MS = 250;
 export async function stopVm(h: HostContext, req: StopRequest, ctx: OpContext = {}): Promise<void> {
   const vm = assertName(req.vm, 'VM');
   const timeoutMs = req.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
-  const first = await domState(h, vm, ctx);
+  const { uuid } = await resolveVm(h, vm, ctx);
+  const first = await domState(h, uuid, ctx);
   if (first.state === 'shut off') return;
   const ignoreNotRunning = (e: unknown) => {
     if (!isKvmopsError(e, 'vm-not-running')) throw e;
   };
   if (req.force) {
-    await h.virsh.run(virshArgs.destroy(vm), { timeoutMs: 60_000, signal: ctx.signal }).catch(ignoreNotRunning);
+    await h.virsh.run(virshArgs.destroy(uuid), { timeoutMs: 60_000, signal: ctx.signal }).catch(ignoreNotRunning);
     return;
   }
-  await h.virsh.run(virshArgs.shutdown(vm), { timeoutMs: 30_000, signal: ctx.signal }).catch(ignoreNotRunning);
+  await h.virsh.run(virshArgs.shutdown(uuid), { timeoutMs: 30_000, signal: ctx.signal }).catch(ignoreNotRunning);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const s = await domState(h, vm, ctx);
+    const s = await domState(h, uuid, ctx);
     if (s.state === 'shut off') return;
     const left = deadline - Date.now();
     if (left <= 0) {
@@ -136,13 +141,16 @@ function sourceFiles(el: XmlElement, out: Set<string>): Set<string> {
 export async function deleteVm(h: HostContext, vm: string, ctx: OpContext = {}): Promise<DeleteVmResult> {
   assertName(vm, 'VM');
   await ensurePools(h, ctx);
-  const views = await allDomainViews(h, ctx);
-  const self = views.find((v) => v.name === vm);
+  const domains = await listDomains(h, ctx);
+  const ref = findByName(domains, vm);
+  if (!ref) throw new KvmopsError('vm-not-found', `VM ${vm} does not exist on host ${h.name}`);
+  const views = await domainViews(h, domains, ctx);
+  const self = views.find((v) => v.uuid === ref.uuid);
   if (!self) throw new KvmopsError('vm-not-found', `VM ${vm} does not exist on host ${h.name}`);
-  const others = views.filter((v) => v.name !== vm);
+  const others = views.filter((v) => v.uuid !== ref.uuid);
 
   // Files its snapshots name (external overlays and their bases).
-  const [stateR, snapsR] = await virshMulti(h, [virshArgs.domstate(vm), virshArgs.snapshotListNames(vm)], {
+  const [stateR, snapsR] = await virshMulti(h, [virshArgs.domstate(ref.uuid), virshArgs.snapshotListNames(ref.uuid)], {
     timeoutMs: 30_000,
     signal: ctx.signal,
   });
@@ -150,7 +158,7 @@ export async function deleteVm(h: HostContext, vm: string, ctx: OpContext = {}):
   const snapNames = parseNameList(okStdout(snapsR));
   const candidates = new Set<string>();
   if (snapNames.length) {
-    const snapXml = await virshMulti(h, snapNames.map((s) => virshArgs.snapshotDumpxml(vm, s)), {
+    const snapXml = await virshMulti(h, snapNames.map((s) => virshArgs.snapshotDumpxml(ref.uuid, s)), {
       timeoutMs: 60_000,
       signal: ctx.signal,
     });
@@ -178,12 +186,12 @@ export async function deleteVm(h: HostContext, vm: string, ctx: OpContext = {}):
   }
 
   if (state !== 'shut off') {
-    await h.virsh.run(virshArgs.destroy(vm), { timeoutMs: 60_000 }).catch((e) => {
+    await h.virsh.run(virshArgs.destroy(ref.uuid), { timeoutMs: 60_000 }).catch((e) => {
       if (!isKvmopsError(e, 'vm-not-running')) throw e;
     });
   }
   const hasNvram = findAll(self.xml, 'os/nvram').length > 0 || findAll(self.xml, 'os/loader').some((l) => l.attrs.type === 'pflash');
-  await h.virsh.run(virshArgs.undefine(vm, { nvram: hasNvram }), { timeoutMs: 60_000 });
+  await h.virsh.run(virshArgs.undefine(ref.uuid, { nvram: hasNvram }), { timeoutMs: 60_000 });
 
   // The domain is gone: finish the file removal even if the job is being cancelled now.
   const removed = await deleteVolumes(h, remove);

@@ -104,7 +104,22 @@ describe('VM lifecycle (real libvirt)', skip, () => {
 });
 
 describe('invalid names never reach a program (real libvirt)', skip, () => {
-  const BAD = ['../x', 'a;b', '$(id)', 'x'.repeat(64), '', 'a b', "a'b", '-rf'];
+  const BAD = [
+    '../x',
+    'a;b',
+    '$(id)',
+    'x'.repeat(64),
+    '',
+    'a b',
+    "a'b",
+    '-rf',
+    // virsh would read these as a domain id or uuid, not as a name
+    '34',
+    '0',
+    '3f2a9c1e-0b7d-4e55-9a10-2c4b6d8e0f12',
+    '3f2a9c1e0b7d4e559a102c4b6d8e0f12',
+    '3F2A9C1E-0B7D-4E55-9A10-2C4B6D8E0F12',
+  ];
   let shimDir: string;
   let logFile: string;
   let savedPath: string | undefined;

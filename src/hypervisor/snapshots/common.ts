@@ -28,15 +28,15 @@ export async function powerOff(h: HostContext, vm: VmState, ctx: OpContext): Pro
   if (!vm.running) return;
   ctx.onProgress?.({ step: `stopping ${vm.vm}` });
   try {
-    await h.virsh.run(virshArgs.destroy(vm.vm), { signal: ctx.signal });
+    await h.virsh.run(virshArgs.destroy(vm.uuid), { signal: ctx.signal });
   } catch (e) {
     if (!isKvmopsError(e, 'vm-not-running')) throw e;
   }
 }
 
-export async function start(h: HostContext, vm: string, ctx: OpContext): Promise<void> {
-  ctx.onProgress?.({ step: `starting ${vm}` });
-  await h.virsh.run(virshArgs.start(vm), { signal: ctx.signal });
+export async function start(h: HostContext, vm: VmState, ctx: OpContext): Promise<void> {
+  ctx.onProgress?.({ step: `starting ${vm.vm}` });
+  await h.virsh.run(virshArgs.start(vm.uuid), { signal: ctx.signal });
 }
 
 /** Every file of the chains of these disks (what may become orphaned by a change). */
@@ -50,8 +50,8 @@ export async function chainsOf(files: Array<string | null>, signal?: AbortSignal
  * After a change: read the real state again and remove the candidate files that neither the
  * domain nor any snapshot uses anymore.
  */
-export async function collectOrphans(h: HostContext, vm: string, candidates: string[], signal?: AbortSignal): Promise<string[]> {
+export async function collectOrphans(h: HostContext, vm: VmState, candidates: string[], signal?: AbortSignal): Promise<string[]> {
   if (!h.local || candidates.length === 0) return [];
-  const l = await load(h, vm, signal);
-  return removeOrphans(h, vm, candidates, await usage(l.disks, l.snapshots, signal));
+  const l = await load(h, { uuid: vm.uuid, name: vm.vm }, signal);
+  return removeOrphans(h, vm.vm, candidates, await usage(l.disks, l.snapshots, signal));
 }

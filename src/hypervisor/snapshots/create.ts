@@ -8,7 +8,8 @@ import { withXmlFile } from './common.js';
 import { assertLocal, overlayPath } from './files.js';
 import { toSnapshotInfo } from './list.js';
 import { buildSnapshotXml, type SnapshotDiskSpec } from './snapshot-xml.js';
-import { findSnapshot, load } from './state.js';
+import { virshArgs } from '../virsh-args.js';
+import { findSnapshot, load, loadByName } from './state.js';
 
 /**
  * Create an internal or external snapshot, atomically (`--atomic`: all disks or none).
@@ -24,7 +25,7 @@ export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest,
   }
   const description = req.description ?? '';
   const signal = ctx.signal;
-  const before = await load(h, vm, signal);
+  const before = await loadByName(h, vm, signal);
   if (before.snapshots.some((s) => s.name === name)) {
     throw new KvmopsError('name-taken', `VM ${vm} already has a snapshot ${name}`, { details: { vm, snapshot: name } });
   }
@@ -54,11 +55,11 @@ export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest,
 
   ctx.onProgress?.({ step: `creating ${req.kind} snapshot ${name} of ${vm}` });
   await withXmlFile(buildSnapshotXml({ name, description, disks: specs }), (file) =>
-    h.virsh.run(['snapshot-create', vm, '--xmlfile', file, '--atomic', ...(req.kind === 'external' ? ['--disk-only'] : [])], {
+    h.virsh.run(virshArgs.snapshotCreate(before.uuid, file, { diskOnly: req.kind === 'external' }), {
       signal,
       timeoutMs: 600_000,
     }),
   );
-  const after = await load(h, vm, signal);
+  const after = await load(h, { uuid: before.uuid, name: vm }, signal);
   return toSnapshotInfo(findSnapshot(after, vm, name), after.current);
 }

@@ -9,7 +9,8 @@ import { chainsOf, collectOrphans, defineDomain } from './common.js';
 import { repointDisks } from './domain-disks.js';
 import { assertLocal, chainFiles, formatOf, isVmFile, usage } from './files.js';
 import type { ParsedSnapshot } from './snapshot-xml.js';
-import { findSnapshot, load, type Loaded } from './state.js';
+import { virshArgs } from '../virsh-args.js';
+import { findSnapshot, loadByName, type Loaded } from './state.js';
 
 /**
  * Delete a snapshot, leaving no orphan file and no stale metadata.
@@ -32,7 +33,7 @@ import { findSnapshot, load, type Loaded } from './state.js';
 export async function deleteSnapshot(h: HostContext, ref: SnapshotRef, ctx: OpContext = {}): Promise<void> {
   const vm = assertName(ref.vm, 'VM');
   const name = assertName(ref.name, 'snapshot');
-  const l = await load(h, vm, ctx.signal);
+  const l = await loadByName(h, vm, ctx.signal);
   const snap = findSnapshot(l, vm, name);
   if (snap.kind === 'internal') return deleteInternal(h, l, snap, ctx);
   return deleteExternal(h, l, snap, ctx);
@@ -47,7 +48,7 @@ async function deleteInternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
   const inUse = containers.every((c) => c.file !== null && top.get(c.target) === path.resolve(c.file));
   ctx.onProgress?.({ step: `deleting snapshot ${snap.name} of ${l.vm}` });
   if (inUse || !h.local) {
-    await h.virsh.run(['snapshot-delete', l.vm, snap.name], { signal, timeoutMs: 600_000 });
+    await h.virsh.run(virshArgs.snapshotDelete(l.uuid, snap.name), { signal, timeoutMs: 600_000 });
     return;
   }
   const files = containers.flatMap((c) => (c.file && existsSync(c.file) ? [path.resolve(c.file)] : []));
@@ -67,8 +68,8 @@ async function deleteInternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
       await qemuImg(['snapshot', '-q', '-d', snap.name, f], { signal });
     }
   }
-  await h.virsh.run(['snapshot-delete', l.vm, snap.name, '--metadata'], { signal });
-  await collectOrphans(h, l.vm, await chainsOf(files, signal), signal);
+  await h.virsh.run(virshArgs.snapshotDelete(l.uuid, snap.name, { metadataOnly: true }), { signal });
+  await collectOrphans(h, l, await chainsOf(files, signal), signal);
 }
 
 async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
@@ -113,7 +114,7 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     if (!mergeable) continue;
     ctx.onProgress?.({ step: `merging ${path.basename(top)} into ${path.basename(base)}` });
     if (l.running) {
-      await h.virsh.run(['blockcommit', l.vm, d.target, '--shallow', '--active', '--pivot', '--wait'], {
+      await h.virsh.run(virshArgs.blockcommitActive(l.uuid, d.target), {
         signal,
         timeoutMs: 6 * 3600_000,
       });
@@ -124,6 +125,6 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
   }
   if (changes.size > 0) await defineDomain(h, repointDisks(l.domainXml, changes), signal);
   ctx.onProgress?.({ step: `deleting snapshot ${snap.name} of ${l.vm}` });
-  await h.virsh.run(['snapshot-delete', l.vm, snap.name, '--metadata'], { signal });
-  await collectOrphans(h, l.vm, candidates, signal);
+  await h.virsh.run(virshArgs.snapshotDelete(l.uuid, snap.name, { metadataOnly: true }), { signal });
+  await collectOrphans(h, l, candidates, signal);
 }

@@ -11,7 +11,8 @@ import { repointDisks } from './domain-disks.js';
 import { assertLocal, chainFiles, createOverlay, formatOf, isFrozen, isVmFile, overlayPath, usage, type Usage } from './files.js';
 import { hasNativeExternalRevert, libvirtVersion } from './libvirt-version.js';
 import { takenWhileRunning, withOverlay, type ParsedSnapshot } from './snapshot-xml.js';
-import { findSnapshot, load, type Loaded } from './state.js';
+import { virshArgs } from '../virsh-args.js';
+import { findSnapshot, loadByName, type Loaded } from './state.js';
 
 /**
  * Revert a VM to a snapshot. What the VM looks like afterwards: its disks hold the snapshot's
@@ -37,7 +38,7 @@ import { findSnapshot, load, type Loaded } from './state.js';
 export async function revertSnapshot(h: HostContext, ref: SnapshotRef, ctx: OpContext = {}): Promise<void> {
   const vm = assertName(ref.vm, 'VM');
   const name = assertName(ref.name, 'snapshot');
-  const l = await load(h, vm, ctx.signal);
+  const l = await loadByName(h, vm, ctx.signal);
   const snap = findSnapshot(l, vm, name);
   if (snap.kind === 'external') {
     if (hasNativeExternalRevert(await libvirtVersion(h, ctx.signal))) return nativeRevert(h, l, snap, ctx);
@@ -52,8 +53,8 @@ export async function revertSnapshot(h: HostContext, ref: SnapshotRef, ctx: OpCo
 async function nativeRevert(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
   const old = h.local ? await chainsOf(l.disks.map((d) => d.file), ctx.signal) : [];
   ctx.onProgress?.({ step: `reverting ${l.vm} to ${snap.name}` });
-  await h.virsh.run(['snapshot-revert', l.vm, snap.name], { signal: ctx.signal, timeoutMs: 600_000 });
-  await collectOrphans(h, l.vm, old, ctx.signal);
+  await h.virsh.run(virshArgs.snapshotRevert(l.uuid, snap.name), { signal: ctx.signal, timeoutMs: 600_000 });
+  await collectOrphans(h, l, old, ctx.signal);
 }
 
 /** Disks of an internal snapshot with the qcow2 file holding it. */
@@ -104,9 +105,9 @@ async function revertExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     xml = withOverlay(xml, b.target, overlay);
   }
   await defineDomain(h, repointDisks(l.domainXml, changes), signal);
-  await withXmlFile(xml, (f) => h.virsh.run(['snapshot-create', l.vm, '--xmlfile', f, '--redefine', '--current'], { signal }));
-  await collectOrphans(h, l.vm, old, signal);
-  if (takenWhileRunning(snap)) await start(h, l.vm, ctx);
+  await withXmlFile(xml, (f) => h.virsh.run(virshArgs.snapshotRedefineCurrent(l.uuid, f), { signal }));
+  await collectOrphans(h, l, old, signal);
+  if (takenWhileRunning(snap)) await start(h, l, ctx);
 }
 
 async function revertInternalByCopy(
@@ -137,7 +138,7 @@ async function revertInternalByCopy(
     changes.set(c.target, { file: target, format: 'qcow2' });
   }
   await defineDomain(h, repointDisks(l.domainXml, changes), signal);
-  await h.virsh.run(['snapshot-current', l.vm, snap.name], { signal });
-  await collectOrphans(h, l.vm, old, signal);
-  if (takenWhileRunning(snap)) await start(h, l.vm, ctx);
+  await h.virsh.run(virshArgs.snapshotCurrent(l.uuid, snap.name), { signal });
+  await collectOrphans(h, l, old, signal);
+  if (takenWhileRunning(snap)) await start(h, l, ctx);
 }
