@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { KvmopsError } from '../domain/errors.js';
 import { run } from './exec.js';
@@ -53,9 +54,24 @@ export async function qemuImg(args: readonly string[], opts: QemuImgOptions = {}
   return r.stdout;
 }
 
-/** The backing chain of a disk file, top first. `-U`: readable while a VM runs. */
-export async function backingChain(file: string, opts: QemuImgOptions = {}): Promise<ChainEntry[]> {
-  return parseBackingChain(
-    await qemuImg(['info', '-U', '--backing-chain', '--output=json', file], { timeoutMs: 30_000, ...opts }),
+/**
+ * The backing chain of a disk file, top first, as absolute paths (a relative backing name is
+ * relative to the file naming it). `-U`: readable while a VM runs. `format`, when the domain
+ * XML states it, is given to qemu-img: a damaged qcow2 header must fail here, not be probed
+ * as a raw disk with no backing file (which would hide what it depends on).
+ */
+export async function backingChain(file: string, opts: QemuImgOptions & { format?: string } = {}): Promise<ChainEntry[]> {
+  const { format, ...rest } = opts;
+  const entries = parseBackingChain(
+    await qemuImg(['info', '-U', ...(format ? ['-f', format] : []), '--backing-chain', '--output=json', file], {
+      timeoutMs: 30_000,
+      ...rest,
+    }),
   );
+  let dir = path.posix.dirname(path.posix.resolve(file));
+  return entries.map((e) => {
+    const abs = path.posix.resolve(dir, e.file);
+    dir = path.posix.dirname(abs);
+    return { ...e, file: abs };
+  });
 }

@@ -103,6 +103,7 @@ export const virshArgs = {
   /** By path (libvirt looks the volume up in every active pool). */
   volDumpxml: (path: string): VirshArgs => ['vol-dumpxml', path],
   volDelete: (path: string): VirshArgs => ['vol-delete', path],
+  volPath: (pool: string, volume: string): VirshArgs => ['vol-path', '--pool', pool, volume],
   volCreateAs: (pool: string, name: string, capacityBytes: number, format: 'raw' | 'qcow2'): VirshArgs => [
     'vol-create-as',
     pool,

@@ -11,6 +11,7 @@ import {
   chainOf,
   createDisk,
   defineVm,
+  diskOf,
   domainExists,
   domainXml,
   hasPattern,
@@ -76,7 +77,8 @@ describe('templates and deploy (real libvirt)', skip, () => {
       const info = await host.vmInfo(vm);
       assert.deepEqual(info.deployedFrom, { template: tpl.name, mode: 'thin' });
       const disk = info.disks[0]!;
-      assert.ok(disk.file.startsWith(env.storage.vmsDir + '/'));
+      // named for the VM's uuid, not its name (storage.ts)
+      assert.equal(env.storage.ownerOf(disk.file), info.uuid);
       const chain = chainOf(disk.file);
       assert.equal(chain.length, 2);
       assert.equal(chain[1]!.filename, tplFile);
@@ -85,11 +87,11 @@ describe('templates and deploy (real libvirt)', skip, () => {
       assert.ok(hasPattern(disk.file, 0x5a, '0', '1M'));
     }
     // a write to one VM changes neither the template nor its siblings
-    const first = `${env.storage.vmsDir}/${thin[0]}--vda.qcow2`;
+    const first = diskOf(thin[0]!);
     writePattern(first, 0x77, '0', '1M');
     assert.ok(hasPattern(first, 0x77, '0', '1M'));
     assert.ok(hasPattern(tplFile, 0x5a, '0', '1M'));
-    assert.ok(hasPattern(`${env.storage.vmsDir}/${thin[1]}--vda.qcow2`, 0x5a, '0', '1M'));
+    assert.ok(hasPattern(diskOf(thin[1]!), 0x5a, '0', '1M'));
   });
 
   it('every VM has a new name, uuid and MACs (one per NIC), different from the source and each other', () => {
@@ -107,7 +109,8 @@ describe('templates and deploy (real libvirt)', skip, () => {
       { template: tpl.name, name: env.vmName('clone'), count: 1, mode: 'clone', start: false },
       { onProgress: (p) => p.fraction !== undefined && progress.push(p.fraction) },
     );
-    const file = `${env.storage.vmsDir}/${r.vms[0]}--vda.qcow2`;
+    const file = diskOf(r.vms[0]!);
+    assert.equal(env.storage.ownerOf(file), (await host.vmInfo(r.vms[0]!)).uuid);
     assert.equal(chainOf(file).length, 1);
     assert.ok(hasPattern(file, 0x5a, '0', '1M'));
     assert.ok(hasPattern(file, 0x3c, '32M', '1M'));
@@ -141,8 +144,9 @@ describe('templates and deploy (real libvirt)', skip, () => {
     });
     assert.deepEqual((await host.listTemplates()).find((t) => t.name === tpl.name)?.dependents, thin);
     for (const vm of thin) {
+      const disk = diskOf(vm);
       const r = await host.deleteVm(vm);
-      assert.deepEqual(r.removed, [`${env.storage.vmsDir}/${vm}--vda.qcow2`]);
+      assert.deepEqual(r.removed, [disk]);
       assert.deepEqual(r.kept, [tpl.disks[0]!.file]);
       assert.equal(domainExists(vm), false);
     }
@@ -156,16 +160,23 @@ describe('templates and deploy (real libvirt)', skip, () => {
     const first = await host.deploy(req);
     const [a, b, c] = first.vms as [string, string, string];
     const uuidA = uuidOf(domainXml(a));
+    const uuidC = uuidOf(domainXml(c));
+    const diskA = diskOf(a);
+    const diskC = diskOf(c);
     // crash simulations: b lost its disk (domain without disk), c lost its domain (disk without domain)
-    virsh('vol-delete', `${env.storage.vmsDir}/${b}--vda.qcow2`);
+    virsh('vol-delete', diskOf(b));
     virsh('undefine', c);
     const again = await host.deploy(req);
     assert.deepEqual(again.vms, first.vms);
     assert.equal(uuidOf(domainXml(a)), uuidA, 'a whole VM is kept, not redone');
+    assert.equal(diskOf(a), diskA);
+    assert.equal(uuidOf(domainXml(c)), uuidC, 'the same request gives c the same uuid again');
+    assert.equal(existsSync(diskC), false, 'the disk c’s lost domain left is removed');
     for (const vm of [a, b, c]) {
-      assert.equal(chainOf(`${env.storage.vmsDir}/${vm}--vda.qcow2`)[1]!.filename, tpl.disks[0]!.file);
+      assert.equal(chainOf(diskOf(vm))[1]!.filename, tpl.disks[0]!.file);
       assert.ok(domainExists(vm));
     }
+    assert.equal(vmsFiles().length, 3);
     // another request (or none) with the same names is refused
     await assert.rejects(host.deploy({ ...req, requestId: 'job-18' }), code('name-taken'));
     await assert.rejects(host.deploy({ ...req, requestId: undefined }), code('name-taken'));
@@ -228,11 +239,12 @@ describe('remote code path: libvirt volume API only (real libvirt)', skip, () =>
 
     const thin = await host.deploy({ template: tpl.name, name: env.vmName('t'), count: 2, mode: 'thin', start: false });
     const clone = await host.deploy({ template: tpl.name, name: env.vmName('c'), count: 1, mode: 'clone', start: false });
-    const cfile = `${env.storage.vmsDir}/${clone.vms[0]}--vda.qcow2`;
+    const cfile = diskOf(clone.vms[0]!);
     assert.equal(chainOf(cfile).length, 1);
     assert.ok(hasPattern(cfile, 0x22, '1M', '1M'));
     const info = await host.vmInfo(thin.vms[0]!);
-    assert.deepEqual(info.disks[0]!.chain.map((c) => c.file), [`${env.storage.vmsDir}/${thin.vms[0]}--vda.qcow2`, tfile]);
+    assert.deepEqual(info.disks[0]!.chain.map((c) => c.file), [diskOf(thin.vms[0]!), tfile]);
+    assert.equal(env.storage.ownerOf(info.disks[0]!.file), info.uuid);
     assert.deepEqual((await host.listTemplates())[0]!.dependents, thin.vms);
     await assert.rejects(host.deleteTemplate(tpl.name), code('template-in-use'));
     for (const vm of [...thin.vms, ...clone.vms]) await host.deleteVm(vm);

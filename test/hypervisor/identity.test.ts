@@ -16,9 +16,10 @@ import {
   hasCode,
   hasPattern,
   makeTestEnv,
+  removeDomainsByUuid,
   skipUnlessLibvirt,
+  uuidsByName,
   virsh,
-  virshMaybe,
   writePattern,
   type LibvirtTestEnv,
 } from '../helpers/libvirt.js';
@@ -40,10 +41,9 @@ describe('names libvirt reads as an id or a uuid (real libvirt)', skip, () => {
   /** Define a domain whose name does not carry the env's prefix; remembered for clean-up by uuid. */
   const defineHandMade = (name: string, disks: string[]) => {
     // by exact name: `virsh domuuid NAME` would answer for the domain whose id or uuid NAME spells
-    const uuidOf = () => virsh('list', '--all', '--uuid', '--name').split('\n').find((l) => l.slice(37) === name)?.slice(0, 36);
-    assert.equal(uuidOf(), undefined, `a domain named ${name} exists already`);
+    assert.equal(uuidsByName().get(name), undefined, `a domain named ${name} exists already`);
     defineVm(name, disks);
-    const uuid = uuidOf();
+    const uuid = uuidsByName().get(name);
     assert.ok(uuid);
     handMade.push(uuid);
     return uuid;
@@ -72,10 +72,7 @@ describe('names libvirt reads as an id or a uuid (real libvirt)', skip, () => {
     defineHandMade(y, [yDisk]);
   });
   after(() => {
-    for (const u of handMade) {
-      virshMaybe('destroy', u);
-      virshMaybe('undefine', u, '--snapshots-metadata');
-    }
+    removeDomainsByUuid(handMade);
     env?.cleanup();
   });
 

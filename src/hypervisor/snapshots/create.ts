@@ -14,8 +14,8 @@ import { findSnapshot, load, loadByName } from './state.js';
 /**
  * Create an internal or external snapshot, atomically (`--atomic`: all disks or none).
  * Internal: every snapshotted disk must be qcow2; on a running VM libvirt also saves its RAM.
- * External: disk-only; each disk gets a new qcow2 overlay in STORAGE/vms and the file it
- * wrote to so far becomes the overlay's read-only base.
+ * External: disk-only; each disk gets a new qcow2 overlay in STORAGE/vms, named for the VM's
+ * uuid (storage.ts), and the file it wrote to so far becomes the overlay's read-only base.
  */
 export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest, ctx: OpContext = {}): Promise<SnapshotInfo> {
   const vm = assertName(req.vm, 'VM');
@@ -48,7 +48,7 @@ export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest,
     specs = disks.map((d) => ({
       target: d.target,
       mode: 'external',
-      overlay: overlayPath(h, vm, assertDiskTarget(d.target), name),
+      overlay: overlayPath(h, before.uuid, assertDiskTarget(d.target)),
     }));
   }
   specs.push(...skipped.map((d) => ({ target: d.target, mode: 'no' as const })));

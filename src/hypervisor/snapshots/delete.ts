@@ -7,7 +7,8 @@ import type { OpContext, SnapshotRef } from '../types.js';
 import { assertName } from '../validate.js';
 import { chainsOf, collectOrphans, defineDomain } from './common.js';
 import { repointDisks } from './domain-disks.js';
-import { assertLocal, chainFiles, formatOf, isVmFile, usage } from './files.js';
+import { hostReferences, type HostReferences } from '../references.js';
+import { assertKnown, assertLocal, chainFiles, formatOf, isOwnFile, usage } from './files.js';
 import type { ParsedSnapshot } from './snapshot-xml.js';
 import { virshArgs } from '../virsh-args.js';
 import { findSnapshot, loadByName, type Loaded } from './state.js';
@@ -25,8 +26,10 @@ import { findSnapshot, loadByName, type Loaded } from './state.js';
  *   on its overlay and base; delete them first). Otherwise, when the VM writes to an overlay
  *   directly on the snapshot's base (its branch), that overlay is merged into the base (running: `blockcommit --shallow
  *   --active --pivot`; shut off: `qemu-img commit` and the domain pointed back at the base) —
- *   unless the base is shared with something else still needed (another snapshot's base, or
- *   another overlay on it): then the chain is kept as it is, which keeps every byte right.
+ *   unless the base is shared with something else still needed (another snapshot's base,
+ *   another overlay on it, another domain's chain), or either file was not made by kvmops for
+ *   this VM (old-named, hand-made): then the chain is kept as it is, which keeps every byte
+ *   right. A chain that cannot be read refuses the delete (`chain-unreadable`).
  *   libvirt 9.0's own external delete is not used: it refuses a snapshot whose parent is
  *   internal, and it needs the VM's chain to match its metadata, which kvmops' reverts change.
  */
@@ -88,6 +91,13 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     l.snapshots.filter((s) => s !== snap),
     signal,
   );
+  assertKnown(others, l.vm);
+  // other domains' chains: a base or overlay one of them uses is never merged away
+  let elsewhere: HostReferences | undefined;
+  const usedElsewhere = async (files: string[]) => {
+    elsewhere ??= await hostReferences(h, { signal }, { except: l.uuid });
+    return elsewhere.unreadable.length > 0 || files.some((f) => elsewhere!.users.has(f));
+  };
   const candidates: string[] = [];
   const changes = new Map<string, { file: string; format: string }>();
   for (const d of snap.disks) {
@@ -106,10 +116,11 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     const mergeable =
       chain[1] === base &&
       !others.neededBySnapshots.has(top) &&
-      isVmFile(h, l.vm, top) &&
-      isVmFile(h, l.vm, base) &&
+      isOwnFile(h, l.uuid, top) &&
+      isOwnFile(h, l.uuid, base) &&
       !others.externalBases.has(base) &&
-      sharers.length === 0;
+      sharers.length === 0 &&
+      !(await usedElsewhere([top, base]));
     candidates.push(top);
     if (!mergeable) continue;
     ctx.onProgress?.({ step: `merging ${path.basename(top)} into ${path.basename(base)}` });
