@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { isKvmopsError } from '../../src/domain/errors.js';
 import { asDomainUuid } from '../../src/hypervisor/domain-uuid.js';
 import { StorageLayout } from '../../src/hypervisor/storage.js';
+import type { HostDriver, TemplateInfo } from '../../src/hypervisor/types.js';
 
 export const URI = 'qemu:///system';
 export const TEST_ROOT = '/var/lib/kvmops-test';
@@ -166,6 +167,23 @@ export function removeDomainsByUuid(uuids: Iterable<string>): void {
     virshMaybe('destroy', u);
     virshMaybe('undefine', u, '--snapshots-metadata');
   }
+}
+
+/**
+ * A template made (unsealed) from a fresh source VM `${prefix}src`, whose one disk, outside
+ * the storage dir, holds `pattern` in its first MiB.
+ */
+export async function patternTemplate(env: LibvirtTestEnv, host: HostDriver, pattern = 0x5a): Promise<TemplateInfo> {
+  const src = env.vmName('src');
+  const disk = createDisk(`${env.outsideDir}/src.qcow2`);
+  writePattern(disk, pattern);
+  defineVm(src, [disk]);
+  return host.createTemplate({ vm: src, name: `${env.prefix}base`, seal: false });
+}
+
+/** One thin VM deployed from `template`; its name. */
+export async function thinVm(host: HostDriver, template: string, name: string): Promise<string> {
+  return (await host.deploy({ template, name, count: 1, mode: 'thin', start: false })).vms[0]!;
 }
 
 /** qemu-io write of a byte pattern (VM shut off). */

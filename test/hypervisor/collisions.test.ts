@@ -7,17 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
 import type { TemplateInfo } from '../../src/hypervisor/types.js';
-import {
-  chainOf,
-  createDisk,
-  defineVm,
-  diskOf,
-  hasPattern,
-  makeTestEnv,
-  skipUnlessLibvirt,
-  writePattern,
-  type LibvirtTestEnv,
-} from '../helpers/libvirt.js';
+import { chainOf, diskOf, hasPattern, makeTestEnv, patternTemplate, skipUnlessLibvirt, thinVm, writePattern, type LibvirtTestEnv } from '../helpers/libvirt.js';
 
 const skip = skipUnlessLibvirt();
 const TPL = 0x5a;
@@ -26,17 +16,13 @@ describe('names with `--` never share a file (real libvirt)', skip, () => {
   let env: LibvirtTestEnv;
   let host: LibvirtHost;
   let tpl: TemplateInfo;
-  const deploy = async (name: string) => (await host.deploy({ template: tpl.name, name, count: 1, mode: 'thin', start: false })).vms[0]!;
+  const deploy = (name: string) => thinVm(host, tpl.name, name);
   const chain = (vm: string) => chainOf(diskOf(vm)).map((c) => c.filename);
 
   before(async () => {
     env = makeTestEnv('coll');
     host = new LibvirtHost({ name: 'local', uri: 'qemu:///system' }, { storageDir: env.storageDir });
-    const src = env.vmName('src');
-    const disk = createDisk(`${env.outsideDir}/src.qcow2`);
-    writePattern(disk, TPL);
-    defineVm(src, [disk]);
-    tpl = await host.createTemplate({ vm: src, name: `${env.prefix}base`, seal: false });
+    tpl = await patternTemplate(env, host, TPL);
   });
   after(() => env?.cleanup());
 

@@ -7,17 +7,7 @@ import { existsSync, openSync, writeSync, closeSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
 import type { TemplateInfo } from '../../src/hypervisor/types.js';
-import {
-  createDisk,
-  defineVm,
-  diskOf,
-  hasCode,
-  hasPattern,
-  makeTestEnv,
-  skipUnlessLibvirt,
-  writePattern,
-  type LibvirtTestEnv,
-} from '../helpers/libvirt.js';
+import { diskOf, hasCode, hasPattern, makeTestEnv, patternTemplate, skipUnlessLibvirt, thinVm, writePattern, type LibvirtTestEnv } from '../helpers/libvirt.js';
 
 const skip = skipUnlessLibvirt();
 
@@ -40,12 +30,8 @@ describe('unreadable chains (real libvirt)', skip, () => {
   before(async () => {
     env = makeTestEnv('fclose');
     host = new LibvirtHost({ name: 'local', uri: 'qemu:///system' }, { storageDir: env.storageDir });
-    const src = env.vmName('src');
-    const disk = createDisk(`${env.outsideDir}/src.qcow2`);
-    writePattern(disk, 0x5a);
-    defineVm(src, [disk]);
-    tpl = await host.createTemplate({ vm: src, name: `${env.prefix}base`, seal: false });
-    [broken] = (await host.deploy({ template: tpl.name, name: env.vmName('broken'), count: 1, mode: 'thin', start: false })).vms as [string];
+    tpl = await patternTemplate(env, host, 0x5a);
+    broken = await thinVm(host, tpl.name, env.vmName('broken'));
     corrupt(diskOf(broken));
   });
   after(() => env?.cleanup());
@@ -64,7 +50,7 @@ describe('unreadable chains (real libvirt)', skip, () => {
   });
 
   it('VM delete keeps its files while another domain’s chain is unknown, and says why', async () => {
-    const [vm] = (await host.deploy({ template: tpl.name, name: env.vmName('other'), count: 1, mode: 'thin', start: false })).vms as [string];
+    const vm = await thinVm(host, tpl.name, env.vmName('other'));
     const disk = diskOf(vm);
     const r = await host.deleteVm(vm);
     assert.deepEqual(r.removed, []);
@@ -74,7 +60,7 @@ describe('unreadable chains (real libvirt)', skip, () => {
   });
 
   it('revert’s clean-up keeps the previous overlay while another domain’s chain is unknown', async () => {
-    const [vm] = (await host.deploy({ template: tpl.name, name: env.vmName('rev'), count: 1, mode: 'thin', start: false })).vms as [string];
+    const vm = await thinVm(host, tpl.name, env.vmName('rev'));
     writePattern(diskOf(vm), 0x11);
     await host.createSnapshot({ vm, name: 'e1', kind: 'external' });
     writePattern(diskOf(vm), 0x22);

@@ -16,8 +16,10 @@ import {
   hasCode,
   hasPattern,
   makeTestEnv,
+  patternTemplate,
   removeDomainsByUuid,
   skipUnlessLibvirt,
+  thinVm,
   uuidsByName,
   virsh,
   writePattern,
@@ -52,13 +54,10 @@ describe('names libvirt reads as an id or a uuid (real libvirt)', skip, () => {
   before(async () => {
     env = makeTestEnv('ident');
     host = new LibvirtHost({ name: 'local', uri: 'qemu:///system' }, { storageDir: env.storageDir });
+    tpl = await patternTemplate(env, host, 0x5a);
     const src = env.vmName('src');
-    const srcDisk = createDisk(`${env.outsideDir}/src.qcow2`);
-    writePattern(srcDisk, 0x5a);
-    defineVm(src, [srcDisk]);
-    tpl = await host.createTemplate({ vm: src, name: `${env.prefix}base`, seal: false });
-    [v] = (await host.deploy({ template: tpl.name, name: env.vmName('v'), count: 1, mode: 'thin', start: false })).vms as [string];
-    [w] = (await host.deploy({ template: tpl.name, name: env.vmName('w'), count: 1, mode: 'thin', start: false })).vms as [string];
+    v = await thinVm(host, tpl.name, env.vmName('v'));
+    w = await thinVm(host, tpl.name, env.vmName('w'));
     wDisk = (await host.vmInfo(w)).disks[0]!.file;
     writePattern(wDisk, 0x77);
     await host.startVm(v);
