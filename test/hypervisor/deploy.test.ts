@@ -14,6 +14,7 @@ import {
   diskOf,
   domainExists,
   domainXml,
+  domState,
   hasPattern,
   makeTestEnv,
   skipUnlessLibvirt,
@@ -200,6 +201,35 @@ describe('templates and deploy (real libvirt)', skip, () => {
     for (const vm of r.vms) assert.equal((await host.vmInfo(vm)).state, 'running');
     for (const vm of r.vms) await host.deleteVm(vm);
     assert.deepEqual(vmsFiles(), []);
+  });
+
+  it('a define that fails (the name was taken meanwhile) leaves that domain alone and undoes only this call', async () => {
+    const base = env.vmName('race');
+    const intruder = `${base}-02`;
+    const intruderDisk = createDisk(`${env.outsideDir}/intruder.qcow2`);
+    writePattern(intruderDisk, 0x99);
+    const before = vmsFiles();
+    await assert.rejects(
+      host.deploy(
+        { template: tpl.name, name: base, count: 2, mode: 'thin', start: false },
+        {
+          onProgress: (p) => {
+            // after the state was read, before the defines: someone defines and starts one of the names
+            if (p.step.startsWith('creating') && !domainExists(intruder)) {
+              defineVm(intruder, [intruderDisk]);
+              virsh('start', intruder);
+            }
+          },
+        },
+      ),
+      code('name-taken'),
+    );
+    assert.equal(domState(intruder), 'running', 'the other domain is neither destroyed nor undefined');
+    assert.equal(diskOf(intruder), intruderDisk);
+    assert.equal(domainExists(`${base}-01`), false, 'what this call defined is gone');
+    assert.deepEqual(vmsFiles(), before, 'and the files it made');
+    virsh('destroy', intruder);
+    assert.ok(hasPattern(intruderDisk, 0x99));
   });
 
   it('template delete after its dependents are gone removes its files', async () => {
