@@ -9,7 +9,7 @@ import { newDomainUuid } from './domain-uuid.js';
 import { freshVmFile } from './storage.js';
 import { withTempDir } from './tempdir.js';
 import { assertName } from './validate.js';
-import { virshArgs } from './virsh-args.js';
+import { qemuImgArgs, virshArgs } from './virsh-args.js';
 import { deleteVm, listVms } from './vms.js';
 
 /**
@@ -31,7 +31,7 @@ export async function createGoldenVm(h: HostContext, name: string, opts: { sizeM
   // named as kvmops names a VM's files (storage.ts), so deleting the VM removes it
   const uuid = newDomainUuid();
   const disk = h.storage.assertInside(freshVmFile(h.storage, uuid, 'vda', { local: true }));
-  await qemuImg(['create', '-q', '-f', 'qcow2', disk, `${opts.sizeMiB ?? 64}M`], { timeoutMs: 30_000 });
+  await qemuImg(qemuImgArgs.create(disk, (opts.sizeMiB ?? 64) * 1024 * 1024), { timeoutMs: 30_000 });
   const xml = `<domain type='qemu'>
   <name>${name}</name>
   <uuid>${uuid}</uuid>

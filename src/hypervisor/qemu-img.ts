@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { KvmopsError } from '../domain/errors.js';
 import { run } from './exec.js';
 import type { ChainEntry } from './types.js';
+import { qemuImgArgs } from './virsh-args.js';
 
 /**
  * qemu-img for local hosts (libvirt's storage-volume API is preferred where it has the
@@ -56,14 +57,13 @@ export async function qemuImg(args: readonly string[], opts: QemuImgOptions = {}
 
 /**
  * The backing chain of a disk file, top first, as absolute paths (a relative backing name is
- * relative to the file naming it). `-U`: readable while a VM runs. `format`, when the domain
- * XML states it, is given to qemu-img: a damaged qcow2 header must fail here, not be probed
- * as a raw disk with no backing file (which would hide what it depends on).
+ * relative to the file naming it). `format`, when the domain XML states it, is given to
+ * qemu-img (qemuImgArgs.infoChain): a damaged header fails instead of hiding what it needs.
  */
 export async function backingChain(file: string, opts: QemuImgOptions & { format?: string } = {}): Promise<ChainEntry[]> {
   const { format, ...rest } = opts;
   const entries = parseBackingChain(
-    await qemuImg(['info', '-U', ...(format ? ['-f', format] : []), '--backing-chain', '--output=json', file], {
+    await qemuImg(qemuImgArgs.infoChain(file, format), {
       timeoutMs: 30_000,
       ...rest,
     }),

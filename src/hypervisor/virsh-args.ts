@@ -139,6 +139,38 @@ export const virshArgs = {
 
 /** `qemu-img` argv builders (local hosts). */
 export const qemuImgArgs = {
+  /**
+   * The whole backing chain as JSON, top first. `-U`: readable while a VM runs. `format` (when
+   * the domain states it) is not probed: a damaged qcow2 header then fails instead of reading
+   * as a raw disk with no backing file.
+   */
+  infoChain: (file: string, format?: string): string[] => [
+    'info',
+    '-U',
+    ...(format ? ['-f', format] : []),
+    '--backing-chain',
+    '--output=json',
+    file,
+  ],
+  /** A new empty qcow2. */
+  create: (dst: string, sizeBytes: number): string[] => ['create', '-q', '-f', 'qcow2', dst, `${sizeBytes}`],
+  snapshotList: (file: string): string[] => ['snapshot', '-l', file],
+  snapshotApply: (file: string, snapshot: string): string[] => ['snapshot', '-q', '-a', snapshot, file],
+  snapshotDelete: (file: string, snapshot: string): string[] => ['snapshot', '-q', '-d', snapshot, file],
+  /** Merge an overlay into its backing file, keeping the overlay (`-d`). */
+  commit: (overlay: string): string[] => ['commit', '-q', '-d', overlay],
+  /** A new qcow2 holding an internal snapshot's state, on `backing` (format explicit) when given. */
+  convertSnapshot: (src: string, snapshot: string, dst: string, backing?: { file: string; format: string }): string[] => [
+    'convert',
+    '-q',
+    '-O',
+    'qcow2',
+    '-l',
+    `snapshot.name=${snapshot}`,
+    ...(backing ? ['-B', backing.file, '-F', backing.format] : []),
+    src,
+    dst,
+  ],
   /** Flattening copy: reads the whole chain of `src`, writes one chain-free qcow2. `-p` = progress. */
   convertFlat: (src: string, srcFormat: string, dst: string): string[] => [
     'convert',

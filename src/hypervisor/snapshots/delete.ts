@@ -10,7 +10,7 @@ import { repointDisks } from './domain-disks.js';
 import { hostReferences, type HostReferences } from '../references.js';
 import { assertKnown, assertLocal, chainFiles, formatOf, isOwnFile, usage } from './files.js';
 import type { ParsedSnapshot } from './snapshot-xml.js';
-import { virshArgs } from '../virsh-args.js';
+import { qemuImgArgs, virshArgs } from '../virsh-args.js';
 import { findSnapshot, loadByName, type Loaded } from './state.js';
 
 /**
@@ -66,9 +66,9 @@ async function deleteInternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     }
   }
   for (const f of files) {
-    const list = await qemuImg(['snapshot', '-l', f], { signal, timeoutMs: 60_000 });
+    const list = await qemuImg(qemuImgArgs.snapshotList(f), { signal, timeoutMs: 60_000 });
     if (new RegExp(`^\\S+\\s+${snap.name.replace(/\./g, '\\.')}\\s`, 'm').test(list)) {
-      await qemuImg(['snapshot', '-q', '-d', snap.name, f], { signal });
+      await qemuImg(qemuImgArgs.snapshotDelete(f, snap.name), { signal });
     }
   }
   await h.virsh.run(virshArgs.snapshotDelete(l.uuid, snap.name, { metadataOnly: true }), { signal });
@@ -130,7 +130,7 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
         timeoutMs: 6 * 3600_000,
       });
     } else {
-      await qemuImg(['commit', '-q', '-d', top], { signal, timeoutMs: 6 * 3600_000 });
+      await qemuImg(qemuImgArgs.commit(top), { signal, timeoutMs: 6 * 3600_000 });
       changes.set(d.target, { file: base, format: baseDisk?.format ?? (await formatOf(base, signal)) });
     }
   }

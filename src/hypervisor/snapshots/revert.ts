@@ -12,7 +12,7 @@ import { assertKnown, assertLocal, chainFiles, createOverlay, formatOf, isFrozen
 import { readRevertRecord, writeRevertRecord } from './revert-record.js';
 import { hasNativeExternalRevert, libvirtVersion } from './libvirt-version.js';
 import { takenWhileRunning, withOverlay, type ParsedSnapshot } from './snapshot-xml.js';
-import { virshArgs } from '../virsh-args.js';
+import { qemuImgArgs, virshArgs } from '../virsh-args.js';
 import { findSnapshot, load, type Loaded } from './state.js';
 
 /**
@@ -129,16 +129,15 @@ async function revertInternalByCopy(
   for (const c of internalContainers(snap)) {
     if (!isFrozen(fromSnapshots, c.file)) {
       ctx.onProgress?.({ step: `reverting ${c.target} inside ${path.basename(c.file)}` });
-      await qemuImg(['snapshot', '-q', '-a', snap.name, c.file], { signal });
+      await qemuImg(qemuImgArgs.snapshotApply(c.file, snap.name), { signal });
       changes.set(c.target, { file: c.file, format: 'qcow2' });
       continue;
     }
     ctx.onProgress?.({ step: `copying ${c.target} out of ${path.basename(c.file)} (it is the base of a later snapshot)` });
     const target = overlayPath(h, l.uuid, assertDiskTarget(c.target));
     const backing = (await chainFiles(c.file, signal))[1];
-    const args = ['convert', '-q', '-O', 'qcow2', '-l', `snapshot.name=${snap.name}`];
-    if (backing) args.push('-B', backing, '-F', await formatOf(backing, signal));
-    await qemuImg([...args, c.file, target], { signal });
+    const below = backing ? { file: backing, format: await formatOf(backing, signal) } : undefined;
+    await qemuImg(qemuImgArgs.convertSnapshot(c.file, snap.name, target, below), { signal });
     changes.set(c.target, { file: target, format: 'qcow2' });
   }
   await defineDomain(h, repointDisks(l.domainXml, changes), signal);

@@ -59,6 +59,10 @@ describe('virsh argument builders', () => {
     assert.deepEqual(virshArgs.volCreateAs('p', 't.xml', 123, 'raw'), ['vol-create-as', 'p', 't.xml', '123B', '--format', 'raw']);
     assert.deepEqual(virshArgs.volUpload('p', 't.xml', '/tmp/x'), ['vol-upload', '--pool', 'p', 't.xml', '/tmp/x']);
   });
+  it('qemu-img info: the declared format is not probed', () => {
+    assert.deepEqual(qemuImgArgs.infoChain('/v/a.qcow2', 'qcow2'), ['info', '-U', '-f', 'qcow2', '--backing-chain', '--output=json', '/v/a.qcow2']);
+    assert.deepEqual(qemuImgArgs.infoChain('/v/a.qcow2'), ['info', '-U', '--backing-chain', '--output=json', '/v/a.qcow2']);
+  });
   it('flattening convert', () => {
     assert.deepEqual(qemuImgArgs.convertFlat('/a', 'qcow2', '/b'), ['convert', '-p', '-f', 'qcow2', '-O', 'qcow2', '-o', 'compat=1.1', '/a', '/b']);
   });
