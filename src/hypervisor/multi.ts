@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { KvmopsError } from '../domain/errors.js';
+import { eachLimited } from './each-limited.js';
 import { CommandError, run, shortStderr } from './exec.js';
 import type { HostContext } from './host-context.js';
 import { splitSections } from './parse.js';
@@ -31,6 +32,11 @@ export interface MultiOptions {
   signal?: AbortSignal | undefined;
   /** Chunk size; MULTI_CHUNK_BYTES unless a test wants small chunks. */
   chunkBytes?: number;
+  /**
+   * Chunks run side by side, at most this many (default 1: in order, for batches whose
+   * commands change things). Only for read-only batches.
+   */
+  parallel?: number;
 }
 
 /**
@@ -79,12 +85,14 @@ export async function virshMulti(
       .map((part) => part.map(quoteVirshArg).join(' '))
       .join(' ; ');
   });
-  const results: MultiResult[] = [];
-  for (const [start, end] of chunkRanges(scripts, opts.chunkBytes)) {
+  const ranges = chunkRanges(scripts, opts.chunkBytes);
+  const parts: MultiResult[][] = new Array(ranges.length);
+  const order = ranges.map((r, i) => [i, r] as const);
+  await eachLimited(order, Math.max(1, opts.parallel ?? 1), async ([i, [start, end]]) => {
     opts.signal?.throwIfAborted();
-    results.push(...(await runChunk(h, commands.slice(start, end), scripts.slice(start, end).join(' ; '), nonce, start, opts)));
-  }
-  return results;
+    parts[i] = await runChunk(h, commands.slice(start, end), scripts.slice(start, end).join(' ; '), nonce, start, opts);
+  });
+  return parts.flat();
 }
 
 async function runChunk(

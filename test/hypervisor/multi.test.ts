@@ -20,6 +20,8 @@ describe('virshMulti chunks (real virsh)', skipUnlessLibvirt(), () => {
     const commands = Array.from({ length: 50 }, (_, i) => ['echo', `x${i}`]);
     const one = await virshMulti({ uri: URI }, commands);
     const many = await virshMulti({ uri: URI }, commands, { chunkBytes: 200 });
+    const side = await virshMulti({ uri: URI }, commands, { chunkBytes: 200, parallel: 3 });
+    assert.deepEqual(side.map((r) => r.stdout.trim()), commands.map((c) => c[1]), 'chunks run side by side keep their order');
     assert.deepEqual(many.map((r) => r.stdout.trim()), one.map((r) => r.stdout.trim()));
     assert.deepEqual(many.map((r) => r.stdout.trim()), commands.map((c) => c[1]));
   });
