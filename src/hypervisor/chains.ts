@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { HostContext } from './host-context.js';
 import { isVolumeMissing, virshMulti } from './multi.js';
 import { parseVolumeXml, type VolumeXmlInfo } from './parse.js';
@@ -47,14 +49,51 @@ async function localChains(formats: Map<string, string | undefined>, ctx: OpCont
       out.chains.set(file, await backingChain(file, { signal: ctx.signal, ...(format ? { format } : {}) }));
     } catch (e) {
       if (ctx.signal?.aborted) throw e;
-      out.unreadable.set(file, e instanceof Error ? e.message : String(e));
+      // removed while we looked (its VM deleted meanwhile): it depends on nothing now
+      if (!existsSync(file)) out.chains.set(file, []);
+      else out.unreadable.set(file, e instanceof Error ? e.message : String(e));
     }
   });
   return out;
 }
 
+/**
+ * Remote: libvirt sees a file only as a volume of a pool. A file outside every pool (not found,
+ * outside the storage dir) is looked at through a transient dir pool on its folder, made for
+ * this read and destroyed after it; a folder that cannot be made a pool leaves the file
+ * unreadable.
+ */
 async function remoteChains(h: HostContext, formats: Map<string, string | undefined>, ctx: OpContext): Promise<ChainRead> {
+  const probes: string[] = [];
+  const tried = new Set<string>();
+  try {
+    for (let round = 0; ; round++) {
+      const walk = await walkVolumes(h, formats, ctx);
+      // (a folder whose name virsh's command string cannot carry stays unreadable)
+      const dirs = [...new Set([...walk.outsidePools].map((p) => path.posix.dirname(p)))].filter(
+        (d) => !tried.has(d) && !/['\\\n\r]/.test(d),
+      );
+      if (dirs.length === 0 || round >= 8) return walk.read;
+      for (const d of dirs) tried.add(d);
+      const pools = dirs.map((d) => [`kvmops-probe-${createHash('sha256').update(d).digest('hex').slice(0, 12)}`, d] as const);
+      const rs = await virshMulti(h, pools.map(([pool, dir]) => virshArgs.poolCreateDir(pool, dir)), { timeoutMs: 60_000, signal: ctx.signal });
+      pools.forEach(([pool], i) => {
+        if (!rs[i]!.error) probes.push(pool);
+      });
+    }
+  } finally {
+    if (probes.length) await virshMulti(h, probes.map((p) => virshArgs.poolDestroy(p)), { timeoutMs: 60_000 }).catch(() => {});
+  }
+}
+
+/** One pass over the chains, level by level. `outsidePools`: paths libvirt did not find, outside the storage dir. */
+async function walkVolumes(
+  h: HostContext,
+  formats: Map<string, string | undefined>,
+  ctx: OpContext,
+): Promise<{ read: ChainRead; outsidePools: Set<string> }> {
   const out: ChainRead = { chains: new Map(), unreadable: new Map() };
+  const outsidePools = new Set<string>();
   const partial = new Map<string, ChainEntry[]>([...formats.keys()].map((f) => [f, []]));
   let frontier = new Map<string, string[]>([...formats.keys()].map((f) => [f, [f]])); // path → tops waiting for it
   const info = new Map<string, VolumeXmlInfo | { error: string; missing: boolean }>();
@@ -69,6 +108,7 @@ async function remoteChains(h: HostContext, formats: Map<string, string | undefi
       const r = results[i]!;
       // "not found" proves absence only inside the storage dir, whose pools kvmops refreshes;
       // elsewhere the file may exist outside every pool, where libvirt cannot see it
+      if (r.error && isVolumeMissing(r) && !h.storage.contains(p)) outsidePools.add(p);
       info.set(p, r.error ? { error: r.error.message, missing: isVolumeMissing(r) && h.storage.contains(p) } : parseVolumeXml(r.stdout));
     });
     const next = new Map<string, string[]>();
@@ -94,7 +134,7 @@ async function remoteChains(h: HostContext, formats: Map<string, string | undefi
     frontier = new Map([...next].map(([p, tops]) => [p, tops.filter((t) => partial.has(t))] as const).filter(([, t]) => t.length > 0));
   }
   for (const [f, c] of partial) if (!out.unreadable.has(f)) out.chains.set(f, c);
-  return out;
+  return { read: out, outsidePools };
 }
 
 /** Chains that could be read (for display: vmInfo, template sizes); unreadable files are left out. */

@@ -91,6 +91,8 @@ export const virshArgs = {
   poolListAll: (): VirshArgs => ['pool-list', '--all', '--name'],
   poolListActive: (): VirshArgs => ['pool-list', '--name'],
   poolDefineDir: (pool: string, dir: string): VirshArgs => ['pool-define-as', pool, 'dir', '--target', dir],
+  /** A transient dir pool (gone at `pool-destroy`): libvirt sees files only as volumes of a pool. */
+  poolCreateDir: (pool: string, dir: string): VirshArgs => ['pool-create-as', pool, 'dir', '--target', dir],
   poolBuild: (pool: string): VirshArgs => ['pool-build', pool],
   poolStart: (pool: string): VirshArgs => ['pool-start', pool],
   poolAutostart: (pool: string): VirshArgs => ['pool-autostart', pool],

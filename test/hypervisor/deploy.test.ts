@@ -278,6 +278,15 @@ describe('remote code path: libvirt volume API only (real libvirt)', skip, () =>
     assert.deepEqual((await host.listTemplates())[0]!.dependents, thin.vms);
     await assert.rejects(host.deleteTemplate(tpl.name), code('template-in-use'));
     for (const vm of [...thin.vms, ...clone.vms]) await host.deleteVm(vm);
+
+    // a thin domain whose overlay is outside every pool: libvirt sees it through a transient pool
+    const outsider = env.vmName('outsider');
+    defineVm(outsider, [createDisk(`${env.outsideDir}/outsider.qcow2`, { backing: tfile })]);
+    assert.deepEqual((await host.listTemplates())[0]!.dependents, [outsider]);
+    await assert.rejects(host.deleteTemplate(tpl.name), code('template-in-use'));
+    assert.doesNotMatch(virsh('pool-list', '--all', '--name'), /kvmops-probe-/, 'the probe pool is gone');
+    virsh('undefine', outsider);
+
     await host.deleteTemplate(tpl.name);
     assert.deepEqual(readdirSync(env.storage.templatesDir), []);
   });
