@@ -22,6 +22,7 @@ import {
   allocatedBytes,
   createDisk,
   defineVm,
+  diskOf,
   libvirtAvailable,
   makeTestEnv,
   virshMaybe,
@@ -55,13 +56,13 @@ async function benchThin(env: LibvirtTestEnv, host: LibvirtHost, libvirtHost: Li
     let t0 = now();
     const r = await host.deploy({ template, name: env.vmName(`thin${rep}`), count: 20, mode: 'thin', start: false });
     ours.push(now() - t0);
-    wipeVms(r.vms, r.vms.map((vm) => `${env.storage.vmsDir}/${vm}--vda.qcow2`));
+    wipeVms(r.vms, r.vms.map((vm) => diskOf(vm)));
 
     // kvmops the remote way: libvirt's vol-create-as for every overlay (same virsh process as the defines)
     t0 = now();
     const r2 = await libvirtHost.deploy({ template, name: env.vmName(`lvthin${rep}`), count: 20, mode: 'thin', start: false });
     viaLibvirt.push(now() - t0);
-    wipeVms(r2.vms, r2.vms.map((vm) => `${env.storage.vmsDir}/${vm}--vda.qcow2`));
+    wipeVms(r2.vms, r2.vms.map((vm) => diskOf(vm)));
 
     // floor: 20 qemu-img processes + one virsh defining the same kind of XML
     const names = Array.from({ length: 20 }, (_, i) => env.vmName(`floor${rep}-${String(i + 1).padStart(2, '0')}`));
@@ -129,7 +130,7 @@ async function benchClone(env: LibvirtTestEnv, host: LibvirtHost, libvirtHost: L
     let t0 = now();
     const r = await host.deploy({ template, name: env.vmName(`clone${rep}`), count: 1, mode: 'clone', start: false });
     ours.push(now() - t0);
-    const file = `${env.storage.vmsDir}/${r.vms[0]}--vda.qcow2`;
+    const file = diskOf(r.vms[0]!);
     alloc = Math.max(alloc, allocatedBytes(file));
     wipeVms(r.vms, [file]);
 
@@ -138,7 +139,7 @@ async function benchClone(env: LibvirtTestEnv, host: LibvirtHost, libvirtHost: L
     const r2 = await libvirtHost.deploy({ template, name: env.vmName(`lvclone${rep}`), count: 1, mode: 'clone', start: false });
     sh('sync', []);
     viaLibvirt.push(now() - t0);
-    wipeVms(r2.vms, [`${env.storage.vmsDir}/${r2.vms[0]}--vda.qcow2`]);
+    wipeVms(r2.vms, [diskOf(r2.vms[0]!)]);
 
     sh('sync', []);
     const dst = `${env.storage.vmsDir}/cp-floor.qcow2`;

@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'vm-not-running',
   'vm-is-template',
   'template-in-use',
+  /** A disk chain (or domain XML) could not be read, so what depends on what is unknown: refused, nothing removed. */
+  'chain-unreadable',
   'snapshot-has-children',
   'duplicate-job',
   'already-decided',

@@ -3,20 +3,23 @@ import path from 'node:path';
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
 import { deployNames } from '../domain/names.js';
 import { copySparseLocal, volCreateFrom } from './disk-copy.js';
+import { derivedDomainUuid, newDomainUuid, type DomainUuid } from './domain-uuid.js';
+import { interfaceCount, newMac, readVmMeta, vmXml } from './domain-xml.js';
+import { listDomains, parseDomainList, type DomainRef } from './domains.js';
 import { eachLimited } from './each-limited.js';
-import { interfaceCount, newMac, newUuid, readVmMeta, vmXml } from './domain-xml.js';
 import type { HostContext } from './host-context.js';
-import { allDomainViews, domainViews } from './inventory.js';
+import { domainViews, type DomainView } from './inventory.js';
 import { isVolumeMissing, okStdout, throwFirstError, virshMulti } from './multi.js';
-import { parseNameList, parseVolList } from './parse.js';
+import { parseVolList } from './parse.js';
 import { ensurePools } from './pools.js';
-import { StorageLayout } from './storage.js';
+import { qemuImg } from './qemu-img.js';
+import { hostReferences } from './references.js';
+import { deleteVolumes } from './removal.js';
+import { freshVmFile } from './storage.js';
 import { withTempDir } from './tempdir.js';
-import { storedTemplateFromXml, templateXmlVolume } from './templates.js';
+import { storedTemplateFromXml, templateXmlVolume, type StoredTemplate } from './templates.js';
 import type { DeployRequest, DeployResult, OpContext } from './types.js';
 import { assertName } from './validate.js';
-import { deleteVolumes } from './vms.js';
-import { qemuImg } from './qemu-img.js';
 import { qemuImgArgs, virshArgs, type VirshArgs } from './virsh-args.js';
 
 /**
@@ -28,20 +31,25 @@ import { qemuImgArgs, virshArgs, type VirshArgs } from './virsh-args.js';
  *   clone  per disk a full, independent, sparse copy (local: `cp --sparse=always`, measured
  *          faster than libvirt's vol-create-from here; remote: vol-create-from)
  *
+ * Identity first: each VM's uuid is chosen before anything is made, and its disks are named
+ * `vms/<uuid>.<target>.<random>.qcow2` (storage.ts), so no file of a new VM can be another
+ * object's, whatever the names. With a `requestId` the uuid is derived from (storage dir,
+ * request, VM name): every attempt of one request gives a VM the same uuid.
+ *
  * Fixed costs are paid once per batch, not once per VM: one virsh process reads the state
  * (domains, VM volumes, the template's XML), one makes every overlay (remote) and defines
  * every domain.
  *
- * Crash recovery (the worker may call again for the same request): with `requestId`, each VM's
- * kvmops metadata records it. On a repeated call a domain of a target name is
- *   - ours and whole  (metadata: same request, template and mode; every disk `<vm>--<target>.qcow2`
- *                      exists in the vms pool and the domain points at it) → kept;
- *   - ours but half-made (a disk missing)                                   → removed and redone;
- *   - anything else                                                          → `name-taken`.
- * A disk file `<vm>--<target>.qcow2` in the vms pool with no domain of that name is what a
- * crash between disk creation and define leaves: removed and redone (unless another domain
- * uses it: then `name-taken`). All refusals happen before anything is touched. On abort or
- * failure, everything this call made is removed.
+ * Crash recovery (the worker may call again for the same request): a domain of a target name is
+ *   - ours and whole  (metadata: same request, template and mode; each template disk's target
+ *                      is a disk of the domain whose file exists and was made for it) → kept;
+ *   - ours but half-made                                                 → removed and redone;
+ *   - anything else                                                      → `name-taken`.
+ * Files made for a VM's uuid with no domain of that uuid are what a crash between making disks
+ * and define leaves: removed (unless something uses them) and made again. All refusals happen
+ * before anything is touched. On abort or failure, what this call made is removed — the
+ * domains it defined, by uuid, and the files it made — and nothing else: a domain that took
+ * one of the names meanwhile (so its define failed) is left alone.
  */
 
 export const MAX_DEPLOY_COUNT = 20;
@@ -55,12 +63,9 @@ export interface DeployOptions {
 
 interface VmPlan {
   vm: string;
+  uuid: DomainUuid;
   disks: { target: string; src: string; capacity: number; dst: string }[];
   xml: string;
-}
-
-export function vmDiskPath(h: HostContext, vm: string, target: string): string {
-  return `${h.storage.vmsDir}/${StorageLayout.fileName(vm, target)}.qcow2`;
 }
 
 function validate(req: DeployRequest): { template: string; names: string[]; requestId: string | undefined } {
@@ -78,14 +83,116 @@ function validate(req: DeployRequest): { template: string; names: string[]; requ
 export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext = {}, opts: DeployOptions = {}): Promise<DeployResult> {
   const { template, names, requestId } = validate(req);
   await ensurePools(h, ctx);
+  const state = await readState(h, template, ctx);
+  const t = state.template;
 
-  // 1. the real state, in one virsh process
-  const state = await withTempDir(async (dir) => {
+  // 2. refusals and recovery decisions, before touching anything
+  const { complete, half } = await existingVms(h, state, names, { template, mode: req.mode, requestId }, ctx);
+  const todo = names.filter((n) => !complete.some((c) => c.name === n));
+  const uuids = new Map(todo.map((n) => [n, uuidFor(h, state.domains, n, requestId)] as const));
+  const redo = new Set<DomainUuid>([...uuids.values()].filter((u) => !state.domains.some((d) => d.uuid === u) || half.some((x) => x.uuid === u)));
+  const leftovers = [...state.vmVolumes].filter((f) => {
+    const owner = h.storage.ownerOf(f);
+    return owner !== null && redo.has(owner);
+  });
+  if (half.length || leftovers.length) {
+    const redoRefs = todo.map((name) => ({ uuid: uuids.get(name)!, name })).filter((r) => redo.has(r.uuid));
+    await removeMade(h, [...half, ...redoRefs], [...half.flatMap((v) => v.disks.map((d) => d.file)), ...leftovers], ctx);
+  }
+
+  // 3. plan: identities, files and XML
+  const macs = new Set<string>();
+  const nIf = interfaceCount(t.xml);
+  const taken = new Set(state.vmVolumes);
+  const plans: VmPlan[] = todo.map((vm) => {
+    const uuid = uuids.get(vm)!;
+    const disks = t.disks.map((d) => ({
+      target: d.target,
+      src: d.file,
+      capacity: d.capacity,
+      dst: h.storage.assertInside(freshVmFile(h.storage, uuid, d.target, { taken, local: h.local })),
+    }));
+    return {
+      vm,
+      uuid,
+      disks,
+      xml: vmXml({
+        templateXml: t.xml,
+        name: vm,
+        uuid,
+        macs: Array.from({ length: nIf }, () => newMac(macs)),
+        diskPaths: new Map(disks.map((d) => [d.target, d.dst])),
+        meta: { template, mode: req.mode, ...(requestId ? { request: requestId } : {}) },
+      }),
+    };
+  });
+
+  // 4. make them
+  const made: string[] = [];
+  try {
+    await withTempDir(async (dir) => {
+      const defines: VirshArgs[] = [];
+      for (const p of plans) {
+        const file = path.join(dir, `${p.uuid}.xml`);
+        await writeFile(file, p.xml);
+        defines.push(virshArgs.define(file));
+      }
+      let cmds: VirshArgs[];
+      if (req.mode === 'thin') {
+        ctx.onProgress?.({ step: `creating ${plans.length} thin VM${plans.length === 1 ? '' : 's'}` });
+        const disks = plans.flatMap((p) => p.disks);
+        if (h.local && (opts.overlayCreator ?? 'auto') === 'auto') {
+          // measured: libvirt's vol-create-as costs ~1.7× a bare `qemu-img create` per overlay
+          await eachLimited(disks, 4, (d) => {
+            made.push(d.dst);
+            return qemuImg(qemuImgArgs.createOverlay(d.dst, d.src), { timeoutMs: 60_000, signal: ctx.signal });
+          });
+          cmds = [virshArgs.poolRefresh(h.storage.vmsPool), ...defines];
+        } else {
+          made.push(...disks.map((d) => d.dst));
+          cmds = [
+            ...disks.map((d) => virshArgs.volCreateOverlay(h.storage.vmsPool, path.posix.basename(d.dst), d.capacity, d.src)),
+            ...defines,
+          ];
+        }
+      } else {
+        await copyClones(h, plans, made, ctx, opts);
+        cmds = [virshArgs.poolRefresh(h.storage.vmsPool), ...defines];
+      }
+      ctx.signal?.throwIfAborted();
+      throwFirstError(await virshMulti(h, cmds, { timeoutMs: 300_000, signal: ctx.signal }));
+    });
+    if (req.start) {
+      ctx.onProgress?.({ step: `starting ${names.length} VM${names.length === 1 ? '' : 's'}` });
+      const all = [...complete, ...plans.map((p) => ({ uuid: p.uuid, name: p.vm }))];
+      const rs = await virshMulti(h, all.map((d) => virshArgs.start(d.uuid)), { timeoutMs: 300_000, signal: ctx.signal });
+      throwFirstError(rs.filter((r) => !isKvmopsError(r.error, 'vm-running')));
+    }
+  } catch (e) {
+    // what this call made: its domains (by uuid and name: a define that failed made none) and files
+    await removeMade(h, plans.map((p) => ({ uuid: p.uuid, name: p.vm })), made).catch(() => {});
+    if (ctx.signal?.aborted) {
+      throw isKvmopsError(e, 'aborted') ? e : new KvmopsError('aborted', `deploying ${names.length} VMs was cancelled`, { cause: e });
+    }
+    throw e;
+  }
+  return { vms: names, mode: req.mode, started: req.start };
+}
+
+interface DeployState {
+  domains: DomainRef[];
+  vmVolumes: Set<string>;
+  template: StoredTemplate;
+}
+
+/** 1. the real state, in one virsh process: domains, the vms pool's files, the template. */
+async function readState(h: HostContext, template: string, ctx: OpContext): Promise<DeployState> {
+  return withTempDir(async (dir) => {
     const xmlFile = path.join(dir, 'template.xml');
     const [listR, refreshR, volsR, tplR] = await virshMulti(
       h,
       [
-        virshArgs.listAllNames(),
+        virshArgs.listDomains(),
         virshArgs.poolRefresh(h.storage.vmsPool),
         virshArgs.volList(h.storage.vmsPool),
         virshArgs.volDownload(h.storage.templatesPool, templateXmlVolume(template), xmlFile),
@@ -98,118 +205,62 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
     okStdout(tplR);
     okStdout(refreshR);
     return {
-      domains: new Set(parseNameList(okStdout(listR))),
+      domains: parseDomainList(okStdout(listR)),
       vmVolumes: new Set(parseVolList(okStdout(volsR)).map((v) => v.path)),
       template: storedTemplateFromXml(h, template, await readFile(xmlFile, 'utf8')),
     };
   });
-  const t = state.template;
-
-  // 2. refusals and recovery decisions, before touching anything
-  const complete = new Set<string>();
-  const halfDomains: string[] = [];
-  const clashes = names.filter((n) => state.domains.has(n));
-  if (clashes.length) {
-    const taken: string[] = [];
-    for (const v of await domainViews(h, clashes, ctx)) {
-      const meta = readVmMeta(v.xml);
-      const ours = requestId !== undefined && meta?.request === requestId && meta.template === template && meta.mode === req.mode;
-      if (!ours) {
-        taken.push(v.name);
-        continue;
-      }
-      const whole = t.disks.every((d) => {
-        const p = vmDiskPath(h, v.name, d.target);
-        return state.vmVolumes.has(p) && v.disks.some((x) => x.target === d.target && x.file === p);
-      });
-      if (whole) complete.add(v.name);
-      else halfDomains.push(v.name);
-    }
-    if (taken.length) {
-      throw new KvmopsError('name-taken', `VM name${taken.length > 1 ? 's' : ''} already taken on host ${h.name}: ${taken.join(', ')}`, {
-        details: { names: taken },
-      });
-    }
-  }
-  const todo = names.filter((n) => !complete.has(n));
-  const staleFiles = todo.flatMap((n) => t.disks.map((d) => vmDiskPath(h, n, d.target))).filter((p) => state.vmVolumes.has(p));
-  if (staleFiles.length) {
-    const used = new Set((await allDomainViews(h, ctx)).filter((v) => !halfDomains.includes(v.name)).flatMap((v) => v.disks.map((d) => d.file)));
-    const inUse = staleFiles.filter((f) => used.has(f));
-    if (inUse.length) {
-      throw new KvmopsError('name-taken', `disk files of the new VMs are used by other domains: ${inUse.join(', ')}`, { details: { files: inUse } });
-    }
-  }
-  if (halfDomains.length || staleFiles.length) await removeVms(h, halfDomains, staleFiles);
-
-  // 3. plan: identities and XML
-  const macs = new Set<string>();
-  const nIf = interfaceCount(t.xml);
-  const plans: VmPlan[] = todo.map((vm) => {
-    const disks = t.disks.map((d) => ({ target: d.target, src: d.file, capacity: d.capacity, dst: vmDiskPath(h, vm, d.target) }));
-    return {
-      vm,
-      disks,
-      xml: vmXml({
-        templateXml: t.xml,
-        name: vm,
-        uuid: newUuid(),
-        macs: Array.from({ length: nIf }, () => newMac(macs)),
-        diskPaths: new Map(disks.map((d) => [d.target, d.dst])),
-        meta: { template, mode: req.mode, ...(requestId ? { request: requestId } : {}) },
-      }),
-    };
-  });
-
-  // 4. make them
-  try {
-    await withTempDir(async (dir) => {
-      const defines: VirshArgs[] = [];
-      for (const p of plans) {
-        const file = path.join(dir, `${p.vm}.xml`);
-        await writeFile(file, p.xml);
-        defines.push(virshArgs.define(file));
-      }
-      let cmds: VirshArgs[];
-      if (req.mode === 'thin') {
-        ctx.onProgress?.({ step: `creating ${plans.length} thin VM${plans.length === 1 ? '' : 's'}` });
-        const disks = plans.flatMap((p) => p.disks);
-        if (h.local && (opts.overlayCreator ?? 'auto') === 'auto') {
-          // measured: libvirt's vol-create-as costs ~1.7× a bare `qemu-img create` per overlay
-          await eachLimited(disks, 4, (d) =>
-            qemuImg(qemuImgArgs.createOverlay(h.storage.assertInside(d.dst), d.src), { timeoutMs: 60_000, signal: ctx.signal }),
-          );
-          cmds = [virshArgs.poolRefresh(h.storage.vmsPool), ...defines];
-        } else {
-          cmds = [
-            ...disks.map((d) => virshArgs.volCreateOverlay(h.storage.vmsPool, path.posix.basename(d.dst), d.capacity, d.src)),
-            ...defines,
-          ];
-        }
-      } else {
-        await copyClones(h, plans, ctx, opts);
-        cmds = [virshArgs.poolRefresh(h.storage.vmsPool), ...defines];
-      }
-      ctx.signal?.throwIfAborted();
-      throwFirstError(await virshMulti(h, cmds, { timeoutMs: 300_000, signal: ctx.signal }));
-    });
-    if (req.start) {
-      ctx.onProgress?.({ step: `starting ${names.length} VM${names.length === 1 ? '' : 's'}` });
-      const rs = await virshMulti(h, names.map((n) => virshArgs.start(n)), { timeoutMs: 300_000, signal: ctx.signal });
-      throwFirstError(rs.filter((r) => !isKvmopsError(r.error, 'vm-running')));
-    }
-  } catch (e) {
-    // everything this call made (its VMs did not exist, or were half-made, before it)
-    await removeVms(h, todo, plans.flatMap((p) => p.disks.map((d) => d.dst))).catch(() => {});
-    if (ctx.signal?.aborted) {
-      throw isKvmopsError(e, 'aborted') ? e : new KvmopsError('aborted', `deploying ${names.length} VMs was cancelled`, { cause: e });
-    }
-    throw e;
-  }
-  return { vms: names, mode: req.mode, started: req.start };
 }
 
-async function copyClones(h: HostContext, plans: VmPlan[], ctx: OpContext, opts: DeployOptions): Promise<void> {
+/**
+ * Domains that already carry one of the names: ours and whole (`complete`), ours but
+ * half-made (`half`), else `name-taken` for all of them at once.
+ */
+async function existingVms(
+  h: HostContext,
+  state: DeployState,
+  names: readonly string[],
+  want: { template: string; mode: DeployRequest['mode']; requestId: string | undefined },
+  ctx: OpContext,
+): Promise<{ complete: DomainRef[]; half: DomainView[] }> {
+  const clashes = state.domains.filter((d) => names.includes(d.name));
+  const complete: DomainRef[] = [];
+  const half: DomainView[] = [];
+  const taken: string[] = [];
+  for (const v of await domainViews(h, clashes, ctx)) {
+    const meta = readVmMeta(v.xml);
+    const ours = want.requestId !== undefined && meta?.request === want.requestId && meta.template === want.template && meta.mode === want.mode;
+    if (!ours) {
+      taken.push(v.name);
+      continue;
+    }
+    const whole = state.template.disks.every((d) => {
+      const disk = v.disks.find((x) => x.target === d.target);
+      return disk !== undefined && state.vmVolumes.has(disk.file) && h.storage.ownerOf(disk.file) === v.uuid;
+    });
+    (whole ? complete : half).push(v);
+  }
+  if (taken.length) {
+    throw new KvmopsError('name-taken', `VM name${taken.length > 1 ? 's' : ''} already taken on host ${h.name}: ${taken.join(', ')}`, {
+      details: { names: taken },
+    });
+  }
+  return { complete: complete.map((v) => ({ uuid: v.uuid, name: v.name })), half };
+}
+
+/**
+ * The uuid a new VM gets: derived from the request (so a repeated attempt finds what an earlier
+ * one made), unless another domain already has that uuid under another name; random without a
+ * request id.
+ */
+function uuidFor(h: HostContext, domains: readonly DomainRef[], name: string, requestId: string | undefined): DomainUuid {
+  if (requestId === undefined) return newDomainUuid();
+  const u = derivedDomainUuid(h.storage.root, requestId, name);
+  const holder = domains.find((d) => d.uuid === u);
+  return holder === undefined || holder.name === name ? u : newDomainUuid();
+}
+
+async function copyClones(h: HostContext, plans: VmPlan[], made: string[], ctx: OpContext, opts: DeployOptions): Promise<void> {
   const jobs = plans.flatMap((p) => p.disks.map((d) => ({ vm: p.vm, ...d })));
   const useCp = h.local && (opts.cloneCopier ?? 'auto') === 'auto';
   for (const [i, j] of jobs.entries()) {
@@ -217,22 +268,29 @@ async function copyClones(h: HostContext, plans: VmPlan[], ctx: OpContext, opts:
     const step = `copying ${j.vm} ${j.target} (${i + 1}/${jobs.length})`;
     const onFraction = (f: number) => ctx.onProgress?.({ step, fraction: (i + f) / jobs.length });
     onFraction(0);
-    h.storage.assertInside(j.dst);
+    made.push(j.dst);
     if (useCp) await copySparseLocal(h.storage.assertInside(j.src), j.dst, { signal: ctx.signal, onFraction });
     else await volCreateFrom(h, h.storage.vmsPool, path.posix.basename(j.dst), j.src, { signal: ctx.signal, mode: '0600' });
     onFraction(1);
   }
 }
 
-/** Destroy + undefine the named domains (absent ones are fine) and remove the given files of the vms pool. */
-export async function removeVms(h: HostContext, vms: readonly string[], files: readonly string[]): Promise<void> {
-  if (vms.length) {
-    const rs = await virshMulti(
-      h,
-      vms.flatMap((n) => [virshArgs.destroy(n), virshArgs.undefine(n)]),
-      { timeoutMs: 120_000 },
-    );
+/**
+ * Undo what a deploy made: destroy + undefine these domains — each only while the uuid still
+ * has that name (absent ones are fine) — then remove those of `files` that were made for one of
+ * them and that nothing uses (removal.ts's rule; nothing while any chain is unreadable).
+ */
+export async function removeMade(h: HostContext, vms: readonly DomainRef[], files: readonly string[], ctx: OpContext = {}): Promise<void> {
+  const present = await listDomains(h, ctx);
+  const mine = vms.filter((v) => present.some((d) => d.uuid === v.uuid && d.name === v.name));
+  if (mine.length) {
+    const rs = await virshMulti(h, mine.flatMap((v) => [virshArgs.destroy(v.uuid), virshArgs.undefine(v.uuid)]), { timeoutMs: 120_000 });
     throwFirstError(rs.filter((r) => !isKvmopsError(r.error, 'vm-not-found') && !isKvmopsError(r.error, 'vm-not-running')));
   }
-  await deleteVolumes(h, files);
+  const owners = new Set<string>(vms.map((v) => v.uuid));
+  const owned = [...new Set(files)].filter((f) => owners.has(h.storage.ownerOf(f) ?? ''));
+  if (owned.length === 0) return;
+  const refs = await hostReferences(h, ctx);
+  if (refs.unreadable.length) return;
+  await deleteVolumes(h, owned.filter((f) => !refs.users.has(f)));
 }

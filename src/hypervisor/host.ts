@@ -108,10 +108,8 @@ export class LibvirtHost implements HostDriver {
   createSnapshot(req: CreateSnapshotRequest, ctx?: OpContext): Promise<SnapshotInfo> {
     return createSnapshot(this.ctx, req, ctx);
   }
-  async revertSnapshot(req: RevertRequest, ctx?: OpContext): Promise<RevertResult> {
-    // TODO(identity helper): record req.requestId on the VM and honour it on a repeated call.
-    await revertSnapshot(this.ctx, req, ctx);
-    return { alreadyApplied: false };
+  revertSnapshot(req: RevertRequest, ctx?: OpContext): Promise<RevertResult> {
+    return revertSnapshot(this.ctx, req, ctx);
   }
   deleteSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
     return deleteSnapshot(this.ctx, ref, ctx);

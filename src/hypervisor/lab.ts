@@ -5,10 +5,11 @@ import { run } from './exec.js';
 import type { HostContext } from './host-context.js';
 import { ensurePools, forgetPools } from './pools.js';
 import { qemuImg } from './qemu-img.js';
-import { StorageLayout } from './storage.js';
+import { newDomainUuid } from './domain-uuid.js';
+import { freshVmFile } from './storage.js';
 import { withTempDir } from './tempdir.js';
 import { assertName } from './validate.js';
-import { virshArgs } from './virsh-args.js';
+import { qemuImgArgs, virshArgs } from './virsh-args.js';
 import { deleteVm, listVms } from './vms.js';
 
 /**
@@ -27,10 +28,13 @@ export async function createGoldenVm(h: HostContext, name: string, opts: { sizeM
   requireLocal(h);
   assertName(name, 'VM');
   await ensurePools(h);
-  const disk = h.storage.assertInside(`${h.storage.vmsDir}/${StorageLayout.fileName(name, 'vda')}.qcow2`);
-  await qemuImg(['create', '-q', '-f', 'qcow2', disk, `${opts.sizeMiB ?? 64}M`], { timeoutMs: 30_000 });
+  // named as kvmops names a VM's files (storage.ts), so deleting the VM removes it
+  const uuid = newDomainUuid();
+  const disk = h.storage.assertInside(freshVmFile(h.storage, uuid, 'vda', { local: true }));
+  await qemuImg(qemuImgArgs.create(disk, (opts.sizeMiB ?? 64) * 1024 * 1024), { timeoutMs: 30_000 });
   const xml = `<domain type='qemu'>
   <name>${name}</name>
+  <uuid>${uuid}</uuid>
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64'>hvm</type></os>

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { KvmopsError } from '../domain/errors.js';
+import { eachLimited } from './each-limited.js';
 import { CommandError, run, shortStderr } from './exec.js';
 import type { HostContext } from './host-context.js';
 import { splitSections } from './parse.js';
@@ -13,7 +14,8 @@ import { classifyVirshError, quoteVirshArg, refineVirshError } from './virsh.js'
  * exit code is the last command's. So after each command we print a marker on stdout and on
  * stderr (`echo` / `echo --err`) and split both streams there: each command gets its own
  * output and its own classified error, and one process start-up + one connection serves all
- * (HOST-FACTS.md: 20 defines as 20 processes 4 s, in one process 0.1–0.2 s).
+ * (HOST-FACTS.md: 20 defines as 20 processes 4 s, in one process 0.1–0.2 s). Long batches are
+ * split into chunks (MULTI_CHUNK_BYTES), so nothing's command line grows with the host's size.
  */
 
 export interface MultiResult {
@@ -25,8 +27,48 @@ export interface MultiResult {
 }
 
 export interface MultiOptions {
+  /** Per virsh process (one per chunk). */
   timeoutMs?: number;
   signal?: AbortSignal | undefined;
+  /** Chunk size; MULTI_CHUNK_BYTES unless a test wants small chunks. */
+  chunkBytes?: number;
+  /**
+   * Chunks run side by side, at most this many (default 1: in order, for batches whose
+   * commands change things). Only for read-only batches.
+   */
+  parallel?: number;
+}
+
+/**
+ * Most bytes of one virsh command string. Linux caps ONE argument at 128 KiB (MAX_ARG_STRLEN)
+ * and all of argv+env at about 2 MB; a batch that grows with the number of domains (a dumpxml
+ * per domain: ~1,000 domains already failed with E2BIG) is split into chunks of at most this
+ * many bytes, each run by its own virsh process, in order.
+ */
+export const MULTI_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Groups consecutive command scripts so that each group joined with ` ; ` stays within
+ * `maxBytes` (UTF-8). Returns the index ranges `[start, end)`; order is kept, nothing is
+ * dropped. A single script longer than `maxBytes` is refused: it could never be run. Pure.
+ */
+export function chunkRanges(scripts: readonly string[], maxBytes = MULTI_CHUNK_BYTES): Array<[number, number]> {
+  const SEP = 3; // ' ; '
+  const ranges: Array<[number, number]> = [];
+  let start = 0;
+  let size = 0;
+  scripts.forEach((s, i) => {
+    const n = Buffer.byteLength(s);
+    if (n > maxBytes) throw new KvmopsError('invalid-input', `a virsh command of ${n} bytes does not fit one command string (${maxBytes} bytes)`);
+    if (i > start && size + SEP + n > maxBytes) {
+      ranges.push([start, i]);
+      start = i;
+      size = 0;
+    }
+    size += (i > start ? SEP : 0) + n;
+  });
+  if (scripts.length > start) ranges.push([start, scripts.length]);
+  return ranges;
 }
 
 export async function virshMulti(
@@ -36,14 +78,31 @@ export async function virshMulti(
 ): Promise<MultiResult[]> {
   if (commands.length === 0) return [];
   const nonce = randomBytes(6).toString('hex');
-  const parts: string[] = [];
-  commands.forEach((c, i) => {
+  // one script per command: the command, then its markers on stdout and stderr
+  const scripts = commands.map((c, i) => {
     const marker = `@@kvmops-${nonce}-${i}@@`;
-    parts.push(c.map(quoteVirshArg).join(' '));
-    parts.push(virshArgs.echo(marker).map(quoteVirshArg).join(' '));
-    parts.push(virshArgs.echo(marker, { err: true }).map(quoteVirshArg).join(' '));
+    return [c, virshArgs.echo(marker), virshArgs.echo(marker, { err: true })]
+      .map((part) => part.map(quoteVirshArg).join(' '))
+      .join(' ; ');
   });
-  const script = parts.join(' ; ');
+  const ranges = chunkRanges(scripts, opts.chunkBytes);
+  const parts: MultiResult[][] = new Array(ranges.length);
+  const order = ranges.map((r, i) => [i, r] as const);
+  await eachLimited(order, Math.max(1, opts.parallel ?? 1), async ([i, [start, end]]) => {
+    opts.signal?.throwIfAborted();
+    parts[i] = await runChunk(h, commands.slice(start, end), scripts.slice(start, end).join(' ; '), nonce, start, opts);
+  });
+  return parts.flat();
+}
+
+async function runChunk(
+  h: Pick<HostContext, 'uri'>,
+  commands: ReadonlyArray<VirshArgs>,
+  script: string,
+  nonce: string,
+  first: number,
+  opts: MultiOptions,
+): Promise<MultiResult[]> {
   const argv = ['--connect', h.uri, script];
   let out: { stdout: string; stderr: string };
   try {
@@ -51,8 +110,8 @@ export async function virshMulti(
   } catch (e) {
     throw refineVirshError(e);
   }
-  const stdouts = splitSections(out.stdout, nonce, commands.length);
-  const stderrs = splitSections(out.stderr, nonce, commands.length);
+  const stdouts = splitSections(out.stdout, nonce, commands.length, first);
+  const stderrs = splitSections(out.stderr, nonce, commands.length, first);
   return commands.map((args, i) => {
     const stdout = stdouts[i]!;
     const stderr = stderrs[i]!.trim();

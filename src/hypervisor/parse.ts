@@ -212,13 +212,14 @@ export function parseVersion(output: string): VersionInfo {
 
 /**
  * Split the stdout (or stderr) of one multi-command virsh run at the marker lines
- * `@@kvmops-<nonce>-<i>@@` (stderr: prefixed `error: ` by `echo --err`). Returns `count`
- * sections; a missing marker means the run stopped early: `unexpected-output`.
+ * `@@kvmops-<nonce>-<i>@@` (stderr: prefixed `error: ` by `echo --err`), `i` counting from
+ * `first` (the chunk's first command). Returns `count` sections; a missing marker means the run
+ * stopped early: `unexpected-output`.
  */
-export function splitSections(output: string, nonce: string, count: number): string[] {
+export function splitSections(output: string, nonce: string, count: number, first = 0): string[] {
   const sections: string[] = [];
   let cur: string[] = [];
-  let next = 0;
+  let next = first;
   const re = new RegExp(`^(?:error: )?@@kvmops-${nonce}-(\\d+)@@$`);
   for (const l of output.split('\n')) {
     const m = re.exec(l.trimEnd());

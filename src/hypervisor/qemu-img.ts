@@ -1,7 +1,9 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { KvmopsError } from '../domain/errors.js';
 import { run } from './exec.js';
 import type { ChainEntry } from './types.js';
+import { qemuImgArgs } from './virsh-args.js';
 
 /**
  * qemu-img for local hosts (libvirt's storage-volume API is preferred where it has the
@@ -53,9 +55,23 @@ export async function qemuImg(args: readonly string[], opts: QemuImgOptions = {}
   return r.stdout;
 }
 
-/** The backing chain of a disk file, top first. `-U`: readable while a VM runs. */
-export async function backingChain(file: string, opts: QemuImgOptions = {}): Promise<ChainEntry[]> {
-  return parseBackingChain(
-    await qemuImg(['info', '-U', '--backing-chain', '--output=json', file], { timeoutMs: 30_000, ...opts }),
+/**
+ * The backing chain of a disk file, top first, as absolute paths (a relative backing name is
+ * relative to the file naming it). `format`, when the domain XML states it, is given to
+ * qemu-img (qemuImgArgs.infoChain): a damaged header fails instead of hiding what it needs.
+ */
+export async function backingChain(file: string, opts: QemuImgOptions & { format?: string } = {}): Promise<ChainEntry[]> {
+  const { format, ...rest } = opts;
+  const entries = parseBackingChain(
+    await qemuImg(qemuImgArgs.infoChain(file, format), {
+      timeoutMs: 30_000,
+      ...rest,
+    }),
   );
+  let dir = path.posix.dirname(path.posix.resolve(file));
+  return entries.map((e) => {
+    const abs = path.posix.resolve(dir, e.file);
+    dir = path.posix.dirname(abs);
+    return { ...e, file: abs };
+  });
 }

@@ -1,17 +1,33 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { KvmopsError } from '../domain/errors.js';
 import { isValidName } from '../domain/names.js';
+import { isDomainUuid, type DomainUuid } from './domain-uuid.js';
+import { assertDiskTarget } from './validate.js';
 
 /**
  * The storage dir (KVMOPS_STORAGE_DIR) on each host: where templates and VM disks live, and the
  * only place kvmops creates or removes files. Layout:
  *
- *   STORAGE/templates/   libvirt dir pool `kvmops-<id>-templates`: template disks + XML
- *   STORAGE/vms/         libvirt dir pool `kvmops-<id>-vms`: VM disks and snapshot overlays
+ *   STORAGE/templates/   libvirt dir pool `kvmops-<id>-templates`:
+ *       <template>--<target>.qcow2        one per template disk
+ *       <template>.xml                    the template's domain XML
+ *   STORAGE/vms/         libvirt dir pool `kvmops-<id>-vms`:
+ *       <vm-uuid>.<target>.<12 hex>.qcow2 every disk, overlay or copy kvmops makes for a VM
  *
  * `<id>` is a short hash of the storage dir, so two kvmops instances (or test runs) with
  * different storage dirs on one host never share pools.
+ *
+ * Why these names can never collide, whatever names users pick:
+ * - VM files carry no name at all: the owner's uuid (unique on the host), the disk target and
+ *   a random tag (unique among the owner's files). Names may contain `--` and dots; uuids and
+ *   targets contain no dot, so the name splits back into its three parts unambiguously.
+ * - Template files: template names are unique in the templates dir and contain no `/`;
+ *   targets contain no `-` (validate.ts), so `<a>--<t>` = `<b>--<u>` forces a = b and t = u
+ *   (the last `--` is the separator); `.xml` and `.qcow2` endings keep XML and disks apart.
+ * Files are found through domain XML and backing chains, never by parsing names; the name is
+ * only the ownership record: a VM file is removed only by a clean-up for its owner uuid.
  */
 
 /** Characters allowed in the storage dir: it appears inside virsh command strings. */
@@ -54,11 +70,48 @@ export class StorageLayout {
     return this.contains(p) && path.posix.normalize(p).startsWith(this.templatesDir + '/');
   }
 
-  /** A file name inside a pool, built only from valid names (defence in depth). */
-  static fileName(...parts: string[]): string {
-    for (const part of parts) {
-      if (!isValidName(part)) throw new KvmopsError('invalid-input', `"${part}" is not a valid name`);
-    }
-    return parts.join('--');
+  /** `templates/<template>--<target>.qcow2` (names checked again: defence in depth). */
+  templateDisk(template: string, target: string): string {
+    if (!isValidName(template)) throw new KvmopsError('invalid-input', `"${template}" is not a valid template name`);
+    return `${this.templatesDir}/${template}--${assertDiskTarget(target)}.qcow2`;
+  }
+
+  /** A new path `vms/<owner>.<target>.<random>.qcow2`; the caller makes sure it is free (`freshVmFile`). */
+  newVmFile(owner: DomainUuid, target: string): string {
+    return `${this.vmsDir}/${owner}.${assertDiskTarget(target)}.${randomBytes(6).toString('hex')}.qcow2`;
+  }
+
+  /**
+   * The domain a file in `vms/` was made for, read from its name; null for any other file
+   * (old `<vm>--<target>.qcow2` names, files made by hand, files elsewhere). This is kvmops'
+   * record that it made the file for that domain: clean-ups remove only files of their owner.
+   */
+  ownerOf(p: string): DomainUuid | null {
+    if (!this.contains(p)) return null;
+    const norm = path.posix.normalize(p);
+    if (path.posix.dirname(norm) !== this.vmsDir) return null;
+    const m = VM_FILE.exec(path.posix.basename(norm));
+    return m && isDomainUuid(m[1]!) ? m[1]! : null;
+  }
+}
+
+/** `<uuid>.<target>.<12 hex>.qcow2` */
+const VM_FILE = /^([0-9a-f-]{36})\.([a-z][a-z0-9]*)\.([0-9a-f]{12})\.qcow2$/;
+
+/**
+ * A `newVmFile` that is not taken: not on disk (local hosts; `qemu-img create` and `cp` would
+ * overwrite) and not in `taken` (the pool's volumes and paths already chosen in this call).
+ */
+export function freshVmFile(
+  storage: StorageLayout,
+  owner: DomainUuid,
+  target: string,
+  opts: { taken?: Set<string>; local: boolean },
+): string {
+  for (;;) {
+    const p = storage.newVmFile(owner, target);
+    if (opts.taken?.has(p) || (opts.local && existsSync(p))) continue;
+    opts.taken?.add(p);
+    return p;
   }
 }

@@ -4,17 +4,18 @@ import { KvmopsError } from '../domain/errors.js';
 import { isValidName } from '../domain/names.js';
 import { copyFlat } from './disk-copy.js';
 import { domainDisks, parseDomainXml, readTemplateMeta, templateXml, type TemplateMeta } from './domain-xml.js';
+import { resolveVm } from './domains.js';
 import type { HostContext } from './host-context.js';
-import { dependentsOf, diskChains } from './inventory.js';
+import { diskChains } from './chains.js';
+import { assertReadable, hostReferences, type HostReferences } from './references.js';
 import { isVolumeMissing, okStdout, throwFirstError, virshMulti } from './multi.js';
 import { parseDomBlkList, parseDomState, parseVolList, parseVolumeXml } from './parse.js';
 import { ensurePools } from './pools.js';
-import { StorageLayout } from './storage.js';
 import { sysprep, sysprepSetup, type SysprepOptions } from './sysprep.js';
 import { withTempDir } from './tempdir.js';
 import type { CreateTemplateRequest, OpContext, TemplateInfo } from './types.js';
-import { assertDiskTarget, assertName } from './validate.js';
-import { deleteVolumes } from './vms.js';
+import { assertName } from './validate.js';
+import { deleteVolumes } from './removal.js';
 import { virshArgs } from './virsh-args.js';
 
 /**
@@ -39,7 +40,7 @@ export function templateXmlVolume(name: string): string {
   return `${name}.xml`;
 }
 export function templateDiskPath(h: HostContext, name: string, target: string): string {
-  return `${h.storage.templatesDir}/${StorageLayout.fileName(name, assertDiskTarget(target))}.qcow2`;
+  return h.storage.templateDisk(name, target);
 }
 
 /** A template as stored (its XML volume's text), checked: kvmops metadata present, disks inside the templates dir. */
@@ -108,7 +109,8 @@ export async function listTemplates(h: HostContext, ctx: OpContext = {}): Promis
   const stored = await loadTemplates(h, await templateNames(h, ctx), ctx);
   const files = stored.flatMap((t) => t.disks.map((d) => d.file));
   // templateNames refreshed the pool just now: no second refresh
-  const [sizes, deps] = await Promise.all([volumeSizes(h, files, ctx, { refresh: false }), dependentsOf(h, files, ctx)]);
+  const [sizes, refs] = await Promise.all([volumeSizes(h, files, ctx, { refresh: false }), hostReferences(h, ctx)]);
+  const unreadable = [...new Set(refs.unreadable.map((u) => u.domain.name))].sort();
   return stored.map((t) => ({
     name: t.name,
     sourceVm: t.meta.sourceVm,
@@ -120,7 +122,8 @@ export async function listTemplates(h: HostContext, ctx: OpContext = {}): Promis
       virtualSize: sizes.get(d.file)?.capacity ?? d.capacity,
       actualSize: sizes.get(d.file)?.allocation ?? 0,
     })),
-    dependents: [...new Set(t.disks.flatMap((d) => deps.get(d.file) ?? []))].sort(),
+    dependents: usersOf(refs, t),
+    ...(unreadable.length ? { unreadable } : {}),
   }));
 }
 
@@ -172,12 +175,13 @@ export async function createTemplate(
     await sysprepSetup(opts.sysprep); // fail before copying anything
   }
   await ensurePools(h, ctx);
+  const { uuid } = await resolveVm(h, vm, ctx);
   const [stateR, xmlR, blkR, refreshR, listR] = await virshMulti(
     h,
     [
-      virshArgs.domstate(vm),
-      virshArgs.dumpxml(vm, { inactive: true }),
-      virshArgs.domblklist(vm),
+      virshArgs.domstate(uuid),
+      virshArgs.dumpxml(uuid, { inactive: true }),
+      virshArgs.domblklist(uuid),
       virshArgs.poolRefresh(h.storage.templatesPool),
       virshArgs.volList(h.storage.templatesPool),
     ],
@@ -202,9 +206,21 @@ export async function createTemplate(
   if (disks.length === 0) throw new KvmopsError('unsupported', `VM ${vm} has no disk to make a template from`);
   const plan = disks.map((d) => ({ target: d.target, src: d.source!, format: formats.get(d.target) ?? 'raw', dst: templateDiskPath(h, name, d.target) }));
 
-  // leftovers of a crashed attempt with the same name: its disk files without its XML
+  // leftovers of a crashed attempt with the same name: its disk files without its XML — unless
+  // something uses them (a hand-made domain), or it cannot be told
   const leftovers = plan.map((p) => p.dst).filter((f) => existing.has(f));
-  if (leftovers.length) await deleteVolumes(h, leftovers);
+  if (leftovers.length) {
+    const refs = await hostReferences(h, ctx);
+    const used = leftovers.filter((f) => refs.users.has(f));
+    if (used.length) {
+      const by = [...new Set(used.flatMap((f) => refs.users.get(f)!.map((u) => u.name)))].sort();
+      throw new KvmopsError('template-in-use', `files of an earlier attempt at template ${name} are used by ${by.join(', ')}`, {
+        details: { dependents: by, files: used },
+      });
+    }
+    assertReadable(refs, `files of an earlier attempt at template ${name} are unused`);
+    await deleteVolumes(h, leftovers);
+  }
 
   const made: string[] = [];
   try {
@@ -281,20 +297,30 @@ export async function createTemplate(
   }
 }
 
-/** Refused with `template-in-use` while any VM's real disk chain uses one of its disks. */
+/** Names of the domains whose chains (current or in a snapshot) use one of the template's disks. */
+function usersOf(refs: HostReferences, t: StoredTemplate): string[] {
+  return [...new Set(t.disks.flatMap((d) => (refs.users.get(d.file) ?? []).map((u) => u.name)))].sort();
+}
+
+/**
+ * Refused with `template-in-use` while any domain's real disk chain (live, persistent or in a
+ * snapshot) uses one of its disks, and with `chain-unreadable` while any domain's chain cannot
+ * be read (it might use them: fail closed). Removes only the files that carry this template's
+ * name (`<name>--<target>.qcow2`, `<name>.xml`).
+ */
 export async function deleteTemplate(h: HostContext, name: string, ctx: OpContext = {}): Promise<void> {
   assertName(name, 'template');
   await ensurePools(h, ctx);
   const t = await loadTemplate(h, name, ctx);
-  const files = t.disks.map((d) => d.file);
-  const deps = await dependentsOf(h, files, ctx);
-  const users = [...new Set([...deps.values()].flat())].sort();
+  const refs = await hostReferences(h, ctx);
+  const users = usersOf(refs, t);
   if (users.length) {
     throw new KvmopsError('template-in-use', `template ${name} is used by ${users.join(', ')}: delete those VMs first`, {
       details: { dependents: users },
     });
   }
-  for (const f of files) if (!h.storage.isTemplateFile(f)) throw new KvmopsError('path-outside-storage', `${f} is not a template file`);
+  assertReadable(refs, `template ${name} is still in use`);
+  const files = t.disks.filter((d) => d.file === templateDiskPath(h, name, d.target)).map((d) => d.file);
   // disks first, the XML last: a crash in between leaves a listed template, and deleting it again finishes the job
   await deleteVolumes(h, [...files, `${h.storage.templatesDir}/${templateXmlVolume(name)}`]);
 }

@@ -83,6 +83,8 @@ export interface TemplateInfo {
   disks: TemplateDisk[];
   /** VMs whose disk chains use this template's disks (thin dependents). */
   dependents: string[];
+  /** VMs whose disk chains could not be read: they may depend on it too (delete is refused). */
+  unreadable?: string[];
 }
 
 export type DeployMode = 'thin' | 'clone';
@@ -163,8 +165,13 @@ export interface StopRequest {
 export interface DeleteVmResult {
   /** Files removed from the storage dir. */
   removed: string[];
-  /** Disk files kept because they are outside the storage dir or belong to a template. */
+  /**
+   * Disk files kept: outside the storage dir, a template's, not made by kvmops for this VM
+   * (old-named or hand-made), still used by another domain — or every file, while `unreadable`.
+   */
   kept: string[];
+  /** `domain: file` whose backing chains (or XML) could not be read: while any, no file is removed. */
+  unreadable?: string[];
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { DomainUuid } from './domain-uuid.js';
+
 /**
  * Pure argument builders for virsh: one function per command kvmops uses, so the exact argv is
  * unit-tested and no call site spells options by hand. They take names already validated
@@ -7,29 +9,90 @@
 
 export type VirshArgs = string[];
 
+/**
+ * Every builder that names a domain takes a DomainUuid (domain-uuid.ts), never a name: virsh
+ * would read a name as an id or a uuid first and could act on another domain.
+ */
 export const virshArgs = {
   version: (): VirshArgs => ['version'],
-  listAllNames: (): VirshArgs => ['list', '--all', '--name'],
+  /** Every domain as `<uuid> <name>`: the one exact name → uuid map (domains.ts). */
+  listDomains: (): VirshArgs => ['list', '--all', '--uuid', '--name'],
+  /** Uuids of the running domains. */
+  listActiveUuids: (): VirshArgs => ['list', '--uuid'],
+  /** Uuids of the domains that have snapshot metadata. */
+  listUuidsWithSnapshots: (): VirshArgs => ['list', '--all', '--uuid', '--with-snapshot'],
   listAll: (): VirshArgs => ['list', '--all'],
-  domstate: (vm: string): VirshArgs => ['domstate', '--reason', vm],
-  dominfo: (vm: string): VirshArgs => ['dominfo', vm],
-  dumpxml: (vm: string, opts: { inactive?: boolean } = {}): VirshArgs =>
-    opts.inactive ? ['dumpxml', '--inactive', vm] : ['dumpxml', vm],
-  domblklist: (vm: string): VirshArgs => ['domblklist', '--details', vm],
+  domstate: (d: DomainUuid): VirshArgs => ['domstate', '--reason', d],
+  dominfo: (d: DomainUuid): VirshArgs => ['dominfo', d],
+  dumpxml: (d: DomainUuid, opts: { inactive?: boolean } = {}): VirshArgs =>
+    opts.inactive ? ['dumpxml', '--inactive', d] : ['dumpxml', d],
+  domblklist: (d: DomainUuid): VirshArgs => ['domblklist', '--details', d],
   define: (xmlFile: string): VirshArgs => ['define', xmlFile],
-  start: (vm: string): VirshArgs => ['start', vm],
-  shutdown: (vm: string): VirshArgs => ['shutdown', vm],
-  destroy: (vm: string): VirshArgs => ['destroy', vm],
+  start: (d: DomainUuid): VirshArgs => ['start', d],
+  shutdown: (d: DomainUuid): VirshArgs => ['shutdown', d],
+  destroy: (d: DomainUuid): VirshArgs => ['destroy', d],
   /** `--snapshots-metadata`: a shut-off domain with snapshots cannot be undefined otherwise. */
-  undefine: (vm: string, opts: { nvram?: boolean } = {}): VirshArgs =>
-    ['undefine', vm, '--snapshots-metadata', ...(opts.nvram ? ['--nvram'] : [])],
+  undefine: (d: DomainUuid, opts: { nvram?: boolean } = {}): VirshArgs =>
+    ['undefine', d, '--snapshots-metadata', ...(opts.nvram ? ['--nvram'] : [])],
+  /** kvmops' metadata element under `uri` in the persistent definition. */
+  metadataGet: (d: DomainUuid, uri: string): VirshArgs => ['metadata', d, uri, '--config'],
+  metadataSet: (d: DomainUuid, uri: string, key: string, xml: string): VirshArgs => [
+    'metadata',
+    d,
+    uri,
+    '--config',
+    '--key',
+    key,
+    '--set',
+    xml,
+  ],
 
-  snapshotListNames: (vm: string): VirshArgs => ['snapshot-list', vm, '--name'],
-  snapshotDumpxml: (vm: string, snapshot: string): VirshArgs => ['snapshot-dumpxml', vm, snapshot],
+  snapshotListNames: (d: DomainUuid): VirshArgs => ['snapshot-list', d, '--name'],
+  snapshotDumpxml: (d: DomainUuid, snapshot: string): VirshArgs => ['snapshot-dumpxml', d, snapshot],
+  snapshotInfo: (d: DomainUuid, snapshot: string): VirshArgs => ['snapshot-info', d, snapshot],
+  /** `--atomic`: all disks or none. External ones are `--disk-only`. */
+  snapshotCreate: (d: DomainUuid, xmlFile: string, opts: { diskOnly: boolean }): VirshArgs => [
+    'snapshot-create',
+    d,
+    '--xmlfile',
+    xmlFile,
+    '--atomic',
+    ...(opts.diskOnly ? ['--disk-only'] : []),
+  ],
+  /** Replace a snapshot's metadata (kvmops' own external revert) and make it the current one. */
+  snapshotRedefineCurrent: (d: DomainUuid, xmlFile: string): VirshArgs => [
+    'snapshot-create',
+    d,
+    '--xmlfile',
+    xmlFile,
+    '--redefine',
+    '--current',
+  ],
+  snapshotRevert: (d: DomainUuid, snapshot: string): VirshArgs => ['snapshot-revert', d, snapshot],
+  snapshotCurrent: (d: DomainUuid, snapshot: string): VirshArgs => ['snapshot-current', d, snapshot],
+  /** `metadataOnly`: libvirt forgets the snapshot, kvmops has dealt with the files. */
+  snapshotDelete: (d: DomainUuid, snapshot: string, opts: { metadataOnly?: boolean } = {}): VirshArgs => [
+    'snapshot-delete',
+    d,
+    snapshot,
+    ...(opts.metadataOnly ? ['--metadata'] : []),
+  ],
+  /** Merge a running disk's top overlay into its backing file and pivot to it. */
+  blockcommitActive: (d: DomainUuid, target: string): VirshArgs => [
+    'blockcommit',
+    d,
+    target,
+    '--shallow',
+    '--active',
+    '--pivot',
+    '--wait',
+  ],
 
   poolListAll: (): VirshArgs => ['pool-list', '--all', '--name'],
   poolListActive: (): VirshArgs => ['pool-list', '--name'],
   poolDefineDir: (pool: string, dir: string): VirshArgs => ['pool-define-as', pool, 'dir', '--target', dir],
+  /** A transient dir pool (gone at `pool-destroy`): libvirt sees files only as volumes of a pool. */
+  poolCreateDir: (pool: string, dir: string): VirshArgs => ['pool-create-as', pool, 'dir', '--target', dir],
   poolBuild: (pool: string): VirshArgs => ['pool-build', pool],
   poolStart: (pool: string): VirshArgs => ['pool-start', pool],
   poolAutostart: (pool: string): VirshArgs => ['pool-autostart', pool],
@@ -42,6 +105,7 @@ export const virshArgs = {
   /** By path (libvirt looks the volume up in every active pool). */
   volDumpxml: (path: string): VirshArgs => ['vol-dumpxml', path],
   volDelete: (path: string): VirshArgs => ['vol-delete', path],
+  volPath: (pool: string, volume: string): VirshArgs => ['vol-path', '--pool', pool, volume],
   volCreateAs: (pool: string, name: string, capacityBytes: number, format: 'raw' | 'qcow2'): VirshArgs => [
     'vol-create-as',
     pool,
@@ -77,6 +141,38 @@ export const virshArgs = {
 
 /** `qemu-img` argv builders (local hosts). */
 export const qemuImgArgs = {
+  /**
+   * The whole backing chain as JSON, top first. `-U`: readable while a VM runs. `format` (when
+   * the domain states it) is not probed: a damaged qcow2 header then fails instead of reading
+   * as a raw disk with no backing file.
+   */
+  infoChain: (file: string, format?: string): string[] => [
+    'info',
+    '-U',
+    ...(format ? ['-f', format] : []),
+    '--backing-chain',
+    '--output=json',
+    file,
+  ],
+  /** A new empty qcow2. */
+  create: (dst: string, sizeBytes: number): string[] => ['create', '-q', '-f', 'qcow2', dst, `${sizeBytes}`],
+  snapshotList: (file: string): string[] => ['snapshot', '-l', file],
+  snapshotApply: (file: string, snapshot: string): string[] => ['snapshot', '-q', '-a', snapshot, file],
+  snapshotDelete: (file: string, snapshot: string): string[] => ['snapshot', '-q', '-d', snapshot, file],
+  /** Merge an overlay into its backing file, keeping the overlay (`-d`). */
+  commit: (overlay: string): string[] => ['commit', '-q', '-d', overlay],
+  /** A new qcow2 holding an internal snapshot's state, on `backing` (format explicit) when given. */
+  convertSnapshot: (src: string, snapshot: string, dst: string, backing?: { file: string; format: string }): string[] => [
+    'convert',
+    '-q',
+    '-O',
+    'qcow2',
+    '-l',
+    `snapshot.name=${snapshot}`,
+    ...(backing ? ['-B', backing.file, '-F', backing.format] : []),
+    src,
+    dst,
+  ],
   /** Flattening copy: reads the whole chain of `src`, writes one chain-free qcow2. `-p` = progress. */
   convertFlat: (src: string, srcFormat: string, dst: string): string[] => [
     'convert',

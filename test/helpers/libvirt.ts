@@ -13,7 +13,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isKvmopsError } from '../../src/domain/errors.js';
+import { asDomainUuid } from '../../src/hypervisor/domain-uuid.js';
 import { StorageLayout } from '../../src/hypervisor/storage.js';
+import type { HostDriver, TemplateInfo } from '../../src/hypervisor/types.js';
 
 export const URI = 'qemu:///system';
 export const TEST_ROOT = '/var/lib/kvmops-test';
@@ -113,7 +115,7 @@ export function createDisk(file: string, opts: { sizeMiB?: number; backing?: str
 }
 
 /** Defines a tiny `type='qemu'` domain (user-mode NIC, no graphics) using the given qcow2 disks (vda, vdb …). */
-export function defineVm(name: string, disks: string[], opts: { memoryMiB?: number; nics?: number } = {}): void {
+export function defineVm(name: string, disks: string[], opts: { memoryMiB?: number; nics?: number; uuid?: string } = {}): void {
   const diskXml = disks
     .map(
       (f, i) =>
@@ -121,7 +123,8 @@ export function defineVm(name: string, disks: string[], opts: { memoryMiB?: numb
     )
     .join('');
   const nics = Array.from({ length: opts.nics ?? 1 }, () => `<interface type='user'><model type='virtio'/></interface>`).join('');
-  const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>${opts.memoryMiB ?? 64}</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices>${diskXml}${nics}</devices></domain>`;
+  const uuid = opts.uuid ? `<uuid>${opts.uuid}</uuid>` : '';
+  const xml = `<domain type='qemu'><name>${name}</name>${uuid}<memory unit='MiB'>${opts.memoryMiB ?? 64}</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices>${diskXml}${nics}</devices></domain>`;
   const tmp = path.join('/tmp', `kvmops-test-${randomBytes(4).toString('hex')}.xml`);
   writeFileSync(tmp, xml);
   try {
@@ -129,6 +132,58 @@ export function defineVm(name: string, disks: string[], opts: { memoryMiB?: numb
   } finally {
     rmSync(tmp, { force: true });
   }
+}
+
+/**
+ * A path named as kvmops names the files it makes for a VM (`vms/<uuid>.<target>.<tag>.qcow2`):
+ * a VM defined with that uuid owns it, so kvmops' clean-ups may remove it.
+ */
+export function ownedDiskPath(storage: StorageLayout, uuid: string, target = 'vda'): string {
+  return storage.newVmFile(asDomainUuid(uuid), target);
+}
+
+/** The file a domain's disk `target` uses (persistent definition). */
+export function diskOf(domain: string, target = 'vda'): string {
+  const xml = virsh('dumpxml', '--inactive', domain);
+  for (const m of xml.matchAll(/<disk\b[\s\S]*?<\/disk>/g)) {
+    if (new RegExp(`<target dev='${target}'`).test(m[0])) return /<source file='([^']+)'/.exec(m[0])![1]!;
+  }
+  throw new Error(`${domain} has no disk ${target}`);
+}
+
+/** `virsh list --all --uuid --name` as name → uuid (exact names; `domuuid NAME` may answer for an id). */
+export function uuidsByName(): Map<string, string> {
+  return new Map(
+    virsh('list', '--all', '--uuid', '--name')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(37), l.slice(0, 36)] as [string, string]),
+  );
+}
+
+/** Destroy + undefine domains by uuid (for domains a test made without its prefix). */
+export function removeDomainsByUuid(uuids: Iterable<string>): void {
+  for (const u of uuids) {
+    virshMaybe('destroy', u);
+    virshMaybe('undefine', u, '--snapshots-metadata');
+  }
+}
+
+/**
+ * A template made (unsealed) from a fresh source VM `${prefix}src`, whose one disk, outside
+ * the storage dir, holds `pattern` in its first MiB.
+ */
+export async function patternTemplate(env: LibvirtTestEnv, host: HostDriver, pattern = 0x5a): Promise<TemplateInfo> {
+  const src = env.vmName('src');
+  const disk = createDisk(`${env.outsideDir}/src.qcow2`);
+  writePattern(disk, pattern);
+  defineVm(src, [disk]);
+  return host.createTemplate({ vm: src, name: `${env.prefix}base`, seal: false });
+}
+
+/** One thin VM deployed from `template`; its name. */
+export async function thinVm(host: HostDriver, template: string, name: string): Promise<string> {
+  return (await host.deploy({ template, name, count: 1, mode: 'thin', start: false })).vms[0]!;
 }
 
 /** qemu-io write of a byte pattern (VM shut off). */

@@ -1,7 +1,8 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { asDomainUuid } from '../../src/hypervisor/domain-uuid.js';
 import type { HostContext } from '../../src/hypervisor/host-context.js';
 import { StorageLayout } from '../../src/hypervisor/storage.js';
 import { Virsh } from '../../src/hypervisor/virsh.js';
@@ -31,19 +32,31 @@ export class SnapshotLab {
   readonly storage = new StorageLayout(this.root);
   readonly h: HostContext = { name: 'local', uri: URI, virsh: new Virsh(URI), storage: this.storage, local: true };
   private readonly vms: string[] = [];
+  private readonly uuids = new Map<string, string>();
+  private readonly disks = new Map<string, string>();
   private n = 0;
 
   constructor(readonly prefix: string) {
     mkdirSync(this.storage.vmsDir, { recursive: true });
   }
 
-  /** A fresh shut-off VM with one disk `vda` (qcow2 unless told otherwise). */
-  async vm(opts: { format?: 'qcow2' | 'raw' } = {}): Promise<string> {
+  /**
+   * A fresh shut-off VM with one disk `vda`. qcow2 (default): named as kvmops names a VM's
+   * files (`vms/<uuid>.vda.<tag>.qcow2`), so kvmops may merge into it and remove it. raw, or
+   * `handMade`: `vms/<name>--vda.<format>`, a file kvmops did not make (never removed by it).
+   */
+  async vm(opts: { format?: 'qcow2' | 'raw'; handMade?: boolean } = {}): Promise<string> {
     const name = `${this.prefix}-${process.pid}-${++this.n}`;
     const format = opts.format ?? 'qcow2';
-    const disk = `${this.storage.vmsDir}/${name}--vda.${format}`;
+    const uuid = randomUUID();
+    const disk =
+      format === 'qcow2' && !opts.handMade
+        ? this.storage.newVmFile(asDomainUuid(uuid), 'vda')
+        : `${this.storage.vmsDir}/${name}--vda.${format}`;
     await exec('qemu-img', ['create', '-q', '-f', format, disk, '64M']);
-    const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+    this.uuids.set(name, uuid);
+    this.disks.set(name, disk);
+    const xml = `<domain type='qemu'><name>${name}</name><uuid>${uuid}</uuid><memory unit='MiB'>64</memory><vcpu>1</vcpu>
 <os><type arch='x86_64'>hvm</type></os>
 <devices><disk type='file' device='disk'><driver name='qemu' type='${format}'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
     const f = `${this.root}/${name}.xml`;
@@ -78,11 +91,22 @@ export class SnapshotLab {
     return readdirSync(this.storage.vmsDir).sort();
   }
 
-  /** Files of one VM in the vms dir, names relative to the VM ("--vda.qcow2" …). */
+  /** The disk the VM was made with. */
+  disk(vm: string): string {
+    return this.disks.get(vm)!;
+  }
+
+  uuid(vm: string): string {
+    return this.uuids.get(vm)!;
+  }
+
+  /** The VM's files in the vms dir (its first disk and every file kvmops made for it), sorted paths. */
   filesOf(vm: string): string[] {
+    const uuid = this.uuid(vm);
     return this.files()
-      .filter((f) => f.startsWith(`${vm}--`))
-      .map((f) => f.slice(vm.length));
+      .map((f) => `${this.storage.vmsDir}/${f}`)
+      .filter((f) => f === this.disk(vm) || this.storage.ownerOf(f) === uuid)
+      .sort();
   }
 
   async cleanup(): Promise<void> {

@@ -11,8 +11,10 @@ import {
   chainOf,
   createDisk,
   defineVm,
+  diskOf,
   domainExists,
   domainXml,
+  domState,
   hasPattern,
   makeTestEnv,
   skipUnlessLibvirt,
@@ -76,7 +78,8 @@ describe('templates and deploy (real libvirt)', skip, () => {
       const info = await host.vmInfo(vm);
       assert.deepEqual(info.deployedFrom, { template: tpl.name, mode: 'thin' });
       const disk = info.disks[0]!;
-      assert.ok(disk.file.startsWith(env.storage.vmsDir + '/'));
+      // named for the VM's uuid, not its name (storage.ts)
+      assert.equal(env.storage.ownerOf(disk.file), info.uuid);
       const chain = chainOf(disk.file);
       assert.equal(chain.length, 2);
       assert.equal(chain[1]!.filename, tplFile);
@@ -85,11 +88,11 @@ describe('templates and deploy (real libvirt)', skip, () => {
       assert.ok(hasPattern(disk.file, 0x5a, '0', '1M'));
     }
     // a write to one VM changes neither the template nor its siblings
-    const first = `${env.storage.vmsDir}/${thin[0]}--vda.qcow2`;
+    const first = diskOf(thin[0]!);
     writePattern(first, 0x77, '0', '1M');
     assert.ok(hasPattern(first, 0x77, '0', '1M'));
     assert.ok(hasPattern(tplFile, 0x5a, '0', '1M'));
-    assert.ok(hasPattern(`${env.storage.vmsDir}/${thin[1]}--vda.qcow2`, 0x5a, '0', '1M'));
+    assert.ok(hasPattern(diskOf(thin[1]!), 0x5a, '0', '1M'));
   });
 
   it('every VM has a new name, uuid and MACs (one per NIC), different from the source and each other', () => {
@@ -107,7 +110,8 @@ describe('templates and deploy (real libvirt)', skip, () => {
       { template: tpl.name, name: env.vmName('clone'), count: 1, mode: 'clone', start: false },
       { onProgress: (p) => p.fraction !== undefined && progress.push(p.fraction) },
     );
-    const file = `${env.storage.vmsDir}/${r.vms[0]}--vda.qcow2`;
+    const file = diskOf(r.vms[0]!);
+    assert.equal(env.storage.ownerOf(file), (await host.vmInfo(r.vms[0]!)).uuid);
     assert.equal(chainOf(file).length, 1);
     assert.ok(hasPattern(file, 0x5a, '0', '1M'));
     assert.ok(hasPattern(file, 0x3c, '32M', '1M'));
@@ -141,8 +145,9 @@ describe('templates and deploy (real libvirt)', skip, () => {
     });
     assert.deepEqual((await host.listTemplates()).find((t) => t.name === tpl.name)?.dependents, thin);
     for (const vm of thin) {
+      const disk = diskOf(vm);
       const r = await host.deleteVm(vm);
-      assert.deepEqual(r.removed, [`${env.storage.vmsDir}/${vm}--vda.qcow2`]);
+      assert.deepEqual(r.removed, [disk]);
       assert.deepEqual(r.kept, [tpl.disks[0]!.file]);
       assert.equal(domainExists(vm), false);
     }
@@ -156,16 +161,23 @@ describe('templates and deploy (real libvirt)', skip, () => {
     const first = await host.deploy(req);
     const [a, b, c] = first.vms as [string, string, string];
     const uuidA = uuidOf(domainXml(a));
+    const uuidC = uuidOf(domainXml(c));
+    const diskA = diskOf(a);
+    const diskC = diskOf(c);
     // crash simulations: b lost its disk (domain without disk), c lost its domain (disk without domain)
-    virsh('vol-delete', `${env.storage.vmsDir}/${b}--vda.qcow2`);
+    virsh('vol-delete', diskOf(b));
     virsh('undefine', c);
     const again = await host.deploy(req);
     assert.deepEqual(again.vms, first.vms);
     assert.equal(uuidOf(domainXml(a)), uuidA, 'a whole VM is kept, not redone');
+    assert.equal(diskOf(a), diskA);
+    assert.equal(uuidOf(domainXml(c)), uuidC, 'the same request gives c the same uuid again');
+    assert.equal(existsSync(diskC), false, 'the disk c’s lost domain left is removed');
     for (const vm of [a, b, c]) {
-      assert.equal(chainOf(`${env.storage.vmsDir}/${vm}--vda.qcow2`)[1]!.filename, tpl.disks[0]!.file);
+      assert.equal(chainOf(diskOf(vm))[1]!.filename, tpl.disks[0]!.file);
       assert.ok(domainExists(vm));
     }
+    assert.equal(vmsFiles().length, 3);
     // another request (or none) with the same names is refused
     await assert.rejects(host.deploy({ ...req, requestId: 'job-18' }), code('name-taken'));
     await assert.rejects(host.deploy({ ...req, requestId: undefined }), code('name-taken'));
@@ -189,6 +201,35 @@ describe('templates and deploy (real libvirt)', skip, () => {
     for (const vm of r.vms) assert.equal((await host.vmInfo(vm)).state, 'running');
     for (const vm of r.vms) await host.deleteVm(vm);
     assert.deepEqual(vmsFiles(), []);
+  });
+
+  it('a define that fails (the name was taken meanwhile) leaves that domain alone and undoes only this call', async () => {
+    const base = env.vmName('race');
+    const intruder = `${base}-02`;
+    const intruderDisk = createDisk(`${env.outsideDir}/intruder.qcow2`);
+    writePattern(intruderDisk, 0x99);
+    const before = vmsFiles();
+    await assert.rejects(
+      host.deploy(
+        { template: tpl.name, name: base, count: 2, mode: 'thin', start: false },
+        {
+          onProgress: (p) => {
+            // after the state was read, before the defines: someone defines and starts one of the names
+            if (p.step.startsWith('creating') && !domainExists(intruder)) {
+              defineVm(intruder, [intruderDisk]);
+              virsh('start', intruder);
+            }
+          },
+        },
+      ),
+      code('name-taken'),
+    );
+    assert.equal(domState(intruder), 'running', 'the other domain is neither destroyed nor undefined');
+    assert.equal(diskOf(intruder), intruderDisk);
+    assert.equal(domainExists(`${base}-01`), false, 'what this call defined is gone');
+    assert.deepEqual(vmsFiles(), before, 'and the files it made');
+    virsh('destroy', intruder);
+    assert.ok(hasPattern(intruderDisk, 0x99));
   });
 
   it('template delete after its dependents are gone removes its files', async () => {
@@ -228,14 +269,24 @@ describe('remote code path: libvirt volume API only (real libvirt)', skip, () =>
 
     const thin = await host.deploy({ template: tpl.name, name: env.vmName('t'), count: 2, mode: 'thin', start: false });
     const clone = await host.deploy({ template: tpl.name, name: env.vmName('c'), count: 1, mode: 'clone', start: false });
-    const cfile = `${env.storage.vmsDir}/${clone.vms[0]}--vda.qcow2`;
+    const cfile = diskOf(clone.vms[0]!);
     assert.equal(chainOf(cfile).length, 1);
     assert.ok(hasPattern(cfile, 0x22, '1M', '1M'));
     const info = await host.vmInfo(thin.vms[0]!);
-    assert.deepEqual(info.disks[0]!.chain.map((c) => c.file), [`${env.storage.vmsDir}/${thin.vms[0]}--vda.qcow2`, tfile]);
+    assert.deepEqual(info.disks[0]!.chain.map((c) => c.file), [diskOf(thin.vms[0]!), tfile]);
+    assert.equal(env.storage.ownerOf(info.disks[0]!.file), info.uuid);
     assert.deepEqual((await host.listTemplates())[0]!.dependents, thin.vms);
     await assert.rejects(host.deleteTemplate(tpl.name), code('template-in-use'));
     for (const vm of [...thin.vms, ...clone.vms]) await host.deleteVm(vm);
+
+    // a thin domain whose overlay is outside every pool: libvirt sees it through a transient pool
+    const outsider = env.vmName('outsider');
+    defineVm(outsider, [createDisk(`${env.outsideDir}/outsider.qcow2`, { backing: tfile })]);
+    assert.deepEqual((await host.listTemplates())[0]!.dependents, [outsider]);
+    await assert.rejects(host.deleteTemplate(tpl.name), code('template-in-use'));
+    assert.doesNotMatch(virsh('pool-list', '--all', '--name'), /kvmops-probe-/, 'the probe pool is gone');
+    virsh('undefine', outsider);
+
     await host.deleteTemplate(tpl.name);
     assert.deepEqual(readdirSync(env.storage.templatesDir), []);
   });

@@ -48,7 +48,7 @@ describe('snapshots on real libvirt', { skip }, () => {
     await deleteSnapshot(h(), { vm, name: 'i1' });
     assert.deepEqual(await metadata(vm), []);
     await lab.expect(vm, A);
-    assert.deepEqual(lab.filesOf(vm), ['--vda.qcow2']);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm)]);
   });
 
   test('internal, running: snapshot while running, revert after overwrite', async () => {
@@ -73,7 +73,9 @@ describe('snapshots on real libvirt', { skip }, () => {
     const info = await createSnapshot(h(), { vm, name: 'e1', kind: 'external', description: 'ext' });
     assert.equal(info.kind, 'external');
     assert.equal(info.current, true);
-    assert.equal(await lab.top(vm), `${lab.storage.vmsDir}/${vm}--vda--e1.qcow2`);
+    const overlay = await lab.top(vm);
+    assert.notEqual(overlay, lab.disk(vm));
+    assert.equal(lab.storage.ownerOf(overlay), lab.uuid(vm), 'the overlay is named for the VM’s uuid');
     await lab.write(vm, B);
     await revertSnapshot(h(), { vm, name: 'e1' });
     await lab.expect(vm, A);
@@ -81,7 +83,8 @@ describe('snapshots on real libvirt', { skip }, () => {
     await lab.write(vm, C);
     await revertSnapshot(h(), { vm, name: 'e1' });
     await lab.expect(vm, A);
-    assert.deepEqual(lab.filesOf(vm), ['--vda--e1.qcow2', '--vda.qcow2']);
+    // each revert made a fresh overlay; the previous one, needed by nothing, is gone
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm), await lab.top(vm)].sort());
     const [s] = await listSnapshots(h(), vm);
     assert.equal(s?.current, true);
     // and the base was never written: the overlay sits on it
@@ -90,7 +93,7 @@ describe('snapshots on real libvirt', { skip }, () => {
     ) as Array<{ filename: string }>;
     assert.deepEqual(
       chain.map((c) => c.filename),
-      [`${lab.storage.vmsDir}/${vm}--vda--e1.qcow2`, `${lab.storage.vmsDir}/${vm}--vda.qcow2`],
+      [await lab.top(vm), lab.disk(vm)],
     );
   });
 
@@ -109,23 +112,26 @@ describe('snapshots on real libvirt', { skip }, () => {
     await revertSnapshot(h(), { vm, name: 'er' });
     await lab.expect(vm, A);
     await virsh('destroy', vm);
-    assert.deepEqual(lab.filesOf(vm), ['--vda--er.qcow2', '--vda.qcow2']);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm), await lab.top(vm)].sort());
   });
 
   test('two external snapshots: revert to the older, then the newer', async () => {
     const vm = await lab.vm();
     await lab.write(vm, A);
     await createSnapshot(h(), { vm, name: 'e1', kind: 'external' });
+    const e1Overlay = await lab.top(vm);
     await lab.write(vm, B);
     await createSnapshot(h(), { vm, name: 'e2', kind: 'external' });
+    const e2Overlay = await lab.top(vm);
     await lab.write(vm, C);
     await revertSnapshot(h(), { vm, name: 'e1' });
     await lab.expect(vm, A);
     // e2's overlay (holding C) is gone; e1's old overlay stays: it is e2's base
-    assert.deepEqual(lab.filesOf(vm), ['--vda--e1--2.qcow2', '--vda--e1.qcow2', '--vda.qcow2']);
+    assert.ok(!lab.filesOf(vm).includes(e2Overlay));
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm), e1Overlay, await lab.top(vm)].sort());
     await revertSnapshot(h(), { vm, name: 'e2' });
     await lab.expect(vm, B);
-    assert.deepEqual(lab.filesOf(vm), ['--vda--e1.qcow2', '--vda--e2.qcow2', '--vda.qcow2']);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm), e1Overlay, await lab.top(vm)].sort());
     await revertSnapshot(h(), { vm, name: 'e1' });
     await lab.expect(vm, A);
     const list = await listSnapshots(h(), vm);
@@ -138,10 +144,10 @@ describe('snapshots on real libvirt', { skip }, () => {
     );
     await assert.rejects(deleteSnapshot(h(), { vm, name: 'e1' }), (e) => isKvmopsError(e, 'snapshot-has-children'));
     await deleteSnapshot(h(), { vm, name: 'e2' });
-    assert.deepEqual(lab.filesOf(vm), ['--vda--e1--2.qcow2', '--vda.qcow2']);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm), await lab.top(vm)].sort());
     await deleteSnapshot(h(), { vm, name: 'e1' });
-    assert.deepEqual(lab.filesOf(vm), ['--vda.qcow2']);
-    assert.equal(await lab.top(vm), `${lab.storage.vmsDir}/${vm}--vda.qcow2`);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm)]);
+    assert.equal(await lab.top(vm), lab.disk(vm));
     await lab.expect(vm, A);
     assert.deepEqual(await metadata(vm), []);
   });
@@ -152,9 +158,9 @@ describe('snapshots on real libvirt', { skip }, () => {
     await createSnapshot(h(), { vm, name: 'e1', kind: 'external' });
     await lab.write(vm, B);
     await deleteSnapshot(h(), { vm, name: 'e1' });
-    assert.equal(await lab.top(vm), `${lab.storage.vmsDir}/${vm}--vda.qcow2`);
+    assert.equal(await lab.top(vm), lab.disk(vm));
     await lab.expect(vm, B);
-    assert.deepEqual(lab.filesOf(vm), ['--vda.qcow2']);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm)]);
     assert.deepEqual(await metadata(vm), []);
   });
 
@@ -166,10 +172,10 @@ describe('snapshots on real libvirt', { skip }, () => {
     await virsh('start', vm);
     await deleteSnapshot(h(), { vm, name: 'e1' });
     assert.equal(await state(vm), 'running');
-    assert.deepEqual(lab.filesOf(vm), ['--vda.qcow2']);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm)]);
     assert.deepEqual(await metadata(vm), []);
     await virsh('destroy', vm);
-    assert.equal(await lab.top(vm), `${lab.storage.vmsDir}/${vm}--vda.qcow2`);
+    assert.equal(await lab.top(vm), lab.disk(vm));
     await lab.expect(vm, B);
   });
 
@@ -185,10 +191,10 @@ describe('snapshots on real libvirt', { skip }, () => {
     // the base still holds B for e1; the domain writes to a copy of i1
     await revertSnapshot(h(), { vm, name: 'e1' });
     await lab.expect(vm, B);
-    assert.deepEqual(lab.filesOf(vm), ['--vda--e1.qcow2', '--vda.qcow2']);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm), await lab.top(vm)].sort());
     await revertSnapshot(h(), { vm, name: 'i1' });
     await lab.expect(vm, A);
-    assert.deepEqual(lab.filesOf(vm), ['--vda--i1.qcow2', '--vda.qcow2']);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm), await lab.top(vm)].sort());
     const list = await listSnapshots(h(), vm);
     assert.deepEqual(
       list.map((s) => [s.name, s.kind, s.parent, s.current]),
@@ -201,7 +207,8 @@ describe('snapshots on real libvirt', { skip }, () => {
     await deleteSnapshot(h(), { vm, name: 'i1' });
     assert.deepEqual(await metadata(vm), []);
     // nothing needs the original disk anymore: the VM lives on the copy of i1
-    assert.deepEqual(lab.filesOf(vm), ['--vda--i1.qcow2']);
+    assert.notEqual(await lab.top(vm), lab.disk(vm));
+    assert.deepEqual(lab.filesOf(vm), [await lab.top(vm)]);
     await lab.expect(vm, A);
   });
 
@@ -216,11 +223,11 @@ describe('snapshots on real libvirt', { skip }, () => {
     await revertSnapshot(h(), { vm, name: 'i1' });
     assert.equal(await state(vm), 'running');
     await lab.expect(vm, A);
-    assert.deepEqual(lab.filesOf(vm), ['--vda--i1.qcow2', '--vda.qcow2']);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm), await lab.top(vm)].sort());
     await revertSnapshot(h(), { vm, name: 'e1' });
     assert.equal(await state(vm), 'running');
     await lab.expect(vm, A);
-    assert.deepEqual(lab.filesOf(vm), ['--vda--e1.qcow2', '--vda.qcow2']);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm), await lab.top(vm)].sort());
     await virsh('destroy', vm);
   });
 
@@ -239,7 +246,7 @@ describe('snapshots on real libvirt', { skip }, () => {
     await lab.expect(vm, A);
     await revertSnapshot(h(), { vm, name: 'i1' });
     await lab.expect(vm, B);
-    assert.deepEqual(lab.filesOf(vm), ['--vda--e1.qcow2', '--vda.qcow2']);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm), await lab.top(vm)].sort());
     const list = await listSnapshots(h(), vm);
     assert.deepEqual(
       list.map((s) => [s.name, s.kind, s.parent, s.current, s.description]),
@@ -252,7 +259,7 @@ describe('snapshots on real libvirt', { skip }, () => {
     await lab.expect(vm, B);
     await deleteSnapshot(h(), { vm, name: 'e1' });
     await lab.expect(vm, B);
-    assert.deepEqual(lab.filesOf(vm), ['--vda.qcow2']);
+    assert.deepEqual(lab.filesOf(vm), [lab.disk(vm)]);
     assert.deepEqual(await metadata(vm), []);
   });
 
@@ -265,7 +272,7 @@ describe('snapshots on real libvirt', { skip }, () => {
     await deleteSnapshot(h(), { vm, name: 'i1' });
     await lab.expect(vm, B);
     assert.deepEqual(await names(vm), ['e1']);
-    const out = (await import('node:child_process')).execFileSync('qemu-img', ['snapshot', '-l', `${lab.storage.vmsDir}/${vm}--vda.qcow2`]).toString();
+    const out = (await import('node:child_process')).execFileSync('qemu-img', ['snapshot', '-l', lab.disk(vm)]).toString();
     assert.doesNotMatch(out, /i1/);
     await revertSnapshot(h(), { vm, name: 'e1' });
     await lab.expect(vm, A);
@@ -296,7 +303,9 @@ describe('snapshots on real libvirt', { skip }, () => {
     await lab.write(raw, C);
     await deleteSnapshot(h(), { vm: raw, name: 'e' });
     await lab.expect(raw, C);
-    assert.deepEqual(lab.filesOf(raw), ['--vda.raw']);
+    // the raw base was not made by kvmops: never merged into, never removed; the chain stays
+    assert.deepEqual(lab.filesOf(raw), [lab.disk(raw), await lab.top(raw)].sort());
+    assert.deepEqual(await metadata(raw), []);
   });
 
   test('an aborted signal stops before anything runs', async () => {

@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +16,7 @@ import {
   domainExists,
   domState,
   makeTestEnv,
+  ownedDiskPath,
   skipUnlessLibvirt,
   virsh,
   type LibvirtTestEnv,
@@ -78,11 +80,12 @@ describe('VM lifecycle (real libvirt)', skip, () => {
     await assert.rejects(host.deleteVm(vm), code('vm-not-found'));
   });
 
-  it('delete (running VM): destroys, undefines, removes its disk; a file outside the storage dir is kept', async () => {
+  it('delete (running VM): destroys, undefines, removes the disk made for it; a file outside the storage dir is kept', async () => {
     const vm = env.vmName('del');
-    const inside = createDisk(`${env.storage.vmsDir}/${vm}--vda.qcow2`);
+    const uuid = randomUUID();
+    const inside = createDisk(ownedDiskPath(env.storage, uuid));
     const outside = createDisk(`${env.outsideDir}/${vm}-data.qcow2`);
-    defineVm(vm, [inside, outside]);
+    defineVm(vm, [inside, outside], { uuid });
     virsh('start', vm);
     const r = await host.deleteVm(vm);
     assert.deepEqual(r, { removed: [inside], kept: [outside] });
@@ -91,20 +94,47 @@ describe('VM lifecycle (real libvirt)', skip, () => {
     assert.equal(existsSync(outside), true);
   });
 
+  it('delete never removes old-named or hand-made files, nor files made for another VM', async () => {
+    const vm = env.vmName('old');
+    const oldNamed = createDisk(`${env.storage.vmsDir}/${vm}--vda.qcow2`);
+    const handMade = createDisk(`${env.storage.vmsDir}/data.qcow2`);
+    const others = createDisk(ownedDiskPath(env.storage, randomUUID(), 'vdc'));
+    defineVm(vm, [oldNamed, handMade, others]);
+    assert.deepEqual(await host.deleteVm(vm), { removed: [], kept: [oldNamed, handMade, others].sort() });
+    for (const f of [oldNamed, handMade, others]) assert.ok(existsSync(f));
+  });
+
   it('delete keeps a file another VM still uses', async () => {
     const a = env.vmName('sha');
     const b = env.vmName('shb');
-    const shared = createDisk(`${env.storage.vmsDir}/shared.qcow2`);
-    defineVm(a, [shared]);
+    const uuidA = randomUUID();
+    const shared = createDisk(ownedDiskPath(env.storage, uuidA));
+    defineVm(a, [shared], { uuid: uuidA });
     defineVm(b, [shared]);
     assert.deepEqual(await host.deleteVm(a), { removed: [], kept: [shared] });
     assert.equal(existsSync(shared), true);
-    assert.deepEqual(await host.deleteVm(b), { removed: [shared], kept: [] });
+    // made for a, not for b: b's delete keeps it too
+    assert.deepEqual(await host.deleteVm(b), { removed: [], kept: [shared] });
   });
 });
 
 describe('invalid names never reach a program (real libvirt)', skip, () => {
-  const BAD = ['../x', 'a;b', '$(id)', 'x'.repeat(64), '', 'a b', "a'b", '-rf'];
+  const BAD = [
+    '../x',
+    'a;b',
+    '$(id)',
+    'x'.repeat(64),
+    '',
+    'a b',
+    "a'b",
+    '-rf',
+    // virsh would read these as a domain id or uuid, not as a name
+    '34',
+    '0',
+    '3f2a9c1e-0b7d-4e55-9a10-2c4b6d8e0f12',
+    '3f2a9c1e0b7d4e559a102c4b6d8e0f12',
+    '3F2A9C1E-0B7D-4E55-9A10-2C4B6D8E0F12',
+  ];
   let shimDir: string;
   let logFile: string;
   let savedPath: string | undefined;
@@ -149,6 +179,7 @@ describe('invalid names never reach a program (real libvirt)', skip, () => {
         ['createSnapshot vm', () => host.createSnapshot({ vm: bad, name: ok, kind: 'internal' })],
         ['createSnapshot name', () => host.createSnapshot({ vm: ok, name: bad, kind: 'external' })],
         ['revertSnapshot', () => host.revertSnapshot({ vm: ok, name: bad })],
+        ['revertSnapshot requestId', () => host.revertSnapshot({ vm: ok, name: ok, requestId: bad })],
         ['deleteSnapshot', () => host.deleteSnapshot({ vm: bad, name: ok })],
       ];
       for (const [what, call] of calls) {

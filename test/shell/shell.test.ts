@@ -3,10 +3,10 @@
  * a deploy, a revert that only runs after a second user's approval, refusals.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { openJobStore } from '../../src/jobs/store.js';
-import { createDisk, defineVm, hasPattern, makeTestEnv, skipUnlessLibvirt, virsh, writePattern, type LibvirtTestEnv } from '../helpers/libvirt.js';
+import { createDisk, defineVm, diskOf, hasPattern, makeTestEnv, skipUnlessLibvirt, virsh, writePattern, type LibvirtTestEnv } from '../helpers/libvirt.js';
 import { PtyShell, ShellDriver } from './driver.js';
 
 const opts = skipUnlessLibvirt();
@@ -44,7 +44,7 @@ test('deploy, then a revert approved by a second user, through the terminal chat
     assert.match(virsh('list', '--all', '--name'), new RegExp(`${web}-01\\n${web}-02`));
 
     await sh.say(`/snapshot create vm:${web}-01 name:s1 kind:internal`, /@alice: job #\d+ succeeded/);
-    const disk = `${lab.storage.vmsDir}/${readdirSync(lab.storage.vmsDir).find((f) => f.startsWith(`${web}-01`))}`;
+    const disk = diskOf(`${web}-01`); // named for the VM's uuid (src/hypervisor/storage.ts)
     assert.ok(hasPattern(disk, 0x5a), 'the thin VM reads the template data');
     writePattern(disk, 0x11);
 
@@ -81,6 +81,7 @@ test('refusals are answered and create no job', opts, async () => {
     const before = openJobStore(db);
     const count = before.list({ limit: 1000 }).length;
     before.close();
+    const filesBefore = readdirSync(lab.storage.vmsDir).sort();
     await sh.say('/vm start vm:anything', /Refused \(forbidden\)[\s\S]*needs the operator role/);
     await sh.say('as erin operator', /you are erin/);
     await sh.say('/deploy template:x name:"a;rm -rf /"', /Refused \(invalid-input\)/);
@@ -94,7 +95,7 @@ test('refusals are answered and create no job', opts, async () => {
     const refused = afterStore.audit.list(50).filter((a) => a.outcome === 'refused');
     assert.ok(refused.length >= 6, 'every refusal is audited');
     afterStore.close();
-    assert.ok(!existsSync(`${lab.storage.vmsDir}/web--vda.qcow2`));
+    assert.deepEqual(readdirSync(lab.storage.vmsDir).sort(), filesBefore, 'no file was made');
     assert.equal(await sh.quit(), 0);
   } finally {
     sh.child.kill();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { Worker } from '../../src/worker/worker.js';
 import {
   createDisk,
   defineVm,
+  diskOf,
   domainExists,
   domainXml,
   makeTestEnv,
@@ -133,11 +134,12 @@ describe('crash recovery with the real hypervisor layer', { ...skipUnlessLibvirt
     const used = new Set<string>();
     for (const vm of names) {
       const exists = domainExists(vm);
-      const disk = `${vm}--vda.qcow2`;
+      // a VM's disk is named for its uuid (src/hypervisor/storage.ts): found through its XML
+      const disk = exists ? basename(diskOf(vm)) : '';
       if (end.state === 'succeeded') {
         assert.ok(exists, `${vm} exists`);
         assert.ok(files.includes(disk), `${vm}'s disk exists`);
-        assert.match(domainXml(vm), new RegExp(`${env.storage.vmsDir}/${disk}`));
+        assert.match(domainXml(vm), new RegExp(`<uuid>${env.storage.ownerOf(diskOf(vm))}</uuid>`));
       } else {
         assert.equal(exists, false, `${vm} is gone after a failed deploy`);
       }

@@ -5,7 +5,8 @@ import type { HostContext } from '../host-context.js';
 import { withTempDir } from '../tempdir.js';
 import type { OpContext } from '../types.js';
 import { virshArgs } from '../virsh-args.js';
-import { chainFiles, removeOrphans, usage } from './files.js';
+import { hostReferences } from '../references.js';
+import { chainFiles, isOwnFile, removeOrphans, usage } from './files.js';
 import { load, type VmState } from './state.js';
 
 /** Steps shared by revert and delete. */
@@ -28,30 +29,47 @@ export async function powerOff(h: HostContext, vm: VmState, ctx: OpContext): Pro
   if (!vm.running) return;
   ctx.onProgress?.({ step: `stopping ${vm.vm}` });
   try {
-    await h.virsh.run(virshArgs.destroy(vm.vm), { signal: ctx.signal });
+    await h.virsh.run(virshArgs.destroy(vm.uuid), { signal: ctx.signal });
   } catch (e) {
     if (!isKvmopsError(e, 'vm-not-running')) throw e;
   }
 }
 
-export async function start(h: HostContext, vm: string, ctx: OpContext): Promise<void> {
-  ctx.onProgress?.({ step: `starting ${vm}` });
-  await h.virsh.run(virshArgs.start(vm), { signal: ctx.signal });
+export async function start(h: HostContext, vm: VmState, ctx: OpContext): Promise<void> {
+  ctx.onProgress?.({ step: `starting ${vm.vm}` });
+  await h.virsh.run(virshArgs.start(vm.uuid), { signal: ctx.signal });
 }
 
-/** Every file of the chains of these disks (what may become orphaned by a change). */
+/**
+ * Every file of the chains of these disks: what may become orphaned by a change. A chain that
+ * cannot be read contributes its top file only (what lies below it is unknown, so not a
+ * candidate for removal).
+ */
 export async function chainsOf(files: Array<string | null>, signal?: AbortSignal): Promise<string[]> {
   const out: string[] = [];
-  for (const f of files) if (f) out.push(...(await chainFiles(f, signal)));
+  for (const f of files) {
+    if (!f) continue;
+    try {
+      out.push(...(await chainFiles(f, signal)));
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      out.push(path.resolve(f));
+    }
+  }
   return out;
 }
 
 /**
- * After a change: read the real state again and remove the candidate files that neither the
- * domain nor any snapshot uses anymore.
+ * After a change: read the real state again and remove the candidate files kvmops made for
+ * this VM that neither it, nor any of its snapshots, nor any other domain uses anymore. Fails
+ * closed: with any chain unreadable, every file is kept. The change itself is done, so this
+ * never fails the operation for an unknown: it keeps instead.
  */
-export async function collectOrphans(h: HostContext, vm: string, candidates: string[], signal?: AbortSignal): Promise<string[]> {
-  if (!h.local || candidates.length === 0) return [];
-  const l = await load(h, vm, signal);
-  return removeOrphans(h, vm, candidates, await usage(l.disks, l.snapshots, signal));
+export async function collectOrphans(h: HostContext, vm: VmState, candidates: string[], signal?: AbortSignal): Promise<string[]> {
+  const own = candidates.filter((c) => isOwnFile(h, vm.uuid, c));
+  if (!h.local || own.length === 0) return [];
+  const l = await load(h, { uuid: vm.uuid, name: vm.vm }, signal);
+  const u = await usage(l.disks, l.snapshots, signal);
+  const others = await hostReferences(h, { signal }, { except: vm.uuid });
+  return removeOrphans(h, vm.uuid, own, u, others);
 }

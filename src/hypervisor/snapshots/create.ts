@@ -8,13 +8,14 @@ import { withXmlFile } from './common.js';
 import { assertLocal, overlayPath } from './files.js';
 import { toSnapshotInfo } from './list.js';
 import { buildSnapshotXml, type SnapshotDiskSpec } from './snapshot-xml.js';
-import { findSnapshot, load } from './state.js';
+import { virshArgs } from '../virsh-args.js';
+import { findSnapshot, load, loadByName } from './state.js';
 
 /**
  * Create an internal or external snapshot, atomically (`--atomic`: all disks or none).
  * Internal: every snapshotted disk must be qcow2; on a running VM libvirt also saves its RAM.
- * External: disk-only; each disk gets a new qcow2 overlay in STORAGE/vms and the file it
- * wrote to so far becomes the overlay's read-only base.
+ * External: disk-only; each disk gets a new qcow2 overlay in STORAGE/vms, named for the VM's
+ * uuid (storage.ts), and the file it wrote to so far becomes the overlay's read-only base.
  */
 export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest, ctx: OpContext = {}): Promise<SnapshotInfo> {
   const vm = assertName(req.vm, 'VM');
@@ -24,7 +25,7 @@ export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest,
   }
   const description = req.description ?? '';
   const signal = ctx.signal;
-  const before = await load(h, vm, signal);
+  const before = await loadByName(h, vm, signal);
   if (before.snapshots.some((s) => s.name === name)) {
     throw new KvmopsError('name-taken', `VM ${vm} already has a snapshot ${name}`, { details: { vm, snapshot: name } });
   }
@@ -47,18 +48,18 @@ export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest,
     specs = disks.map((d) => ({
       target: d.target,
       mode: 'external',
-      overlay: overlayPath(h, vm, assertDiskTarget(d.target), name),
+      overlay: overlayPath(h, before.uuid, assertDiskTarget(d.target)),
     }));
   }
   specs.push(...skipped.map((d) => ({ target: d.target, mode: 'no' as const })));
 
   ctx.onProgress?.({ step: `creating ${req.kind} snapshot ${name} of ${vm}` });
   await withXmlFile(buildSnapshotXml({ name, description, disks: specs }), (file) =>
-    h.virsh.run(['snapshot-create', vm, '--xmlfile', file, '--atomic', ...(req.kind === 'external' ? ['--disk-only'] : [])], {
+    h.virsh.run(virshArgs.snapshotCreate(before.uuid, file, { diskOnly: req.kind === 'external' }), {
       signal,
       timeoutMs: 600_000,
     }),
   );
-  const after = await load(h, vm, signal);
+  const after = await load(h, { uuid: before.uuid, name: vm }, signal);
   return toSnapshotInfo(findSnapshot(after, vm, name), after.current);
 }

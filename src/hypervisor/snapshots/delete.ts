@@ -7,9 +7,11 @@ import type { OpContext, SnapshotRef } from '../types.js';
 import { assertName } from '../validate.js';
 import { chainsOf, collectOrphans, defineDomain } from './common.js';
 import { repointDisks } from './domain-disks.js';
-import { assertLocal, chainFiles, formatOf, isVmFile, usage } from './files.js';
+import { hostReferences, type HostReferences } from '../references.js';
+import { assertKnown, assertLocal, chainFiles, formatOf, isOwnFile, usage } from './files.js';
 import type { ParsedSnapshot } from './snapshot-xml.js';
-import { findSnapshot, load, type Loaded } from './state.js';
+import { qemuImgArgs, virshArgs } from '../virsh-args.js';
+import { findSnapshot, loadByName, type Loaded } from './state.js';
 
 /**
  * Delete a snapshot, leaving no orphan file and no stale metadata.
@@ -24,15 +26,17 @@ import { findSnapshot, load, type Loaded } from './state.js';
  *   on its overlay and base; delete them first). Otherwise, when the VM writes to an overlay
  *   directly on the snapshot's base (its branch), that overlay is merged into the base (running: `blockcommit --shallow
  *   --active --pivot`; shut off: `qemu-img commit` and the domain pointed back at the base) —
- *   unless the base is shared with something else still needed (another snapshot's base, or
- *   another overlay on it): then the chain is kept as it is, which keeps every byte right.
+ *   unless the base is shared with something else still needed (another snapshot's base,
+ *   another overlay on it, another domain's chain), or either file was not made by kvmops for
+ *   this VM (old-named, hand-made): then the chain is kept as it is, which keeps every byte
+ *   right. A chain that cannot be read refuses the delete (`chain-unreadable`).
  *   libvirt 9.0's own external delete is not used: it refuses a snapshot whose parent is
  *   internal, and it needs the VM's chain to match its metadata, which kvmops' reverts change.
  */
 export async function deleteSnapshot(h: HostContext, ref: SnapshotRef, ctx: OpContext = {}): Promise<void> {
   const vm = assertName(ref.vm, 'VM');
   const name = assertName(ref.name, 'snapshot');
-  const l = await load(h, vm, ctx.signal);
+  const l = await loadByName(h, vm, ctx.signal);
   const snap = findSnapshot(l, vm, name);
   if (snap.kind === 'internal') return deleteInternal(h, l, snap, ctx);
   return deleteExternal(h, l, snap, ctx);
@@ -47,7 +51,7 @@ async function deleteInternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
   const inUse = containers.every((c) => c.file !== null && top.get(c.target) === path.resolve(c.file));
   ctx.onProgress?.({ step: `deleting snapshot ${snap.name} of ${l.vm}` });
   if (inUse || !h.local) {
-    await h.virsh.run(['snapshot-delete', l.vm, snap.name], { signal, timeoutMs: 600_000 });
+    await h.virsh.run(virshArgs.snapshotDelete(l.uuid, snap.name), { signal, timeoutMs: 600_000 });
     return;
   }
   const files = containers.flatMap((c) => (c.file && existsSync(c.file) ? [path.resolve(c.file)] : []));
@@ -62,13 +66,13 @@ async function deleteInternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     }
   }
   for (const f of files) {
-    const list = await qemuImg(['snapshot', '-l', f], { signal, timeoutMs: 60_000 });
+    const list = await qemuImg(qemuImgArgs.snapshotList(f), { signal, timeoutMs: 60_000 });
     if (new RegExp(`^\\S+\\s+${snap.name.replace(/\./g, '\\.')}\\s`, 'm').test(list)) {
-      await qemuImg(['snapshot', '-q', '-d', snap.name, f], { signal });
+      await qemuImg(qemuImgArgs.snapshotDelete(f, snap.name), { signal });
     }
   }
-  await h.virsh.run(['snapshot-delete', l.vm, snap.name, '--metadata'], { signal });
-  await collectOrphans(h, l.vm, await chainsOf(files, signal), signal);
+  await h.virsh.run(virshArgs.snapshotDelete(l.uuid, snap.name, { metadataOnly: true }), { signal });
+  await collectOrphans(h, l, await chainsOf(files, signal), signal);
 }
 
 async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
@@ -87,6 +91,13 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     l.snapshots.filter((s) => s !== snap),
     signal,
   );
+  assertKnown(others, l.vm);
+  // other domains' chains: a base or overlay one of them uses is never merged away
+  let elsewhere: HostReferences | undefined;
+  const usedElsewhere = async (files: string[]) => {
+    elsewhere ??= await hostReferences(h, { signal }, { except: l.uuid });
+    return elsewhere.unreadable.length > 0 || files.some((f) => elsewhere!.users.has(f));
+  };
   const candidates: string[] = [];
   const changes = new Map<string, { file: string; format: string }>();
   for (const d of snap.disks) {
@@ -105,25 +116,26 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     const mergeable =
       chain[1] === base &&
       !others.neededBySnapshots.has(top) &&
-      isVmFile(h, l.vm, top) &&
-      isVmFile(h, l.vm, base) &&
+      isOwnFile(h, l.uuid, top) &&
+      isOwnFile(h, l.uuid, base) &&
       !others.externalBases.has(base) &&
-      sharers.length === 0;
+      sharers.length === 0 &&
+      !(await usedElsewhere([top, base]));
     candidates.push(top);
     if (!mergeable) continue;
     ctx.onProgress?.({ step: `merging ${path.basename(top)} into ${path.basename(base)}` });
     if (l.running) {
-      await h.virsh.run(['blockcommit', l.vm, d.target, '--shallow', '--active', '--pivot', '--wait'], {
+      await h.virsh.run(virshArgs.blockcommitActive(l.uuid, d.target), {
         signal,
         timeoutMs: 6 * 3600_000,
       });
     } else {
-      await qemuImg(['commit', '-q', '-d', top], { signal, timeoutMs: 6 * 3600_000 });
+      await qemuImg(qemuImgArgs.commit(top), { signal, timeoutMs: 6 * 3600_000 });
       changes.set(d.target, { file: base, format: baseDisk?.format ?? (await formatOf(base, signal)) });
     }
   }
   if (changes.size > 0) await defineDomain(h, repointDisks(l.domainXml, changes), signal);
   ctx.onProgress?.({ step: `deleting snapshot ${snap.name} of ${l.vm}` });
-  await h.virsh.run(['snapshot-delete', l.vm, snap.name, '--metadata'], { signal });
-  await collectOrphans(h, l.vm, candidates, signal);
+  await h.virsh.run(virshArgs.snapshotDelete(l.uuid, snap.name, { metadataOnly: true }), { signal });
+  await collectOrphans(h, l, candidates, signal);
 }

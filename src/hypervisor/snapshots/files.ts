@@ -4,6 +4,10 @@ import path from 'node:path';
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
 import { backingChain, qemuImg } from '../qemu-img.js';
+import type { DomainUuid } from '../domain-uuid.js';
+import type { HostReferences } from '../references.js';
+import { removableFiles } from '../removal.js';
+import { freshVmFile } from '../storage.js';
 import { qemuImgArgs } from '../virsh-args.js';
 import type { DomainDisk } from './domain-disks.js';
 import type { ParsedSnapshot } from './snapshot-xml.js';
@@ -19,18 +23,10 @@ export function assertLocal(h: HostContext, what: string): void {
   }
 }
 
-/** A file's backing chain, top first, as absolute paths; [] when the file does not exist. */
-export async function chainFiles(file: string, signal?: AbortSignal): Promise<string[]> {
+/** A file's backing chain, top first, as absolute paths; [] when the file does not exist. Throws when it cannot be read. */
+export async function chainFiles(file: string, signal?: AbortSignal, format?: string | null): Promise<string[]> {
   if (!existsSync(file)) return [];
-  const entries = await backingChain(file, { signal });
-  const out: string[] = [];
-  let dir = path.dirname(file);
-  for (const e of entries) {
-    const abs = path.resolve(dir, e.file);
-    out.push(abs);
-    dir = path.dirname(abs);
-  }
-  return out;
+  return (await backingChain(file, { signal, ...(format ? { format } : {}) })).map((e) => e.file);
 }
 
 export interface Usage {
@@ -42,6 +38,8 @@ export interface Usage {
   dependents: Map<string, Set<string>>;
   /** External snapshot bases: their content must stay as it was at snapshot time. */
   externalBases: Map<string, string[]>;
+  /** Files whose chains could not be read: what they need is unknown (see assertKnown). */
+  unreadable: string[];
 }
 
 /**
@@ -55,10 +53,17 @@ export async function usage(
   signal?: AbortSignal,
 ): Promise<Usage> {
   const chains = new Map<string, string[]>();
-  const chainOf = async (f: string) => {
+  const unreadable: string[] = [];
+  const chainOf = async (f: string, format: string | null) => {
     let c = chains.get(f);
     if (!c) {
-      c = await chainFiles(f, signal);
+      try {
+        c = await chainFiles(f, signal, format);
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        unreadable.push(f);
+        c = [f]; // the file itself is known to be needed; what it needs is not
+      }
       chains.set(f, c);
     }
     return c;
@@ -67,8 +72,8 @@ export async function usage(
   const neededBySnapshots = new Set<string>();
   const dependents = new Map<string, Set<string>>();
   const externalBases = new Map<string, string[]>();
-  const add = async (file: string, bySnapshot: boolean) => {
-    const c = await chainOf(path.resolve(file));
+  const add = async (file: string, format: string | null, bySnapshot: boolean) => {
+    const c = await chainOf(path.resolve(file), format);
     c.forEach((f, i) => {
       needed.add(f);
       if (bySnapshot) neededBySnapshots.add(f);
@@ -80,9 +85,9 @@ export async function usage(
       }
     });
   };
-  for (const d of domainDisks) if (d.file) await add(d.file, false);
+  for (const d of domainDisks) if (d.file) await add(d.file, d.format, false);
   for (const s of snapshots) {
-    for (const d of s.domainDisks) if (d.file) await add(d.file, true);
+    for (const d of s.domainDisks) if (d.file) await add(d.file, d.format, true);
     for (const sd of s.disks) {
       if (sd.mode !== 'external') continue;
       const base = s.domainDisks.find((d) => d.target === sd.target)?.file;
@@ -91,7 +96,17 @@ export async function usage(
       externalBases.set(b, [...(externalBases.get(b) ?? []), s.name]);
     }
   }
-  return { needed, neededBySnapshots, dependents, externalBases };
+  return { needed, neededBySnapshots, dependents, externalBases, unreadable };
+}
+
+/** Before a decision that depends on what needs what (revert in place? merge?): refuse while any chain is unknown. */
+export function assertKnown(u: Usage, vm: string): void {
+  if (u.unreadable.length === 0) return;
+  throw new KvmopsError(
+    'chain-unreadable',
+    `cannot tell which files of ${vm} its snapshots need: qemu-img could not read the chain of ${u.unreadable.join(', ')}`,
+    { details: { vm, unreadable: u.unreadable } },
+  );
 }
 
 /** A file whose content must not change: another file backs onto it, or it is an external base. */
@@ -100,36 +115,31 @@ export function isFrozen(u: Usage, file: string): boolean {
   return (u.dependents.get(f)?.size ?? 0) > 0 || u.externalBases.has(f);
 }
 
-/** Files kvmops may remove for this VM: its own files in STORAGE/vms, never a template's. */
-export function isVmFile(h: HostContext, vm: string, file: string): boolean {
-  const f = path.resolve(file);
-  if (!h.storage.contains(f) || h.storage.isTemplateFile(f) || path.dirname(f) !== h.storage.vmsDir) return false;
-  const base = path.basename(f);
-  return base.startsWith(`${vm}--`) || base.startsWith(`${vm}.`);
+/** kvmops made this file for this VM (its uuid in the name, storage.ts): it may merge into it or remove it. */
+export function isOwnFile(h: HostContext, vm: DomainUuid, file: string): boolean {
+  return h.storage.ownerOf(path.resolve(file)) === vm;
 }
 
-/** Remove the candidates nobody needs anymore; returns what was removed. */
-export async function removeOrphans(h: HostContext, vm: string, candidates: Iterable<string>, u: Usage): Promise<string[]> {
+/**
+ * Remove the candidates nobody needs anymore, under the ownership rule (removal.ts): made for
+ * this VM, needed neither by it (`u`) nor by any other domain (`others`), all chains known.
+ * Returns what was removed.
+ */
+export async function removeOrphans(h: HostContext, vm: DomainUuid, candidates: Iterable<string>, u: Usage, others: HostReferences): Promise<string[]> {
+  if (u.unreadable.length) return [];
+  const { remove } = removableFiles(h, vm, [...candidates].map((x) => path.resolve(x)), others, u.needed);
   const removed: string[] = [];
-  for (const c of new Set([...candidates].map((x) => path.resolve(x)))) {
-    if (u.needed.has(c) || !isVmFile(h, vm, c) || !existsSync(c)) continue;
+  for (const c of remove) {
+    if (!existsSync(c)) continue;
     await rm(h.storage.assertInside(c), { force: true });
     removed.push(c);
   }
   return removed;
 }
 
-/**
- * A free overlay path `STORAGE/vms/<vm>--<target>--<snapshot>.qcow2`, or with `--2`, `--3` …
- * when that name is taken by a file still in use.
- */
-export function overlayPath(h: HostContext, vm: string, target: string, snapshot: string): string {
-  const stem = `${h.storage.vmsDir}/${vm}--${target}--${snapshot}`;
-  for (let i = 1; i < 1000; i++) {
-    const p = i === 1 ? `${stem}.qcow2` : `${stem}--${i}.qcow2`;
-    if (!existsSync(p)) return h.storage.assertInside(p);
-  }
-  throw new KvmopsError('internal', `no free overlay name for ${stem}`);
+/** A new overlay (or copy) path for one of this VM's disks: `vms/<uuid>.<target>.<random>.qcow2`. */
+export function overlayPath(h: HostContext, vm: DomainUuid, target: string): string {
+  return h.storage.assertInside(freshVmFile(h.storage, vm, target, { local: true }));
 }
 
 /** A new qcow2 overlay on `base`, backing format explicit (QEMU ≥ 6.1 needs `-F`). */

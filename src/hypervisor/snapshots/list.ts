@@ -2,7 +2,8 @@ import type { HostContext } from '../host-context.js';
 import type { OpContext, SnapshotInfo } from '../types.js';
 import { assertName } from '../validate.js';
 import type { ParsedSnapshot } from './snapshot-xml.js';
-import { load, type SnapshotSet } from './state.js';
+import type { DomainRef } from '../domains.js';
+import { load, loadByName, type SnapshotSet } from './state.js';
 
 export function toSnapshotInfo(s: ParsedSnapshot, current: string | null): SnapshotInfo {
   return {
@@ -47,5 +48,10 @@ export function orderTree(set: SnapshotSet): SnapshotInfo[] {
 
 export async function listSnapshots(h: HostContext, vm: string, ctx: OpContext = {}): Promise<SnapshotInfo[]> {
   assertName(vm, 'VM');
-  return orderTree(await load(h, vm, ctx.signal));
+  return orderTree(await loadByName(h, vm, ctx.signal));
+}
+
+/** The snapshots of a VM already resolved. */
+export async function snapshotsOf(h: HostContext, ref: DomainRef, ctx: OpContext = {}): Promise<SnapshotInfo[]> {
+  return orderTree(await load(h, ref, ctx.signal));
 }

@@ -1,16 +1,18 @@
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
 import { qemuImg } from '../qemu-img.js';
-import type { OpContext, SnapshotRef } from '../types.js';
+import { resolveVm } from '../domains.js';
+import type { OpContext, RevertRequest, RevertResult } from '../types.js';
 import { assertDiskTarget, assertName } from '../validate.js';
 import { chainsOf, collectOrphans, defineDomain, powerOff, start, withXmlFile } from './common.js';
 import { repointDisks } from './domain-disks.js';
-import { assertLocal, chainFiles, createOverlay, formatOf, isFrozen, isVmFile, overlayPath, usage, type Usage } from './files.js';
+import { assertKnown, assertLocal, chainFiles, createOverlay, formatOf, isFrozen, overlayPath, usage, type Usage } from './files.js';
+import { readRevertRecord, writeRevertRecord } from './revert-record.js';
 import { hasNativeExternalRevert, libvirtVersion } from './libvirt-version.js';
 import { takenWhileRunning, withOverlay, type ParsedSnapshot } from './snapshot-xml.js';
+import { qemuImgArgs, virshArgs } from '../virsh-args.js';
 import { findSnapshot, load, type Loaded } from './state.js';
 
 /**
@@ -31,19 +33,35 @@ import { findSnapshot, load, type Loaded } from './state.js';
  *   never written, so the snapshot stays revertable any number of times.
  * - external, libvirt ≥ 9.9: libvirt's own `snapshot-revert`.
  *
- * Afterwards files neither the domain nor any snapshot uses (the previous overlay, …) are
- * removed.
+ * Afterwards files kvmops made for this VM that neither it, nor any snapshot, nor any other
+ * domain uses (the previous overlay, …) are removed; with any chain unreadable, none is.
+ *
+ * Exactly once: with a `requestId`, the id is recorded in the VM's libvirt metadata
+ * (revert-record.ts) when the revert is done; a call with an id already recorded does nothing
+ * and answers `alreadyApplied` — a job whose success was lost never reverts twice.
  */
-export async function revertSnapshot(h: HostContext, ref: SnapshotRef, ctx: OpContext = {}): Promise<void> {
-  const vm = assertName(ref.vm, 'VM');
-  const name = assertName(ref.name, 'snapshot');
-  const l = await load(h, vm, ctx.signal);
+export async function revertSnapshot(h: HostContext, req: RevertRequest, ctx: OpContext = {}): Promise<RevertResult> {
+  const vm = assertName(req.vm, 'VM');
+  const name = assertName(req.name, 'snapshot');
+  const requestId = req.requestId === undefined ? undefined : assertName(req.requestId, 'request id');
+  const ref = await resolveVm(h, vm, ctx);
+  const record = requestId === undefined ? null : await readRevertRecord(h, ref.uuid, ctx.signal);
+  if (record && requestId !== undefined && record.some((r) => r.id === requestId)) return { alreadyApplied: true };
+  const l = await load(h, ref, ctx.signal);
   const snap = findSnapshot(l, vm, name);
+  await revertTo(h, l, snap, ctx);
+  // recorded last, once everything (start included) is done: a revert cut short is redone
+  if (record && requestId !== undefined) await writeRevertRecord(h, ref.uuid, record, { id: requestId, snapshot: name });
+  return { alreadyApplied: false };
+}
+
+async function revertTo(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
   if (snap.kind === 'external') {
     if (hasNativeExternalRevert(await libvirtVersion(h, ctx.signal))) return nativeRevert(h, l, snap, ctx);
     return revertExternal(h, l, snap, ctx);
   }
   const fromSnapshots = h.local ? await usage([], l.snapshots, ctx.signal) : undefined;
+  if (fromSnapshots) assertKnown(fromSnapshots, l.vm);
   const frozen = internalContainers(snap).filter((d) => fromSnapshots && isFrozen(fromSnapshots, d.file));
   if (frozen.length === 0) return nativeRevert(h, l, snap, ctx);
   return revertInternalByCopy(h, l, snap, fromSnapshots!, ctx);
@@ -52,8 +70,8 @@ export async function revertSnapshot(h: HostContext, ref: SnapshotRef, ctx: OpCo
 async function nativeRevert(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
   const old = h.local ? await chainsOf(l.disks.map((d) => d.file), ctx.signal) : [];
   ctx.onProgress?.({ step: `reverting ${l.vm} to ${snap.name}` });
-  await h.virsh.run(['snapshot-revert', l.vm, snap.name], { signal: ctx.signal, timeoutMs: 600_000 });
-  await collectOrphans(h, l.vm, old, ctx.signal);
+  await h.virsh.run(virshArgs.snapshotRevert(l.uuid, snap.name), { signal: ctx.signal, timeoutMs: 600_000 });
+  await collectOrphans(h, l, old, ctx.signal);
 }
 
 /** Disks of an internal snapshot with the qcow2 file holding it. */
@@ -65,19 +83,6 @@ function internalContainers(snap: ParsedSnapshot): Array<{ target: string; file:
       if (!file) throw new KvmopsError('unexpected-output', `snapshot ${snap.name}: no file recorded for disk ${d.target}`);
       return { target: d.target, file: path.resolve(file) };
     });
-}
-
-/**
- * Make room for `<vm>--<target>--<snap>.qcow2`: if a file of that name exists that no snapshot
- * needs (this snapshot's previous overlay, current or orphaned), it is replaced. Then the
- * first free name.
- */
-async function freshPath(h: HostContext, vm: string, target: string, snap: string, fromSnapshots: Usage): Promise<string> {
-  const preferred = `${h.storage.vmsDir}/${vm}--${assertDiskTarget(target)}--${snap}.qcow2`;
-  if (existsSync(preferred) && !fromSnapshots.needed.has(preferred) && isVmFile(h, vm, preferred)) {
-    await rm(h.storage.assertInside(preferred), { force: true });
-  }
-  return overlayPath(h, vm, target, snap);
 }
 
 async function revertExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
@@ -93,20 +98,20 @@ async function revertExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
       return { target: d.target, file: path.resolve(b.file), format: b.format };
     });
   await powerOff(h, l, ctx);
-  const fromSnapshots = await usage([], l.snapshots, signal);
   const changes = new Map<string, { file: string; format: string }>();
   let xml = snap.xml;
   for (const b of bases) {
     ctx.onProgress?.({ step: `new overlay for ${b.target} on ${path.basename(b.file)}` });
-    const overlay = await freshPath(h, l.vm, b.target, snap.name, fromSnapshots);
+    // always a new file: the previous overlay is removed afterwards only if nothing needs it
+    const overlay = overlayPath(h, l.uuid, assertDiskTarget(b.target));
     await createOverlay(h, overlay, b.file, b.format ?? (await formatOf(b.file, signal)), signal);
     changes.set(b.target, { file: overlay, format: 'qcow2' });
     xml = withOverlay(xml, b.target, overlay);
   }
   await defineDomain(h, repointDisks(l.domainXml, changes), signal);
-  await withXmlFile(xml, (f) => h.virsh.run(['snapshot-create', l.vm, '--xmlfile', f, '--redefine', '--current'], { signal }));
-  await collectOrphans(h, l.vm, old, signal);
-  if (takenWhileRunning(snap)) await start(h, l.vm, ctx);
+  await withXmlFile(xml, (f) => h.virsh.run(virshArgs.snapshotRedefineCurrent(l.uuid, f), { signal }));
+  await collectOrphans(h, l, old, signal);
+  if (takenWhileRunning(snap)) await start(h, l, ctx);
 }
 
 async function revertInternalByCopy(
@@ -124,20 +129,19 @@ async function revertInternalByCopy(
   for (const c of internalContainers(snap)) {
     if (!isFrozen(fromSnapshots, c.file)) {
       ctx.onProgress?.({ step: `reverting ${c.target} inside ${path.basename(c.file)}` });
-      await qemuImg(['snapshot', '-q', '-a', snap.name, c.file], { signal });
+      await qemuImg(qemuImgArgs.snapshotApply(c.file, snap.name), { signal });
       changes.set(c.target, { file: c.file, format: 'qcow2' });
       continue;
     }
     ctx.onProgress?.({ step: `copying ${c.target} out of ${path.basename(c.file)} (it is the base of a later snapshot)` });
-    const target = await freshPath(h, l.vm, c.target, snap.name, fromSnapshots);
+    const target = overlayPath(h, l.uuid, assertDiskTarget(c.target));
     const backing = (await chainFiles(c.file, signal))[1];
-    const args = ['convert', '-q', '-O', 'qcow2', '-l', `snapshot.name=${snap.name}`];
-    if (backing) args.push('-B', backing, '-F', await formatOf(backing, signal));
-    await qemuImg([...args, c.file, target], { signal });
+    const below = backing ? { file: backing, format: await formatOf(backing, signal) } : undefined;
+    await qemuImg(qemuImgArgs.convertSnapshot(c.file, snap.name, target, below), { signal });
     changes.set(c.target, { file: target, format: 'qcow2' });
   }
   await defineDomain(h, repointDisks(l.domainXml, changes), signal);
-  await h.virsh.run(['snapshot-current', l.vm, snap.name], { signal });
-  await collectOrphans(h, l.vm, old, signal);
-  if (takenWhileRunning(snap)) await start(h, l.vm, ctx);
+  await h.virsh.run(virshArgs.snapshotCurrent(l.uuid, snap.name), { signal });
+  await collectOrphans(h, l, old, signal);
+  if (takenWhileRunning(snap)) await start(h, l, ctx);
 }

@@ -1,11 +1,14 @@
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
 import { parseDomainXmlDisks, type DomainDisk } from './domain-disks.js';
+import type { DomainUuid } from '../domain-uuid.js';
+import { resolveVm, type DomainRef } from '../domains.js';
+import { parseDomState } from '../parse.js';
 import { virshArgs } from '../virsh-args.js';
 import { parseSnapshotXml, splitSnapshotXmls, type ParsedSnapshot } from './snapshot-xml.js';
 
 /**
- * Reading a VM's snapshot state from libvirt in two virsh processes, whatever the number of
+ * Reading a VM's snapshot state from libvirt (by uuid) in two virsh processes, whatever the number of
  * snapshots: (1) domstate + inactive XML + snapshot names, (2) one batch with every snapshot's
  * `snapshot-dumpxml` and `snapshot-info` (for the current flag, which the XML does not carry).
  * Measured here with 6 snapshots: this (2 processes, full XML) ≈ 90 ms per list;
@@ -14,7 +17,10 @@ import { parseSnapshotXml, splitSnapshotXmls, type ParsedSnapshot } from './snap
  */
 
 export interface VmState {
+  /** The VM's name, for messages. */
   vm: string;
+  /** How every virsh call addresses it. */
+  uuid: DomainUuid;
   running: boolean;
   /** `dumpxml --inactive`: what a redefine starts from. */
   domainXml: string;
@@ -29,38 +35,31 @@ export interface SnapshotSet {
 export interface Loaded extends VmState, SnapshotSet {}
 
 /** domstate, inactive XML and snapshot names in one virsh process. */
-async function readVmAndNames(h: HostContext, vm: string, signal?: AbortSignal): Promise<VmState & { names: string[] }> {
+async function readVmAndNames(h: HostContext, ref: DomainRef, signal?: AbortSignal): Promise<VmState & { names: string[] }> {
+  const vm = ref.name;
   const out = await h.virsh.batch(
-    [
-      ['domstate', vm], // without --reason: the state alone, e.g. `shut off`
-      virshArgs.dumpxml(vm, { inactive: true }),
-      virshArgs.snapshotListNames(vm),
-    ],
+    [virshArgs.domstate(ref.uuid), virshArgs.dumpxml(ref.uuid, { inactive: true }), virshArgs.snapshotListNames(ref.uuid)],
     { signal },
   );
   const start = out.indexOf('<domain');
   const endTag = '</domain>';
   const end = out.indexOf(endTag);
   if (start < 0 || end < 0) throw new KvmopsError('unexpected-output', `virsh dumpxml ${vm}: no domain XML`);
-  const stateLine = out.slice(0, start).trim();
-  if (!/^[a-z ]+$/.test(stateLine)) throw new KvmopsError('unexpected-output', `virsh domstate ${vm}: ${JSON.stringify(stateLine)}`);
+  const state = parseDomState(out.slice(0, start)).state;
   const domainXml = out.slice(start, end + endTag.length);
   const names = out
     .slice(end + endTag.length)
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean);
-  return { vm, running: stateLine !== 'shut off', domainXml, disks: parseDomainXmlDisks(domainXml), names };
+  return { vm, uuid: ref.uuid, running: state !== 'shut off', domainXml, disks: parseDomainXmlDisks(domainXml), names };
 }
 
 /** Every snapshot's XML plus the current flag, in one virsh process. */
-async function readSnapshots(h: HostContext, vm: string, names: string[], signal?: AbortSignal): Promise<SnapshotSet> {
+async function readSnapshots(h: HostContext, vm: DomainUuid, names: string[], signal?: AbortSignal): Promise<SnapshotSet> {
   if (names.length === 0) return { snapshots: [], current: null };
   const out = await h.virsh.batch(
-    names.flatMap((n) => [
-      virshArgs.snapshotDumpxml(vm, n),
-      ['snapshot-info', vm, n],
-    ]),
+    names.flatMap((n) => [virshArgs.snapshotDumpxml(vm, n), virshArgs.snapshotInfo(vm, n)]),
     { signal },
   );
   return parseSnapshotBatch(out, names);
@@ -84,9 +83,15 @@ export function parseSnapshotBatch(out: string, names: string[]): SnapshotSet {
   return { snapshots, current: ci < 0 ? null : names[ci]! };
 }
 
-export async function load(h: HostContext, vm: string, signal?: AbortSignal): Promise<Loaded> {
-  const { names, ...state } = await readVmAndNames(h, vm, signal);
-  return { ...state, ...(await readSnapshots(h, vm, names, signal)) };
+/** The VM's state and snapshots, by uuid. */
+export async function load(h: HostContext, ref: DomainRef, signal?: AbortSignal): Promise<Loaded> {
+  const { names, ...state } = await readVmAndNames(h, ref, signal);
+  return { ...state, ...(await readSnapshots(h, ref.uuid, names, signal)) };
+}
+
+/** The named VM (resolved by exact name), loaded. */
+export async function loadByName(h: HostContext, vm: string, signal?: AbortSignal): Promise<Loaded> {
+  return load(h, await resolveVm(h, vm, { signal }), signal);
 }
 
 export function findSnapshot(l: SnapshotSet, vm: string, name: string): ParsedSnapshot {

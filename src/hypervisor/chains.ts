@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { HostContext } from './host-context.js';
+import { isVolumeMissing, virshMulti } from './multi.js';
+import { parseVolumeXml, type VolumeXmlInfo } from './parse.js';
+import { backingChain } from './qemu-img.js';
+import { eachLimited } from './each-limited.js';
+import type { ChainEntry, OpContext } from './types.js';
+import { virshArgs } from './virsh-args.js';
+
+/**
+ * Backing chains of disk files, and which ones could not be read. Local hosts ask qemu-img
+ * (the whole real chain, also for files outside any pool); remote hosts ask libvirt level by
+ * level (`vol-dumpxml` shows one backing level), all files of a level in one batch.
+ *
+ * Fail closed: a file whose chain cannot be read is in `unreadable`, never treated as a file
+ * with no backing file — what it depends on is unknown, so nothing it might depend on may be
+ * deleted. A file that does not exist (local) depends on nothing: its chain is `[]`.
+ */
+
+export interface DiskRef {
+  file: string;
+  /** The format the domain XML declares, when it does: checked against the image. */
+  format?: string | null | undefined;
+}
+
+export interface ChainRead {
+  /** file → its chain, top first (`[]`: the file does not exist). */
+  chains: Map<string, ChainEntry[]>;
+  /** file → why its chain could not be read. */
+  unreadable: Map<string, string>;
+}
+
+export async function readChains(h: HostContext, disks: readonly DiskRef[], ctx: OpContext = {}): Promise<ChainRead> {
+  const formats = new Map<string, string | undefined>();
+  for (const d of disks) if (!formats.has(d.file) || !formats.get(d.file)) formats.set(d.file, d.format ?? undefined);
+  return h.local ? localChains(formats, ctx) : remoteChains(h, formats, ctx);
+}
+
+async function localChains(formats: Map<string, string | undefined>, ctx: OpContext): Promise<ChainRead> {
+  const out: ChainRead = { chains: new Map(), unreadable: new Map() };
+  await eachLimited([...formats], 4, async ([file, format]) => {
+    if (!existsSync(file)) {
+      out.chains.set(file, []);
+      return;
+    }
+    try {
+      out.chains.set(file, await backingChain(file, { signal: ctx.signal, ...(format ? { format } : {}) }));
+    } catch (e) {
+      if (ctx.signal?.aborted) throw e;
+      // removed while we looked (its VM deleted meanwhile): it depends on nothing now
+      if (!existsSync(file)) out.chains.set(file, []);
+      else out.unreadable.set(file, e instanceof Error ? e.message : String(e));
+    }
+  });
+  return out;
+}
+
+/**
+ * Remote: libvirt sees a file only as a volume of a pool. A file outside every pool (not found,
+ * outside the storage dir) is looked at through a transient dir pool on its folder, made for
+ * this read and destroyed after it; a folder that cannot be made a pool leaves the file
+ * unreadable.
+ */
+async function remoteChains(h: HostContext, formats: Map<string, string | undefined>, ctx: OpContext): Promise<ChainRead> {
+  const probes: string[] = [];
+  const tried = new Set<string>();
+  try {
+    for (let round = 0; ; round++) {
+      const walk = await walkVolumes(h, formats, ctx);
+      // (a folder whose name virsh's command string cannot carry stays unreadable)
+      const dirs = [...new Set([...walk.outsidePools].map((p) => path.posix.dirname(p)))].filter(
+        (d) => !tried.has(d) && !/['\\\n\r]/.test(d),
+      );
+      if (dirs.length === 0 || round >= 8) return walk.read;
+      for (const d of dirs) tried.add(d);
+      const pools = dirs.map((d) => [`kvmops-probe-${createHash('sha256').update(d).digest('hex').slice(0, 12)}`, d] as const);
+      const rs = await virshMulti(h, pools.map(([pool, dir]) => virshArgs.poolCreateDir(pool, dir)), { timeoutMs: 60_000, signal: ctx.signal });
+      pools.forEach(([pool], i) => {
+        if (!rs[i]!.error) probes.push(pool);
+      });
+    }
+  } finally {
+    if (probes.length) await virshMulti(h, probes.map((p) => virshArgs.poolDestroy(p)), { timeoutMs: 60_000 }).catch(() => {});
+  }
+}
+
+/** One pass over the chains, level by level. `outsidePools`: paths libvirt did not find, outside the storage dir. */
+async function walkVolumes(
+  h: HostContext,
+  formats: Map<string, string | undefined>,
+  ctx: OpContext,
+): Promise<{ read: ChainRead; outsidePools: Set<string> }> {
+  const out: ChainRead = { chains: new Map(), unreadable: new Map() };
+  const outsidePools = new Set<string>();
+  const partial = new Map<string, ChainEntry[]>([...formats.keys()].map((f) => [f, []]));
+  let frontier = new Map<string, string[]>([...formats.keys()].map((f) => [f, [f]])); // path → tops waiting for it
+  const info = new Map<string, VolumeXmlInfo | { error: string; missing: boolean }>();
+  for (let depth = 0; frontier.size > 0; depth++) {
+    if (depth >= 32) {
+      for (const tops of frontier.values()) for (const t of tops) out.unreadable.set(t, 'backing chain deeper than 32 files');
+      break;
+    }
+    const paths = [...frontier.keys()].filter((p) => !info.has(p));
+    const results = await virshMulti(h, paths.map((p) => virshArgs.volDumpxml(p)), { timeoutMs: 60_000, signal: ctx.signal });
+    paths.forEach((p, i) => {
+      const r = results[i]!;
+      // "not found" proves absence only inside the storage dir, whose pools kvmops refreshes;
+      // elsewhere the file may exist outside every pool, where libvirt cannot see it
+      if (r.error && isVolumeMissing(r) && !h.storage.contains(p)) outsidePools.add(p);
+      info.set(p, r.error ? { error: r.error.message, missing: isVolumeMissing(r) && h.storage.contains(p) } : parseVolumeXml(r.stdout));
+    });
+    const next = new Map<string, string[]>();
+    for (const [p, tops] of frontier) {
+      const v = info.get(p)!;
+      for (const top of tops) {
+        if ('error' in v) {
+          if (p === top && v.missing) out.chains.set(top, []);
+          else out.unreadable.set(top, v.error);
+          partial.delete(top);
+          continue;
+        }
+        const declared = p === top ? formats.get(top) : undefined;
+        if (declared && declared !== v.format) {
+          out.unreadable.set(top, `${top} is ${v.format}, its domain says ${declared}`);
+          partial.delete(top);
+          continue;
+        }
+        partial.get(top)?.push({ file: v.path, format: v.format, virtualSize: v.capacity, actualSize: v.allocation });
+        if (v.backing) next.set(v.backing.path, [...(next.get(v.backing.path) ?? []), top]);
+      }
+    }
+    frontier = new Map([...next].map(([p, tops]) => [p, tops.filter((t) => partial.has(t))] as const).filter(([, t]) => t.length > 0));
+  }
+  for (const [f, c] of partial) if (!out.unreadable.has(f)) out.chains.set(f, c);
+  return { read: out, outsidePools };
+}
+
+/** Chains that could be read (for display: vmInfo, template sizes); unreadable files are left out. */
+export async function diskChains(h: HostContext, files: readonly string[], ctx: OpContext = {}): Promise<Map<string, ChainEntry[]>> {
+  return (await readChains(h, files.map((file) => ({ file })), ctx)).chains;
+}

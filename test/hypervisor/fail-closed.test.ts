@@ -1,0 +1,82 @@
+/**
+ * Fail closed (real libvirt): when a disk chain cannot be read, what depends on what is unknown
+ * — so template delete refuses, VM delete and revert's clean-up keep files. Never "no dependents".
+ */
+import assert from 'node:assert/strict';
+import { existsSync, openSync, writeSync, closeSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { LibvirtHost } from '../../src/hypervisor/host.js';
+import type { TemplateInfo } from '../../src/hypervisor/types.js';
+import { diskOf, hasCode, hasPattern, makeTestEnv, patternTemplate, skipUnlessLibvirt, thinVm, writePattern, type LibvirtTestEnv } from '../helpers/libvirt.js';
+
+const skip = skipUnlessLibvirt();
+
+/** Overwrites the qcow2 header (probing would now call the file raw, with no backing file). */
+function corrupt(file: string): void {
+  const fd = openSync(file, 'r+');
+  try {
+    writeSync(fd, Buffer.alloc(4096, 0xee), 0, 4096, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('unreadable chains (real libvirt)', skip, () => {
+  let env: LibvirtTestEnv;
+  let host: LibvirtHost;
+  let tpl: TemplateInfo;
+  let broken: string;
+
+  before(async () => {
+    env = makeTestEnv('fclose');
+    host = new LibvirtHost({ name: 'local', uri: 'qemu:///system' }, { storageDir: env.storageDir });
+    tpl = await patternTemplate(env, host, 0x5a);
+    broken = await thinVm(host, tpl.name, env.vmName('broken'));
+    corrupt(diskOf(broken));
+  });
+  after(() => env?.cleanup());
+
+  it('template delete is refused while a thin VM’s overlay cannot be read; the template stays', async () => {
+    const listed = (await host.listTemplates()).find((t) => t.name === tpl.name);
+    assert.ok(listed?.unreadable?.includes(broken), 'the listing says whose chain is unknown');
+    await assert.rejects(host.deleteTemplate(tpl.name), (e: unknown) => {
+      assert.ok(hasCode('chain-unreadable')(e), String(e));
+      assert.match((e as Error).message, new RegExp(broken));
+      return true;
+    });
+    assert.ok(existsSync(tpl.disks[0]!.file));
+    assert.ok(hasPattern(tpl.disks[0]!.file, 0x5a));
+    assert.ok((await host.listTemplates()).some((t) => t.name === tpl.name));
+  });
+
+  it('VM delete keeps its files while another domain’s chain is unknown, and says why', async () => {
+    const vm = await thinVm(host, tpl.name, env.vmName('other'));
+    const disk = diskOf(vm);
+    const r = await host.deleteVm(vm);
+    assert.deepEqual(r.removed, []);
+    assert.ok(r.kept.includes(disk));
+    assert.ok(r.unreadable?.some((u) => u.startsWith(`${broken}: `)));
+    assert.ok(existsSync(disk));
+  });
+
+  it('revert’s clean-up keeps the previous overlay while another domain’s chain is unknown', async () => {
+    const vm = await thinVm(host, tpl.name, env.vmName('rev'));
+    writePattern(diskOf(vm), 0x11);
+    await host.createSnapshot({ vm, name: 'e1', kind: 'external' });
+    writePattern(diskOf(vm), 0x22);
+    const previous = diskOf(vm);
+    await host.revertSnapshot({ vm, name: 'e1' });
+    assert.ok(hasPattern(diskOf(vm), 0x11), 'the revert itself is done');
+    assert.notEqual(diskOf(vm), previous, 'on a new overlay');
+    assert.ok(existsSync(previous) && hasPattern(previous, 0x22), 'the file it left is kept as it was');
+  });
+
+  it('once the broken VM is gone, the template can be deleted again when nothing else uses it', async () => {
+    await host.deleteVm(broken);
+    for (const vm of [env.vmName('other'), env.vmName('rev')]) {
+      if ((await host.listVms()).some((v) => v.name === vm)) await host.deleteVm(vm);
+    }
+    await host.deleteTemplate(tpl.name);
+    assert.equal(existsSync(tpl.disks[0]!.file), false);
+  });
+});
