@@ -315,7 +315,8 @@ export class Worker {
         this.wake();
       }
     } catch (e) {
-      this.log.error({ err: e }, 'reap failed');
+      if (isKvmopsError(e, 'db-busy')) this.log.warn({ err: e.message }, 'reap skipped: the database is busy; next round');
+      else this.log.error({ err: e }, 'reap failed');
     }
   }
 

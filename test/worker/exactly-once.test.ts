@@ -126,9 +126,11 @@ test('a full database at the success write (max_page_count): retried until there
   const job = store.enqueue(vmStart('web'));
   worker.start();
   defer(() => worker.stop({ graceMs: 0 }));
-  await waitFor('a refused final write', () => log.warnings.some((w) => /database busy: "job succeeded"/.test(w)));
+  await waitFor('the executor to run', () => runs === 1);
   await sleep(leaseMs * 3); // past the lease: nothing may run it again meanwhile
+  assert.equal(runs, 1, 'not run again while its result waits for room');
   assert.equal(store.get(job.id)?.state, 'running');
+  assert.ok(log.warnings.some((w) => /database busy: "job succeeded" not written yet/.test(w)), log.warnings.join(' | '));
   store.db.pragma('max_page_count = 1073741823');
   await waitFor('succeeded', () => store.get(job.id)?.state === 'succeeded');
   await sleep(leaseMs * 2);
