@@ -60,6 +60,9 @@ interface RunningJob {
    */
   closing: boolean;
   heartbeat: ReturnType<typeof setInterval> | null;
+  /** A heartbeat refused `db-busy`: tried again soon (backoff), not only at the next beat. */
+  beatRetry: ReturnType<typeof setTimeout> | null;
+  busyBeats: number;
   done: Promise<void>;
 }
 
@@ -331,6 +334,8 @@ export class Worker {
       detached: false,
       closing: false,
       heartbeat: null,
+      beatRetry: null,
+      busyBeats: 0,
       done: Promise.resolve(),
     };
     this.running.set(runKey(lease), r);
@@ -437,6 +442,8 @@ export class Worker {
   private stopHeartbeat(r: RunningJob): void {
     if (r.heartbeat) clearInterval(r.heartbeat);
     r.heartbeat = null;
+    if (r.beatRetry) clearTimeout(r.beatRetry);
+    r.beatRetry = null;
   }
 
   /** The error an aborted executor threw says "aborted"; keep our reason's code instead. */
@@ -449,16 +456,31 @@ export class Worker {
     return err;
   }
 
-  /** Renews the lease; false when the database was busy (the lease may be running out). */
+  /**
+   * Renews the lease; false when the database was busy — the lease may be running out, so the
+   * beat is tried again after a short backoff rather than only at the next interval.
+   */
   private beat(r: RunningJob): boolean {
     if (r.detached || r.reason === 'lease-lost') return true;
     try {
       const { cancelRequested } = this.store.heartbeat(r.lease, this.leaseMs);
+      r.busyBeats = 0;
       if (cancelRequested && !r.closing) this.abort(r, 'cancel');
       return true;
     } catch (e) {
-      this.onLeaseError(r, e, 'heartbeat');
-      return !isKvmopsError(e, 'db-busy');
+      if (!isKvmopsError(e, 'db-busy')) {
+        this.onLeaseError(r, e, 'heartbeat');
+        return true;
+      }
+      if (++r.busyBeats === 1) this.log.warn({ jobId: r.job.id, err: e.message }, 'heartbeat: database busy; retrying');
+      if (!r.beatRetry && r.heartbeat) {
+        r.beatRetry = setTimeout(() => {
+          r.beatRetry = null;
+          this.beat(r);
+        }, retryDelay(r.busyBeats, BUSY_BACKOFF, Math.random));
+        r.beatRetry.unref();
+      }
+      return false;
     }
   }
 
