@@ -61,6 +61,7 @@ const FAULT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'unexpected-output',
   'aborted',
   'shutting-down',
+  'db-busy',
 ]);
 
 interface Resolved {
@@ -89,9 +90,14 @@ export class CommandRouter {
     return [...this.commands.values()].map((m) => m.def);
   }
 
-  /** Should the adapter acknowledge before calling `handle` (the handler may read a host)? */
+  /**
+   * Should the adapter acknowledge before calling `handle`? Yes when the handler may read a host,
+   * and when it changes things: its write may have to wait for a database another process
+   * holds locked (it is retried until it lands, see createServices), so ack first, write after.
+   */
   needsDefer(inv: Pick<Invocation, 'command' | 'subcommand'>): boolean {
-    return this.resolve(inv)?.handler.defer ?? false;
+    const r = this.resolve(inv);
+    return r ? r.handler.defer || r.def.mutates : false;
   }
 
   async handle(inv: Invocation): Promise<Reply> {

@@ -9,6 +9,7 @@ import type {
   JobFilter,
 } from '../jobs/types.js';
 import type { HostDriver } from '../hypervisor/types.js';
+import { retryWhileBusy } from '../jobs/retry.js';
 import type { Logger as LoggerPort } from '../worker/logger.js';
 import { Catalog, invalidateOnJobEnd } from './catalog.js';
 
@@ -83,10 +84,23 @@ export interface Services {
 }
 
 /**
+ * How long a chat write (enqueue, cancel, approval decision, audit row) waits out a database
+ * another process holds locked, or a full disk, before it is given up as `db-busy`. Within
+ * Discord's 15-minute interaction token, so the deferred reply can still say what happened.
+ */
+export const CHAT_DB_PATIENCE_MS = 10 * 60_000;
+
+/**
  * Services from the real parts, the same way for every adapter:
  *   createServices({ store, hypervisor, config: { twoPerson, approvalTtlMs, guildId }, log })
  * with `store` a SqliteJobStore (its `approvals` and `audit` are used) and `hypervisor` the real
  * Hypervisor. The catalog is made here and kept fresh as jobs end (`invalidateOnJobEnd`).
+ *
+ * The store's writes are synchronous and fail at once with `db-busy` when the database is busy
+ * (src/jobs/db.ts); here they become async and are retried on timers (`retryWhileBusy`), so an
+ * enqueue from a command or a decision from a reaction made while another process holds the
+ * lock is written once it is released — and the event loop (the 3-second acknowledgements,
+ * the gateway heartbeat) never waits for it.
  */
 export function createServices(deps: {
   store: JobsPort & {
@@ -99,15 +113,35 @@ export function createServices(deps: {
   now?: () => number;
   log?: Logger;
   catalogTtlMs?: number;
+  /** Default CHAT_DB_PATIENCE_MS. */
+  dbPatienceMs?: number;
 }): Services {
   const now = deps.now ?? Date.now;
   const catalog = new Catalog(deps.hypervisor, { now, ...(deps.catalogTtlMs !== undefined ? { ttlMs: deps.catalogTtlMs } : {}) });
   const { store } = deps;
   if (store.onChange) invalidateOnJobEnd(catalog, (l) => store.onChange!(l));
+  const durably = <T>(write: () => MaybePromise<T>): Promise<T> =>
+    retryWhileBusy(write, {
+      maxWaitMs: deps.dbPatienceMs ?? CHAT_DB_PATIENCE_MS,
+      onRetry: (e, retry) => {
+        if (retry === 1) deps.log?.warn({ err: e.message }, 'database busy: a chat write waits for it');
+      },
+    });
+  const { approvals, audit } = store;
   return {
-    jobs: store,
-    approvals: store.approvals,
-    audit: store.audit,
+    jobs: {
+      enqueue: (req) => durably(() => store.enqueue(req)),
+      get: (id) => store.get(id),
+      list: (filter) => store.list(filter),
+      requestCancel: (id, by) => durably(() => store.requestCancel(id, by)),
+    },
+    approvals: {
+      get: (jobId) => approvals.get(jobId),
+      byMessage: (messageId) => approvals.byMessage(messageId),
+      listPending: () => approvals.listPending(),
+      decide: (jobId, decision, by) => durably(() => approvals.decide(jobId, decision, by)),
+    },
+    audit: { record: (entry) => durably(() => audit.record(entry)) },
     hypervisor: deps.hypervisor,
     catalog,
     config: deps.config,

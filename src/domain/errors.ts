@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   'unexpected-output',
   // the queue
   'lease-lost',
+  /** SQLite refused a write for now (locked by another process, or full): nothing was written. */
+  'db-busy',
   'shutting-down',
   'internal',
 ] as const;
@@ -48,6 +50,7 @@ export const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'command-timeout',
   'lease-lost',
   'shutting-down',
+  'db-busy',
 ]);
 
 export interface KvmopsErrorOptions {

@@ -1,4 +1,5 @@
 import { KvmopsError } from '../domain/errors.js';
+import { reportingBusy } from './busy.js';
 import { immediate, type OpContext } from './context.js';
 import { rowToApproval, rowToJob, type ApprovalRow, type JobRow } from './rows.js';
 import type { Approval, Approvals, DecideOutcome, Decision, Job, Requester } from './types.js';
@@ -91,8 +92,9 @@ export class SqliteApprovals implements Approvals {
     });
   }
 
+  /** Throws `db-busy` when the database is locked or full (nothing written; safe to retry). */
   attachMessage(jobId: number, message: { adapter: string; channelId: string; messageId: string }): Approval {
-    const row = this.#attach.get({ jobId, ...message }) as ApprovalRow | undefined;
+    const row = reportingBusy(() => this.#attach.get({ jobId, ...message })) as ApprovalRow | undefined;
     if (!row) throw new KvmopsError('job-not-found', `job ${jobId} has no approval`, { details: { jobId } });
     return rowToApproval(row);
   }

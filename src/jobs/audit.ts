@@ -1,3 +1,4 @@
+import { reportingBusy } from './busy.js';
 import type { OpContext } from './context.js';
 import type { Audit, AuditEntry } from './types.js';
 
@@ -27,8 +28,9 @@ export class SqliteAudit implements Audit {
     this.#list = ctx.db.prepare<[number], AuditRow>(LIST);
   }
 
+  /** Throws `db-busy` when the database is locked or full (nothing written; safe to retry). */
   record(e: AuditEntry): void {
-    this.#insert.run({
+    reportingBusy(() => this.#insert.run({
       at: e.at,
       userId: e.userId,
       userName: e.userName,
@@ -37,7 +39,7 @@ export class SqliteAudit implements Audit {
       outcome: e.outcome,
       code: e.code ?? null,
       jobId: e.jobId ?? null,
-    });
+    }));
   }
 
   list(limit: number): AuditEntry[] {

@@ -1,14 +1,26 @@
 import { immediate, type OpContext } from './context.js';
-import { HELD_BY_LEASE, leaseLost, leaseParams } from './lease.js';
+import { leaseLost, leaseParams } from './lease.js';
 import { rowToJob, toJson, type JobRow } from './rows.js';
 import type { Job, Lease } from './types.js';
+
+/**
+ * Who may write a job's result: the lease holder (owner and fencing token match) while the job
+ * runs — or after the reaper took it back, as long as nobody claimed it since (the next claim
+ * bumps the token). The work is done: a worker that could not write that in time (the database
+ * was locked past its lease) must still be able to say so, or the job would run a second time.
+ * Once another worker has re-claimed it, the token differs and the write is refused
+ * (`lease-lost`): the new holder's run is not overwritten.
+ */
+const COMPLETABLE = `
+id = @jobId AND lease_owner = @owner AND lease_token = @token
+AND (state = 'running' OR (state = 'queued' AND recovered = 1 AND error_code = 'lease-lost'))`;
 
 /** Exported so the bench's bare baseline runs the very same statement. */
 export const COMPLETE_SQL = `
 UPDATE jobs
 SET state = 'succeeded', result = @result, error_code = NULL, error_message = NULL,
     lease_expires_at = NULL, finished_at = @now, updated_at = @now
-WHERE ${HELD_BY_LEASE}
+WHERE ${COMPLETABLE}
 RETURNING *`;
 
 /** The lease holder finishes the job: `succeeded` with its result (event `succeeded`). */

@@ -1,12 +1,15 @@
 import type { Database } from 'better-sqlite3';
+import { reportingBusy } from './busy.js';
 import type { Job, JobEventType } from './types.js';
 import type { BackoffPolicy } from './backoff.js';
 
 /**
  * What every queue operation gets: the connection, the clock, and the outbox writer. Each
  * operation file prepares its statements once and returns a function that runs in one
- * IMMEDIATE transaction (the write lock is taken up front, so reads inside it cannot go stale
- * and a second process waits on busy_timeout instead of failing with SQLITE_BUSY).
+ * IMMEDIATE transaction (the write lock is taken up front, so reads inside it cannot go stale,
+ * and a lock held by another process shows at BEGIN — after busy_timeout's few ms — as
+ * KvmopsError `db-busy` with nothing written; callers that must not lose the write retry it,
+ * see retry.ts).
  */
 export interface OpContext {
   db: Database;
@@ -40,9 +43,12 @@ export function createContext(db: Database, opts: ContextOptions = {}): OpContex
   };
 }
 
-/** Runs `fn` in an IMMEDIATE transaction (nested calls become savepoints). */
+/**
+ * Runs `fn` in an IMMEDIATE transaction (nested calls become savepoints). A transient SQLite
+ * error (busy, locked, full) rolls it all back and is thrown as `db-busy`.
+ */
 export function immediate<A extends unknown[], R>(db: Database, fn: (...args: A) => R): (...args: A) => R {
   const tx = db.transaction(fn);
-  return (...args: A) => tx.immediate(...args);
+  return (...args: A) => reportingBusy(() => tx.immediate(...args));
 }
 

@@ -7,14 +7,29 @@ import { migrate } from './migrations/index.js';
 export type Database = BetterSqlite3.Database;
 
 /**
- * The pragmas every connection uses (the bench's bare baseline uses the same). WAL lets readers
- * run beside the one writer; synchronous=FULL makes a committed job survive power loss;
- * busy_timeout makes a second process wait for the write lock instead of failing at once.
+ * How long one statement waits for another process's write lock before failing with
+ * SQLITE_BUSY (→ KvmopsError `db-busy`, see context.ts). better-sqlite3 is synchronous: this
+ * wait blocks the whole event loop — Discord's 3-second interaction deadline, heartbeats,
+ * everything — so it is kept to a few milliseconds, and the callers that must not lose a write
+ * retry it asynchronously instead (retry.ts). Commits in this process take well under that.
  */
-export function applyPragmas(db: Database): void {
+export const BUSY_TIMEOUT_MS = 5;
+
+/**
+ * While opening (migrations take the write lock) nothing else runs yet, so waiting is harmless
+ * and failing would stop the bot from starting next to a busy backup or a second process.
+ */
+export const OPEN_BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * The pragmas every connection uses (the bench's bare baseline uses the same). WAL lets readers
+ * run beside the one writer (a lock held by another process never blocks a read); synchronous=FULL
+ * makes a committed job survive power loss; busy_timeout: see BUSY_TIMEOUT_MS.
+ */
+export function applyPragmas(db: Database, busyTimeoutMs: number = BUSY_TIMEOUT_MS): void {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   db.pragma('foreign_keys = ON');
 }
 
@@ -23,8 +38,9 @@ export function openDatabase(file: string): Database {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new BetterSqlite3(file);
   try {
-    applyPragmas(db);
+    applyPragmas(db, OPEN_BUSY_TIMEOUT_MS);
     migrate(db);
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   } catch (e) {
     db.close();
     throw e;

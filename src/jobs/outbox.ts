@@ -1,4 +1,5 @@
 import { KvmopsError } from '../domain/errors.js';
+import { reportingBusy } from './busy.js';
 import type { OpContext } from './context.js';
 import type { Job, JobEvent, JobEventType, Outbox } from './types.js';
 
@@ -50,13 +51,20 @@ export class SqliteOutbox implements Outbox {
     }));
   }
 
-  /** Idempotent: marking an already delivered event again changes nothing. */
+  /**
+   * Idempotent: marking an already delivered event again changes nothing. Throws `db-busy` when
+   * the database is locked or full (nothing written): the notifier retries it until it lands.
+   */
   markDelivered(eventId: number): void {
-    if (this.#delivered.run(this.ctx.now(), eventId).changes === 0) this.#mustExist(eventId);
+    reportingBusy(() => {
+      if (this.#delivered.run(this.ctx.now(), eventId).changes === 0) this.#mustExist(eventId);
+    });
   }
 
   markAttemptFailed(eventId: number, error: string): void {
-    if (this.#attemptFailed.run(error, eventId).changes === 0) this.#mustExist(eventId);
+    reportingBusy(() => {
+      if (this.#attemptFailed.run(error, eventId).changes === 0) this.#mustExist(eventId);
+    });
   }
 
   #mustExist(eventId: number): void {

@@ -5,6 +5,7 @@ import { cancelRunningOp, requestCancelOp } from './cancel.js';
 import { claimOp, type ClaimLimits } from './claim.js';
 import { completeOp } from './complete.js';
 import { createContext, type ContextOptions, type OpContext } from './context.js';
+import { reportingBusy } from './busy.js';
 import { openDatabase, type Database } from './db.js';
 import { enqueueOp } from './enqueue.js';
 import { failOp } from './fail.js';
@@ -142,7 +143,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   setStatusMessage(jobId: number, messageId: string): void {
-    const row = this.#setStatusMessage.get({ jobId, messageId, now: this.#ctx.now() }) as JobRow | undefined;
+    const row = reportingBusy(() => this.#setStatusMessage.get({ jobId, messageId, now: this.#ctx.now() })) as JobRow | undefined;
     if (!row) throw new KvmopsError('job-not-found', `no job ${jobId}`, { details: { jobId } });
     this.#changed(rowToJob(row));
   }

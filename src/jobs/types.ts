@@ -160,7 +160,9 @@ export interface DecideOutcome {
 /**
  * The queue. Every method is one SQLite transaction; every state change also writes its
  * JobEvent (outbox) in that transaction. Errors are KvmopsError: `duplicate-job` (details.jobId),
- * `job-not-found`, `lease-lost`, `not-cancellable`, `already-decided`, `invalid-input`.
+ * `job-not-found`, `lease-lost`, `not-cancellable`, `already-decided`, `invalid-input`; and from
+ * any write `db-busy` (the database is locked by another process or full: nothing was written,
+ * retry it — see retry.ts).
  */
 export interface JobStore {
   /** Validates the payload with its kind's schema; `awaiting_approval` or `queued`. */

@@ -1,3 +1,5 @@
+import { isKvmopsError } from '../domain/errors.js';
+import { retryWhileBusy } from '../jobs/retry.js';
 import type { Approvals, JobEvent, JobStore, Outbox } from '../jobs/types.js';
 import { stderrLogger, type Logger } from '../worker/logger.js';
 import { DEFAULT_DELIVERY_BACKOFF, deliveryDelay, type DeliveryBackoff } from './backoff.js';
@@ -20,6 +22,11 @@ export interface NotifierOptions {
   backoff?: DeliveryBackoff;
   /** Safety net behind onChange (events written by another process). Default 10 s. */
   safetyPollMs?: number;
+  /**
+   * How long one outbox / status-message write waits out a busy database (retried on timers)
+   * before the job's batch backs off and is tried again later. Default 60 s.
+   */
+  dbPatienceMs?: number;
   logger?: Logger;
   now?: () => number;
   random?: () => number;
@@ -51,6 +58,12 @@ interface JobGroup {
  * then the mention is repeated after restart/retry. Sinks close that gap where the platform
  * allows (Discord: nonce + enforce_nonce); status upserts are idempotent, so they need nothing.
  *
+ * A busy database (another process holds the write lock, or the disk is full: `db-busy`) never
+ * makes a notification repeat or vanish: what the chat accepted is kept in memory (the status
+ * message id, "announced") before the write that records it, and that write is retried until it
+ * lands. Only after `dbPatienceMs` does the batch back off — and its retry then edits the same
+ * message and skips the announce.
+ *
  * Failures: a throwing sink is retried with capped exponential backoff, both per sink (a
  * platform that is down is not hammered by every job) and per job; events are never dropped
  * for a retryable error, so after an outage every job converges to its final state and each
@@ -66,6 +79,7 @@ export class Notifier {
   private readonly minProgressEditMs: number;
   private readonly backoff: DeliveryBackoff;
   private readonly safetyPollMs: number;
+  private readonly dbPatienceMs: number;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -85,6 +99,8 @@ export class Notifier {
   private wakeScheduled = false;
   private poll: ReturnType<typeof setInterval> | null = null;
   private timer: { at: number; handle: ReturnType<typeof setTimeout> } | null = null;
+  /** Aborted by stop(): database writes still waiting give up. */
+  private halt = new AbortController();
 
   /** Counters for tests and metrics. */
   readonly stats = { upserts: 0, announces: 0, failures: 0, delivered: 0, dropped: 0 };
@@ -99,6 +115,7 @@ export class Notifier {
     this.minProgressEditMs = opts.minProgressEditMs ?? 2_000;
     this.backoff = opts.backoff ?? DEFAULT_DELIVERY_BACKOFF;
     this.safetyPollMs = opts.safetyPollMs ?? 10_000;
+    this.dbPatienceMs = opts.dbPatienceMs ?? 60_000;
     this.log = opts.logger ?? stderrLogger;
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
@@ -107,6 +124,7 @@ export class Notifier {
   start(): void {
     if (this.started) return;
     this.started = true;
+    this.halt = new AbortController();
     this.unsubscribe = this.store.onChange(() => this.wake());
     this.poll = setInterval(() => this.wake(), this.safetyPollMs);
     this.poll.unref();
@@ -121,6 +139,7 @@ export class Notifier {
     this.poll = null;
     if (this.timer) clearTimeout(this.timer.handle);
     this.timer = null;
+    this.halt.abort();
     await this.passing;
   }
 
@@ -217,36 +236,38 @@ export class Notifier {
 
     const finalEvent = g.events.find((e) => FINAL_EVENT_TYPES.has(e.type));
     const marked = new Set<number>();
-    const mark = (e: JobEvent) => {
-      this.outbox.markDelivered(e.id);
+    const mark = async (e: JobEvent) => {
+      await this.durably(() => this.outbox.markDelivered(e.id), g.jobId);
       marked.add(e.id);
       this.stats.delivered++;
     };
     try {
       const view = statusView(job, now);
-      const known = this.messageIds.get(g.jobId) ?? this.store.get(g.jobId)?.statusMessageId ?? job.statusMessageId;
+      const stored = this.store.get(g.jobId)?.statusMessageId ?? job.statusMessageId;
+      const known = this.messageIds.get(g.jobId) ?? stored;
       const messageId = await sink.upsertStatus(job.notify, known, view);
       this.stats.upserts++;
       this.lastEditAt.set(g.jobId, this.now());
-      if (messageId !== known) {
-        // Stored at once: a crash after this point edits the same message instead of posting another.
-        this.store.setStatusMessage(g.jobId, messageId);
-      }
+      // Kept before it is stored: if storing must wait or fails, the retry edits this message.
       this.messageIds.set(g.jobId, messageId);
+      if (messageId !== stored) {
+        // Stored at once: a crash after this point edits the same message instead of posting another.
+        await this.durably(() => this.store.setStatusMessage(g.jobId, messageId), g.jobId);
+      }
 
       if (sink.approvalChanged && this.approvals && mayHaveSettledApproval(g.events)) {
         const approval = this.approvals.get(g.jobId);
         if (approval && approval.state !== 'pending') await sink.approvalChanged(approval, job);
       }
 
-      for (const e of g.events) if (e !== finalEvent) mark(e);
+      for (const e of g.events) if (e !== finalEvent) await mark(e);
       if (finalEvent) {
         if (!this.announced.has(g.jobId)) {
           await sink.announceEnd(job.notify, statusView(finalEvent.job, now));
           this.stats.announces++;
           this.announced.add(g.jobId);
         }
-        mark(finalEvent);
+        await mark(finalEvent);
         // Finished: nothing more will come for this job.
         this.announced.delete(g.jobId);
         this.lastEditAt.delete(g.jobId);
@@ -260,8 +281,28 @@ export class Notifier {
     }
   }
 
+  /** A database write of this notifier, retried while the database is busy (see dbPatienceMs). */
+  private durably(write: () => void, jobId: number): Promise<void> {
+    return retryWhileBusy(write, {
+      maxWaitMs: this.dbPatienceMs,
+      signal: this.halt.signal,
+      onRetry: (e, retry) => {
+        if (retry === 1) this.log.warn({ jobId, err: e.message }, 'database busy: notification delivered, not yet recorded; retrying');
+      },
+    });
+  }
+
   private onFailure(sink: NotificationSink, jobId: number, pending: JobEvent[], e: unknown): number | null {
     const message = e instanceof Error ? e.message : String(e);
+    const now = this.now();
+    if (isKvmopsError(e, 'db-busy') || this.halt.signal.aborted) {
+      // Our database, not the chat: the sink is not backed off, and there is nothing to record
+      // the failure in. What the chat already has is in memory; the retry builds on it.
+      this.stats.failures++;
+      const at = bump(this.jobGates, jobId, now, this.backoff, this.random);
+      this.log.warn({ jobId, err: message, retryInMs: at - now }, 'notification not recorded (database busy); will retry');
+      return at;
+    }
     for (const ev of pending) this.tryWrite(ev, () => this.outbox.markAttemptFailed(ev.id, message));
     if (isPermanentSinkError(e)) {
       this.log.warn({ jobId, adapter: sink.adapter, err: message }, 'notification dropped: permanent sink error');
@@ -271,7 +312,6 @@ export class Notifier {
       return null;
     }
     this.stats.failures++;
-    const now = this.now();
     const sinkGate = bump(this.sinkGates, sink.adapter, now, this.backoff, this.random);
     const jobGate = bump(this.jobGates, jobId, now, this.backoff, this.random);
     this.log.warn({ jobId, adapter: sink.adapter, err: message, retryInMs: jobGate - now }, 'notification failed; will retry');

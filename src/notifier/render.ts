@@ -86,7 +86,7 @@ export function resultSummary(job: Pick<Job, 'kind' | 'result'>): string | undef
     }
     case 'snapshot.revert': {
       const s = r.reverted as Loose | undefined;
-      if (s) return clip(`${str(s.vm)} is back at ${str(s.snapshot)}`);
+      if (s) return clip(`${str(s.vm)} is back at ${str(s.snapshot)}${r.alreadyApplied ? ' (already applied)' : ''}`);
       break;
     }
     case 'template.delete':

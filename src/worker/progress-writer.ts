@@ -21,6 +21,10 @@ export const realClock: Clock = {
  * is a SQLite transaction plus an outbox row, and qemu-img can report hundreds of steps a
  * second). A call inside the interval is kept as pending and written when the interval ends, so
  * the last step is never lost; `flush()` writes it at once (before the job finishes).
+ *
+ * `write` returns false when the step could not be written for now (the database is busy): the
+ * step is kept as pending — unless a newer one arrives first — and tried again an interval later.
+ * Nothing waits for it: a busy database never holds the executor up.
  */
 export class ProgressWriter {
   private lastWriteAt = -Infinity;
@@ -29,7 +33,7 @@ export class ProgressWriter {
   private closed = false;
 
   constructor(
-    private readonly write: (p: JobProgress) => void,
+    private readonly write: (p: JobProgress) => unknown,
     private readonly minIntervalMs: number,
     private readonly clock: Clock = realClock,
   ) {}
@@ -72,6 +76,13 @@ export class ProgressWriter {
 
   private doWrite(p: JobProgress, now: number): void {
     this.lastWriteAt = now;
-    this.write(p);
+    if (this.write(p) !== false || this.closed) return;
+    this.pending ??= p;
+    if (this.timer === null) {
+      this.timer = this.clock.setTimeout(() => {
+        this.timer = null;
+        this.flush();
+      }, this.minIntervalMs);
+    }
   }
 }

@@ -1,6 +1,8 @@
 import { FINAL_STATES, JOB_PAYLOADS, type JobKind, type JobPayload } from '../domain/job-kinds.js';
 import { isKvmopsError, KvmopsError, toKvmopsError } from '../domain/errors.js';
 import type { Hypervisor } from '../hypervisor/types.js';
+import { BUSY_BACKOFF, retryWhileBusy } from '../jobs/retry.js';
+import { retryDelay } from '../jobs/backoff.js';
 import type { Job, JobStore, Lease } from '../jobs/types.js';
 import { EXECUTORS } from './executors/index.js';
 import type { Executor, ExecutorContext, ExecutorMap } from './executors/types.js';
@@ -52,9 +54,15 @@ interface RunningJob {
   reason: AbortReason | null;
   /** Released by stop() after the abort wait: the run must never touch the job again. */
   detached: boolean;
-  /** The run is writing its final state: changes it causes itself are not a lost lease. */
+  /**
+   * The executor is done and the run is writing its final state (retried while the database is
+   * busy, heartbeating meanwhile): changes it causes itself are not a lost lease.
+   */
   closing: boolean;
   heartbeat: ReturnType<typeof setInterval> | null;
+  /** A heartbeat refused `db-busy`: tried again soon (backoff), not only at the next beat. */
+  beatRetry: ReturnType<typeof setTimeout> | null;
+  busyBeats: number;
   done: Promise<void>;
 }
 
@@ -69,6 +77,13 @@ type Outcome = { ok: true; result: unknown } | { ok: false; error: KvmopsError }
  *
  * Lease discipline: only the lease holder finishes a job. On `lease-lost` (the reaper gave the
  * job to someone else) the run aborts and never writes to the job again.
+ *
+ * Exactly once: once the executor has returned, its outcome is kept in memory and the final
+ * write is retried (on timers, see retryWhileBusy) until it is durable — a database locked by
+ * another process or full (`db-busy`) never turns finished work into a re-run. The heartbeat
+ * goes on meanwhile, and this worker's reaper first renews its own leases, so it never takes
+ * back a job this worker is still finishing; the store accepts the result even after another
+ * process's reaper took the job back, as long as nobody claimed it since.
  */
 export class Worker {
   readonly owner: string;
@@ -95,6 +110,11 @@ export class Worker {
   private wakeScheduled = false;
   private unsubscribe: (() => void) | null = null;
   private timers: Array<ReturnType<typeof setInterval>> = [];
+  /** Aborted at the end of stop(): final writes still waiting for the database give up. */
+  private halt = new AbortController();
+  /** A claim refused `db-busy`: the next try, on a timer; and how many were refused in a row. */
+  private claimRetry: ReturnType<typeof setTimeout> | null = null;
+  private claimBusy = 0;
   /** Known future run_at times of backed-off jobs, and the one timer armed for the earliest. */
   private readonly dueTimes = new Set<number>();
   private dueTimer: { at: number; handle: ReturnType<typeof setTimeout> } | null = null;
@@ -129,6 +149,7 @@ export class Worker {
     if (this.started) return;
     this.started = true;
     this.stopping = false;
+    this.halt = new AbortController();
     this.unsubscribe = this.store.onChange((job) => this.onStoreChange(job));
     // Reap first: jobs a crashed predecessor held must be claimable before we look for work.
     this.reap();
@@ -160,20 +181,34 @@ export class Worker {
     if (this.dueTimer) clearTimeout(this.dueTimer.handle);
     this.dueTimer = null;
     this.dueTimes.clear();
+    if (this.claimRetry) clearTimeout(this.claimRetry);
+    this.claimRetry = null;
 
+    const abortWaitMs = opts.abortWaitMs ?? 5_000;
     await this.waitRunning(opts.graceMs ?? 30_000);
     if (this.running.size) {
       this.log.warn({ jobs: this.runningJobIds() }, 'grace period over: aborting running jobs');
       for (const r of this.running.values()) this.abort(r, 'shutdown');
-      await this.waitRunning(opts.abortWaitMs ?? 5_000);
+      await this.waitRunning(abortWaitMs);
     }
-    for (const r of [...this.running.values()]) {
+    const leftovers = [...this.running.values()];
+    const releases: Array<Promise<void>> = [];
+    for (const r of leftovers.filter((l) => !l.closing)) {
       // The executor ignored its signal: give the job back anyway and forget it.
       r.detached = true;
-      if (r.heartbeat) clearInterval(r.heartbeat);
+      this.stopHeartbeat(r);
       this.running.delete(runKey(r.lease));
-      this.closeJob(r, () => this.store.release(r.lease), 'released (executor did not stop)');
+      releases.push(this.closeJob(r, () => this.store.release(r.lease), 'released (executor did not stop)', {}, abortWaitMs));
     }
+    await Promise.all(releases);
+    const closing = leftovers.filter((l) => l.closing);
+    if (closing.length) {
+      // Done, but the database never took the final write: give up. The next start reaps the
+      // job and re-runs it as recovered; the executor's record makes that re-run a no-op.
+      this.log.error({ jobs: closing.map((r) => r.job.id) }, 'stopping with final writes still waiting for the database');
+    }
+    this.halt.abort(new KvmopsError('shutting-down', 'the worker stopped'));
+    await Promise.allSettled(closing.map((r) => r.done));
     this.started = false;
     this.log.info({ owner: this.owner }, 'worker stopped');
   }
@@ -216,13 +251,26 @@ export class Worker {
       let claimed: { job: Job; lease: Lease } | undefined;
       try {
         claimed = this.store.claim(this.owner, this.leaseMs, { perHost: this.hostConcurrency, hosts });
+        this.claimBusy = 0;
       } catch (e) {
-        this.log.error({ err: e }, 'claim failed; retrying at the next wake-up');
+        if (isKvmopsError(e, 'db-busy')) this.retryClaimSoon();
+        else this.log.error({ err: e }, 'claim failed; retrying at the next wake-up');
         return;
       }
       if (!claimed) return;
       this.launch(claimed.job, claimed.lease);
     }
+  }
+
+  /** The database is busy: claim again after a short backoff instead of at the next poll. */
+  private retryClaimSoon(): void {
+    if (this.claimRetry || this.stopping) return;
+    const delay = retryDelay(++this.claimBusy, BUSY_BACKOFF, Math.random);
+    this.claimRetry = setTimeout(() => {
+      this.claimRetry = null;
+      this.wake();
+    }, delay);
+    this.claimRetry.unref();
   }
 
   private addDueTime(at: number): void {
@@ -258,6 +306,11 @@ export class Worker {
   }
 
   private reap(): void {
+    // Our own leases first: a job this worker still runs or is still finishing (its final write
+    // held up by a locked database) must not look expired to our own reaper. If the database
+    // is still busy, the reap would fail as well: skip it until the next round.
+    const renewed = [...this.running.values()].map((r) => this.beat(r));
+    if (!renewed.every(Boolean)) return;
     try {
       const reaped = this.store.reap();
       if (reaped.length) {
@@ -265,7 +318,8 @@ export class Worker {
         this.wake();
       }
     } catch (e) {
-      this.log.error({ err: e }, 'reap failed');
+      if (isKvmopsError(e, 'db-busy')) this.log.warn({ err: e.message }, 'reap skipped: the database is busy; next round');
+      else this.log.error({ err: e }, 'reap failed');
     }
   }
 
@@ -280,6 +334,8 @@ export class Worker {
       detached: false,
       closing: false,
       heartbeat: null,
+      beatRetry: null,
+      busyBeats: 0,
       done: Promise.resolve(),
     };
     this.running.set(runKey(lease), r);
@@ -294,11 +350,15 @@ export class Worker {
   private async run(r: RunningJob): Promise<void> {
     const { job, lease } = r;
     const progress = new ProgressWriter((p) => {
-      if (r.detached || r.reason === 'lease-lost') return;
+      if (r.detached || r.reason === 'lease-lost') return true;
       try {
         this.store.progress(lease, p);
+        return true;
       } catch (e) {
+        // Busy: the writer keeps the step and tries again (a newer step replaces it).
+        if (isKvmopsError(e, 'db-busy')) return false;
         this.onLeaseError(r, e, 'progress');
+        return true;
       }
     }, this.progressIntervalMs);
     r.heartbeat = setInterval(() => this.beat(r), this.heartbeatMs);
@@ -325,12 +385,10 @@ export class Worker {
       outcome = { ok: true, result: await executor(payload, ctx) };
     } catch (e) {
       outcome = { ok: false, error: this.abortError(r, e) };
-    } finally {
-      if (r.heartbeat) clearInterval(r.heartbeat);
-      r.heartbeat = null;
     }
 
     if (r.detached || r.reason === 'lease-lost') {
+      this.stopHeartbeat(r);
       progress.close();
       this.log.warn({ jobId: job.id, reason: r.detached ? 'released' : 'lease-lost' }, 'job ended without a lease: result dropped');
       return;
@@ -338,36 +396,54 @@ export class Worker {
     progress.flush();
     progress.close();
     r.closing = true;
-    this.finish(r, outcome);
+    await this.finish(r, outcome);
   }
 
   /** Success wins over a late cancel: the work happened, so the job says so. */
-  private finish(r: RunningJob, outcome: Outcome): void {
+  private finish(r: RunningJob, outcome: Outcome): Promise<void> {
     const { lease } = r;
     if (outcome.ok) {
-      this.closeJob(r, () => this.store.complete(lease, outcome.result ?? null), 'job succeeded');
+      return this.closeJob(r, () => this.store.complete(lease, outcome.result ?? null), 'job succeeded');
     } else if (r.reason === 'cancel') {
-      this.closeJob(r, () => this.store.cancelRunning(lease, 'cancelled on request'), 'job cancelled');
+      return this.closeJob(r, () => this.store.cancelRunning(lease, 'cancelled on request'), 'job cancelled');
     } else if (r.reason === 'shutdown') {
-      this.closeJob(r, () => this.store.release(lease), 'job released at shutdown');
-    } else {
-      const { code, message } = outcome.error;
-      const retry = outcome.error.transient;
-      this.closeJob(r, () => this.store.fail(lease, { code, message }, { retry }), retry ? 'job failed (transient)' : 'job failed', {
-        code,
-        message,
-      });
+      return this.closeJob(r, () => this.store.release(lease), 'job released at shutdown');
     }
+    const { code, message } = outcome.error;
+    const retry = outcome.error.transient;
+    return this.closeJob(r, () => this.store.fail(lease, { code, message }, { retry }), retry ? 'job failed (transient)' : 'job failed', {
+      code,
+      message,
+    });
   }
 
-  private closeJob(r: RunningJob, write: () => Job, msg: string, extra: Record<string, unknown> = {}): void {
+  /**
+   * Writes the job's final state, retrying while the database is busy — until it lands, or for
+   * `maxWaitMs`, or until stop() gives up — with the heartbeat still running; stops it once done.
+   */
+  private async closeJob(r: RunningJob, write: () => Job, msg: string, extra: Record<string, unknown> = {}, maxWaitMs?: number): Promise<void> {
     try {
-      const after = write();
+      const after = await retryWhileBusy(write, {
+        signal: this.halt.signal,
+        ...(maxWaitMs !== undefined ? { maxWaitMs } : {}),
+        onRetry: (e, retry) => {
+          if (retry === 1) this.log.warn({ jobId: r.job.id, err: e.message }, `database busy: "${msg}" not written yet; retrying until it is`);
+        },
+      });
       this.log.info({ jobId: r.job.id, state: after.state, ...extra }, msg);
     } catch (e) {
       if (isKvmopsError(e, 'lease-lost')) this.log.warn({ jobId: r.job.id }, `lease lost before "${msg}" could be written`);
       else this.log.error({ err: e, jobId: r.job.id }, `could not write "${msg}"`);
+    } finally {
+      this.stopHeartbeat(r);
     }
+  }
+
+  private stopHeartbeat(r: RunningJob): void {
+    if (r.heartbeat) clearInterval(r.heartbeat);
+    r.heartbeat = null;
+    if (r.beatRetry) clearTimeout(r.beatRetry);
+    r.beatRetry = null;
   }
 
   /** The error an aborted executor threw says "aborted"; keep our reason's code instead. */
@@ -380,13 +456,31 @@ export class Worker {
     return err;
   }
 
-  private beat(r: RunningJob): void {
-    if (r.detached || r.reason === 'lease-lost') return;
+  /**
+   * Renews the lease; false when the database was busy — the lease may be running out, so the
+   * beat is tried again after a short backoff rather than only at the next interval.
+   */
+  private beat(r: RunningJob): boolean {
+    if (r.detached || r.reason === 'lease-lost') return true;
     try {
       const { cancelRequested } = this.store.heartbeat(r.lease, this.leaseMs);
-      if (cancelRequested) this.abort(r, 'cancel');
+      r.busyBeats = 0;
+      if (cancelRequested && !r.closing) this.abort(r, 'cancel');
+      return true;
     } catch (e) {
-      this.onLeaseError(r, e, 'heartbeat');
+      if (!isKvmopsError(e, 'db-busy')) {
+        this.onLeaseError(r, e, 'heartbeat');
+        return true;
+      }
+      if (++r.busyBeats === 1) this.log.warn({ jobId: r.job.id, err: e.message }, 'heartbeat: database busy; retrying');
+      if (!r.beatRetry && r.heartbeat) {
+        r.beatRetry = setTimeout(() => {
+          r.beatRetry = null;
+          this.beat(r);
+        }, retryDelay(r.busyBeats, BUSY_BACKOFF, Math.random));
+        r.beatRetry.unref();
+      }
+      return false;
     }
   }
 
@@ -405,10 +499,7 @@ export class Worker {
     if (r.reason && reason !== 'lease-lost') return;
     if (r.reason === 'lease-lost') return;
     r.reason = reason;
-    if (reason === 'lease-lost' && r.heartbeat) {
-      clearInterval(r.heartbeat);
-      r.heartbeat = null;
-    }
+    if (reason === 'lease-lost') this.stopHeartbeat(r);
     const err =
       reason === 'cancel'
         ? new KvmopsError('aborted', 'cancelled on request')

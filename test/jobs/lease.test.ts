@@ -43,6 +43,43 @@ test('a stale lease holder cannot heartbeat, progress, complete, fail or release
   assert.throws(() => store.complete(second.lease, 'twice'), leaseLost, 'finished: nobody holds it any more');
 });
 
+test('a result written after the reaper took the job back still lands (the work is done) — unless someone re-claimed it since', (t) => {
+  const clock = new Clock();
+  const store = freshStore(t, { now: clock.now });
+  const { id } = store.enqueue(snapshotCreate('web', 's1'));
+  const { lease } = store.claim('worker-a', 10_000)!;
+  // The database was locked past the lease: the holder could neither heartbeat nor complete.
+  clock.advance(10_001);
+  assert.equal(store.reap()[0]?.state, 'queued');
+
+  const done = store.complete(lease, { snapshot: 's1' });
+  assert.equal(done.state, 'succeeded');
+  assert.deepEqual(done.result, { snapshot: 's1' });
+  assert.equal(done.error, null);
+  assert.equal(store.claim('worker-b', 10_000), undefined, 'nothing left to run again');
+  const events = store.outbox.pending(100).filter((e) => e.jobId === id).map((e) => e.type);
+  assert.deepEqual(events, ['queued', 'running', 'retrying', 'succeeded']);
+
+  // But once another worker re-claimed it, the old holder's result is refused and overwrites nothing.
+  store.enqueue(snapshotCreate('web', 's2'));
+  const first = store.claim('worker-a', 10_000)!;
+  clock.advance(10_001);
+  store.reap();
+  const second = store.claim('worker-b', 10_000)!;
+  assert.throws(() => store.complete(first.lease, 'stale'), leaseLost);
+  const job = store.get(second.job.id)!;
+  assert.equal(job.state, 'running');
+  assert.equal(job.leaseOwner, 'worker-b');
+  assert.equal(job.result, null);
+  // Re-claimed after a reap by the very same owner name: the token still fences.
+  clock.advance(10_001);
+  store.reap();
+  const third = store.claim('worker-a', 10_000)!;
+  assert.throws(() => store.complete(first.lease, 'stale'), leaseLost);
+  assert.throws(() => store.complete(second.lease, 'stale'), leaseLost);
+  assert.equal(store.complete(third.lease, 'fresh').state, 'succeeded');
+});
+
 test('heartbeat extends the lease so the reaper leaves the job alone', (t) => {
   const clock = new Clock();
   const store = freshStore(t, { now: clock.now });

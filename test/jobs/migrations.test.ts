@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { isKvmopsError } from '../../src/domain/errors.js';
-import { openDatabase } from '../../src/jobs/db.js';
+import { BUSY_TIMEOUT_MS, openDatabase } from '../../src/jobs/db.js';
 import { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from '../../src/jobs/migrations/index.js';
 import { tempDbFile } from './helpers.js';
 
@@ -21,7 +21,8 @@ test('a fresh database gets the whole schema and the pragmas; reopening changes 
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL');
   assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
-  assert.equal(db.pragma('busy_timeout', { simple: true }), 5000);
+  assert.equal(db.pragma('busy_timeout', { simple: true }), BUSY_TIMEOUT_MS, 'a few ms: a longer wait would block the event loop');
+  assert.ok(BUSY_TIMEOUT_MS <= 20);
   db.close();
 
   const again = openDatabase(file);

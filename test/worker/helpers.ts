@@ -7,11 +7,13 @@ import type { Executor, ExecutorMap } from '../../src/worker/executors/types.js'
 /**
  * For worker tests whose executors are injected (queue behaviour, not libvirt): a Hypervisor
  * that knows host names and nothing else. Any libvirt call fails loudly, so a test cannot pass
- * by accident through it. The crash-recovery test uses the real hypervisor layer instead.
+ * by accident through it — except the methods given in `methods`, for tests of what the real
+ * executors ask of a host (e.g. the revert's request id). The crash-recovery test uses the real
+ * hypervisor layer instead.
  */
-export function namesOnlyHypervisor(names: string[] = ['local']): Hypervisor {
+export function namesOnlyHypervisor(names: string[] = ['local'], methods: Partial<HostDriver> = {}): Hypervisor {
   const host = (name: string): HostDriver =>
-    new Proxy({ name, uri: `test:///${name}` } as HostDriver, {
+    new Proxy({ ...methods, name, uri: `test:///${name}` } as HostDriver, {
       get(target, prop) {
         if (prop in target) return target[prop as keyof HostDriver];
         if (prop === 'then') return undefined;

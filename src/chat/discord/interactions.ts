@@ -8,11 +8,12 @@ import {
   type CommandInteractionOption,
   type Interaction,
 } from 'discord.js';
+import { retryWhileBusy } from '../../jobs/retry.js';
 import type { Approvals } from '../../jobs/types.js';
 import { APPROVE, REJECT } from '../approval-reactions.js';
 import type { CommandRouter, Invocation } from '../router.js';
 import type { RolePolicy } from '../roles.js';
-import type { Logger } from '../services.js';
+import { CHAT_DB_PATIENCE_MS, type Logger } from '../services.js';
 import type { ChatPlace, ChatUser, RawOptions, Reply } from '../types.js';
 import type { ChannelApi } from './channel-api.js';
 import { NO_MENTIONS, autocompleteChoices, nonceFor, publicAck, publicMessage, replyMessage } from './render.js';
@@ -20,12 +21,14 @@ import { NO_MENTIONS, autocompleteChoices, nonceFor, publicAck, publicMessage, r
 /**
  * Interactions → the command router, and its Reply back to Discord.
  *
- * The 3-second rule: a command whose handler reads a host is deferred (ephemeral) before the
- * router runs; any other command is answered directly, and deferred anyway if it has not
- * answered after `safetyDeferMs`. Refusals are ephemeral (the router makes them); the place check
- * (other guilds, DMs) is the router's too. An approval request is public: the deferred reply
- * becomes a one-line acknowledgement and the request is a channel message carrying ✅ and ❌,
- * attached to its approval before the reactions are added (a ✅ must find it).
+ * The 3-second rule: a command whose handler reads a host or changes something is deferred
+ * (ephemeral) before the router runs — before any database write, which may have to wait for a
+ * lock another process holds; any other command (reads: their only write is the audit row) is
+ * answered directly, and deferred anyway if it has not answered after `safetyDeferMs`.
+ * Refusals are ephemeral (the router makes them); the place check (other guilds, DMs) is the
+ * router's too. An approval request is public: the deferred reply becomes a one-line
+ * acknowledgement and the request is a channel message carrying ✅ and ❌, attached to its
+ * approval before the reactions are added (a ✅ must find it).
  *
  * One central catch: anything thrown here is logged with its cause and answered ephemerally.
  */
@@ -220,11 +223,14 @@ async function approvalRequest(
     // and the nonce makes that retry return the first message instead of posting a second.
     const message = await deps.api.send(channelId, publicMessage(reply, nonceFor('approval', jobId)));
     messageId = message.id;
-    deps.approvals.attachMessage(jobId, { adapter: ADAPTER, channelId, messageId });
+    // Before the ✅ / ❌ are added: a reaction must find its approval (a busy database is waited out).
+    await retryWhileBusy(() => deps.approvals.attachMessage(jobId, { adapter: ADAPTER, channelId, messageId: message.id }), {
+      maxWaitMs: CHAT_DB_PATIENCE_MS,
+    });
   } catch (e) {
     deps.log.error({ err: e, jobId, channelId }, 'could not post an approval request; cancelling its job');
     try {
-      await deps.cancelJob(jobId, { id: deps.botUserId(), name: 'kvmops' });
+      await retryWhileBusy(() => deps.cancelJob(jobId, { id: deps.botUserId(), name: 'kvmops' }), { maxWaitMs: CHAT_DB_PATIENCE_MS });
     } catch (e2) {
       deps.log.error({ err: e2, jobId }, 'could not cancel the job of an unposted approval request');
     }

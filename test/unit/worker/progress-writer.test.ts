@@ -82,3 +82,23 @@ test('percentile: nearest rank', () => {
   assert.equal(percentile(v, 1), 100);
   assert.equal(percentile([7], 0.99), 7);
 });
+
+test('a step the database could not take (write returns false) is tried again an interval later; a newer step replaces it', () => {
+  const clock = new ManualClock();
+  const tries: JobProgress[] = [];
+  let busy = true;
+  const w = new ProgressWriter((p) => {
+    tries.push(p);
+    return !busy;
+  }, 300, clock);
+  w.push({ step: 'a' });
+  assert.deepEqual(tries, [{ step: 'a' }]);
+  clock.advance(300);
+  assert.deepEqual(tries, [{ step: 'a' }, { step: 'a' }], 'kept and tried again');
+  w.push({ step: 'b' }); // arrives while the retry is pending: replaces it
+  busy = false;
+  clock.advance(300);
+  assert.deepEqual(tries.slice(2), [{ step: 'b' }]);
+  clock.advance(3_000);
+  assert.equal(tries.length, 3, 'written: nothing more to try');
+});
