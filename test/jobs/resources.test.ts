@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isKvmopsError } from '../../src/domain/errors.js';
-import { jobResources } from '../../src/domain/job-kinds.js';
+import { jobResources } from '../../src/kinds/index.js';
 import type { EnqueueRequest } from '../../src/jobs/types.js';
 import { alice, freshStore, notify, snapshotCreate, vmStart } from './helpers.js';
 
