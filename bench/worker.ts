@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openJobStore } from '../src/jobs/store.js';
 import type { Hypervisor, HostDriver } from '../src/hypervisor/types.js';
-import { EXECUTORS } from '../src/worker/executors/index.js';
+import { EXECUTORS } from '../src/kinds/index.js';
 import { percentile } from '../src/worker/latency.js';
 import { Worker } from '../src/worker/worker.js';
 import type { BenchResult } from './types.js';

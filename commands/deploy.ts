@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deployPayload } from '../src/domain/job-kinds.js';
+import { deployPayload } from '../src/kinds/deploy.js';
 import { deployNames } from '../src/domain/names.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
 import {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { KvmopsError } from '../src/domain/errors.js';
-import { JOB_STATES } from '../src/domain/job-kinds.js';
+import { JOB_STATES } from '../src/domain/job-states.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
 import { flag, readReply } from '../src/chat/command-kit.js';
 import { hasRole } from '../src/chat/roles.js';

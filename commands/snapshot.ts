@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { snapshotCreatePayload, snapshotRefPayload } from '../src/domain/job-kinds.js';
+import { snapshotCreatePayload } from '../src/kinds/snapshot-create.js';
+import { snapshotRefPayload } from '../src/kinds/snapshot-ref.js';
 import { MAX_DESCRIPTION, descriptionSchema } from '../src/domain/text.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
 import {

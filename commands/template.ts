@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KvmopsError } from '../src/domain/errors.js';
-import { templateCreatePayload, templateDeletePayload } from '../src/domain/job-kinds.js';
+import { templateCreatePayload } from '../src/kinds/template-create.js';
+import { templateDeletePayload } from '../src/kinds/template-delete.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
 import {
   enqueueAndReply,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { vmPayload, vmStopPayload } from '../src/domain/job-kinds.js';
+import { vmPayload } from '../src/kinds/vm-ref.js';
+import { vmStopPayload } from '../src/kinds/vm-stop.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
 import {
   enqueueAndReply,

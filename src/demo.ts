@@ -16,11 +16,11 @@ import { loadEnv } from './config/env.js';
 import { ShellSession } from './chat/shell/session.js';
 import { ShellSink } from './chat/shell/sink.js';
 import { Transcript } from './chat/shell/transcript.js';
-import { FINAL_STATES } from './domain/job-kinds.js';
+import { FINAL_STATES } from './domain/job-states.js';
 import { hostContext } from './hypervisor/host.js';
 import { createGoldenVm, hasDiskPattern, removeLab, writeDiskPattern } from './hypervisor/lab.js';
 import type { Job } from './jobs/types.js';
-import { formatDuration } from './notifier/render.js';
+import { formatDuration } from './domain/duration.js';
 import { createLogger } from './ops/logger.js';
 
 // Specific enough that the clean-up of an earlier run never touches anyone else's VMs.

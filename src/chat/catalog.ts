@@ -1,4 +1,4 @@
-import { FINAL_STATES } from '../domain/job-kinds.js';
+import { FINAL_STATES } from '../domain/job-states.js';
 import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.js';
 import type { Job } from '../jobs/types.js';
 import type { HypervisorReader } from './services.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
-import { KINDS_NEEDING_APPROVAL, type JobKind } from '../domain/job-kinds.js';
+import { KINDS_NEEDING_APPROVAL, type JobKind } from '../kinds/index.js';
 import { hostNameSchema, nameSchema } from '../domain/names.js';
 import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.js';
 import type { Job } from '../jobs/types.js';

@@ -2,26 +2,16 @@ import type { Job } from '../jobs/types.js';
 import type { SnapshotInfo, TemplateInfo, VmInfo, VmSummary } from '../hypervisor/types.js';
 import { cut } from '../domain/text.js';
 import { person } from './people.js';
+import { describeJob } from '../kinds/index.js';
+import { formatDuration } from '../domain/duration.js';
+
+export { describeJob, formatDuration };
 
 /**
  * Chat-neutral rendering: plain text lines that read well in a terminal and in a Discord
  * message alike. Adapters may wrap tables in a code block; nothing here knows markdown. People
  * are written as `person(…)` markers, which each adapter draws its way (src/chat/people.ts).
  */
-
-/** 950 ms → "950ms", 75 s → "1m 15s", 3 h 2 m → "3h 2m". */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '?';
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return s % 60 ? `${m}m ${s % 60}s` : `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;
-  const d = Math.floor(h / 24);
-  return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
-}
 
 /** Epoch ms → "2025-05-01 14:32 UTC" (UTC: the team may span time zones). */
 export function formatTime(ms: number): string {
@@ -38,32 +28,6 @@ export function formatBytes(n: number): string {
     i++;
   }
   return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
-
-/** What the job is about, in domain words: "deploy web ×4 (thin) from golden on local". */
-export function describeJob(job: Pick<Job, 'kind' | 'payload'>): string {
-  const p = job.payload as Record<string, string | number | boolean | undefined>;
-  const on = `on ${p.host}`;
-  switch (job.kind) {
-    case 'deploy':
-      return `deploy ${p.name}${Number(p.count) > 1 ? ` ×${p.count}` : ''} (${p.mode}) from ${p.template} ${on}`;
-    case 'template.create':
-      return `template ${p.name} from ${p.vm}${p.seal ? ' (sealed)' : ''} ${on}`;
-    case 'template.delete':
-      return `delete template ${p.name} ${on}`;
-    case 'snapshot.create':
-      return `${p.kind} snapshot ${p.name} of ${p.vm} ${on}`;
-    case 'snapshot.revert':
-      return `revert ${p.vm} to snapshot ${p.name} ${on}`;
-    case 'snapshot.delete':
-      return `delete snapshot ${p.name} of ${p.vm} ${on}`;
-    case 'vm.start':
-      return `start ${p.vm} ${on}`;
-    case 'vm.stop':
-      return `${p.force ? 'force-stop' : 'stop'} ${p.vm} ${on}`;
-    case 'vm.delete':
-      return `delete VM ${p.vm} ${on}`;
-  }
 }
 
 /** One line per job: "#12 running  deploy web (thin) from golden on local · alice · 1m 5s". */

@@ -1,5 +1,5 @@
 import { KvmopsError } from '../domain/errors.js';
-import { FINAL_STATES, type JobState } from '../domain/job-kinds.js';
+import { FINAL_STATES, type JobState } from '../domain/job-states.js';
 import { immediate, type OpContext } from './context.js';
 import { HELD_BY_LEASE, leaseLost, leaseParams } from './lease.js';
 import { rowToJob, type JobRow } from './rows.js';

@@ -10,7 +10,7 @@ import type { Job, Lease } from './types.js';
  * (DESIGN.md: 0 double claims measured, against thousands for SELECT-then-UPDATE).
  *
  * Claimable: queued, due (run_at ≤ now), and none of its resources (job_resources, declared by
- * its kind: src/domain/job-kinds.ts) is held in a conflicting mode — exclusive against anything,
+ * its kind: src/kinds/) is held in a conflicting mode — exclusive against anything,
  * shared against exclusive — by a running job or by an *older* queued job (even one waiting out
  * its retry backoff: per resource, order is accept order); its host among @hosts (when given)
  * and below @perHost running jobs (when given). Among those: highest priority, then oldest.

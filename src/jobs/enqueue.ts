@@ -1,6 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { KvmopsError } from '../domain/errors.js';
-import { JOB_PAYLOADS, KINDS_NEEDING_APPROVAL, dedupeKey, jobResources, type JobKind, type JobResource } from '../domain/job-kinds.js';
+import type { JobResource } from '../domain/resources.js';
+import { KINDS_NEEDING_APPROVAL, isJobKind, jobResources, kindOf, type JobKind } from '../kinds/index.js';
 import { immediate, type OpContext } from './context.js';
 import { rowToJob, type JobRow } from './rows.js';
 import type { EnqueueRequest, Job } from './types.js';
@@ -31,9 +32,8 @@ SELECT id FROM jobs WHERE dedupe_key = ? AND state IN ('awaiting_approval', 'que
 
 /** The payload checked by its kind's schema; what is stored is the parsed (normalised) payload. */
 export function validatePayload(kind: string, payload: unknown): Record<string, unknown> {
-  const schema = (JOB_PAYLOADS as Record<string, (typeof JOB_PAYLOADS)[JobKind] | undefined>)[kind];
-  if (!schema) throw new KvmopsError('invalid-input', `unknown job kind: ${kind}`, { details: { kind } });
-  const parsed = schema.safeParse(payload);
+  if (!isJobKind(kind)) throw new KvmopsError('invalid-input', `unknown job kind: ${kind}`, { details: { kind } });
+  const parsed = kindOf(kind).payload.safeParse(payload);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`);
     throw new KvmopsError('invalid-input', `bad ${kind} payload: ${issues.join('; ')}`, { details: { kind, issues } });
@@ -138,4 +138,10 @@ function nameTaken(jobId: number, held: JobResource[]): KvmopsError {
     `${what} name${names.length === 1 ? '' : 's'} ${list} ${names.length === 1 ? 'is' : 'are'} already being made by job ${jobId}`,
     { details: { jobId, names } },
   );
+}
+
+/** Same kind + target + options: a live job with this key refuses a duplicate. */
+export function dedupeKey(kind: JobKind, payload: Record<string, unknown>): string {
+  const sorted = Object.fromEntries(Object.entries(payload).sort(([a], [b]) => a.localeCompare(b)));
+  return `${kind}:${JSON.stringify(sorted)}`;
 }

@@ -1,5 +1,6 @@
 import { ERROR_CODES, type ErrorCode } from '../domain/errors.js';
-import type { JobKind, JobState } from '../domain/job-kinds.js';
+import type { JobKind } from '../kinds/index.js';
+import type { JobState } from '../domain/job-states.js';
 import type { Approval, ApprovalState, Job } from './types.js';
 
 /** Rows as SQLite returns them, and their mapping to the public types. */

@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
-import { FINAL_STATES, type JobKind, type JobState } from '../domain/job-kinds.js';
+import { FINAL_STATES, type JobState } from '../domain/job-states.js';
+import { type JobKind } from '../kinds/index.js';
 import type { Database } from './db.js';
 
 /**

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../domain/errors.js';
-import type { JobKind, JobState } from '../domain/job-kinds.js';
+import type { JobKind } from '../kinds/index.js';
+import type { JobState } from '../domain/job-states.js';
 
 /**
  * The jobs layer's public types. Only src/jobs touches SQLite; everyone else (commands, worker,

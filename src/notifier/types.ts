@@ -1,4 +1,5 @@
-import type { JobKind, JobState } from '../domain/job-kinds.js';
+import type { JobKind } from '../kinds/index.js';
+import type { JobState } from '../domain/job-states.js';
 import type { Approval, Job, NotifyTarget, Requester } from '../jobs/types.js';
 
 /**

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { FINAL_STATES, JOB_KINDS, JOB_STATES } from '../domain/job-kinds.js';
+import { FINAL_STATES, JOB_STATES } from '../domain/job-states.js';
+import { JOB_KINDS } from '../kinds/index.js';
 import type { JobStats } from '../jobs/stats.js';
 import type { Job, JobStore } from '../jobs/types.js';
 

@@ -208,7 +208,7 @@ describe('/job', () => {
     const { jobId } = await w.run(USERS.alice, 'vm', 'start', { vm: 'db' });
     const r = await w.run(USERS.carol, 'job', 'status', { id: jobId! });
     assert.equal(r.title, `Job #${jobId} queued`);
-    assert.match(r.lines.join('\n'), /start db on local/);
+    assert.match(r.lines.join('\n'), /Start db on local/);
     assert.match(withNames(r.lines.join('\n')), /requested by alice at 2025-05-01 12:00 UTC/);
   });
   it('status of a failed job shows the error', async () => {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isKvmopsError } from '../../src/domain/errors.js';
-import { jobResources } from '../../src/domain/job-kinds.js';
+import { jobResources } from '../../src/kinds/index.js';
 import type { EnqueueRequest } from '../../src/jobs/types.js';
 import { alice, freshStore, notify, snapshotCreate, vmStart } from './helpers.js';
 
 /**
- * Job resources (src/domain/job-kinds.ts): what each kind holds, how the claim honours it and
+ * Job resources (each kind's `resources`, src/kinds/): what each kind holds, how the claim honours it and
  * how admission refuses a name a live job is already making. Real SQLite.
  */
 

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Job } from '../../src/jobs/types.js';
-import { formatDuration, jobTitle, statusView } from '../../src/notifier/render.js';
+import { formatDuration } from '../../src/domain/duration.js';
+import { describeJob as jobTitle } from '../../src/kinds/index.js';
+import { statusView } from '../../src/notifier/render.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -74,7 +76,7 @@ test('running: progress with percentage, duration so far, recovered and attempt 
     'Attempt 2 of 3',
     'Recovered after an interruption',
     'Progress: copying vda 46%',
-    'Duration: 1 m 03 s',
+    'Duration: 1m 3s',
   ]);
 });
 
@@ -85,7 +87,7 @@ test('succeeded: duration start→end and a result summary', () => {
   );
   assert.equal(v.durationMs, 2_500);
   assert.equal(v.result, '2 VMs: web-01, web-02 (thin, started)');
-  assert.ok(v.lines.includes('Duration: 2.5 s'));
+  assert.ok(v.lines.includes('Duration: 2.5s'));
 });
 
 test('failed and retrying: the error code and message', () => {
@@ -101,7 +103,7 @@ test('failed and retrying: the error code and message', () => {
     T0 + 1_000,
   );
   assert.ok(retrying.lines.includes('Attempt 2 of 3'));
-  assert.ok(retrying.lines.includes('Retrying in 3.0 s'));
+  assert.ok(retrying.lines.includes('Retrying in 3.0s'));
   assert.ok(retrying.lines.includes('Last error: host-unreachable — down'));
 });
 
@@ -110,6 +112,6 @@ test('odd stored results fall back to clipped JSON; durations format', () => {
   assert.equal(v.result, 'already running');
   const weird = statusView(job({ state: 'succeeded', result: { big: 'x'.repeat(1_000) } }), T0);
   assert.ok(weird.result!.length <= 300);
-  assert.equal(formatDuration(950), '950 ms');
-  assert.equal(formatDuration(3_723_000), '1 h 02 m');
+  assert.equal(formatDuration(950), '950ms');
+  assert.equal(formatDuration(3_723_000), '1h 2m');
 });

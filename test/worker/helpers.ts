@@ -1,8 +1,8 @@
 import type { TestContext } from 'node:test';
 import { KvmopsError } from '../../src/domain/errors.js';
 import type { HostDriver, Hypervisor } from '../../src/hypervisor/types.js';
-import { EXECUTORS } from '../../src/worker/executors/index.js';
-import type { Executor, ExecutorMap } from '../../src/worker/executors/types.js';
+import { EXECUTORS } from '../../src/kinds/index.js';
+import type { Executor, ExecutorMap } from '../../src/kinds/index.js';
 
 /**
  * For worker tests whose executors are injected (queue behaviour, not libvirt): a Hypervisor

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { KvmopsError } from '../../src/domain/errors.js';
 import type { JobEventType } from '../../src/jobs/types.js';
 import { silentLogger } from '../../src/worker/logger.js';
-import type { ExecutorContext } from '../../src/worker/executors/types.js';
+import type { ExecutorContext } from '../../src/kinds/index.js';
 import { Worker } from '../../src/worker/worker.js';
 import { alice, freshStore, notify, snapshotCreate, vmStart } from '../jobs/helpers.js';
 import { allExecutors, deferrals, namesOnlyHypervisor, sleep, untilAborted, waitFor } from './helpers.js';
@@ -177,8 +177,8 @@ test('a transient error retries (recovered on the next attempt); a permanent one
     store,
     hypervisor: namesOnlyHypervisor(),
     executors: allExecutors(async (p: { vm: string }, ctx: ExecutorContext) => {
-      calls.push({ id: ctx.job.id, attempt: ctx.job.attempts, recovered: ctx.recovered });
-      if (p.vm === 'flaky' && ctx.job.attempts === 1) throw new KvmopsError('host-unreachable', 'connection refused');
+      calls.push({ id: ctx.job.id, attempt: ctx.job.attempt, recovered: ctx.recovered });
+      if (p.vm === 'flaky' && ctx.job.attempt === 1) throw new KvmopsError('host-unreachable', 'connection refused');
       if (p.vm === 'missing') throw new KvmopsError('vm-not-found', 'no VM named missing');
       if (p.vm === 'buggy') throw new TypeError('undefined is not a function');
       return { ok: true };
@@ -331,8 +331,7 @@ test('a worker that lost its lease aborts and never writes the job again', async
 });
 
 test('executor typing: every kind has exactly one executor', async () => {
-  const { EXECUTORS } = await import('../../src/worker/executors/index.js');
-  const { JOB_KINDS } = await import('../../src/domain/job-kinds.js');
+  const { EXECUTORS, JOB_KINDS } = await import('../../src/kinds/index.js');
   assert.deepEqual(Object.keys(EXECUTORS).sort(), [...JOB_KINDS].sort());
   void notify;
 });

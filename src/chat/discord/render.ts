@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { APIAllowedMentions, APIEmbed, APIEmbedField, RESTPostAPIChannelMessageJSONBody } from 'discord.js';
-import type { JobState } from '../../domain/job-kinds.js';
+import type { JobState } from '../../domain/job-states.js';
 import { codePointLength, cut } from '../../domain/text.js';
 import type { Approval, Job } from '../../jobs/types.js';
-import { formatDuration, jobTitle, STATE_WORDS } from '../../notifier/render.js';
+import { formatDuration } from '../../domain/duration.js';
+import { describeJob } from '../../kinds/index.js';
+import { STATE_WORDS } from '../../notifier/render.js';
 import type { StatusView } from '../../notifier/types.js';
 import { renderPeople } from '../people.js';
 import type { Choice, Reply } from '../types.js';
@@ -269,7 +271,7 @@ export function approvalDecisionMessage(approval: Approval, job: Pick<Job, 'id' 
   return {
     embeds: [
       fitEmbed({
-        title: discordText(`${d.word}: job #${job.id} ${jobTitle(job)}`),
+        title: discordText(`${d.word}: job #${job.id} ${describeJob(job)}`),
         description: lines.join('\n'),
         color: d.colour,
         footer: { text: `job #${job.id} · approval ${approval.state}` },

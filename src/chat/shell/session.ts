@@ -1,5 +1,5 @@
 import type { AppCore } from '../../app.js';
-import { jobTitle } from '../../notifier/render.js';
+import { describeJob } from '../../kinds/index.js';
 import { handleReaction } from '../approval-reactions.js';
 import { expandRoles } from '../roles.js';
 import type { ChatPlace, ChatUser, CommandDef, ReactionOutcome, Reply, Role } from '../types.js';
@@ -74,7 +74,7 @@ export class ShellSession {
       const job = this.core.store.get(approval.jobId);
       if (!job) continue;
       const id = this.transcript.post(BOT_NAME, [
-        `⏸ Still awaiting approval: job #${job.id} — ${jobTitle(job)}`,
+        `⏸ Still awaiting approval: job #${job.id} — ${describeJob(job)}`,
         `Requested by ${job.requester.name}; expires ${new Date(approval.expiresAt).toISOString()}`,
       ]);
       this.attachApproval(job.id, id);

@@ -1,5 +1,5 @@
 /**
- * Job resources (src/domain/job-kinds.ts `jobResources`): what each live job holds, shared or
+ * Job resources (each kind's `resources` in src/kinds/): what each live job holds, shared or
  * exclusive, and which names it creates.
  *
  * - Rows exist only while their job is live: the trigger removes them the moment the job's

@@ -19,6 +19,7 @@ const snap = (name: string, parent: string | null, createdAt: number, extra: Par
 describe('format', () => {
   it('durations', () => {
     assert.equal(formatDuration(950), '950ms');
+    assert.equal(formatDuration(2_500), '2.5s');
     assert.equal(formatDuration(45_000), '45s');
     assert.equal(formatDuration(75_000), '1m 15s');
     assert.equal(formatDuration(30 * 60_000), '30m');
@@ -78,8 +79,8 @@ describe('format', () => {
       startedAt: 1_000,
       finishedAt: null,
     } as unknown as Job;
-    assert.equal(describeJob(job), 'deploy web ×4 (thin) from base on local');
-    assert.equal(withNames(jobLine(job, 66_000)), '#7 running 25% · deploy web ×4 (thin) from base on local · alice · 1m 5s');
+    assert.equal(describeJob(job), 'Deploy web ×4 (thin) from base on local');
+    assert.equal(withNames(jobLine(job, 66_000)), '#7 running 25% · Deploy web ×4 (thin) from base on local · alice · 1m 5s');
     // The requester is marked as a person: Discord draws the id as a mention, not the name.
     assert.deepEqual(splitPeople(jobLine(job, 66_000)).filter((p) => typeof p !== 'string'), [{ id: 'a', name: 'alice' }]);
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { snapshotCreatePayload } from '../../../src/domain/job-kinds.js';
+import { snapshotCreatePayload } from '../../../src/kinds/snapshot-create.js';
 import { codePointLength, controlCharProblem, cut, descriptionSchema, visibleControls } from '../../../src/domain/text.js';
 
 /** src/domain/text.ts: what free text may hold, and cutting it without breaking characters. */

@@ -4,9 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { isKvmopsError } from '../../src/domain/errors.js';
 import { createHypervisor } from '../../src/hypervisor/index.js';
 import type { HostDriver } from '../../src/hypervisor/types.js';
-import type { Job } from '../../src/jobs/types.js';
-import { EXECUTORS } from '../../src/worker/executors/index.js';
-import type { ExecutorContext } from '../../src/worker/executors/types.js';
+import { EXECUTORS } from '../../src/kinds/index.js';
+import type { ExecutorContext } from '../../src/kinds/index.js';
 import { createDisk, defineVm, domainExists, makeTestEnv, skipUnlessLibvirt, type LibvirtTestEnv } from '../helpers/libvirt.js';
 
 /**
@@ -27,7 +26,7 @@ describe('executors on real libvirt: recovered runs finish cleanly', { ...skipUn
     signal: new AbortController().signal,
     progress: () => {},
     recovered,
-    job: { id: 1 } as Job,
+    job: { id: 1, attempt: recovered ? 2 : 1 },
   });
 
   function newVm(suffix: string): string {

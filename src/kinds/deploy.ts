@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { deployNames, hostNameSchema, MAX_BATCH_BASE_LENGTH, MAX_DEPLOY_COUNT, templateNameSchema, vmNameSchema } from '../domain/names.js';
+import { holds, templateResource, vmResource } from '../domain/resources.js';
+import { defineKind, jobRequestId, onHost, opOf, str } from './kind.js';
+
+export const deployPayload = z
+  .object({
+    host: hostNameSchema,
+    template: templateNameSchema,
+    name: vmNameSchema,
+    mode: z.enum(['thin', 'clone']),
+    count: z.number().int().min(1).max(MAX_DEPLOY_COUNT),
+    start: z.boolean(),
+  })
+  .strict()
+  .refine((p) => p.count === 1 || p.name.length <= MAX_BATCH_BASE_LENGTH, {
+    message: `with count > 1 the name may have at most ${MAX_BATCH_BASE_LENGTH} characters (a -NN suffix is added)`,
+    path: ['name'],
+  });
+
+/** Make VMs from a template: `name`, or `name-01` … `name-NN`. */
+export const deploy = defineKind({
+  name: 'deploy',
+  payload: deployPayload,
+  needsApproval: false,
+  // Reads its template (deploys from one template run side by side); makes each of its names.
+  resources: (p) => [
+    holds(templateResource(p.host, p.template), 'shared'),
+    ...deployNames(p.name, p.count).map((n) => holds(vmResource(p.host, n), 'exclusive', true)),
+  ],
+  describe: (p) => `Deploy ${p.name}${p.count > 1 ? ` ×${p.count}` : ''} (${p.mode}) from ${p.template} ${onHost(p)}`,
+  summary: (r) =>
+    Array.isArray(r.vms) ? `${r.vms.length} VM${r.vms.length === 1 ? '' : 's'}: ${r.vms.map(str).join(', ')} (${str(r.mode)}${r.started ? ', started' : ''})` : undefined,
+  // No separate check: the hypervisor's deploy is idempotent by contract as long as every attempt
+  // passes the same request id — it keeps VMs of this batch that are whole, removes and redoes
+  // half-made ones, and refuses names taken by anything else. The job id is that request id.
+  recover: null,
+  execute: async (p, ctx) => {
+    ctx.progress({ step: ctx.recovered ? 'resuming deploy' : 'deploying' });
+    const r = await ctx.host.deploy(
+      { template: p.template, name: p.name, count: p.count, mode: p.mode, start: p.start, requestId: jobRequestId(ctx.job.id) },
+      opOf(ctx),
+    );
+    return { vms: r.vms, mode: r.mode, started: r.started };
+  },
+});

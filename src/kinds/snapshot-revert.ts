@@ -1,0 +1,28 @@
+import { onlyVm } from '../domain/resources.js';
+import { defineKind, jobRequestId, onHost, opOf, str } from './kind.js';
+import { snapshotRefPayload } from './snapshot-ref.js';
+
+/** Back to a snapshot. Destructive (what was written since is lost): always approved first. */
+export const snapshotRevert = defineKind({
+  name: 'snapshot.revert',
+  payload: snapshotRefPayload,
+  needsApproval: true,
+  resources: onlyVm,
+  describe: (p) => `Revert ${p.vm} to snapshot ${p.name} ${onHost(p)}`,
+  summary: (r) => {
+    const s = r.reverted as Record<string, unknown> | undefined;
+    return s ? `${str(s.vm)} is back at ${str(s.snapshot)}${r.alreadyApplied ? ' (already applied by an earlier attempt)' : ''}` : undefined;
+  },
+  // Reverting is not idempotent in effect: a second revert throws away whatever was written since
+  // the first. So the revert is asked for under the job's request id (the same on every attempt —
+  // retry, release, reap after a crash or a lost success write): the host records it with the
+  // revert, and a repeated call with the same id does nothing and says `alreadyApplied`. The
+  // record is the recovery check, read by the host inside the same call; a revert cut short (no
+  // record yet) is simply done again.
+  recover: null,
+  execute: async (p, ctx) => {
+    ctx.progress({ step: `reverting ${p.vm} to ${p.name}` });
+    const { alreadyApplied } = await ctx.host.revertSnapshot({ vm: p.vm, name: p.name, requestId: jobRequestId(ctx.job.id) }, opOf(ctx));
+    return { reverted: { vm: p.vm, snapshot: p.name }, ...(alreadyApplied ? { alreadyApplied: true as const } : {}) };
+  },
+});
