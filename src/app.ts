@@ -9,7 +9,7 @@ import { openJobStore, type SqliteJobStore } from './jobs/store.js';
 import { Notifier } from './notifier/notifier.js';
 import type { NotificationSink } from './notifier/types.js';
 import { startOps, type Ops, type DiscordStatus } from './ops/index.js';
-import { createLogger, type Logger } from './ops/logger.js';
+import { createLogger, type AppLogger } from './ops/logger.js';
 import { ApprovalSweeper } from './worker/approval-sweeper.js';
 import { Worker } from './worker/worker.js';
 
@@ -24,7 +24,7 @@ import { Worker } from './worker/worker.js';
 
 export interface AppCore {
   env: Env;
-  logger: Logger;
+  logger: AppLogger;
   store: SqliteJobStore;
   hypervisor: Hypervisor;
   services: Services;
@@ -41,7 +41,7 @@ export interface App extends AppCore {
 }
 
 export interface CoreOptions {
-  logger?: Logger;
+  logger?: AppLogger;
   /** Null for adapters without guilds (the shell); default env.DISCORD_GUILD_ID. */
   guildId?: string | null;
   /** Test clock. */

@@ -10,7 +10,7 @@ import type {
 } from '../jobs/types.js';
 import type { HostDriver } from '../hypervisor/types.js';
 import { retryWhileBusy } from '../jobs/retry.js';
-import type { Logger as LoggerPort } from '../worker/logger.js';
+import type { Logger } from '../domain/logger.js';
 import { Catalog, invalidateOnJobEnd } from './catalog.js';
 
 /**
@@ -69,7 +69,7 @@ export interface ChatConfig {
 }
 
 /** The chat layer only warns and reports errors (the shared port: src/worker/logger.ts). */
-export type Logger = Pick<LoggerPort, 'error' | 'warn'>;
+export type ChatLogger = Pick<Logger, 'error' | 'warn'>;
 
 export interface Services {
   jobs: JobsPort;
@@ -80,7 +80,7 @@ export interface Services {
   config: ChatConfig;
   /** Epoch ms; injected so tests control time (rate limit, expiry). */
   now(): number;
-  log?: Logger;
+  log?: ChatLogger;
 }
 
 /**
@@ -111,7 +111,7 @@ export function createServices(deps: {
   hypervisor: HypervisorReader;
   config: ChatConfig;
   now?: () => number;
-  log?: Logger;
+  log?: ChatLogger;
   catalogTtlMs?: number;
   /** Default CHAT_DB_PATIENCE_MS. */
   dbPatienceMs?: number;

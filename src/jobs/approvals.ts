@@ -1,6 +1,6 @@
 import { KvmopsError } from '../domain/errors.js';
 import { reportingBusy } from './busy.js';
-import { immediate, type OpContext } from './context.js';
+import { immediate, type StoreContext } from './context.js';
 import { rowToApproval, rowToJob, type ApprovalRow, type JobRow } from './rows.js';
 import type { Approval, Approvals, DecideOutcome, Decision, Job, Requester } from './types.js';
 
@@ -47,7 +47,7 @@ export class SqliteApprovals implements Approvals {
   readonly #expireDue: (now: number) => Job[];
 
   constructor(
-    private readonly ctx: OpContext,
+    private readonly ctx: StoreContext,
     /** Called after commit with every job that changed (the store's listeners). */
     private readonly changed: (job: Job) => void,
   ) {

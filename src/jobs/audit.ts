@@ -1,5 +1,5 @@
 import { reportingBusy } from './busy.js';
-import type { OpContext } from './context.js';
+import type { StoreContext } from './context.js';
 import type { Audit, AuditEntry } from './types.js';
 
 interface AuditRow {
@@ -23,7 +23,7 @@ export class SqliteAudit implements Audit {
   readonly #insert;
   readonly #list;
 
-  constructor(ctx: OpContext) {
+  constructor(ctx: StoreContext) {
     this.#insert = ctx.db.prepare(INSERT);
     this.#list = ctx.db.prepare<[number], AuditRow>(LIST);
   }

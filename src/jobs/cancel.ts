@@ -1,6 +1,6 @@
 import { KvmopsError } from '../domain/errors.js';
 import { FINAL_STATES, type JobState } from '../domain/job-states.js';
-import { immediate, type OpContext } from './context.js';
+import { immediate, type StoreContext } from './context.js';
 import { HELD_BY_LEASE, leaseLost, leaseParams } from './lease.js';
 import { rowToJob, type JobRow } from './rows.js';
 import type { CancelOutcome, Job, Lease, Requester } from './types.js';
@@ -37,7 +37,7 @@ RETURNING *`;
  * once; asking again changes nothing) and the worker learns it from its next heartbeat.
  * Finished: `not-cancellable` (details.state). Whether `by` may cancel is the caller's check.
  */
-export function requestCancelOp(ctx: OpContext): (id: number, by: Requester) => CancelOutcome & { changed: boolean } {
+export function requestCancelOp(ctx: StoreContext): (id: number, by: Requester) => CancelOutcome & { changed: boolean } {
   const select = ctx.db.prepare<[number]>(SELECT_JOB);
   const cancelWaiting = ctx.db.prepare(CANCEL_WAITING);
   const cancelApproval = ctx.db.prepare(CANCEL_APPROVAL);
@@ -65,7 +65,7 @@ export function requestCancelOp(ctx: OpContext): (id: number, by: Requester) => 
 }
 
 /** The lease holder reports that the job stopped because it was cancelled (event `cancelled`). */
-export function cancelRunningOp(ctx: OpContext): (lease: Lease, message: string) => Job {
+export function cancelRunningOp(ctx: StoreContext): (lease: Lease, message: string) => Job {
   const cancelRunning = ctx.db.prepare(CANCEL_RUNNING);
   return immediate(ctx.db, (lease: Lease, message: string) => {
     const row = cancelRunning.get({ ...leaseParams(lease), message, now: ctx.now() }) as JobRow | undefined;

@@ -1,5 +1,5 @@
 import { isKvmopsError } from '../domain/errors.js';
-import { immediate, type OpContext } from './context.js';
+import { immediate, type StoreContext } from './context.js';
 import { validatePayload } from './enqueue.js';
 import { rowToJob, type JobRow } from './rows.js';
 import type { Job, Lease } from './types.js';
@@ -60,7 +60,7 @@ export interface ClaimResult {
   invalid: Job[];
 }
 
-export function claimOp(ctx: OpContext): (owner: string, leaseMs: number, limits?: ClaimLimits) => ClaimResult {
+export function claimOp(ctx: StoreContext): (owner: string, leaseMs: number, limits?: ClaimLimits) => ClaimResult {
   const claim = ctx.db.prepare(CLAIM_SQL);
   const failInvalid = ctx.db.prepare(FAIL_INVALID);
 

@@ -1,4 +1,4 @@
-import { immediate, type OpContext } from './context.js';
+import { immediate, type StoreContext } from './context.js';
 import { leaseLost, leaseParams } from './lease.js';
 import { rowToJob, toJson, type JobRow } from './rows.js';
 import type { Job, Lease } from './types.js';
@@ -24,7 +24,7 @@ WHERE ${COMPLETABLE}
 RETURNING *`;
 
 /** The lease holder finishes the job: `succeeded` with its result (event `succeeded`). */
-export function completeOp(ctx: OpContext): (lease: Lease, result: unknown) => Job {
+export function completeOp(ctx: StoreContext): (lease: Lease, result: unknown) => Job {
   const complete = ctx.db.prepare(COMPLETE_SQL);
   return immediate(ctx.db, (lease: Lease, result: unknown) => {
     const row = complete.get({ ...leaseParams(lease), result: toJson(result), now: ctx.now() }) as JobRow | undefined;

@@ -11,7 +11,7 @@ import type { BackoffPolicy } from './backoff.js';
  * KvmopsError `db-busy` with nothing written; callers that must not lose the write retry it,
  * see retry.ts).
  */
-export interface OpContext {
+export interface StoreContext {
   db: Database;
   /** Epoch ms; injectable so tests can move time for expiry and backoff. */
   now: () => number;
@@ -31,7 +31,7 @@ export interface ContextOptions {
 /** The outbox insert, exported so the bench's bare baseline runs the very same statement. */
 export const INSERT_EVENT_SQL = `INSERT INTO job_events (job_id, type, job, created_at) VALUES (?, ?, ?, ?)`;
 
-export function createContext(db: Database, opts: ContextOptions = {}): OpContext {
+export function createContext(db: Database, opts: ContextOptions = {}): StoreContext {
   const insertEvent = db.prepare<[number, string, string, number]>(INSERT_EVENT_SQL);
   return {
     db,

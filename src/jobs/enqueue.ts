@@ -2,7 +2,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { KvmopsError } from '../domain/errors.js';
 import type { JobResource } from '../domain/resources.js';
 import { KINDS_NEEDING_APPROVAL, isJobKind, jobResources, kindOf, type JobKind } from '../kinds/index.js';
-import { immediate, type OpContext } from './context.js';
+import { immediate, type StoreContext } from './context.js';
 import { rowToJob, type JobRow } from './rows.js';
 import type { EnqueueRequest, Job } from './types.js';
 
@@ -50,7 +50,7 @@ export function validatePayload(kind: string, payload: unknown): Record<string, 
  *    template's name) → `name-taken` with details.jobId and details.names.
  * Either refusal rolls the whole transaction back: nothing of the new job remains.
  */
-export function enqueueOp(ctx: OpContext): (req: EnqueueRequest) => Job {
+export function enqueueOp(ctx: StoreContext): (req: EnqueueRequest) => Job {
   const insertJob = ctx.db.prepare(INSERT_JOB);
   const insertApproval = ctx.db.prepare<[number, string, number, number]>(INSERT_APPROVAL);
   const liveByDedupe = ctx.db.prepare<[string], { id: number }>(LIVE_BY_DEDUPE);

@@ -1,5 +1,5 @@
 import { retryDelay } from './backoff.js';
-import { immediate, type OpContext } from './context.js';
+import { immediate, type StoreContext } from './context.js';
 import { SELECT_HELD, leaseLost, leaseParams } from './lease.js';
 import { errorCode, rowToJob, type JobRow } from './rows.js';
 import type { Job, Lease } from './types.js';
@@ -25,7 +25,7 @@ RETURNING *`;
  * Otherwise — permanent error, no attempts left, or a cancel was requested — it is `failed`
  * (event `failed`). Unknown error codes are stored as `internal`.
  */
-export function failOp(ctx: OpContext): (lease: Lease, error: { code: string; message: string }, opts: { retry: boolean }) => Job {
+export function failOp(ctx: StoreContext): (lease: Lease, error: { code: string; message: string }, opts: { retry: boolean }) => Job {
   const held = ctx.db.prepare(SELECT_HELD);
   const retry = ctx.db.prepare(RETRY);
   const fail = ctx.db.prepare(FAIL);

@@ -1,10 +1,10 @@
 import { KvmopsError } from '../domain/errors.js';
 import { reportingBusy } from './busy.js';
-import type { OpContext } from './context.js';
+import type { StoreContext } from './context.js';
 import type { Job, JobEvent, JobEventType, Outbox } from './types.js';
 
 /**
- * The read side of the job_events outbox (the write side is `OpContext.event`, called inside
+ * The read side of the job_events outbox (the write side is `StoreContext.event`, called inside
  * every change's transaction). Delivery is at-least-once from here: the notifier marks an event
  * delivered after the chat accepted it; making that exactly-once for users (an edit of the
  * status message is idempotent, a "finished" mention is sent once) is the notifier's part.
@@ -31,7 +31,7 @@ export class SqliteOutbox implements Outbox {
   readonly #attemptFailed;
   readonly #exists;
 
-  constructor(private readonly ctx: OpContext) {
+  constructor(private readonly ctx: StoreContext) {
     this.#pending = ctx.db.prepare<[number], EventRow>(PENDING);
     this.#delivered = ctx.db.prepare<[number, number]>(DELIVERED);
     this.#attemptFailed = ctx.db.prepare<[string, number]>(ATTEMPT_FAILED);

@@ -1,4 +1,4 @@
-import { immediate, type OpContext } from './context.js';
+import { immediate, type StoreContext } from './context.js';
 import { HELD_BY_LEASE, leaseLost, leaseParams } from './lease.js';
 import { rowToJob, type JobRow } from './rows.js';
 import type { Job, JobProgress, Lease } from './types.js';
@@ -9,7 +9,7 @@ WHERE ${HELD_BY_LEASE}
 RETURNING *`;
 
 /** Stores the latest step and writes a `progress` event. Coalescing is the caller's (worker's) job. */
-export function progressOp(ctx: OpContext): (lease: Lease, p: JobProgress) => Job {
+export function progressOp(ctx: StoreContext): (lease: Lease, p: JobProgress) => Job {
   const progress = ctx.db.prepare(PROGRESS);
   return immediate(ctx.db, (lease: Lease, p: JobProgress) => {
     const value = p.fraction === undefined ? { step: p.step } : { step: p.step, fraction: p.fraction };

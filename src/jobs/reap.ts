@@ -1,4 +1,4 @@
-import { immediate, type OpContext } from './context.js';
+import { immediate, type StoreContext } from './context.js';
 import { rowToJob, type JobRow } from './rows.js';
 import type { Job } from './types.js';
 
@@ -34,7 +34,7 @@ RETURNING *`;
  * first (event `retrying`). No attempts left: `failed` (event `failed`). A cancel was requested:
  * `cancelled` (event `cancelled`). The lease token is left as it was; the next claim bumps it.
  */
-export function reapOp(ctx: OpContext): (now?: number) => Job[] {
+export function reapOp(ctx: StoreContext): (now?: number) => Job[] {
   const expired = ctx.db.prepare<[number]>(EXPIRED);
   const requeue = ctx.db.prepare(REQUEUE);
   const fail = ctx.db.prepare(FAIL);

@@ -1,4 +1,4 @@
-import { immediate, type OpContext } from './context.js';
+import { immediate, type StoreContext } from './context.js';
 import { SELECT_HELD, leaseLost, leaseParams } from './lease.js';
 import { rowToJob, type JobRow } from './rows.js';
 import type { Job, Lease } from './types.js';
@@ -25,7 +25,7 @@ RETURNING *`;
  * The lease holder gives a job back without it counting as failed (graceful shutdown): event
  * `queued`. A job whose cancel was requested is not given back but `cancelled` (event `cancelled`).
  */
-export function releaseOp(ctx: OpContext): (lease: Lease) => Job {
+export function releaseOp(ctx: StoreContext): (lease: Lease) => Job {
   const held = ctx.db.prepare(SELECT_HELD);
   const release = ctx.db.prepare(RELEASE);
   const cancel = ctx.db.prepare(CANCEL);

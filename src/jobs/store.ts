@@ -4,7 +4,7 @@ import { SqliteAudit } from './audit.js';
 import { cancelRunningOp, requestCancelOp } from './cancel.js';
 import { claimOp, type ClaimLimits } from './claim.js';
 import { completeOp } from './complete.js';
-import { createContext, type ContextOptions, type OpContext } from './context.js';
+import { createContext, type ContextOptions, type StoreContext } from './context.js';
 import { reportingBusy } from './busy.js';
 import { openDatabase, type Database } from './db.js';
 import { enqueueOp } from './enqueue.js';
@@ -46,7 +46,7 @@ export class SqliteJobStore implements JobStore {
   readonly outbox: SqliteOutbox;
   readonly audit: SqliteAudit;
 
-  readonly #ctx: OpContext;
+  readonly #ctx: StoreContext;
   readonly #listeners = new Set<(job: Job) => void>();
   readonly #onListenerError: (error: unknown, job: Job) => void;
   readonly #ops;

@@ -1,7 +1,7 @@
 import { isKvmopsError } from '../domain/errors.js';
 import { retryWhileBusy } from '../jobs/retry.js';
 import type { Approvals, JobEvent, JobStore, Outbox } from '../jobs/types.js';
-import { stderrLogger, type Logger } from '../worker/logger.js';
+import { stderrLogger, type Logger } from '../domain/logger.js';
 import { DEFAULT_DELIVERY_BACKOFF, deliveryDelay, type DeliveryBackoff } from './backoff.js';
 import { FINAL_EVENT_TYPES, mayHaveSettledApproval, planDelivery } from './plan.js';
 import { statusView } from './render.js';

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Env } from '../config/env.js';
 import type { HostDriver } from '../hypervisor/types.js';
-import type { Logger } from './logger.js';
+import type { AppLogger } from './logger.js';
 import type { OpsMetrics } from './metrics.js';
 
 /**
@@ -55,7 +55,7 @@ export interface OpsServerOptions {
   pingTimeoutMs?: number;
   /** How long host results are reused; default 5 s. */
   hostCacheMs?: number;
-  logger?: Logger;
+  logger?: AppLogger;
 }
 
 export interface OpsServer {

@@ -3,7 +3,7 @@ import type { Database } from '../jobs/db.js';
 import { checkDatabase, jobStats } from '../jobs/stats.js';
 import type { JobStore } from '../jobs/types.js';
 import { startOpsServerFromEnv, type DiscordStatus, type OpsServer, type PingableHosts } from './http.js';
-import type { Logger } from './logger.js';
+import type { AppLogger } from './logger.js';
 import { createMetrics, type OpsMetrics } from './metrics.js';
 
 /**
@@ -12,7 +12,7 @@ import { createMetrics, type OpsMetrics } from './metrics.js';
  * when KVMOPS_HTTP_PORT is set.
  */
 
-export { createLogger, type Logger, type LogLevel } from './logger.js';
+export { createLogger, type AppLogger, type LogLevel } from './logger.js';
 export { createMetrics, type OpsMetrics } from './metrics.js';
 export { startOpsServer, startOpsServerFromEnv, type DiscordStatus, type Health, type OpsServer } from './http.js';
 
@@ -24,7 +24,7 @@ export interface OpsOptions {
   hypervisor?: PingableHosts;
   /** From the Discord adapter; omit for the shell (→ `not-configured`). */
   discordStatus?: () => DiscordStatus;
-  logger: Logger;
+  logger: AppLogger;
 }
 
 export interface Ops {

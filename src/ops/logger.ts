@@ -13,7 +13,7 @@ import { pino, type DestinationStream, type Logger as PinoLogger, type LevelWith
  *   complete stdout into the log.
  */
 
-export type Logger = PinoLogger;
+export type AppLogger = PinoLogger;
 export type LogLevel = LevelWithSilent;
 
 /**
@@ -95,7 +95,7 @@ function safeString(v: unknown): string {
   }
 }
 
-export function createLogger(opts: LoggerOptions): Logger {
+export function createLogger(opts: LoggerOptions): AppLogger {
   const options = {
     level: opts.level,
     ...(opts.name !== undefined ? { name: opts.name } : {}),

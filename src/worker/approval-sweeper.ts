@@ -1,4 +1,5 @@
-import { stderrLogger, type Logger } from './logger.js';
+import { isKvmopsError } from '../domain/errors.js';
+import { stderrLogger, type Logger } from '../domain/logger.js';
 
 /** The slice of the store the sweeper needs (`store.approvals`). */
 export interface ApprovalExpiry {
@@ -35,7 +36,9 @@ export class ApprovalSweeper {
       if (expired.length) this.log.info({ count: expired.length }, 'approvals expired');
       return expired.length;
     } catch (e) {
-      this.log.error({ err: e }, 'approval sweep failed');
+      // A database held by another process: the next sweep expires them (expiry is idempotent).
+      if (isKvmopsError(e, 'db-busy')) this.log.warn({ err: e }, 'approval sweep skipped: the database is busy');
+      else this.log.error({ err: e }, 'approval sweep failed');
       return 0;
     }
   }

@@ -6,7 +6,7 @@ import { BUSY_BACKOFF, retryWhileBusy } from '../jobs/retry.js';
 import { retryDelay } from '../jobs/backoff.js';
 import type { Job, JobStore, Lease } from '../jobs/types.js';
 import { LatencyWindow } from './latency.js';
-import { stderrLogger, type Logger } from './logger.js';
+import { stderrLogger, type Logger } from '../domain/logger.js';
 import { workerOwnerId } from './owner-id.js';
 import { ProgressWriter } from './progress-writer.js';
 

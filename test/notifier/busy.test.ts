@@ -4,7 +4,7 @@ import type { SqliteJobStore } from '../../src/jobs/store.js';
 import type { NotifyTarget } from '../../src/jobs/types.js';
 import { Notifier, type NotifierOptions } from '../../src/notifier/notifier.js';
 import type { StatusView } from '../../src/notifier/types.js';
-import { silentLogger } from '../../src/worker/logger.js';
+import { silentLogger } from '../../src/domain/logger.js';
 import { EVENT_LOOP_GAP_BOUND_MS, LONGER_THAN_OLD_BUSY_TIMEOUT_MS, holdWriteLock, maxTickGap, type WriteLock } from '../jobs/db-lock.js';
 import { openStore, tempDbFile, vmStart } from '../jobs/helpers.js';
 import { deferrals, sleep, waitFor } from '../worker/helpers.js';

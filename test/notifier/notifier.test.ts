@@ -5,7 +5,7 @@ import type { Job, Lease } from '../../src/jobs/types.js';
 import { Notifier, type NotifierOptions } from '../../src/notifier/notifier.js';
 import { PermanentSinkError } from '../../src/notifier/types.js';
 import { bob, freshStore, openStore, snapshotCreate, snapshotRevert, vmStart } from '../jobs/helpers.js';
-import { silentLogger } from '../../src/worker/logger.js';
+import { silentLogger } from '../../src/domain/logger.js';
 import { deferrals, waitFor } from '../worker/helpers.js';
 import { RecordingSink } from './recording-sink.js';
 

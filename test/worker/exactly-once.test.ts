@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { KvmopsError } from '../../src/domain/errors.js';
 import type { RevertRequest, RevertResult } from '../../src/hypervisor/types.js';
 import type { JobEventType } from '../../src/jobs/types.js';
-import { silentLogger, type Logger } from '../../src/worker/logger.js';
+import { silentLogger, type Logger } from '../../src/domain/logger.js';
 import { Worker } from '../../src/worker/worker.js';
 import { EVENT_LOOP_GAP_BOUND_MS, LONGER_THAN_OLD_BUSY_TIMEOUT_MS, holdWriteLock, maxTickGap, type WriteLock } from '../jobs/db-lock.js';
 import { bob, freshStore, openStore, snapshotRevert, tempDbFile, vmStart } from '../jobs/helpers.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KvmopsError } from '../../src/domain/errors.js';
 import type { JobEventType } from '../../src/jobs/types.js';
-import { silentLogger } from '../../src/worker/logger.js';
+import { silentLogger } from '../../src/domain/logger.js';
 import type { ExecutorContext } from '../../src/kinds/index.js';
 import { Worker } from '../../src/worker/worker.js';
 import { alice, freshStore, notify, snapshotCreate, vmStart } from '../jobs/helpers.js';

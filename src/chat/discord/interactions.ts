@@ -13,7 +13,7 @@ import type { Approvals } from '../../jobs/types.js';
 import { APPROVE, REJECT } from '../approval-reactions.js';
 import type { CommandRouter, Invocation } from '../router.js';
 import type { RolePolicy } from '../roles.js';
-import { CHAT_DB_PATIENCE_MS, type Logger } from '../services.js';
+import { CHAT_DB_PATIENCE_MS, type ChatLogger } from '../services.js';
 import type { ChatPlace, ChatUser, RawOptions, Reply } from '../types.js';
 import type { ChannelApi } from './channel-api.js';
 import { NO_MENTIONS, autocompleteChoices, nonceFor, publicAck, publicMessage, replyMessage } from './render.js';
@@ -43,7 +43,7 @@ export interface InteractionDeps {
   cancelJob(jobId: number, by: { id: string; name: string }): unknown;
   api: ChannelApi;
   botUserId(): string;
-  log: Logger;
+  log: ChatLogger;
   /** Defer a command that has not answered after this long (default 1500 ms). */
   safetyDeferMs?: number;
   /** While shutting down: commands get this answer and reach no handler. */

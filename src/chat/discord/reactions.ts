@@ -8,7 +8,7 @@ import {
 } from 'discord.js';
 import { APPROVE, REJECT, decisionOf, handleReaction, reconcilePending, type ReconcileResult } from '../approval-reactions.js';
 import type { RolePolicy } from '../roles.js';
-import type { Logger, Services } from '../services.js';
+import type { ChatLogger, Services } from '../services.js';
 import type { ChatUser } from '../types.js';
 import type { ChannelApi } from './channel-api.js';
 import { discordCode, DiscordCode } from './errors.js';
@@ -32,7 +32,7 @@ export interface ReactionDeps {
   roles: RolePolicy;
   api: ChannelApi;
   guildId: string;
-  log: Logger;
+  log: ChatLogger;
 }
 
 export function createReactionHandler(deps: ReactionDeps) {
