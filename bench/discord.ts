@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Routes } from 'discord.js';
 import { COMMAND_MODULES, loadCommands } from '../commands/index.js';
 import { createCore, type AppCore } from '../src/app.js';
-import { startDiscord } from '../src/chat/discord/adapter.js';
+import { startDiscord } from '../src/adapters/discord/adapter.js';
 import { CommandRouter } from '../src/chat/router.js';
 import { loadEnv } from '../src/config/env.js';
 import { createLogger } from '../src/ops/logger.js';

@@ -10,7 +10,7 @@
  */
 import { createCore, startApp } from './app.js';
 import { EnvError, loadDotEnv, loadEnv, requireDiscord } from './config/env.js';
-import { startDiscord } from './chat/discord/adapter.js';
+import { startDiscord } from './adapters/discord/adapter.js';
 
 const GRACE_MS = 30_000;
 

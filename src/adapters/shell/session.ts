@@ -1,8 +1,8 @@
 import type { AppCore } from '../../app.js';
 import { describeJob } from '../../kinds/index.js';
-import { handleReaction } from '../approval-reactions.js';
-import { expandRoles } from '../roles.js';
-import type { ChatPlace, ChatUser, CommandDef, ReactionOutcome, Reply, Role } from '../types.js';
+import { handleReaction } from '../../chat/approval-reactions.js';
+import { expandRoles } from '../../chat/roles.js';
+import type { ChatPlace, ChatUser, CommandDef, ReactionOutcome, Reply, Role } from '../../chat/types.js';
 import { parseLine, type ShellAction } from './parse.js';
 import { replyLines } from './render.js';
 import { BOT_NAME, SHELL_ADAPTER } from './sink.js';

@@ -10,11 +10,11 @@ import {
 } from 'discord.js';
 import { retryWhileBusy } from '../../jobs/retry.js';
 import type { Approvals } from '../../jobs/types.js';
-import { APPROVE, REJECT } from '../approval-reactions.js';
-import type { CommandRouter, Invocation } from '../router.js';
-import type { RolePolicy } from '../roles.js';
-import { CHAT_DB_PATIENCE_MS, type Logger } from '../services.js';
-import type { ChatPlace, ChatUser, RawOptions, Reply } from '../types.js';
+import { APPROVE, REJECT } from '../../chat/approval-reactions.js';
+import type { CommandRouter, Invocation } from '../../chat/router.js';
+import type { RolePolicy } from '../../chat/roles.js';
+import { CHAT_DB_PATIENCE_MS, type Logger } from '../../chat/services.js';
+import type { ChatPlace, ChatUser, RawOptions, Reply } from '../../chat/types.js';
 import type { ChannelApi } from './channel-api.js';
 import { NO_MENTIONS, autocompleteChoices, nonceFor, publicAck, publicMessage, replyMessage } from './render.js';
 

@@ -7,8 +7,8 @@ import { formatDuration } from '../../domain/duration.js';
 import { describeJob } from '../../kinds/index.js';
 import { STATE_WORDS } from '../../notifier/render.js';
 import type { StatusView } from '../../notifier/types.js';
-import { renderPeople } from '../people.js';
-import type { Choice, Reply } from '../types.js';
+import { renderPeople } from '../../chat/people.js';
+import type { Choice, Reply } from '../../chat/types.js';
 import { codeBlock, cutMarkdown, escapeMarkdown } from './markdown.js';
 
 /**

@@ -1,7 +1,7 @@
 import { Events, type APIApplicationCommand, type Client } from 'discord.js';
 import type { AppCore } from '../../app.js';
 import type { DiscordStatus } from '../../ops/index.js';
-import type { ReconcileResult } from '../approval-reactions.js';
+import type { ReconcileResult } from '../../chat/approval-reactions.js';
 import { ChannelApi } from './channel-api.js';
 import { createDiscordClient, discordStatusOf } from './client.js';
 import { createInteractionHandler } from './interactions.js';
