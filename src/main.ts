@@ -29,7 +29,7 @@ async function main(): Promise<void> {
 
   let discord;
   try {
-    discord = await startDiscord(core, { token, guildId });
+    discord = await startDiscord(core, { token, guildId, apiUrl: env.DISCORD_API_URL });
   } catch (e) {
     core.store.close();
     throw e;

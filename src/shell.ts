@@ -54,7 +54,7 @@ async function main(): Promise<number> {
     await app.stop({ graceMs: 10_000 });
   };
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
-  await runTerminal(session, core, {
+  await runTerminal(session, core.logger, {
     input: process.stdin,
     output: process.stdout,
     terminal: tty,

@@ -39,6 +39,18 @@ export interface ApprovalsPort {
   listPending(): MaybePromise<Approval[]>;
   /** Throws KvmopsError `already-decided` when it is no longer pending. */
   decide(jobId: number, decision: Decision, by: { id: string; name: string }): MaybePromise<DecideOutcome>;
+  /**
+   * Ties the approval to the chat message that asks for it (adapters: before anyone can react
+   * to it, so a ✅ finds its approval). Throws `job-not-found` when the job has no approval.
+   */
+  attachMessage(jobId: number, message: ApprovalMessage): MaybePromise<unknown>;
+}
+
+/** Where an approval request was posted. */
+export interface ApprovalMessage {
+  adapter: string;
+  channelId: string;
+  messageId: string;
 }
 
 export interface AuditPort {
@@ -84,7 +96,7 @@ export interface Services {
 }
 
 /**
- * How long a chat write (enqueue, cancel, approval decision, audit row) waits out a database
+ * How long a chat write (enqueue, cancel, approval decision or message, audit row) waits out a database
  * another process holds locked, or a full disk, before it is given up as `db-busy`. Within
  * Discord's 15-minute interaction token, so the deferred reply can still say what happened.
  */
@@ -140,6 +152,7 @@ export function createServices(deps: {
       byMessage: (messageId) => approvals.byMessage(messageId),
       listPending: () => approvals.listPending(),
       decide: (jobId, decision, by) => durably(() => approvals.decide(jobId, decision, by)),
+      attachMessage: (jobId, message) => durably(() => approvals.attachMessage(jobId, message)),
     },
     audit: { record: (entry) => durably(() => audit.record(entry)) },
     hypervisor: deps.hypervisor,

@@ -97,7 +97,7 @@ export class DiscordWorld {
     });
     const logger = createLogger({ level: env.KVMOPS_LOG_LEVEL, destination: process.stderr });
     const core: AppCore = createCore(env, { logger });
-    const discord = await startDiscord(core, { token: env.DISCORD_TOKEN!, guildId: env.DISCORD_GUILD_ID! });
+    const discord = await startDiscord(core, { token: env.DISCORD_TOKEN!, guildId: env.DISCORD_GUILD_ID!, apiUrl: env.DISCORD_API_URL });
     const app = await startApp(core, {
       sinks: [discord.sink],
       discordStatus: discord.status,

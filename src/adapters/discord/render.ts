@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { APIAllowedMentions, APIEmbed, APIEmbedField, RESTPostAPIChannelMessageJSONBody } from 'discord.js';
 import type { JobState } from '../../domain/job-states.js';
 import { codePointLength, cut } from '../../domain/text.js';
-import type { Approval, Job } from '../../jobs/types.js';
+import type { Approval, Job } from '../../chat/adapter-port.js';
 import { formatDuration } from '../../domain/duration.js';
 import { describeJob } from '../../kinds/index.js';
 import { STATE_WORDS } from '../../notifier/render.js';
