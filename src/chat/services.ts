@@ -8,10 +8,10 @@ import type {
   Job,
   JobFilter,
 } from '../jobs/types.js';
-import type { HostDriver } from '../hypervisor/types.js';
 import { retryWhileBusy } from '../jobs/retry.js';
 import type { Logger as LoggerPort } from '../worker/logger.js';
 import { Catalog, invalidateOnJobEnd } from './catalog.js';
+import type { HypervisorReader } from './hypervisor-reader.js';
 
 /**
  * What command handlers, the router and the approval policy may use — and nothing more.
@@ -57,16 +57,8 @@ export interface AuditPort {
   record(entry: AuditEntry): MaybePromise<unknown>;
 }
 
-/** Read-only host inventory: the methods of `HostDriver` handlers and the catalog may call. */
-export type HostReader = Pick<HostDriver, 'name' | 'listVms' | 'vmInfo' | 'listTemplates' | 'listSnapshots'>;
-
-/** The slice of `Hypervisor` this layer uses: it never reaches a mutating driver method. */
-export interface HypervisorReader {
-  /** KVMOPS_HOSTS order; the first is the default host. */
-  hostNames(): string[];
-  /** Unknown name → KvmopsError `host-not-found`. */
-  host(name?: string): HostReader;
-}
+/** The hypervisor port (in its own file: the catalog uses it too, and services uses the catalog). */
+export type { HostReader, HypervisorReader } from './hypervisor-reader.js';
 
 export interface ChatConfig {
   /** KVMOPS_TWO_PERSON: the requester's own reactions do not count. */
