@@ -155,7 +155,7 @@ describe('render', () => {
     assert.deepEqual(m.allowed_mentions, { parse: [], users: ['42'] });
     assert.equal(m.nonce, 'end-7');
     assert.equal(m.enforce_nonce, true);
-    assert.equal(m.content, '✅ <@42> job #7 succeeded in 1 m 15 s — Deploy \\@everyone: 1 VM: web');
+    assert.equal(m.content, '✅ <@42> job #7 succeeded in 1m 15s — Deploy \\@everyone: 1 VM: web');
   });
 
   it('replies: tables in a code block, refusal code in the footer', () => {
