@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Routes } from 'discord.js';
 import { COMMAND_MODULES, loadCommands } from '../commands/index.js';
 import { createCore, type AppCore } from '../src/app.js';
-import { startDiscord } from '../src/chat/discord/adapter.js';
+import { startDiscord } from '../src/adapters/discord/adapter.js';
 import { CommandRouter } from '../src/chat/router.js';
 import { loadEnv } from '../src/config/env.js';
 import { createLogger } from '../src/ops/logger.js';
@@ -79,7 +79,7 @@ async function latency(): Promise<BenchResult[]> {
   const base = createCore(env, { logger: createLogger({ level: 'silent' }) });
   // One user sends 110 changes in a few seconds: lift the per-user flood guard for the bench.
   const core: AppCore = { ...base, router: new CommandRouter({ commands: loadCommands(COMMAND_MODULES), services: base.services, rateLimit: { capacity: 10_000, windowMs: 1000 } }) };
-  const bot = await startDiscord(core, { token: env.DISCORD_TOKEN!, guildId: env.DISCORD_GUILD_ID! });
+  const bot = await startDiscord(core, { token: env.DISCORD_TOKEN!, guildId: env.DISCORD_GUILD_ID!, apiUrl: env.DISCORD_API_URL });
   try {
     const ids: number[] = [];
     for (let i = 0; i < WARMUP + COMMANDS; i++) {

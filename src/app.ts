@@ -1,5 +1,6 @@
 import { COMMAND_MODULES, loadCommands } from '../commands/index.js';
 import type { Env } from './config/env.js';
+import type { ChatCore } from './chat/adapter-port.js';
 import { CommandRouter } from './chat/router.js';
 import { createServices, type Services } from './chat/services.js';
 import { RolePolicy } from './chat/roles.js';
@@ -20,9 +21,13 @@ import { Worker } from './worker/worker.js';
  *
  * Order matters: the core (store, hypervisor, services, router) exists first so an adapter can
  * be built on it; the notifier starts only once the adapters gave their sinks.
+ *
+ * This file stands above the adapters (src/adapters/*): they are given the `ChatCore` part of
+ * an `AppCore` and never import this file or the store; entry points (main, shell, demo,
+ * register) import both and wire them.
  */
 
-export interface AppCore {
+export interface AppCore extends ChatCore {
   env: Env;
   logger: AppLogger;
   store: SqliteJobStore;

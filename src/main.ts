@@ -10,7 +10,7 @@
  */
 import { createCore, startApp } from './app.js';
 import { EnvError, loadDotEnv, loadEnv, requireDiscord } from './config/env.js';
-import { startDiscord } from './chat/discord/adapter.js';
+import { startDiscord } from './adapters/discord/adapter.js';
 
 const GRACE_MS = 30_000;
 
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
 
   let discord;
   try {
-    discord = await startDiscord(core, { token, guildId });
+    discord = await startDiscord(core, { token, guildId, apiUrl: env.DISCORD_API_URL });
   } catch (e) {
     core.store.close();
     throw e;

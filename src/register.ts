@@ -5,7 +5,7 @@
  */
 import { COMMAND_MODULES, loadCommands } from '../commands/index.js';
 import { EnvError, loadDotEnv, loadEnv, requireDiscord } from './config/env.js';
-import { commandLabels, registerWithToken } from './chat/discord/registration.js';
+import { commandLabels, registerWithToken } from './adapters/discord/registration.js';
 
 async function main(): Promise<void> {
   loadDotEnv();

@@ -8,11 +8,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createCore, startApp } from './app.js';
 import { loadDotEnv, loadEnv } from './config/env.js';
-import { parseRoles } from './chat/shell/parse.js';
-import { ShellSession } from './chat/shell/session.js';
-import { ShellSink } from './chat/shell/sink.js';
-import { runTerminal } from './chat/shell/terminal.js';
-import { Transcript } from './chat/shell/transcript.js';
+import { parseRoles } from './adapters/shell/parse.js';
+import { ShellSession } from './adapters/shell/session.js';
+import { ShellSink } from './adapters/shell/sink.js';
+import { runTerminal } from './adapters/shell/terminal.js';
+import { Transcript } from './adapters/shell/transcript.js';
 import { createLogger } from './ops/logger.js';
 
 async function main(): Promise<number> {
@@ -54,7 +54,7 @@ async function main(): Promise<number> {
     await app.stop({ graceMs: 10_000 });
   };
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
-  await runTerminal(session, core, {
+  await runTerminal(session, core.logger, {
     input: process.stdin,
     output: process.stdout,
     terminal: tty,

@@ -1,7 +1,7 @@
 import { FINAL_STATES } from '../domain/job-states.js';
 import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.js';
 import type { Job } from '../jobs/types.js';
-import type { HypervisorReader } from './services.js';
+import type { HypervisorReader } from './hypervisor-reader.js';
 
 /**
  * A short-lived, per-host cache of what exists: VMs (with state), templates, snapshots per VM.

@@ -8,10 +8,10 @@ import type {
   Job,
   JobFilter,
 } from '../jobs/types.js';
-import type { HostDriver } from '../hypervisor/types.js';
 import { retryWhileBusy } from '../jobs/retry.js';
 import type { Logger } from '../domain/logger.js';
 import { Catalog, invalidateOnJobEnd } from './catalog.js';
+import type { HypervisorReader } from './hypervisor-reader.js';
 
 /**
  * What command handlers, the router and the approval policy may use — and nothing more.
@@ -39,22 +39,26 @@ export interface ApprovalsPort {
   listPending(): MaybePromise<Approval[]>;
   /** Throws KvmopsError `already-decided` when it is no longer pending. */
   decide(jobId: number, decision: Decision, by: { id: string; name: string }): MaybePromise<DecideOutcome>;
+  /**
+   * Ties the approval to the chat message that asks for it (adapters: before anyone can react
+   * to it, so a ✅ finds its approval). Throws `job-not-found` when the job has no approval.
+   */
+  attachMessage(jobId: number, message: ApprovalMessage): MaybePromise<unknown>;
+}
+
+/** Where an approval request was posted. */
+export interface ApprovalMessage {
+  adapter: string;
+  channelId: string;
+  messageId: string;
 }
 
 export interface AuditPort {
   record(entry: AuditEntry): MaybePromise<unknown>;
 }
 
-/** Read-only host inventory: the methods of `HostDriver` handlers and the catalog may call. */
-export type HostReader = Pick<HostDriver, 'name' | 'listVms' | 'vmInfo' | 'listTemplates' | 'listSnapshots'>;
-
-/** The slice of `Hypervisor` this layer uses: it never reaches a mutating driver method. */
-export interface HypervisorReader {
-  /** KVMOPS_HOSTS order; the first is the default host. */
-  hostNames(): string[];
-  /** Unknown name → KvmopsError `host-not-found`. */
-  host(name?: string): HostReader;
-}
+/** The hypervisor port (in its own file: the catalog uses it too, and services uses the catalog). */
+export type { HostReader, HypervisorReader } from './hypervisor-reader.js';
 
 export interface ChatConfig {
   /** KVMOPS_TWO_PERSON: the requester's own reactions do not count. */
@@ -68,7 +72,7 @@ export interface ChatConfig {
   guildId: string | null;
 }
 
-/** The chat layer only warns and reports errors (the shared port: src/worker/logger.ts). */
+/** The chat layer only warns and reports errors (the shared port: src/domain/logger.ts). */
 export type ChatLogger = Pick<Logger, 'error' | 'warn'>;
 
 export interface Services {
@@ -84,7 +88,7 @@ export interface Services {
 }
 
 /**
- * How long a chat write (enqueue, cancel, approval decision, audit row) waits out a database
+ * How long a chat write (enqueue, cancel, approval decision or message, audit row) waits out a database
  * another process holds locked, or a full disk, before it is given up as `db-busy`. Within
  * Discord's 15-minute interaction token, so the deferred reply can still say what happened.
  */
@@ -140,6 +144,7 @@ export function createServices(deps: {
       byMessage: (messageId) => approvals.byMessage(messageId),
       listPending: () => approvals.listPending(),
       decide: (jobId, decision, by) => durably(() => approvals.decide(jobId, decision, by)),
+      attachMessage: (jobId, message) => durably(() => approvals.attachMessage(jobId, message)),
     },
     audit: { record: (entry) => durably(() => audit.record(entry)) },
     hypervisor: deps.hypervisor,

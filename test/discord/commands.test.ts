@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Routes } from 'discord.js';
-import { registerCommands } from '../../src/chat/discord/registration.js';
+import { registerCommands } from '../../src/adapters/discord/registration.js';
 import type { OptionValue } from '../discord-emulator/index.js';
 import { createDisk, defineVm, skipUnlessLibvirt } from '../helpers/libvirt.js';
 import { assertEphemeral, run } from './helpers.js';

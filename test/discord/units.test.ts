@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApplicationCommandOptionType, DiscordAPIError, HTTPError, type APIApplicationCommandOption } from 'discord.js';
 import { COMMAND_MODULES, loadCommands } from '../../commands/index.js';
-import type { ChannelApi } from '../../src/chat/discord/channel-api.js';
-import { RetryableSinkError, toSinkError } from '../../src/chat/discord/errors.js';
-import { invocationOptions, memberRoleIds } from '../../src/chat/discord/interactions.js';
-import { commandLabels, commandsJson } from '../../src/chat/discord/registration.js';
+import type { ChannelApi } from '../../src/adapters/discord/channel-api.js';
+import { RetryableSinkError, toSinkError } from '../../src/adapters/discord/errors.js';
+import { invocationOptions, memberRoleIds } from '../../src/adapters/discord/interactions.js';
+import { commandLabels, commandsJson } from '../../src/adapters/discord/registration.js';
 import {
   STATE_COLOURS,
   approvalDecisionMessage,
@@ -18,8 +18,8 @@ import {
   progressBar,
   replyEmbed,
   statusEmbed,
-} from '../../src/chat/discord/render.js';
-import { DiscordSink } from '../../src/chat/discord/sink.js';
+} from '../../src/adapters/discord/render.js';
+import { DiscordSink } from '../../src/adapters/discord/sink.js';
 import type { Approval } from '../../src/jobs/types.js';
 import { PermanentSinkError, isPermanentSinkError, type StatusView } from '../../src/notifier/types.js';
 

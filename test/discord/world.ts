@@ -1,6 +1,6 @@
 /**
  * The Discord end-to-end world: the Discord API emulator (test/discord-emulator) driving the REAL
- * discord.js Client through the real adapter (src/chat/discord), over the real SQLite store,
+ * discord.js Client through the real adapter (src/adapters/discord), over the real SQLite store,
  * the real worker and notifier, and the real hypervisor layer on the local libvirt
  * (`qemu:///system`, tiny `type='qemu'` domains from test/helpers/libvirt.ts).
  *
@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createCore, startApp, type App, type AppCore } from '../../src/app.js';
-import { startDiscord, type DiscordAdapter } from '../../src/chat/discord/adapter.js';
+import { startDiscord, type DiscordAdapter } from '../../src/adapters/discord/adapter.js';
 import { loadEnv } from '../../src/config/env.js';
 import type { Job } from '../../src/jobs/types.js';
 import { createLogger } from '../../src/ops/logger.js';
@@ -97,7 +97,7 @@ export class DiscordWorld {
     });
     const logger = createLogger({ level: env.KVMOPS_LOG_LEVEL, destination: process.stderr });
     const core: AppCore = createCore(env, { logger });
-    const discord = await startDiscord(core, { token: env.DISCORD_TOKEN!, guildId: env.DISCORD_GUILD_ID! });
+    const discord = await startDiscord(core, { token: env.DISCORD_TOKEN!, guildId: env.DISCORD_GUILD_ID!, apiUrl: env.DISCORD_API_URL });
     const app = await startApp(core, {
       sinks: [discord.sink],
       discordStatus: discord.status,

@@ -1,4 +1,5 @@
-import type { Database } from '../db.js';
+// The driver's type, not db.ts's alias: db.ts runs these migrations, so importing it would close a circle.
+import type BetterSqlite3 from 'better-sqlite3';
 import { KvmopsError } from '../../domain/errors.js';
 import { initial } from './001_initial.js';
 import { jobResources } from './002_job_resources.js';
@@ -21,7 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export function schemaVersion(db: Database): number {
+export function schemaVersion(db: BetterSqlite3.Database): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
@@ -31,7 +32,7 @@ export function schemaVersion(db: Database): number {
  * Refuses a database written by newer code: running old code on it could corrupt what it does
  * not understand.
  */
-export function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): void {
+export function migrate(db: BetterSqlite3.Database, migrations: readonly Migration[] = MIGRATIONS): void {
   const latest = migrations.length;
   const current = schemaVersion(db);
   if (current > latest) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { codeBlock, cutMarkdown, escapeMarkdown } from '../../../src/chat/discord/markdown.js';
+import { codeBlock, cutMarkdown, escapeMarkdown } from '../../../src/adapters/discord/markdown.js';
 import {
   LIMITS,
   NO_MENTIONS,
@@ -11,7 +11,7 @@ import {
   nonceFor,
   replyMessage,
   statusEmbed,
-} from '../../../src/chat/discord/render.js';
+} from '../../../src/adapters/discord/render.js';
 import { person } from '../../../src/chat/people.js';
 import { codePointLength } from '../../../src/domain/text.js';
 import type { StatusView } from '../../../src/notifier/types.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseLine, tokenize } from '../../../src/chat/shell/parse.js';
+import { parseLine, tokenize } from '../../../src/adapters/shell/parse.js';
 
 const hasSub = (c: string) => c !== 'deploy';
 

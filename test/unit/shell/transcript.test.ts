@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { progressBar, statusLines } from '../../../src/chat/shell/render.js';
-import { Transcript } from '../../../src/chat/shell/transcript.js';
+import { progressBar, statusLines } from '../../../src/adapters/shell/render.js';
+import { Transcript } from '../../../src/adapters/shell/transcript.js';
 
 function capture(inPlace: boolean, seqFile?: string) {
   let out = '';

@@ -1,5 +1,4 @@
-import type { Approval, Job, NotifyTarget } from '../../jobs/types.js';
-import type { NotificationSink, StatusView } from '../../notifier/types.js';
+import type { Approval, Job, NotificationSink, NotifyTarget, StatusView } from '../../chat/adapter-port.js';
 import { statusLines } from './render.js';
 import type { Transcript } from './transcript.js';
 

@@ -6,10 +6,10 @@ import {
   type PartialUser,
   type User,
 } from 'discord.js';
-import { APPROVE, REJECT, decisionOf, handleReaction, reconcilePending, type ReconcileResult } from '../approval-reactions.js';
-import type { RolePolicy } from '../roles.js';
-import type { ChatLogger, Services } from '../services.js';
-import type { ChatUser } from '../types.js';
+import { APPROVE, REJECT, decisionOf, handleReaction, reconcilePending, type ReconcileResult } from '../../chat/approval-reactions.js';
+import type { RolePolicy } from '../../chat/roles.js';
+import type { ChatLogger, Services } from '../../chat/services.js';
+import type { ChatUser } from '../../chat/types.js';
 import type { ChannelApi } from './channel-api.js';
 import { discordCode, DiscordCode } from './errors.js';
 import { ADAPTER, memberRoleIds } from './interactions.js';

@@ -8,13 +8,12 @@ import {
   type CommandInteractionOption,
   type Interaction,
 } from 'discord.js';
-import { retryWhileBusy } from '../../jobs/retry.js';
-import type { Approvals } from '../../jobs/types.js';
-import { APPROVE, REJECT } from '../approval-reactions.js';
-import type { CommandRouter, Invocation } from '../router.js';
-import type { RolePolicy } from '../roles.js';
-import { CHAT_DB_PATIENCE_MS, type ChatLogger } from '../services.js';
-import type { ChatPlace, ChatUser, RawOptions, Reply } from '../types.js';
+import type { ChatCore } from '../../chat/adapter-port.js';
+import { APPROVE, REJECT } from '../../chat/approval-reactions.js';
+import type { Invocation } from '../../chat/router.js';
+import type { RolePolicy } from '../../chat/roles.js';
+import type { ApprovalsPort, ChatLogger, JobsPort } from '../../chat/services.js';
+import type { ChatPlace, ChatUser, RawOptions, Reply } from '../../chat/types.js';
 import type { ChannelApi } from './channel-api.js';
 import { NO_MENTIONS, autocompleteChoices, nonceFor, publicAck, publicMessage, replyMessage } from './render.js';
 
@@ -36,11 +35,12 @@ import { NO_MENTIONS, autocompleteChoices, nonceFor, publicAck, publicMessage, r
 export const ADAPTER = 'discord';
 
 export interface InteractionDeps {
-  router: CommandRouter;
+  router: ChatCore['router'];
   roles: RolePolicy;
-  approvals: Pick<Approvals, 'attachMessage'>;
+  /** Services' ports: their writes wait out a busy database. */
+  approvals: Pick<ApprovalsPort, 'attachMessage'>;
   /** Cancels a job whose approval request could not be posted (nobody could approve it). */
-  cancelJob(jobId: number, by: { id: string; name: string }): unknown;
+  jobs: Pick<JobsPort, 'requestCancel'>;
   api: ChannelApi;
   botUserId(): string;
   log: ChatLogger;
@@ -224,13 +224,11 @@ async function approvalRequest(
     const message = await deps.api.send(channelId, publicMessage(reply, nonceFor('approval', jobId)));
     messageId = message.id;
     // Before the ✅ / ❌ are added: a reaction must find its approval (a busy database is waited out).
-    await retryWhileBusy(() => deps.approvals.attachMessage(jobId, { adapter: ADAPTER, channelId, messageId: message.id }), {
-      maxWaitMs: CHAT_DB_PATIENCE_MS,
-    });
+    await deps.approvals.attachMessage(jobId, { adapter: ADAPTER, channelId, messageId: message.id });
   } catch (e) {
     deps.log.error({ err: e, jobId, channelId }, 'could not post an approval request; cancelling its job');
     try {
-      await retryWhileBusy(() => deps.cancelJob(jobId, { id: deps.botUserId(), name: 'kvmops' }), { maxWaitMs: CHAT_DB_PATIENCE_MS });
+      await deps.jobs.requestCancel(jobId, { id: deps.botUserId(), name: 'kvmops' });
     } catch (e2) {
       deps.log.error({ err: e2, jobId }, 'could not cancel the job of an unposted approval request');
     }

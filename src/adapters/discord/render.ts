@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import type { APIAllowedMentions, APIEmbed, APIEmbedField, RESTPostAPIChannelMessageJSONBody } from 'discord.js';
 import type { JobState } from '../../domain/job-states.js';
 import { codePointLength, cut } from '../../domain/text.js';
-import type { Approval, Job } from '../../jobs/types.js';
+import type { Approval, Job } from '../../chat/adapter-port.js';
 import { formatDuration } from '../../domain/duration.js';
 import { describeJob } from '../../kinds/index.js';
 import { STATE_WORDS } from '../../notifier/render.js';
 import type { StatusView } from '../../notifier/types.js';
-import { renderPeople } from '../people.js';
-import type { Choice, Reply } from '../types.js';
+import { renderPeople } from '../../chat/people.js';
+import type { Choice, Reply } from '../../chat/types.js';
 import { codeBlock, cutMarkdown, escapeMarkdown } from './markdown.js';
 
 /**

@@ -1,6 +1,6 @@
 import { emitKeypressEvents } from 'node:readline';
 import { createInterface, type Interface } from 'node:readline';
-import type { AppCore } from '../../app.js';
+import type { ChatLogger } from '../../chat/services.js';
 import { visibleControls } from '../../domain/text.js';
 import type { ShellSession } from './session.js';
 
@@ -8,7 +8,7 @@ import type { ShellSession } from './session.js';
  * The interactive loop around a ShellSession: a readline prompt with tab completion. Bot
  * messages arriving while the user types are printed above the prompt, which is redrawn.
  */
-export async function runTerminal(session: ShellSession, core: AppCore, io: {
+export async function runTerminal(session: ShellSession, log: Pick<ChatLogger, 'error'>, io: {
     input: NodeJS.ReadableStream;
     output: NodeJS.WritableStream;
     terminal: boolean;
@@ -45,7 +45,7 @@ export async function runTerminal(session: ShellSession, core: AppCore, io: {
           if (!more) rl.close();
           return more;
         } catch (e) {
-          core.logger.error({ err: e }, 'shell: command failed');
+          log.error({ err: e }, 'shell: command failed');
           return true;
         } finally {
           rl.setPrompt(prompt());

@@ -1,6 +1,6 @@
 import type { StatusView } from '../../notifier/types.js';
-import { withNames } from '../people.js';
-import type { Reply } from '../types.js';
+import { withNames } from '../../chat/people.js';
+import type { Reply } from '../../chat/types.js';
 
 /** Reply / StatusView → the terminal's lines. Pure. People are shown by name (a user's id is their name here). */
 

@@ -1,5 +1,4 @@
-import type { Approval, Job, NotifyTarget } from '../../jobs/types.js';
-import type { NotificationSink, StatusView } from '../../notifier/types.js';
+import type { Approval, Job, NotificationSink, NotifyTarget, StatusView } from '../../chat/adapter-port.js';
 import type { ChannelApi } from './channel-api.js';
 import { discordCode, DiscordCode, restStatus, toSinkError } from './errors.js';
 import { ADAPTER } from './interactions.js';

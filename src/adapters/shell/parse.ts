@@ -1,4 +1,4 @@
-import type { RawOptions, Role } from '../types.js';
+import type { RawOptions, Role } from '../../chat/types.js';
 
 /**
  * What a line typed into the terminal chat means. Slash commands are written as in Discord:

@@ -1,7 +1,7 @@
 import { Events, type APIApplicationCommand, type Client } from 'discord.js';
-import type { AppCore } from '../../app.js';
+import type { ChatCore } from '../../chat/adapter-port.js';
 import type { DiscordStatus } from '../../ops/index.js';
-import type { ReconcileResult } from '../approval-reactions.js';
+import type { ReconcileResult } from '../../chat/approval-reactions.js';
 import { ChannelApi } from './channel-api.js';
 import { createDiscordClient, discordStatusOf } from './client.js';
 import { createInteractionHandler } from './interactions.js';
@@ -18,8 +18,8 @@ import { DiscordSink } from './sink.js';
 export interface DiscordAdapterOptions {
   token: string;
   guildId: string;
-  /** DISCORD_API_URL (default: core.env.DISCORD_API_URL, else Discord's). */
-  apiUrl?: string;
+  /** DISCORD_API_URL (default Discord's). */
+  apiUrl?: string | undefined;
   /** Bulk-overwrite the guild's commands at start-up (default true). */
   registerCommands?: boolean;
   /** Give up when READY has not come by then (default 30 s). */
@@ -43,9 +43,9 @@ export interface DiscordAdapter {
   stop(): Promise<void>;
 }
 
-export async function startDiscord(core: AppCore, opts: DiscordAdapterOptions): Promise<DiscordAdapter> {
+export async function startDiscord(core: ChatCore, opts: DiscordAdapterOptions): Promise<DiscordAdapter> {
   const log = core.logger.child({ adapter: 'discord' });
-  const client = createDiscordClient({ apiUrl: opts.apiUrl ?? core.env.DISCORD_API_URL });
+  const client = createDiscordClient({ apiUrl: opts.apiUrl });
   const api = new ChannelApi(client.rest);
   let metrics: { discordRestError(status: number | string): void } | undefined;
   const restError = (status: number | string) => metrics?.discordRestError(status);
@@ -61,8 +61,8 @@ export async function startDiscord(core: AppCore, opts: DiscordAdapterOptions): 
   const onInteraction = createInteractionHandler({
     router: core.router,
     roles: core.roles,
-    approvals: core.store.approvals,
-    cancelJob: (jobId, by) => core.store.requestCancel(jobId, by),
+    approvals: core.services.approvals,
+    jobs: core.services.jobs,
     api,
     botUserId: () => client.user?.id ?? '0',
     log,

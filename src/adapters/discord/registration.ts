@@ -9,7 +9,7 @@ import {
   type APIApplication,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import type { CommandDef, OptionDef } from '../types.js';
+import type { CommandDef, OptionDef } from '../../chat/types.js';
 
 /**
  * CommandDef (chat-neutral, commands/) → Discord application command JSON. Pure, so the payload

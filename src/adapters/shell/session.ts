@@ -1,8 +1,8 @@
-import type { AppCore } from '../../app.js';
+import type { ChatCore } from '../../chat/adapter-port.js';
 import { describeJob } from '../../kinds/index.js';
-import { handleReaction } from '../approval-reactions.js';
-import { expandRoles } from '../roles.js';
-import type { ChatPlace, ChatUser, CommandDef, ReactionOutcome, Reply, Role } from '../types.js';
+import { handleReaction } from '../../chat/approval-reactions.js';
+import { expandRoles } from '../../chat/roles.js';
+import type { ChatPlace, ChatUser, CommandDef, ReactionOutcome, Reply, Role } from '../../chat/types.js';
 import { parseLine, type ShellAction } from './parse.js';
 import { replyLines } from './render.js';
 import { BOT_NAME, SHELL_ADAPTER } from './sink.js';
@@ -40,7 +40,7 @@ export class ShellSession {
   private readonly defs: Map<string, CommandDef>;
 
   constructor(
-    private readonly core: AppCore,
+    private readonly core: ChatCore,
     private readonly transcript: Transcript,
     opts: ShellSessionOptions,
   ) {
@@ -69,15 +69,16 @@ export class ShellSession {
    * message ids belonged to a terminal that is gone), so they can still be reacted to.
    */
   async resumePendingApprovals(): Promise<void> {
-    for (const approval of this.core.store.approvals.listPending()) {
+    const { approvals, jobs } = this.core.services;
+    for (const approval of await approvals.listPending()) {
       if (approval.adapter !== null && approval.adapter !== SHELL_ADAPTER) continue;
-      const job = this.core.store.get(approval.jobId);
+      const job = await jobs.get(approval.jobId);
       if (!job) continue;
       const id = this.transcript.post(BOT_NAME, [
         `⏸ Still awaiting approval: job #${job.id} — ${describeJob(job)}`,
         `Requested by ${job.requester.name}; expires ${new Date(approval.expiresAt).toISOString()}`,
       ]);
-      this.attachApproval(job.id, id);
+      await this.attachApproval(job.id, id);
     }
   }
 
@@ -120,12 +121,15 @@ export class ShellSession {
     const reply = await this.core.router.handle({ command, subcommand, options, user: this.user, place: SHELL_PLACE });
     this.lastReply = reply;
     const id = this.transcript.post(BOT_NAME, replyLines(reply));
-    if (reply.approvalJobId !== undefined) this.attachApproval(reply.approvalJobId, id);
+    if (reply.approvalJobId !== undefined) await this.attachApproval(reply.approvalJobId, id);
   }
 
-  /** The request message is attached before anyone can react to it, as in the Discord adapter. */
-  private attachApproval(jobId: number, messageId: string): void {
-    this.core.store.approvals.attachMessage(jobId, { adapter: SHELL_ADAPTER, channelId: SHELL_PLACE.channelId, messageId });
+  /**
+   * The request message is attached before anyone can react to it, as in the Discord adapter;
+   * through the services port, so a database another process holds is waited out.
+   */
+  private async attachApproval(jobId: number, messageId: string): Promise<void> {
+    await this.core.services.approvals.attachMessage(jobId, { adapter: SHELL_ADAPTER, channelId: SHELL_PLACE.channelId, messageId });
     this.transcript.note(`   ↳ approvers: react ${messageId} ✅ to run it, react ${messageId} ❌ to reject`);
   }
 
