@@ -7,15 +7,15 @@ import template from './template.js';
 import vm from './vm.js';
 
 /**
- * The loader: every slash command, one module per file, checked at start-up. A malformed module
- * throws CommandShapeError here, so the bot (and `npm run register`, and the shell) refuse to
- * start rather than register something Discord rejects or a handler that cannot run.
+ * The loader: every slash command, one module per file, checked at start-up. A definition
+ * Discord would reject throws CommandShapeError here, so the bot (and `npm run register`, and
+ * the shell) refuse to start rather than register something Discord rejects.
  *
  * Explicit imports rather than a directory scan: the set of commands is part of the contract,
  * and a stray file must not become a command.
  */
 export const COMMAND_MODULES: readonly CommandModule[] = [deploy, template, snapshot, vm, job];
 
-export function loadCommands(modules: readonly unknown[] = COMMAND_MODULES): CommandModule[] {
+export function loadCommands(modules: readonly CommandModule[] = COMMAND_MODULES): CommandModule[] {
   return checkCommandModules(modules);
 }

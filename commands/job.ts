@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { KvmopsError } from '../src/domain/errors.js';
 import { JOB_STATES } from '../src/domain/job-states.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
-import { flag, readReply } from '../src/chat/command-kit.js';
+import { readReply } from '../src/chat/command-kit.js';
+import { boolean, choice, integer, options } from '../src/chat/options.js';
 import { hasRole } from '../src/chat/roles.js';
 import { jobDetail, jobLine } from '../src/chat/format.js';
 import { person } from '../src/chat/people.js';
@@ -17,14 +18,14 @@ import type { Job } from '../src/jobs/types.js';
 /** How many jobs /job list shows, newest first (a chat message is not a report). */
 export const JOB_LIST_LIMIT = 20;
 
-const id = z.number().int().min(1);
-
 async function requireJob(services: Services, jobId: number): Promise<Job> {
   const job = await services.jobs.get(jobId);
   if (!job) throw new KvmopsError('job-not-found', `There is no job #${jobId}.`, { details: { jobId } });
   return job;
 }
-const idOption = { name: 'id', description: 'Job id (the number after #)', type: 'integer' as const, required: true, minValue: 1 };
+
+/** The option of a subcommand on one job. */
+const byId = options({ id: integer('Job id (the number after #)', z.number().int().min(1)) });
 
 export default defineCommand({
   name: 'job',
@@ -36,8 +37,7 @@ export default defineCommand({
       role: 'viewer',
       mutates: false,
       defer: false,
-      options: [idOption],
-      schema: z.object({ id }).strict(),
+      options: byId,
       async handle({ options: o, services }) {
         const job = await requireJob(services, o.id);
         const tone = job.state === 'failed' ? 'error' : job.state === 'succeeded' ? 'success' : 'info';
@@ -50,11 +50,10 @@ export default defineCommand({
       role: 'viewer',
       mutates: false,
       defer: false,
-      options: [
-        { name: 'state', description: 'Only jobs in this state', type: 'string', choices: JOB_STATES.map((s) => ({ name: s, value: s })) },
-        { name: 'mine', description: 'Only jobs I requested (default false)', type: 'boolean' },
-      ],
-      schema: z.object({ state: z.enum(JOB_STATES).optional(), mine: flag(false) }).strict(),
+      options: options({
+        state: choice('Only jobs in this state', z.enum(JOB_STATES)).optional(),
+        mine: boolean('Only jobs I requested (default false)').default(false),
+      }),
       async handle({ options: o, services, user }) {
         const jobs = await services.jobs.list({
           ...(o.state ? { state: o.state } : {}),
@@ -74,8 +73,7 @@ export default defineCommand({
       role: 'viewer',
       mutates: true,
       defer: false,
-      options: [idOption],
-      schema: z.object({ id }).strict(),
+      options: byId,
       async handle(ctx) {
         const { options: o, services, user } = ctx;
         ctx.auditJob(o.id);

@@ -1,15 +1,10 @@
-import { z } from 'zod';
 import { snapshotCreatePayload } from '../src/kinds/snapshot-create.js';
-import { snapshotRefPayload } from '../src/kinds/snapshot-ref.js';
 import { MAX_DESCRIPTION, descriptionSchema } from '../src/domain/text.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
 import {
-  enqueueAndReply,
-  hostField,
+  enqueues,
   hostOption,
-  nameField,
   nameOption,
-  parsePayload,
   readReply,
   requireFree,
   requireSnapshot,
@@ -17,13 +12,16 @@ import {
   resolveHost,
   vmOption,
 } from '../src/chat/command-kit.js';
+import { choice, options, text } from '../src/chat/options.js';
 import { snapshotTree } from '../src/chat/format.js';
 
 /**
  * /snapshot — a VM's state at a moment. internal: inside the qcow2; external: a new overlay
  * takes the writes. revert is destructive: it always waits for an approval (CONTRACT.md).
  */
-const ref = z.object({ vm: nameField, name: nameField, host: hostField }).strict();
+
+/** The options of revert and delete: a VM and one of its snapshots. */
+const ref = (snapshot: string) => options({ vm: vmOption(), name: nameOption(snapshot, 'snapshot'), host: hostOption });
 
 export default defineCommand({
   name: 'snapshot',
@@ -35,44 +33,17 @@ export default defineCommand({
       role: 'operator',
       mutates: true,
       defer: true,
-      options: [
-        vmOption('VM to snapshot'),
-        nameOption('Name of the new snapshot'),
-        {
-          name: 'kind',
-          description: 'internal (default): inside the qcow2 file; external: a new overlay',
-          type: 'string',
-          choices: [
-            { name: 'internal', value: 'internal' },
-            { name: 'external', value: 'external' },
-          ],
-        },
-        { name: 'description', description: 'What this snapshot is for', type: 'string', maxLength: MAX_DESCRIPTION },
-        hostOption,
-      ],
-      schema: z
-        .object({
-          vm: nameField,
-          name: nameField,
-          kind: z.enum(['internal', 'external']).default('internal'),
-          description: descriptionSchema.optional(),
-          host: hostField,
-        })
-        .strict(),
-      async handle(ctx) {
-        const { options: o, services } = ctx;
-        const host = resolveHost(services, o.host);
-        const payload = parsePayload(snapshotCreatePayload, {
-          host,
-          vm: o.vm,
-          name: o.name,
-          kind: o.kind,
-          ...(o.description !== undefined ? { description: o.description } : {}),
-        });
-        await requireVm(services, host, o.vm);
-        await requireFree((fresh) => services.catalog.snapshots(host, o.vm, { fresh }), [o.name], 'Snapshot', `on VM ${o.vm}`);
-        return enqueueAndReply(ctx, 'snapshot.create', payload);
-      },
+      options: options({
+        vm: vmOption('VM to snapshot'),
+        name: nameOption('Name of the new snapshot'),
+        kind: choice('internal (default): inside the qcow2 file; external: a new overlay', snapshotCreatePayload.shape.kind).default('internal'),
+        description: text('What this snapshot is for', descriptionSchema, { maxLength: MAX_DESCRIPTION }).optional(),
+        host: hostOption,
+      }),
+      handle: enqueues('snapshot.create', async (services, p) => {
+        await requireVm(services, p.host, p.vm);
+        await requireFree((fresh) => services.catalog.snapshots(p.host, p.vm, { fresh }), [p.name], 'Snapshot', `on VM ${p.vm}`);
+      }),
     }),
     subcommand({
       name: 'list',
@@ -80,8 +51,7 @@ export default defineCommand({
       role: 'viewer',
       mutates: false,
       defer: true,
-      options: [vmOption(), hostOption],
-      schema: z.object({ vm: nameField, host: hostField }).strict(),
+      options: options({ vm: vmOption(), host: hostOption }),
       async handle({ options: o, services }) {
         const host = resolveHost(services, o.host);
         await requireVm(services, host, o.vm);
@@ -95,15 +65,8 @@ export default defineCommand({
       role: 'operator',
       mutates: true,
       defer: true,
-      options: [vmOption(), nameOption('Snapshot to revert to', 'snapshot'), hostOption],
-      schema: ref,
-      async handle(ctx) {
-        const { options: o, services } = ctx;
-        const host = resolveHost(services, o.host);
-        const payload = parsePayload(snapshotRefPayload, { host, vm: o.vm, name: o.name });
-        await requireSnapshot(services, host, o.vm, o.name);
-        return enqueueAndReply(ctx, 'snapshot.revert', payload);
-      },
+      options: ref('Snapshot to revert to'),
+      handle: enqueues('snapshot.revert', (services, p) => requireSnapshot(services, p.host, p.vm, p.name)),
     }),
     subcommand({
       name: 'delete',
@@ -111,15 +74,8 @@ export default defineCommand({
       role: 'operator',
       mutates: true,
       defer: true,
-      options: [vmOption(), nameOption('Snapshot to delete', 'snapshot'), hostOption],
-      schema: ref,
-      async handle(ctx) {
-        const { options: o, services } = ctx;
-        const host = resolveHost(services, o.host);
-        const payload = parsePayload(snapshotRefPayload, { host, vm: o.vm, name: o.name });
-        await requireSnapshot(services, host, o.vm, o.name);
-        return enqueueAndReply(ctx, 'snapshot.delete', payload);
-      },
+      options: ref('Snapshot to delete'),
+      handle: enqueues('snapshot.delete', (services, p) => requireSnapshot(services, p.host, p.vm, p.name)),
     }),
   ],
 });

@@ -1,44 +1,25 @@
-import { z } from 'zod';
-import { vmPayload } from '../src/kinds/vm-ref.js';
-import { vmStopPayload } from '../src/kinds/vm-stop.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
-import {
-  enqueueAndReply,
-  flag,
-  hostField,
-  hostOption,
-  nameField,
-  parsePayload,
-  readReply,
-  requireVm,
-  resolveHost,
-  vmOption,
-} from '../src/chat/command-kit.js';
+import { enqueues, hostOption, listOnHost, readReply, requireVm, resolveHost, vmOption } from '../src/chat/command-kit.js';
+import { boolean, options } from '../src/chat/options.js';
 import { vmInfoLines, vmTable } from '../src/chat/format.js';
 
 /**
  * /vm — libvirt domains on a host. delete removes the domain, its snapshots and its disks: it
  * always waits for an approval (CONTRACT.md).
  */
-const one = z.object({ vm: nameField, host: hostField }).strict();
+
+/** The options of a subcommand on one VM. */
+const one = (vm: string) => options({ vm: vmOption(vm), host: hostOption });
 
 export default defineCommand({
   name: 'vm',
   description: 'Virtual machines: list, info, start, stop, delete (needs approval)',
   subcommands: [
-    subcommand({
-      name: 'list',
+    listOnHost({
       description: 'List VMs and their state',
-      role: 'viewer',
-      mutates: false,
-      defer: true,
-      options: [hostOption],
-      schema: z.object({ host: hostField }).strict(),
-      async handle({ options: o, services }) {
-        const host = resolveHost(services, o.host);
-        const vms = await services.catalog.vms(host, { fresh: true });
-        return readReply(`VMs on ${host}`, vmTable(vms));
-      },
+      what: 'VMs',
+      read: (services, host) => services.catalog.vms(host, { fresh: true }),
+      lines: vmTable,
     }),
     subcommand({
       name: 'info',
@@ -46,8 +27,7 @@ export default defineCommand({
       role: 'viewer',
       mutates: false,
       defer: true,
-      options: [vmOption(), hostOption],
-      schema: one,
+      options: one('VM name'),
       async handle({ options: o, services }) {
         const host = resolveHost(services, o.host);
         await requireVm(services, host, o.vm);
@@ -61,15 +41,8 @@ export default defineCommand({
       role: 'operator',
       mutates: true,
       defer: true,
-      options: [vmOption('VM to start'), hostOption],
-      schema: one,
-      async handle(ctx) {
-        const { options: o, services } = ctx;
-        const host = resolveHost(services, o.host);
-        const payload = parsePayload(vmPayload, { host, vm: o.vm });
-        await requireVm(services, host, o.vm);
-        return enqueueAndReply(ctx, 'vm.start', payload);
-      },
+      options: one('VM to start'),
+      handle: enqueues('vm.start', (services, p) => requireVm(services, p.host, p.vm)),
     }),
     subcommand({
       name: 'stop',
@@ -77,19 +50,12 @@ export default defineCommand({
       role: 'operator',
       mutates: true,
       defer: true,
-      options: [
-        vmOption('VM to stop'),
-        { name: 'force', description: 'Destroy (power off) instead of an ACPI shutdown (default false)', type: 'boolean' },
-        hostOption,
-      ],
-      schema: z.object({ vm: nameField, force: flag(false), host: hostField }).strict(),
-      async handle(ctx) {
-        const { options: o, services } = ctx;
-        const host = resolveHost(services, o.host);
-        const payload = parsePayload(vmStopPayload, { host, vm: o.vm, force: o.force });
-        await requireVm(services, host, o.vm);
-        return enqueueAndReply(ctx, 'vm.stop', payload);
-      },
+      options: options({
+        vm: vmOption('VM to stop'),
+        force: boolean('Destroy (power off) instead of an ACPI shutdown (default false)').default(false),
+        host: hostOption,
+      }),
+      handle: enqueues('vm.stop', (services, p) => requireVm(services, p.host, p.vm)),
     }),
     subcommand({
       name: 'delete',
@@ -97,15 +63,8 @@ export default defineCommand({
       role: 'operator',
       mutates: true,
       defer: true,
-      options: [vmOption('VM to delete'), hostOption],
-      schema: one,
-      async handle(ctx) {
-        const { options: o, services } = ctx;
-        const host = resolveHost(services, o.host);
-        const payload = parsePayload(vmPayload, { host, vm: o.vm });
-        await requireVm(services, host, o.vm);
-        return enqueueAndReply(ctx, 'vm.delete', payload);
-      },
+      options: one('VM to delete'),
+      handle: enqueues('vm.delete', (services, p) => requireVm(services, p.host, p.vm)),
     }),
   ],
 });

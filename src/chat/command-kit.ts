@@ -1,55 +1,40 @@
-import { z } from 'zod';
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
-import { KINDS_NEEDING_APPROVAL, type JobKind } from '../kinds/index.js';
-import { hostNameSchema, nameSchema } from '../domain/names.js';
+import { KINDS_NEEDING_APPROVAL, type JobKind, type JobPayload } from '../kinds/index.js';
+import { MAX_NAME_LENGTH, hostNameSchema, nameSchema } from '../domain/names.js';
 import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.js';
 import type { Job } from '../jobs/types.js';
-import type { HandlerContext } from './command.js';
+import { subcommand, type HandlerContext } from './command.js';
 import { describeJob, formatDuration, formatTime } from './format.js';
 import { person } from './people.js';
 import type { Services } from './services.js';
-import type { OptionDef, Reply } from './types.js';
+import { invalidOptions, options, text, type Option } from './options.js';
+import type { Reply } from './types.js';
 
 /**
- * What several command modules share: option definitions and schemas that must be identical
- * everywhere (CONTRACT.md: `host` optional everywhere, names 1–63 safe characters), the cheap
- * existence checks made before a job exists, and the enqueue-and-reply step.
+ * What several command modules share: the options that must be identical everywhere
+ * (CONTRACT.md: `host` optional everywhere, names 1–63 safe characters), the cheap existence
+ * checks made before a job exists, and the enqueue-and-reply step.
  */
 
-// ---- option definitions ---------------------------------------------------------------------
+// ---- options ------------------------------------------------------------------------------
 
-const NAME_MAX = 63;
-
-export const hostOption: OptionDef = {
-  name: 'host',
-  description: 'Host (default: the first configured host)',
-  type: 'string',
-  required: false,
-  maxLength: NAME_MAX,
-  autocomplete: 'host',
-};
-
-export function vmOption(description = 'VM name'): OptionDef {
-  return { name: 'vm', description, type: 'string', required: true, maxLength: NAME_MAX, autocomplete: 'vm' };
+/** The name of something that exists on the host, completed from it (`vm`, `template`). */
+export function nameOf(source: 'vm' | 'template', description: string): Option<typeof nameSchema> {
+  return text(description, nameSchema, { maxLength: MAX_NAME_LENGTH, autocomplete: source });
 }
 
-/** A name option: `source` set when it names something that exists (autocomplete), unset when it names something new. */
-export function nameOption(description: string, source?: 'template' | 'snapshot'): OptionDef {
-  return {
-    name: 'name',
-    description,
-    type: 'string',
-    required: true,
-    minLength: 1,
-    maxLength: NAME_MAX,
-    ...(source ? { autocomplete: source } : {}),
-  };
+export const vmOption = (description = 'VM name') => nameOf('vm', description);
+
+/**
+ * The `name` option: a new name, or with `source` an existing one completed from the host. It
+ * alone shows Discord a min_length of 1, as it always has (the registered JSON is the contract).
+ */
+export function nameOption(description: string, source?: 'template' | 'snapshot'): Option<typeof nameSchema> {
+  return text(description, nameSchema, { minLength: 1, maxLength: MAX_NAME_LENGTH, ...(source ? { autocomplete: source } : {}) });
 }
 
-// ---- option schemas -------------------------------------------------------------------------
-
-export const nameField = nameSchema;
-export const hostField = hostNameSchema.optional();
+/** CONTRACT.md: `host` is optional everywhere; the default is the first configured host. */
+export const hostOption = text('Host (default: the first configured host)', hostNameSchema, { maxLength: MAX_NAME_LENGTH, autocomplete: 'host' }).optional();
 
 // ---- host and existence checks --------------------------------------------------------------
 
@@ -132,12 +117,33 @@ export async function requireFree(
 
 // ---- enqueue and reply ----------------------------------------------------------------------
 
+/** A job-making subcommand's options: its payload's fields, with `host` optional (CONTRACT.md). */
+export type JobOptions<K extends JobKind> = Omit<JobPayload<K>, 'host'> & { host?: string | undefined };
+
+/**
+ * The handler of a subcommand that makes a `kind` job: its payload is the options on their
+ * resolved host; `check` refuses what is wrong on the host (cheap existence checks, from the
+ * catalog) before the job exists. The options are typed as the payload's fields, so a
+ * subcommand whose options do not give its payload does not compile.
+ */
+export function enqueues<K extends JobKind>(kind: K, check: (services: Services, payload: JobPayload<K>) => Promise<unknown>) {
+  return async (ctx: HandlerContext<JobOptions<K>>): Promise<Reply> => {
+    // The spread is the payload: for a generic K the compiler cannot see it, the signature says it.
+    const payload = { ...ctx.options, host: resolveHost(ctx.services, ctx.options.host) } as unknown as JobPayload<K>;
+    await check(ctx.services, payload);
+    return enqueueAndReply(ctx, kind, payload);
+  };
+}
+
 /**
  * Enqueues a job for the invoker, reporting to where they typed. A live duplicate, or a name a
  * live job is already making, becomes a refusal that names that job (the store's unique indexes
- * decide, atomically).
+ * decide, atomically). The store checks the payload by its kind's schema (it is the edge for
+ * every caller); what that refuses is the user's input, shown like any invalid option: the
+ * options were parsed already, so this is only a rule across options (a deploy's name with
+ * count > 1).
  */
-export async function enqueueJob(ctx: HandlerContext<unknown>, kind: JobKind, payload: Record<string, unknown>): Promise<Job> {
+export async function enqueueJob<K extends JobKind>(ctx: HandlerContext<unknown>, kind: K, payload: JobPayload<K>): Promise<Job> {
   const { services, user, place } = ctx;
   try {
     return await services.jobs.enqueue({
@@ -148,6 +154,7 @@ export async function enqueueJob(ctx: HandlerContext<unknown>, kind: JobKind, pa
       ...(KINDS_NEEDING_APPROVAL.has(kind) ? { approvalTtlMs: services.config.approvalTtlMs } : {}),
     });
   } catch (e) {
+    if (isKvmopsError(e, 'invalid-input') && Array.isArray(e.details.issues)) throw invalidOptions(e.details.issues as string[], e);
     if (isKvmopsError(e, 'duplicate-job')) {
       const id = e.details.jobId;
       throw new KvmopsError('duplicate-job', `The same job is already ${id !== undefined ? `live: job #${id}` : 'live'}. Follow it with /job status${id !== undefined ? ` id:${id}` : ''}.`, {
@@ -205,7 +212,7 @@ export async function approvalReply(ctx: HandlerContext<unknown>, job: Job): Pro
 }
 
 /** Enqueue, then the reply that fits the kind. */
-export async function enqueueAndReply(ctx: HandlerContext<unknown>, kind: JobKind, payload: Record<string, unknown>): Promise<Reply> {
+export async function enqueueAndReply<K extends JobKind>(ctx: HandlerContext<unknown>, kind: K, payload: JobPayload<K>): Promise<Reply> {
   const job = await enqueueJob(ctx, kind, payload);
   return job.state === 'awaiting_approval' ? approvalReply(ctx, job) : acceptedReply(job);
 }
@@ -215,27 +222,27 @@ export function readReply(title: string, lines: string[]): Reply {
   return { visibility: 'ephemeral', title, lines, tone: 'info' };
 }
 
-/** `z.boolean().default(x)` with the contract's default, spelled once. */
-export const flag = (dflt: boolean) => z.boolean().default(dflt);
-
 /**
- * A failed zod parse as the user's `invalid-input` refusal, listing every issue as an
- * "option: message" line; `label` ("snapshot create") names the command when known.
+ * `list` of what one host holds (VMs, templates), for viewers. An explicit list reads the host
+ * (and so refreshes the cache): the user wants the truth.
  */
-export function invalidOptions(error: z.ZodError, label?: string): KvmopsError {
-  const issues = error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'options'}: ${i.message}`);
-  return new KvmopsError('invalid-input', `Invalid options${label ? ` for /${label}` : ''}:\n${issues.join('\n')}`, {
-    cause: error,
-    details: { issues },
+export function listOnHost<T>(spec: {
+  description: string;
+  /** "VMs": the reply's title is "VMs on <host>". */
+  what: string;
+  read: (services: Services, host: string) => Promise<T[]>;
+  lines: (items: T[]) => string[];
+}) {
+  return subcommand({
+    name: 'list',
+    description: spec.description,
+    role: 'viewer',
+    mutates: false,
+    defer: true,
+    options: options({ host: hostOption }),
+    async handle({ options: o, services }) {
+      const host = resolveHost(services, o.host);
+      return readReply(`${spec.what} on ${host}`, spec.lines(await spec.read(services, host)));
+    },
   });
-}
-
-/**
- * The job payload, checked by its kind's schema here too, so a rule that spans options (deploy:
- * at most 60 characters with count > 1) is refused before a job exists, as `invalid-input`.
- */
-export function parsePayload<S extends z.ZodTypeAny>(schema: S, data: unknown): z.output<S> {
-  const r = schema.safeParse(data);
-  if (!r.success) throw invalidOptions(r.error);
-  return r.data;
 }

@@ -1,15 +1,18 @@
 import type { z } from 'zod';
+import type { OptionSet } from './options.js';
 import type { Services } from './services.js';
 import type { ChatPlace, ChatUser, CommandDef, Reply, SubcommandDef } from './types.js';
 
 /**
  * The shape of a command module (commands/*.ts), the discord.js-guide way: one slash command per
  * file exporting its definition and its handlers. `defineCommand` keeps a subcommand's
- * definition, schema and handler side by side, then splits them into the chat-facing
- * `CommandDef` (what adapters register) and the handlers (what the router runs).
+ * definition, options and handler side by side, then splits them into the chat-facing
+ * `CommandDef` (what adapters register) and the handlers (what the router runs). Both halves
+ * come from the same spec, so every subcommand has its handler and its handler parses exactly
+ * the options the subcommand shows.
  */
 
-/** What a handler receives: options already parsed by its schema, user already authorized. */
+/** What a handler receives: options already parsed (at the chat edge, once), user already authorized. */
 export interface HandlerContext<O> {
   options: O;
   user: ChatUser;
@@ -20,8 +23,8 @@ export interface HandlerContext<O> {
 }
 
 export interface SubcommandHandler {
-  /** zod object of the options: defaults from the contract; keys = the option names. */
-  schema: z.AnyZodObject;
+  /** The subcommand's options: the router parses what the platform delivered with them. */
+  options: OptionSet;
   /**
    * The handler reads a host (lists, existence checks): the adapter should acknowledge first
    * (Discord: defer), as it may take longer than the 3 s interaction deadline.
@@ -41,13 +44,17 @@ export interface CommandModule {
 }
 
 /** One subcommand, defined in one place. */
-export interface SubcommandSpec<S extends z.AnyZodObject> extends SubcommandDef {
-  schema: S;
+export interface SubcommandSpec<S extends z.ZodTypeAny> extends Omit<SubcommandDef, 'options'> {
+  options: OptionSet<S>;
   defer: boolean;
-  handle(ctx: HandlerContext<z.output<S>>): Promise<Reply>;
+  /**
+   * A property, not a method, so its parameter is checked strictly: a handler that needs more
+   * than the options give (e.g. `enqueues(kind)`: the payload's fields) does not compile.
+   */
+  handle: (ctx: HandlerContext<z.output<S>>) => Promise<Reply>;
 }
 
-export function subcommand<S extends z.AnyZodObject>(spec: SubcommandSpec<S>): SubcommandSpec<S> {
+export function subcommand<S extends z.ZodTypeAny>(spec: SubcommandSpec<S>): SubcommandSpec<S> {
   return spec;
 }
 
@@ -60,10 +67,9 @@ export function defineCommand(spec: {
 }): CommandModule {
   const handlers: Record<string, SubcommandHandler> = {};
   const subcommands: SubcommandDef[] = [];
-  for (const s of spec.subcommands) {
-    const { schema, defer, handle, ...def } = s;
-    subcommands.push(def);
-    handlers[s.name] = { schema, defer, handle };
+  for (const { options, defer, handle, ...def } of spec.subcommands) {
+    subcommands.push({ ...def, options: options.defs });
+    handlers[def.name] = { options, defer, handle };
   }
   return {
     def: { name: spec.name, description: spec.description, flat: spec.flat ?? false, subcommands },

@@ -1,10 +1,8 @@
-import { z } from 'zod';
 import { KvmopsError, type ErrorCode } from '../domain/errors.js';
 import { isValidName } from '../domain/names.js';
 import { cut } from '../domain/text.js';
 import type { AuditEntry } from '../jobs/types.js';
 import type { CommandModule, SubcommandHandler } from './command.js';
-import { invalidOptions } from './command-kit.js';
 import { formatDuration } from './format.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { hasRole } from './roles.js';
@@ -126,7 +124,7 @@ export class CommandRouter {
       auditJobId = reply.jobId ?? reply.approvalJobId ?? auditJobId;
       outcome = resolved.def.mutates ? 'accepted' : 'read';
     } catch (e) {
-      const err = this.asKvmopsError(e, label);
+      const err = this.asKvmopsError(e);
       reply = errorReply(err);
       code = err.code;
       outcome = FAULT_CODES.has(err.code) ? 'error' : 'refused';
@@ -223,10 +221,9 @@ export class CommandRouter {
     }
   }
 
-  private validate(resolved: Resolved, raw: RawOptions): Record<string, unknown> {
-    const r = resolved.handler.schema.safeParse(coerce(resolved.def.options, raw));
-    if (!r.success) throw invalidOptions(r.error, resolved.label);
-    return r.data as Record<string, unknown>;
+  /** The chat edge: the one parse of what the platform delivered; handlers get its result. */
+  private validate(resolved: Resolved, raw: RawOptions): unknown {
+    return resolved.handler.options.parse(raw, resolved.label);
   }
 
   private async candidates(option: OptionDef, raw: RawOptions): Promise<string[]> {
@@ -250,10 +247,8 @@ export class CommandRouter {
     }
   }
 
-  private asKvmopsError(e: unknown, label: string): KvmopsError {
+  private asKvmopsError(e: unknown): KvmopsError {
     if (e instanceof KvmopsError) return e;
-    // A handler's own zod parse that failed: still the user's input.
-    if (e instanceof z.ZodError) return invalidOptions(e, label);
     return new KvmopsError('internal', 'Something went wrong on our side; it has been logged.', { cause: e });
   }
 
@@ -278,22 +273,6 @@ export function errorReply(err: KvmopsError): Reply {
     tone: fault ? 'error' : 'warning',
     code: err.code,
   };
-}
-
-/**
- * Platforms deliver typed values (Discord) or text (the shell): "3" for an integer option and
- * "true" for a boolean one become 3 and true; anything else is left for zod to refuse.
- */
-function coerce(defs: readonly OptionDef[], raw: RawOptions): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    if (v === undefined) continue;
-    const def = defs.find((d) => d.name === k);
-    if (def?.type === 'integer' && typeof v === 'string' && /^[+-]?\d{1,15}$/.test(v.trim())) out[k] = Number(v.trim());
-    else if (def?.type === 'boolean' && typeof v === 'string' && /^(true|false)$/i.test(v.trim())) out[k] = v.trim().toLowerCase() === 'true';
-    else out[k] = v;
-  }
-  return out;
 }
 
 /** Options as given, for the audit row (long strings cut: the audit is not a dump). */

@@ -10,6 +10,7 @@ import { loadEnv } from '../../src/config/env.js';
 import { loadCommands } from '../../commands/index.js';
 import { CommandRouter } from '../../src/chat/router.js';
 import { defineCommand, subcommand } from '../../src/chat/command.js';
+import { options } from '../../src/chat/options.js';
 import { RolePolicy } from '../../src/chat/roles.js';
 
 /** The router's central duties: place, roles, rate limit, errors, audit, defer, autocomplete. */
@@ -145,6 +146,16 @@ describe('rate limit', () => {
   });
 });
 
+/** A flat command for viewers, with no options, whose handler is `handle`. */
+function failing(name: string, handle: () => Promise<never>) {
+  return defineCommand({
+    name,
+    description: 'Always fails',
+    flat: true,
+    subcommands: [subcommand({ name, description: 'Always fails', role: 'viewer', mutates: false, defer: false, options: options({}), handle })],
+  });
+}
+
 describe('errors become replies', () => {
   it('an unknown command or subcommand is refused and audited', async () => {
     w = makeWorld();
@@ -157,24 +168,8 @@ describe('errors become replies', () => {
 
   it('an unexpected error is `internal` with a generic text, logged with its cause', async () => {
     w = makeWorld();
-    const boom = defineCommand({
-      name: 'boom',
-      description: 'Always fails',
-      flat: true,
-      subcommands: [
-        subcommand({
-          name: 'boom',
-          description: 'Always fails',
-          role: 'viewer',
-          mutates: false,
-          defer: false,
-          options: [],
-          schema: z.object({}).strict(),
-          async handle() {
-            throw new TypeError('secret internals: cannot read x of undefined');
-          },
-        }),
-      ],
+    const boom = failing('boom', async () => {
+      throw new TypeError('secret internals: cannot read x of undefined');
     });
     const router = new CommandRouter({ commands: [boom], services: w.services });
     const r = await router.handle({ command: 'boom', options: {}, user: USERS.carol, place: PLACE });
@@ -184,6 +179,19 @@ describe('errors become replies', () => {
     const log = w.logs.find((l) => l.level === 'error')!;
     assert.ok(log);
     assert.match(String((log.obj as { err: Error }).err.message), /secret internals/);
+    assert.equal(w.audit()[0]?.outcome, 'error');
+  });
+
+  it('a zod error from inside a handler is a fault, not the user\'s input: options are parsed once, at the edge', async () => {
+    w = makeWorld();
+    const bug = failing('bug', async () => {
+      z.object({ size: z.number() }).parse({ size: 'big' });
+      throw new Error('unreachable');
+    });
+    const router = new CommandRouter({ commands: [bug], services: w.services });
+    const r = await router.handle({ command: 'bug', options: {}, user: USERS.carol, place: PLACE });
+    assert.equal(r.code, 'internal', JSON.stringify(r));
+    assert.doesNotMatch(JSON.stringify(r), /size/);
     assert.equal(w.audit()[0]?.outcome, 'error');
   });
 

@@ -2,22 +2,23 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { COMMAND_MODULES, loadCommands } from '../../../commands/index.js';
+import { nameOption, vmOption } from '../../../src/chat/command-kit.js';
 import { CommandShapeError } from '../../../src/chat/command-shape.js';
 import { defineCommand, subcommand, type CommandModule } from '../../../src/chat/command.js';
-import type { OptionDef } from '../../../src/chat/types.js';
+import { choice, integer, options, text, type OptionSet } from '../../../src/chat/options.js';
+
+const ok = async () => ({ visibility: 'ephemeral' as const, title: '', lines: [], tone: 'info' as const });
 
 /** A valid module to break one rule at a time. */
-function good(options: OptionDef[] = [{ name: 'vm', description: 'VM', type: 'string', required: true }], schema: z.AnyZodObject = z.object({ vm: z.string() })): CommandModule {
+function good(opts: OptionSet = options({ vm: text('VM', z.string()) }), subs: string[] = ['do']): CommandModule {
   return defineCommand({
     name: 'thing',
     description: 'A thing',
-    subcommands: [
-      subcommand({ name: 'do', description: 'Do it', role: 'viewer', mutates: false, defer: false, options, schema, handle: async () => ({ visibility: 'ephemeral', title: '', lines: [], tone: 'info' }) }),
-    ],
+    subcommands: subs.map((name) => subcommand({ name, description: 'Do it', role: 'viewer', mutates: false, defer: false, options: opts, handle: ok })),
   });
 }
 
-function rejects(m: unknown, pattern: RegExp) {
+function rejects(m: CommandModule, pattern: RegExp) {
   assert.throws(
     () => loadCommands([m]),
     (e: unknown) => {
@@ -80,9 +81,8 @@ describe('the command loader', () => {
   it('rejects an uppercase or spaced name', () => {
     const m = good();
     m.def.name = 'Thing';
-    rejects(m, /\/Thing: def\.name: must match/);
-    const o = good([{ name: 'my vm', description: 'VM', type: 'string', required: true }], z.object({ 'my vm': z.string() }));
-    rejects(o, /options\.0\.name/);
+    rejects(m, /\/Thing: name: must match/);
+    rejects(good(options({ 'my vm': text('VM', z.string()) })), /options\.0\.name/);
   });
 
   it('rejects an empty or over-long description', () => {
@@ -92,66 +92,45 @@ describe('the command loader', () => {
     const n = good();
     n.def.subcommands[0]!.description = 'x'.repeat(101);
     rejects(n, /over 100 characters/);
+    rejects(good(options({ vm: text('x'.repeat(101), z.string()) })), /options\.0\.description: description is over 100/);
   });
 
-  it('rejects more than 25 options or choices', () => {
-    const many = Array.from({ length: 26 }, (_, i): OptionDef => ({ name: `o${i}`, description: 'o', type: 'string' }));
-    rejects(good(many, z.object(Object.fromEntries(many.map((o) => [o.name, z.string().optional()])))), /at most 25 options/);
-    const choices = Array.from({ length: 26 }, (_, i) => ({ name: `c${i}`, value: `c${i}` }));
-    rejects(good([{ name: 'vm', description: 'VM', type: 'string', choices }]), /at most 25 choices/);
+  it('rejects more than 25 options or choices, and a choice over 100 characters', () => {
+    const many = Object.fromEntries(Array.from({ length: 26 }, (_, i) => [`o${i}`, text('o', z.string()).optional()]));
+    rejects(good(options(many)), /at most 25 options/);
+    const values = Array.from({ length: 26 }, (_, i) => `c${i}`) as [string, ...string[]];
+    rejects(good(options({ vm: choice('VM', z.enum(values)) })), /at most 25 choices/);
+    rejects(good(options({ vm: choice('VM', z.enum(['x'.repeat(101)])) })), /choices\.0\.name/);
   });
 
   it('rejects a required option after an optional one', () => {
-    rejects(
-      good(
-        [
-          { name: 'a', description: 'a', type: 'string' },
-          { name: 'b', description: 'b', type: 'string', required: true },
-        ],
-        z.object({ a: z.string().optional(), b: z.string() }),
-      ),
-      /required options must come before optional ones/,
-    );
+    rejects(good(options({ a: text('a', z.string()).optional(), b: text('b', z.string()) })), /required options must come before optional ones/);
   });
 
-  it('rejects autocomplete on a non-string option, and with choices', () => {
-    rejects(good([{ name: 'vm', description: 'VM', type: 'integer', autocomplete: 'vm' }]), /autocomplete is only for string options/);
-    rejects(good([{ name: 'vm', description: 'VM', type: 'string', autocomplete: 'vm', choices: [{ name: 'a', value: 'a' }] }]), /either choices or autocomplete/);
-  });
-
-  it('rejects choices of the wrong type and min/max on the wrong type', () => {
-    rejects(good([{ name: 'vm', description: 'VM', type: 'integer', choices: [{ name: 'a', value: 'a' }] }]), /integer value/);
-    rejects(good([{ name: 'vm', description: 'VM', type: 'string', minValue: 1 }]), /minValue\/maxValue are for integer/);
-    rejects(good([{ name: 'vm', description: 'VM', type: 'integer', minValue: 5, maxValue: 1 }]), /minValue > maxValue/);
-    rejects(good([{ name: 'vm', description: 'VM', type: 'boolean', maxLength: 3 }]), /minLength\/maxLength are for string/);
+  it('rejects bounds that exclude every value', () => {
+    rejects(good(options({ n: integer('n', z.number().int().min(5).max(1)) })), /minValue > maxValue/);
+    rejects(good(options({ s: text('s', z.string(), { minLength: 5, maxLength: 1 }) })), /minLength > maxLength/);
   });
 
   it('rejects snapshot autocomplete without a vm option', () => {
-    rejects(good([{ name: 'name', description: 'n', type: 'string', autocomplete: 'snapshot' }], z.object({ name: z.string() })), /needs a "vm" option/);
+    rejects(good(options({ name: nameOption('n', 'snapshot') })), /needs a "vm" option/);
+    assert.equal(loadCommands([good(options({ vm: vmOption(), name: nameOption('n', 'snapshot') }))]).length, 1);
   });
 
-  it('rejects a schema whose keys differ from the options, a missing handler, a non-zod schema', () => {
-    rejects(good(undefined, z.object({ vm: z.string(), extra: z.string() })), /schema keys \[extra,vm\] differ from option names \[vm\]/);
-    const m = good();
-    delete m.handlers.do;
-    rejects(m, /subcommand "do" has no handler/);
-    const n = good();
-    (n.handlers.do as { schema: unknown }).schema = { parse: () => ({}) };
-    rejects(n, /schema must be a zod object/);
-  });
-
-  it('rejects a bad role, a flat command with a differently named subcommand, repeated names', () => {
-    const m = good();
-    (m.def.subcommands[0] as { role: string }).role = 'approver';
-    rejects(m, /role/);
+  it('rejects a flat command with a differently named subcommand, repeated subcommand and command names', () => {
     const f = good();
     f.def.flat = true;
     rejects(f, /flat command has exactly one subcommand/);
+    rejects(good(undefined, ['do', 'do']), /subcommand names repeat/);
     assert.throws(() => loadCommands([good(), good()]), /\/thing: command name repeats/);
   });
 
-  it('rejects something that is not a module at all, listing every problem', () => {
-    assert.throws(() => loadCommands([{ data: {}, execute() {} }]), (e: unknown) => e instanceof CommandShapeError && e.problems.length >= 2);
-    assert.throws(() => loadCommands([null]), /module #0/);
+  it('rejects a command over Discord\'s 4000 characters, listing every problem of every module', () => {
+    const long = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`o${i}`, text('d'.repeat(100), z.string()).optional()]));
+    const subs = Array.from({ length: 2 }, (_, i) => `s${i}`);
+    rejects(good(options(long), subs), /exceed 4000 characters/);
+    const a = good();
+    a.def.description = '';
+    assert.throws(() => loadCommands([a, a]), (e: unknown) => e instanceof CommandShapeError && e.problems.length === 3);
   });
 });
