@@ -20,7 +20,8 @@ import { withTempDir } from './tempdir.js';
 import { storedTemplateFromXml, templateXmlVolume, type StoredTemplate } from './templates.js';
 import type { DeployRequest, DeployResult, OpContext } from './types.js';
 import { assertName } from './validate.js';
-import { qemuImgArgs, virshArgs, type VirshArgs } from './virsh-args.js';
+import { qemuImgArgs } from './qemu-img-args.js';
+import { virshArgs, type VirshArgs } from './virsh-args.js';
 
 /**
  * Deploy N VMs from a template.

@@ -1,15 +1,16 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KvmopsError } from '../domain/errors.js';
-import { run } from './exec.js';
 import type { HostContext } from './host-context.js';
 import { ensurePools, forgetPools } from './pools.js';
 import { qemuImg } from './qemu-img.js';
+import * as qemuIo from './qemu-io.js';
 import { newDomainUuid } from './domain-uuid.js';
 import { freshVmFile } from './storage.js';
 import { withTempDir } from './tempdir.js';
 import { assertName } from './validate.js';
-import { qemuImgArgs, virshArgs } from './virsh-args.js';
+import { qemuImgArgs } from './qemu-img-args.js';
+import { virshArgs } from './virsh-args.js';
 import { deleteVm, listVms } from './vms.js';
 
 /**
@@ -56,15 +57,14 @@ export async function createGoldenVm(h: HostContext, name: string, opts: { sizeM
 export async function writeDiskPattern(h: HostContext, file: string, byte: number, length = '1M'): Promise<void> {
   requireLocal(h);
   h.storage.assertInside(file);
-  await run('qemu-io', ['-c', `write -P 0x${byte.toString(16)} 0 ${length}`, file], { timeoutMs: 30_000 });
+  await qemuIo.writeDiskPattern(file, byte, length);
 }
 
 /** True when the first `length` bytes all hold `byte` (qemu-io `read -P`, read-only, `-U`). */
 export async function hasDiskPattern(h: HostContext, file: string, byte: number, length = '1M'): Promise<boolean> {
   requireLocal(h);
   h.storage.assertInside(file);
-  const r = await run('qemu-io', ['-r', '-U', '-c', `read -P 0x${byte.toString(16)} 0 ${length}`, file], { timeoutMs: 30_000 });
-  return !/Pattern verification failed/.test(r.stdout + r.stderr);
+  return qemuIo.hasDiskPattern(file, byte, length);
 }
 
 /** Removes every VM whose name starts with `prefix` (disks included), then the lab's pools. */

@@ -139,67 +139,6 @@ export const virshArgs = {
   echo: (text: string, opts: { err?: boolean } = {}): VirshArgs => (opts.err ? ['echo', '--err', text] : ['echo', text]),
 };
 
-/** `qemu-img` argv builders (local hosts). */
-export const qemuImgArgs = {
-  /**
-   * The whole backing chain as JSON, top first. `-U`: readable while a VM runs. `format` (when
-   * the domain states it) is not probed: a damaged qcow2 header then fails instead of reading
-   * as a raw disk with no backing file.
-   */
-  infoChain: (file: string, format?: string): string[] => [
-    'info',
-    '-U',
-    ...(format ? ['-f', format] : []),
-    '--backing-chain',
-    '--output=json',
-    file,
-  ],
-  /** A new empty qcow2. */
-  create: (dst: string, sizeBytes: number): string[] => ['create', '-q', '-f', 'qcow2', dst, `${sizeBytes}`],
-  snapshotList: (file: string): string[] => ['snapshot', '-l', file],
-  snapshotApply: (file: string, snapshot: string): string[] => ['snapshot', '-q', '-a', snapshot, file],
-  snapshotDelete: (file: string, snapshot: string): string[] => ['snapshot', '-q', '-d', snapshot, file],
-  /** Merge an overlay into its backing file, keeping the overlay (`-d`). */
-  commit: (overlay: string): string[] => ['commit', '-q', '-d', overlay],
-  /** A new qcow2 holding an internal snapshot's state, on `backing` (format explicit) when given. */
-  convertSnapshot: (src: string, snapshot: string, dst: string, backing?: { file: string; format: string }): string[] => [
-    'convert',
-    '-q',
-    '-O',
-    'qcow2',
-    '-l',
-    `snapshot.name=${snapshot}`,
-    ...(backing ? ['-B', backing.file, '-F', backing.format] : []),
-    src,
-    dst,
-  ],
-  /** Flattening copy: reads the whole chain of `src`, writes one chain-free qcow2. `-p` = progress. */
-  convertFlat: (src: string, srcFormat: string, dst: string): string[] => [
-    'convert',
-    '-p',
-    '-f',
-    srcFormat,
-    '-O',
-    'qcow2',
-    '-o',
-    'compat=1.1',
-    src,
-    dst,
-  ],
-  /** A qcow2 overlay on `backing`, whose format is given explicitly (QEMU ≥ 6.1 needs `-F`). */
-  createOverlay: (dst: string, backing: string, backingFormat = 'qcow2'): string[] => [
-    'create',
-    '-q',
-    '-f',
-    'qcow2',
-    '-b',
-    backing,
-    '-F',
-    backingFormat,
-    dst,
-  ],
-};
-
 /** Volume XML for `vol-create-from`: a qcow2 whose size libvirt takes from the input volume. */
 export function volumeXml(name: string, opts: { mode?: string } = {}): string {
   const perms = opts.mode ? `<permissions><mode>${opts.mode}</mode></permissions>` : '';

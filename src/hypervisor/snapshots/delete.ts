@@ -10,7 +10,8 @@ import { repointDisks } from './domain-disks.js';
 import { hostReferences, type HostReferences } from '../references.js';
 import { assertKnown, assertLocal, chainFiles, formatOf, isOwnFile, usage } from './files.js';
 import type { ParsedSnapshot } from './snapshot-xml.js';
-import { qemuImgArgs, virshArgs } from '../virsh-args.js';
+import { qemuImgArgs } from '../qemu-img-args.js';
+import { virshArgs } from '../virsh-args.js';
 import { findSnapshot, loadByName, type Loaded } from './state.js';
 
 /**
