@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { HostContext } from './host-context.js';
-import { isVolumeMissing, virshMulti } from './multi.js';
+import { isVolumeMissing } from './multi.js';
 import { parseVolumeXml, type VolumeXmlInfo } from './parse.js';
 import { backingChain } from './qemu-img.js';
 import { eachLimited } from './each-limited.js';
@@ -69,20 +69,17 @@ async function remoteChains(h: HostContext, formats: Map<string, string | undefi
   try {
     for (let round = 0; ; round++) {
       const walk = await walkVolumes(h, formats, ctx);
-      // (a folder whose name virsh's command string cannot carry stays unreadable)
-      const dirs = [...new Set([...walk.outsidePools].map((p) => path.posix.dirname(p)))].filter(
-        (d) => !tried.has(d) && !/['\\\n\r]/.test(d),
-      );
+      const dirs = [...new Set([...walk.outsidePools].map((p) => path.posix.dirname(p)))].filter((d) => !tried.has(d));
       if (dirs.length === 0 || round >= 8) return walk.read;
       for (const d of dirs) tried.add(d);
       const pools = dirs.map((d) => [`kvmops-probe-${createHash('sha256').update(d).digest('hex').slice(0, 12)}`, d] as const);
-      const rs = await virshMulti(h, pools.map(([pool, dir]) => virshArgs.poolCreateDir(pool, dir)), { timeoutMs: 60_000, signal: ctx.signal });
+      const rs = await h.virsh.multi(pools.map(([pool, dir]) => virshArgs.poolCreateDir(pool, dir)), { timeoutMs: 60_000, signal: ctx.signal });
       pools.forEach(([pool], i) => {
         if (!rs[i]!.error) probes.push(pool);
       });
     }
   } finally {
-    if (probes.length) await virshMulti(h, probes.map((p) => virshArgs.poolDestroy(p)), { timeoutMs: 60_000 }).catch(() => {});
+    if (probes.length) await h.virsh.multi(probes.map((p) => virshArgs.poolDestroy(p)), { timeoutMs: 60_000 }).catch(() => {});
   }
 }
 
@@ -103,7 +100,7 @@ async function walkVolumes(
       break;
     }
     const paths = [...frontier.keys()].filter((p) => !info.has(p));
-    const results = await virshMulti(h, paths.map((p) => virshArgs.volDumpxml(p)), { timeoutMs: 60_000, signal: ctx.signal });
+    const results = await h.virsh.multi(paths.map((p) => virshArgs.volDumpxml(p)), { timeoutMs: 60_000, signal: ctx.signal });
     paths.forEach((p, i) => {
       const r = results[i]!;
       // "not found" proves absence only inside the storage dir, whose pools kvmops refreshes;

@@ -9,7 +9,7 @@ import { listDomains, parseDomainList, type DomainRef } from './domains.js';
 import { eachLimited } from './each-limited.js';
 import type { HostContext } from './host-context.js';
 import { domainViews, type DomainView } from './inventory.js';
-import { isVolumeMissing, okStdout, throwFirstError, virshMulti } from './multi.js';
+import { isVolumeMissing, okStdout, throwFirstError } from './multi.js';
 import { parseVolList } from './parse.js';
 import { ensurePools } from './pools.js';
 import { qemuImg } from './qemu-img.js';
@@ -161,12 +161,12 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
         cmds = [virshArgs.poolRefresh(h.storage.vmsPool), ...defines];
       }
       ctx.signal?.throwIfAborted();
-      throwFirstError(await virshMulti(h, cmds, { timeoutMs: 300_000, signal: ctx.signal }));
+      throwFirstError(await h.virsh.multi(cmds, { timeoutMs: 300_000, signal: ctx.signal }));
     });
     if (req.start) {
       ctx.onProgress?.({ step: `starting ${names.length} VM${names.length === 1 ? '' : 's'}` });
       const all = [...complete, ...plans.map((p) => ({ uuid: p.uuid, name: p.vm }))];
-      const rs = await virshMulti(h, all.map((d) => virshArgs.start(d.uuid)), { timeoutMs: 300_000, signal: ctx.signal });
+      const rs = await h.virsh.multi(all.map((d) => virshArgs.start(d.uuid)), { timeoutMs: 300_000, signal: ctx.signal });
       throwFirstError(rs.filter((r) => !isKvmopsError(r.error, 'vm-running')));
     }
   } catch (e) {
@@ -190,8 +190,7 @@ interface DeployState {
 async function readState(h: HostContext, template: string, ctx: OpContext): Promise<DeployState> {
   return withTempDir(async (dir) => {
     const xmlFile = path.join(dir, 'template.xml');
-    const [listR, refreshR, volsR, tplR] = await virshMulti(
-      h,
+    const [listR, refreshR, volsR, tplR] = await h.virsh.multi(
       [
         virshArgs.listDomains(),
         virshArgs.poolRefresh(h.storage.vmsPool),
@@ -285,7 +284,7 @@ export async function removeMade(h: HostContext, vms: readonly DomainRef[], file
   const present = await listDomains(h, ctx);
   const mine = vms.filter((v) => present.some((d) => d.uuid === v.uuid && d.name === v.name));
   if (mine.length) {
-    const rs = await virshMulti(h, mine.flatMap((v) => [virshArgs.destroy(v.uuid), virshArgs.undefine(v.uuid)]), { timeoutMs: 120_000 });
+    const rs = await h.virsh.multi(mine.flatMap((v) => [virshArgs.destroy(v.uuid), virshArgs.undefine(v.uuid)]), { timeoutMs: 120_000 });
     throwFirstError(rs.filter((r) => !isKvmopsError(r.error, 'vm-not-found') && !isKvmopsError(r.error, 'vm-not-running')));
   }
   const owners = new Set<string>(vms.map((v) => v.uuid));
