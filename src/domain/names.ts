@@ -43,6 +43,9 @@ export const snapshotNameSchema = nameSchema.describe('snapshot name');
 /** Host names in KVMOPS_HOSTS: same rule, so they can appear in file and pool names too. */
 export const hostNameSchema = nameSchema.describe('host name');
 
+/** The most VMs one /deploy makes (its `count`). */
+export const MAX_DEPLOY_COUNT = 20;
+
 /** `name-01` … `name-NN` for count > 1; the name itself for a single VM (/deploy). */
 export function deployNames(name: string, count: number): string[] {
   if (count === 1) return [name];

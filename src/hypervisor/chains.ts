@@ -19,6 +19,11 @@ import { virshArgs } from './virsh-args.js';
  * deleted. A file that does not exist (local) depends on nothing: its chain is `[]`.
  */
 
+/** Deeper than this, a chain is unreadable (a loop, or nothing kvmops made). */
+const MAX_CHAIN_DEPTH = 32;
+/** Rounds of transient probe pools for files outside every pool (each round may find more folders). */
+const MAX_PROBE_ROUNDS = 8;
+
 export interface DiskRef {
   file: string;
   /** The format the domain XML declares, when it does: checked against the image. */
@@ -70,7 +75,7 @@ async function remoteChains(h: HostContext, formats: Map<string, string | undefi
     for (let round = 0; ; round++) {
       const walk = await walkVolumes(h, formats, ctx);
       const dirs = [...new Set([...walk.outsidePools].map((p) => path.posix.dirname(p)))].filter((d) => !tried.has(d));
-      if (dirs.length === 0 || round >= 8) return walk.read;
+      if (dirs.length === 0 || round >= MAX_PROBE_ROUNDS) return walk.read;
       for (const d of dirs) tried.add(d);
       const pools = dirs.map((d) => [`kvmops-probe-${createHash('sha256').update(d).digest('hex').slice(0, 12)}`, d] as const);
       const rs = await h.virsh.multi(pools.map(([pool, dir]) => virshArgs.poolCreateDir(pool, dir)), { timeoutMs: 60_000, signal: ctx.signal });
@@ -95,8 +100,8 @@ async function walkVolumes(
   let frontier = new Map<string, string[]>([...formats.keys()].map((f) => [f, [f]])); // path → tops waiting for it
   const info = new Map<string, VolumeXmlInfo | { error: string; missing: boolean }>();
   for (let depth = 0; frontier.size > 0; depth++) {
-    if (depth >= 32) {
-      for (const tops of frontier.values()) for (const t of tops) out.unreadable.set(t, 'backing chain deeper than 32 files');
+    if (depth >= MAX_CHAIN_DEPTH) {
+      for (const tops of frontier.values()) for (const t of tops) out.unreadable.set(t, `backing chain deeper than ${MAX_CHAIN_DEPTH} files`);
       break;
     }
     const paths = [...frontier.keys()].filter((p) => !info.has(p));

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
-import { deployNames } from '../domain/names.js';
+import { MAX_DEPLOY_COUNT, deployNames } from '../domain/names.js';
 import { copySparseLocal, volCreateFrom } from './disk-copy.js';
 import { derivedDomainUuid, newDomainUuid, type DomainUuid } from './domain-uuid.js';
 import { interfaceCount, newMac, readVmMeta, vmXml } from './domain-xml.js';
@@ -52,8 +52,6 @@ import { virshArgs, type VirshArgs } from './virsh-args.js';
  * domains it defined, by uuid, and the files it made — and nothing else: a domain that took
  * one of the names meanwhile (so its define failed) is left alone.
  */
-
-export const MAX_DEPLOY_COUNT = 20;
 
 export interface DeployOptions {
   /** How a local host copies clone disks: `auto` (= cp) or `libvirt` (vol-create-from). Remote hosts always use libvirt. */
