@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { execa, type Options } from 'execa';
 import { KvmopsError, type ErrorCode } from '../domain/errors.js';
 import { SETPRIV, setprivArgs } from './setpriv-args.js';
+import type { ToolArgs } from './tool-args.js';
 
 /**
  * The one place kvmops runs external programs (DESIGN.md: only the hypervisor layer does).
@@ -76,7 +77,12 @@ function limitText(ms: number): string {
   return `${Math.round(ms / 3_600_000)} h`;
 }
 
-export async function run(program: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+/**
+ * Runs `program` with an argv from its builder module (tool-args.ts: a hand-spelled array does
+ * not type-check). Only the hypervisor's program runners call this (virsh: multi.ts, qemu-img.ts,
+ * qemu-io.ts, sysprep.ts, disk-copy.ts).
+ */
+export async function run(program: string, args: ToolArgs<string>, opts: RunOptions): Promise<RunResult> {
   const argv = [program, ...args];
   const started = performance.now();
   const execaOpts: Options = {

@@ -171,10 +171,10 @@ export function virshCommandString(commands: readonly VirshArgs[]): string {
  * command string (what kvmops runs: `script`) or one command as separate arguments (`command`:
  * how a command reads in an error message).
  */
-export const virshProcessArgs = {
+export const virshProcessArgs = toolBuilders(VIRSH, {
   script: (uri: string, commandStrings: readonly string[]): string[] => ['--connect', uri, commandStrings.join(COMMAND_SEPARATOR)],
   command: (uri: string, args: VirshArgs): string[] => ['--connect', uri, ...args],
-};
+});
 
 /** Volume XML for `vol-create-from`: a qcow2 whose size libvirt takes from the input volume. */
 export function volumeXml(name: string, opts: { mode?: string } = {}): string {
