@@ -43,7 +43,7 @@ export const snapshotNameSchema = nameSchema.describe('snapshot name');
 /** Host names in KVMOPS_HOSTS: same rule, so they can appear in file and pool names too. */
 export const hostNameSchema = nameSchema.describe('host name');
 
-/** The most VMs one /deploy makes. */
+/** The most VMs one /deploy makes (its `count`). */
 export const MAX_DEPLOY_COUNT = 20;
 /** With count > 1 a `-NN` suffix is added, so the base name must leave room for it. */
 export const MAX_BATCH_BASE_LENGTH = MAX_NAME_LENGTH - 3;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { HostContext } from './host-context.js';
-import { isVolumeMissing, virshMulti } from './multi.js';
+import { isVolumeMissing } from './multi.js';
 import { parseVolumeXml, type VolumeXmlInfo } from './parse.js';
 import { backingChain } from './qemu-img.js';
 import { eachLimited } from './each-limited.js';
@@ -18,6 +18,11 @@ import { virshArgs } from './virsh-args.js';
  * with no backing file — what it depends on is unknown, so nothing it might depend on may be
  * deleted. A file that does not exist (local) depends on nothing: its chain is `[]`.
  */
+
+/** Deeper than this, a chain is unreadable (a loop, or nothing kvmops made). */
+const MAX_CHAIN_DEPTH = 32;
+/** Rounds of transient probe pools for files outside every pool (each round may find more folders). */
+const MAX_PROBE_ROUNDS = 8;
 
 export interface DiskRef {
   file: string;
@@ -69,20 +74,17 @@ async function remoteChains(h: HostContext, formats: Map<string, string | undefi
   try {
     for (let round = 0; ; round++) {
       const walk = await walkVolumes(h, formats, ctx);
-      // (a folder whose name virsh's command string cannot carry stays unreadable)
-      const dirs = [...new Set([...walk.outsidePools].map((p) => path.posix.dirname(p)))].filter(
-        (d) => !tried.has(d) && !/['\\\n\r]/.test(d),
-      );
-      if (dirs.length === 0 || round >= 8) return walk.read;
+      const dirs = [...new Set([...walk.outsidePools].map((p) => path.posix.dirname(p)))].filter((d) => !tried.has(d));
+      if (dirs.length === 0 || round >= MAX_PROBE_ROUNDS) return walk.read;
       for (const d of dirs) tried.add(d);
       const pools = dirs.map((d) => [`kvmops-probe-${createHash('sha256').update(d).digest('hex').slice(0, 12)}`, d] as const);
-      const rs = await virshMulti(h, pools.map(([pool, dir]) => virshArgs.poolCreateDir(pool, dir)), { timeoutMs: 60_000, signal: ctx.signal });
+      const rs = await h.virsh.multi(pools.map(([pool, dir]) => virshArgs.poolCreateDir(pool, dir)), { timeoutMs: 60_000, signal: ctx.signal });
       pools.forEach(([pool], i) => {
         if (!rs[i]!.error) probes.push(pool);
       });
     }
   } finally {
-    if (probes.length) await virshMulti(h, probes.map((p) => virshArgs.poolDestroy(p)), { timeoutMs: 60_000 }).catch(() => {});
+    if (probes.length) await h.virsh.multi(probes.map((p) => virshArgs.poolDestroy(p)), { timeoutMs: 60_000 }).catch(() => {});
   }
 }
 
@@ -98,12 +100,12 @@ async function walkVolumes(
   let frontier = new Map<string, string[]>([...formats.keys()].map((f) => [f, [f]])); // path → tops waiting for it
   const info = new Map<string, VolumeXmlInfo | { error: string; missing: boolean }>();
   for (let depth = 0; frontier.size > 0; depth++) {
-    if (depth >= 32) {
-      for (const tops of frontier.values()) for (const t of tops) out.unreadable.set(t, 'backing chain deeper than 32 files');
+    if (depth >= MAX_CHAIN_DEPTH) {
+      for (const tops of frontier.values()) for (const t of tops) out.unreadable.set(t, `backing chain deeper than ${MAX_CHAIN_DEPTH} files`);
       break;
     }
     const paths = [...frontier.keys()].filter((p) => !info.has(p));
-    const results = await virshMulti(h, paths.map((p) => virshArgs.volDumpxml(p)), { timeoutMs: 60_000, signal: ctx.signal });
+    const results = await h.virsh.multi(paths.map((p) => virshArgs.volDumpxml(p)), { timeoutMs: 60_000, signal: ctx.signal });
     paths.forEach((p, i) => {
       const r = results[i]!;
       // "not found" proves absence only inside the storage dir, whose pools kvmops refreshes;

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
-import { deployNames } from '../domain/names.js';
+import { MAX_DEPLOY_COUNT, deployNames } from '../domain/names.js';
 import { copySparseLocal, volCreateFrom } from './disk-copy.js';
 import { derivedDomainUuid, newDomainUuid, type DomainUuid } from './domain-uuid.js';
 import { interfaceCount, newMac, readVmMeta, vmXml } from './domain-xml.js';
@@ -9,7 +9,7 @@ import { listDomains, parseDomainList, type DomainRef } from './domains.js';
 import { eachLimited } from './each-limited.js';
 import type { HostContext } from './host-context.js';
 import { domainViews, type DomainView } from './inventory.js';
-import { isVolumeMissing, okStdout, throwFirstError, virshMulti } from './multi.js';
+import { isVolumeMissing, okStdout, throwFirstError } from './multi.js';
 import { parseVolList } from './parse.js';
 import { ensurePools } from './pools.js';
 import { qemuImg } from './qemu-img.js';
@@ -20,7 +20,8 @@ import { withTempDir } from './tempdir.js';
 import { storedTemplateFromXml, templateXmlVolume, type StoredTemplate } from './templates.js';
 import type { DeployRequest, DeployResult, OpContext } from './types.js';
 import { assertName } from './validate.js';
-import { qemuImgArgs, virshArgs, type VirshArgs } from './virsh-args.js';
+import { qemuImgArgs } from './qemu-img-args.js';
+import { virshArgs, type VirshArgs } from './virsh-args.js';
 
 /**
  * Deploy N VMs from a template.
@@ -51,8 +52,6 @@ import { qemuImgArgs, virshArgs, type VirshArgs } from './virsh-args.js';
  * domains it defined, by uuid, and the files it made — and nothing else: a domain that took
  * one of the names meanwhile (so its define failed) is left alone.
  */
-
-export const MAX_DEPLOY_COUNT = 20;
 
 export interface DeployOptions {
   /** How a local host copies clone disks: `auto` (= cp) or `libvirt` (vol-create-from). Remote hosts always use libvirt. */
@@ -160,12 +159,12 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
         cmds = [virshArgs.poolRefresh(h.storage.vmsPool), ...defines];
       }
       ctx.signal?.throwIfAborted();
-      throwFirstError(await virshMulti(h, cmds, { timeoutMs: 300_000, signal: ctx.signal }));
+      throwFirstError(await h.virsh.multi(cmds, { timeoutMs: 300_000, signal: ctx.signal }));
     });
     if (req.start) {
       ctx.onProgress?.({ step: `starting ${names.length} VM${names.length === 1 ? '' : 's'}` });
       const all = [...complete, ...plans.map((p) => ({ uuid: p.uuid, name: p.vm }))];
-      const rs = await virshMulti(h, all.map((d) => virshArgs.start(d.uuid)), { timeoutMs: 300_000, signal: ctx.signal });
+      const rs = await h.virsh.multi(all.map((d) => virshArgs.start(d.uuid)), { timeoutMs: 300_000, signal: ctx.signal });
       throwFirstError(rs.filter((r) => !isKvmopsError(r.error, 'vm-running')));
     }
   } catch (e) {
@@ -189,8 +188,7 @@ interface DeployState {
 async function readState(h: HostContext, template: string, ctx: OpContext): Promise<DeployState> {
   return withTempDir(async (dir) => {
     const xmlFile = path.join(dir, 'template.xml');
-    const [listR, refreshR, volsR, tplR] = await virshMulti(
-      h,
+    const [listR, refreshR, volsR, tplR] = await h.virsh.multi(
       [
         virshArgs.listDomains(),
         virshArgs.poolRefresh(h.storage.vmsPool),
@@ -284,7 +282,7 @@ export async function removeMade(h: HostContext, vms: readonly DomainRef[], file
   const present = await listDomains(h, ctx);
   const mine = vms.filter((v) => present.some((d) => d.uuid === v.uuid && d.name === v.name));
   if (mine.length) {
-    const rs = await virshMulti(h, mine.flatMap((v) => [virshArgs.destroy(v.uuid), virshArgs.undefine(v.uuid)]), { timeoutMs: 120_000 });
+    const rs = await h.virsh.multi(mine.flatMap((v) => [virshArgs.destroy(v.uuid), virshArgs.undefine(v.uuid)]), { timeoutMs: 120_000 });
     throwFirstError(rs.filter((r) => !isKvmopsError(r.error, 'vm-not-found') && !isKvmopsError(r.error, 'vm-not-running')));
   }
   const owners = new Set<string>(vms.map((v) => v.uuid));

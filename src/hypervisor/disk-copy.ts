@@ -2,9 +2,11 @@ import { chmod, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { HostContext } from './host-context.js';
 import { run } from './exec.js';
-import { qemuImg } from './qemu-img.js';
+import { convertProgress, qemuImg } from './qemu-img.js';
 import { withTempDir } from './tempdir.js';
-import { qemuImgArgs, virshArgs, volumeXml } from './virsh-args.js';
+import { CP, SYNC, cpArgs, syncArgs } from './coreutils-args.js';
+import { qemuImgArgs } from './qemu-img-args.js';
+import { virshArgs, volumeXml } from './virsh-args.js';
 
 /**
  * Whole-disk copies. Remote hosts: libvirt's `vol-create-from` (it converts, so a backing chain
@@ -37,8 +39,8 @@ export async function copyFlat(
       timeoutMs: opts.timeoutMs ?? COPY_TIMEOUT_MS,
       signal: opts.signal,
       onLine: (l) => {
-        const m = /\((\d+(?:\.\d+)?)\/100%\)/.exec(l);
-        if (m && opts.onFraction) opts.onFraction(Number(m[1]) / 100);
+        const f = convertProgress(l);
+        if (f !== null) opts.onFraction?.(f);
       },
     });
     return;
@@ -80,11 +82,11 @@ export async function copySparseLocal(src: string, dst: string, opts: CopyOption
       }, 500)
     : undefined;
   try {
-    await run('cp', ['--sparse=always', '--', src, dst], { timeoutMs: opts.timeoutMs ?? COPY_TIMEOUT_MS, signal: opts.signal });
+    await run(CP, cpArgs.sparse(src, dst), { timeoutMs: opts.timeoutMs ?? COPY_TIMEOUT_MS, signal: opts.signal });
   } finally {
     if (timer) clearInterval(timer);
   }
   await chmod(dst, 0o600);
-  await run('sync', ['--', dst], { timeoutMs: 600_000, signal: opts.signal });
+  await run(SYNC, syncArgs.file(dst), { timeoutMs: 600_000, signal: opts.signal });
   opts.onFraction?.(1);
 }

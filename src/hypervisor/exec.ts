@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { execa, type Options } from 'execa';
 import { KvmopsError, type ErrorCode } from '../domain/errors.js';
+import { SETPRIV, setprivArgs } from './setpriv-args.js';
+import type { ToolArgs } from './tool-args.js';
 
 /**
  * The one place kvmops runs external programs (DESIGN.md: only the hypervisor layer does).
@@ -63,7 +65,6 @@ export function shortStderr(stderr: string): string {
  * KILL`, so when the bot process dies abruptly (SIGKILL, OOM) no `cp` or `qemu-img` goes on
  * writing a disk while the restarted bot's recovery removes or redoes it.
  */
-const SETPRIV = '/usr/bin/setpriv';
 const dieWithParent = process.platform === 'linux' && existsSync(SETPRIV);
 /** setpriv's own words when it could not run the program (exit 127). */
 const NOT_EXECUTED = /^setpriv: failed to execute /m;
@@ -76,7 +77,12 @@ function limitText(ms: number): string {
   return `${Math.round(ms / 3_600_000)} h`;
 }
 
-export async function run(program: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+/**
+ * Runs `program` with an argv from its builder module (tool-args.ts: a hand-spelled array does
+ * not type-check). Only the hypervisor's program runners call this (virsh: multi.ts, qemu-img.ts,
+ * qemu-io.ts, sysprep.ts, disk-copy.ts).
+ */
+export async function run(program: string, args: ToolArgs<string>, opts: RunOptions): Promise<RunResult> {
   const argv = [program, ...args];
   const started = performance.now();
   const execaOpts: Options = {
@@ -91,7 +97,7 @@ export async function run(program: string, args: readonly string[], opts: RunOpt
     ...(opts.onLine ? { lines: false, buffer: true } : {}),
   };
   const child = dieWithParent
-    ? execa(SETPRIV, ['--pdeathsig', 'KILL', '--', program, ...args], execaOpts)
+    ? execa(SETPRIV, setprivArgs.dieWithParent(program, args), execaOpts)
     : execa(program, args, execaOpts);
   if (opts.onLine) {
     const onLine = opts.onLine;

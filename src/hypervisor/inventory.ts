@@ -1,6 +1,6 @@
 import type { HostContext } from './host-context.js';
 import { domainDisks, parseDomainXml } from './domain-xml.js';
-import { okStdout, virshMulti } from './multi.js';
+import { okStdout } from './multi.js';
 import { parseDomBlkList, type BlkEntry } from './parse.js';
 import type { DomainUuid } from './domain-uuid.js';
 import { listDomains, type DomainRef } from './domains.js';
@@ -29,8 +29,7 @@ export interface DomainView {
  */
 export async function domainViews(h: HostContext, domains: readonly DomainRef[], ctx: OpContext = {}): Promise<DomainView[]> {
   if (domains.length === 0) return [];
-  const results = await virshMulti(
-    h,
+  const results = await h.virsh.multi(
     domains.flatMap((d) => [virshArgs.dumpxml(d.uuid), virshArgs.domblklist(d.uuid)]),
     { timeoutMs: 60_000, signal: ctx.signal },
   );

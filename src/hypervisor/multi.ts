@@ -2,24 +2,24 @@ import { randomBytes } from 'node:crypto';
 import { KvmopsError } from '../domain/errors.js';
 import { eachLimited } from './each-limited.js';
 import { CommandError, run, shortStderr } from './exec.js';
-import type { HostContext } from './host-context.js';
 import { splitSections } from './parse.js';
-import { virshArgs, type VirshArgs } from './virsh-args.js';
-import { classifyVirshError, quoteVirshArg, refineVirshError } from './virsh.js';
+import { COMMAND_SEPARATOR, VIRSH, virshArgs, virshCommandString, virshProcessArgs, type VirshArgs } from './virsh-args.js';
+import { classifyVirshError, refineVirshError } from './virsh-errors.js';
 
 /**
- * Many virsh commands in ONE virsh process, with each command's own stdout, stderr and error.
+ * How virsh runs (through Virsh.run / Virsh.multi, virsh.ts: the only callers): many commands
+ * in ONE virsh process, with each command's own stdout, stderr and error.
  *
  * Observed on libvirt 9.0: `virsh "a ; b ; c"` runs every command even after one fails, and the
- * exit code is the last command's. So after each command we print a marker on stdout and on
- * stderr (`echo` / `echo --err`) and split both streams there: each command gets its own
+ * exit code is the last command's. So after each command we print a marker on stderr and on
+ * stdout (`echo --err` / `echo`) and split both streams there: each command gets its own
  * output and its own classified error, and one process start-up + one connection serves all
  * (HOST-FACTS.md: 20 defines as 20 processes 4 s, in one process 0.1–0.2 s). Long batches are
  * split into chunks (MULTI_CHUNK_BYTES), so nothing's command line grows with the host's size.
  */
 
 export interface MultiResult {
-  args: readonly string[];
+  args: VirshArgs;
   stdout: string;
   stderr: string;
   /** Set when this command printed `error: …`. */
@@ -53,7 +53,7 @@ export const MULTI_CHUNK_BYTES = 64 * 1024;
  * dropped. A single script longer than `maxBytes` is refused: it could never be run. Pure.
  */
 export function chunkRanges(scripts: readonly string[], maxBytes = MULTI_CHUNK_BYTES): Array<[number, number]> {
-  const SEP = 3; // ' ; '
+  const SEP = Buffer.byteLength(COMMAND_SEPARATOR);
   const ranges: Array<[number, number]> = [];
   let start = 0;
   let size = 0;
@@ -71,42 +71,42 @@ export function chunkRanges(scripts: readonly string[], maxBytes = MULTI_CHUNK_B
   return ranges;
 }
 
-export async function virshMulti(
-  h: Pick<HostContext, 'uri'>,
-  commands: ReadonlyArray<VirshArgs>,
-  opts: MultiOptions = {},
-): Promise<MultiResult[]> {
+export async function runVirsh(uri: string, commands: readonly VirshArgs[], opts: MultiOptions = {}): Promise<MultiResult[]> {
   if (commands.length === 0) return [];
   const nonce = randomBytes(6).toString('hex');
-  // one script per command: the command, then its markers on stdout and stderr
+  // One script per command: the command, then its markers, stderr's first. `echo --err` also
+  // prints an empty line on stdout (libvirt 9.0): it ends the command's last line, even one
+  // printed without a newline, so each stdout section is exactly what the command printed alone.
   const scripts = commands.map((c, i) => {
     const marker = `@@kvmops-${nonce}-${i}@@`;
-    return [c, virshArgs.echo(marker), virshArgs.echo(marker, { err: true })]
-      .map((part) => part.map(quoteVirshArg).join(' '))
-      .join(' ; ');
+    return virshCommandString([c, virshArgs.echo(marker, { err: true }), virshArgs.echo(marker)]);
   });
   const ranges = chunkRanges(scripts, opts.chunkBytes);
   const parts: MultiResult[][] = new Array(ranges.length);
   const order = ranges.map((r, i) => [i, r] as const);
   await eachLimited(order, Math.max(1, opts.parallel ?? 1), async ([i, [start, end]]) => {
-    opts.signal?.throwIfAborted();
-    parts[i] = await runChunk(h, commands.slice(start, end), scripts.slice(start, end).join(' ; '), nonce, start, opts);
+    parts[i] = await runChunk(uri, commands.slice(start, end), scripts.slice(start, end), nonce, start, opts);
   });
   return parts.flat();
 }
 
 async function runChunk(
-  h: Pick<HostContext, 'uri'>,
-  commands: ReadonlyArray<VirshArgs>,
-  script: string,
+  uri: string,
+  commands: readonly VirshArgs[],
+  scripts: readonly string[],
   nonce: string,
   first: number,
   opts: MultiOptions,
 ): Promise<MultiResult[]> {
-  const argv = ['--connect', h.uri, script];
+  const argv = virshProcessArgs.script(uri, scripts);
+  // cancelled: no (further) chunk starts, and the error is the one a stopped program gives
+  if (opts.signal?.aborted) {
+    const message = `${VIRSH} was not started: the job was cancelled`;
+    throw new CommandError('aborted', message, { argv: [VIRSH, ...argv], stderr: '', cause: opts.signal.reason });
+  }
   let out: { stdout: string; stderr: string };
   try {
-    out = await run('virsh', argv, { timeoutMs: opts.timeoutMs ?? 120_000, signal: opts.signal });
+    out = await run(VIRSH, argv, { timeoutMs: opts.timeoutMs ?? 120_000, signal: opts.signal });
   } catch (e) {
     throw refineVirshError(e);
   }
@@ -118,7 +118,7 @@ async function runChunk(
     const r: MultiResult = { args, stdout, stderr };
     if (/^error: /m.test(stderr)) {
       r.error = new CommandError(classifyVirshError(stderr), shortStderr(stderr), {
-        argv: ['virsh', '--connect', h.uri, ...args],
+        argv: [VIRSH, ...virshProcessArgs.command(uri, args)],
         exitCode: 1,
         stderr,
       });

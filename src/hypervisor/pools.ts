@@ -1,5 +1,5 @@
 import type { HostContext } from './host-context.js';
-import { okStdout, throwFirstError, virshMulti } from './multi.js';
+import { okStdout, throwFirstError } from './multi.js';
 import { parseNameList } from './parse.js';
 import type { OpContext } from './types.js';
 import { virshArgs, type VirshArgs } from './virsh-args.js';
@@ -29,7 +29,7 @@ export function forgetPools(h: HostContext): void {
 }
 
 export async function ensurePoolsNow(h: HostContext, ctx: OpContext = {}): Promise<void> {
-  const [all, active] = await virshMulti(h, [virshArgs.poolListAll(), virshArgs.poolListActive()], {
+  const [all, active] = await h.virsh.multi([virshArgs.poolListAll(), virshArgs.poolListActive()], {
     timeoutMs: 30_000,
     signal: ctx.signal,
   });
@@ -44,7 +44,7 @@ export async function ensurePoolsNow(h: HostContext, ctx: OpContext = {}): Promi
   // (pool-build makes the folder).
   const probed = pools.filter(([pool]) => running.has(pool));
   if (probed.length) {
-    const refreshed = await virshMulti(h, probed.map(([pool]) => virshArgs.poolRefresh(pool)), {
+    const refreshed = await h.virsh.multi(probed.map(([pool]) => virshArgs.poolRefresh(pool)), {
       timeoutMs: 30_000,
       signal: ctx.signal,
     });
@@ -58,5 +58,5 @@ export async function ensurePoolsNow(h: HostContext, ctx: OpContext = {}): Promi
     if (!running.has(pool)) cmds.push(virshArgs.poolBuild(pool), virshArgs.poolStart(pool));
   }
   if (cmds.length === 0) return;
-  throwFirstError(await virshMulti(h, cmds, { timeoutMs: 60_000, signal: ctx.signal }));
+  throwFirstError(await h.virsh.multi(cmds, { timeoutMs: 60_000, signal: ctx.signal }));
 }

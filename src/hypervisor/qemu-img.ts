@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { KvmopsError } from '../domain/errors.js';
 import { run } from './exec.js';
 import type { ChainEntry } from './types.js';
-import { qemuImgArgs } from './virsh-args.js';
+import { QEMU_IMG, qemuImgArgs, type QemuImgArgs } from './qemu-img-args.js';
 
 /**
  * qemu-img for local hosts (libvirt's storage-volume API is preferred where it has the
@@ -40,14 +40,21 @@ export function parseBackingChain(json: string): ChainEntry[] {
   }));
 }
 
+/** `qemu-img convert -p` prints `    (12.50/100%)` as it goes: the fraction done, or null for another line. Pure. */
+export function convertProgress(line: string): number | null {
+  const m = /\((\d+(?:\.\d+)?)\/100%\)/.exec(line);
+  return m ? Number(m[1]) / 100 : null;
+}
+
 export interface QemuImgOptions {
   timeoutMs?: number;
   signal?: AbortSignal | undefined;
   onLine?: (line: string) => void;
 }
 
-export async function qemuImg(args: readonly string[], opts: QemuImgOptions = {}): Promise<string> {
-  const r = await run('qemu-img', args, {
+/** The one way kvmops runs qemu-img: argv from qemuImgArgs only. */
+export async function qemuImg(args: QemuImgArgs, opts: QemuImgOptions = {}): Promise<string> {
+  const r = await run(QEMU_IMG, args, {
     timeoutMs: opts.timeoutMs ?? 600_000,
     signal: opts.signal,
     ...(opts.onLine ? { onLine: (l: string) => opts.onLine!(l) } : {}),

@@ -3,7 +3,7 @@ import { readChains, type DiskRef } from './chains.js';
 import { asDomainUuid, type DomainUuid } from './domain-uuid.js';
 import { listDomains, type DomainRef } from './domains.js';
 import type { HostContext } from './host-context.js';
-import { okStdout, virshMulti, type MultiResult } from './multi.js';
+import { okStdout, type MultiResult } from './multi.js';
 import { parseNameList } from './parse.js';
 import type { OpContext } from './types.js';
 import { virshArgs, type VirshArgs } from './virsh-args.js';
@@ -51,7 +51,7 @@ export async function hostReferences(h: HostContext, ctx: OpContext = {}, opts: 
   }
   const snaps: Array<{ d: DomainRef; args: VirshArgs }> = [];
   const gone = new Set<DomainUuid>();
-  (await run(h, cmds.map((c) => c.args), ctx)).forEach((r, i) => {
+  (await readBatch(h, cmds.map((c) => c.args), ctx)).forEach((r, i) => {
     const { d, kind } = cmds[i]!;
     if (r.error?.code === 'vm-not-found') return void gone.add(d.uuid); // undefined meanwhile: uses nothing
     if (r.error) return void out.unreadable.push({ domain: d, what: r.args.join(' '), reason: r.error.message });
@@ -63,7 +63,7 @@ export async function hostReferences(h: HostContext, ctx: OpContext = {}, opts: 
   });
 
   // 2. every snapshot's XML: the files it recorded (its domain's disks, external overlays)
-  (await run(h, snaps.map((s) => s.args), ctx)).forEach((r, i) => {
+  (await readBatch(h, snaps.map((s) => s.args), ctx)).forEach((r, i) => {
     const { d } = snaps[i]!;
     if (r.error?.code === 'vm-not-found' || r.error?.code === 'snapshot-not-found') return;
     if (r.error) return void out.unreadable.push({ domain: d, what: r.args.join(' '), reason: r.error.message });
@@ -73,7 +73,7 @@ export async function hostReferences(h: HostContext, ctx: OpContext = {}, opts: 
   // 3. volume disks (`<source pool volume>`) → their paths
   const volumes = [...files.values()].flat().filter((f) => f.file.startsWith(VOLUME));
   if (volumes.length) {
-    const rs = await run(h, volumes.map((v) => virshArgs.volPath(...volumeOf(v.file))), ctx);
+    const rs = await readBatch(h, volumes.map((v) => virshArgs.volPath(...volumeOf(v.file))), ctx);
     const paths = new Map(volumes.map((v, i) => [v.file, rs[i]!]));
     for (const [uuid, refs] of files) {
       const d = domains.find((x) => x.uuid === uuid)!;
@@ -120,7 +120,7 @@ export function assertReadable(refs: HostReferences, what: string): void {
 }
 
 async function uuidSets(h: HostContext, ctx: OpContext): Promise<[Set<DomainUuid>, Set<DomainUuid>]> {
-  const [a, s] = await virshMulti(h, [virshArgs.listActiveUuids(), virshArgs.listUuidsWithSnapshots()], {
+  const [a, s] = await h.virsh.multi([virshArgs.listActiveUuids(), virshArgs.listUuidsWithSnapshots()], {
     timeoutMs: 60_000,
     signal: ctx.signal,
   });
@@ -129,8 +129,8 @@ async function uuidSets(h: HostContext, ctx: OpContext): Promise<[Set<DomainUuid
 }
 
 /** Read-only batches: two chunks at a time (measured with 3,000 domains: ~1.6× faster than one). */
-function run(h: HostContext, commands: VirshArgs[], ctx: OpContext): Promise<MultiResult[]> {
-  return virshMulti(h, commands, { timeoutMs: 120_000, signal: ctx.signal, parallel: 2 });
+function readBatch(h: HostContext, commands: VirshArgs[], ctx: OpContext): Promise<MultiResult[]> {
+  return h.virsh.multi(commands, { timeoutMs: 120_000, signal: ctx.signal, parallel: 2 });
 }
 
 function readXml(out: HostReferences, d: DomainRef, r: MultiResult, fn: (root: XmlElement) => void): void {

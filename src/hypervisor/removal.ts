@@ -1,6 +1,6 @@
 import type { DomainUuid } from './domain-uuid.js';
 import type { HostContext } from './host-context.js';
-import { isVolumeMissing, throwFirstError, virshMulti } from './multi.js';
+import { isVolumeMissing, throwFirstError } from './multi.js';
 import type { HostReferences } from './references.js';
 import type { OpContext } from './types.js';
 import { virshArgs } from './virsh-args.js';
@@ -37,8 +37,7 @@ export function removableFiles(
 export async function deleteVolumes(h: HostContext, files: readonly string[], ctx: OpContext = {}): Promise<string[]> {
   if (files.length === 0) return [];
   for (const f of files) h.storage.assertInside(f);
-  const results = await virshMulti(
-    h,
+  const results = await h.virsh.multi(
     [virshArgs.poolRefresh(h.storage.vmsPool), virshArgs.poolRefresh(h.storage.templatesPool), ...files.map((f) => virshArgs.volDelete(f))],
     { timeoutMs: 120_000, signal: ctx.signal },
   );

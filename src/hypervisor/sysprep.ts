@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import path from 'node:path';
 import { KvmopsError } from '../domain/errors.js';
 import { CommandError, run } from './exec.js';
+import { sysprepArgs } from './sysprep-args.js';
 
 /**
  * Sealing a template with virt-sysprep (local hosts). virt-sysprep boots a small appliance with
@@ -108,7 +109,7 @@ export async function sysprep(
   opts: SysprepOptions & { signal?: AbortSignal | undefined; onLine?: (line: string) => void } = {},
 ): Promise<void> {
   const setup = await sysprepSetup(opts);
-  const args = ['--format', 'qcow2', ...files.flatMap((f) => ['-a', f])];
+  const args = sysprepArgs.seal(files);
   const pinned = setup.env.LIBGUESTFS_BACKEND_SETTINGS !== undefined || process.env.LIBGUESTFS_BACKEND_SETTINGS !== undefined;
   const attempt = (tcg: boolean) =>
     run(setup.program, args, {

@@ -8,7 +8,7 @@ import { resolveVm } from './domains.js';
 import type { HostContext } from './host-context.js';
 import { diskChains } from './chains.js';
 import { assertReadable, hostReferences, type HostReferences } from './references.js';
-import { isVolumeMissing, okStdout, throwFirstError, virshMulti } from './multi.js';
+import { isVolumeMissing, okStdout, throwFirstError } from './multi.js';
 import { parseDomBlkList, parseDomState, parseVolList, parseVolumeXml } from './parse.js';
 import { ensurePools } from './pools.js';
 import { sysprep, sysprepSetup, type SysprepOptions } from './sysprep.js';
@@ -66,8 +66,7 @@ export async function loadTemplates(h: HostContext, names: readonly string[], ct
   if (names.length === 0) return [];
   return withTempDir(async (dir) => {
     const files = names.map((n) => path.join(dir, templateXmlVolume(n)));
-    const rs = await virshMulti(
-      h,
+    const rs = await h.virsh.multi(
       names.map((n, i) => virshArgs.volDownload(h.storage.templatesPool, templateXmlVolume(n), files[i]!)),
       { timeoutMs: 60_000, signal: ctx.signal },
     );
@@ -90,8 +89,7 @@ export async function loadTemplate(h: HostContext, name: string, ctx: OpContext 
 
 /** The template names present (an `<name>.xml` volume with a valid name). */
 export async function templateNames(h: HostContext, ctx: OpContext = {}): Promise<string[]> {
-  const [refresh, list] = await virshMulti(
-    h,
+  const [refresh, list] = await h.virsh.multi(
     [virshArgs.poolRefresh(h.storage.templatesPool), virshArgs.volList(h.storage.templatesPool)],
     { timeoutMs: 30_000, signal: ctx.signal },
   );
@@ -136,7 +134,7 @@ async function volumeSizes(
 ): Promise<Map<string, { capacity: number; allocation: number }>> {
   if (files.length === 0) return new Map();
   const refresh = opts.refresh ? [virshArgs.poolRefresh(h.storage.templatesPool)] : [];
-  const rs = await virshMulti(h, [...refresh, ...files.map((f) => virshArgs.volDumpxml(f))], {
+  const rs = await h.virsh.multi([...refresh, ...files.map((f) => virshArgs.volDumpxml(f))], {
     timeoutMs: 60_000,
     signal: ctx.signal,
   });
@@ -176,8 +174,7 @@ export async function createTemplate(
   }
   await ensurePools(h, ctx);
   const { uuid } = await resolveVm(h, vm, ctx);
-  const [stateR, xmlR, blkR, refreshR, listR] = await virshMulti(
-    h,
+  const [stateR, xmlR, blkR, refreshR, listR] = await h.virsh.multi(
     [
       virshArgs.domstate(uuid),
       virshArgs.dumpxml(uuid, { inactive: true }),
@@ -263,8 +260,7 @@ export async function createTemplate(
       const file = path.join(dir, 'template.xml');
       await writeFile(file, xml);
       throwFirstError(
-        await virshMulti(
-          h,
+        await h.virsh.multi(
           [
             virshArgs.volCreateAs(h.storage.templatesPool, templateXmlVolume(name), Buffer.byteLength(xml), 'raw'),
             virshArgs.volUpload(h.storage.templatesPool, templateXmlVolume(name), file),

@@ -1,42 +1,50 @@
 import type { DomainUuid } from './domain-uuid.js';
+import { toolBuilders, type ToolArgs } from './tool-args.js';
 
 /**
  * Pure argument builders for virsh: one function per command kvmops uses, so the exact argv is
- * unit-tested and no call site spells options by hand. They take names already validated
+ * unit-tested and no call site spells options by hand (the VirshArgs brand makes a hand-spelled
+ * argv a type error at Virsh.run / Virsh.multi). They take names already validated
  * (validate.ts) and paths already checked against the storage dir (StorageLayout.assertInside)
  * where the command changes something.
+ *
+ * Every command runs inside one command string (`virsh --connect URI "a ; b"`, multi.ts), so
+ * this module also spells how commands become that string and that process's argv.
  */
 
-export type VirshArgs = string[];
+export const VIRSH = 'virsh';
+
+/** One virsh command (`domstate --reason <uuid>`), made by virshArgs only. */
+export type VirshArgs = ToolArgs<typeof VIRSH>;
 
 /**
  * Every builder that names a domain takes a DomainUuid (domain-uuid.ts), never a name: virsh
  * would read a name as an id or a uuid first and could act on another domain.
  */
-export const virshArgs = {
-  version: (): VirshArgs => ['version'],
+export const virshArgs = toolBuilders(VIRSH, {
+  version: (): string[] => ['version'],
   /** Every domain as `<uuid> <name>`: the one exact name → uuid map (domains.ts). */
-  listDomains: (): VirshArgs => ['list', '--all', '--uuid', '--name'],
+  listDomains: (): string[] => ['list', '--all', '--uuid', '--name'],
   /** Uuids of the running domains. */
-  listActiveUuids: (): VirshArgs => ['list', '--uuid'],
+  listActiveUuids: (): string[] => ['list', '--uuid'],
   /** Uuids of the domains that have snapshot metadata. */
-  listUuidsWithSnapshots: (): VirshArgs => ['list', '--all', '--uuid', '--with-snapshot'],
-  listAll: (): VirshArgs => ['list', '--all'],
-  domstate: (d: DomainUuid): VirshArgs => ['domstate', '--reason', d],
-  dominfo: (d: DomainUuid): VirshArgs => ['dominfo', d],
-  dumpxml: (d: DomainUuid, opts: { inactive?: boolean } = {}): VirshArgs =>
+  listUuidsWithSnapshots: (): string[] => ['list', '--all', '--uuid', '--with-snapshot'],
+  listAll: (): string[] => ['list', '--all'],
+  domstate: (d: DomainUuid): string[] => ['domstate', '--reason', d],
+  dominfo: (d: DomainUuid): string[] => ['dominfo', d],
+  dumpxml: (d: DomainUuid, opts: { inactive?: boolean } = {}): string[] =>
     opts.inactive ? ['dumpxml', '--inactive', d] : ['dumpxml', d],
-  domblklist: (d: DomainUuid): VirshArgs => ['domblklist', '--details', d],
-  define: (xmlFile: string): VirshArgs => ['define', xmlFile],
-  start: (d: DomainUuid): VirshArgs => ['start', d],
-  shutdown: (d: DomainUuid): VirshArgs => ['shutdown', d],
-  destroy: (d: DomainUuid): VirshArgs => ['destroy', d],
+  domblklist: (d: DomainUuid): string[] => ['domblklist', '--details', d],
+  define: (xmlFile: string): string[] => ['define', xmlFile],
+  start: (d: DomainUuid): string[] => ['start', d],
+  shutdown: (d: DomainUuid): string[] => ['shutdown', d],
+  destroy: (d: DomainUuid): string[] => ['destroy', d],
   /** `--snapshots-metadata`: a shut-off domain with snapshots cannot be undefined otherwise. */
-  undefine: (d: DomainUuid, opts: { nvram?: boolean } = {}): VirshArgs =>
+  undefine: (d: DomainUuid, opts: { nvram?: boolean } = {}): string[] =>
     ['undefine', d, '--snapshots-metadata', ...(opts.nvram ? ['--nvram'] : [])],
   /** kvmops' metadata element under `uri` in the persistent definition. */
-  metadataGet: (d: DomainUuid, uri: string): VirshArgs => ['metadata', d, uri, '--config'],
-  metadataSet: (d: DomainUuid, uri: string, key: string, xml: string): VirshArgs => [
+  metadataGet: (d: DomainUuid, uri: string): string[] => ['metadata', d, uri, '--config'],
+  metadataSet: (d: DomainUuid, uri: string, key: string, xml: string): string[] => [
     'metadata',
     d,
     uri,
@@ -47,11 +55,11 @@ export const virshArgs = {
     xml,
   ],
 
-  snapshotListNames: (d: DomainUuid): VirshArgs => ['snapshot-list', d, '--name'],
-  snapshotDumpxml: (d: DomainUuid, snapshot: string): VirshArgs => ['snapshot-dumpxml', d, snapshot],
-  snapshotInfo: (d: DomainUuid, snapshot: string): VirshArgs => ['snapshot-info', d, snapshot],
+  snapshotListNames: (d: DomainUuid): string[] => ['snapshot-list', d, '--name'],
+  snapshotDumpxml: (d: DomainUuid, snapshot: string): string[] => ['snapshot-dumpxml', d, snapshot],
+  snapshotInfo: (d: DomainUuid, snapshot: string): string[] => ['snapshot-info', d, snapshot],
   /** `--atomic`: all disks or none. External ones are `--disk-only`. */
-  snapshotCreate: (d: DomainUuid, xmlFile: string, opts: { diskOnly: boolean }): VirshArgs => [
+  snapshotCreate: (d: DomainUuid, xmlFile: string, opts: { diskOnly: boolean }): string[] => [
     'snapshot-create',
     d,
     '--xmlfile',
@@ -60,7 +68,7 @@ export const virshArgs = {
     ...(opts.diskOnly ? ['--disk-only'] : []),
   ],
   /** Replace a snapshot's metadata (kvmops' own external revert) and make it the current one. */
-  snapshotRedefineCurrent: (d: DomainUuid, xmlFile: string): VirshArgs => [
+  snapshotRedefineCurrent: (d: DomainUuid, xmlFile: string): string[] => [
     'snapshot-create',
     d,
     '--xmlfile',
@@ -68,17 +76,17 @@ export const virshArgs = {
     '--redefine',
     '--current',
   ],
-  snapshotRevert: (d: DomainUuid, snapshot: string): VirshArgs => ['snapshot-revert', d, snapshot],
-  snapshotCurrent: (d: DomainUuid, snapshot: string): VirshArgs => ['snapshot-current', d, snapshot],
+  snapshotRevert: (d: DomainUuid, snapshot: string): string[] => ['snapshot-revert', d, snapshot],
+  snapshotCurrent: (d: DomainUuid, snapshot: string): string[] => ['snapshot-current', d, snapshot],
   /** `metadataOnly`: libvirt forgets the snapshot, kvmops has dealt with the files. */
-  snapshotDelete: (d: DomainUuid, snapshot: string, opts: { metadataOnly?: boolean } = {}): VirshArgs => [
+  snapshotDelete: (d: DomainUuid, snapshot: string, opts: { metadataOnly?: boolean } = {}): string[] => [
     'snapshot-delete',
     d,
     snapshot,
     ...(opts.metadataOnly ? ['--metadata'] : []),
   ],
   /** Merge a running disk's top overlay into its backing file and pivot to it. */
-  blockcommitActive: (d: DomainUuid, target: string): VirshArgs => [
+  blockcommitActive: (d: DomainUuid, target: string): string[] => [
     'blockcommit',
     d,
     target,
@@ -88,25 +96,25 @@ export const virshArgs = {
     '--wait',
   ],
 
-  poolListAll: (): VirshArgs => ['pool-list', '--all', '--name'],
-  poolListActive: (): VirshArgs => ['pool-list', '--name'],
-  poolDefineDir: (pool: string, dir: string): VirshArgs => ['pool-define-as', pool, 'dir', '--target', dir],
+  poolListAll: (): string[] => ['pool-list', '--all', '--name'],
+  poolListActive: (): string[] => ['pool-list', '--name'],
+  poolDefineDir: (pool: string, dir: string): string[] => ['pool-define-as', pool, 'dir', '--target', dir],
   /** A transient dir pool (gone at `pool-destroy`): libvirt sees files only as volumes of a pool. */
-  poolCreateDir: (pool: string, dir: string): VirshArgs => ['pool-create-as', pool, 'dir', '--target', dir],
-  poolBuild: (pool: string): VirshArgs => ['pool-build', pool],
-  poolStart: (pool: string): VirshArgs => ['pool-start', pool],
-  poolAutostart: (pool: string): VirshArgs => ['pool-autostart', pool],
-  poolRefresh: (pool: string): VirshArgs => ['pool-refresh', pool],
-  poolInfo: (pool: string): VirshArgs => ['pool-info', pool],
-  poolDestroy: (pool: string): VirshArgs => ['pool-destroy', pool],
-  poolUndefine: (pool: string): VirshArgs => ['pool-undefine', pool],
+  poolCreateDir: (pool: string, dir: string): string[] => ['pool-create-as', pool, 'dir', '--target', dir],
+  poolBuild: (pool: string): string[] => ['pool-build', pool],
+  poolStart: (pool: string): string[] => ['pool-start', pool],
+  poolAutostart: (pool: string): string[] => ['pool-autostart', pool],
+  poolRefresh: (pool: string): string[] => ['pool-refresh', pool],
+  poolInfo: (pool: string): string[] => ['pool-info', pool],
+  poolDestroy: (pool: string): string[] => ['pool-destroy', pool],
+  poolUndefine: (pool: string): string[] => ['pool-undefine', pool],
 
-  volList: (pool: string): VirshArgs => ['vol-list', pool],
+  volList: (pool: string): string[] => ['vol-list', pool],
   /** By path (libvirt looks the volume up in every active pool). */
-  volDumpxml: (path: string): VirshArgs => ['vol-dumpxml', path],
-  volDelete: (path: string): VirshArgs => ['vol-delete', path],
-  volPath: (pool: string, volume: string): VirshArgs => ['vol-path', '--pool', pool, volume],
-  volCreateAs: (pool: string, name: string, capacityBytes: number, format: 'raw' | 'qcow2'): VirshArgs => [
+  volDumpxml: (path: string): string[] => ['vol-dumpxml', path],
+  volDelete: (path: string): string[] => ['vol-delete', path],
+  volPath: (pool: string, volume: string): string[] => ['vol-path', '--pool', pool, volume],
+  volCreateAs: (pool: string, name: string, capacityBytes: number, format: 'raw' | 'qcow2'): string[] => [
     'vol-create-as',
     pool,
     name,
@@ -115,7 +123,7 @@ export const virshArgs = {
     format,
   ],
   /** A qcow2 overlay whose backing file (and its format, given explicitly) is `backingPath`. */
-  volCreateOverlay: (pool: string, name: string, capacityBytes: number, backingPath: string): VirshArgs => [
+  volCreateOverlay: (pool: string, name: string, capacityBytes: number, backingPath: string): string[] => [
     'vol-create-as',
     pool,
     name,
@@ -128,77 +136,45 @@ export const virshArgs = {
     'qcow2',
   ],
   /** A full copy (libvirt converts, so a chain is flattened) of the volume at `inputPath`. */
-  volCreateFrom: (pool: string, xmlFile: string, inputPath: string): VirshArgs => [
+  volCreateFrom: (pool: string, xmlFile: string, inputPath: string): string[] => [
     'vol-create-from',
     pool,
     xmlFile,
     inputPath,
   ],
-  volUpload: (pool: string, vol: string, file: string): VirshArgs => ['vol-upload', '--pool', pool, vol, file],
-  volDownload: (pool: string, vol: string, file: string): VirshArgs => ['vol-download', '--pool', pool, vol, file],
-  echo: (text: string, opts: { err?: boolean } = {}): VirshArgs => (opts.err ? ['echo', '--err', text] : ['echo', text]),
-};
+  volUpload: (pool: string, vol: string, file: string): string[] => ['vol-upload', '--pool', pool, vol, file],
+  volDownload: (pool: string, vol: string, file: string): string[] => ['vol-download', '--pool', pool, vol, file],
+  /** `err`: on stderr, as `error: TEXT` (virsh's own prefix). */
+  echo: (text: string, opts: { err?: boolean } = {}): string[] => (opts.err ? ['echo', '--err', text] : ['echo', text]),
+});
 
-/** `qemu-img` argv builders (local hosts). */
-export const qemuImgArgs = {
-  /**
-   * The whole backing chain as JSON, top first. `-U`: readable while a VM runs. `format` (when
-   * the domain states it) is not probed: a damaged qcow2 header then fails instead of reading
-   * as a raw disk with no backing file.
-   */
-  infoChain: (file: string, format?: string): string[] => [
-    'info',
-    '-U',
-    ...(format ? ['-f', format] : []),
-    '--backing-chain',
-    '--output=json',
-    file,
-  ],
-  /** A new empty qcow2. */
-  create: (dst: string, sizeBytes: number): string[] => ['create', '-q', '-f', 'qcow2', dst, `${sizeBytes}`],
-  snapshotList: (file: string): string[] => ['snapshot', '-l', file],
-  snapshotApply: (file: string, snapshot: string): string[] => ['snapshot', '-q', '-a', snapshot, file],
-  snapshotDelete: (file: string, snapshot: string): string[] => ['snapshot', '-q', '-d', snapshot, file],
-  /** Merge an overlay into its backing file, keeping the overlay (`-d`). */
-  commit: (overlay: string): string[] => ['commit', '-q', '-d', overlay],
-  /** A new qcow2 holding an internal snapshot's state, on `backing` (format explicit) when given. */
-  convertSnapshot: (src: string, snapshot: string, dst: string, backing?: { file: string; format: string }): string[] => [
-    'convert',
-    '-q',
-    '-O',
-    'qcow2',
-    '-l',
-    `snapshot.name=${snapshot}`,
-    ...(backing ? ['-B', backing.file, '-F', backing.format] : []),
-    src,
-    dst,
-  ],
-  /** Flattening copy: reads the whole chain of `src`, writes one chain-free qcow2. `-p` = progress. */
-  convertFlat: (src: string, srcFormat: string, dst: string): string[] => [
-    'convert',
-    '-p',
-    '-f',
-    srcFormat,
-    '-O',
-    'qcow2',
-    '-o',
-    'compat=1.1',
-    src,
-    dst,
-  ],
-  /** A qcow2 overlay on `backing`, whose format is given explicitly (QEMU ≥ 6.1 needs `-F`). */
-  createOverlay: (dst: string, backing: string, backingFormat = 'qcow2'): string[] => [
-    'create',
-    '-q',
-    '-f',
-    'qcow2',
-    '-b',
-    backing,
-    '-F',
-    backingFormat,
-    dst,
-  ],
-};
+/** Between two commands of one command string. */
+export const COMMAND_SEPARATOR = ' ; ';
+
+/**
+ * Quotes one argument for virsh's own command-string parser, which reads quotes as a POSIX
+ * shell does (libvirt's vshCommandStringGetArg): inside '…' every character is itself, and a
+ * `'` is closed, escaped and reopened (`'\''`). So any argument reaches the command exactly
+ * as given (checked against libvirt 9.0 in test/hypervisor/multi.test.ts).
+ */
+export function quoteVirshArg(a: string): string {
+  return `'${a.replace(/'/g, "'\\''")}'`;
+}
+
+/** Commands as one command string: `'a' 'x' ; 'b' 'y'`. */
+export function virshCommandString(commands: readonly VirshArgs[]): string {
+  return commands.map((c) => c.map(quoteVirshArg).join(' ')).join(COMMAND_SEPARATOR);
+}
+
+/**
+ * The argv of one virsh process: a constant `--connect` (the Umbrel way), then either one
+ * command string (what kvmops runs: `script`) or one command as separate arguments (`command`:
+ * how a command reads in an error message).
+ */
+export const virshProcessArgs = toolBuilders(VIRSH, {
+  script: (uri: string, commandStrings: readonly string[]): string[] => ['--connect', uri, commandStrings.join(COMMAND_SEPARATOR)],
+  command: (uri: string, args: VirshArgs): string[] => ['--connect', uri, ...args],
+});
 
 /** Volume XML for `vol-create-from`: a qcow2 whose size libvirt takes from the input volume. */
 export function volumeXml(name: string, opts: { mode?: string } = {}): string {

@@ -7,7 +7,7 @@ import { resolveVm } from './domains.js';
 import { diskChains } from './chains.js';
 import { hostReferences } from './references.js';
 import { deleteVolumes, removableFiles } from './removal.js';
-import { okStdout, virshMulti } from './multi.js';
+import { okStdout } from './multi.js';
 import { ensurePools } from './pools.js';
 import { parseDomBlkList, parseDomInfo, parseDomList, parseDomState, type DomState } from './parse.js';
 import { snapshotsOf } from './snapshots/list.js';
@@ -40,8 +40,7 @@ export async function domState(h: HostContext, vm: DomainUuid, ctx: OpContext = 
 export async function vmInfo(h: HostContext, vm: string, ctx: OpContext = {}): Promise<VmInfo> {
   assertName(vm, 'VM');
   const ref = await resolveVm(h, vm, ctx);
-  const [info, xml, blk] = await virshMulti(
-    h,
+  const [info, xml, blk] = await h.virsh.multi(
     [virshArgs.dominfo(ref.uuid), virshArgs.dumpxml(ref.uuid), virshArgs.domblklist(ref.uuid)],
     { timeoutMs: 30_000, signal: ctx.signal },
   );
@@ -141,7 +140,7 @@ export async function deleteVm(h: HostContext, vm: string, ctx: OpContext = {}):
   assertName(vm, 'VM');
   await ensurePools(h, ctx);
   const ref = await resolveVm(h, vm, ctx);
-  const [stateR, xmlR] = await virshMulti(h, [virshArgs.domstate(ref.uuid), virshArgs.dumpxml(ref.uuid, { inactive: true })], {
+  const [stateR, xmlR] = await h.virsh.multi([virshArgs.domstate(ref.uuid), virshArgs.dumpxml(ref.uuid, { inactive: true })], {
     timeoutMs: 30_000,
     signal: ctx.signal,
   });

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isKvmopsError } from '../../src/domain/errors.js';
 import { run } from '../../src/hypervisor/exec.js';
+import { noArgs, shArgs, sleepArgs } from './fixtures/test-tools.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const sleeping = (marker: string) =>
@@ -17,12 +18,12 @@ const sleeping = (marker: string) =>
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('a program that is missing, times out or is cancelled fails with its code', async () => {
-  await assert.rejects(run('kvmops-no-such-program', [], { timeoutMs: 5_000 }), (e) => isKvmopsError(e, 'command-failed') && /is not installed/.test(e.message));
-  await assert.rejects(run('sleep', ['5'], { timeoutMs: 100 }), (e) => isKvmopsError(e, 'command-timeout'));
+  await assert.rejects(run('kvmops-no-such-program', noArgs.none(), { timeoutMs: 5_000 }), (e) => isKvmopsError(e, 'command-failed') && /is not installed/.test(e.message));
+  await assert.rejects(run('sleep', sleepArgs.seconds('5'), { timeoutMs: 100 }), (e) => isKvmopsError(e, 'command-timeout'));
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 100);
-  await assert.rejects(run('sleep', ['5'], { timeoutMs: 5_000, signal: ac.signal }), (e) => isKvmopsError(e, 'aborted'));
-  const failed = await run('sh', ['-c', 'echo "error: it broke" >&2; exit 3'], { timeoutMs: 5_000 }).catch((e: unknown) => e);
+  await assert.rejects(run('sleep', sleepArgs.seconds('5'), { timeoutMs: 5_000, signal: ac.signal }), (e) => isKvmopsError(e, 'aborted'));
+  const failed = await run('sh', shArgs.script('echo "error: it broke" >&2; exit 3'), { timeoutMs: 5_000 }).catch((e: unknown) => e);
   assert.ok(isKvmopsError(failed, 'command-failed'));
   assert.equal(failed.message, 'it broke');
   assert.equal(failed.details.exitCode, 3);

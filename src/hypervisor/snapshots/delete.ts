@@ -10,7 +10,8 @@ import { repointDisks } from './domain-disks.js';
 import { hostReferences, type HostReferences } from '../references.js';
 import { assertKnown, assertLocal, chainFiles, formatOf, isOwnFile, usage } from './files.js';
 import type { ParsedSnapshot } from './snapshot-xml.js';
-import { qemuImgArgs, virshArgs } from '../virsh-args.js';
+import { qemuImgArgs } from '../qemu-img-args.js';
+import { virshArgs } from '../virsh-args.js';
 import { findSnapshot, loadByName, type Loaded } from './state.js';
 
 /**
@@ -33,6 +34,9 @@ import { findSnapshot, loadByName, type Loaded } from './state.js';
  *   libvirt 9.0's own external delete is not used: it refuses a snapshot whose parent is
  *   internal, and it needs the VM's chain to match its metadata, which kvmops' reverts change.
  */
+/** A merge reads and writes up to a whole disk: as long as a whole-disk copy may take (disk-copy.ts). */
+const MERGE_TIMEOUT_MS = 6 * 3_600_000;
+
 export async function deleteSnapshot(h: HostContext, ref: SnapshotRef, ctx: OpContext = {}): Promise<void> {
   const vm = assertName(ref.vm, 'VM');
   const name = assertName(ref.name, 'snapshot');
@@ -125,12 +129,9 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     if (!mergeable) continue;
     ctx.onProgress?.({ step: `merging ${path.basename(top)} into ${path.basename(base)}` });
     if (l.running) {
-      await h.virsh.run(virshArgs.blockcommitActive(l.uuid, d.target), {
-        signal,
-        timeoutMs: 6 * 3600_000,
-      });
+      await h.virsh.run(virshArgs.blockcommitActive(l.uuid, d.target), { signal, timeoutMs: MERGE_TIMEOUT_MS });
     } else {
-      await qemuImg(qemuImgArgs.commit(top), { signal, timeoutMs: 6 * 3600_000 });
+      await qemuImg(qemuImgArgs.commit(top), { signal, timeoutMs: MERGE_TIMEOUT_MS });
       changes.set(d.target, { file: base, format: baseDisk?.format ?? (await formatOf(base, signal)) });
     }
   }

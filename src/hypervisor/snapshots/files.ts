@@ -8,7 +8,7 @@ import type { DomainUuid } from '../domain-uuid.js';
 import type { HostReferences } from '../references.js';
 import { removableFiles } from '../removal.js';
 import { freshVmFile } from '../storage.js';
-import { qemuImgArgs } from '../virsh-args.js';
+import { qemuImgArgs } from '../qemu-img-args.js';
 import type { DomainDisk } from './domain-disks.js';
 import type { ParsedSnapshot } from './snapshot-xml.js';
 

@@ -12,7 +12,8 @@ import { assertKnown, assertLocal, chainFiles, createOverlay, formatOf, isFrozen
 import { readRevertRecord, writeRevertRecord } from './revert-record.js';
 import { hasNativeExternalRevert, libvirtVersion } from './libvirt-version.js';
 import { takenWhileRunning, withOverlay, type ParsedSnapshot } from './snapshot-xml.js';
-import { qemuImgArgs, virshArgs } from '../virsh-args.js';
+import { qemuImgArgs } from '../qemu-img-args.js';
+import { virshArgs } from '../virsh-args.js';
 import { findSnapshot, load, type Loaded } from './state.js';
 
 /**

@@ -24,6 +24,8 @@ import {
 } from '../../../src/hypervisor/snapshots/snapshot-xml.js';
 import { parseSnapshotBatch } from '../../../src/hypervisor/snapshots/state.js';
 import { StorageLayout } from '../../../src/hypervisor/storage.js';
+import type { MultiResult } from '../../../src/hypervisor/multi.js';
+import type { VirshArgs } from '../../../src/hypervisor/virsh-args.js';
 import { Virsh } from '../../../src/hypervisor/virsh.js';
 
 /** Fixtures recorded from libvirt 9.0.0 / QEMU 7.2 on this project's machine kind. */
@@ -192,13 +194,10 @@ describe('libvirt version', () => {
 });
 
 describe('invalid names never reach a program', () => {
+  // every virsh call goes through Virsh.multi (virsh.ts: one command is a batch of one)
   class RecordingVirsh extends Virsh {
     calls: unknown[] = [];
-    override async run(args: readonly string[]): Promise<string> {
-      this.calls.push(args);
-      throw new Error('must not run');
-    }
-    override async batch(cmds: ReadonlyArray<readonly string[]>): Promise<string> {
+    override async multi(cmds: readonly VirshArgs[]): Promise<MultiResult[]> {
       this.calls.push(cmds);
       throw new Error('must not run');
     }

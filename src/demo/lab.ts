@@ -1,29 +1,37 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KvmopsError } from '../domain/errors.js';
-import { run } from './exec.js';
-import type { HostContext } from './host-context.js';
-import { ensurePools, forgetPools } from './pools.js';
-import { qemuImg } from './qemu-img.js';
-import { newDomainUuid } from './domain-uuid.js';
-import { freshVmFile } from './storage.js';
-import { withTempDir } from './tempdir.js';
-import { assertName } from './validate.js';
-import { qemuImgArgs, virshArgs } from './virsh-args.js';
-import { deleteVm, listVms } from './vms.js';
+import type { HostContext } from '../hypervisor/host-context.js';
+import { ensurePools, forgetPools } from '../hypervisor/pools.js';
+import { qemuImg } from '../hypervisor/qemu-img.js';
+import * as qemuIo from '../hypervisor/qemu-io.js';
+import { newDomainUuid } from '../hypervisor/domain-uuid.js';
+import { freshVmFile } from '../hypervisor/storage.js';
+import { withTempDir } from '../hypervisor/tempdir.js';
+import { assertName } from '../hypervisor/validate.js';
+import { qemuImgArgs } from '../hypervisor/qemu-img-args.js';
+import { virshArgs } from '../hypervisor/virsh-args.js';
+import { deleteVm, listVms } from '../hypervisor/vms.js';
 
 /**
  * A small lab kit for `npm run demo` and manual trials on a LOCAL host: a tiny "golden" VM
  * (a qcow2 with no OS: the guest sits in SeaBIOS, enough for define/start/snapshot), byte
  * patterns written and checked with qemu-io (the VM must be shut off), and clean-up of a lab's
- * VMs and pools. Not used by the bot itself.
+ * VMs and pools. Not used by the bot itself: it uses the hypervisor layer, never the other way
+ * round, and runs no program itself (the hypervisor does).
  */
+
+/** The golden VM: small enough for TCG and a quick copy. */
+const GOLDEN_DISK_MIB = 64;
+const GOLDEN_MEMORY_MIB = 64;
+/** How much of a disk the data checks write and read. */
+const PATTERN_LENGTH = '1M';
 
 function requireLocal(h: HostContext): void {
   if (!h.local) throw new KvmopsError('unsupported', 'the lab kit works on the local host only');
 }
 
-/** Defines `name` with one 64 MiB qcow2 disk in the storage dir's vms folder. Returns the disk. */
+/** Defines `name` with one small qcow2 disk in the storage dir's vms folder. Returns the disk. */
 export async function createGoldenVm(h: HostContext, name: string, opts: { sizeMiB?: number } = {}): Promise<string> {
   requireLocal(h);
   assertName(name, 'VM');
@@ -31,11 +39,11 @@ export async function createGoldenVm(h: HostContext, name: string, opts: { sizeM
   // named as kvmops names a VM's files (storage.ts), so deleting the VM removes it
   const uuid = newDomainUuid();
   const disk = h.storage.assertInside(freshVmFile(h.storage, uuid, 'vda', { local: true }));
-  await qemuImg(qemuImgArgs.create(disk, (opts.sizeMiB ?? 64) * 1024 * 1024), { timeoutMs: 30_000 });
+  await qemuImg(qemuImgArgs.create(disk, (opts.sizeMiB ?? GOLDEN_DISK_MIB) * 1024 * 1024), { timeoutMs: 30_000 });
   const xml = `<domain type='qemu'>
   <name>${name}</name>
   <uuid>${uuid}</uuid>
-  <memory unit='MiB'>64</memory>
+  <memory unit='MiB'>${GOLDEN_MEMORY_MIB}</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64'>hvm</type></os>
   <devices>
@@ -53,18 +61,17 @@ export async function createGoldenVm(h: HostContext, name: string, opts: { sizeM
 }
 
 /** `qemu-io write -P byte` over the first `length` bytes of a shut-off VM's disk. */
-export async function writeDiskPattern(h: HostContext, file: string, byte: number, length = '1M'): Promise<void> {
+export async function writeDiskPattern(h: HostContext, file: string, byte: number, length = PATTERN_LENGTH): Promise<void> {
   requireLocal(h);
   h.storage.assertInside(file);
-  await run('qemu-io', ['-c', `write -P 0x${byte.toString(16)} 0 ${length}`, file], { timeoutMs: 30_000 });
+  await qemuIo.writeDiskPattern(file, byte, length);
 }
 
 /** True when the first `length` bytes all hold `byte` (qemu-io `read -P`, read-only, `-U`). */
-export async function hasDiskPattern(h: HostContext, file: string, byte: number, length = '1M'): Promise<boolean> {
+export async function hasDiskPattern(h: HostContext, file: string, byte: number, length = PATTERN_LENGTH): Promise<boolean> {
   requireLocal(h);
   h.storage.assertInside(file);
-  const r = await run('qemu-io', ['-r', '-U', '-c', `read -P 0x${byte.toString(16)} 0 ${length}`, file], { timeoutMs: 30_000 });
-  return !/Pattern verification failed/.test(r.stdout + r.stderr);
+  return qemuIo.hasDiskPattern(file, byte, length);
 }
 
 /** Removes every VM whose name starts with `prefix` (disks included), then the lab's pools. */

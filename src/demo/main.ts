@@ -11,17 +11,17 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { createCore, startApp, type App } from './app.js';
-import { loadEnv } from './config/env.js';
-import { ShellSession } from './adapters/shell/session.js';
-import { ShellSink } from './adapters/shell/sink.js';
-import { Transcript } from './adapters/shell/transcript.js';
-import { FINAL_STATES } from './domain/job-states.js';
-import { hostContext } from './hypervisor/host.js';
-import { createGoldenVm, hasDiskPattern, removeLab, writeDiskPattern } from './hypervisor/lab.js';
-import type { Job } from './jobs/types.js';
-import { formatDuration } from './domain/duration.js';
-import { createLogger } from './ops/logger.js';
+import { createCore, startApp, type App } from '../app.js';
+import { loadEnv } from '../config/env.js';
+import { ShellSession } from '../adapters/shell/session.js';
+import { ShellSink } from '../adapters/shell/sink.js';
+import { Transcript } from '../adapters/shell/transcript.js';
+import { FINAL_STATES } from '../domain/job-states.js';
+import { hostContext } from '../hypervisor/host.js';
+import { createGoldenVm, hasDiskPattern, removeLab, writeDiskPattern } from './lab.js';
+import type { Job } from '../jobs/types.js';
+import { formatDuration } from '../domain/duration.js';
+import { createLogger } from '../ops/logger.js';
 
 // Specific enough that the clean-up of an earlier run never touches anyone else's VMs.
 const PREFIX = 'kvmops-demo-';
@@ -125,7 +125,7 @@ async function main(): Promise<boolean> {
   }
 
   heading('Summary');
-  const store = await import('./jobs/store.js').then((m) => m.openJobStore(env.KVMOPS_DB));
+  const store = await import('../jobs/store.js').then((m) => m.openJobStore(env.KVMOPS_DB));
   let ok = true;
   for (const id of jobs) {
     const j = store.get(id)!;
