@@ -16,7 +16,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const ENTRY_POINTS = ['src/main.ts', 'src/shell.ts', 'src/demo.ts', 'src/register.ts'];
+const ENTRY_POINTS = ['src/main.ts', 'src/shell.ts', 'src/demo/main.ts', 'src/register.ts'];
 
 function tsFiles(dir: string): string[] {
   return readdirSync(path.join(REPO, dir), { withFileTypes: true, recursive: true })
