@@ -6,7 +6,7 @@ import { boolean, choice, integer, options } from '../src/chat/options.js';
 
 /**
  * /deploy — make VMs from a template. thin: qcow2 overlays backed by the template's disks;
- * clone: full copies. count > 1 names them `name-01` … `name-NN` (CONTRACT.md). The payload's
+ * clone: full copies. count > 1 names them `name-01` … `name-NN` (docs/commands.md). The payload's
  * rule across options (a name short enough for the -NN suffix) is the store's to check.
  */
 const payload = deployPayload.innerType().shape;

@@ -17,7 +17,7 @@ import { snapshotTree } from '../src/chat/format.js';
 
 /**
  * /snapshot — a VM's state at a moment. internal: inside the qcow2; external: a new overlay
- * takes the writes. revert is destructive: it always waits for an approval (CONTRACT.md).
+ * takes the writes. revert is destructive: it always waits for an approval (docs/commands.md).
  */
 
 /** The options of revert and delete: a VM and one of its snapshots. */

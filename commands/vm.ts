@@ -5,7 +5,7 @@ import { vmInfoLines, vmTable } from '../src/chat/format.js';
 
 /**
  * /vm — libvirt domains on a host. delete removes the domain, its snapshots and its disks: it
- * always waits for an approval (CONTRACT.md).
+ * always waits for an approval (docs/commands.md).
  */
 
 /** The options of a subcommand on one VM. */

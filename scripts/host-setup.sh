@@ -2,7 +2,7 @@
 # kvmops host set-up: idempotent. Makes this machine a libvirt + QEMU host that kvmops (and its
 # tests) can drive, without systemd. Used by .ci/run, by the real-libvirt tests and by
 # `npm run demo`. What it does and why is in ../README.md ("How the host set-up works") and
-# ../shared/HOST-FACTS.md.
+# docs/host-notes.md.
 #
 #   scripts/host-setup.sh              packages, config, libvirtd running, virsh answering
 #   scripts/host-setup.sh --seal       also virt-sysprep (libguestfs) and an appliance kernel

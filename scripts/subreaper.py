@@ -2,7 +2,7 @@
 
 Without systemd, QEMU processes that libvirtd daemonises are re-parented to a PID 1 that reaps
 slowly; with this process as their subreaper `virsh destroy` drops from ~2 s to ~0.3 s
-(../shared/HOST-FACTS.md). Exits with the command's status; forwards SIGTERM/SIGINT to it.
+(docs/host-notes.md). Exits with the command's status; forwards SIGTERM/SIGINT to it.
 """
 import ctypes, os, signal, sys
 

@@ -16,7 +16,7 @@ import { Worker } from './worker/worker.js';
 
 /**
  * The composition root: one process runs the chat adapter(s), the worker, the notifier and
- * the approval sweeper over one SQLite store (SQLite has one writer; DESIGN.md). Every entry
+ * the approval sweeper over one SQLite store (SQLite has one writer; docs/architecture.md). Every entry
  * point (bot, shell, demo, tests) builds the same `App`, so they behave alike.
  *
  * Order matters: the core (store, hypervisor, services, router) exists first so an adapter can

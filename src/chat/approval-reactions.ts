@@ -5,7 +5,7 @@ import type { Services } from './services.js';
 import type { ChatUser, ReactionEvent, ReactionOutcome } from './types.js';
 
 /**
- * Approval by reaction (CONTRACT.md), the same policy for Discord and the shell:
+ * Approval by reaction (docs/commands.md), the same policy for Discord and the shell:
  *
  * - the approval is found by the message the reaction is on; any other message is not ours;
  * - only ✅ (approve: the job is queued) and ❌ (reject: the job is cancelled) mean anything;

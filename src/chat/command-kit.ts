@@ -12,7 +12,7 @@ import type { Reply } from './types.js';
 
 /**
  * What several command modules share: the options that must be identical everywhere
- * (CONTRACT.md: `host` optional everywhere, names 1–63 safe characters), the cheap existence
+ * (docs/commands.md: `host` optional everywhere, names 1–63 safe characters), the cheap existence
  * checks made before a job exists, and the enqueue-and-reply step.
  */
 
@@ -33,7 +33,7 @@ export function nameOption(description: string, source?: 'template' | 'snapshot'
   return text(description, nameSchema, { minLength: 1, maxLength: MAX_NAME_LENGTH, ...(source ? { autocomplete: source } : {}) });
 }
 
-/** CONTRACT.md: `host` is optional everywhere; the default is the first configured host. */
+/** docs/commands.md: `host` is optional everywhere; the default is the first configured host. */
 export const hostOption = text('Host (default: the first configured host)', hostNameSchema, { maxLength: MAX_NAME_LENGTH, autocomplete: 'host' }).optional();
 
 // ---- host and existence checks --------------------------------------------------------------
@@ -117,7 +117,7 @@ export async function requireFree(
 
 // ---- enqueue and reply ----------------------------------------------------------------------
 
-/** A job-making subcommand's options: its payload's fields, with `host` optional (CONTRACT.md). */
+/** A job-making subcommand's options: its payload's fields, with `host` optional (docs/commands.md). */
 export type JobOptions<K extends JobKind> = Omit<JobPayload<K>, 'host'> & { host?: string | undefined };
 
 /**
@@ -186,7 +186,7 @@ export function acceptedReply(job: Job): Reply {
 }
 
 /**
- * An approval request (CONTRACT.md): public, so approvers see it; the adapter adds ✅ and ❌ and
+ * An approval request (docs/commands.md): public, so approvers see it; the adapter adds ✅ and ❌ and
  * attaches the posted message to the approval (`approvals.attachMessage`).
  */
 export async function approvalReply(ctx: HandlerContext<unknown>, job: Job): Promise<Reply> {

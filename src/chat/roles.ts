@@ -1,7 +1,7 @@
 import type { ChatUser, Role } from './types.js';
 
 /**
- * Roles (CONTRACT.md): platform role ids from the environment → kvmops roles.
+ * Roles (docs/commands.md): platform role ids from the environment → kvmops roles.
  * admin ⊃ operator ⊃ viewer; approver is separate. A level configured with no ids is held by
  * nobody — fail closed: forgetting KVMOPS_ROLE_ADMIN must not make everyone an admin.
  */

@@ -192,7 +192,7 @@ export class CommandRouter {
     return { module, def, handler, label: module.def.flat ? module.def.name : `${module.def.name} ${def.name}` };
   }
 
-  /** CONTRACT.md: one guild is served; other guilds and DMs are refused. */
+  /** docs/commands.md: one guild is served; other guilds and DMs are refused. */
   private checkPlace(place: ChatPlace): void {
     const guildId = this.services.config.guildId;
     if (guildId !== null && place.guildId !== guildId) {

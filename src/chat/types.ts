@@ -6,7 +6,7 @@ import type { Hypervisor } from '../hypervisor/types.js';
  * Nothing here knows discord.js.
  */
 
-/** Levels: admin ⊃ operator ⊃ viewer. approver is separate (CONTRACT.md). */
+/** Levels: admin ⊃ operator ⊃ viewer. approver is separate (docs/commands.md). */
 export type Role = 'viewer' | 'operator' | 'admin' | 'approver';
 
 export interface ChatUser {

@@ -9,7 +9,7 @@ import { z } from 'zod';
  * which Discord refuses (it stores UTF-8, where a lone surrogate cannot exist).
  */
 
-/** The longest snapshot description (CONTRACT.md: `/snapshot create description`). */
+/** The longest snapshot description (docs/commands.md: `/snapshot create description`). */
 export const MAX_DESCRIPTION = 500;
 
 /**

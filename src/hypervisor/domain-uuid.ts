@@ -3,7 +3,7 @@ import { KvmopsError } from '../domain/errors.js';
 
 /**
  * A domain's uuid: the only way kvmops addresses a domain in a virsh call. virsh reads a
- * domain argument as an id, then a uuid, then a name (HOST-FACTS.md), so a name can select
+ * domain argument as an id, then a uuid, then a name (docs/host-notes.md), so a name can select
  * another domain (one whose id or uuid it spells); a canonical uuid can only be read as a
  * uuid — it is never all digits — and libvirt keeps uuids unique. Every domain argv builder
  * (virsh-args.ts) takes this type, so passing a name there is a type error; a name becomes a

@@ -5,7 +5,7 @@ import { SETPRIV, setprivArgs } from './setpriv-args.js';
 import type { ToolArgs } from './tool-args.js';
 
 /**
- * The one place kvmops runs external programs (DESIGN.md: only the hypervisor layer does).
+ * The one place kvmops runs external programs (docs/architecture.md: only the hypervisor layer does).
  * argv arrays only (never a shell), a timeout and an abort signal on every call, and a failure
  * is a CommandError carrying the command, exit code and stderr (the execa way).
  */

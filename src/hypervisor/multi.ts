@@ -14,7 +14,7 @@ import { classifyVirshError, refineVirshError } from './virsh-errors.js';
  * exit code is the last command's. So after each command we print a marker on stderr and on
  * stdout (`echo --err` / `echo`) and split both streams there: each command gets its own
  * output and its own classified error, and one process start-up + one connection serves all
- * (HOST-FACTS.md: 20 defines as 20 processes 4 s, in one process 0.1–0.2 s). Long batches are
+ * (docs/host-notes.md "Batching": 20 defines as 20 processes 4 s, in one process 0.1–0.2 s). Long batches are
  * split into chunks (MULTI_CHUNK_BYTES), so nothing's command line grows with the host's size.
  */
 

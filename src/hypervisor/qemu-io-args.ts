@@ -1,6 +1,6 @@
 import { toolBuilders, type ToolArgs } from './tool-args.js';
 
-/** `qemu-io` argv builders: byte patterns on a disk file, to check data (HOST-FACTS.md "Testing"). */
+/** `qemu-io` argv builders: byte patterns on a disk file, to check data (docs/host-notes.md "Checking data"). */
 
 export const QEMU_IO = 'qemu-io';
 

@@ -3,7 +3,7 @@ import { CommandError } from './exec.js';
 
 /**
  * virsh's failures into stable codes. Every failure exits 1: only stderr tells them apart
- * (HOST-FACTS.md "Parsing virsh").
+ * (docs/host-notes.md "Parsing virsh").
  */
 
 /** stderr patterns of libvirt 9.0 → codes. First match wins; order from specific to general. */

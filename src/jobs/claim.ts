@@ -7,7 +7,7 @@ import type { Job, Lease } from './types.js';
 /**
  * The claim: ONE statement picks and takes the job, so two claimers (threads or processes) can
  * never take the same one — the write lock covers the sub-select and the update together
- * (DESIGN.md: 0 double claims measured, against thousands for SELECT-then-UPDATE).
+ * (docs/architecture.md: 0 double claims measured, against thousands for SELECT-then-UPDATE).
  *
  * Claimable: queued, due (run_at ≤ now), and none of its resources (job_resources, declared by
  * its kind: src/kinds/) is held in a conflicting mode — exclusive against anything,

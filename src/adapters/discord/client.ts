@@ -10,7 +10,7 @@ import type { DiscordStatus } from '../../ops/index.js';
  * start-up reconciliation, so the privileged GuildMembers intent is not needed.
  *
  * Partials Message, Channel, Reaction, User, GuildMember: a reaction on a message the client
- * never cached (posted before a restart) is only emitted with them (DESIGN.md).
+ * never cached (posted before a restart) is only emitted with them (docs/architecture.md).
  *
  * No zlib-sync: without it the gateway stays plain JSON, which the emulator speaks too.
  */

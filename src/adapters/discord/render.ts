@@ -19,7 +19,7 @@ import { codeBlock, cutMarkdown, escapeMarkdown } from './markdown.js';
  * - text kvmops did not write (names, descriptions, errors, display names) is escaped
  *   (markdown.ts); people are user mentions `<@id>`, never display names;
  * - `allowed_mentions` is explicit: nothing pings (`NO_MENTIONS`) except the completion
- *   message, which pings its requester (CONTRACT.md: "a new message mentions the requester");
+ *   message, which pings its requester (docs/commands.md: "a new message mentions the requester");
  * - everything is cut to Discord's limits (`LIMITS`, counted in code points) on code points;
  * - a create that a retry could repeat carries a nonce with `enforce_nonce` (`nonceFor`).
  */

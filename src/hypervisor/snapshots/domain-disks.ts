@@ -41,7 +41,7 @@ export function snapshotableDisks(disks: DomainDisk[]): DomainDisk[] {
 /**
  * A domain XML (from `dumpxml --inactive`) with disks pointed at new files: source file and
  * driver type set, any `<backingStore>` removed (libvirt reads the chain from the image). The
- * rest, above all the `<uuid>`, is kept: redefining without it fails (HOST-FACTS.md).
+ * rest, above all the `<uuid>`, is kept: redefining without it fails (docs/host-notes.md).
  */
 export function repointDisks(xml: string, changes: ReadonlyMap<string, { file: string; format: string }>): string {
   const root = parseXml(xml);

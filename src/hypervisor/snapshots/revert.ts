@@ -25,7 +25,7 @@ import { findSnapshot, load, type Loaded } from './state.js';
  * - internal, libvirt's `snapshot-revert` — unless the qcow2 holding the snapshot has become
  *   the read-only base of something still needed (an external snapshot taken after it, or an
  *   overlay another snapshot needs). libvirt 9.0 would then revert that base in place, under
- *   the overlay and the external snapshot (HOST-FACTS.md): their data would be lost. kvmops
+ *   the overlay and the external snapshot (docs/host-notes.md): their data would be lost. kvmops
  *   then copies the snapshot out into a new qcow2 (on the same backing file) and points the
  *   domain there; the base stays as it is.
  * - external, libvirt < 9.9 (which refuses): a fresh qcow2 overlay on the file that became the

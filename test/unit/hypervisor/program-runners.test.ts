@@ -1,7 +1,7 @@
 /**
  * Who runs external programs, read from the source: only the hypervisor's program runners, one
  * per program, each with its builder module's argv (the types check the argv itself:
- * tool-args.ts). Guards the layering rule (DESIGN.md: only the hypervisor runs programs; the
+ * tool-args.ts). Guards the layering rule (docs/architecture.md: only the hypervisor runs programs; the
  * demo kit uses the hypervisor) and "virsh called one way".
  */
 import assert from 'node:assert/strict';
