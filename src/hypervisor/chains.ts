@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { HostContext } from './host-context.js';
 import { isVolumeMissing } from './multi.js';
-import { parseVolumeXml, type VolumeXmlInfo } from './parse.js';
+import { parseNameList, parseVolumeXml, type VolumeXmlInfo } from './parse.js';
 import { backingChain } from './qemu-img.js';
 import { eachLimited } from './each-limited.js';
 import type { ChainEntry, OpContext } from './types.js';
@@ -71,9 +71,18 @@ async function localChains(formats: Map<string, string | undefined>, ctx: OpCont
 async function remoteChains(h: HostContext, formats: Map<string, string | undefined>, ctx: OpContext): Promise<ChainRead> {
   const probes: string[] = [];
   const tried = new Set<string>();
+  let refreshed = false;
   try {
     for (let round = 0; ; round++) {
       const walk = await walkVolumes(h, formats, ctx);
+      if (walk.outsidePools.size > 0 && !refreshed) {
+        // A file inside another pool whose volume list is stale (made with qemu-img behind
+        // libvirt's back) is "not found" as well, and its folder can't be probed (it is that
+        // pool's target): refresh every active pool once, then look again.
+        refreshed = true;
+        await refreshActivePools(h, ctx);
+        continue;
+      }
       const dirs = [...new Set([...walk.outsidePools].map((p) => path.posix.dirname(p)))].filter((d) => !tried.has(d));
       if (dirs.length === 0 || round >= MAX_PROBE_ROUNDS) return walk.read;
       for (const d of dirs) tried.add(d);
@@ -86,6 +95,13 @@ async function remoteChains(h: HostContext, formats: Map<string, string | undefi
   } finally {
     if (probes.length) await h.virsh.multi(probes.map((p) => virshArgs.poolDestroy(p)), { timeoutMs: 60_000 }).catch(() => {});
   }
+}
+
+/** `pool-refresh` of every active pool (harmless: it re-reads the folder). Failures are ignored. */
+async function refreshActivePools(h: HostContext, ctx: OpContext): Promise<void> {
+  const [list] = await h.virsh.multi([virshArgs.poolListActive()], { timeoutMs: 60_000, signal: ctx.signal });
+  const pools = list && !list.error ? parseNameList(list.stdout) : [];
+  if (pools.length) await h.virsh.multi(pools.map((p) => virshArgs.poolRefresh(p)), { timeoutMs: 60_000, signal: ctx.signal });
 }
 
 /** One pass over the chains, level by level. `outsidePools`: paths libvirt did not find, outside the storage dir. */

@@ -287,6 +287,20 @@ describe('remote code path: libvirt volume API only (real libvirt)', skip, () =>
     assert.doesNotMatch(virsh('pool-list', '--all', '--name'), /kvmops-probe-/, 'the probe pool is gone');
     virsh('undefine', outsider);
 
+    // a thin domain whose overlay sits in another pool that has not seen it yet (made by hand
+    // after that pool's last refresh): still a dependent, not an unreadable chain
+    const otherPool = `${env.prefix}other`;
+    virsh('pool-create-as', otherPool, 'dir', '--target', env.outsideDir);
+    try {
+      const stale = env.vmName('stale');
+      defineVm(stale, [createDisk(`${env.outsideDir}/stale.qcow2`, { backing: tfile })]);
+      assert.deepEqual((await host.listTemplates())[0]!.dependents, [stale]);
+      await assert.rejects(host.deleteTemplate(tpl.name), code('template-in-use'));
+      virsh('undefine', stale);
+    } finally {
+      virsh('pool-destroy', otherPool);
+    }
+
     await host.deleteTemplate(tpl.name);
     assert.deepEqual(readdirSync(env.storage.templatesDir), []);
   });
