@@ -1,5 +1,5 @@
 import { deployPayload } from '../src/kinds/deploy.js';
-import { deployNames } from '../src/domain/names.js';
+import { MAX_DEPLOY_COUNT, deployNames } from '../src/domain/names.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
 import { enqueues, hostOption, nameOf, nameOption, requireFree, requireTemplate } from '../src/chat/command-kit.js';
 import { boolean, choice, integer, options } from '../src/chat/options.js';
@@ -26,7 +26,7 @@ export default defineCommand({
         template: nameOf('template', 'Template to deploy from'),
         name: nameOption('Name of the new VM (with count > 1: name-01 … name-NN)'),
         mode: choice('thin (default): linked to the template; clone: independent full copy', payload.mode).default('thin'),
-        count: integer('How many VMs (1–20, default 1)', payload.count).default(1),
+        count: integer(`How many VMs (1–${MAX_DEPLOY_COUNT}, default 1)`, payload.count).default(1),
         start: boolean('Start the VMs once made (default false)').default(false),
         host: hostOption,
       }),
