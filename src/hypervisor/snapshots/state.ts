@@ -9,9 +9,10 @@ import { virshArgs } from '../virsh-args.js';
 import { parseSnapshotXml, splitSnapshotXmls, type ParsedSnapshot } from './snapshot-xml.js';
 
 /**
- * Reading a VM's snapshot state from libvirt (by uuid) in two virsh processes (two batches),
- * whatever the number of snapshots: (1) domstate + inactive XML + snapshot names, (2) one batch with every snapshot's
- * `snapshot-dumpxml` and `snapshot-info` (for the current flag, which the XML does not carry).
+ * Reading a VM's snapshot state from libvirt (by uuid) in two virsh processes (Virsh.multi),
+ * whatever the number of snapshots: (1) domstate + inactive XML + snapshot names, (2) every
+ * snapshot's `snapshot-dumpxml` and `snapshot-info` (for the current flag, which the XML does
+ * not carry).
  * Measured here with 6 snapshots: this (2 processes, full XML) ≈ 90 ms per list;
  * `snapshot-list --parent` + `--tree` + one `snapshot-info` process per snapshot ≈ 270 ms, and
  * that still lacks the descriptions. Each virsh process costs ~60 ms of start-up.
