@@ -9,8 +9,8 @@ import { z } from 'zod';
  * a name: a name libvirt could read as an id (all digits) or as a uuid (32 hex digits, with or
  * without dashes) is refused, so the name typed in chat can never select another domain.
  */
-export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export const MAX_NAME_LENGTH = 63;
+export const NAME_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_NAME_LENGTH - 1}}$`);
 
 const ALL_DIGITS = /^[0-9]+$/;
 
@@ -21,7 +21,7 @@ export function isUuidShaped(s: string): boolean {
 
 /** Why `s` is not a valid name, or null when it is. The reason is shown to users as it is. */
 export function nameProblem(s: string): string | null {
-  if (!NAME_PATTERN.test(s)) return 'must be 1–63 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit';
+  if (!NAME_PATTERN.test(s)) return `must be 1–${MAX_NAME_LENGTH} characters of A-Z a-z 0-9 . _ -, starting with a letter or digit`;
   if (ALL_DIGITS.test(s)) return 'must not be all digits (libvirt would read it as a domain id)';
   if (isUuidShaped(s)) return 'must not look like a uuid (libvirt would read it as a domain uuid)';
   return null;
