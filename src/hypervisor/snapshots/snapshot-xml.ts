@@ -5,7 +5,7 @@ import { parseDomainDisks, type DomainDisk } from './domain-disks.js';
 
 /**
  * Pure builders and parsers for libvirt's `<domainsnapshot>` XML (libvirt 9.0, recorded
- * outputs in test/unit/hypervisor/fixtures/snapshots/). Fail closed: a state or disk mode
+ * outputs in test/hypervisor/snapshot-fixtures/). Fail closed: a state or disk mode
  * this code does not know is `unexpected-output`.
  */
 

@@ -1,0 +1,52 @@
+/**
+ * Who runs external programs, read from the source: only the hypervisor's program runners, one
+ * per program, each with its builder module's argv (the types check the argv itself:
+ * tool-args.ts). Guards the layering rule (docs/architecture.md: only the hypervisor runs programs; the
+ * demo kit uses the hypervisor) and "virsh called one way".
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function sources(dir: string): string[] {
+  return readdirSync(path.join(REPO, dir), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => path.posix.join(dir, f.split(path.sep).join('/')))
+    .sort();
+}
+const files = [...sources('src'), ...sources('commands')].map((f) => ({ f, text: readFileSync(path.join(REPO, f), 'utf8') }));
+const where = (re: RegExp) => files.filter(({ text }) => re.test(text)).map(({ f }) => f);
+
+/** Runner → the programs it starts (the first argument of each `run(` call). */
+const RUNNERS: Record<string, string[]> = {
+  'src/hypervisor/disk-copy.ts': ['CP', 'SYNC'],
+  'src/hypervisor/multi.ts': ['VIRSH'],
+  'src/hypervisor/qemu-img.ts': ['QEMU_IMG'],
+  'src/hypervisor/qemu-io.ts': ['QEMU_IO'],
+  'src/hypervisor/sysprep.ts': ['setup.program'],
+};
+
+describe('program runners', () => {
+  it('only the runners import run(), and each starts only its own programs', () => {
+    assert.deepEqual(where(/import \{[^}]*\brun\b[^}]*\} from '[./]*exec\.js'/), Object.keys(RUNNERS));
+    for (const [f, programs] of Object.entries(RUNNERS)) {
+      const text = files.find((x) => x.f === f)!.text;
+      const started = [...new Set([...text.matchAll(/\brun\(\s*([\w.]+)\s*,/g)].map((m) => m[1]!))].sort();
+      assert.deepEqual(started, [...programs].sort(), f);
+    }
+  });
+
+  it('only exec.ts starts processes', () => {
+    assert.deepEqual(where(/from '(execa|node:child_process|child_process)'/), ['src/hypervisor/exec.ts']);
+  });
+
+  it('argv builders live in the builder modules only (src/hypervisor/*-args.ts)', () => {
+    const makers = where(/\btoolBuilders\(/);
+    assert.ok(makers.length >= 6);
+    for (const f of makers) assert.match(f, /^src\/hypervisor\/[a-z-]+-args\.ts$/);
+  });
+});
