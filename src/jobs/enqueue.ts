@@ -57,13 +57,11 @@ export function enqueueOp(ctx: StoreContext): (req: EnqueueRequest) => Job {
   const insertResource = ctx.db.prepare(INSERT_RESOURCE);
   const creatorOf = ctx.db.prepare<[string], { jobId: number }>(CREATOR_OF);
 
-  /** The first resource this job would create that a live job already creates. */
-  const takenBy = (resources: JobResource[]): { jobId: number; key: string } | undefined => {
-    for (const r of resources) {
-      const holder = r.creates ? creatorOf.get(r.key) : undefined;
-      if (holder) return { jobId: holder.jobId, key: r.key };
-    }
-    return undefined;
+  /** The first live job already creating one of these names, with the names it holds of them. */
+  const takenBy = (resources: JobResource[]): { jobId: number; held: JobResource[] } | undefined => {
+    const holders = resources.filter((r) => r.creates).map((r) => ({ r, jobId: creatorOf.get(r.key)?.jobId }));
+    const first = holders.find((h) => h.jobId !== undefined);
+    return first && { jobId: first.jobId!, held: holders.filter((h) => h.jobId === first.jobId).map((h) => h.r) };
   };
 
   const tx = immediate(ctx.db, (req: EnqueueRequest, payload: Record<string, unknown>): Job => {
@@ -72,7 +70,7 @@ export function enqueueOp(ctx: StoreContext): (req: EnqueueRequest) => Job {
     const key = dedupeKey(req.kind, payload);
     const resources = jobResources(req.kind, payload);
     const taken = takenBy(resources);
-    if (taken) throw nameTaken(taken.jobId, resources.filter((r) => r.creates && creatorOf.get(r.key)?.jobId === taken.jobId));
+    if (taken) throw nameTaken(taken.jobId, taken.held);
     let row: JobRow;
     try {
       row = insertJob.get({

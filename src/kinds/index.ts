@@ -55,12 +55,12 @@ export function jobResources(kind: JobKind, payload: Record<string, unknown>): J
 
 /** The job in the domain's words — one description for replies, status messages and lists. */
 export function describeJob(job: { kind: string; payload: unknown }): string {
-  const k = BY_NAME.get(job.kind);
   const p = job.payload as Record<string, unknown>;
-  if (!k) return `${job.kind} on ${String(p?.host ?? '?')}`;
-  const parsed = loose(job.kind).payload.safeParse(p);
+  if (!BY_NAME.has(job.kind)) return `${job.kind} on ${String(p?.host ?? '?')}`;
+  const k = loose(job.kind);
+  const parsed = k.payload.safeParse(p);
   // A payload that no longer parses (an older version wrote it) is still described, roughly.
-  return parsed.success ? loose(job.kind).describe(parsed.data) : `${job.kind} ${JSON.stringify(p)}`;
+  return parsed.success ? k.describe(parsed.data) : `${job.kind} ${JSON.stringify(p)}`;
 }
 
 const MAX_RESULT = 300;
