@@ -24,6 +24,12 @@ export interface Requester {
 
 export interface Job {
   id: number;
+  /**
+   * Made at enqueue (`req-<uuid>`), never repeated — unlike `id`, which a restored backup or a
+   * second database hands out again. What the host records for the job (a revert, a deploy's
+   * VMs) and the job's message nonces are keyed by it.
+   */
+  requestId: string;
   kind: JobKind;
   payload: Record<string, unknown>;
   state: JobState;

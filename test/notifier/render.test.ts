@@ -10,6 +10,7 @@ const T0 = 1_700_000_000_000;
 function job(over: Partial<Job>): Job {
   return {
     id: 12,
+    requestId: 'req-12',
     kind: 'deploy',
     payload: { host: 'local', template: 'base', name: 'web', mode: 'thin', count: 4, start: false },
     state: 'queued',

@@ -3,6 +3,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { KvmopsError } from '../../domain/errors.js';
 import { initial } from './001_initial.js';
 import { jobResources } from './002_job_resources.js';
+import { requestIds } from './003_request_ids.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -18,6 +19,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initial },
   { version: 2, name: 'job resources', sql: jobResources },
+  { version: 3, name: 'request ids', sql: requestIds },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
