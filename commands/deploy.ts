@@ -31,8 +31,9 @@ export default defineCommand({
         host: hostOption,
       }),
       handle: enqueues('deploy', async (services, p) => {
-        await requireTemplate(services, p.host, p.template);
+        const t = await requireTemplate(services, p.host, p.template);
         await requireFree((fresh) => services.catalog.vms(p.host, { fresh }), deployNames(p.name, p.count), 'VM', `on ${p.host}`);
+        return { templateCreatedAt: t.createdAt };
       }),
     }),
   ],

@@ -6,8 +6,9 @@ import {
   hostOption,
   nameOption,
   readReply,
+  pinSnapshot,
+  pinVm,
   requireFree,
-  requireSnapshot,
   requireVm,
   resolveHost,
   vmOption,
@@ -41,8 +42,9 @@ export default defineCommand({
         host: hostOption,
       }),
       handle: enqueues('snapshot.create', async (services, p) => {
-        await requireVm(services, p.host, p.vm);
+        const pin = await pinVm(services, p.host, p.vm);
         await requireFree((fresh) => services.catalog.snapshots(p.host, p.vm, { fresh }), [p.name], 'Snapshot', `on VM ${p.vm}`);
+        return pin;
       }),
     }),
     subcommand({
@@ -66,7 +68,7 @@ export default defineCommand({
       mutates: true,
       defer: true,
       options: ref('Snapshot to revert to'),
-      handle: enqueues('snapshot.revert', (services, p) => requireSnapshot(services, p.host, p.vm, p.name)),
+      handle: enqueues('snapshot.revert', (services, p) => pinSnapshot(services, p.host, p.vm, p.name)),
     }),
     subcommand({
       name: 'delete',
@@ -75,7 +77,7 @@ export default defineCommand({
       mutates: true,
       defer: true,
       options: ref('Snapshot to delete'),
-      handle: enqueues('snapshot.delete', (services, p) => requireSnapshot(services, p.host, p.vm, p.name)),
+      handle: enqueues('snapshot.delete', (services, p) => pinSnapshot(services, p.host, p.vm, p.name)),
     }),
   ],
 });

@@ -44,6 +44,7 @@ export default defineCommand({
           });
         }
         await requireFree((fresh) => services.catalog.templates(p.host, { fresh }), [p.name], 'Template', `on ${p.host}`);
+        return { vmUuid: vm.uuid };
       }),
     }),
     listOnHost({
@@ -60,8 +61,8 @@ export default defineCommand({
       defer: true,
       options: options({ name: nameOption('Template to delete', 'template'), host: hostOption }),
       handle: enqueues('template.delete', async (services, p) => {
-        let t = await requireTemplate(services, p.host, p.name);
-        if (t.dependents.length > 0) t = (await services.catalog.templates(p.host, { fresh: true })).find((x) => x.name === p.name) ?? t;
+        // fresh: the template pinned is the one there now
+        const t = await requireTemplate(services, p.host, p.name, { fresh: true });
         if (t.dependents.length > 0) {
           throw new KvmopsError(
             'template-in-use',
@@ -69,6 +70,7 @@ export default defineCommand({
             { details: { host: p.host, template: p.name, dependents: t.dependents } },
           );
         }
+        return { createdAt: t.createdAt };
       }),
     }),
   ],

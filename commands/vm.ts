@@ -1,5 +1,5 @@
 import { defineCommand, subcommand } from '../src/chat/command.js';
-import { enqueues, hostOption, listOnHost, readReply, requireVm, resolveHost, vmOption } from '../src/chat/command-kit.js';
+import { enqueues, hostOption, listOnHost, pinVm, readReply, requireVm, resolveHost, vmOption } from '../src/chat/command-kit.js';
 import { boolean, options } from '../src/chat/options.js';
 import { vmInfoLines, vmTable } from '../src/chat/format.js';
 
@@ -42,7 +42,7 @@ export default defineCommand({
       mutates: true,
       defer: true,
       options: one('VM to start'),
-      handle: enqueues('vm.start', (services, p) => requireVm(services, p.host, p.vm)),
+      handle: enqueues('vm.start', (services, p) => pinVm(services, p.host, p.vm)),
     }),
     subcommand({
       name: 'stop',
@@ -55,7 +55,7 @@ export default defineCommand({
         force: boolean('Destroy (power off) instead of an ACPI shutdown (default false)').default(false),
         host: hostOption,
       }),
-      handle: enqueues('vm.stop', (services, p) => requireVm(services, p.host, p.vm)),
+      handle: enqueues('vm.stop', (services, p) => pinVm(services, p.host, p.vm, { fresh: p.force })),
     }),
     subcommand({
       name: 'delete',
@@ -64,7 +64,7 @@ export default defineCommand({
       mutates: true,
       defer: true,
       options: one('VM to delete'),
-      handle: enqueues('vm.delete', (services, p) => requireVm(services, p.host, p.vm)),
+      handle: enqueues('vm.delete', (services, p) => pinVm(services, p.host, p.vm, { fresh: true })),
     }),
   ],
 });

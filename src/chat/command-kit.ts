@@ -1,5 +1,5 @@
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
-import { KINDS_NEEDING_APPROVAL, type JobKind, type JobPayload } from '../kinds/index.js';
+import { KINDS_NEEDING_APPROVAL, pinnedLines, type JobKind, type JobPayload } from '../kinds/index.js';
 import { MAX_NAME_LENGTH, hostNameSchema, nameSchema } from '../domain/names.js';
 import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.js';
 import type { Job } from '../jobs/types.js';
@@ -61,18 +61,18 @@ async function findFresh<T, R>(
   return pick(await read(true));
 }
 
-export async function requireVm(services: Services, host: string, vm: string): Promise<VmSummary> {
+export async function requireVm(services: Services, host: string, vm: string, opts: { fresh?: boolean } = {}): Promise<VmSummary> {
   const found = await findFresh(
-    (fresh) => services.catalog.vms(host, { fresh }),
+    (fresh) => services.catalog.vms(host, { fresh: fresh || opts.fresh === true }),
     (vms) => vms.find((v) => v.name === vm),
   );
   if (!found) throw new KvmopsError('vm-not-found', `There is no VM "${vm}" on ${host}.`, { details: { host, vm } });
   return found;
 }
 
-export async function requireTemplate(services: Services, host: string, name: string): Promise<TemplateInfo> {
+export async function requireTemplate(services: Services, host: string, name: string, opts: { fresh?: boolean } = {}): Promise<TemplateInfo> {
   const found = await findFresh(
-    (fresh) => services.catalog.templates(host, { fresh }),
+    (fresh) => services.catalog.templates(host, { fresh: fresh || opts.fresh === true }),
     (ts) => ts.find((t) => t.name === name),
   );
   if (!found) {
@@ -81,10 +81,10 @@ export async function requireTemplate(services: Services, host: string, name: st
   return found;
 }
 
-export async function requireSnapshot(services: Services, host: string, vm: string, name: string): Promise<SnapshotInfo> {
-  await requireVm(services, host, vm);
+export async function requireSnapshot(services: Services, host: string, vm: string, name: string, opts: { fresh?: boolean } = {}): Promise<SnapshotInfo> {
+  await requireVm(services, host, vm, opts);
   const found = await findFresh(
-    (fresh) => services.catalog.snapshots(host, vm, { fresh }),
+    (fresh) => services.catalog.snapshots(host, vm, { fresh: fresh || opts.fresh === true }),
     (ss) => ss.find((s) => s.name === name),
   );
   if (!found) {
@@ -93,6 +93,30 @@ export async function requireSnapshot(services: Services, host: string, vm: stri
     });
   }
   return found;
+}
+
+// ---- pinned identities ----------------------------------------------------------------------
+
+/**
+ * The identity a job stores when it is requested (docs/commands.md "Approvals"): the VM's uuid,
+ * the snapshot's creation time and base files, the template's creation time. The executor acts
+ * on that object only (`target-changed` / `target-gone` otherwise). A destructive job pins from
+ * a fresh read of the host, so what the approver is shown is what is there now; the others take
+ * the cached list (a stale pin fails cleanly, never touches another object).
+ */
+export async function pinVm(services: Services, host: string, vm: string, opts: { fresh?: boolean } = {}): Promise<{ vmUuid: string }> {
+  return { vmUuid: (await requireVm(services, host, vm, opts)).uuid };
+}
+
+export async function pinSnapshot(
+  services: Services,
+  host: string,
+  vm: string,
+  name: string,
+): Promise<{ vmUuid: string; snapshot: { createdAt: number; files: string[] } }> {
+  const { vmUuid } = await pinVm(services, host, vm, { fresh: true });
+  const s = await requireSnapshot(services, host, vm, name, { fresh: true });
+  return { vmUuid, snapshot: { createdAt: s.createdAt, files: s.files } };
 }
 
 /**
@@ -117,21 +141,27 @@ export async function requireFree(
 
 // ---- enqueue and reply ----------------------------------------------------------------------
 
-/** A job-making subcommand's options: its payload's fields, with `host` optional (docs/commands.md). */
-export type JobOptions<K extends JobKind> = Omit<JobPayload<K>, 'host'> & { host?: string | undefined };
+/** Payload fields that are pinned identities, not options: the check finds them on the host. */
+type PinKey = 'vmUuid' | 'snapshot' | 'createdAt' | 'templateCreatedAt';
+type Pins<K extends JobKind> = Pick<JobPayload<K>, PinKey & keyof JobPayload<K>>;
+
+/** A job-making subcommand's options: its payload's fields but the pins, with `host` optional (docs/commands.md). */
+export type JobOptions<K extends JobKind> = Omit<JobPayload<K>, 'host' | PinKey> & { host?: string | undefined };
 
 /**
  * The handler of a subcommand that makes a `kind` job: its payload is the options on their
- * resolved host; `check` refuses what is wrong on the host (cheap existence checks, from the
- * catalog) before the job exists. The options are typed as the payload's fields, so a
- * subcommand whose options do not give its payload does not compile.
+ * resolved host plus what `check` pinned; `check` refuses what is wrong on the host (cheap
+ * existence checks, from the catalog) before the job exists, and returns the identities the job
+ * pins (pinVm, pinSnapshot …). The options are typed as the payload's fields, so a subcommand
+ * whose options do not give its payload does not compile; the store's schema refuses a payload
+ * that lacks a pin its kind requires.
  */
-export function enqueues<K extends JobKind>(kind: K, check: (services: Services, payload: JobPayload<K>) => Promise<unknown>) {
+export function enqueues<K extends JobKind>(kind: K, check: (services: Services, options: JobOptions<K> & { host: string }) => Promise<Pins<K>>) {
   return async (ctx: HandlerContext<JobOptions<K>>): Promise<Reply> => {
+    const options = { ...ctx.options, host: resolveHost(ctx.services, ctx.options.host) };
+    const pins = await check(ctx.services, options);
     // The spread is the payload: for a generic K the compiler cannot see it, the signature says it.
-    const payload = { ...ctx.options, host: resolveHost(ctx.services, ctx.options.host) } as unknown as JobPayload<K>;
-    await check(ctx.services, payload);
-    return enqueueAndReply(ctx, kind, payload);
+    return enqueueAndReply(ctx, kind, { ...options, ...pins } as unknown as JobPayload<K>);
   };
 }
 
@@ -202,6 +232,7 @@ export async function approvalReply(ctx: HandlerContext<unknown>, job: Job): Pro
     visibility: 'public',
     title: `Approval needed for job #${job.id}: ${describeJob(job)}`,
     lines: [
+      ...pinnedText(job),
       `Requested by ${person(user)}.`,
       `${who[0]!.toUpperCase()}${who.slice(1)} reacts ✅ to approve or ❌ to reject.`,
       `Expires at ${formatTime(expiresAt)} (in ${formatDuration(Math.max(0, expiresAt - now))}).`,
@@ -211,6 +242,12 @@ export async function approvalReply(ctx: HandlerContext<unknown>, job: Job): Pro
     jobId: job.id,
     requestId: job.requestId,
   };
+}
+
+/** "Pinned: VM web (uuid 3f2a1b9c); snapshot known-good (taken …) — …": what the approver approves. */
+function pinnedText(job: Job): string[] {
+  const pins = pinnedLines(job);
+  return pins.length ? [`Pinned: ${pins.join('; ')}. The job acts on exactly ${pins.length > 1 ? 'these' : 'this'}: a new one under the same name is never touched.`] : [];
 }
 
 /** Enqueue, then the reply that fits the kind. */

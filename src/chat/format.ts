@@ -3,9 +3,9 @@ import type { SnapshotInfo, TemplateInfo, VmInfo, VmSummary } from '../hyperviso
 import { cut } from '../domain/text.js';
 import { person } from './people.js';
 import { describeJob } from '../kinds/index.js';
-import { formatDuration } from '../domain/duration.js';
+import { formatDuration, formatTime } from '../domain/duration.js';
 
-export { describeJob, formatDuration };
+export { describeJob, formatDuration, formatTime };
 
 /**
  * Chat-neutral rendering: plain text lines that read well in a terminal and in a Discord
@@ -13,10 +13,6 @@ export { describeJob, formatDuration };
  * are written as `person(…)` markers, which each adapter draws its way (src/chat/people.ts).
  */
 
-/** Epoch ms → "2025-05-01 14:32 UTC" (UTC: the team may span time zones). */
-export function formatTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
 
 /** 1536 MiB etc. from bytes. */
 export function formatBytes(n: number): string {

@@ -16,3 +16,8 @@ export function formatDuration(ms: number): string {
   const d = Math.floor(h / 24);
   return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
 }
+
+/** Epoch ms → "2025-05-01 14:32 UTC" (UTC: the team may span time zones). */
+export function formatTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}

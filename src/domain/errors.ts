@@ -23,6 +23,10 @@ export const ERROR_CODES = [
   /** A disk chain (or domain XML) could not be read, so what depends on what is unknown: refused, nothing removed. */
   'chain-unreadable',
   'snapshot-has-children',
+  /** The object a job pinned at request time is gone, and another now has its name: nothing was done to it. */
+  'target-changed',
+  /** The object a job pinned at request time is gone. */
+  'target-gone',
   'duplicate-job',
   'already-decided',
   'not-cancellable',

@@ -17,7 +17,7 @@ import { hostReferences } from './references.js';
 import { deleteVolumes } from './removal.js';
 import { freshVmFile } from './storage.js';
 import { withTempDir } from './tempdir.js';
-import { storedTemplateFromXml, templateXmlVolume, type StoredTemplate } from './templates.js';
+import { assertTemplatePin, storedTemplateFromXml, templateXmlVolume, type StoredTemplate } from './templates.js';
 import type { DeployRequest, DeployResult, OpContext } from './types.js';
 import { assertName } from './validate.js';
 import { qemuImgArgs } from './qemu-img-args.js';
@@ -84,6 +84,7 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
   await ensurePools(h, ctx);
   const state = await readState(h, template, ctx);
   const t = state.template;
+  assertTemplatePin(h, template, t.meta.createdAt, req.templatePin);
 
   // 2. refusals and recovery decisions, before touching anything
   const { complete, half } = await existingVms(h, state, names, { template, mode: req.mode, requestId }, ctx);

@@ -39,9 +39,27 @@ export function findByName(domains: readonly DomainRef[], name: string): DomainR
   return domains.find((d) => d.name === name);
 }
 
-/** The VM named exactly `name` (a name already validated), or `vm-not-found`. */
-export async function resolveVm(h: HostContext, name: string, ctx: OpContext = {}): Promise<DomainRef> {
-  const d = findByName(await listDomains(h, ctx), name);
-  if (!d) throw new KvmopsError('vm-not-found', `VM ${name} does not exist on host ${h.name}`, { details: { vm: name } });
-  return d;
+/**
+ * The VM named exactly `name` (a name already validated), or `vm-not-found`.
+ *
+ * With `pinned` (the uuid a job recorded when it was requested): that domain and no other —
+ * even if it was renamed since, it is the one that was asked for and approved. Gone, with
+ * another domain under the name → `target-changed`; gone altogether → `target-gone`. The
+ * same-named newcomer is never returned.
+ */
+export async function resolveVm(h: HostContext, name: string, ctx: OpContext = {}, pinned?: string): Promise<DomainRef> {
+  const domains = await listDomains(h, ctx);
+  const d = findByName(domains, name);
+  if (pinned === undefined) {
+    if (!d) throw new KvmopsError('vm-not-found', `VM ${name} does not exist on host ${h.name}`, { details: { vm: name } });
+    return d;
+  }
+  const same = domains.find((x) => x.uuid === pinned.toLowerCase());
+  if (same) return same;
+  if (d) {
+    throw new KvmopsError('target-changed', `VM ${name} on ${h.name} is not the VM this job was asked for (uuid ${pinned}): that one is gone, and ${d.name} is another VM (uuid ${d.uuid}); nothing was done to it`, {
+      details: { vm: name, pinned, now: d.uuid },
+    });
+  }
+  throw new KvmopsError('target-gone', `the VM this job was asked for (${name}, uuid ${pinned}) no longer exists on ${h.name}`, { details: { vm: name, pinned } });
 }

@@ -6,23 +6,7 @@ import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from '.
 import { StorageLayout } from './storage.js';
 import { createTemplate, deleteTemplate, listTemplates } from './templates.js';
 import type { SysprepOptions } from './sysprep.js';
-import type {
-  CreateSnapshotRequest,
-  CreateTemplateRequest,
-  DeleteVmResult,
-  DeployRequest,
-  DeployResult,
-  HostDriver,
-  OpContext,
-  SnapshotInfo,
-  RevertRequest,
-  RevertResult,
-  SnapshotRef,
-  StopRequest,
-  TemplateInfo,
-  VmInfo,
-  VmSummary,
-} from './types.js';
+import type { CreateSnapshotRequest, CreateTemplateRequest, DeleteVmResult, DeployRequest, DeployResult, HostDriver, OpContext, RevertRequest, RevertResult, SnapshotInfo, SnapshotRef, StopRequest, TemplateInfo, TemplatePin, VmInfo, VmSummary, VmTarget } from './types.js';
 import { assertName } from './validate.js';
 import { virshArgs } from './virsh-args.js';
 import { Virsh } from './virsh.js';
@@ -78,13 +62,13 @@ export class LibvirtHost implements HostDriver {
   vmInfo(vm: string, ctx?: OpContext): Promise<VmInfo> {
     return vmInfo(this.ctx, vm, ctx);
   }
-  startVm(vm: string, ctx?: OpContext): Promise<void> {
+  startVm(vm: string | VmTarget, ctx?: OpContext): Promise<void> {
     return startVm(this.ctx, vm, ctx);
   }
   stopVm(req: StopRequest, ctx?: OpContext): Promise<void> {
     return stopVm(this.ctx, req, ctx);
   }
-  deleteVm(vm: string, ctx?: OpContext): Promise<DeleteVmResult> {
+  deleteVm(vm: string | VmTarget, ctx?: OpContext): Promise<DeleteVmResult> {
     return deleteVm(this.ctx, vm, ctx);
   }
 
@@ -94,8 +78,8 @@ export class LibvirtHost implements HostDriver {
   createTemplate(req: CreateTemplateRequest, ctx?: OpContext): Promise<TemplateInfo> {
     return createTemplate(this.ctx, req, ctx, this.opts.sysprep ? { sysprep: this.opts.sysprep } : {});
   }
-  deleteTemplate(name: string, ctx?: OpContext): Promise<void> {
-    return deleteTemplate(this.ctx, name, ctx);
+  deleteTemplate(name: string, ctx?: OpContext, pin?: TemplatePin): Promise<void> {
+    return deleteTemplate(this.ctx, name, ctx, pin);
   }
 
   deploy(req: DeployRequest, ctx?: OpContext): Promise<DeployResult> {

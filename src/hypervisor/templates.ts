@@ -13,8 +13,8 @@ import { parseDomBlkList, parseDomState, parseVolList, parseVolumeXml } from './
 import { ensurePools } from './pools.js';
 import { sysprep, sysprepSetup, type SysprepOptions } from './sysprep.js';
 import { withTempDir } from './tempdir.js';
-import type { CreateTemplateRequest, OpContext, TemplateInfo } from './types.js';
-import { assertName } from './validate.js';
+import type { CreateTemplateRequest, OpContext, TemplateInfo, TemplatePin } from './types.js';
+import { assertName, vmTarget } from './validate.js';
 import { deleteVolumes } from './removal.js';
 import { virshArgs } from './virsh-args.js';
 
@@ -162,7 +162,7 @@ export async function createTemplate(
   ctx: OpContext = {},
   opts: CreateTemplateOptions = {},
 ): Promise<TemplateInfo> {
-  const vm = assertName(req.vm, 'VM');
+  const { vm, vmUuid } = vmTarget(req);
   const name = assertName(req.name, 'template');
   if (req.seal) {
     if (!h.local) {
@@ -173,7 +173,7 @@ export async function createTemplate(
     await sysprepSetup(opts.sysprep); // fail before copying anything
   }
   await ensurePools(h, ctx);
-  const { uuid } = await resolveVm(h, vm, ctx);
+  const { uuid } = await resolveVm(h, vm, ctx, vmUuid);
   const [stateR, xmlR, blkR, refreshR, listR] = await h.virsh.multi(
     [
       virshArgs.domstate(uuid),
@@ -304,10 +304,22 @@ function usersOf(refs: HostReferences, t: StoredTemplate): string[] {
  * be read (it might use them: fail closed). Removes only the files that carry this template's
  * name (`<name>--<target>.qcow2`, `<name>.xml`).
  */
-export async function deleteTemplate(h: HostContext, name: string, ctx: OpContext = {}): Promise<void> {
+/**
+ * A template a job pinned at request time: its creation time must be the one recorded then, or
+ * the template under the name was made anew since → `target-changed` (nothing is done).
+ */
+export function assertTemplatePin(h: HostContext, name: string, createdAt: string, pin: TemplatePin | undefined): void {
+  if (pin === undefined || pin.createdAt === createdAt) return;
+  throw new KvmopsError('target-changed', `template ${name} on ${h.name} was made anew (${createdAt}) after this job was asked for (it pinned the one made ${pin.createdAt}); nothing was done`, {
+    details: { template: name, pinned: pin.createdAt, now: createdAt },
+  });
+}
+
+export async function deleteTemplate(h: HostContext, name: string, ctx: OpContext = {}, pin?: TemplatePin): Promise<void> {
   assertName(name, 'template');
   await ensurePools(h, ctx);
   const t = await loadTemplate(h, name, ctx);
+  assertTemplatePin(h, name, t.meta.createdAt, pin);
   const refs = await hostReferences(h, ctx);
   const users = usersOf(refs, t);
   if (users.length) {

@@ -18,7 +18,36 @@ export type VmState = (typeof VM_STATES)[number];
 
 export interface VmSummary {
   name: string;
+  /** libvirt's uuid: the VM's identity (a name can be given to another VM later). */
+  uuid: string;
   state: VmState;
+}
+
+/**
+ * A VM as a job names it: by name and, when the job pinned it at request time, by the uuid it
+ * had then. With `vmUuid` the host acts on that domain only: if it is gone and another has the
+ * name → `target-changed`, gone altogether → `target-gone`; a same-named new VM is never touched.
+ */
+export interface VmTarget {
+  vm: string;
+  vmUuid?: string;
+}
+
+/**
+ * A snapshot as a job pinned it at request time (its name is not its identity: a snapshot can be
+ * deleted and another made under the name): its creation time and, for an external one, the
+ * files that became its read-only bases.
+ */
+export interface SnapshotPin {
+  /** libvirt's creationTime, unix seconds. */
+  createdAt: number;
+  /** External: the base files, sorted; internal: empty. */
+  files: string[];
+}
+
+/** A template as a job pinned it: its creation time (ISO 8601, from its stored XML). */
+export interface TemplatePin {
+  createdAt: string;
 }
 
 /** One file in a disk's backing chain, top first. */
@@ -52,6 +81,8 @@ export interface SnapshotInfo {
   description: string;
   /** Domain state captured: `running`, `shutoff`, `disk-snapshot` … as libvirt records it. */
   state: string;
+  /** External: the files that became its read-only bases (sorted) — with createdAt, its identity. */
+  files: string[];
 }
 
 export interface VmInfo {
@@ -96,6 +127,8 @@ export interface DeployRequest {
   count: number;
   mode: DeployMode;
   start: boolean;
+  /** Set by a job that pinned the template at request time: a template made anew under the name → `target-changed`. */
+  templatePin?: TemplatePin;
   /**
    * The job's request id (a valid name, never another job's). Recorded in each VM's kvmops metadata so that calling deploy
    * again for the same request after a crash recognises the VMs it already made (kept when
@@ -123,22 +156,21 @@ export interface OpContext {
   onProgress?: (p: Progress) => void;
 }
 
-export interface CreateTemplateRequest {
-  vm: string;
+export interface CreateTemplateRequest extends VmTarget {
   name: string;
   seal: boolean;
 }
 
-export interface CreateSnapshotRequest {
-  vm: string;
+export interface CreateSnapshotRequest extends VmTarget {
   name: string;
   kind: SnapshotKind;
   description?: string;
 }
 
-export interface SnapshotRef {
-  vm: string;
+export interface SnapshotRef extends VmTarget {
   name: string;
+  /** Set by a job that pinned the snapshot at request time (see SnapshotPin). */
+  pin?: SnapshotPin;
 }
 
 /**
@@ -155,8 +187,7 @@ export interface RevertResult {
   alreadyApplied: boolean;
 }
 
-export interface StopRequest {
-  vm: string;
+export interface StopRequest extends VmTarget {
   /** destroy instead of an ACPI shutdown */
   force: boolean;
   /** Bound on the ACPI shutdown wait before failing with `command-timeout` (default 120 s). */
@@ -190,13 +221,14 @@ export interface HostDriver {
   /** Domains that are VMs (templates are not domains). */
   listVms(ctx?: OpContext): Promise<VmSummary[]>;
   vmInfo(vm: string, ctx?: OpContext): Promise<VmInfo>;
-  startVm(vm: string, ctx?: OpContext): Promise<void>;
+  startVm(vm: string | VmTarget, ctx?: OpContext): Promise<void>;
   stopVm(req: StopRequest, ctx?: OpContext): Promise<void>;
-  deleteVm(vm: string, ctx?: OpContext): Promise<DeleteVmResult>;
+  deleteVm(vm: string | VmTarget, ctx?: OpContext): Promise<DeleteVmResult>;
 
   listTemplates(ctx?: OpContext): Promise<TemplateInfo[]>;
   createTemplate(req: CreateTemplateRequest, ctx?: OpContext): Promise<TemplateInfo>;
-  deleteTemplate(name: string, ctx?: OpContext): Promise<void>;
+  /** With `pin`: a template made anew under the name → `target-changed`, nothing removed. */
+  deleteTemplate(name: string, ctx?: OpContext, pin?: TemplatePin): Promise<void>;
 
   deploy(req: DeployRequest, ctx?: OpContext): Promise<DeployResult>;
 

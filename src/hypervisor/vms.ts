@@ -3,7 +3,7 @@ import { KvmopsError, isKvmopsError } from '../domain/errors.js';
 import { domainDisks, parseDomainXml, readVmMeta } from './domain-xml.js';
 import type { HostContext } from './host-context.js';
 import type { DomainUuid } from './domain-uuid.js';
-import { resolveVm } from './domains.js';
+import { parseDomainList, resolveVm } from './domains.js';
 import { diskChains } from './chains.js';
 import { hostReferences } from './references.js';
 import { deleteVolumes, removableFiles } from './removal.js';
@@ -11,8 +11,8 @@ import { okStdout } from './multi.js';
 import { ensurePools } from './pools.js';
 import { parseDomBlkList, parseDomInfo, parseDomList, parseDomState, type DomState } from './parse.js';
 import { snapshotsOf } from './snapshots/list.js';
-import type { DeleteVmResult, OpContext, StopRequest, VmInfo, VmSummary } from './types.js';
-import { assertName } from './validate.js';
+import type { DeleteVmResult, OpContext, StopRequest, VmInfo, VmSummary, VmTarget } from './types.js';
+import { assertName, vmTarget } from './validate.js';
 import { virshArgs } from './virsh-args.js';
 import { findAll } from './xml.js';
 
@@ -26,11 +26,18 @@ export function isVmDomain(name: string): boolean {
   return !/^guestfs-[a-z0-9]+$/.test(name);
 }
 
+/**
+ * Names, uuids and states, in one virsh process (`list --all` has no uuid column; `list --uuid
+ * --name` no state). A domain that came or went between the two lists is left out: the next
+ * read shows it.
+ */
 export async function listVms(h: HostContext, ctx: OpContext = {}): Promise<VmSummary[]> {
-  const out = await h.virsh.run(virshArgs.listAll(), { timeoutMs: 30_000, signal: ctx.signal });
-  return parseDomList(out)
-    .filter((d) => isVmDomain(d.name))
-    .map((d) => ({ name: d.name, state: d.state }));
+  const [statesR, uuidsR] = await h.virsh.multi([virshArgs.listAll(), virshArgs.listDomains()], { timeoutMs: 30_000, signal: ctx.signal });
+  const uuids = new Map(parseDomainList(okStdout(uuidsR)).map((d) => [d.name, d.uuid] as const));
+  return parseDomList(okStdout(statesR)).flatMap((d) => {
+    const uuid = uuids.get(d.name);
+    return uuid !== undefined && isVmDomain(d.name) ? [{ name: d.name, uuid, state: d.state }] : [];
+  });
 }
 
 export async function domState(h: HostContext, vm: DomainUuid, ctx: OpContext = {}): Promise<DomState> {
@@ -71,9 +78,9 @@ export async function vmInfo(h: HostContext, vm: string, ctx: OpContext = {}): P
 }
 
 /** Idempotent: a VM that is already running counts as started (a recovered job may repeat). */
-export async function startVm(h: HostContext, vm: string, ctx: OpContext = {}): Promise<void> {
-  assertName(vm, 'VM');
-  const { uuid } = await resolveVm(h, vm, ctx);
+export async function startVm(h: HostContext, target: string | VmTarget, ctx: OpContext = {}): Promise<void> {
+  const { vm, vmUuid } = vmTarget(target);
+  const { uuid } = await resolveVm(h, vm, ctx, vmUuid);
   try {
     await h.virsh.run(virshArgs.start(uuid), { timeoutMs: 60_000, signal: ctx.signal });
   } catch (e) {
@@ -91,9 +98,9 @@ const POLL_MS = 250;
  * `force`: destroy. Already shut off: done (idempotent).
  */
 export async function stopVm(h: HostContext, req: StopRequest, ctx: OpContext = {}): Promise<void> {
-  const vm = assertName(req.vm, 'VM');
+  const { vm, vmUuid } = vmTarget(req);
   const timeoutMs = req.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
-  const { uuid } = await resolveVm(h, vm, ctx);
+  const { uuid } = await resolveVm(h, vm, ctx, vmUuid);
   const first = await domState(h, uuid, ctx);
   if (first.state === 'shut off') return;
   const ignoreNotRunning = (e: unknown) => {
@@ -136,10 +143,10 @@ export async function stopVm(h: HostContext, req: StopRequest, ctx: OpContext = 
  * read, every file is kept (`unreadable` says why). Reported in `kept`: template disks, files
  * outside the storage dir, old-named or hand-made files, and files something else uses.
  */
-export async function deleteVm(h: HostContext, vm: string, ctx: OpContext = {}): Promise<DeleteVmResult> {
-  assertName(vm, 'VM');
+export async function deleteVm(h: HostContext, target: string | VmTarget, ctx: OpContext = {}): Promise<DeleteVmResult> {
+  const { vm, vmUuid } = vmTarget(target);
   await ensurePools(h, ctx);
-  const ref = await resolveVm(h, vm, ctx);
+  const ref = await resolveVm(h, vm, ctx, vmUuid);
   const [stateR, xmlR] = await h.virsh.multi([virshArgs.domstate(ref.uuid), virshArgs.dumpxml(ref.uuid, { inactive: true })], {
     timeoutMs: 30_000,
     signal: ctx.signal,

@@ -11,6 +11,8 @@ export const deployPayload = z
     mode: z.enum(['thin', 'clone']),
     count: z.number().int().min(1).max(MAX_DEPLOY_COUNT),
     start: z.boolean(),
+    /** The template's creation time when the deploy was asked for (pinned: a template made anew under the name → `target-changed`). */
+    templateCreatedAt: z.string().min(1).max(64).optional(),
   })
   .strict()
   .refine((p) => p.count === 1 || p.name.length <= MAX_BATCH_BASE_LENGTH, {
@@ -29,6 +31,7 @@ export const deploy = defineKind({
     ...deployNames(p.name, p.count).map((n) => holds(vmResource(p.host, n), 'exclusive', true)),
   ],
   describe: (p) => `Deploy ${p.name}${p.count > 1 ? ` ×${p.count}` : ''} (${p.mode}) from ${p.template} ${onHost(p)}`,
+  pinned: (p) => (p.templateCreatedAt ? [`template ${p.template} (made ${p.templateCreatedAt})`] : []),
   summary: (r) =>
     Array.isArray(r.vms) ? `${r.vms.length} VM${r.vms.length === 1 ? '' : 's'}: ${r.vms.map(str).join(', ')} (${str(r.mode)}${r.started ? ', started' : ''})` : undefined,
   // No separate check: the hypervisor's deploy is idempotent by contract as long as every attempt
@@ -38,7 +41,15 @@ export const deploy = defineKind({
   execute: async (p, ctx) => {
     ctx.progress({ step: ctx.recovered ? 'resuming deploy' : 'deploying' });
     const r = await ctx.host.deploy(
-      { template: p.template, name: p.name, count: p.count, mode: p.mode, start: p.start, requestId: ctx.job.requestId },
+      {
+        template: p.template,
+        name: p.name,
+        count: p.count,
+        mode: p.mode,
+        start: p.start,
+        requestId: ctx.job.requestId,
+        ...(p.templateCreatedAt ? { templatePin: { createdAt: p.templateCreatedAt } } : {}),
+      },
       opOf(ctx),
     );
     return { vms: r.vms, mode: r.mode, started: r.started };

@@ -59,8 +59,19 @@ export function describeJob(job: { kind: string; payload: unknown }): string {
   if (!BY_NAME.has(job.kind)) return `${job.kind} on ${String(p?.host ?? '?')}`;
   const k = loose(job.kind);
   const parsed = k.payload.safeParse(p);
-  // A payload that no longer parses (an older version wrote it) is still described, roughly.
-  return parsed.success ? k.describe(parsed.data) : `${job.kind} ${JSON.stringify(p)}`;
+  if (parsed.success) return k.describe(parsed.data);
+  // A payload written before pins were required lacks only them: described in the same words.
+  // Any other payload that no longer parses (an older version wrote it) is described roughly.
+  const onlyMissing = parsed.error.issues.every((i) => i.code === 'invalid_type' && i.received === 'undefined');
+  return onlyMissing ? k.describe(p) : `${job.kind} ${JSON.stringify(p)}`;
+}
+
+/** What the job pinned at request time, a line each (the approval request shows them); [] when unknown. */
+export function pinnedLines(job: { kind: string; payload: unknown }): string[] {
+  if (!BY_NAME.has(job.kind)) return [];
+  const k = loose(job.kind);
+  const parsed = k.payload.safeParse(job.payload);
+  return parsed.success ? k.pinned(parsed.data) : [];
 }
 
 const MAX_RESULT = 300;

@@ -44,6 +44,12 @@ export interface KindDefinition<N extends string, S extends z.ZodTypeAny> {
   resources(p: z.infer<S>): JobResource[];
   /** "Deploy web ×4 (thin) from golden on local": the job in the domain's words. */
   describe(p: z.infer<S>): string;
+  /**
+   * What the job pinned at request time, a line each ("VM web (uuid 3f2a1b9c)", "snapshot
+   * known-good (taken 2026-12-07 14:03 UTC)"): shown on the approval request, so the approver
+   * approves exactly what the job will act on. Empty for a kind (or a payload) with no pin.
+   */
+  pinned(p: z.infer<S>): string[];
   /** One line for a succeeded job's result, or undefined to show it as JSON. Read defensively. */
   summary(result: StoredResult): string | undefined;
   /**

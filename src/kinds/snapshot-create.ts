@@ -4,6 +4,7 @@ import { onlyVm } from '../domain/resources.js';
 import { descriptionSchema } from '../domain/text.js';
 import type { SnapshotInfo } from '../hypervisor/types.js';
 import { defineKind, onHost, opOf, str } from './kind.js';
+import { pinnedVm, vmTargetOf, vmUuidSchema } from './vm-ref.js';
 
 export const snapshotCreatePayload = z
   .object({
@@ -12,6 +13,7 @@ export const snapshotCreatePayload = z
     name: snapshotNameSchema,
     kind: z.enum(['internal', 'external']),
     description: descriptionSchema.optional(),
+    vmUuid: vmUuidSchema.optional(),
   })
   .strict();
 
@@ -26,6 +28,7 @@ export const snapshotCreate = defineKind({
   needsApproval: false,
   resources: onlyVm,
   describe: (p) => `Snapshot ${p.vm} as ${p.name} (${p.kind}) ${onHost(p)}`,
+  pinned: (p) => (p.vmUuid ? [`VM ${pinnedVm(p)}`] : []),
   summary: (r) => {
     const s = r.snapshot as Record<string, unknown> | undefined;
     return s ? `snapshot ${str(s.name)} (${str(s.kind)}) of ${str(s.vm)}` : undefined;
@@ -39,7 +42,7 @@ export const snapshotCreate = defineKind({
   execute: async (p, ctx) => {
     ctx.progress({ step: `taking ${p.kind} snapshot` });
     const s = await ctx.host.createSnapshot(
-      { vm: p.vm, name: p.name, kind: p.kind, ...(p.description !== undefined ? { description: p.description } : {}) },
+      { ...vmTargetOf(p), name: p.name, kind: p.kind, ...(p.description !== undefined ? { description: p.description } : {}) },
       opOf(ctx),
     );
     return snapshotResult(p.vm, s);

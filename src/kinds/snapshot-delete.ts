@@ -1,6 +1,8 @@
+import { isKvmopsError } from '../domain/errors.js';
 import { onlyVm } from '../domain/resources.js';
 import { defineKind, onHost, opOf } from './kind.js';
-import { snapshotRefPayload } from './snapshot-ref.js';
+import { pinnedSnapshot, snapshotRefPayload, snapshotTargetOf } from './snapshot-ref.js';
+import { pinnedVm } from './vm-ref.js';
 
 /** Delete a snapshot; an external one's overlay is merged. */
 export const snapshotDelete = defineKind({
@@ -8,16 +10,22 @@ export const snapshotDelete = defineKind({
   payload: snapshotRefPayload,
   needsApproval: false,
   resources: onlyVm,
-  describe: (p) => `Delete snapshot ${p.name} of ${p.vm} ${onHost(p)}`,
-  summary: (r) => `deleted${r.alreadyGone ? ' (already gone)' : ''}`,
-  // Gone: the earlier attempt deleted it.
-  recover: async (p, ctx) =>
-    (await ctx.host.listSnapshots(p.vm, opOf(ctx))).some((s) => s.name === p.name)
-      ? undefined
-      : { deleted: { vm: p.vm, snapshot: p.name }, alreadyGone: true },
+  describe: (p) => `Delete snapshot ${pinnedSnapshot(p)} of ${p.vm} ${onHost(p)}`,
+  pinned: (p) => [`VM ${pinnedVm(p)}`, `snapshot ${pinnedSnapshot(p)}`],
+  summary: (r) => `deleted${r.alreadyGone ? ' (already gone)' : ''}${r.notTouched ? `; ${String(r.notTouched)} now has the name and was not touched` : ''}`,
+  // No separate check: the pinned snapshot (or its VM) gone means the delete is done — by an
+  // earlier attempt, or before a restore brought this job back; a snapshot (or VM) that has the
+  // name now is another one, reported and never touched.
+  recover: null,
   execute: async (p, ctx) => {
     ctx.progress({ step: `deleting snapshot ${p.name}` });
-    await ctx.host.deleteSnapshot({ vm: p.vm, name: p.name }, opOf(ctx));
+    try {
+      await ctx.host.deleteSnapshot(snapshotTargetOf(p), opOf(ctx));
+    } catch (e) {
+      if (isKvmopsError(e, 'target-gone')) return { deleted: { vm: p.vm, snapshot: p.name }, alreadyGone: true };
+      if (isKvmopsError(e, 'target-changed')) return { deleted: { vm: p.vm, snapshot: p.name }, alreadyGone: true, notTouched: 'another snapshot' };
+      throw e;
+    }
     return { deleted: { vm: p.vm, snapshot: p.name } };
   },
 });

@@ -1,6 +1,7 @@
 import { onlyVm } from '../domain/resources.js';
 import { defineKind, onHost, opOf, str } from './kind.js';
-import { snapshotRefPayload } from './snapshot-ref.js';
+import { pinnedSnapshot, snapshotRefPayload, snapshotTargetOf } from './snapshot-ref.js';
+import { pinnedVm } from './vm-ref.js';
 
 /** Back to a snapshot. Destructive (what was written since is lost): always approved first. */
 export const snapshotRevert = defineKind({
@@ -8,7 +9,8 @@ export const snapshotRevert = defineKind({
   payload: snapshotRefPayload,
   needsApproval: true,
   resources: onlyVm,
-  describe: (p) => `Revert ${p.vm} to snapshot ${p.name} ${onHost(p)}`,
+  describe: (p) => `Revert ${p.vm} to snapshot ${pinnedSnapshot(p)} ${onHost(p)}`,
+  pinned: (p) => [`VM ${pinnedVm(p)}`, `snapshot ${pinnedSnapshot(p)}${p.snapshot?.files.length ? `, external on ${p.snapshot.files.length} base file(s)` : ''}`],
   summary: (r) => {
     const s = r.reverted as Record<string, unknown> | undefined;
     return s ? `${str(s.vm)} is back at ${str(s.snapshot)}${r.alreadyApplied ? ' (already applied by an earlier attempt)' : ''}` : undefined;
@@ -22,7 +24,7 @@ export const snapshotRevert = defineKind({
   recover: null,
   execute: async (p, ctx) => {
     ctx.progress({ step: `reverting ${p.vm} to ${p.name}` });
-    const { alreadyApplied } = await ctx.host.revertSnapshot({ vm: p.vm, name: p.name, requestId: ctx.job.requestId }, opOf(ctx));
+    const { alreadyApplied } = await ctx.host.revertSnapshot({ ...snapshotTargetOf(p), requestId: ctx.job.requestId }, opOf(ctx));
     return { reverted: { vm: p.vm, snapshot: p.name }, ...(alreadyApplied ? { alreadyApplied: true as const } : {}) };
   },
 });

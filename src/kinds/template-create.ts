@@ -3,8 +3,11 @@ import { hostNameSchema, templateNameSchema, vmNameSchema } from '../domain/name
 import { holds, templateResource, vmResource } from '../domain/resources.js';
 import type { TemplateInfo } from '../hypervisor/types.js';
 import { defineKind, onHost, opOf, str } from './kind.js';
+import { pinnedVm, vmTargetOf, vmUuidSchema } from './vm-ref.js';
 
-export const templateCreatePayload = z.object({ host: hostNameSchema, vm: vmNameSchema, name: templateNameSchema, seal: z.boolean() }).strict();
+export const templateCreatePayload = z
+  .object({ host: hostNameSchema, vm: vmNameSchema, name: templateNameSchema, seal: z.boolean(), vmUuid: vmUuidSchema.optional() })
+  .strict();
 
 function templateResult(t: TemplateInfo) {
   return { template: { name: t.name, sourceVm: t.sourceVm, sealed: t.sealed, disks: t.disks.length } };
@@ -18,6 +21,7 @@ export const templateCreate = defineKind({
   // The source VM is only read (its disks are copied; sealing works on the copy).
   resources: (p) => [holds(vmResource(p.host, p.vm), 'shared'), holds(templateResource(p.host, p.name), 'exclusive', true)],
   describe: (p) => `Create template ${p.name} from ${p.vm}${p.seal ? ' (sealed)' : ''} ${onHost(p)}`,
+  pinned: (p) => (p.vmUuid ? [`source VM ${pinnedVm(p)}`] : []),
   summary: (r) => {
     const t = r.template as Record<string, unknown> | undefined;
     return t ? `template ${str(t.name)} from ${str(t.sourceVm)}, ${str(t.disks)} disk(s)${t.sealed ? ', sealed' : ''}` : undefined;
@@ -32,6 +36,6 @@ export const templateCreate = defineKind({
   },
   execute: async (p, ctx) => {
     ctx.progress({ step: p.seal ? 'copying and sealing' : 'copying disks' });
-    return templateResult(await ctx.host.createTemplate({ vm: p.vm, name: p.name, seal: p.seal }, opOf(ctx)));
+    return templateResult(await ctx.host.createTemplate({ ...vmTargetOf(p), name: p.name, seal: p.seal }, opOf(ctx)));
   },
 });

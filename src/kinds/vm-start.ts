@@ -1,19 +1,20 @@
 import { onlyVm } from '../domain/resources.js';
 import { defineKind, onHost, opOf } from './kind.js';
-import { vmPayload, vmState } from './vm-ref.js';
+import { pinnedVm, vmStartPayload, vmState, vmTargetOf } from './vm-ref.js';
 
 export const vmStart = defineKind({
   name: 'vm.start',
-  payload: vmPayload,
+  payload: vmStartPayload,
   needsApproval: false,
   resources: onlyVm,
   describe: (p) => `Start ${p.vm} ${onHost(p)}`,
+  pinned: (p) => (p.vmUuid ? [`VM ${pinnedVm(p)}`] : []),
   summary: (r) => (r.alreadyRunning ? 'already running' : 'running'),
   // Already running: the earlier attempt started it.
-  recover: async (p, ctx) => ((await vmState(ctx.host, p.vm, opOf(ctx))) === 'running' ? { vm: p.vm, state: 'running', alreadyRunning: true } : undefined),
+  recover: async (p, ctx) => ((await vmState(ctx.host, p, opOf(ctx))) === 'running' ? { vm: p.vm, state: 'running', alreadyRunning: true } : undefined),
   execute: async (p, ctx) => {
     ctx.progress({ step: `starting ${p.vm}` });
-    await ctx.host.startVm(p.vm, opOf(ctx));
+    await ctx.host.startVm(vmTargetOf(p), opOf(ctx));
     return { vm: p.vm, state: 'running' };
   },
 });

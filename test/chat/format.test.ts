@@ -10,6 +10,7 @@ const snap = (name: string, parent: string | null, createdAt: number, extra: Par
   parent,
   createdAt,
   kind: 'internal',
+  files: [],
   current: false,
   description: '',
   state: 'running',
@@ -55,7 +56,10 @@ describe('format', () => {
   });
 
   it('VM table and template list', () => {
-    assert.deepEqual(vmTable([{ name: 'web-01', state: 'running' }, { name: 'db', state: 'shut off' }]), [
+    assert.deepEqual(vmTable([
+        { name: 'web-01', uuid: '00000000-0000-4000-8000-000000000001', state: 'running' },
+        { name: 'db', uuid: '00000000-0000-4000-8000-000000000002', state: 'shut off' },
+      ]), [
       'VM      STATE',
       'db      shut off',
       'web-01  running',

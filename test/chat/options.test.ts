@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { enqueues, hostOption, requireVm, vmOption } from '../../src/chat/command-kit.js';
+import { enqueues, hostOption, pinVm, vmOption } from '../../src/chat/command-kit.js';
 import { subcommand } from '../../src/chat/command.js';
 import { boolean, choice, integer, options, text } from '../../src/chat/options.js';
 import { KvmopsError } from '../../src/domain/errors.js';
@@ -104,20 +104,20 @@ describe('what the compiler proves', () => {
         ...spec,
         options: options({ vm: vmOption(), host: hostOption }),
         // @ts-expect-error the vm.stop payload has `force`, which these options do not give
-        handle: enqueues('vm.stop', (services, p) => requireVm(services, p.host, p.vm)),
+        handle: enqueues('vm.stop', (services, p) => pinVm(services, p.host, p.vm)),
       });
       subcommand({
         ...spec,
         options: options({ vm: text('VM', z.string()).optional(), host: hostOption }),
         // @ts-expect-error vm.start needs a vm: an optional one does not give it
-        handle: enqueues('vm.start', (services, p) => requireVm(services, p.host, p.vm)),
+        handle: enqueues('vm.start', (services, p) => pinVm(services, p.host, p.vm)),
       });
     };
     assert.equal(typeof typeChecks, 'function');
     const fine = subcommand({
       ...spec,
       options: options({ vm: vmOption(), host: hostOption }),
-      handle: enqueues('vm.start', (services, p) => requireVm(services, p.host, p.vm)),
+      handle: enqueues('vm.start', (services, p) => pinVm(services, p.host, p.vm)),
     });
     assert.equal(fine.options.defs.length, 2);
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,7 @@ export class InventoryHypervisor implements HypervisorReader {
         current: i === (inv.snapshots.get(vm)?.length ?? 0) - 1,
         description: '',
         state: 'shutoff',
+        files: [],
       }));
     const needVm = (vm: string) => {
       if (!inv.vms.has(vm)) throw new KvmopsError('vm-not-found', `no VM ${vm}`);
@@ -71,7 +73,7 @@ export class InventoryHypervisor implements HypervisorReader {
       name: hostName,
       async listVms(): Promise<VmSummary[]> {
         await gate('listVms');
-        return [...inv.vms].map(([n, state]) => ({ name: n, state }));
+        return [...inv.vms].map(([n, state]) => ({ name: n, uuid: fixtureUuid(n), state }));
       },
       async vmInfo(vm: string): Promise<VmInfo> {
         await gate('vmInfo');
@@ -198,4 +200,10 @@ export function makeWorld(opts: { twoPerson?: boolean; guildId?: string | null; 
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A stable uuid per VM name for the fixture host (what a pin records). */
+export function fixtureUuid(name: string): string {
+  const hex = createHash('sha256').update(name).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { USERS, makeWorld, type World } from './fixture.js';
+import { USERS, fixtureUuid, makeWorld, type World } from './fixture.js';
 import type { RawOptions } from '../../src/chat/types.js';
 
 /**
@@ -68,7 +68,7 @@ describe('/deploy options', () => {
     const reply = await w.run(USERS.alice, 'deploy', null, { template: 'base', name: 'web-02' });
     assert.equal(reply.code, undefined, JSON.stringify(reply));
     const job = w.store.get(reply.jobId!)!;
-    assert.deepEqual(job.payload, { host: 'local', template: 'base', name: 'web-02', mode: 'thin', count: 1, start: false });
+    assert.deepEqual(job.payload, { host: 'local', template: 'base', name: 'web-02', mode: 'thin', count: 1, start: false, templateCreatedAt: '2025-01-01T00:00:00Z' });
     assert.equal(job.state, 'queued');
   });
 
@@ -84,7 +84,7 @@ describe('/deploy options', () => {
   it('accepts count 20 and names the VMs name-01 … name-20', async () => {
     const reply = await w.run(USERS.alice, 'deploy', null, { template: 'base', name: 'batch', count: 20, mode: 'clone', start: true });
     assert.equal(reply.code, undefined, JSON.stringify(reply));
-    assert.deepEqual(w.store.get(reply.jobId!)!.payload, { host: 'local', template: 'base', name: 'batch', mode: 'clone', count: 20, start: true });
+    assert.deepEqual(w.store.get(reply.jobId!)!.payload, { host: 'local', template: 'base', name: 'batch', mode: 'clone', count: 20, start: true, templateCreatedAt: '2025-01-01T00:00:00Z' });
   });
 
   it('refuses a mode that is not thin|clone', async () => {
@@ -127,11 +127,11 @@ describe('/deploy options', () => {
 describe('other defaults from the contract', () => {
   it('/template create: seal true', async () => {
     const r = await w.run(USERS.erin, 'template', 'create', { vm: 'golden', name: 'gold' });
-    assert.deepEqual(w.store.get(r.jobId!)!.payload, { host: 'local', vm: 'golden', name: 'gold', seal: true });
+    assert.deepEqual(w.store.get(r.jobId!)!.payload, { host: 'local', vm: 'golden', name: 'gold', seal: true, vmUuid: fixtureUuid('golden') });
   });
   it('/snapshot create: kind internal, description optional, max 500', async () => {
     const r = await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: 's1' });
-    assert.deepEqual(w.store.get(r.jobId!)!.payload, { host: 'local', vm: 'db', name: 's1', kind: 'internal' });
+    assert.deepEqual(w.store.get(r.jobId!)!.payload, { host: 'local', vm: 'db', name: 's1', kind: 'internal', vmUuid: fixtureUuid('db') });
     const long = await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: 's2', description: 'x'.repeat(501) });
     assert.equal(long.code, 'invalid-input');
     const bad = await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: 's3', kind: 'both' });
@@ -158,7 +158,7 @@ describe('other defaults from the contract', () => {
   });
   it('/vm stop: force false', async () => {
     const r = await w.run(USERS.alice, 'vm', 'stop', { vm: 'web-01' });
-    assert.deepEqual(w.store.get(r.jobId!)!.payload, { host: 'local', vm: 'web-01', force: false });
+    assert.deepEqual(w.store.get(r.jobId!)!.payload, { host: 'local', vm: 'web-01', force: false, vmUuid: fixtureUuid('web-01') });
   });
   it('/job status and cancel: id is a positive integer', async () => {
     for (const id of [0, -3, 1.5, 'abc']) {

@@ -50,8 +50,11 @@ export function snapshotCreate(vm: string, name: string, extra: Partial<EnqueueR
   };
 }
 
+/** Identities as the chat pins them (these tests' hosts never check them). */
+export const PINNED = { vmUuid: '0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b', snapshot: { createdAt: 1_765_000_000, files: [] as string[] } };
+
 export function snapshotRevert(vm: string, name: string, extra: Partial<EnqueueRequest> = {}): EnqueueRequest {
-  return { kind: 'snapshot.revert', payload: { host: 'local', vm, name }, requester: alice, notify, ...extra };
+  return { kind: 'snapshot.revert', payload: { host: 'local', vm, name, ...PINNED }, requester: alice, notify, ...extra };
 }
 
 export function vmStart(vm: string, host = 'local'): EnqueueRequest {

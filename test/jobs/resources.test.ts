@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { isKvmopsError } from '../../src/domain/errors.js';
 import { jobResources } from '../../src/kinds/index.js';
 import type { EnqueueRequest } from '../../src/jobs/types.js';
-import { alice, freshStore, notify, snapshotCreate, vmStart } from './helpers.js';
+import { PINNED, alice, freshStore, notify, snapshotCreate, vmStart } from './helpers.js';
 
 /**
  * Job resources (each kind's `resources`, src/kinds/): what each kind holds, how the claim honours it and
@@ -22,8 +22,8 @@ const templateCreate = (vm: string, name: string): EnqueueRequest => ({
   requester: alice,
   notify,
 });
-const templateDelete = (name: string): EnqueueRequest => ({ kind: 'template.delete', payload: { host: 'local', name }, requester: alice, notify });
-const vmDelete = (vm: string): EnqueueRequest => ({ kind: 'vm.delete', payload: { host: 'local', vm }, requester: alice, notify, needsApproval: false });
+const templateDelete = (name: string): EnqueueRequest => ({ kind: 'template.delete', payload: { host: 'local', name, createdAt: '2026-12-07T10:00:00.000Z' }, requester: alice, notify });
+const vmDelete = (vm: string): EnqueueRequest => ({ kind: 'vm.delete', payload: { host: 'local', vm, vmUuid: PINNED.vmUuid }, requester: alice, notify, needsApproval: false });
 
 const nameTakenBy = (jobId: number, names?: string[]) => (e: unknown) =>
   isKvmopsError(e, 'name-taken') && e.details.jobId === jobId && (!names || JSON.stringify(e.details.names) === JSON.stringify(names));

@@ -19,6 +19,7 @@ test('a kind without one of its parts does not compile', () => {
     needsApproval: false,
     resources: () => [],
     describe: () => 'a test',
+    pinned: () => [],
     summary: () => undefined,
     recover: null,
     execute: async () => null,

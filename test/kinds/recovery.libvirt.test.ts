@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isKvmopsError } from '../../src/domain/errors.js';
@@ -29,23 +30,27 @@ describe('executors on real libvirt: recovered runs finish cleanly', { ...skipUn
     job: { id: 1, requestId: 'req-recovery-test', attempt: recovered ? 2 : 1 },
   });
 
-  function newVm(suffix: string): string {
+  const uuids = new Map<string, string>();
+  function newVm(suffix: string, file = `${suffix}--vda.qcow2`): string {
     const vm = env.vmName(suffix);
-    defineVm(vm, [createDisk(join(env.storage.vmsDir, `${vm}--vda.qcow2`))]);
+    const uuid = randomUUID();
+    uuids.set(vm, uuid);
+    defineVm(vm, [createDisk(join(env.storage.vmsDir, file))], { uuid });
     return vm;
   }
 
   test('snapshot.create: a recovered run finds the snapshot and succeeds with it', async () => {
     const vm = newVm('snap');
     const p = { host: 'local', vm, name: 's1', kind: 'internal' as const };
-    const first = (await EXECUTORS['snapshot.create'](p, ctx(false))) as { snapshot: { name: string } };
+    const first = (await EXECUTORS['snapshot.create'](p, ctx(false))) as { snapshot: { name: string; createdAt: number } };
     assert.equal(first.snapshot.name, 's1');
     const again = (await EXECUTORS['snapshot.create'](p, ctx(true))) as { snapshot: { name: string } };
     assert.deepEqual(again, first);
     await assert.rejects(EXECUTORS['snapshot.create'](p, ctx(false)), (e) => isKvmopsError(e, 'name-taken'));
     // snapshot.delete twice: the recovered one finds it gone.
-    await EXECUTORS['snapshot.delete']({ host: 'local', vm, name: 's1' }, ctx(false));
-    assert.deepEqual(await EXECUTORS['snapshot.delete']({ host: 'local', vm, name: 's1' }, ctx(true)), {
+    const pinned = { host: 'local', vm, name: 's1', vmUuid: uuids.get(vm)!, snapshot: { createdAt: first.snapshot.createdAt, files: [] } };
+    await EXECUTORS['snapshot.delete'](pinned, ctx(false));
+    assert.deepEqual(await EXECUTORS['snapshot.delete'](pinned, ctx(true)), {
       deleted: { vm, snapshot: 's1' },
       alreadyGone: true,
     });
@@ -53,17 +58,25 @@ describe('executors on real libvirt: recovered runs finish cleanly', { ...skipUn
 
   test('vm.start / vm.stop / vm.delete: recovered runs see the state already reached', async () => {
     const vm = newVm('life');
-    assert.deepEqual(await EXECUTORS['vm.start']({ host: 'local', vm }, ctx(false)), { vm, state: 'running' });
-    assert.deepEqual(await EXECUTORS['vm.start']({ host: 'local', vm }, ctx(true)), { vm, state: 'running', alreadyRunning: true });
-    await EXECUTORS['vm.stop']({ host: 'local', vm, force: true }, ctx(false));
-    assert.deepEqual(await EXECUTORS['vm.stop']({ host: 'local', vm, force: true }, ctx(true)), {
+    const vmUuid = uuids.get(vm)!;
+    assert.deepEqual(await EXECUTORS['vm.start']({ host: 'local', vm, vmUuid }, ctx(false)), { vm, state: 'running' });
+    assert.deepEqual(await EXECUTORS['vm.start']({ host: 'local', vm, vmUuid }, ctx(true)), { vm, state: 'running', alreadyRunning: true });
+    await EXECUTORS['vm.stop']({ host: 'local', vm, force: true, vmUuid }, ctx(false));
+    assert.deepEqual(await EXECUTORS['vm.stop']({ host: 'local', vm, force: true, vmUuid }, ctx(true)), {
       vm,
       state: 'shut off',
       alreadyStopped: true,
     });
-    await EXECUTORS['vm.delete']({ host: 'local', vm }, ctx(false));
+    await EXECUTORS['vm.delete']({ host: 'local', vm, vmUuid }, ctx(false));
     assert.equal(domainExists(vm), false);
-    assert.deepEqual(await EXECUTORS['vm.delete']({ host: 'local', vm }, ctx(true)), { deleted: { vm }, alreadyGone: true });
-    await assert.rejects(EXECUTORS['vm.delete']({ host: 'local', vm }, ctx(false)), (e) => isKvmopsError(e, 'vm-not-found'));
+    assert.deepEqual(await EXECUTORS['vm.delete']({ host: 'local', vm, vmUuid }, ctx(true)), { deleted: { vm }, alreadyGone: true });
+    // A VM made anew under the name is another VM: the pinned delete is done, the newcomer untouched.
+    newVm('life', 'life-again--vda.qcow2');
+    assert.notEqual(uuids.get(vm), vmUuid);
+    const r = (await EXECUTORS['vm.delete']({ host: 'local', vm, vmUuid }, ctx(false))) as Record<string, unknown>;
+    assert.equal(r.alreadyGone, true);
+    assert.match(String(r.notTouched), new RegExp(uuids.get(vm)!));
+    assert.equal(domainExists(vm), true, 'the new VM under the name was not deleted');
+    await assert.rejects(EXECUTORS['vm.stop']({ host: 'local', vm, force: true, vmUuid }, ctx(false)), (e) => isKvmopsError(e, 'target-changed'));
   });
 });

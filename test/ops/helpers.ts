@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { EnqueueRequest } from '../../src/jobs/types.js';
+import { PINNED } from '../jobs/helpers.js';
 
 export const alice = { id: '100', name: 'alice' };
 export const notify = { adapter: 'shell', guildId: null, channelId: 'ops' };
@@ -18,7 +19,7 @@ export function vmStart(vm: string, host = 'local'): EnqueueRequest {
 }
 
 export function snapshotRevert(vm: string, name: string): EnqueueRequest {
-  return { kind: 'snapshot.revert', payload: { host: 'local', vm, name }, requester: alice, notify };
+  return { kind: 'snapshot.revert', payload: { host: 'local', vm, name, ...PINNED }, requester: alice, notify };
 }
 
 export interface Sample {

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
 import type { CreateSnapshotRequest, OpContext, SnapshotInfo } from '../types.js';
-import { assertDiskTarget, assertName } from '../validate.js';
+import { assertDiskTarget, assertName, vmTarget } from '../validate.js';
 import { snapshotableDisks } from './domain-disks.js';
 import { withXmlFile } from './common.js';
 import { assertLocal, overlayPath } from './files.js';
@@ -18,14 +18,14 @@ import { findSnapshot, load, loadByName } from './state.js';
  * uuid (storage.ts), and the file it wrote to so far becomes the overlay's read-only base.
  */
 export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest, ctx: OpContext = {}): Promise<SnapshotInfo> {
-  const vm = assertName(req.vm, 'VM');
+  const { vm, vmUuid } = vmTarget(req);
   const name = assertName(req.name, 'snapshot');
   if (req.kind !== 'internal' && req.kind !== 'external') {
     throw new KvmopsError('invalid-input', `snapshot kind must be internal or external, not ${String(req.kind)}`);
   }
   const description = req.description ?? '';
   const signal = ctx.signal;
-  const before = await loadByName(h, vm, signal);
+  const before = await loadByName(h, vm, signal, vmUuid);
   if (before.snapshots.some((s) => s.name === name)) {
     throw new KvmopsError('name-taken', `VM ${vm} already has a snapshot ${name}`, { details: { vm, snapshot: name } });
   }

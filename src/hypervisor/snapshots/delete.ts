@@ -4,7 +4,7 @@ import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
 import { qemuImg } from '../qemu-img.js';
 import type { OpContext, SnapshotRef } from '../types.js';
-import { assertName } from '../validate.js';
+import { assertName, vmTarget } from '../validate.js';
 import { chainsOf, collectOrphans, defineDomain } from './common.js';
 import { repointDisks } from './domain-disks.js';
 import { hostReferences, type HostReferences } from '../references.js';
@@ -12,7 +12,7 @@ import { assertKnown, assertLocal, chainFiles, formatOf, isOwnFile, usage } from
 import type { ParsedSnapshot } from './snapshot-xml.js';
 import { qemuImgArgs } from '../qemu-img-args.js';
 import { virshArgs } from '../virsh-args.js';
-import { findSnapshot, loadByName, type Loaded } from './state.js';
+import { findPinnedSnapshot, loadByName, type Loaded } from './state.js';
 
 /**
  * Delete a snapshot, leaving no orphan file and no stale metadata.
@@ -38,10 +38,10 @@ import { findSnapshot, loadByName, type Loaded } from './state.js';
 const MERGE_TIMEOUT_MS = 6 * 3_600_000;
 
 export async function deleteSnapshot(h: HostContext, ref: SnapshotRef, ctx: OpContext = {}): Promise<void> {
-  const vm = assertName(ref.vm, 'VM');
+  const { vm, vmUuid } = vmTarget(ref);
   const name = assertName(ref.name, 'snapshot');
-  const l = await loadByName(h, vm, ctx.signal);
-  const snap = findSnapshot(l, vm, name);
+  const l = await loadByName(h, vm, ctx.signal, vmUuid);
+  const snap = findPinnedSnapshot(l, vm, name, ref.pin);
   if (snap.kind === 'internal') return deleteInternal(h, l, snap, ctx);
   return deleteExternal(h, l, snap, ctx);
 }

@@ -1,7 +1,7 @@
 import type { HostContext } from '../host-context.js';
 import type { OpContext, SnapshotInfo } from '../types.js';
 import { assertName } from '../validate.js';
-import type { ParsedSnapshot } from './snapshot-xml.js';
+import { snapshotFiles, type ParsedSnapshot } from './snapshot-xml.js';
 import type { DomainRef } from '../domains.js';
 import { load, loadByName, type SnapshotSet } from './state.js';
 
@@ -14,6 +14,7 @@ export function toSnapshotInfo(s: ParsedSnapshot, current: string | null): Snaps
     current: s.name === current,
     description: s.description,
     state: s.state,
+    files: snapshotFiles(s),
   };
 }
 

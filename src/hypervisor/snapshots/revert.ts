@@ -7,7 +7,7 @@ import { resolveVm, type DomainRef } from '../domains.js';
 import type { DomainUuid } from '../domain-uuid.js';
 import { parseDomState } from '../parse.js';
 import type { OpContext, RevertRequest, RevertResult } from '../types.js';
-import { assertDiskTarget, assertName } from '../validate.js';
+import { assertDiskTarget, assertName, vmTarget } from '../validate.js';
 import { chainsOf, collectOrphans, defineDomain, powerOff, withXmlFile } from './common.js';
 import { repointDisks } from './domain-disks.js';
 import { assertKnown, assertLocal, chainFiles, createOverlay, formatOf, isFrozen, isOwnFile, overlayPath, usage, type Usage } from './files.js';
@@ -16,7 +16,7 @@ import { hasNativeExternalRevert, libvirtVersion } from './libvirt-version.js';
 import { takenWhileRunning, withOverlay, type ParsedSnapshot } from './snapshot-xml.js';
 import { qemuImgArgs } from '../qemu-img-args.js';
 import { virshArgs } from '../virsh-args.js';
-import { findSnapshot, load, type Loaded } from './state.js';
+import { findPinnedSnapshot, load, type Loaded } from './state.js';
 
 /**
  * Revert a VM to a snapshot. What the VM looks like afterwards: its disks hold the snapshot's
@@ -50,10 +50,10 @@ import { findSnapshot, load, type Loaded } from './state.js';
  * finished revert reported, not a "cancelled" over reverted disks.
  */
 export async function revertSnapshot(h: HostContext, req: RevertRequest, ctx: OpContext = {}): Promise<RevertResult> {
-  const vm = assertName(req.vm, 'VM');
+  const { vm, vmUuid } = vmTarget(req);
   const name = assertName(req.name, 'snapshot');
   const requestId = req.requestId === undefined ? undefined : assertName(req.requestId, 'request id');
-  const ref = await resolveVm(h, vm, ctx);
+  const ref = await resolveVm(h, vm, ctx, vmUuid);
   const record = requestId === undefined ? null : await readRevertRecord(h, ref.uuid, ctx.signal);
   const earlier = record?.find((r) => r.id === requestId);
   if (earlier) {
@@ -61,7 +61,7 @@ export async function revertSnapshot(h: HostContext, req: RevertRequest, ctx: Op
     return { alreadyApplied: true };
   }
   const l = await load(h, ref, ctx.signal);
-  const snap = findSnapshot(l, vm, name);
+  const snap = findPinnedSnapshot(l, vm, name, req.pin);
   const pending = await revertTo(h, l, snap, ctx);
   // The point of no return: the disks are the snapshot's, the VM is off or paused.
   const entry = { id: requestId ?? '', snapshot: name };

@@ -88,6 +88,20 @@ export interface ParsedSnapshot {
   xml: string;
 }
 
+/**
+ * An external snapshot's base files (what became read-only when it was taken), sorted; internal:
+ * none. With the creation time, what identifies a snapshot (a job pins both): kvmops' own
+ * external revert gives the snapshot a new overlay, but its bases stay.
+ */
+export function snapshotFiles(s: ParsedSnapshot): string[] {
+  if (s.kind !== 'external') return [];
+  const targets = new Set(s.disks.filter((d) => d.mode === 'external').map((d) => d.target));
+  return s.domainDisks
+    .filter((d) => targets.has(d.target) && d.file !== null)
+    .map((d) => d.file!)
+    .sort();
+}
+
 /** True when the snapshot was taken while the VM ran (so a revert leaves it running). */
 export function takenWhileRunning(s: ParsedSnapshot): boolean {
   return s.state === 'running' || s.state === 'disk-snapshot' || s.state === 'blocked' || s.state === 'paused';

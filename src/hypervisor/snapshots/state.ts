@@ -3,10 +3,11 @@ import type { HostContext } from '../host-context.js';
 import { parseDomainXmlDisks, type DomainDisk } from './domain-disks.js';
 import type { DomainUuid } from '../domain-uuid.js';
 import { resolveVm, type DomainRef } from '../domains.js';
+import type { SnapshotPin } from '../types.js';
 import { throwFirstError } from '../multi.js';
 import { parseDomState } from '../parse.js';
 import { virshArgs } from '../virsh-args.js';
-import { parseSnapshotXml, splitSnapshotXmls, type ParsedSnapshot } from './snapshot-xml.js';
+import { parseSnapshotXml, snapshotFiles, splitSnapshotXmls, type ParsedSnapshot } from './snapshot-xml.js';
 
 /**
  * Reading a VM's snapshot state from libvirt (by uuid) in two virsh processes (Virsh.multi),
@@ -92,9 +93,29 @@ export async function load(h: HostContext, ref: DomainRef, signal?: AbortSignal)
   return { ...state, ...(await readSnapshots(h, ref.uuid, names, signal)) };
 }
 
-/** The named VM (resolved by exact name), loaded. */
-export async function loadByName(h: HostContext, vm: string, signal?: AbortSignal): Promise<Loaded> {
-  return load(h, await resolveVm(h, vm, { signal }), signal);
+/** The named VM (resolved by exact name, or by the uuid the job pinned: resolveVm), loaded. */
+export async function loadByName(h: HostContext, vm: string, signal?: AbortSignal, pinned?: string): Promise<Loaded> {
+  return load(h, await resolveVm(h, vm, { signal }, pinned), signal);
+}
+
+/**
+ * The snapshot a job pinned at request time (creation time and, external, base files) — not
+ * merely one under its name: a snapshot deleted and made anew under the name → `target-changed`,
+ * gone → `target-gone`. Without a pin, by name (`snapshot-not-found`).
+ */
+export function findPinnedSnapshot(l: SnapshotSet, vm: string, name: string, pin: SnapshotPin | undefined): ParsedSnapshot {
+  if (pin === undefined) return findSnapshot(l, vm, name);
+  const s = l.snapshots.find((x) => x.name === name);
+  if (!s) throw new KvmopsError('target-gone', `snapshot ${name} of ${vm} (taken ${new Date(pin.createdAt * 1000).toISOString()}) no longer exists`, { details: { vm, snapshot: name } });
+  const files = snapshotFiles(s);
+  if (s.createdAt !== pin.createdAt || files.length !== pin.files.length || files.some((f, i) => f !== pin.files[i])) {
+    throw new KvmopsError(
+      'target-changed',
+      `snapshot ${name} of ${vm} is not the one this job was asked for: that was taken ${new Date(pin.createdAt * 1000).toISOString()}, this one ${new Date(s.createdAt * 1000).toISOString()}; nothing was done`,
+      { details: { vm, snapshot: name, pinned: pin.createdAt, now: s.createdAt } },
+    );
+  }
+  return s;
 }
 
 export function findSnapshot(l: SnapshotSet, vm: string, name: string): ParsedSnapshot {

@@ -283,6 +283,43 @@ describe('Discord: commands to jobs on real libvirt', skip, () => {
     assert.deepEqual(w.emulator.unknownRoutes(), []);
   });
 
+  it('the snapshot is swapped while its revert waits: the approver\'s ✅ reverts nothing, the job fails target-changed', async () => {
+    // The release state, and work on top of it.
+    writePattern(diskOf(thin), 0x61, '0', '1M');
+    const good = await run(w, USER.alice, 'snapshot', 'create', { vm: thin, name: 'known-good', description: 'the release' });
+    assert.equal((await w.finished(good.jobId!)).state, 'succeeded');
+    writePattern(diskOf(thin), 0x62, '0', '1M');
+
+    // The operator asks to revert to known-good; the request shows what was pinned.
+    const a = await run(w, USER.alice, 'snapshot', 'revert', { vm: thin, name: 'known-good' });
+    const jobId = a.jobId!;
+    const messageId = w.store.approvals.get(jobId)!.messageId!;
+    const request = embedOf(w.emulator.message(messageId)!)!;
+    const created = Number(/<creationTime>(\d+)<\/creationTime>/.exec(virsh('snapshot-dumpxml', thin, 'known-good'))![1]);
+    const taken = new Date(created * 1000).toISOString().slice(0, 16).replace('T', ' ');
+    assert.match(request.title ?? '', new RegExp(`known-good \\(taken ${taken} UTC\\)`), 'the request names the snapshot with its creation time');
+    assert.match(request.description ?? '', /Pinned: VM .*; snapshot known-good \(taken/);
+
+    // While it waits, the same operator deletes known-good and makes a new known-good on a state of
+    // their own, with the same description (neither needs an approval).
+    const del = await run(w, USER.alice, 'snapshot', 'delete', { vm: thin, name: 'known-good' });
+    assert.equal((await w.finished(del.jobId!)).state, 'succeeded');
+    await new Promise((r) => setTimeout(r, 1_100)); // a later second than the original, as any real swap is
+    writePattern(diskOf(thin), 0x63, '0', '1M');
+    const swap = await run(w, USER.alice, 'snapshot', 'create', { vm: thin, name: 'known-good', description: 'the release' });
+    assert.equal((await w.finished(swap.jobId!)).state, 'succeeded');
+    writePattern(diskOf(thin), 0x64, '0', '1M');
+
+    // The approver approves what the request showed.
+    w.emulator.react(USER.bob, w.emulator.channelId, messageId, '✅');
+    const job = await w.finished(jobId);
+    assert.equal(job.state, 'failed');
+    assert.equal(job.error?.code, 'target-changed', job.error?.message);
+    assert.ok(hasPattern(diskOf(thin), 0x64), "the VM did not get the operator's state");
+    await finalStatus(jobId, 'failed');
+    await oneEnd(jobId, USER.alice);
+  });
+
   it('every job so far has exactly one status message and at most one completion message', () => {
     for (const job of w.jobs()) {
       assert.equal(w.statusMessages(job.id).length, 1, `job #${job.id} status messages`);
