@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
+import { isApplianceName } from '../domain/names.js';
 import { domainDisks, parseDomainXml, readVmMeta } from './domain-xml.js';
 import type { HostContext } from './host-context.js';
 import type { DomainUuid } from './domain-uuid.js';
@@ -21,9 +22,10 @@ import { findAll } from './xml.js';
 /**
  * Domains libvirt lists that are not VMs: libguestfs' transient appliance domains
  * (`guestfs-…`, made by virt-sysprep & co with the libvirt backend) are tools, not machines.
+ * The rule is names.ts's, which refuses such names for VMs, so no VM kvmops made is hidden.
  */
 export function isVmDomain(name: string): boolean {
-  return !/^guestfs-[a-z0-9]+$/.test(name);
+  return !isApplianceName(name);
 }
 
 export async function listVms(h: HostContext, ctx: OpContext = {}): Promise<VmSummary[]> {
