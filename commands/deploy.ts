@@ -1,8 +1,8 @@
 import { deployPayload } from '../src/kinds/deploy.js';
-import { MAX_DEPLOY_COUNT, deployNames } from '../src/domain/names.js';
+import { MAX_DEPLOY_COUNT, deployNames, isApplianceName, vmNameProblem } from '../src/domain/names.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
-import { enqueues, hostOption, nameOf, nameOption, requireFree, requireTemplate } from '../src/chat/command-kit.js';
-import { boolean, choice, integer, options } from '../src/chat/options.js';
+import { enqueues, hostOption, nameOf, newVmNameOption, requireFree, requireTemplate } from '../src/chat/command-kit.js';
+import { boolean, choice, integer, invalidOptions, options } from '../src/chat/options.js';
 
 /**
  * /deploy — make VMs from a template. thin: qcow2 overlays backed by the template's disks;
@@ -24,13 +24,14 @@ export default defineCommand({
       defer: true,
       options: options({
         template: nameOf('template', 'Template to deploy from'),
-        name: nameOption('Name of the new VM (with count > 1: name-01 … name-NN)'),
+        name: newVmNameOption('Name of the new VM (with count > 1: name-01 … name-NN)'),
         mode: choice('thin (default): linked to the template; clone: independent full copy', payload.mode).default('thin'),
         count: integer(`How many VMs (1–${MAX_DEPLOY_COUNT}, default 1)`, payload.count).default(1),
         start: boolean('Start the VMs once made (default false)').default(false),
         host: hostOption,
       }),
       handle: enqueues('deploy', async (services, p) => {
+        assertVmNames(deployNames(p.name, p.count));
         const t = await requireTemplate(services, p.host, p.template);
         await requireFree((fresh) => services.catalog.vms(p.host, { fresh }), deployNames(p.name, p.count), 'VM', `on ${p.host}`);
         return { templateCreatedAt: t.createdAt };
@@ -38,3 +39,15 @@ export default defineCommand({
     }),
   ],
 });
+
+/**
+ * The `name` option checked the base name; with count > 1 the names made are `name-NN`, and
+ * `guestfs` ×2 would make `guestfs-01`, a name kvmops hides (names.ts): refused like any bad
+ * name. (A base too long for the suffix is the payload's own rule, refused by the store.)
+ */
+function assertVmNames(names: string[]): void {
+  for (const n of names) {
+    if (!isApplianceName(n)) continue;
+    throw invalidOptions([`name: the VM name "${n}" ${vmNameProblem(n)}`], undefined, 'deploy');
+  }
+}

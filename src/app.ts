@@ -72,7 +72,7 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
     log: logger,
     ...(opts.now ? { now: opts.now } : {}),
   });
-  const router = new CommandRouter({ commands, services, rateLimit: env.KVMOPS_RATE_LIMIT });
+  const router = new CommandRouter({ commands, services, rateLimit: env.KVMOPS_RATE_LIMIT, readRateLimit: env.KVMOPS_READ_RATE_LIMIT });
   return { env, logger, store, hypervisor, services, router, roles: RolePolicy.fromEnv(env) };
 }
 

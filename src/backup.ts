@@ -6,7 +6,7 @@
  * Exit codes: 0 written and verified · 1 the backup failed · 2 usage (no FILE, unknown option,
  * FILE exists without --force, invalid environment).
  */
-import { existsSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { EnvError, loadDotEnv, loadEnv } from './config/env.js';
 import { backupDatabase } from './jobs/backup.js';
@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<void> {
     throw e;
   }
   const source = resolve(env.KVMOPS_DB);
-  if (existsSync(dest) && !force) usage(`${dest} exists; pass --force to overwrite it`);
+  if (!force && (await access(dest).then(() => true, () => false))) usage(`${dest} exists; pass --force to overwrite it`);
 
   const r = await backupDatabase(source, dest);
   process.stdout.write(

@@ -3,7 +3,7 @@
  * The same commands, roles, approvals and notifications as the Discord bot, against the hosts
  * in KVMOPS_HOSTS, with the bot's worker running in this process.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createCore, startApp } from './app.js';
@@ -29,13 +29,13 @@ async function main(): Promise<number> {
   }
   loadDotEnv();
   const env = loadEnv();
-  mkdirSync(path.dirname(env.KVMOPS_DB), { recursive: true });
+  await mkdir(path.dirname(env.KVMOPS_DB), { recursive: true });
   // Logs go to stderr at warn and above, so they do not drown the conversation.
   const logger = createLogger({ level: process.env.KVMOPS_LOG_LEVEL ? env.KVMOPS_LOG_LEVEL : 'warn', destination: process.stderr });
   const core = createCore(env, { guildId: null, logger });
   const tty = Boolean(process.stdout.isTTY && process.stdin.isTTY);
   let rlRedraw: (() => void) | undefined;
-  const transcript = new Transcript({
+  const transcript = await Transcript.open({
     write: (s) => process.stdout.write(s),
     inPlace: tty,
     seqFile: `${env.KVMOPS_DB}.shell-seq`,
@@ -52,6 +52,7 @@ async function main(): Promise<number> {
   await session.resumePendingApprovals();
   const stop = async () => {
     await app.stop({ graceMs: 10_000 });
+    await transcript.flush();
   };
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
   await runTerminal(session, core.logger, {

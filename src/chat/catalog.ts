@@ -12,8 +12,15 @@ import type { HypervisorReader } from './hypervisor-reader.js';
  * (the job will fail cleanly if it vanished), while a refusal is only given after a fresh read
  * (`{ fresh: true }`): a VM made seconds ago must not be refused from an old list.
  *
- * Concurrent misses share one read (no thundering herd on `virsh list`). Errors are not cached.
- * `invalidate(host)` drops a host's entries: call it when a job on that host ends.
+ * Reads are shared: concurrent misses share one read (no thundering herd on `virsh list`), and
+ * so do concurrent fresh reads (ten people asking `/template list` at once is one host scan).
+ * What "fresh" promises: the answer comes from a read that started after the request was made,
+ * so it sees everything done before the user asked. A fresh request therefore never joins a read
+ * already under way; it joins the next one, which starts at the end of the current event-loop
+ * turn (so requests made together share it) and only once the read under way has ended (so a
+ * host's list is read once at a time, whatever the number of viewers: one under way, at most
+ * one waiting). Errors are not cached. `invalidate(host)` drops a host's entries: call it when a
+ * job on that host ends.
  */
 export interface CatalogOptions {
   /** Default 15 s. */
@@ -27,8 +34,11 @@ export interface ReadOptions {
 }
 
 interface Entry<T> {
+  /** When its read started (or was asked for, until it starts): the age of what it holds. */
   at: number;
   value: Promise<T>;
+  /** The host is being (or has been) read: a fresh request made now may not share it. */
+  started: boolean;
 }
 
 export class Catalog {
@@ -81,14 +91,27 @@ export class Catalog {
     const now = this.now();
     const hit = this.entries.get(key) as Entry<T> | undefined;
     if (hit && !opts?.fresh && now - hit.at < this.ttlMs) return hit.value;
-    const value = load();
-    const entry: Entry<T> = { at: now, value };
+    // not started yet: it reads the host after this request was made — fresh enough for anyone
+    if (hit && !hit.started) return hit.value;
+    const entry: Entry<T> = { at: now, started: false, value: undefined as unknown as Promise<T> };
+    // after the read under way (if any) has ended, and after this turn's other requests joined
+    const under = hit?.value.then(
+      () => undefined,
+      () => undefined,
+    );
+    entry.value = (under ?? Promise.resolve())
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => {
+        entry.started = true;
+        entry.at = this.now();
+        return load();
+      });
     this.entries.set(key, entry);
     // A failed read must not stick: the next caller tries again.
-    value.catch(() => {
+    entry.value.catch(() => {
       if (this.entries.get(key) === entry) this.entries.delete(key);
     });
-    return value;
+    return entry.value;
   }
 }
 

@@ -1,6 +1,6 @@
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
 import { KINDS_NEEDING_APPROVAL, pinnedLines, type JobKind, type JobPayload } from '../kinds/index.js';
-import { MAX_NAME_LENGTH, hostNameSchema, nameSchema } from '../domain/names.js';
+import { MAX_NAME_LENGTH, hostNameSchema, nameSchema, vmNameSchema } from '../domain/names.js';
 import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.js';
 import type { Job } from '../jobs/types.js';
 import { subcommand, type HandlerContext } from './command.js';
@@ -20,7 +20,7 @@ import type { Reply } from './types.js';
 
 /** The name of something that exists on the host, completed from it (`vm`, `template`). */
 export function nameOf(source: 'vm' | 'template', description: string): Option<typeof nameSchema> {
-  return text(description, nameSchema, { maxLength: MAX_NAME_LENGTH, autocomplete: source });
+  return text(description, source === 'vm' ? vmNameSchema : nameSchema, { maxLength: MAX_NAME_LENGTH, autocomplete: source });
 }
 
 export const vmOption = (description = 'VM name') => nameOf('vm', description);
@@ -31,6 +31,11 @@ export const vmOption = (description = 'VM name') => nameOf('vm', description);
  */
 export function nameOption(description: string, source?: 'template' | 'snapshot'): Option<typeof nameSchema> {
   return text(description, nameSchema, { minLength: 1, maxLength: MAX_NAME_LENGTH, ...(source ? { autocomplete: source } : {}) });
+}
+
+/** The name of a new VM (/deploy `name`): a name, and not one kvmops hides (names.ts `vmNameProblem`). */
+export function newVmNameOption(description: string): Option<typeof nameSchema> {
+  return text(description, vmNameSchema, { minLength: 1, maxLength: MAX_NAME_LENGTH });
 }
 
 /** docs/commands.md: `host` is optional everywhere; the default is the first configured host. */

@@ -1,7 +1,9 @@
 /**
- * Per-user token bucket for commands that change things: `capacity` at once, refilled evenly
- * over `windowMs` (default 30 per minute: KVMOPS_RATE_LIMIT). Reads are not limited: they cost a
- * cached list at most. In memory on purpose: a restart forgives, which is fine for a flood guard.
+ * Per-user token bucket: `capacity` at once, refilled evenly over `windowMs`. The router keeps
+ * two: one for commands that change things (default 30 per minute: KVMOPS_RATE_LIMIT) and one
+ * for reads (default 60 per minute: KVMOPS_READ_RATE_LIMIT) — a list reads the host fresh, a
+ * whole scan of it, so a flood of reads is a load on the host like a flood of writes. In
+ * memory on purpose: a restart forgives, which is fine for a flood guard.
  */
 export interface RateLimitOptions {
   capacity?: number;
@@ -9,6 +11,7 @@ export interface RateLimitOptions {
 }
 
 export const DEFAULT_RATE_LIMIT = { capacity: 30, windowMs: 60_000 } as const;
+export const DEFAULT_READ_RATE_LIMIT = { capacity: 60, windowMs: 60_000 } as const;
 
 interface Bucket {
   tokens: number;

@@ -4,7 +4,7 @@ import { cut } from '../domain/text.js';
 import type { AuditEntry } from '../jobs/types.js';
 import type { CommandModule, SubcommandHandler } from './command.js';
 import { formatDuration } from './format.js';
-import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { DEFAULT_READ_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { hasRole } from './roles.js';
 import type { Services } from './services.js';
 import type { ChatPlace, ChatUser, Choice, CommandDef, OptionDef, RawOptions, Reply, SubcommandDef } from './types.js';
@@ -13,7 +13,7 @@ import type { ChatPlace, ChatUser, Choice, CommandDef, OptionDef, RawOptions, Re
  * The one central place between a chat adapter and the command handlers. Every invocation, from
  * Discord or the shell, goes through `handle`, in this order:
  *
- *   find the command → check the place (guild) → authorize (role) → rate-limit (mutating only)
+ *   find the command → check the place (guild) → authorize (role) → rate-limit (writes, reads)
  *   → validate options (zod) → run the handler → turn any error into an ephemeral reply
  *   → write one audit row (accepted with jobId / refused with code / read / error).
  *
@@ -43,6 +43,8 @@ export interface RouterOptions {
   services: Services;
   /** Per-user token bucket on mutating subcommands (KVMOPS_RATE_LIMIT); default 30 per minute; 'off': none. */
   rateLimit?: RateLimitOptions | 'off';
+  /** Per-user token bucket of its own on reads (KVMOPS_READ_RATE_LIMIT); default 60 per minute; 'off': none. Autocomplete is not counted. */
+  readRateLimit?: RateLimitOptions | 'off';
   /** Autocomplete gives up (answers nothing) after this long; default 2000 ms (Discord allows 3 s). */
   completeTimeoutMs?: number;
 }
@@ -74,12 +76,14 @@ export class CommandRouter {
   readonly services: Services;
   private readonly commands = new Map<string, CommandModule>();
   private readonly limiter: RateLimiter | null;
+  private readonly readLimiter: RateLimiter | null;
   private readonly completeTimeoutMs: number;
 
   constructor(opts: RouterOptions) {
     this.services = opts.services;
     for (const m of opts.commands) this.commands.set(m.def.name, m);
     this.limiter = opts.rateLimit === 'off' ? null : new RateLimiter(opts.rateLimit);
+    this.readLimiter = opts.readRateLimit === 'off' ? null : new RateLimiter(opts.readRateLimit ?? DEFAULT_READ_RATE_LIMIT);
     this.completeTimeoutMs = opts.completeTimeoutMs ?? 2000;
   }
 
@@ -110,7 +114,8 @@ export class CommandRouter {
       if (!resolved) throw new KvmopsError('invalid-input', `Unknown command /${label}.`);
       this.checkPlace(inv.place);
       this.authorize(inv.user, resolved.def.role, label);
-      if (resolved.def.mutates) this.rateLimit(inv);
+      if (resolved.def.mutates) this.rateLimit(inv, this.limiter, 'commands that change things');
+      else this.rateLimit(inv, this.readLimiter, 'reads');
       const options = this.validate(resolved, inv.options);
       reply = await resolved.handler.handle({
         options,
@@ -208,14 +213,13 @@ export class CommandRouter {
     }
   }
 
-  private rateLimit(inv: Invocation): void {
-    const limiter = this.limiter;
+  private rateLimit(inv: Invocation, limiter: RateLimiter | null, what: string): void {
     if (!limiter) return;
     const r = limiter.take(`${inv.place.adapter}:${inv.user.id}`, this.services.now());
     if (!r.ok) {
       const s = Math.ceil(r.retryAfterMs / 1000);
       const limit = `at most ${limiter.capacity} per ${formatDuration(limiter.windowMs)}`;
-      throw new KvmopsError('rate-limited', `Too many commands that change things (${limit}); try again in ${s}s.`, {
+      throw new KvmopsError('rate-limited', `Too many ${what} (${limit}); try again in ${s}s.`, {
         details: { retryAfterMs: r.retryAfterMs, capacity: limiter.capacity, windowMs: limiter.windowMs },
       });
     }

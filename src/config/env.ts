@@ -44,13 +44,13 @@ const duration = parsedBy((s) => {
   return ms;
 });
 
-/** The per-user flood guard on commands that change things: N per period, or none. */
+/** A per-user flood guard (on commands that change things, or on reads): N per period, or none. */
 export type RateLimitSetting = { capacity: number; windowMs: number } | 'off';
 
 /**
- * KVMOPS_RATE_LIMIT: `30/1m` (30 commands per minute), `5/30s`, `100/1h`, `30/m` (a bare unit
- * means one of it), or `off`. Each user may send N commands at once, and one more every
- * PERIOD/N after that (a token bucket).
+ * KVMOPS_RATE_LIMIT and KVMOPS_READ_RATE_LIMIT: `30/1m` (30 commands per minute), `5/30s`,
+ * `100/1h`, `30/m` (a bare unit means one of it), or `off`. Each user may send N commands at
+ * once, and one more every PERIOD/N after that (a token bucket).
  */
 export function parseRateLimit(s: string): RateLimitSetting {
   const text = s.trim().toLowerCase();
@@ -105,8 +105,10 @@ export const envSchema = z.object({
     emptyAsUnset,
     z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').default('/var/lib/kvmops'),
   ),
-  /** Per-user flood guard on commands that change things (reads are never limited). */
+  /** Per-user flood guard on commands that change things. */
   KVMOPS_RATE_LIMIT: z.preprocess(emptyAsUnset, rateLimit.default('30/1m')),
+  /** Per-user flood guard of its own on reads (lists read the host fresh), same syntax. */
+  KVMOPS_READ_RATE_LIMIT: z.preprocess(emptyAsUnset, rateLimit.default('60/1m')),
   /** 127.0.0.1 port for /healthz and /metrics; unset = off. */
   KVMOPS_HTTP_PORT: opt(z.coerce.number().int().min(1).max(65535)),
   KVMOPS_LOG_LEVEL: z.preprocess(

@@ -38,7 +38,7 @@ export async function createGoldenVm(h: HostContext, name: string, opts: { sizeM
   await ensurePools(h);
   // named as kvmops names a VM's files (storage.ts), so deleting the VM removes it
   const uuid = newDomainUuid();
-  const disk = h.storage.assertInside(freshVmFile(h.storage, uuid, 'vda', { local: true }));
+  const disk = h.storage.assertInside(await freshVmFile(h.storage, uuid, 'vda', { local: true }));
   await qemuImg(qemuImgArgs.create(disk, (opts.sizeMiB ?? GOLDEN_DISK_MIB) * 1024 * 1024), { timeoutMs: 30_000 });
   const xml = `<domain type='qemu'>
   <name>${name}</name>

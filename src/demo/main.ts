@@ -9,7 +9,7 @@
  * requester's own ✅ is refused (two-person rule) and a second user's ✅ runs it; the data is
  * back.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createCore, startApp, type App } from '../app.js';
 import { loadEnv } from '../config/env.js';
@@ -48,9 +48,9 @@ async function main(): Promise<boolean> {
 
   heading('Setting the stage');
   const gone = await removeLab(host, PREFIX);
-  rmSync(ROOT, { recursive: true, force: true });
-  if (STORAGE !== `${ROOT}/storage`) rmSync(STORAGE, { recursive: true, force: true });
-  mkdirSync(ROOT, { recursive: true });
+  await rm(ROOT, { recursive: true, force: true });
+  if (STORAGE !== `${ROOT}/storage`) await rm(STORAGE, { recursive: true, force: true });
+  await mkdir(ROOT, { recursive: true });
   if (gone.length) out(`removed the previous run's VMs: ${gone.join(', ')}`);
   const goldenDisk = await createGoldenVm(host, `${PREFIX}golden`);
   await writeDiskPattern(host, goldenDisk, GOLDEN_BYTE);

@@ -31,12 +31,44 @@ export function isValidName(s: string): boolean {
   return nameProblem(s) === null;
 }
 
-export const nameSchema = z.string().superRefine((s, ctx) => {
-  const problem = nameProblem(s);
-  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
-});
+/**
+ * libguestfs' appliance domains (`guestfs-` and random lower-case letters and digits, made while
+ * virt-sysprep seals a template with the libvirt backend) are tools, not machines: kvmops leaves
+ * them out of every list of VMs (hypervisor/vms.ts), so no one stops or deletes one mid-seal.
+ * A VM named like that would vanish from every list and command, so such VM names are refused
+ * up front instead (`vmNameProblem`), rather than showing appliances as VMs.
+ */
+const APPLIANCE_NAME = /^guestfs-[a-z0-9]+$/;
 
-export const vmNameSchema = nameSchema.describe('VM name');
+/** True for a name libvirt lists that kvmops hides: a libguestfs appliance domain. */
+export function isApplianceName(s: string): boolean {
+  return APPLIANCE_NAME.test(s);
+}
+
+/**
+ * Why `s` is not a valid VM name, or null: the name rule plus no name kvmops hides. Templates
+ * need no extra rule: templates are files, and the only template names kvmops leaves out of a
+ * list are the ones `nameProblem` already refuses.
+ */
+export function vmNameProblem(s: string): string | null {
+  const problem = nameProblem(s);
+  if (problem !== null) return problem;
+  if (isApplianceName(s)) {
+    return 'must not be shaped like a libguestfs appliance domain (guestfs- and letters or digits): kvmops hides such domains from every list and command';
+  }
+  return null;
+}
+
+function schemaOf(problemOf: (s: string) => string | null) {
+  return z.string().superRefine((s, ctx) => {
+    const problem = problemOf(s);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  });
+}
+
+export const nameSchema = schemaOf(nameProblem);
+
+export const vmNameSchema = schemaOf(vmNameProblem).describe('VM name');
 export const templateNameSchema = nameSchema.describe('template name');
 export const snapshotNameSchema = nameSchema.describe('snapshot name');
 

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { HostContext } from './host-context.js';
 import { isVolumeMissing } from './multi.js';
 import { parseNameList, parseVolumeXml, type VolumeXmlInfo } from './parse.js';
 import { backingChain } from './qemu-img.js';
 import { eachLimited } from './each-limited.js';
+import { exists } from './local-files.js';
 import type { ChainEntry, OpContext } from './types.js';
 import { virshArgs } from './virsh-args.js';
 
@@ -46,16 +46,17 @@ export async function readChains(h: HostContext, disks: readonly DiskRef[], ctx:
 async function localChains(formats: Map<string, string | undefined>, ctx: OpContext): Promise<ChainRead> {
   const out: ChainRead = { chains: new Map(), unreadable: new Map() };
   await eachLimited([...formats], 4, async ([file, format]) => {
-    if (!existsSync(file)) {
-      out.chains.set(file, []);
-      return;
-    }
     try {
+      if (!(await exists(file))) {
+        out.chains.set(file, []);
+        return;
+      }
       out.chains.set(file, await backingChain(file, { signal: ctx.signal, ...(format ? { format } : {}) }));
     } catch (e) {
       if (ctx.signal?.aborted) throw e;
-      // removed while we looked (its VM deleted meanwhile): it depends on nothing now
-      if (!existsSync(file)) out.chains.set(file, []);
+      // removed while we looked (its VM deleted meanwhile): it depends on nothing now; a file
+      // that cannot even be looked at (EACCES, EIO) is unreadable, never "absent"
+      if (!(await exists(file).catch(() => true))) out.chains.set(file, []);
       else out.unreadable.set(file, e instanceof Error ? e.message : String(e));
     }
   });

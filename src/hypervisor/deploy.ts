@@ -104,14 +104,14 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
   const macs = new Set<string>();
   const nIf = interfaceCount(t.xml);
   const taken = new Set(state.vmVolumes);
-  const plans: VmPlan[] = todo.map((vm) => {
+  const plans: VmPlan[] = await Promise.all(todo.map(async (vm) => {
     const uuid = uuids.get(vm)!;
-    const disks = t.disks.map((d) => ({
+    const disks = await Promise.all(t.disks.map(async (d) => ({
       target: d.target,
       src: d.file,
       capacity: d.capacity,
-      dst: h.storage.assertInside(freshVmFile(h.storage, uuid, d.target, { taken, local: h.local })),
-    }));
+      dst: h.storage.assertInside(await freshVmFile(h.storage, uuid, d.target, { taken, local: h.local })),
+    })));
     return {
       vm,
       uuid,
@@ -125,7 +125,7 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
         meta: { template, mode: req.mode, ...(requestId ? { request: requestId } : {}) },
       }),
     };
-  });
+  }));
 
   // 4. make them
   const made: string[] = [];

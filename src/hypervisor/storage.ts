@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { KvmopsError } from '../domain/errors.js';
 import { isValidName } from '../domain/names.js';
 import { isDomainUuid, type DomainUuid } from './domain-uuid.js';
+import { exists } from './local-files.js';
 import { assertDiskTarget } from './validate.js';
 
 /**
@@ -102,16 +102,18 @@ const VM_FILE = /^([0-9a-f-]{36})\.([a-z][a-z0-9]*)\.([0-9a-f]{12})\.qcow2$/;
  * A `newVmFile` that is not taken: not on disk (local hosts; `qemu-img create` and `cp` would
  * overwrite) and not in `taken` (the pool's volumes and paths already chosen in this call).
  */
-export function freshVmFile(
+export async function freshVmFile(
   storage: StorageLayout,
   owner: DomainUuid,
   target: string,
   opts: { taken?: Set<string>; local: boolean },
-): string {
+): Promise<string> {
   for (;;) {
     const p = storage.newVmFile(owner, target);
-    if (opts.taken?.has(p) || (opts.local && existsSync(p))) continue;
+    if (opts.taken?.has(p)) continue;
+    // taken before the look at the disk: calls side by side never choose the same path
     opts.taken?.add(p);
+    if (opts.local && (await exists(p))) continue;
     return p;
   }
 }

@@ -1,5 +1,5 @@
 import { KvmopsError } from '../domain/errors.js';
-import { nameProblem } from '../domain/names.js';
+import { nameProblem, vmNameProblem } from '../domain/names.js';
 import type { VmTarget } from './types.js';
 
 /**
@@ -8,7 +8,9 @@ import type { VmTarget } from './types.js';
  * name or part of a virsh command string.
  */
 export function assertName(value: unknown, what: string): string {
-  const problem = typeof value === 'string' ? nameProblem(value) : 'must be a string';
+  // a VM name also must not be one kvmops hides (names.ts `vmNameProblem`)
+  const problemOf = what === 'VM' ? vmNameProblem : nameProblem;
+  const problem = typeof value === 'string' ? problemOf(value) : 'must be a string';
   if (problem !== null) {
     throw new KvmopsError('invalid-input', `${what} ${JSON.stringify(value)} is not a valid name: it ${problem}`, { details: { what } });
   }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
+import { isApplianceName } from '../domain/names.js';
 import { domainDisks, parseDomainXml, readVmMeta } from './domain-xml.js';
 import type { HostContext } from './host-context.js';
 import type { DomainUuid } from './domain-uuid.js';
@@ -21,9 +22,10 @@ import { findAll } from './xml.js';
 /**
  * Domains libvirt lists that are not VMs: libguestfs' transient appliance domains
  * (`guestfs-…`, made by virt-sysprep & co with the libvirt backend) are tools, not machines.
+ * The rule is names.ts's, which refuses such names for VMs, so no VM kvmops made is hidden.
  */
 export function isVmDomain(name: string): boolean {
-  return !/^guestfs-[a-z0-9]+$/.test(name);
+  return !isApplianceName(name);
 }
 
 /**
@@ -139,8 +141,8 @@ export async function stopVm(h: HostContext, req: StopRequest, ctx: OpContext = 
  * left), so nothing is leaked; once the domain is gone the delete is complete.
  *
  * A file goes only under the ownership rule (removal.ts): made by kvmops for this VM (its uuid
- * in the name) and referenced by no other domain's chain; while any domain's chain cannot be
- * read, every file is kept (`unreadable` says why). Reported in `kept`: template disks, files
+ * in the name) and referenced by no other domain's chain; while any domain's chain — its own
+ * included — cannot be read, every file is kept (`unreadable` says why). Reported in `kept`: template disks, files
  * outside the storage dir, old-named or hand-made files, and files something else uses.
  */
 export async function deleteVm(h: HostContext, target: string | VmTarget, ctx: OpContext = {}): Promise<DeleteVmResult> {
@@ -155,8 +157,11 @@ export async function deleteVm(h: HostContext, target: string | VmTarget, ctx: O
   const xml = parseDomainXml(okStdout(xmlR));
   const own = await hostReferences(h, ctx, { only: ref });
   const others = await hostReferences(h, ctx, { except: ref.uuid });
-  const { remove, keep } = removableFiles(h, ref.uuid, own.users.keys(), others);
-  const unreadable = [...own.unreadable, ...others.unreadable].map((u) => `${u.domain.name}: ${u.what}`);
+  // Its own unreadable chain counts too: what its files back onto, and so which of them are
+  // its own, is unknown — every file is kept (README, "Unreadable chains").
+  const all = { users: others.users, unreadable: [...own.unreadable, ...others.unreadable] };
+  const { remove, keep } = removableFiles(h, ref.uuid, own.users.keys(), all);
+  const unreadable = all.unreadable.map((u) => `${u.domain.name}: ${u.what}`);
 
   if (state !== 'shut off') {
     await h.virsh.run(virshArgs.destroy(ref.uuid), { timeoutMs: 60_000 }).catch((e) => {

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { access, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { KvmopsError } from '../domain/errors.js';
@@ -56,18 +56,18 @@ export async function backupDatabase(
   const started = performance.now();
   const file = resolve(dest);
   const tmp = `${file}.tmp`;
-  if (!existsSync(dirname(file))) {
+  if (!(await stat(dirname(file)).then((s) => s.isDirectory(), () => false))) {
     throw new KvmopsError('invalid-input', `cannot write the backup: directory ${dirname(file)} does not exist`);
   }
 
   const ownsSource = typeof source === 'string';
-  const db = typeof source === 'string' ? openSource(source) : source;
+  const db = typeof source === 'string' ? await openSource(source) : source;
   if (typeof source === 'string' && resolve(source) === file) {
     db.close();
     throw new KvmopsError('invalid-input', 'the backup file must not be the database itself');
   }
   try {
-    removeWithSidecars(tmp);
+    await removeWithSidecars(tmp);
     await db.backup(tmp, {
       progress: (p) => {
         onProgress?.(p);
@@ -75,7 +75,7 @@ export async function backupDatabase(
       },
     });
   } catch (e) {
-    removeWithSidecars(tmp);
+    await removeWithSidecars(tmp);
     throw new KvmopsError('internal', `backup failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   } finally {
     if (ownsSource) db.close();
@@ -85,12 +85,12 @@ export async function backupDatabase(
   try {
     result = verify(tmp);
   } catch (e) {
-    removeWithSidecars(tmp);
+    await removeWithSidecars(tmp);
     throw e;
   }
-  renameSync(tmp, file);
-  fsyncDir(dirname(file));
-  return { file, ...result, bytes: statSync(file).size, durationMs: performance.now() - started };
+  await rename(tmp, file);
+  await fsyncDir(dirname(file));
+  return { file, ...result, bytes: (await stat(file)).size, durationMs: performance.now() - started };
 }
 
 /**
@@ -100,8 +100,8 @@ export async function backupDatabase(
  * stop the bot's own user from opening its database. A normal connection removes them on close
  * when it is the last one, and leaves the bot's files alone while the bot runs.
  */
-function openSource(file: string): Database {
-  if (!existsSync(file)) {
+async function openSource(file: string): Promise<Database> {
+  if (!(await access(file).then(() => true, () => false))) {
     throw new KvmopsError('invalid-input', `no database at ${resolve(file)} (KVMOPS_DB)`);
   }
   const db = new BetterSqlite3(file, { fileMustExist: true });
@@ -132,18 +132,17 @@ function verify(tmp: string): Omit<BackupResult, 'file' | 'bytes' | 'durationMs'
   }
 }
 
-function removeWithSidecars(f: string): void {
-  for (const x of [f, `${f}-wal`, `${f}-shm`, `${f}-journal`]) rmSync(x, { force: true });
+async function removeWithSidecars(f: string): Promise<void> {
+  for (const x of [f, `${f}-wal`, `${f}-shm`, `${f}-journal`]) await rm(x, { force: true });
 }
 
-function fsyncDir(dir: string): void {
-  let fd: number | undefined;
+async function fsyncDir(dir: string): Promise<void> {
+  const fd = await open(dir, 'r').catch(() => undefined);
   try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
+    await fd?.sync();
   } catch {
     // Not every filesystem lets a directory be fsynced; the rename itself has happened.
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    await fd?.close();
   }
 }

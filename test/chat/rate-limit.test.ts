@@ -59,6 +59,17 @@ describe('KVMOPS_RATE_LIMIT', () => {
     );
   });
 
+  it('KVMOPS_READ_RATE_LIMIT, the limit on reads: the same syntax, default 60/1m', () => {
+    assert.deepEqual(loadEnv({}).KVMOPS_READ_RATE_LIMIT, { capacity: 60, windowMs: 60_000 });
+    assert.deepEqual(loadEnv({ KVMOPS_READ_RATE_LIMIT: '' }).KVMOPS_READ_RATE_LIMIT, { capacity: 60, windowMs: 60_000 });
+    assert.deepEqual(loadEnv({ KVMOPS_READ_RATE_LIMIT: '10/30s' }).KVMOPS_READ_RATE_LIMIT, { capacity: 10, windowMs: 30_000 });
+    assert.equal(loadEnv({ KVMOPS_READ_RATE_LIMIT: 'off' }).KVMOPS_READ_RATE_LIMIT, 'off');
+    assert.throws(
+      () => loadEnv({ KVMOPS_READ_RATE_LIMIT: '0/1m' }),
+      (e: unknown) => e instanceof EnvError && /^KVMOPS_READ_RATE_LIMIT: "0\/1m": N must be at least 1/.test(e.issues[0] ?? ''),
+    );
+  });
+
   it('the limiter defaults to 30 per minute', () => {
     const rl = new RateLimiter();
     for (let i = 0; i < 30; i++) assert.equal(rl.take('u', 0).ok, true);

@@ -82,7 +82,7 @@ describe('roles', () => {
 });
 
 describe('rate limit', () => {
-  it('N mutating commands per period per user (here 5/30s); reads are not limited; refills over time', async () => {
+  it('N mutating commands per period per user (here 5/30s); reads do not use it up; refills over time', async () => {
     w = makeWorld({ rateLimit: { capacity: 5, windowMs: 30_000 } });
     for (let i = 0; i < 5; i++) {
       const r = await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: `s${i}` });
@@ -93,7 +93,7 @@ describe('rate limit', () => {
     assert.match(sixth.lines.join('\n'), /try again in 6s/);
     assert.equal(w.audit()[0]?.code, 'rate-limited');
     assert.equal(w.jobCount(), 5);
-    // another user is not affected; reads are not limited
+    // another user is not affected; reads have a limit of their own
     assert.equal((await w.run(USERS.bob, 'snapshot', 'create', { vm: 'db', name: 'b1' })).code, undefined);
     for (let i = 0; i < 10; i++) assert.equal((await w.run(USERS.alice, 'vm', 'list', {})).code, undefined);
     w.clock.advance(6_000);
@@ -113,8 +113,8 @@ describe('rate limit', () => {
     assert.equal(w.jobCount(), 30);
   });
 
-  it('reads are never limited, even under the tightest limit', async () => {
-    w = makeWorld({ rateLimit: { capacity: 1, windowMs: 3_600_000 } });
+  it('reads are not held back by the limit on changes, even the tightest', async () => {
+    w = makeWorld({ rateLimit: { capacity: 1, windowMs: 3_600_000 }, readRateLimit: 'off' });
     assert.equal((await w.run(USERS.alice, 'vm', 'start', { vm: 'db' })).code, undefined);
     assert.equal((await w.run(USERS.alice, 'vm', 'stop', { vm: 'web-01' })).code, 'rate-limited');
     for (let i = 0; i < 50; i++) {
@@ -124,26 +124,55 @@ describe('rate limit', () => {
     }
   });
 
+  it('a read flood is refused by its own limit (default 60/1m), with the wait; changes and other users go on', async () => {
+    w = makeWorld();
+    const reads = [['vm', 'list', {}], ['template', 'list', {}], ['snapshot', 'list', { vm: 'web-01' }], ['job', 'list', {}], ['vm', 'info', { vm: 'db' }]] as const;
+    for (let i = 0; i < 60; i++) {
+      const [cmd, sub, opts] = reads[i % reads.length]!;
+      assert.equal((await w.run(USERS.carol, cmd, sub, opts)).code, undefined, `read ${i + 1}: /${cmd} ${sub}`);
+    }
+    const refused = await w.run(USERS.carol, 'template', 'list', {});
+    assert.equal(refused.code, 'rate-limited');
+    assert.equal(refused.visibility, 'ephemeral');
+    assert.match(refused.lines.join('\n'), /Too many reads \(at most 60 per 1m\); try again in 1s\./);
+    assert.equal(w.audit()[0]?.code, 'rate-limited');
+    assert.equal(w.hv.reads.filter((r) => r === 'local:listTemplates').length, 12, 'the refused read never reached the host');
+    // another viewer reads; a change by someone who has read a lot still goes (its own bucket)
+    assert.equal((await w.run(USERS.erin, 'vm', 'list', {})).code, undefined);
+    for (let i = 0; i < 60; i++) await w.run(USERS.alice, 'job', 'list', {});
+    assert.equal((await w.run(USERS.alice, 'job', 'list', {})).code, 'rate-limited');
+    assert.equal((await w.run(USERS.alice, 'vm', 'start', { vm: 'db' })).code, undefined);
+    w.clock.advance(1_000);
+    assert.equal((await w.run(USERS.carol, 'template', 'list', {})).code, undefined, 'one more a second');
+    assert.equal((await w.run(USERS.carol, 'template', 'list', {})).code, 'rate-limited');
+  });
+
   it("'off' limits nothing", async () => {
     w = makeWorld({ rateLimit: 'off' });
     for (let i = 0; i < 60; i++) assert.equal((await w.run(USERS.alice, 'snapshot', 'create', { vm: 'db', name: `s${i}` })).code, undefined);
   });
 
-  it('KVMOPS_RATE_LIMIT from the environment reaches the router the app builds', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kvmops-ratelimit-'));
-    const core = createCore(loadEnv({ KVMOPS_DB: join(dir, 'kvmops.db'), KVMOPS_RATE_LIMIT: '2/1h', KVMOPS_LOG_LEVEL: 'silent' }), { guildId: null });
-    try {
-      const cancel = () => core.router.handle({ command: 'job', subcommand: 'cancel', options: { id: 999 }, user: USERS.alice, place: PLACE });
-      assert.equal((await cancel()).code, 'job-not-found');
-      assert.equal((await cancel()).code, 'job-not-found');
-      const third = await cancel();
-      assert.equal(third.code, 'rate-limited');
-      assert.match(third.lines.join('\n'), /at most 2 per 1h/);
-    } finally {
-      core.store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  const FROM_ENV = [
+    { variable: 'KVMOPS_RATE_LIMIT', command: 'cancel', user: USERS.alice, refusal: /Too many commands that change things \(at most 2 per 1h\); try again in 1800s\./ },
+    { variable: 'KVMOPS_READ_RATE_LIMIT', command: 'status', user: USERS.carol, refusal: /Too many reads \(at most 2 per 1h\); try again in 1800s\./ },
+  ] as const;
+  for (const c of FROM_ENV) {
+    it(`${c.variable} from the environment reaches the router the app builds`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'kvmops-ratelimit-'));
+      const core = createCore(loadEnv({ KVMOPS_DB: join(dir, 'kvmops.db'), [c.variable]: '2/1h', KVMOPS_LOG_LEVEL: 'silent' }), { guildId: null });
+      try {
+        const job = () => core.router.handle({ command: 'job', subcommand: c.command, options: { id: 999 }, user: c.user, place: PLACE });
+        assert.equal((await job()).code, 'job-not-found');
+        assert.equal((await job()).code, 'job-not-found');
+        const third = await job();
+        assert.equal(third.code, 'rate-limited');
+        assert.match(third.lines.join('\n'), c.refusal);
+      } finally {
+        core.store.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 /** A flat command for viewers, with no options, whose handler is `handle`. */

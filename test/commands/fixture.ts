@@ -139,7 +139,9 @@ export interface World {
   close(): void;
 }
 
-export function makeWorld(opts: { twoPerson?: boolean; guildId?: string | null; rateLimit?: { capacity?: number; windowMs?: number } | 'off' } = {}): World {
+type Limit = { capacity?: number; windowMs?: number } | 'off';
+
+export function makeWorld(opts: { twoPerson?: boolean; guildId?: string | null; rateLimit?: Limit; readRateLimit?: Limit } = {}): World {
   // A real SQLite file; on tmpfs when there is one, since fsync (synchronous=FULL) dominates otherwise.
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'kvmops-commands-'));
   const clock = {
@@ -180,7 +182,12 @@ export function makeWorld(opts: { twoPerson?: boolean; guildId?: string | null; 
       warn: (obj, msg) => logs.push({ level: 'warn', obj, msg }),
     },
   };
-  const router = new CommandRouter({ commands: loadCommands(), services, ...(opts.rateLimit ? { rateLimit: opts.rateLimit } : {}) });
+  const router = new CommandRouter({
+    commands: loadCommands(),
+    services,
+    ...(opts.rateLimit ? { rateLimit: opts.rateLimit } : {}),
+    ...(opts.readRateLimit ? { readRateLimit: opts.readRateLimit } : {}),
+  });
   return {
     store,
     hv,

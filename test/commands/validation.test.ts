@@ -63,6 +63,41 @@ describe('names are refused before a job exists', () => {
   }
 });
 
+/**
+ * Names kvmops hides (libguestfs appliance domains, `guestfs-abc1`): a VM named like that would be
+ * left out of every list and command after it was made, so the name is refused up front.
+ */
+describe('VM names kvmops would hide are refused before a job exists', () => {
+  const HIDDEN_VM: Array<{ cmd: string; sub: string | null; options: RawOptions; user: keyof typeof USERS }> = [
+    { cmd: 'deploy', sub: null, options: { template: 'base', name: 'guestfs-abc1' }, user: 'alice' },
+    { cmd: 'deploy', sub: null, options: { template: 'base', name: 'guestfs', count: 2 }, user: 'alice' },
+    { cmd: 'vm', sub: 'start', options: { vm: 'guestfs-abc1' }, user: 'alice' },
+    { cmd: 'vm', sub: 'delete', options: { vm: 'guestfs-abc1' }, user: 'alice' },
+    { cmd: 'snapshot', sub: 'create', options: { vm: 'guestfs-abc1', name: 's1' }, user: 'alice' },
+    { cmd: 'template', sub: 'create', options: { vm: 'guestfs-abc1', name: 'tpl' }, user: 'erin' },
+  ];
+  for (const c of HIDDEN_VM) {
+    it(`/${c.cmd}${c.sub ? ` ${c.sub}` : ''} ${JSON.stringify(c.options)}`, async () => {
+      const reply = await w.run(USERS[c.user], c.cmd, c.sub, c.options);
+      assert.equal(reply.code, 'invalid-input', JSON.stringify(reply));
+      assert.equal(reply.visibility, 'ephemeral');
+      assert.match(reply.lines.join('\n'), /(name|vm): .*libguestfs appliance.*kvmops hides such domains from every list and command/);
+      assert.equal(w.jobCount(), 0);
+      assert.equal(w.audit()[0]?.code, 'invalid-input');
+    });
+  }
+
+  it('names that are not hidden stay valid: guestfs ×1, guestfs_web ×2, and a template named guestfs-abc1', async () => {
+    const one = await w.run(USERS.alice, 'deploy', null, { template: 'base', name: 'guestfs' });
+    assert.equal(one.code, undefined, JSON.stringify(one));
+    const batch = await w.run(USERS.alice, 'deploy', null, { template: 'base', name: 'guestfs_web', count: 2 });
+    assert.equal(batch.code, undefined, JSON.stringify(batch));
+    const tpl = await w.run(USERS.erin, 'template', 'create', { vm: 'golden', name: 'guestfs-abc1' });
+    assert.equal(tpl.code, undefined, JSON.stringify(tpl));
+    assert.equal(w.jobCount(), 3);
+  });
+});
+
 describe('/deploy options', () => {
   it('applies the contract defaults: thin, count 1, start false, first host', async () => {
     const reply = await w.run(USERS.alice, 'deploy', null, { template: 'base', name: 'web-02' });

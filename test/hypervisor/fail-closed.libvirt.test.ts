@@ -7,7 +7,20 @@ import { existsSync, openSync, writeSync, closeSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
 import type { TemplateInfo } from '../../src/hypervisor/types.js';
-import { diskOf, hasCode, hasPattern, makeTestEnv, patternTemplate, skipUnlessLibvirt, thinVm, writePattern, type LibvirtTestEnv } from '../helpers/libvirt.js';
+import {
+  chainOf,
+  diskOf,
+  domainExists,
+  hasCode,
+  hasPattern,
+  makeTestEnv,
+  patternTemplate,
+  skipUnlessLibvirt,
+  thinVm,
+  uuidsByName,
+  writePattern,
+  type LibvirtTestEnv,
+} from '../helpers/libvirt.js';
 
 const skip = skipUnlessLibvirt();
 
@@ -72,11 +85,62 @@ describe('unreadable chains (real libvirt)', skip, () => {
   });
 
   it('once the broken VM is gone, the template can be deleted again when nothing else uses it', async () => {
+    const brokenDisk = diskOf(broken);
     await host.deleteVm(broken);
+    assert.ok(existsSync(brokenDisk), 'its own unreadable disk is kept');
     for (const vm of [env.vmName('other'), env.vmName('rev')]) {
       if ((await host.listVms()).some((v) => v.name === vm)) await host.deleteVm(vm);
     }
     await host.deleteTemplate(tpl.name);
     assert.equal(existsSync(tpl.disks[0]!.file), false);
+  });
+});
+
+/**
+ * Its own chain: a VM whose own disk (or a backing file of its own overlay) cannot be read is
+ * deleted, and every file of its own is kept — README's promise. Its own suite, so that no
+ * other broken domain of this file makes the delete keep files for another reason.
+ */
+describe('a VM’s own unreadable chain (real libvirt)', skip, () => {
+  let env: LibvirtTestEnv;
+  let host: LibvirtHost;
+  let tpl: TemplateInfo;
+
+  before(async () => {
+    env = makeTestEnv('fcself');
+    host = new LibvirtHost({ name: 'local', uri: 'qemu:///system' }, { storageDir: env.storageDir });
+    tpl = await patternTemplate(env, host, 0x5b);
+  });
+  after(() => env?.cleanup());
+
+  it('VM delete keeps every file of its own when its own disk cannot be read (damaged qcow2 header)', async () => {
+    const vm = await thinVm(host, tpl.name, env.vmName('selfhdr'));
+    const disk = diskOf(vm);
+    assert.equal(env.storage.ownerOf(disk), uuidsByName().get(vm), 'a file kvmops made for it: removable if readable');
+    corrupt(disk);
+    const r = await host.deleteVm(vm);
+    assert.equal(domainExists(vm), false, 'the VM itself is deleted');
+    assert.deepEqual(r.removed, []);
+    assert.ok(r.kept.includes(disk), `kept: ${r.kept.join(', ')}`);
+    assert.ok(r.unreadable?.some((u) => u === `${vm}: ${disk}`), `unreadable: ${r.unreadable?.join(', ')}`);
+    assert.ok(existsSync(disk), 'its damaged disk is still there');
+  });
+
+  it('VM delete keeps every file of its own when a backing file of its own overlay cannot be read', async () => {
+    const vm = await thinVm(host, tpl.name, env.vmName('selfbase'));
+    writePattern(diskOf(vm), 0x33);
+    await host.createSnapshot({ vm, name: 'e1', kind: 'external' });
+    const base = chainOf(diskOf(vm))[1]!.filename;
+    const overlay = diskOf(vm);
+    const uuid = uuidsByName().get(vm);
+    assert.equal(env.storage.ownerOf(base), uuid);
+    assert.equal(env.storage.ownerOf(overlay), uuid);
+    corrupt(base);
+    const r = await host.deleteVm(vm);
+    assert.equal(domainExists(vm), false);
+    assert.deepEqual(r.removed, []);
+    assert.ok(r.kept.includes(overlay) && r.kept.includes(base), `kept: ${r.kept.join(', ')}`);
+    assert.ok(r.unreadable?.some((u) => u === `${vm}: ${overlay}`), `unreadable: ${r.unreadable?.join(', ')}`);
+    assert.ok(existsSync(overlay) && existsSync(base), 'the overlay and its damaged base are still there');
   });
 });

@@ -5,20 +5,10 @@
  * demo kit uses the hypervisor) and "virsh called one way".
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { sourceFiles } from '../helpers/sources.js';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-function sources(dir: string): string[] {
-  return readdirSync(path.join(REPO, dir), { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.ts'))
-    .map((f) => path.posix.join(dir, f.split(path.sep).join('/')))
-    .sort();
-}
-const files = [...sources('src'), ...sources('commands')].map((f) => ({ f, text: readFileSync(path.join(REPO, f), 'utf8') }));
+const files = sourceFiles();
 const where = (re: RegExp) => files.filter(({ text }) => re.test(text)).map(({ f }) => f);
 
 /** Runner → the programs it starts (the first argument of each `run(` call). */

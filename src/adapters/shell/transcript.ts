@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { visibleControls } from '../../domain/text.js';
 
 /**
@@ -17,7 +17,10 @@ export interface TranscriptOptions {
   write: (s: string) => void;
   /** Redraw in place (ANSI cursor movement): only on a real terminal. */
   inPlace: boolean;
-  /** File keeping the id counter, so ids never repeat across sessions on one database. */
+  /**
+   * File keeping the id counter, so ids never repeat across sessions on one database: open such
+   * a transcript with `Transcript.open`, which reads the counter first.
+   */
   seqFile?: string;
   /** Called around each write, e.g. to clear and redraw an interactive prompt. */
   beforeWrite?: () => void;
@@ -36,20 +39,34 @@ export class Transcript {
   /** The block at the bottom of the screen: the only one that can be redrawn in place. */
   private last: { id: string; rows: number } | null = null;
 
-  constructor(private readonly opts: TranscriptOptions) {
-    this.seq = 0;
-    if (opts.seqFile) {
-      try {
-        this.seq = Number.parseInt(readFileSync(opts.seqFile, 'utf8'), 10) || 0;
-      } catch {
-        this.seq = 0;
-      }
-    }
+  /** Saves of the counter, one after another (fs/promises: the worker shares this event loop). */
+  private saving: Promise<void> = Promise.resolve();
+
+  /** `seq`: the last id already used (`open` reads it from `seqFile`). */
+  constructor(
+    private readonly opts: TranscriptOptions,
+    seq = 0,
+  ) {
+    this.seq = seq;
+  }
+
+  /** A transcript whose ids go on from the counter in `opts.seqFile` (none or unreadable: from 1). */
+  static async open(opts: TranscriptOptions): Promise<Transcript> {
+    const saved = opts.seqFile ? await readFile(opts.seqFile, 'utf8').catch(() => '0') : '0';
+    return new Transcript(opts, Number.parseInt(saved, 10) || 0);
+  }
+
+  /** Resolves when the counter's last save is done (before the process exits). */
+  flush(): Promise<void> {
+    return this.saving;
   }
 
   private nextId(): string {
     this.seq += 1;
-    if (this.opts.seqFile) writeFileSync(this.opts.seqFile, String(this.seq));
+    const file = this.opts.seqFile;
+    // Each save writes the newest counter; a failed save must not stop the chat (the worst
+    // outcome is a short id seen in an earlier session).
+    if (file) this.saving = this.saving.then(() => writeFile(file, String(this.seq))).catch(() => {});
     return `m${this.seq}`;
   }
 

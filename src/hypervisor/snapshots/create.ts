@@ -45,11 +45,13 @@ export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest,
   } else {
     assertLocal(h, 'an external snapshot');
     await mkdir(h.storage.vmsDir, { recursive: true });
-    specs = disks.map((d) => ({
-      target: d.target,
-      mode: 'external',
-      overlay: overlayPath(h, before.uuid, assertDiskTarget(d.target)),
-    }));
+    specs = await Promise.all(
+      disks.map(async (d) => ({
+        target: d.target,
+        mode: 'external' as const,
+        overlay: await overlayPath(h, before.uuid, assertDiskTarget(d.target)),
+      })),
+    );
   }
   specs.push(...skipped.map((d) => ({ target: d.target, mode: 'no' as const })));
 

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { exists } from '../local-files.js';
 import path from 'node:path';
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
@@ -58,7 +58,8 @@ async function deleteInternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     await h.virsh.run(virshArgs.snapshotDelete(l.uuid, snap.name), { signal, timeoutMs: 600_000 });
     return;
   }
-  const files = containers.flatMap((c) => (c.file && existsSync(c.file) ? [path.resolve(c.file)] : []));
+  const files: string[] = [];
+  for (const c of containers) if (c.file && (await exists(c.file))) files.push(path.resolve(c.file));
   if (l.running) {
     const live = new Set(await chainsOf(l.disks.map((d) => d.file), signal));
     const held = files.filter((f) => live.has(f));

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KvmopsError } from '../../domain/errors.js';
@@ -7,6 +6,7 @@ import { backingChain, qemuImg } from '../qemu-img.js';
 import type { DomainUuid } from '../domain-uuid.js';
 import type { HostReferences } from '../references.js';
 import { removableFiles } from '../removal.js';
+import { exists } from '../local-files.js';
 import { freshVmFile } from '../storage.js';
 import { qemuImgArgs } from '../qemu-img-args.js';
 import type { DomainDisk } from './domain-disks.js';
@@ -25,7 +25,7 @@ export function assertLocal(h: HostContext, what: string): void {
 
 /** A file's backing chain, top first, as absolute paths; [] when the file does not exist. Throws when it cannot be read. */
 export async function chainFiles(file: string, signal?: AbortSignal, format?: string | null): Promise<string[]> {
-  if (!existsSync(file)) return [];
+  if (!(await exists(file))) return [];
   return (await backingChain(file, { signal, ...(format ? { format } : {}) })).map((e) => e.file);
 }
 
@@ -130,7 +130,7 @@ export async function removeOrphans(h: HostContext, vm: DomainUuid, candidates: 
   const { remove } = removableFiles(h, vm, [...candidates].map((x) => path.resolve(x)), others, u.needed);
   const removed: string[] = [];
   for (const c of remove) {
-    if (!existsSync(c)) continue;
+    if (!(await exists(c))) continue;
     await rm(h.storage.assertInside(c), { force: true });
     removed.push(c);
   }
@@ -138,8 +138,8 @@ export async function removeOrphans(h: HostContext, vm: DomainUuid, candidates: 
 }
 
 /** A new overlay (or copy) path for one of this VM's disks: `vms/<uuid>.<target>.<random>.qcow2`. */
-export function overlayPath(h: HostContext, vm: DomainUuid, target: string): string {
-  return h.storage.assertInside(freshVmFile(h.storage, vm, target, { local: true }));
+export async function overlayPath(h: HostContext, vm: DomainUuid, target: string): Promise<string> {
+  return h.storage.assertInside(await freshVmFile(h.storage, vm, target, { local: true }));
 }
 
 /** A new qcow2 overlay on `base`, backing format explicit (QEMU ≥ 6.1 needs `-F`). */

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { exists } from '../local-files.js';
 import path from 'node:path';
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
@@ -144,16 +144,16 @@ async function revertExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     .map((d) => {
       const b = snap.domainDisks.find((x) => x.target === d.target);
       if (!b?.file) throw new KvmopsError('unexpected-output', `snapshot ${snap.name}: no base file recorded for disk ${d.target}`);
-      if (!existsSync(b.file)) throw new KvmopsError('internal', `snapshot ${snap.name}: its base ${b.file} is missing`);
       return { target: d.target, file: path.resolve(b.file), format: b.format };
     });
+  for (const b of bases) if (!(await exists(b.file))) throw new KvmopsError('internal', `snapshot ${snap.name}: its base ${b.file} is missing`);
   await powerOff(h, l, ctx);
   const changes = new Map<string, { file: string; format: string }>();
   let xml = snap.xml;
   for (const b of bases) {
     ctx.onProgress?.({ step: `new overlay for ${b.target} on ${path.basename(b.file)}` });
     // always a new file: the previous overlay is removed afterwards only if nothing needs it
-    const overlay = overlayPath(h, l.uuid, assertDiskTarget(b.target));
+    const overlay = await overlayPath(h, l.uuid, assertDiskTarget(b.target));
     await createOverlay(h, overlay, b.file, b.format ?? (await formatOf(b.file, signal)), signal);
     changes.set(b.target, { file: overlay, format: 'qcow2' });
     xml = withOverlay(xml, b.target, overlay);
@@ -183,7 +183,7 @@ async function revertInternalByCopy(
       continue;
     }
     ctx.onProgress?.({ step: `copying ${c.target} out of ${path.basename(c.file)} (it is the base of a later snapshot)` });
-    const target = overlayPath(h, l.uuid, assertDiskTarget(c.target));
+    const target = await overlayPath(h, l.uuid, assertDiskTarget(c.target));
     const backing = (await chainFiles(c.file, signal))[1];
     const below = backing ? { file: backing, format: await formatOf(backing, signal) } : undefined;
     await qemuImg(qemuImgArgs.convertSnapshot(c.file, snap.name, target, below), { signal });

@@ -89,6 +89,16 @@ describe('Discord: registration, refusals, reads and autocomplete', skip, () => 
     await refused(USER.alice, 'deploy', undefined, { template: tpl, name: src }, 'name-taken');
   });
 
+  it('refuses VM names kvmops would hide (libguestfs appliance shape), saying why, with no job and no file', async () => {
+    const cases: Array<Record<string, OptionValue>> = [{ template: tpl, name: 'guestfs-abc1' }, { template: tpl, name: 'guestfs', count: 2 }];
+    for (const options of cases) {
+      await refused(USER.alice, 'deploy', undefined, options, 'invalid-input');
+      const a = await run(w, USER.alice, 'deploy', undefined, options);
+      assert.match(a.text, /libguestfs appliance/);
+      assert.match(a.text, /hides such domains from every list and command/);
+    }
+  });
+
   it('refuses a missing role ephemerally (fail closed), with no job', async () => {
     await refused(USER.carol, 'deploy', undefined, { template: tpl, name: w.lab.vmName('c') }, 'forbidden');
     await refused(USER.carol, 'vm', 'list', {}, 'forbidden');

@@ -42,6 +42,8 @@ export interface BotOptions {
   approvalSweepMs?: number;
   /** KVMOPS_RATE_LIMIT (default here: off). */
   rateLimit?: string;
+  /** KVMOPS_READ_RATE_LIMIT (default here: off). */
+  readRateLimit?: string;
 }
 
 export interface Bot {
@@ -94,6 +96,7 @@ export class DiscordWorld {
       // The per-user flood guard is the command layer's, tested there (test/commands/router.test.ts);
       // these tests send far more commands from one user than a person would.
       KVMOPS_RATE_LIMIT: opts.rateLimit ?? 'off',
+      KVMOPS_READ_RATE_LIMIT: opts.readRateLimit ?? 'off',
     });
     const logger = createLogger({ level: env.KVMOPS_LOG_LEVEL, destination: process.stderr });
     const core: AppCore = createCore(env, { logger });

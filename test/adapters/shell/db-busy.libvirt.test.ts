@@ -25,8 +25,8 @@ describe('shell: a database locked by another process', { ...skipUnlessLibvirt()
   const dbFile = () => path.join(dir, 'kvmops.db');
 
   /** A session printing into `out`; ids continue across sessions (the seq file), as in `npm run shell`. */
-  const session = (out: string[], user = 'alice') =>
-    new ShellSession(core, new Transcript({ write: (s) => out.push(s), inPlace: false, seqFile: `${dbFile()}.shell-seq` }), {
+  const session = async (out: string[], user = 'alice') =>
+    new ShellSession(core, await Transcript.open({ write: (s) => out.push(s), inPlace: false, seqFile: `${dbFile()}.shell-seq` }), {
       user,
       roles: ['admin', 'approver'],
     });
@@ -58,7 +58,7 @@ describe('shell: a database locked by another process', { ...skipUnlessLibvirt()
     const vm = lab.vmName('del');
     defineVm(vm, [createDisk(path.join(lab.storage.vmsDir, `${vm}--vda.qcow2`))]);
     const first: string[] = [];
-    const alice = session(first);
+    const alice = await session(first);
     await alice.run(`/vm delete vm:${vm}`);
     const jobId = alice.lastReply?.approvalJobId;
     assert.ok(jobId, `the delete waits for an approval: ${JSON.stringify(alice.lastReply)}`);
@@ -68,7 +68,7 @@ describe('shell: a database locked by another process', { ...skipUnlessLibvirt()
     // A new terminal re-posts the pending request; its attach meets the lock.
     const lock = await holdWriteLock(dbFile(), t);
     const second: string[] = [];
-    const bob = session(second, 'bob');
+    const bob = await session(second, 'bob');
     const resumed = bob.resumePendingApprovals();
     const released = lock.releaseAfter(1_000);
     await assert.doesNotReject(resumed, 'the attach waits for the lock instead of failing with db-busy');

@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import { progressBar, statusLines } from '../../../src/adapters/shell/render.js';
 import { Transcript } from '../../../src/adapters/shell/transcript.js';
 
-function capture(inPlace: boolean, seqFile?: string) {
+function capture(inPlace: boolean) {
   let out = '';
-  const t = new Transcript({ write: (s) => (out += s), inPlace, ...(seqFile ? { seqFile } : {}) });
+  const t = new Transcript({ write: (s) => (out += s), inPlace });
   return { t, out: () => out };
 }
 
@@ -33,13 +33,17 @@ test('without a terminal (or for an older message) an edit is printed again, mar
   assert.equal(out(), before, 'an identical edit prints nothing');
 });
 
-test('ids never repeat across sessions sharing a sequence file', () => {
+test('ids never repeat across sessions sharing a sequence file', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'kvmops-seq-'));
+  const open = (seqFile: string) => Transcript.open({ write: () => {}, inPlace: false, seqFile });
   try {
     const seq = path.join(dir, 'seq');
-    assert.equal(capture(false, seq).t.post('k', ['x']), 'm1');
-    const second = capture(false, seq).t;
-    assert.equal(second.post('k', ['x']), 'm2');
+    const first = await open(seq);
+    assert.equal(first.post('k', ['x']), 'm1');
+    assert.equal(first.post('k', ['y']), 'm2');
+    await first.flush();
+    const second = await open(seq);
+    assert.equal(second.post('k', ['x']), 'm3');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
