@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { silentLogger } from '../../src/domain/logger.js';
+import { Notifier } from '../../src/notifier/notifier.js';
+import { alice, freshStore } from '../jobs/helpers.js';
+import { deferrals } from '../worker/helpers.js';
+import { RecordingSink } from './recording-sink.js';
+
+/**
+ * The outbox must not jam: events for an adapter this process does not run (a shell session used
+ * the database; this bot runs Discord only) are skipped past and kept, however many there are.
+ * Reproduced on the old notifier: it read the oldest 500 pending events of any adapter, so with
+ * 500 or more such events at the head nothing newer was ever delivered.
+ */
+test('10,000 pending events for an absent adapter, then one for the running one: delivered in the first pass; the others kept', async (t) => {
+  const defer = deferrals(t);
+  const store = freshStore(t);
+  const shellNotify = { adapter: 'shell', guildId: null, channelId: 'terminal' };
+  store.db.transaction(() => {
+    for (let i = 0; i < 10_000; i++) {
+      store.enqueue({ kind: 'vm.start', payload: { host: 'local', vm: `shell-vm-${i}` }, requester: alice, notify: shellNotify });
+    }
+  })();
+  const job = store.enqueue({
+    kind: 'vm.start',
+    payload: { host: 'local', vm: 'discord-vm' },
+    requester: alice,
+    notify: { adapter: 'discord', guildId: 'g1', channelId: 'ops' },
+  });
+
+  const sink = new RecordingSink(undefined, 'discord');
+  const n = new Notifier({ outbox: store.outbox, store, sinks: [sink], logger: silentLogger, safetyPollMs: 60_000 });
+  defer(() => n.stop());
+  n.start();
+  // start() schedules the first pass on the next turn; stop() then waits for that pass and
+  // starts no other: exactly one notifier cycle runs.
+  await new Promise((r) => setImmediate(r));
+  await n.stop();
+
+  assert.deepEqual(sink.edits.map((e) => [e.jobId, e.state]), [[job.id, 'queued']], 'the running adapter’s event is delivered in the first pass');
+  const left = store.db.prepare(`SELECT count(*) AS n FROM job_events WHERE delivered_at IS NULL`).get() as { n: number };
+  assert.equal(left.n, 10_000, 'the absent adapter’s events stay pending, for the process that runs it');
+});
