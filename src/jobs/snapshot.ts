@@ -14,7 +14,7 @@ import type { Job, JobSnapshot } from './types.js';
  * are short by construction (chat ids, our own words).
  */
 export const TITLE_BYTES = 120;
-export const NAME_BYTES = 64;
+export const NAME_BYTES = 128;
 export const TEXT_BUDGET = 320;
 
 export function snapshotOf(job: Job): JobSnapshot {
