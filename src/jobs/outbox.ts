@@ -50,6 +50,7 @@ interface EventRow {
 export const LAST_ERROR_BYTES = 100;
 
 const PENDING = `SELECT * FROM job_events WHERE adapter = ? AND delivered_at IS NULL AND id > ? ORDER BY id LIMIT ?`;
+const PENDING_OF_JOB = `SELECT * FROM job_events WHERE job_id = ? AND id > ? AND delivered_at IS NULL ORDER BY id`;
 const DELIVERED = `UPDATE job_events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL`;
 const ATTEMPT_FAILED = `UPDATE job_events SET attempts = attempts + 1, last_error = ? WHERE id = ?`;
 const EXISTS = `SELECT 1 FROM job_events WHERE id = ?`;
@@ -87,12 +88,14 @@ function rowToEvent(r: EventRow): JobEvent {
 
 export class SqliteOutbox implements Outbox {
   readonly #pending;
+  readonly #pendingOfJob;
   readonly #delivered;
   readonly #attemptFailed;
   readonly #exists;
 
   constructor(private readonly ctx: StoreContext) {
     this.#pending = ctx.db.prepare<[string, number, number], EventRow>(PENDING);
+    this.#pendingOfJob = ctx.db.prepare<[number, number], EventRow>(PENDING_OF_JOB);
     this.#delivered = ctx.db.prepare<[number, number]>(DELIVERED);
     this.#attemptFailed = ctx.db.prepare<[string, number]>(ATTEMPT_FAILED);
     this.#exists = ctx.db.prepare<[number]>(EXISTS);
@@ -100,6 +103,10 @@ export class SqliteOutbox implements Outbox {
 
   pending(adapter: string, limit: number, afterId = 0): JobEvent[] {
     return this.#pending.all(adapter, afterId, limit).map(rowToEvent);
+  }
+
+  pendingOfJob(jobId: number, afterId: number): JobEvent[] {
+    return this.#pendingOfJob.all(jobId, afterId).map(rowToEvent);
   }
 
   /**

@@ -254,6 +254,8 @@ export interface Outbox {
    * running process serves are never in the way of the others.
    */
   pending(adapter: string, limit: number, afterId?: number): JobEvent[];
+  /** The undelivered events of one job with an id above `afterId`, oldest first (the rest of a page's job). */
+  pendingOfJob(jobId: number, afterId: number): JobEvent[];
   markDelivered(eventId: number): void;
   /** Counts a failed delivery and keeps the error; the event stays pending. */
   markAttemptFailed(eventId: number, error: string): void;

@@ -49,8 +49,8 @@ interface JobGroup {
  * (`batchSize` each) until none is left. Events for an adapter this process does not run (a shell
  * session used the database; this bot runs Discord only) are never read, so they never stand in
  * the way: they are kept for the process that runs it. Nor can jobs that wait (backing off, a
- * progress edit held back) fill a page and keep the next one from being read. A job held back is
- * held for the rest of the pass, so none of its later events goes before its earlier ones.
+ * progress edit held back) fill a page and keep the next one from being read. Each job is taken
+ * once per pass, with all its pending events, so none of its events goes before an earlier one.
  *
  * Per job, in event order, one job at a time: all undelivered events of a job are covered by
  * one status upsert showing the newest snapshot, then marked delivered. Progress-only batches
@@ -202,30 +202,36 @@ export class Notifier {
     if (nextAt !== Infinity) this.armTimer(nextAt);
   }
 
-  /** One sink's pending events, page by page; returns when to look again (Infinity: no need). */
+  /**
+   * One sink's pending events, page by page; returns when to look again (Infinity: no need).
+   * Each job is delivered once per pass with all its pending events: when a page was full, the
+   * rest of each of its jobs' events is read too (a state change beyond the page must not wait
+   * behind the progress edits before it), and a job met again in a later page is skipped.
+   */
   private async passFor(sink: NotificationSink): Promise<number> {
     let nextAt = Infinity;
-    /** Jobs held back in this pass: their later events wait with them. */
-    const held = new Set<number>();
+    const seen = new Set<number>();
     for (let after = 0; !this.halt.signal.aborted; ) {
       // The platform is backing off: no page would get through.
       const sinkGate = this.sinkGates.get(sink.adapter)?.nextTryAt ?? 0;
       if (sinkGate > this.now()) return Math.min(nextAt, sinkGate);
       const events = this.outbox.pending(sink.adapter, this.batchSize, after);
       if (events.length === 0) break;
+      const full = events.length === this.batchSize;
       after = events[events.length - 1]!.id;
-      const queue = groupByJob(events).filter((g) => !held.has(g.jobId));
+      const queue = groupByJob(events).filter((g) => !seen.has(g.jobId));
+      for (const g of queue) {
+        seen.add(g.jobId);
+        if (full) g.events.push(...this.outbox.pendingOfJob(g.jobId, after));
+      }
       const runOne = async (): Promise<void> => {
         for (let g = queue.shift(); g; g = queue.shift()) {
           const wait = await this.deliverGroup(sink, g);
-          if (wait !== null) {
-            held.add(g.jobId);
-            nextAt = Math.min(nextAt, wait);
-          }
+          if (wait !== null) nextAt = Math.min(nextAt, wait);
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.parallelJobs, queue.length) }, runOne));
-      if (events.length < this.batchSize) break;
+      if (!full) break;
     }
     return nextAt;
   }
