@@ -123,10 +123,29 @@ test('old-shape events → small rows: ids, delivery state and attempts kept; th
   assert.deepEqual(
     db.prepare(`SELECT id, job_id, type, adapter, state, title, delivered_at, attempts, last_error FROM job_events ORDER BY id`).all(),
     [
-      { id: 1, job_id: 1, type: 'queued', adapter: 'shell', state: 'queued', title: 'Deploy web ×3 (thin) from base on local', delivered_at: T0 + 1, attempts: 0, last_error: null },
-      { id: 2, job_id: 1, type: 'running', adapter: 'shell', state: 'running', title: 'Deploy web ×3 (thin) from base on local', delivered_at: T0 + 2, attempts: 0, last_error: null },
+      // Delivered: what they were and where they went; their title is the kind (never shown again).
+      { id: 1, job_id: 1, type: 'queued', adapter: 'shell', state: 'queued', title: 'deploy', delivered_at: T0 + 1, attempts: 0, last_error: null },
+      { id: 2, job_id: 1, type: 'running', adapter: 'shell', state: 'running', title: 'deploy', delivered_at: T0 + 2, attempts: 0, last_error: null },
       { id: 3, job_id: 1, type: 'succeeded', adapter: 'shell', state: 'succeeded', title: 'Deploy web ×3 (thin) from base on local', delivered_at: null, attempts: 1, last_error: '503 Service Unavailable' },
       { id: 4, job_id: 2, type: 'failed', adapter: 'discord', state: 'failed', title: 'Start db on local', delivered_at: null, attempts: 0, last_error: null },
+    ],
+  );
+
+  assert.deepEqual(
+    db.prepare(`SELECT * FROM job_events WHERE id IN (2, 4) ORDER BY id`).all(),
+    [
+      {
+        ...{ id: 2, job_id: 1, type: 'running', adapter: 'shell', guild_id: null, channel_id: 'ops', kind: 'deploy', state: 'running', title: 'deploy' },
+        ...{ requester_id: '100', requester_name: 'alice', job_attempts: 1, max_attempts: 3, recovered: 0, cancel_requested: 0, run_at: T0 },
+        ...{ started_at: T0, finished_at: null, progress_step: null, progress_fraction: null, result: null, error_code: null, error_message: null },
+        ...{ created_at: T0, delivered_at: T0 + 2, attempts: 0, last_error: null },
+      },
+      {
+        ...{ id: 4, job_id: 2, type: 'failed', adapter: 'discord', guild_id: 'g1', channel_id: 'c1', kind: 'vm.start', state: 'failed', title: 'Start db on local' },
+        ...{ requester_id: '555', requester_name: 'bob', job_attempts: 1, max_attempts: 3, recovered: 0, cancel_requested: 0, run_at: T0 },
+        ...{ started_at: T0, finished_at: T0 + 1_000, progress_step: null, progress_fraction: null, result: null, error_code: 'vm-not-found' },
+        ...{ error_message: 'no VM named db on local', created_at: T0 + 1_000, delivered_at: null, attempts: 0, last_error: null },
+      },
     ],
   );
 

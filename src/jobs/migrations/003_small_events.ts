@@ -14,7 +14,8 @@ import type { Job, JobEventType } from '../types.js';
  *
  * The table is rebuilt (SQLite cannot drop a column used by a CHECK) and every old row is
  * rewritten, ids and delivery state kept: an event still pending before the upgrade is delivered
- * after it, drawn from the same snapshot its old copy of the job gave. The file does not shrink
+ * after it, drawn from its old copy of the job as a new event would be (delivered ones: see
+ * DELIVERED). The file does not shrink
  * by itself (freed pages are reused); `VACUUM` gives the space back (docs/operations.md).
  *
  * Self-contained: it writes through its own INSERT (its own column list) into the table it
@@ -78,12 +79,31 @@ interface OldRow {
   last_error: string | null;
 }
 
+/**
+ * Delivered events, in SQL alone (a few µs a row: a big history migrates in seconds, not
+ * minutes): ids, type, state, times, where they went, who asked. Their texts (title, result,
+ * error, progress) are not rebuilt — nothing shows a delivered event again — the title is the
+ * job's kind.
+ */
+const DELIVERED = `
+INSERT INTO job_events_small (id, job_id, type, adapter, guild_id, channel_id, kind, state, title, requester_id,
+  requester_name, job_attempts, max_attempts, recovered, cancel_requested, run_at, started_at, finished_at,
+  created_at, delivered_at, attempts, last_error)
+SELECT id, job_id, type, job ->> '$.notify.adapter', job ->> '$.notify.guildId', job ->> '$.notify.channelId',
+  job ->> '$.kind', job ->> '$.state', job ->> '$.kind', job ->> '$.requester.id', job ->> '$.requester.name',
+  job ->> '$.attempts', job ->> '$.maxAttempts', job ->> '$.recovered', job ->> '$.cancelRequested', job ->> '$.runAt',
+  job ->> '$.startedAt', job ->> '$.finishedAt', created_at, delivered_at, attempts, last_error
+FROM job_events WHERE delivered_at IS NOT NULL`;
+
 const PAGE = 1_000;
 
 export function smallEvents(db: BetterSqlite3.Database): void {
   db.exec(TABLE);
+  db.exec(DELIVERED);
+  // Pending events, each drawn from its old copy of the job exactly as a new event is written.
   const page = db.prepare<[number, number], OldRow>(
-    `SELECT id, job_id, type, job, created_at, delivered_at, attempts, last_error FROM job_events WHERE id > ? ORDER BY id LIMIT ?`,
+    `SELECT id, job_id, type, job, created_at, delivered_at, attempts, last_error FROM job_events
+     WHERE delivered_at IS NULL AND id > ? ORDER BY id LIMIT ?`,
   );
   const insert = db.prepare(INSERT);
   for (let after = 0; ; ) {
