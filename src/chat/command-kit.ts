@@ -182,6 +182,7 @@ export function acceptedReply(job: Job): Reply {
     lines: [describeJob(job), 'Progress and the result will be posted in this channel.'],
     tone: 'info',
     jobId: job.id,
+    requestId: job.requestId,
   };
 }
 
@@ -208,6 +209,7 @@ export async function approvalReply(ctx: HandlerContext<unknown>, job: Job): Pro
     tone: 'warning',
     approvalJobId: job.id,
     jobId: job.id,
+    requestId: job.requestId,
   };
 }
 

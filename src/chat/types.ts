@@ -82,6 +82,8 @@ export interface Reply {
   approvalJobId?: number;
   /** Set when the reply accepted a job (the notifier will report on it in the same place). */
   jobId?: number;
+  /** The job's request id, with `jobId`: what keys a message that must be posted once (Discord's nonce). */
+  requestId?: string;
   /** Set on refusals and errors: the KvmopsError code (src/domain/errors.ts), for adapters and tests. */
   code?: string;
 }

@@ -97,7 +97,7 @@ export interface DeployRequest {
   mode: DeployMode;
   start: boolean;
   /**
-   * The job's id (a valid name). Recorded in each VM's kvmops metadata so that calling deploy
+   * The job's request id (a valid name, never another job's). Recorded in each VM's kvmops metadata so that calling deploy
    * again for the same request after a crash recognises the VMs it already made (kept when
    * whole, redone when half-made) instead of refusing them as `name-taken`.
    */
@@ -143,8 +143,9 @@ export interface SnapshotRef {
 
 /**
  * A revert asked for by a job. `requestId` (the job's, stable across attempts) is recorded on
- * the VM once the revert is done; a second call with the same id finds the record and does
- * nothing (`alreadyApplied`): a job whose success write was lost never reverts twice.
+ * the VM at the revert's point of no return; a second call with the same id reverts nothing: it
+ * finishes the steps the record says are left and answers `alreadyApplied` — a job retried
+ * after a fault, or whose success write was lost, never reverts twice.
  */
 export interface RevertRequest extends SnapshotRef {
   requestId?: string;

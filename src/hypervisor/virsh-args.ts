@@ -76,7 +76,14 @@ export const virshArgs = toolBuilders(VIRSH, {
     '--redefine',
     '--current',
   ],
-  snapshotRevert: (d: DomainUuid, snapshot: string): string[] => ['snapshot-revert', d, snapshot],
+  /** `paused`: a snapshot taken while running comes back paused (resumed once the revert is recorded). */
+  snapshotRevert: (d: DomainUuid, snapshot: string, opts: { paused?: boolean } = {}): string[] => [
+    'snapshot-revert',
+    d,
+    snapshot,
+    ...(opts.paused ? ['--paused'] : []),
+  ],
+  resume: (d: DomainUuid): string[] => ['resume', d],
   snapshotCurrent: (d: DomainUuid, snapshot: string): string[] => ['snapshot-current', d, snapshot],
   /** `metadataOnly`: libvirt forgets the snapshot, kvmops has dealt with the files. */
   snapshotDelete: (d: DomainUuid, snapshot: string, opts: { metadataOnly?: boolean } = {}): string[] => [

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import { KvmopsError } from '../domain/errors.js';
 import type { JobResource } from '../domain/resources.js';
@@ -10,10 +11,10 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
 export const DEFAULT_APPROVAL_TTL_MS = 30 * 60_000;
 
 const INSERT_JOB = `
-INSERT INTO jobs (kind, payload, state, lock_key, host, dedupe_key, priority, run_at, max_attempts,
+INSERT INTO jobs (request_id, kind, payload, state, lock_key, host, dedupe_key, priority, run_at, max_attempts,
                   requester_id, requester_name, notify_adapter, notify_guild_id, notify_channel_id,
                   created_at, updated_at)
-VALUES (@kind, @payload, @state, @lockKey, @host, @dedupeKey, @priority, @now, @maxAttempts,
+VALUES (@requestId, @kind, @payload, @state, @lockKey, @host, @dedupeKey, @priority, @now, @maxAttempts,
         @requesterId, @requesterName, @adapter, @guildId, @channelId, @now, @now)
 RETURNING *`;
 
@@ -74,6 +75,7 @@ export function enqueueOp(ctx: StoreContext): (req: EnqueueRequest) => Job {
     let row: JobRow;
     try {
       row = insertJob.get({
+        requestId: newRequestId(),
         kind: req.kind,
         payload: JSON.stringify(payload),
         state: needsApproval ? 'awaiting_approval' : 'queued',
@@ -124,6 +126,15 @@ export function enqueueOp(ctx: StoreContext): (req: EnqueueRequest) => Job {
     }
     return tx(req, payload);
   };
+}
+
+/**
+ * `req-<uuid>`: random, so no other job — in this database, a restored copy of it, or another
+ * database on the same host — ever has it. A valid name (the hypervisor checks it as one: the
+ * prefix keeps it from being read as a uuid).
+ */
+export function newRequestId(): string {
+  return `req-${randomUUID()}`;
 }
 
 /** `name-taken` for names a live job is already making: "r-01, r-02 … (job 12 is making them)". */

@@ -44,13 +44,19 @@ interface EventRow {
   delivered_at: number | null;
   attempts: number;
   last_error: string | null;
+  /** From the job row. */
+  request_id: string;
 }
 
 /** A delivery error is kept for diagnosis; cut, so a failing chat never grows a row past its size. */
 export const LAST_ERROR_BYTES = 100;
 
-const PENDING = `SELECT * FROM job_events WHERE adapter = ? AND delivered_at IS NULL AND id > ? ORDER BY id LIMIT ?`;
-const PENDING_OF_JOB = `SELECT * FROM job_events WHERE job_id = ? AND id > ? AND delivered_at IS NULL ORDER BY id`;
+// The request id lives once, in the job row (it never changes): an event does not repeat it.
+// Exported for the test that pins their query plans.
+export const PENDING_SQL = `SELECT e.*, j.request_id FROM job_events e JOIN jobs j ON j.id = e.job_id
+  WHERE e.adapter = ? AND e.delivered_at IS NULL AND e.id > ? ORDER BY e.id LIMIT ?`;
+export const PENDING_OF_JOB_SQL = `SELECT e.*, j.request_id FROM job_events e JOIN jobs j ON j.id = e.job_id
+  WHERE e.job_id = ? AND e.id > ? AND e.delivered_at IS NULL ORDER BY e.id`;
 const DELIVERED = `UPDATE job_events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL`;
 const ATTEMPT_FAILED = `UPDATE job_events SET attempts = attempts + 1, last_error = ? WHERE id = ?`;
 const EXISTS = `SELECT 1 FROM job_events WHERE id = ?`;
@@ -62,6 +68,7 @@ function rowToEvent(r: EventRow): JobEvent {
     type: r.type as JobEventType,
     job: {
       id: r.job_id,
+      requestId: r.request_id,
       kind: r.kind as JobKind,
       state: r.state as JobState,
       title: r.title,
@@ -94,8 +101,8 @@ export class SqliteOutbox implements Outbox {
   readonly #exists;
 
   constructor(private readonly ctx: StoreContext) {
-    this.#pending = ctx.db.prepare<[string, number, number], EventRow>(PENDING);
-    this.#pendingOfJob = ctx.db.prepare<[number, number], EventRow>(PENDING_OF_JOB);
+    this.#pending = ctx.db.prepare<[string, number, number], EventRow>(PENDING_SQL);
+    this.#pendingOfJob = ctx.db.prepare<[number, number], EventRow>(PENDING_OF_JOB_SQL);
     this.#delivered = ctx.db.prepare<[number, number]>(DELIVERED);
     this.#attemptFailed = ctx.db.prepare<[string, number]>(ATTEMPT_FAILED);
     this.#exists = ctx.db.prepare<[number]>(EXISTS);

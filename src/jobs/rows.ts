@@ -7,6 +7,7 @@ import type { Approval, ApprovalState, Job } from './types.js';
 
 export interface JobRow {
   id: number;
+  request_id: string;
   kind: string;
   payload: string;
   state: string;
@@ -63,6 +64,7 @@ const parse = (s: string | null): unknown => (s === null ? null : JSON.parse(s))
 export function rowToJob(r: JobRow): Job {
   return {
     id: r.id,
+    requestId: r.request_id,
     kind: r.kind as JobKind,
     payload: JSON.parse(r.payload) as Record<string, unknown>,
     state: r.state as JobState,

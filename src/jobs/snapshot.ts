@@ -29,6 +29,7 @@ export function snapshotOf(job: Job): JobSnapshot {
   const result = shows.result ? resultSummary(job) : undefined;
   return {
     id: job.id,
+    requestId: job.requestId,
     kind: job.kind,
     state: job.state,
     title,

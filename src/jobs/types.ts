@@ -24,6 +24,12 @@ export interface Requester {
 
 export interface Job {
   id: number;
+  /**
+   * Made at enqueue (`req-<uuid>`), never repeated — unlike `id`, which a restored backup or a
+   * second database hands out again. What the host records for the job (a revert, a deploy's
+   * VMs) and the job's message nonces are keyed by it.
+   */
+  requestId: string;
   kind: JobKind;
   payload: Record<string, unknown>;
   state: JobState;
@@ -102,6 +108,8 @@ export type JobEventType =
  */
 export interface JobSnapshot {
   id: number;
+  /** The job's request id (keys its message nonces): read from the job row, not stored per event. */
+  requestId: string;
   kind: JobKind;
   state: JobState;
   /** The job's one description (`describeJob`): "Deploy web ×4 (thin) from base on local". */

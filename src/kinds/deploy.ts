@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { deployNames, hostNameSchema, MAX_BATCH_BASE_LENGTH, MAX_DEPLOY_COUNT, templateNameSchema, vmNameSchema } from '../domain/names.js';
 import { holds, templateResource, vmResource } from '../domain/resources.js';
-import { defineKind, jobRequestId, onHost, opOf, str } from './kind.js';
+import { defineKind, onHost, opOf, str } from './kind.js';
 
 export const deployPayload = z
   .object({
@@ -38,7 +38,7 @@ export const deploy = defineKind({
   execute: async (p, ctx) => {
     ctx.progress({ step: ctx.recovered ? 'resuming deploy' : 'deploying' });
     const r = await ctx.host.deploy(
-      { template: p.template, name: p.name, count: p.count, mode: p.mode, start: p.start, requestId: jobRequestId(ctx.job.id) },
+      { template: p.template, name: p.name, count: p.count, mode: p.mode, start: p.start, requestId: ctx.job.requestId },
       opOf(ctx),
     );
     return { vms: r.vms, mode: r.mode, started: r.started };

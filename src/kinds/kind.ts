@@ -23,8 +23,12 @@ export interface ExecutorContext {
    * from an expired lease (a crash), or this is a retry / a released job's next run.
    */
   recovered: boolean;
-  /** The job's id (stable across attempts: the request id of idempotent host calls) and this attempt's number (1, 2 …). */
-  job: { id: number; attempt: number };
+  /**
+   * The job's id, its request id and this attempt's number (1, 2 …). The request id is the one
+   * to give the host for records of the job's effect (deploy, revert): made at enqueue, the same
+   * on every attempt, never used by another job (src/jobs/migrations/003_request_ids.ts).
+   */
+  job: { id: number; requestId: string; attempt: number };
 }
 
 /** A result as read back from SQLite: JSON of unknown shape (an older version may have written it). */
@@ -61,12 +65,6 @@ export const onHost = (p: { host: string }): string => `on ${p.host}`;
 
 /** For summary(): a stored value as text, whatever it is. */
 export const str = (v: unknown): string => (typeof v === 'string' ? v : String(v ?? '?'));
-
-/**
- * `job-<id>`: the request id of a job's idempotent host calls (deploy, revert) — a valid name,
- * as the hypervisor requires, the same on every attempt of the job and unique per request.
- */
-export const jobRequestId = (jobId: number): string => `job-${jobId}`;
 
 /** The host-call options every executor passes on. */
 export const opOf = (ctx: ExecutorContext) => ({ signal: ctx.signal, onProgress: ctx.progress });

@@ -1,5 +1,5 @@
 import { onlyVm } from '../domain/resources.js';
-import { defineKind, jobRequestId, onHost, opOf, str } from './kind.js';
+import { defineKind, onHost, opOf, str } from './kind.js';
 import { snapshotRefPayload } from './snapshot-ref.js';
 
 /** Back to a snapshot. Destructive (what was written since is lost): always approved first. */
@@ -22,7 +22,7 @@ export const snapshotRevert = defineKind({
   recover: null,
   execute: async (p, ctx) => {
     ctx.progress({ step: `reverting ${p.vm} to ${p.name}` });
-    const { alreadyApplied } = await ctx.host.revertSnapshot({ vm: p.vm, name: p.name, requestId: jobRequestId(ctx.job.id) }, opOf(ctx));
+    const { alreadyApplied } = await ctx.host.revertSnapshot({ vm: p.vm, name: p.name, requestId: ctx.job.requestId }, opOf(ctx));
     return { reverted: { vm: p.vm, snapshot: p.name }, ...(alreadyApplied ? { alreadyApplied: true as const } : {}) };
   },
 });

@@ -27,6 +27,7 @@ function progressText(p: { step: string; fraction?: number }): string {
 export function statusView(job: JobSnapshot, now: number): StatusView {
   const view: StatusView = {
     jobId: job.id,
+    requestId: job.requestId,
     kind: job.kind,
     state: job.state,
     title: job.title,

@@ -8,6 +8,8 @@ import type { Approval, Job, NotifyTarget, Requester } from '../jobs/types.js';
  */
 export interface StatusView {
   jobId: number;
+  /** The job's request id: unique across databases, so it (not the id) keys the job's message nonces. */
+  requestId: string;
   kind: JobKind;
   state: JobState;
   /** e.g. "Deploy web ×4 (thin) from base on local" */
@@ -43,7 +45,7 @@ export interface NotificationSink {
   /**
    * A new message mentioning the requester when a job ends. Called once per finished job (see
    * Notifier for the one crash window that can repeat it); a sink that can should make it
-   * idempotent itself, e.g. Discord's `nonce` + `enforce_nonce` with `end-<jobId>`.
+   * idempotent itself, e.g. Discord's `nonce` + `enforce_nonce` keyed by the job's request id.
    */
   announceEnd(target: NotifyTarget, view: StatusView): Promise<void>;
   /** The approval request was approved, rejected or expired: edit the request message. Must be idempotent. */

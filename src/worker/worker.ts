@@ -373,7 +373,7 @@ export class Worker {
         signal: r.controller.signal,
         progress: (p) => progress.push(p),
         recovered: job.recovered || job.attempts > 1,
-        job: { id: job.id, attempt: job.attempts },
+        job: { id: job.id, requestId: job.requestId, attempt: job.attempts },
       };
       r.controller.signal.throwIfAborted();
       const latencyMs = Date.now() - Math.max(job.createdAt, job.runAt);

@@ -77,6 +77,11 @@ const recorded: Array<{ probe: Probe; reply: Reply }> = [];
 
 async function record(command: string, subcommand: string | null, options: RawOptions): Promise<void> {
   const reply = await w.run(USERS.erin, command, subcommand, options);
+  // random per job (src/jobs/migrations/003_request_ids.ts): its shape is pinned, not its value
+  if (reply.requestId !== undefined) {
+    assert.match(reply.requestId, /^req-[0-9a-f-]{36}$/);
+    reply.requestId = '<request id>';
+  }
   recorded.push({ probe: { command, subcommand, options }, reply });
 }
 

@@ -42,7 +42,11 @@ describe('virsh argv, every builder', () => {
       [v.snapshotCreate(U, '/t/s.xml', { diskOnly: false }), ['snapshot-create', U, '--xmlfile', '/t/s.xml', '--atomic']],
     ],
     snapshotRedefineCurrent: [[v.snapshotRedefineCurrent(U, '/t/s.xml'), ['snapshot-create', U, '--xmlfile', '/t/s.xml', '--redefine', '--current']]],
-    snapshotRevert: [[v.snapshotRevert(U, 's1'), ['snapshot-revert', U, 's1']]],
+    snapshotRevert: [
+      [v.snapshotRevert(U, 's1'), ['snapshot-revert', U, 's1']],
+      [v.snapshotRevert(U, 's1', { paused: true }), ['snapshot-revert', U, 's1', '--paused']],
+    ],
+    resume: [[v.resume(U), ['resume', U]]],
     snapshotCurrent: [[v.snapshotCurrent(U, 's1'), ['snapshot-current', U, 's1']]],
     snapshotDelete: [
       [v.snapshotDelete(U, 's1'), ['snapshot-delete', U, 's1']],

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { silentLogger } from '../../src/domain/logger.js';
 import { MIGRATIONS } from '../../src/jobs/migrations/index.js';
+import { PENDING_OF_JOB_SQL, PENDING_SQL } from '../../src/jobs/outbox.js';
 import { migrate } from '../../src/jobs/migrations/index.js';
 import type { Job } from '../../src/jobs/types.js';
 import { Notifier } from '../../src/notifier/notifier.js';
@@ -13,16 +14,16 @@ import { deferrals } from '../worker/helpers.js';
 import { openStore, tempDbFile } from './helpers.js';
 
 /**
- * The small-events migration on a database the old code wrote: each job_events row held a JSON
- * copy of its whole job (what `JSON.stringify(job)` gave). The migration is found by name, not
- * by number: its number may change when migrations are merged.
+ * The small-events migration on a database the last release wrote (schema 2): each job_events
+ * row held a JSON copy of its whole job (what `JSON.stringify(job)` gave). Opening it runs every
+ * migration since, as an upgrade does.
  */
 const T0 = 1_700_000_000_000;
-const smallEvents = MIGRATIONS.findIndex((m) => m.name === 'small events');
-const before = MIGRATIONS.slice(0, smallEvents);
+const before = MIGRATIONS.filter((m) => m.version <= 2);
 
-/** A job as the old code serialized it into an event (every field of Job, as it was then). */
-function oldJob(over: Partial<Job> & Pick<Job, 'id' | 'kind' | 'payload' | 'state'>): Job {
+/** A job as the old code serialized it into an event (every field Job had then: no request id yet). */
+type OldJob = Omit<Job, 'requestId'>;
+function oldJob(over: Partial<OldJob> & Pick<OldJob, 'id' | 'kind' | 'payload' | 'state'>): OldJob {
   return {
     lockKey: 'k',
     dedupeKey: `d${over.id}`,
@@ -99,7 +100,7 @@ function oldDatabase(file: string): void {
     });
   }
   const event = raw.prepare(`INSERT INTO job_events (id, job_id, type, job, created_at, delivered_at, attempts, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
-  const at = (j: Job, over: Partial<Job>) => JSON.stringify({ ...j, ...over });
+  const at = (j: OldJob, over: Partial<OldJob>) => JSON.stringify({ ...j, ...over });
   // Job 1: queued and running delivered long ago; succeeded still pending after a failed try.
   event.run(1, 1, 'queued', at(deployed, { state: 'queued', attempts: 0, startedAt: null, finishedAt: null, result: null }), T0, T0 + 1, 0, null);
   event.run(2, 1, 'running', at(deployed, { state: 'running', finishedAt: null, result: null, leaseExpiresAt: T0 + 60_000 }), T0, T0 + 2, 0, null);
@@ -149,11 +150,14 @@ test('old-shape events → small rows: ids, delivery state and attempts kept; th
     ],
   );
 
-  const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT * FROM job_events WHERE adapter = ? AND delivered_at IS NULL AND id > ? ORDER BY id LIMIT ?`).all('shell', 0, 500) as Array<{ detail: string }>)
-    .map((r) => r.detail)
-    .join('; ');
-  assert.match(plan, /USING INDEX job_events_pending/);
-  assert.doesNotMatch(plan, /TEMP B-TREE|SCAN job_events/);
+  const plan = (sql: string, ...args: unknown[]) =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+  const perAdapter = plan(PENDING_SQL, 'shell', 0, 500);
+  assert.match(perAdapter, /SEARCH e USING INDEX job_events_pending \(adapter=\? AND id>\?\)/, perAdapter);
+  assert.doesNotMatch(perAdapter, /TEMP B-TREE|SCAN/, perAdapter);
+  const ofJob = plan(PENDING_OF_JOB_SQL, 1, 0);
+  assert.match(ofJob, /SEARCH e USING INDEX job_events_job \(job_id=\? AND id>\?\)/, ofJob);
+  assert.doesNotMatch(ofJob, /TEMP B-TREE|SCAN/, ofJob);
 
   // AUTOINCREMENT goes on where the old table was (id 9 was handed out, then deleted).
   store.enqueue({ kind: 'vm.start', payload: { host: 'local', vm: 'new' }, requester: { id: '1', name: 'x' }, notify: { adapter: 'shell', guildId: null, channelId: 'ops' } });
@@ -176,6 +180,7 @@ test('events pending before the migration are delivered after it, drawn as befor
     ['Job #1 · succeeded', 'Requested by alice', 'Duration: 42s', 'Result: 3 VMs: web-01, web-02, web-03 (thin, started)'],
   ]);
   assert.equal(shell.announces[0]!.title, 'Deploy web ×3 (thin) from base on local');
+  assert.deepEqual([shell.announces[0]!.requestId, discord.announces[0]!.requestId], ['job-1', 'job-2'], 'the request id, from the job row');
   assert.deepEqual(discord.announces.map((v) => [v.jobId, v.title, v.requester, v.error, v.lines]), [
     [2, 'Start db on local', { id: '555', name: 'bob' }, { code: 'vm-not-found', message: 'no VM named db on local' }, [
       'Job #2 · failed',

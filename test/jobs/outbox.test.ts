@@ -26,6 +26,7 @@ test('every state change writes its event, carrying what its notification shows 
   assert.equal(events[4]?.job.result, 'web is back at s1', 'the result summary, not the result');
   assert.equal(events[4]?.job.progress, null, 'only what the state shows');
   assert.ok(events.every((e) => e.job.title === 'Revert web to snapshot s1 on local' && e.job.requester.name === 'alice'));
+  assert.ok(events.every((e) => e.job.requestId === job.requestId && job.requestId.startsWith('req-')));
   assert.deepEqual(events[0]?.job.notify, { adapter: 'shell', guildId: null, channelId: 'ops' });
   assert.ok(!('payload' in events[0]!.job), 'no copy of the job');
   assert.ok(events.every((e) => e.jobId === job.id && e.deliveredAt === null && e.attempts === 0));

@@ -26,7 +26,7 @@ describe('executors on real libvirt: recovered runs finish cleanly', { ...skipUn
     signal: new AbortController().signal,
     progress: () => {},
     recovered,
-    job: { id: 1, attempt: recovered ? 2 : 1 },
+    job: { id: 1, requestId: 'req-recovery-test', attempt: recovered ? 2 : 1 },
   });
 
   function newVm(suffix: string): string {

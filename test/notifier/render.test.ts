@@ -14,6 +14,7 @@ const view = (j: Job, now: number) => statusView(snapshotOf(j), now);
 function job(over: Partial<Job>): Job {
   return {
     id: 12,
+    requestId: 'req-12',
     kind: 'deploy',
     payload: { host: 'local', template: 'base', name: 'web', mode: 'thin', count: 4, start: false },
     state: 'queued',

@@ -96,7 +96,7 @@ test('the revert asks the host under the job\'s request id, the same on every at
   await waitFor('succeeded', () => store.get(job.id)?.state === 'succeeded');
   assert.deepEqual(
     calls.map((c) => c.requestId),
-    [`job-${job.id}`, `job-${job.id}`],
+    [job.requestId, job.requestId],
     'the same request id on both attempts',
   );
   assert.deepEqual(calls.map((c) => [c.vm, c.name]), [['web', 's1'], ['web', 's1']]);

@@ -221,7 +221,7 @@ async function approvalRequest(
   try {
     // One request per job: a POST that Discord wrote but answered 5xx is retried by discord.js,
     // and the nonce makes that retry return the first message instead of posting a second.
-    const message = await deps.api.send(channelId, publicMessage(reply, nonceFor('approval', jobId)));
+    const message = await deps.api.send(channelId, publicMessage(reply, nonceFor('approval', reply.requestId ?? jobId)));
     messageId = message.id;
     // Before the ✅ / ❌ are added: a reaction must find its approval (a busy database is waited out).
     await deps.approvals.attachMessage(jobId, { adapter: ADAPTER, channelId, messageId: message.id });

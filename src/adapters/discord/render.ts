@@ -76,7 +76,9 @@ export function discordText(text: string): string {
  * The nonce of a message create that may be sent twice (a 5xx after Discord wrote it, then
  * discord.js retrying): with `enforce_nonce`, Discord returns the first message for the same
  * author and nonce within a few minutes instead of posting another. At most 25 characters:
- * longer ids are hashed.
+ * longer ids are hashed. A job's messages are keyed by its request id, never its number: job
+ * numbers repeat after a restore or in a second database on the same bot token, and Discord
+ * would answer a new job's message with an old one's.
  */
 export function nonceFor(kind: 'approval' | 'status' | 'st' | 'end' | 'reply', id: string | number): string {
   const plain = `${kind}-${id}`;
@@ -200,7 +202,7 @@ export function endMessage(view: StatusView): RESTPostAPIChannelMessageJSONBody 
   return {
     content: cutMarkdown(text, LIMITS.content),
     allowed_mentions: { parse: [], users: [view.requester.id] },
-    nonce: nonceFor('end', view.jobId),
+    nonce: nonceFor('end', view.requestId),
     enforce_nonce: true,
   };
 }

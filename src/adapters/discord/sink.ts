@@ -36,7 +36,7 @@ export class DiscordSink implements NotificationSink {
     }
     // A nonce makes a create repeated after a lost response return the first message (Discord
     // remembers nonces for a few minutes); a replacement gets its own.
-    const nonce = messageId === null ? nonceFor('status', view.jobId) : nonceFor('st', `${view.jobId}-${(this.opts.now ?? Date.now)().toString(36)}`);
+    const nonce = messageId === null ? nonceFor('status', view.requestId) : nonceFor('st', `${view.requestId}-${(this.opts.now ?? Date.now)().toString(36)}`);
     try {
       const message = await this.api.send(target.channelId, { ...body, nonce, enforce_nonce: true });
       return message.id;

@@ -65,7 +65,7 @@ export async function chainsOf(files: Array<string | null>, signal?: AbortSignal
  * closed: with any chain unreadable, every file is kept. The change itself is done, so this
  * never fails the operation for an unknown: it keeps instead.
  */
-export async function collectOrphans(h: HostContext, vm: VmState, candidates: string[], signal?: AbortSignal): Promise<string[]> {
+export async function collectOrphans(h: HostContext, vm: Pick<VmState, 'vm' | 'uuid'>, candidates: string[], signal?: AbortSignal): Promise<string[]> {
   const own = candidates.filter((c) => isOwnFile(h, vm.uuid, c));
   if (!h.local || own.length === 0) return [];
   const l = await load(h, { uuid: vm.uuid, name: vm.vm }, signal);

@@ -3,13 +3,15 @@ import path from 'node:path';
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
 import { qemuImg } from '../qemu-img.js';
-import { resolveVm } from '../domains.js';
+import { resolveVm, type DomainRef } from '../domains.js';
+import type { DomainUuid } from '../domain-uuid.js';
+import { parseDomState } from '../parse.js';
 import type { OpContext, RevertRequest, RevertResult } from '../types.js';
 import { assertDiskTarget, assertName } from '../validate.js';
-import { chainsOf, collectOrphans, defineDomain, powerOff, start, withXmlFile } from './common.js';
+import { chainsOf, collectOrphans, defineDomain, powerOff, withXmlFile } from './common.js';
 import { repointDisks } from './domain-disks.js';
-import { assertKnown, assertLocal, chainFiles, createOverlay, formatOf, isFrozen, overlayPath, usage, type Usage } from './files.js';
-import { readRevertRecord, writeRevertRecord } from './revert-record.js';
+import { assertKnown, assertLocal, chainFiles, createOverlay, formatOf, isFrozen, isOwnFile, overlayPath, usage, type Usage } from './files.js';
+import { readRevertRecord, writeRevertRecord, type RevertEntry, type RevertPending } from './revert-record.js';
 import { hasNativeExternalRevert, libvirtVersion } from './libvirt-version.js';
 import { takenWhileRunning, withOverlay, type ParsedSnapshot } from './snapshot-xml.js';
 import { qemuImgArgs } from '../qemu-img-args.js';
@@ -37,9 +39,15 @@ import { findSnapshot, load, type Loaded } from './state.js';
  * Afterwards files kvmops made for this VM that neither it, nor any snapshot, nor any other
  * domain uses (the previous overlay, …) are removed; with any chain unreadable, none is.
  *
- * Exactly once: with a `requestId`, the id is recorded in the VM's libvirt metadata
- * (revert-record.ts) when the revert is done; a call with an id already recorded does nothing
- * and answers `alreadyApplied` — a job whose success was lost never reverts twice.
+ * Exactly once, with a `requestId` (revert-record.ts): the revert itself leaves the VM shut off
+ * or paused — its point of no return — and the id is recorded in the VM's libvirt metadata right
+ * there, with what is left to do (the clean-up's candidates, start or resume), before any of it
+ * runs. A call with an id already recorded reverts nothing: it finishes what the record says is
+ * left and answers `alreadyApplied`. So a fault or a stop after the revert (a host that drops the
+ * connection during the clean-up, a start that times out) makes the job's next attempt finish
+ * the revert instead of doing it again over what was written since. Once past the point of no
+ * return the remaining steps ignore the abort signal: a cancel that comes too late gets the
+ * finished revert reported, not a "cancelled" over reverted disks.
  */
 export async function revertSnapshot(h: HostContext, req: RevertRequest, ctx: OpContext = {}): Promise<RevertResult> {
   const vm = assertName(req.vm, 'VM');
@@ -47,16 +55,52 @@ export async function revertSnapshot(h: HostContext, req: RevertRequest, ctx: Op
   const requestId = req.requestId === undefined ? undefined : assertName(req.requestId, 'request id');
   const ref = await resolveVm(h, vm, ctx);
   const record = requestId === undefined ? null : await readRevertRecord(h, ref.uuid, ctx.signal);
-  if (record && requestId !== undefined && record.some((r) => r.id === requestId)) return { alreadyApplied: true };
+  const earlier = record?.find((r) => r.id === requestId);
+  if (earlier) {
+    if (earlier.pending) await finish(h, ref, record!, { id: earlier.id, snapshot: earlier.snapshot }, earlier.pending, ctx);
+    return { alreadyApplied: true };
+  }
   const l = await load(h, ref, ctx.signal);
   const snap = findSnapshot(l, vm, name);
-  await revertTo(h, l, snap, ctx);
-  // recorded last, once everything (start included) is done: a revert cut short is redone
-  if (record && requestId !== undefined) await writeRevertRecord(h, ref.uuid, record, { id: requestId, snapshot: name });
+  const pending = await revertTo(h, l, snap, ctx);
+  // The point of no return: the disks are the snapshot's, the VM is off or paused.
+  const entry = { id: requestId ?? '', snapshot: name };
+  const left = pending.then || pending.files.length ? pending : undefined;
+  if (record && requestId !== undefined) await writeRevertRecord(h, ref.uuid, record, { ...entry, ...(left ? { pending: left } : {}) });
+  if (left) await finish(h, ref, record, entry, left, { onProgress: ctx.onProgress });
   return { alreadyApplied: false };
 }
 
-async function revertTo(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
+/**
+ * The steps after the point of no return: the clean-up, then start or resume; then the record
+ * says done. Not bound to the job's signal (see revertSnapshot). Repeatable: a file already
+ * removed is skipped, a VM already up is left as it is.
+ */
+async function finish(
+  h: HostContext,
+  ref: DomainRef,
+  record: readonly RevertEntry[] | null,
+  entry: { id: string; snapshot: string },
+  pending: RevertPending,
+  ctx: OpContext,
+): Promise<void> {
+  const vm = { vm: ref.name, uuid: ref.uuid };
+  await collectOrphans(h, vm, pending.files);
+  if (pending.then) await bringUp(h, vm, pending.then, ctx);
+  if (record) await writeRevertRecord(h, ref.uuid, record, entry);
+}
+
+/** Start a VM the revert left shut off, resume one it left paused — unless it is up already. */
+async function bringUp(h: HostContext, vm: { vm: string; uuid: DomainUuid }, then: 'start' | 'resume', ctx: OpContext): Promise<void> {
+  const { state } = parseDomState(await h.virsh.run(virshArgs.domstate(vm.uuid), { timeoutMs: 30_000 }));
+  if (state === 'running') return;
+  ctx.onProgress?.({ step: `${state === 'paused' ? 'resuming' : 'starting'} ${vm.vm}` });
+  if (state === 'paused') await h.virsh.run(virshArgs.resume(vm.uuid), { timeoutMs: 60_000 });
+  else if (state === 'shut off' || then === 'start') await h.virsh.run(virshArgs.start(vm.uuid), { timeoutMs: 120_000 });
+}
+
+/** Reverts the disks; the VM is left shut off or paused. Returns what is left to do. */
+async function revertTo(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<RevertPending> {
   if (snap.kind === 'external') {
     if (hasNativeExternalRevert(await libvirtVersion(h, ctx.signal))) return nativeRevert(h, l, snap, ctx);
     return revertExternal(h, l, snap, ctx);
@@ -68,11 +112,16 @@ async function revertTo(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: Op
   return revertInternalByCopy(h, l, snap, fromSnapshots!, ctx);
 }
 
-async function nativeRevert(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
+/** Only the VM's own files can be removed: the rest are no candidates worth recording. */
+const candidates = (h: HostContext, l: Loaded, files: string[]): string[] => [...new Set(files.filter((f) => isOwnFile(h, l.uuid, f)))];
+
+async function nativeRevert(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<RevertPending> {
   const old = h.local ? await chainsOf(l.disks.map((d) => d.file), ctx.signal) : [];
   ctx.onProgress?.({ step: `reverting ${l.vm} to ${snap.name}` });
-  await h.virsh.run(virshArgs.snapshotRevert(l.uuid, snap.name), { signal: ctx.signal, timeoutMs: 600_000 });
-  await collectOrphans(h, l, old, ctx.signal);
+  // A snapshot taken while running would come back running: paused instead, until it is recorded.
+  const paused = snap.state === 'running';
+  await h.virsh.run(virshArgs.snapshotRevert(l.uuid, snap.name, { paused }), { signal: ctx.signal, timeoutMs: 600_000 });
+  return { then: paused ? 'resume' : null, files: candidates(h, l, old) };
 }
 
 /** Disks of an internal snapshot with the qcow2 file holding it. */
@@ -86,7 +135,7 @@ function internalContainers(snap: ParsedSnapshot): Array<{ target: string; file:
     });
 }
 
-async function revertExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
+async function revertExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<RevertPending> {
   assertLocal(h, 'reverting to an external snapshot');
   const signal = ctx.signal;
   const old = await chainsOf(l.disks.map((d) => d.file), signal);
@@ -111,8 +160,7 @@ async function revertExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
   }
   await defineDomain(h, repointDisks(l.domainXml, changes), signal);
   await withXmlFile(xml, (f) => h.virsh.run(virshArgs.snapshotRedefineCurrent(l.uuid, f), { signal }));
-  await collectOrphans(h, l, old, signal);
-  if (takenWhileRunning(snap)) await start(h, l, ctx);
+  return { then: takenWhileRunning(snap) ? 'start' : null, files: candidates(h, l, old) };
 }
 
 async function revertInternalByCopy(
@@ -121,7 +169,7 @@ async function revertInternalByCopy(
   snap: ParsedSnapshot,
   fromSnapshots: Usage,
   ctx: OpContext,
-): Promise<void> {
+): Promise<RevertPending> {
   assertLocal(h, 'reverting to this internal snapshot');
   const signal = ctx.signal;
   const old = await chainsOf(l.disks.map((d) => d.file), signal);
@@ -143,6 +191,5 @@ async function revertInternalByCopy(
   }
   await defineDomain(h, repointDisks(l.domainXml, changes), signal);
   await h.virsh.run(virshArgs.snapshotCurrent(l.uuid, snap.name), { signal });
-  await collectOrphans(h, l, old, signal);
-  if (takenWhileRunning(snap)) await start(h, l, ctx);
+  return { then: takenWhileRunning(snap) ? 'start' : null, files: candidates(h, l, old) };
 }

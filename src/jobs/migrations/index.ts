@@ -3,7 +3,8 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { KvmopsError } from '../../domain/errors.js';
 import { initial } from './001_initial.js';
 import { jobResources } from './002_job_resources.js';
-import { smallEvents } from './003_small_events.js';
+import { requestIds } from './003_request_ids.js';
+import { smallEvents } from './004_small_events.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -22,7 +23,8 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initial },
   { version: 2, name: 'job resources', sql: jobResources },
-  { version: 3, name: 'small events', run: smallEvents },
+  { version: 3, name: 'request ids', sql: requestIds },
+  { version: 4, name: 'small events', run: smallEvents },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

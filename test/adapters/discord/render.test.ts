@@ -107,6 +107,7 @@ describe('code blocks and cutting', () => {
 
 const view = (over: Partial<StatusView> = {}): StatusView => ({
   jobId: 7,
+  requestId: 'req-7',
   kind: 'deploy',
   state: 'failed',
   title: 'Deploy web (thin) from base on local',

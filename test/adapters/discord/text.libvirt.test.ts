@@ -15,6 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { nonceFor } from '../../../src/adapters/discord/render.js';
 import { createDisk, defineVm, skipUnlessLibvirt, virsh } from '../../helpers/libvirt.js';
 import { assertEphemeral, run } from './helpers.js';
 import { DiscordWorld, ROLE, USER, embedOf } from './world.js';
@@ -84,7 +85,7 @@ describe('Discord: text from users is shown safely', skip, () => {
       assert.equal(requests.length, 1, 'one approval request');
       const request = requests[0]!;
       assert.equal(w.store.approvals.get(jobId)?.messageId, request.id, 'the approval is attached to it');
-      assert.equal(request.nonce, `approval-${jobId}`);
+      assert.equal(request.nonce, nonceFor('approval', w.store.get(jobId)!.requestId), 'keyed by the request id, not the job number');
       await w.emulator.waitFor(() => w.emulator.message(request.id)?.reactions.length === 2, 5_000, '✅ and ❌ on the request');
 
       // The requester as a mention that renders the member, never the display name; nobody pinged.

@@ -15,6 +15,7 @@ import {
   STATE_COLOURS,
   approvalDecisionMessage,
   endMessage,
+  nonceFor,
   progressBar,
   replyEmbed,
   statusEmbed,
@@ -113,6 +114,7 @@ describe('registration payload', () => {
 
 const view = (over: Partial<StatusView> = {}): StatusView => ({
   jobId: 7,
+  requestId: 'req-0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b',
   kind: 'deploy',
   state: 'running',
   title: 'Deploy web (thin) from base on local',
@@ -153,7 +155,10 @@ describe('render', () => {
   it('completion message: mentions only the requester, idempotent by nonce', () => {
     const m = endMessage(view({ state: 'succeeded', result: '1 VM: web', title: 'Deploy @everyone' }));
     assert.deepEqual(m.allowed_mentions, { parse: [], users: ['42'] });
-    assert.equal(m.nonce, 'end-7');
+    // keyed by the request id (job numbers repeat after a restore), hashed to Discord's 25 characters
+    assert.equal(m.nonce, nonceFor('end', 'req-0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b'));
+    assert.notEqual(m.nonce, nonceFor('end', 'req-1f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b'));
+    assert.ok(m.nonce.length <= 25);
     assert.equal(m.enforce_nonce, true);
     assert.equal(m.content, '✅ <@42> job #7 succeeded in 1m 15s — Deploy \\@everyone: 1 VM: web');
   });
@@ -235,7 +240,7 @@ describe('REST errors and the sink', () => {
     const sink = new DiscordSink(api);
     assert.equal(await sink.upsertStatus(target, null, view()), 'new');
     assert.equal(await sink.upsertStatus(target, 'old', view()), 'old');
-    assert.deepEqual(calls, ['send status-7', 'edit old']);
+    assert.deepEqual(calls, [`send ${nonceFor('status', view().requestId)}`, 'edit old']);
   });
 
   for (const code of [30046, 10008]) {
@@ -243,7 +248,7 @@ describe('REST errors and the sink', () => {
       const { api, calls } = fakeApi(apiError(code === 30046 ? 400 : 404, code));
       const sink = new DiscordSink(api, { now: () => 36 ** 3 });
       assert.equal(await sink.upsertStatus(target, 'old', view()), 'new');
-      assert.deepEqual(calls, ['edit old', 'send st-7-1000']);
+      assert.deepEqual(calls, ['edit old', `send ${nonceFor('st', `${view().requestId}-1000`)}`]);
     });
   }
 

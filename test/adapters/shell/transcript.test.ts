@@ -50,6 +50,7 @@ test('progress bar and status lines', () => {
   assert.equal(progressBar(2, 4), '[####] 100%');
   const lines = statusLines({
     jobId: 3,
+    requestId: 'req-3',
     kind: 'deploy',
     state: 'running',
     title: 'Deploy web',
