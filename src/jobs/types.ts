@@ -264,6 +264,8 @@ export interface Outbox {
   pending(adapter: string, limit: number, afterId?: number): JobEvent[];
   /** The undelivered events of one job with an id above `afterId`, oldest first (the rest of a page's job). */
   pendingOfJob(jobId: number, afterId: number): JobEvent[];
+  /** How many events wait, per adapter (read once at start, to say what waits for another process). */
+  pendingByAdapter(): Map<string, number>;
   markDelivered(eventId: number): void;
   /** Counts a failed delivery and keeps the error; the event stays pending. */
   markAttemptFailed(eventId: number, error: string): void;

@@ -134,7 +134,19 @@ export class Notifier {
     this.unsubscribe = this.store.onChange(() => this.wake());
     this.poll = setInterval(() => this.wake(), this.safetyPollMs);
     this.poll.unref();
+    this.tellWhatWaitsForOthers();
     this.wake();
+  }
+
+  /** Events for adapters this process does not run are kept for the one that does: say so once. */
+  private tellWhatWaitsForOthers(): void {
+    try {
+      for (const [adapter, events] of this.outbox.pendingByAdapter()) {
+        if (!this.sinks.has(adapter)) this.log.info({ adapter, events }, 'notifications kept for an adapter this process does not run');
+      }
+    } catch (e) {
+      this.log.warn({ err: e }, 'could not count the notifications waiting for other adapters');
+    }
   }
 
   async stop(): Promise<void> {

@@ -79,6 +79,9 @@ test('pending is per adapter and pages by id; a delivery error is kept short', (
   const [first] = store.outbox.pending('shell', 1);
   assert.deepEqual(store.outbox.pending('shell', 10, first!.id).map((e) => e.jobId), [c.id]);
   assert.deepEqual(store.outbox.pending('telegram', 10), []);
+  assert.deepEqual(store.outbox.pendingByAdapter(), new Map([['discord', 2], ['shell', 2]]));
+  const plan = store.db.prepare(`EXPLAIN QUERY PLAN SELECT adapter, count(*) AS n FROM job_events WHERE delivered_at IS NULL GROUP BY adapter`).all();
+  assert.match(JSON.stringify(plan), /USING INDEX job_events_pending/, 'only the pending rows are read');
 
   store.outbox.markAttemptFailed(first!.id, `503 ${'x'.repeat(5_000)}`);
   const kept = store.outbox.pending('shell', 1)[0]!.lastError!;

@@ -36,9 +36,12 @@ test('10,000 pending events for an absent adapter, then one for the running one:
   });
 
   const sink = new RecordingSink(undefined, 'discord');
-  const n = new Notifier({ outbox: store.outbox, store, sinks: [sink], logger: silentLogger, safetyPollMs: 60_000 });
+  const said: Array<Record<string, unknown>> = [];
+  const logger = { ...silentLogger, info: (o: Record<string, unknown>, msg?: string) => said.push({ ...o, msg }) };
+  const n = new Notifier({ outbox: store.outbox, store, sinks: [sink], logger, safetyPollMs: 60_000 });
   defer(() => n.stop());
   await onePass(n);
+  assert.deepEqual(said, [{ adapter: 'shell', events: 10_000, msg: 'notifications kept for an adapter this process does not run' }]);
 
   assert.deepEqual(sink.edits.map((e) => [e.jobId, e.state]), [[job.id, 'queued']], 'the running adapter’s event is delivered in the first pass');
   const left = store.db.prepare(`SELECT count(*) AS n FROM job_events WHERE delivered_at IS NULL`).get() as { n: number };
