@@ -15,8 +15,8 @@ import type { Job, JobEventType } from '../types.js';
  * The table is rebuilt (SQLite cannot drop a column used by a CHECK) and every old row is
  * rewritten, ids and delivery state kept: an event still pending before the upgrade is delivered
  * after it, drawn from its old copy of the job as a new event would be (delivered ones: see
- * DELIVERED). The file does not shrink
- * by itself (freed pages are reused); `VACUUM` gives the space back (docs/operations.md).
+ * DELIVERED). The file does not shrink by itself (freed pages are reused); `VACUUM` gives the
+ * space back (docs/operations.md).
  *
  * Self-contained: it writes through its own INSERT (its own column list) into the table it
  * creates, whatever later migrations change; the values come from the code that writes events
