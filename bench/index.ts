@@ -13,6 +13,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   'claim-blocked': async () => (await import('./claim-blocked.js')).benchClaimBlocked,
   worker: async () => (await import('./worker.js')).benchWorker,
   discord: async () => (await import('./discord.js')).benchDiscord,
+  events: async () => (await import('./events.js')).benchEvents,
 };
 
 function fmt(n: number | undefined, digits = 3): string {

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLAIM_SQL } from '../src/jobs/claim.js';
 import { COMPLETE_SQL } from '../src/jobs/complete.js';
-import { INSERT_EVENT_SQL } from '../src/jobs/context.js';
+import { INSERT_EVENT_SQL, eventParams } from '../src/jobs/context.js';
 import { openDatabase, type Database } from '../src/jobs/db.js';
+import { rowToJob, type JobRow } from '../src/jobs/rows.js';
 import { SqliteJobStore, openJobStore } from '../src/jobs/store.js';
 import type { BenchResult } from './types.js';
 
@@ -55,15 +56,13 @@ function bare(db: Database): Cycle {
   const complete = db.prepare(COMPLETE_SQL);
   const event = db.prepare(INSERT_EVENT_SQL);
   const claimTx = db.transaction(() => {
-    const row = claim.get({ owner: 'bench', leaseMs: LEASE_MS, now: Date.now(), hosts: null, perHost: null }) as
-      | { id: number; lease_token: number; updated_at: number }
-      | undefined;
-    if (row) event.run(row.id, 'running', JSON.stringify(row), row.updated_at);
+    const row = claim.get({ owner: 'bench', leaseMs: LEASE_MS, now: Date.now(), hosts: null, perHost: null }) as JobRow | undefined;
+    if (row) event.run(eventParams('running', rowToJob(row)));
     return row;
   });
   const completeTx = db.transaction((id: number, token: number) => {
-    const row = complete.get({ jobId: id, owner: 'bench', token, result: '{"ok":true}', now: Date.now() }) as { updated_at: number };
-    event.run(id, 'succeeded', JSON.stringify(row), row.updated_at);
+    const row = complete.get({ jobId: id, owner: 'bench', token, result: '{"ok":true}', now: Date.now() }) as JobRow;
+    event.run(eventParams('succeeded', rowToJob(row)));
   });
   return () => {
     const row = claimTx.immediate();

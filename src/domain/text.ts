@@ -106,3 +106,34 @@ export function visibleControls(text: string, keep = ''): string {
   }
   return out;
 }
+
+/** Bytes of one code point in UTF-8 (a lone surrogate is stored as U+FFFD: 3 bytes). */
+function utf8Bytes(cp: number): number {
+  return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+/** The length of `text` in UTF-8 bytes, as SQLite stores it. */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (const ch of text) n += utf8Bytes(ch.codePointAt(0)!);
+  return n;
+}
+
+/**
+ * `text` shortened to at most `maxBytes` UTF-8 bytes (what a stored row costs), ending with `…`
+ * when something was cut; like `cut`, only between code points.
+ */
+export function cutUtf8(text: string, maxBytes: number): string {
+  if (utf8Length(text) <= maxBytes) return text;
+  const room = maxBytes - 3; // the ellipsis
+  if (room < 0) return '';
+  let used = 0;
+  let out = '';
+  for (const ch of text) {
+    const b = utf8Bytes(ch.codePointAt(0)!);
+    if (used + b > room) break;
+    used += b;
+    out += ch;
+  }
+  return `${out}…`;
+}

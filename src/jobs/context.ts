@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3';
 import { reportingBusy } from './busy.js';
 import type { Job, JobEventType } from './types.js';
 import type { BackoffPolicy } from './backoff.js';
+import { snapshotOf } from './snapshot.js';
 
 /**
  * What every queue operation gets: the connection, the clock, and the outbox writer. Each
@@ -29,17 +30,53 @@ export interface ContextOptions {
 }
 
 /** The outbox insert, exported so the bench's bare baseline runs the very same statement. */
-export const INSERT_EVENT_SQL = `INSERT INTO job_events (job_id, type, job, created_at) VALUES (?, ?, ?, ?)`;
+export const INSERT_EVENT_SQL = `
+INSERT INTO job_events (job_id, type, adapter, guild_id, channel_id, kind, state, title, requester_id, requester_name,
+  job_attempts, max_attempts, recovered, cancel_requested, run_at, started_at, finished_at, progress_step,
+  progress_fraction, result, error_code, error_message, created_at)
+VALUES (@jobId, @type, @adapter, @guildId, @channelId, @kind, @state, @title, @requesterId, @requesterName,
+  @jobAttempts, @maxAttempts, @recovered, @cancelRequested, @runAt, @startedAt, @finishedAt, @progressStep,
+  @progressFraction, @result, @errorCode, @errorMessage, @createdAt)`;
+
+/** The parameters of INSERT_EVENT_SQL for a change of `job`: its snapshot (snapshot.ts), not a copy. */
+export function eventParams(type: JobEventType, job: Job): Record<string, string | number | null> {
+  const s = snapshotOf(job);
+  return {
+    jobId: s.id,
+    type,
+    adapter: s.notify.adapter,
+    guildId: s.notify.guildId,
+    channelId: s.notify.channelId,
+    kind: s.kind,
+    state: s.state,
+    title: s.title,
+    requesterId: s.requester.id,
+    requesterName: s.requester.name,
+    jobAttempts: s.attempts,
+    maxAttempts: s.maxAttempts,
+    recovered: s.recovered ? 1 : 0,
+    cancelRequested: s.cancelRequested ? 1 : 0,
+    runAt: s.runAt,
+    startedAt: s.startedAt,
+    finishedAt: s.finishedAt,
+    progressStep: s.progress?.step ?? null,
+    progressFraction: s.progress?.fraction ?? null,
+    result: s.result,
+    errorCode: s.error?.code ?? null,
+    errorMessage: s.error?.message ?? null,
+    // The event's time is the job's updated_at: the change and its event share one instant.
+    createdAt: s.updatedAt,
+  };
+}
 
 export function createContext(db: Database, opts: ContextOptions = {}): StoreContext {
-  const insertEvent = db.prepare<[number, string, string, number]>(INSERT_EVENT_SQL);
+  const insertEvent = db.prepare(INSERT_EVENT_SQL);
   return {
     db,
     now: opts.now ?? Date.now,
     random: opts.random ?? Math.random,
     backoff: opts.backoff ?? { baseMs: 2_000, capMs: 5 * 60_000 },
-    // The snapshot's time is the job's updated_at: the change and its event share one instant.
-    event: (type, job) => insertEvent.run(job.id, type, JSON.stringify(job), job.updatedAt),
+    event: (type, job) => insertEvent.run(eventParams(type, job)),
   };
 }
 

@@ -99,13 +99,47 @@ export type JobEventType =
   | 'cancel_requested'
   | 'approval_expired';
 
+/**
+ * What an outbox event keeps of its job: what its notification shows, as it was right after the
+ * change — not a copy of the job (no payload, no full result: those stay in the job row). Texts
+ * are cut so that an event row stays under 0.5 KB (src/jobs/snapshot.ts). Only what the view of
+ * the job's state shows is kept: progress while running, the result summary once succeeded, the
+ * error once failed or cancelled or while a retry waits.
+ */
+export interface JobSnapshot {
+  id: number;
+  /** The job's request id (keys its message nonces): read from the job row, not stored per event. */
+  requestId: string;
+  kind: JobKind;
+  state: JobState;
+  /** The job's one description (`describeJob`): "Deploy web ×4 (thin) from base on local". */
+  title: string;
+  requester: Requester;
+  /** Where to post. */
+  notify: NotifyTarget;
+  attempts: number;
+  maxAttempts: number;
+  recovered: boolean;
+  cancelRequested: boolean;
+  runAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Running jobs only. */
+  progress: JobProgress | null;
+  /** Succeeded jobs only: the kind's one-line summary of the result (`resultSummary`). */
+  result: string | null;
+  /** Failed and cancelled jobs, and queued ones waiting for a retry (their last error). */
+  error: { code: ErrorCode; message: string } | null;
+}
+
 /** An outbox row: written in the same transaction as the change it reports. */
 export interface JobEvent {
   id: number;
   jobId: number;
   type: JobEventType;
-  /** The job as it was right after the change (what the notification shows). */
-  job: Job;
+  /** The job as it was right after the change, as far as the notification shows it. */
+  job: JobSnapshot;
   createdAt: number;
   deliveredAt: number | null;
   /** Failed delivery attempts so far (markAttemptFailed). */
@@ -222,8 +256,16 @@ export interface Approvals {
 
 /** The notifier's side of the job_events outbox. */
 export interface Outbox {
-  /** Undelivered events, oldest first. */
-  pending(limit: number): JobEvent[];
+  /**
+   * Undelivered events to be posted through `adapter`, oldest first, those with an id above
+   * `afterId` (a notifier pages through with it). Per adapter, so that events for an adapter no
+   * running process serves are never in the way of the others.
+   */
+  pending(adapter: string, limit: number, afterId?: number): JobEvent[];
+  /** The undelivered events of one job with an id above `afterId`, oldest first (the rest of a page's job). */
+  pendingOfJob(jobId: number, afterId: number): JobEvent[];
+  /** How many events wait, per adapter (read once at start, to say what waits for another process). */
+  pendingByAdapter(): Map<string, number>;
   markDelivered(eventId: number): void;
   /** Counts a failed delivery and keeps the error; the event stays pending. */
   markAttemptFailed(eventId: number, error: string): void;

@@ -13,7 +13,7 @@ export interface NotifierOptions {
   /** For `approvalChanged`; without it sinks are not told about approval decisions. */
   approvals?: Pick<Approvals, 'get'>;
   sinks: NotificationSink[];
-  /** Events read per pass. Default 500. */
+  /** Events read at a time (a pass reads page after page of them). Default 500. */
   batchSize?: number;
   /** Jobs delivered in parallel within a pass (one job's events are always sequential). Default 4. */
   parallelJobs?: number;
@@ -44,6 +44,13 @@ interface JobGroup {
 
 /**
  * Delivers the job_events outbox to the chat sinks.
+ *
+ * What is read: per sink, that adapter's pending events only, oldest first, page after page
+ * (`batchSize` each) until none is left. Events for an adapter this process does not run (a shell
+ * session used the database; this bot runs Discord only) are never read, so they never stand in
+ * the way: they are kept for the process that runs it. Nor can jobs that wait (backing off, a
+ * progress edit held back) fill a page and keep the next one from being read. Each job is taken
+ * once per pass, with all its pending events, so none of its events goes before an earlier one.
  *
  * Per job, in event order, one job at a time: all undelivered events of a job are covered by
  * one status upsert showing the newest snapshot, then marked delivered. Progress-only batches
@@ -90,7 +97,6 @@ export class Notifier {
   private readonly announced = new Set<number>();
   private readonly sinkGates = new Map<string, Gate>();
   private readonly jobGates = new Map<number, Gate>();
-  private readonly warnedAdapters = new Set<string>();
 
   private started = false;
   private unsubscribe: (() => void) | null = null;
@@ -103,7 +109,7 @@ export class Notifier {
   private halt = new AbortController();
 
   /** Counters for tests and metrics. */
-  readonly stats = { upserts: 0, announces: 0, failures: 0, delivered: 0, dropped: 0 };
+  readonly stats = { upserts: 0, announces: 0, failures: 0, delivered: 0, dropped: 0, passes: 0 };
 
   constructor(opts: NotifierOptions) {
     this.outbox = opts.outbox;
@@ -128,7 +134,19 @@ export class Notifier {
     this.unsubscribe = this.store.onChange(() => this.wake());
     this.poll = setInterval(() => this.wake(), this.safetyPollMs);
     this.poll.unref();
+    this.tellWhatWaitsForOthers();
     this.wake();
+  }
+
+  /** Events for adapters this process does not run are kept for the one that does: say so once. */
+  private tellWhatWaitsForOthers(): void {
+    try {
+      for (const [adapter, events] of this.outbox.pendingByAdapter()) {
+        if (!this.sinks.has(adapter)) this.log.info({ adapter, events }, 'notifications kept for an adapter this process does not run');
+      }
+    } catch (e) {
+      this.log.warn({ err: e }, 'could not count the notifications waiting for other adapters');
+    }
   }
 
   async stop(): Promise<void> {
@@ -154,7 +172,9 @@ export class Notifier {
       await this.runPass();
       if (this.stats.delivered + this.stats.dropped === before) break;
     }
-    return this.outbox.pending(this.batchSize).length;
+    let pending = 0;
+    for (const adapter of this.sinks.keys()) pending += this.outbox.pending(adapter, this.batchSize).length;
+    return pending;
   }
 
   private wake(): void {
@@ -188,17 +208,44 @@ export class Notifier {
   }
 
   private async pass(): Promise<void> {
-    const groups = groupByJob(this.outbox.pending(this.batchSize));
-    let nextAt = Infinity;
-    const queue = [...groups];
-    const runOne = async (): Promise<void> => {
-      for (let g = queue.shift(); g; g = queue.shift()) {
-        const wait = await this.deliverGroup(g);
-        if (wait !== null) nextAt = Math.min(nextAt, wait);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.parallelJobs, queue.length) }, runOne));
+    this.stats.passes++;
+    const waits = await Promise.all([...this.sinks.values()].map((sink) => this.passFor(sink)));
+    const nextAt = Math.min(...waits);
     if (nextAt !== Infinity) this.armTimer(nextAt);
+  }
+
+  /**
+   * One sink's pending events, page by page; returns when to look again (Infinity: no need).
+   * Each job is delivered once per pass with all its pending events: when a page was full, the
+   * rest of each of its jobs' events is read too (a state change beyond the page must not wait
+   * behind the progress edits before it), and a job met again in a later page is skipped.
+   */
+  private async passFor(sink: NotificationSink): Promise<number> {
+    let nextAt = Infinity;
+    const seen = new Set<number>();
+    for (let after = 0; !this.halt.signal.aborted; ) {
+      // The platform is backing off: no page would get through.
+      const sinkGate = this.sinkGates.get(sink.adapter)?.nextTryAt ?? 0;
+      if (sinkGate > this.now()) return Math.min(nextAt, sinkGate);
+      const events = this.outbox.pending(sink.adapter, this.batchSize, after);
+      if (events.length === 0) break;
+      const full = events.length === this.batchSize;
+      after = events[events.length - 1]!.id;
+      const queue = groupByJob(events).filter((g) => !seen.has(g.jobId));
+      for (const g of queue) {
+        seen.add(g.jobId);
+        if (full) g.events.push(...this.outbox.pendingOfJob(g.jobId, after));
+      }
+      const runOne = async (): Promise<void> => {
+        for (let g = queue.shift(); g; g = queue.shift()) {
+          const wait = await this.deliverGroup(sink, g);
+          if (wait !== null) nextAt = Math.min(nextAt, wait);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.parallelJobs, queue.length) }, runOne));
+      if (!full) break;
+    }
+    return nextAt;
   }
 
   private armTimer(at: number): void {
@@ -213,20 +260,13 @@ export class Notifier {
     this.timer = { at, handle };
   }
 
-  /** Delivers one job's pending events; returns when to look again if it had to wait, else null. */
-  private async deliverGroup(g: JobGroup): Promise<number | null> {
+  /**
+   * Delivers one job's pending events (all of `sink`'s adapter); returns when to look again if it
+   * had to wait, else null.
+   */
+  private async deliverGroup(sink: NotificationSink, g: JobGroup): Promise<number | null> {
     const last = g.events[g.events.length - 1]!;
     const job = last.job;
-    const sink = this.sinks.get(job.notify.adapter);
-    if (!sink) {
-      // Jobs of an adapter this process does not run (e.g. shell jobs while only Discord is up):
-      // leave them for the process that has the sink; warn once.
-      if (!this.warnedAdapters.has(job.notify.adapter)) {
-        this.warnedAdapters.add(job.notify.adapter);
-        this.log.warn({ adapter: job.notify.adapter, jobId: g.jobId }, 'no notification sink for this adapter: events left pending');
-      }
-      return null;
-    }
     const now = this.now();
     const gateAt = Math.max(this.sinkGates.get(sink.adapter)?.nextTryAt ?? 0, this.jobGates.get(g.jobId)?.nextTryAt ?? 0);
     if (gateAt > now) return gateAt;
@@ -243,7 +283,10 @@ export class Notifier {
     };
     try {
       const view = statusView(job, now);
-      const stored = this.store.get(g.jobId)?.statusMessageId ?? job.statusMessageId;
+      // The job row, not the event: it has the status message id, and the payload an approval
+      // message describes the job by.
+      const current = this.store.get(g.jobId);
+      const stored = current?.statusMessageId ?? null;
       const known = this.messageIds.get(g.jobId) ?? stored;
       const messageId = await sink.upsertStatus(job.notify, known, view);
       this.stats.upserts++;
@@ -255,9 +298,9 @@ export class Notifier {
         await this.durably(() => this.store.setStatusMessage(g.jobId, messageId), g.jobId);
       }
 
-      if (sink.approvalChanged && this.approvals && mayHaveSettledApproval(g.events)) {
+      if (sink.approvalChanged && this.approvals && current && mayHaveSettledApproval(g.events)) {
         const approval = this.approvals.get(g.jobId);
-        if (approval && approval.state !== 'pending') await sink.approvalChanged(approval, job);
+        if (approval && approval.state !== 'pending') await sink.approvalChanged(approval, current);
       }
 
       for (const e of g.events) if (e !== finalEvent) await mark(e);

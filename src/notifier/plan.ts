@@ -1,4 +1,4 @@
-import type { JobEvent, JobEventType } from '../jobs/types.js';
+import type { JobEventType, JobSnapshot } from '../jobs/types.js';
 
 /**
  * The coalescing policy, pure: given the undelivered event types of one job (oldest first),
@@ -32,7 +32,7 @@ export function planDelivery(
  * `cancelled`, both before the job ever ran — judged per event, not by the newest snapshot,
  * since a batch may already hold the approved job's `running` too.
  */
-export function mayHaveSettledApproval(events: ReadonlyArray<Pick<JobEvent, 'type' | 'job'>>): boolean {
+export function mayHaveSettledApproval(events: ReadonlyArray<{ type: JobEventType; job: Pick<JobSnapshot, 'startedAt'> }>): boolean {
   return events.some(
     (e) =>
       e.type === 'approval_expired' ||

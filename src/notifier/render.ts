@@ -1,17 +1,17 @@
 import { formatDuration } from '../domain/duration.js';
 import { cut } from '../domain/text.js';
-import { describeJob, resultSummary } from '../kinds/index.js';
-import type { Job } from '../jobs/types.js';
+import type { JobSnapshot } from '../jobs/types.js';
 import type { StatusView } from './types.js';
 
 /**
- * The job → StatusView mapping: pure (the clock is a parameter), so every adapter shows the
- * same words and tests can pin them. Payloads and results come from SQLite as JSON: read them
- * defensively, never trust their shape.
+ * The event's job snapshot → StatusView mapping: pure (the clock is a parameter), so every
+ * adapter shows the same words and tests can pin them. The snapshot already holds the job's
+ * title and result summary (src/jobs/snapshot.ts), drawn from the payload and result when the
+ * event was written.
  */
 
 /** A job state in words, the same in every adapter. */
-export const STATE_WORDS: Record<Job['state'], string> = {
+export const STATE_WORDS: Record<JobSnapshot['state'], string> = {
   awaiting_approval: 'awaiting approval',
   queued: 'queued',
   running: 'running',
@@ -24,13 +24,13 @@ function progressText(p: { step: string; fraction?: number }): string {
   return p.fraction === undefined ? p.step : `${p.step} ${Math.round(Math.min(1, Math.max(0, p.fraction)) * 100)}%`;
 }
 
-export function statusView(job: Job, now: number): StatusView {
+export function statusView(job: JobSnapshot, now: number): StatusView {
   const view: StatusView = {
     jobId: job.id,
     requestId: job.requestId,
     kind: job.kind,
     state: job.state,
-    title: describeJob(job),
+    title: job.title,
     lines: [],
     requester: job.requester,
     updatedAt: job.updatedAt,
@@ -53,12 +53,9 @@ export function statusView(job: Job, now: number): StatusView {
   }
   if (job.state === 'running' && job.cancelRequested) lines.push('Stop requested');
   if (view.durationMs !== undefined) lines.push(`Duration: ${formatDuration(view.durationMs)}`);
-  if (job.state === 'succeeded') {
-    const result = resultSummary(job);
-    if (result !== undefined) {
-      view.result = result;
-      lines.push(`Result: ${result}`);
-    }
+  if (job.state === 'succeeded' && job.result !== null) {
+    view.result = job.result;
+    lines.push(`Result: ${job.result}`);
   }
   // A retrying job keeps its last error: show it while queued too ("why is it waiting?").
   if (job.error && (job.state === 'failed' || job.state === 'cancelled' || job.state === 'queued')) {

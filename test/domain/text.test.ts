@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { snapshotCreatePayload } from '../../src/kinds/snapshot-create.js';
-import { codePointLength, controlCharProblem, cut, descriptionSchema, visibleControls } from '../../src/domain/text.js';
+import { codePointLength, controlCharProblem, cut, cutUtf8, descriptionSchema, utf8Length, visibleControls } from '../../src/domain/text.js';
 
 /** src/domain/text.ts: what free text may hold, and cutting it without breaking characters. */
 
@@ -61,5 +61,21 @@ describe('cut', () => {
     assert.equal(wellFormed('a🚀'.slice(0, 2)), false);
     assert.equal(cut('a🚀🚀', 2), 'a…');
     assert.equal(cut('🚀🚀🚀', 3), '🚀🚀🚀');
+  });
+});
+
+describe('cutUtf8', () => {
+  it('keeps at most that many UTF-8 bytes, between code points, with an ellipsis when cut', () => {
+  assert.equal(utf8Length('aé€🚀'), 1 + 2 + 3 + 4);
+  assert.equal(cutUtf8('short', 5), 'short');
+  assert.equal(cutUtf8('abcdefgh', 7), 'abcd…');
+  // 🚀 is 4 bytes (2 UTF-16 units): never half of it.
+  for (let max = 3; max <= 20; max++) {
+    const out = cutUtf8('🚀'.repeat(10), max);
+    assert.ok(utf8Length(out) <= max, `${max}: ${out}`);
+    assert.ok(wellFormed(out), out);
+    assert.equal(out, `${'🚀'.repeat(Math.floor((max - 3) / 4))}…`);
+  }
+  assert.equal(cutUtf8('abcdef', 2), '');
   });
 });

@@ -66,7 +66,7 @@ test('expiry: the sweep expires due approvals and cancels their jobs; an overdue
   assert.throws(() => store.approvals.decide(later.id, 'approve', bob), decided('expired'));
   assert.equal(store.get(later.id)?.state, 'cancelled');
   assert.equal(store.approvals.get(later.id)?.state, 'expired');
-  const types = store.outbox.pending(100).filter((e) => e.jobId === later.id).map((e) => e.type);
+  const types = store.outbox.pending('shell', 100).filter((e) => e.jobId === later.id).map((e) => e.type);
   assert.deepEqual(types, ['awaiting_approval', 'approval_expired', 'cancelled']);
 });
 

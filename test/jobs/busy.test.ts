@@ -20,7 +20,7 @@ test("every write meeting another process's write lock fails at once with db-bus
   const running = store.enqueue(vmStart('web'));
   const { lease } = store.claim('w', 60_000)!;
   const waiting = store.enqueue(snapshotRevert('db', 's1'));
-  const [event] = store.outbox.pending(1);
+  const [event] = store.outbox.pending('shell', 1);
   const before = store.list({ limit: 100 });
 
   const lock = await holdWriteLock(file, t);
@@ -92,7 +92,7 @@ test('retryWhileBusy: waits out a lock held longer than the old busy_timeout wit
   assert.ok(calls > 1, 'it met the lock');
   assert.ok(maxGapMs < EVENT_LOOP_GAP_BOUND_MS, `the event loop was blocked for ${maxGapMs.toFixed(0)} ms`);
   assert.deepEqual(
-    store.outbox.pending(100).filter((e) => e.type === 'succeeded').map((e) => e.jobId),
+    store.outbox.pending('shell', 100).filter((e) => e.type === 'succeeded').map((e) => e.jobId),
     [lease.jobId],
     'one succeeded event: written once',
   );

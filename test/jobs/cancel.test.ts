@@ -32,7 +32,7 @@ test('cancelling a running job asks it to stop; the worker sees it at its heartb
   assert.equal(out.job.state, 'running');
   assert.equal(out.job.cancelRequested, true);
   assert.equal(store.requestCancel(job.id, bob).effect, 'stop-requested', 'asking twice is fine');
-  assert.equal(store.outbox.pending(100).filter((e) => e.type === 'cancel_requested').length, 1, 'one event');
+  assert.equal(store.outbox.pending('shell', 100).filter((e) => e.type === 'cancel_requested').length, 1, 'one event');
 
   assert.deepEqual(store.heartbeat(lease, 60_000), { cancelRequested: true });
   const cancelled = store.cancelRunning(lease, 'stopped by request; clone removed');

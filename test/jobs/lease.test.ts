@@ -57,7 +57,7 @@ test('a result written after the reaper took the job back still lands (the work 
   assert.deepEqual(done.result, { snapshot: 's1' });
   assert.equal(done.error, null);
   assert.equal(store.claim('worker-b', 10_000), undefined, 'nothing left to run again');
-  const events = store.outbox.pending(100).filter((e) => e.jobId === id).map((e) => e.type);
+  const events = store.outbox.pending('shell', 100).filter((e) => e.jobId === id).map((e) => e.type);
   assert.deepEqual(events, ['queued', 'running', 'retrying', 'succeeded']);
 
   // But once another worker re-claimed it, the old holder's result is refused and overwrites nothing.

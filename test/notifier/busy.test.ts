@@ -43,7 +43,7 @@ test('a delivery whose recording meets the lock: one status message, one mention
     start(t, store, sink);
     await waitFor('the status posted', () => sink.edits.length > 0);
     await lock.releaseAfter(LONGER_THAN_OLD_BUSY_TIMEOUT_MS);
-    await waitFor('the outbox drained', () => store.outbox.pending(100).length === 0, 20_000);
+    await waitFor('the outbox drained', () => store.outbox.pending('shell', 100).length === 0, 20_000);
   });
   t.diagnostic(`longest event-loop gap: ${maxGapMs.toFixed(1)} ms; sink calls ${sink.calls}`);
   assert.ok(maxGapMs < EVENT_LOOP_GAP_BOUND_MS, `the event loop was blocked for ${maxGapMs.toFixed(0)} ms`);
@@ -70,7 +70,7 @@ test('the lock comes while announcing and outlasts the patience: the batch backs
     await waitFor('the mention', () => lock !== undefined);
     await waitFor('a few backed-off retries', () => n.stats.failures >= 3, 10_000);
     await lock!.releaseAfter(LONGER_THAN_OLD_BUSY_TIMEOUT_MS);
-    await waitFor('the outbox drained', () => store.outbox.pending(100).length === 0, 20_000);
+    await waitFor('the outbox drained', () => store.outbox.pending('shell', 100).length === 0, 20_000);
   });
   assert.ok(maxGapMs < EVENT_LOOP_GAP_BOUND_MS, `the event loop was blocked for ${maxGapMs.toFixed(0)} ms`);
   await sleep(200);

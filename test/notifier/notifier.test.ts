@@ -39,7 +39,7 @@ function runJob(store: SqliteJobStore, progressSteps = 0, outcome: 'complete' | 
 }
 
 async function drained(store: SqliteJobStore, n: Notifier): Promise<void> {
-  await waitFor('outbox drained', () => store.outbox.pending(10_000).length === 0, 20_000);
+  await waitFor('outbox drained', () => store.outbox.pending('shell', 10_000).length === 0, 20_000);
   await n.flush();
 }
 

@@ -3,9 +3,13 @@ import { test } from 'node:test';
 import type { Job } from '../../src/jobs/types.js';
 import { formatDuration } from '../../src/domain/duration.js';
 import { describeJob as jobTitle } from '../../src/kinds/index.js';
+import { snapshotOf } from '../../src/jobs/snapshot.js';
 import { statusView } from '../../src/notifier/render.js';
 
 const T0 = 1_700_000_000_000;
+
+/** What the notifier shows for a job: the view of the snapshot its event keeps. */
+const view = (j: Job, now: number) => statusView(snapshotOf(j), now);
 
 function job(over: Partial<Job>): Job {
   return {
@@ -57,7 +61,7 @@ test('titles name the action with the domain words', () => {
 });
 
 test('queued: no duration, no progress', () => {
-  const v = statusView(job({}), T0 + 5_000);
+  const v = view(job({}), T0 + 5_000);
   assert.equal(v.state, 'queued');
   assert.equal(v.durationMs, undefined);
   assert.equal(v.progress, undefined);
@@ -65,7 +69,7 @@ test('queued: no duration, no progress', () => {
 });
 
 test('running: progress with percentage, duration so far, recovered and attempt shown', () => {
-  const v = statusView(
+  const v = view(
     job({ state: 'running', startedAt: T0, attempts: 2, recovered: true, progress: { step: 'copying vda', fraction: 0.456 } }),
     T0 + 63_000,
   );
@@ -82,7 +86,7 @@ test('running: progress with percentage, duration so far, recovered and attempt 
 });
 
 test('succeeded: duration start→end and a result summary', () => {
-  const v = statusView(
+  const v = view(
     job({ state: 'succeeded', startedAt: T0, finishedAt: T0 + 2_500, result: { vms: ['web-01', 'web-02'], mode: 'thin', started: true } }),
     T0 + 999_999,
   );
@@ -92,14 +96,14 @@ test('succeeded: duration start→end and a result summary', () => {
 });
 
 test('failed and retrying: the error code and message', () => {
-  const failed = statusView(
+  const failed = view(
     job({ state: 'failed', startedAt: T0, finishedAt: T0 + 10, attempts: 1, error: { code: 'template-not-found', message: 'no template base' } }),
     T0,
   );
   assert.deepEqual(failed.error, { code: 'template-not-found', message: 'no template base' });
   assert.ok(failed.lines.includes('Error: template-not-found — no template base'));
 
-  const retrying = statusView(
+  const retrying = view(
     job({ state: 'queued', startedAt: T0, attempts: 1, runAt: T0 + 4_000, error: { code: 'host-unreachable', message: 'down' } }),
     T0 + 1_000,
   );
@@ -109,9 +113,9 @@ test('failed and retrying: the error code and message', () => {
 });
 
 test('odd stored results fall back to clipped JSON; durations format', () => {
-  const v = statusView(job({ kind: 'vm.start', payload: { host: 'l', vm: 'v' }, state: 'succeeded', result: { alreadyRunning: true } }), T0);
+  const v = view(job({ kind: 'vm.start', payload: { host: 'l', vm: 'v' }, state: 'succeeded', result: { alreadyRunning: true } }), T0);
   assert.equal(v.result, 'already running');
-  const weird = statusView(job({ state: 'succeeded', result: { big: 'x'.repeat(1_000) } }), T0);
+  const weird = view(job({ state: 'succeeded', result: { big: 'x'.repeat(1_000) } }), T0);
   assert.ok(weird.result!.length <= 300);
   assert.equal(formatDuration(950), '950ms');
   assert.equal(formatDuration(3_723_000), '1h 2m');

@@ -35,7 +35,7 @@ function recordingLogger(): Logger & { warnings: string[] } {
 }
 
 function types(store: ReturnType<typeof freshStore>, jobId: number): JobEventType[] {
-  return store.outbox.pending(10_000).filter((e) => e.jobId === jobId && e.type !== 'progress').map((e) => e.type);
+  return store.outbox.pending('shell', 10_000).filter((e) => e.jobId === jobId && e.type !== 'progress').map((e) => e.type);
 }
 
 test("an approved revert whose success write meets another process's lock runs once and ends succeeded after the release; the event loop stays free", async (t) => {

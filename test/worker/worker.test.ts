@@ -12,7 +12,7 @@ const fastBackoff = { backoff: { baseMs: 20, capMs: 40 } };
 
 function eventTypes(store: ReturnType<typeof freshStore>, jobId: number): JobEventType[] {
   return store.outbox
-    .pending(10_000)
+    .pending('shell', 10_000)
     .filter((e) => e.jobId === jobId)
     .map((e) => e.type);
 }
@@ -230,7 +230,7 @@ test('progress is coalesced: 200 steps → a few writes, the last one kept', asy
   defer(() => worker.stop({ graceMs: 0 }));
   const job = store.enqueue(vmStart('vm1'));
   await waitFor('succeeded', () => store.get(job.id)?.state === 'succeeded');
-  const progress = store.outbox.pending(10_000).filter((e) => e.jobId === job.id && e.type === 'progress');
+  const progress = store.outbox.pending('shell', 10_000).filter((e) => e.jobId === job.id && e.type === 'progress');
   t.diagnostic(`${progress.length} progress writes for 200 steps`);
   assert.ok(progress.length >= 2 && progress.length <= 6, `${progress.length} progress writes`);
   assert.deepEqual(progress.at(-1)!.job.progress, { step: 'copying vda', fraction: 1 });

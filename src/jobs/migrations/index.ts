@@ -4,6 +4,7 @@ import { KvmopsError } from '../../domain/errors.js';
 import { initial } from './001_initial.js';
 import { jobResources } from './002_job_resources.js';
 import { requestIds } from './003_request_ids.js';
+import { smallEvents } from './004_small_events.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -13,13 +14,17 @@ import { requestIds } from './003_request_ids.js';
 export interface Migration {
   version: number;
   name: string;
-  sql: string;
+  /** Run first, when present. */
+  sql?: string;
+  /** Then this, in the same transaction: for a change SQL alone cannot make (rows rewritten by code). */
+  run?: (db: BetterSqlite3.Database) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initial },
   { version: 2, name: 'job resources', sql: jobResources },
   { version: 3, name: 'request ids', sql: requestIds },
+  { version: 4, name: 'small events', run: smallEvents },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -47,7 +52,8 @@ export function migrate(db: BetterSqlite3.Database, migrations: readonly Migrati
   for (const m of migrations) {
     db.transaction(() => {
       if (schemaVersion(db) >= m.version) return;
-      db.exec(m.sql);
+      if (m.sql) db.exec(m.sql);
+      m.run?.(db);
       db.pragma(`user_version = ${m.version}`);
     }).immediate();
   }
