@@ -29,7 +29,12 @@ async function main(): Promise<void> {
 
   let discord;
   try {
-    discord = await startDiscord(core, { token, guildId, apiUrl: env.DISCORD_API_URL });
+    discord = await startDiscord(core, {
+      token,
+      guildId,
+      apiUrl: env.DISCORD_API_URL,
+      approverRoles: env.KVMOPS_NOTIFY_APPROVERS ? env.KVMOPS_ROLE_APPROVER : [],
+    });
   } catch (e) {
     core.store.close();
     throw e;

@@ -98,6 +98,8 @@ export const envSchema = z.object({
   KVMOPS_ROLE_ADMIN: z.preprocess(emptyAsUnset, roleIds.default('')),
   KVMOPS_ROLE_APPROVER: z.preprocess(emptyAsUnset, roleIds.default('')),
   KVMOPS_TWO_PERSON: z.preprocess(emptyAsUnset, booleanString.default('true')),
+  /** Approval requests mention the approver role(s) (allowed_mentions: those roles only). */
+  KVMOPS_NOTIFY_APPROVERS: z.preprocess(emptyAsUnset, booleanString.default('true')),
   KVMOPS_APPROVAL_TTL: z.preprocess(emptyAsUnset, duration.default('30m')),
   KVMOPS_DB: z.preprocess(emptyAsUnset, z.string().default('./data/kvmops.db')),
   KVMOPS_HOSTS: z.preprocess(emptyAsUnset, hosts.default('local=qemu:///system')),

@@ -176,8 +176,14 @@ describe('render', () => {
       jobId: 9, state: 'approved', adapter: 'discord', channelId: '1', messageId: '2', requesterId: '42',
       decidedBy: '43', decidedAt: 1_700_000_000_000, expiresAt: 0, createdAt: 0,
     };
-    const job = { id: 9, kind: 'snapshot.revert' as const, payload: { host: 'local', vm: 'web', name: 's1', vmUuid: '0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b', snapshot: { createdAt: 1_700_000_000, files: [] } }, requester: { id: '42', name: 'alice' } };
-    const approved = approvalDecisionMessage(approval, job).embeds![0]!;
+    const job = { id: 9, kind: 'snapshot.revert' as const, payload: { host: 'local', vm: 'web', name: 's1', vmUuid: '0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b', snapshot: { createdAt: 1_700_000_000, files: [] } }, requester: { id: '42', name: 'alice' }, requestId: 'req-0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b' };
+    const approvedBody = approvalDecisionMessage(approval, job);
+    const approved = approvedBody.embeds![0]!;
+    // The buttons stay, disabled: nobody can click a decided request.
+    assert.deepEqual(approvedBody.components, [{ type: 1, components: [
+      { type: 2, custom_id: 'approve:9:req-0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b', label: 'Approve', style: 3, disabled: true },
+      { type: 2, custom_id: 'reject:9:req-0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b', label: 'Reject', style: 4, disabled: true },
+    ] }]);
     assert.equal(approved.title, 'Approved: job #9 Revert web to snapshot s1 (taken 2023-11-14 22:13 UTC) on local');
     assert.match(approved.description!, /Approved by <@43> <t:1700000000:f>\./);
     const expired = approvalDecisionMessage({ ...approval, state: 'expired', decidedBy: null, decidedAt: null }, job).embeds![0]!;
