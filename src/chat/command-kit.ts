@@ -4,8 +4,8 @@ import { MAX_NAME_LENGTH, hostNameSchema, nameSchema, vmNameSchema } from '../do
 import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.js';
 import type { Job } from '../jobs/types.js';
 import { subcommand, type HandlerContext } from './command.js';
-import { describeJob, formatDuration, formatTime } from './format.js';
-import { person } from './people.js';
+import { describeJob, formatDuration } from './format.js';
+import { moment, person } from './people.js';
 import type { Services } from './services.js';
 import { invalidOptions, options, text, type Option } from './options.js';
 import type { Reply } from './types.js';
@@ -241,7 +241,7 @@ export async function approvalReply(ctx: HandlerContext<unknown>, job: Job): Pro
       ...pinnedText(job),
       `Requested by ${person(user)}.`,
       `${who[0]!.toUpperCase()}${who.slice(1)} reacts ✅ to approve or ❌ to reject.`,
-      `Expires at ${formatTime(expiresAt)} (in ${formatDuration(Math.max(0, expiresAt - now))}).`,
+      `Expires at ${moment(expiresAt)} (in ${formatDuration(Math.max(0, expiresAt - now))}).`,
     ],
     tone: 'warning',
     approvalJobId: job.id,

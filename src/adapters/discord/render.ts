@@ -16,7 +16,8 @@ import { formatDuration } from '../../domain/duration.js';
 import { describeJob } from '../../kinds/index.js';
 import { STATE_WORDS } from '../../notifier/render.js';
 import type { StatusView } from '../../notifier/types.js';
-import { renderPeople } from '../../chat/people.js';
+import { renderMoments, renderPeople } from '../../chat/people.js';
+import { formatTime } from '../../domain/duration.js';
 import type { Choice, Reply } from '../../chat/types.js';
 import { codeBlock, cutMarkdown, escapeMarkdown } from './markdown.js';
 
@@ -76,9 +77,14 @@ export function mention(userId: string): string {
   return /^\d{1,20}$/.test(userId) ? `<@${userId}>` : escapeMarkdown(`@${userId}`);
 }
 
-/** Chat-neutral text as Discord markdown: escaped, with its people as mentions. */
+/** A moment as a Discord timestamp: each reader sees it in their own time zone. */
+export function timestamp(ms: number, style: 'f' | 'R' = 'f'): string {
+  return `<t:${Math.floor(ms / 1000)}:${style}>`;
+}
+
+/** Chat-neutral text as Discord markdown: escaped, with its people as mentions and its moments as timestamps. */
 export function discordText(text: string): string {
-  return renderPeople(text, (p) => mention(p.id), escapeMarkdown);
+  return renderPeople(text, (p) => mention(p.id), (s) => renderMoments(s, (ms) => timestamp(ms), escapeMarkdown));
 }
 
 /**
@@ -301,7 +307,8 @@ function linesToMarkdown(lines: readonly string[]): string {
   if (lines.length === 0) return '';
   const tabular = lines.some((l) => /\S {2,}\S/.test(l));
   // In a code block nothing renders, a mention neither: people are shown by id there.
-  if (tabular) return codeBlock(lines.map((l) => renderPeople(l, (p) => `<@${p.id}>`)));
+  // Nor does a timestamp: moments are UTC text there.
+  if (tabular) return codeBlock(lines.map((l) => renderPeople(l, (p) => `<@${p.id}>`, (s) => renderMoments(s, formatTime))));
   return lines.map(discordText).join('\n');
 }
 
@@ -357,7 +364,7 @@ export function approvalDecisionMessage(approval: Approval, job: Pick<Job, 'id' 
   if (approval.state === 'pending') throw new Error('approvalDecisionMessage: the approval is still pending');
   const d = DECISION[approval.state];
   const who = approval.decidedBy ? ` by ${mention(approval.decidedBy)}` : '';
-  const when = approval.decidedAt ? ` <t:${Math.floor(approval.decidedAt / 1000)}:f>` : '';
+  const when = approval.decidedAt ? ` ${timestamp(approval.decidedAt)} (${timestamp(approval.decidedAt, 'R')})` : '';
   const lines = [
     `Requested by ${mention(job.requester.id)}.`,
     approval.state === 'expired' ? `Nobody decided in time${when ? ` (expired${when})` : ''}: the job was cancelled.` : `${d.word}${who}${when}.`,

@@ -104,6 +104,9 @@ describe('Discord: buttons beside reactions', skip, () => {
     assert.match(message.content, new RegExp(`^<@&${ROLE.approver}> `));
     assert.deepEqual(message.allowedMentions, { parse: [], roles: [ROLE.approver] });
     assert.deepEqual(message.pings, { users: [], roles: [ROLE.approver], everyone: false });
+    // Times are Discord timestamps: each reader sees their own time zone.
+    assert.match(embedOf(message)?.description ?? '', /Expires at <t:\d+:f> \(in [^)]+\)\./);
+    assert.match(embedOf(message)?.description ?? '', /snapshot s1 \(taken <t:\d+:f>\)/);
 
     // The requester's click: refused, ephemeral, nothing happens.
     let c = await click(USER.alice, message.id, `approve:${jobId}:${requestId}`);
@@ -127,7 +130,7 @@ describe('Discord: buttons beside reactions', skip, () => {
     assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
     assert.ok(hasPattern(disk, 0xa1), 'the disk holds the snapshot data again');
     const decided = await decidedWith(message.id, /^Approved/);
-    assert.match(embedOf(decided)?.description ?? '', new RegExp(`Approved by <@${USER.bob}> <t:\\d+:f>\\.`));
+    assert.match(embedOf(decided)?.description ?? '', new RegExp(`Approved by <@${USER.bob}> <t:\\d+:f> \\(<t:\\d+:R>\\)\\.`));
     const audit = w.store.audit.list(1000).filter((e) => e.jobId === jobId && e.command === 'approval approve');
     assert.deepEqual(audit.map((e) => [e.userId, (e.options as { via?: string }).via]), [[USER.bob, 'button']]);
 
@@ -146,7 +149,7 @@ describe('Discord: buttons beside reactions', skip, () => {
     assert.equal(job.state, 'cancelled');
     assert.equal(w.store.approvals.get(jobId)?.state, 'rejected');
     const decided = await decidedWith(message.id, /^Rejected/);
-    assert.match(embedOf(decided)?.description ?? '', new RegExp(`Rejected by <@${USER.root}> <t:\\d+:f>\\.`));
+    assert.match(embedOf(decided)?.description ?? '', new RegExp(`Rejected by <@${USER.root}> <t:\\d+:f> \\(<t:\\d+:R>\\)\\.`));
     assert.ok(hasPattern(disk, 0xc3), 'nothing reverted');
   });
 
