@@ -313,12 +313,12 @@ async function click(interaction: ButtonInteraction, deps: InteractionDeps): Pro
       return await say(`This is not the approval request of job #${job.id}.`);
     }
     const ignored = judge(approval, user, services);
-    if (ignored) return await say(CLICK_REFUSALS[ignored.reason as keyof typeof CLICK_REFUSALS] ?? 'This click does not count.');
+    if (ignored) return await say(refusalText(ignored.reason));
     await interaction.deferUpdate();
     const outcome = await decideAs(approval, user, target.action, services, { via: 'button' });
     // Lost a race with another approver's click or reaction: say so; the winner's decision stands.
     if (outcome.kind === 'ignored') {
-      await interaction.followUp({ content: CLICK_REFUSALS[outcome.reason as keyof typeof CLICK_REFUSALS] ?? 'This click does not count.', flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
+      await interaction.followUp({ content: refusalText(outcome.reason), flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
     }
   } catch (e) {
     deps.log.error({ err: e, customId: interaction.customId, user: interaction.user.id }, 'button click failed');
@@ -332,4 +332,8 @@ async function click(interaction: ButtonInteraction, deps: InteractionDeps): Pro
       deps.log.warn({ err: e2 }, 'could not answer a failed click');
     }
   }
+}
+
+function refusalText(reason: string): string {
+  return (CLICK_REFUSALS as Record<string, string>)[reason] ?? 'This click does not count.';
 }
