@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { stopBudget } from '../../src/app.js';
-import { EnvError, loadEnv } from '../../src/config/env.js';
+import { EnvError, envSchema, loadEnv } from '../../src/config/env.js';
 
 test('KVMOPS_STOP_TIMEOUT: a duration like the others, default 30s', () => {
   assert.equal(loadEnv({}).KVMOPS_STOP_TIMEOUT, 30_000);
@@ -23,4 +24,10 @@ test('stopBudget: the grace period, two abort waits and the rest fit in the time
     // At least a fifth of the reserve is left for the notifier, the database and Discord.
     assert.ok(b.graceMs + 2 * b.abortWaitMs <= t - (t - b.graceMs) / 5, `${t}: ${JSON.stringify(b)}`);
   }
+});
+
+test('.env.example names every variable the schema reads', () => {
+  const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+  const named = new Set([...example.matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]));
+  assert.deepEqual(Object.keys(envSchema.shape).filter((k) => !named.has(k)), []);
 });
