@@ -231,6 +231,20 @@ describe('SIGTERM / SIGINT stop the whole process tree with the graceful stop', 
     assert.deepEqual(job, { state: 'queued', attempts: 0, recovered: 1, lease_expires_at: null, error_code: null }, 'handed back before the wait');
   });
 
+  test('a second signal a second after the first: exit 1 at once, the group gone, the job left for recovery', async (t) => {
+    const { bot, dbFile } = await botWithJob(t, 'npm start', '30s', 'second-signal');
+    process.kill(bot.pgid, 'SIGTERM');
+    await sleep(1_200); // the job is in its grace period
+    const { code, tookMs, left } = await signal(bot, 'SIGTERM', 'main');
+    console.error(`second SIGTERM 1.2 s after the first: exit ${code} ${tookMs} ms after it`);
+    assert.equal(code, 1, `exit 1 (got ${code}): ${bot.output()}`);
+    assert.ok(tookMs <= MARGIN_MS, `at once: ${tookMs} ms`);
+    assert.deepEqual(left, [], 'no process of the group is left');
+    const job = vmStopJob(dbFile);
+    assert.equal(job.state, 'running', 'left for recovery: its lease runs out and the next start takes it back');
+    assert.ok(job.lease_expires_at !== null && job.lease_expires_at <= Date.now() + 30_000);
+  });
+
   test('the database locked by another process: exit 0 within KVMOPS_STOP_TIMEOUT; the job keeps its lease and is recovered, not lost', async (t) => {
     const { bot, dbFile } = await botWithJob(t, 'npm start', '3s', 'locked');
     // e.g. `npm run shell` or a backup writing: the hand-back cannot be written.
