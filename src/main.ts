@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  log.info({ pid: process.pid, stopTimeoutMs: timeoutMs }, 'starting: logging in to Discord');
 
   try {
     discord = await startDiscord(core, { token, guildId, apiUrl: env.DISCORD_API_URL });

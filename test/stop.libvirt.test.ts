@@ -245,6 +245,23 @@ describe('SIGTERM / SIGINT stop the whole process tree with the graceful stop', 
     assert.ok(job.lease_expires_at !== null && job.lease_expires_at <= Date.now() + 30_000);
   });
 
+  test('SIGTERM while it is still logging in: exit 0 at once, the group gone', async (t) => {
+    const discord = await new DiscordEmulator({}).start();
+    t.after(() => discord.stop());
+    discord.delayNext('GET /gateway/bot', 8_000); // Discord slow to answer the first call
+    const bot = await startBot(discord, 'npm start', path.join(dataDir, 'starting.db'), '30s');
+    t.after(() => {
+      if (groupMembers(bot.pgid).length) process.kill(-bot.pgid, 'SIGKILL');
+    });
+    await discord.waitFor(() => bot.logs.some((l) => /^starting/.test(String(l.msg))), 60_000, 'the bot to start');
+    const { code, tookMs, left } = await signal(bot, 'SIGTERM', 'main');
+    console.error(`SIGTERM while logging in: exit ${code} after ${tookMs} ms`);
+    assert.equal(code, 0, `exit 0 (got ${code}): ${bot.output()}`);
+    assert.ok(tookMs <= MARGIN_MS, `at once: ${tookMs} ms`);
+    assert.deepEqual(left, [], 'no process of the group is left');
+    assert.ok(bot.logs.some((l) => l.msg === 'stopped'), bot.output());
+  });
+
   test('the database locked by another process: exit 0 within KVMOPS_STOP_TIMEOUT; the job keeps its lease and is recovered, not lost', async (t) => {
     const { bot, dbFile } = await botWithJob(t, 'npm start', '3s', 'locked');
     // e.g. `npm run shell` or a backup writing: the hand-back cannot be written.
