@@ -187,6 +187,7 @@ describe('SIGTERM / SIGINT stop the whole process tree with the graceful stop', 
     { name: "SIGTERM to the whole group (systemd's KillMode=control-group)", how: 'npm start', signal: 'SIGTERM', to: 'group', stopTimeout: '6s' },
     { name: 'SIGTERM to node only (KillMode=mixed)', how: 'unit', signal: 'SIGTERM', to: 'main', stopTimeout: '6s' },
     { name: 'SIGTERM to npm with KVMOPS_STOP_TIMEOUT=2s', how: 'npm start', signal: 'SIGTERM', to: 'main', stopTimeout: '2s' },
+    { name: 'SIGINT to npm only, KVMOPS_STOP_TIMEOUT=2s', how: 'npm start', signal: 'SIGINT', to: 'main', stopTimeout: '2s' },
   ];
 
   for (const c of cases) {
