@@ -19,7 +19,8 @@ const VIEWER = '300000000000000001';
 
 test('npm start runs the compiled bot', { timeout: 180_000 }, async (t) => {
   const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  assert.match(pkg.scripts.start!, /^node .*dist\/src\/main\.js$/, 'npm start runs node on dist/');
+  // `exec`: npm's shell becomes node, so the signal npm passes on reaches the bot (test/stop.libvirt.test.ts).
+  assert.match(pkg.scripts.start!, /^exec node .*dist\/src\/main\.js$/, 'npm start runs node on dist/, in place of its shell');
   assert.equal(pkg.scripts.prepare, 'tsc -p tsconfig.build.json', 'npm ci builds dist/');
 
   const dir = mkdtempSync(path.join(tmpdir(), 'kvmops-start-'));
