@@ -11,6 +11,8 @@ import { DiscordEmulator } from './discord-emulator/index.js';
  * `npm start` runs compiled JavaScript: what `tsc -p tsconfig.build.json` emits (built here
  * into a temp dir, the same way `npm ci`'s prepare step builds dist/) logs in to the Discord
  * emulator, registers its commands, answers a command, and stops with exit 0 on SIGTERM.
+ * `*.slow.test.ts`: no libvirt needed, but the tsc build alone takes seconds, so `npm test`
+ * runs it and `npm run test:unit` does not.
  */
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
