@@ -4,8 +4,9 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { openDatabase } from '../../src/jobs/db.js';
 import { checkDatabase, jobStats } from '../../src/jobs/stats.js';
-import { openJobStore } from '../../src/jobs/store.js';
+import { openJobStore, SqliteJobStore } from '../../src/jobs/store.js';
 import type { EnqueueRequest } from '../../src/jobs/types.js';
 import { startOpsServer, type DiscordStatus, type PingableHosts } from '../../src/ops/http.js';
 import { createMetrics } from '../../src/ops/metrics.js';
@@ -107,4 +108,19 @@ export async function setUp(
     return { status: r.status, body: JSON.parse(r.body) as Record<string, any> };
   };
   return { store, metrics, server, scrape, healthz };
+}
+
+/** A database with some history, so a backup takes more than an instant. */
+export function seed(file: string, jobs: number): number[] {
+  const store = new SqliteJobStore(openDatabase(file));
+  const ids: number[] = [];
+  store.db.transaction(() => {
+    for (let i = 0; i < jobs; i++) {
+      store.enqueue(vmStart(`seed-${i}`));
+      const c = store.claim('seed', 60_000)!;
+      ids.push(store.complete(c.lease, { note: 'x'.repeat(200) }).id);
+    }
+  })();
+  store.close();
+  return ids;
 }
