@@ -19,6 +19,9 @@ cd "$(dirname "$0")/.."
 
 CONCURRENCY=${TEST_CONCURRENCY:-3}
 TSX=(node --import tsx --test)
+# The reports go to files first: keep the reporter node would pick for this output (spec on a
+# terminal, TAP otherwise, as in CI).
+if [ -t 1 ]; then TSX+=(--test-reporter=spec); fi
 
 node_modules/.bin/tsc --noEmit -p . || exit 1
 
@@ -40,10 +43,12 @@ libvirt=$!
 
 wait "$host_free"
 host_free_status=$?
+host_free= # reaped: its pid is no longer ours to kill
 echo "== host-free tests (${#HOST_FREE[@]} files, $CONCURRENCY at a time): exit $host_free_status"
 cat "$logs/host-free"
 wait "$libvirt"
 libvirt_status=$?
+libvirt=
 echo "== real-libvirt tests (${#LIBVIRT[@]} files, one at a time): exit $libvirt_status"
 cat "$logs/libvirt"
 
