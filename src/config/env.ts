@@ -120,6 +120,12 @@ export const envSchema = z.object({
   /** Worker limits: jobs at once in all, and per host. */
   KVMOPS_CONCURRENCY: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(64).default(4)),
   KVMOPS_HOST_CONCURRENCY: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(64).default(2)),
+  /**
+   * SIGTERM/SIGINT → exit 0 within this: running jobs finish or are handed back to the queue
+   * (stopBudget in src/app.ts splits it); what is still unfinished at the end is left for
+   * recovery (its lease expires and the next start runs it again).
+   */
+  KVMOPS_STOP_TIMEOUT: z.preprocess(emptyAsUnset, duration.default('30s')),
 });
 
 export type Env = z.infer<typeof envSchema>;
