@@ -10,6 +10,7 @@ import { openDatabase, type Database } from './db.js';
 import { enqueueOp } from './enqueue.js';
 import { failOp } from './fail.js';
 import { heartbeatOp } from './heartbeat.js';
+import { listOp } from './list.js';
 import { SqliteOutbox } from './outbox.js';
 import { progressOp } from './progress.js';
 import { reapOp } from './reap.js';
@@ -30,11 +31,6 @@ export interface StoreOptions extends ContextOptions {
   /** A change listener threw (it must not undo a committed change). Default: console.error. */
   onListenerError?: (error: unknown, job: Job) => void;
 }
-
-const LIST = `
-SELECT * FROM jobs
-WHERE (@state IS NULL OR state = @state) AND (@requesterId IS NULL OR requester_id = @requesterId)
-ORDER BY id DESC LIMIT @limit`;
 
 /**
  * The job queue on SQLite: composes the one-verb-per-file operations, and calls change listeners
@@ -74,7 +70,7 @@ export class SqliteJobStore implements JobStore {
       reap: reapOp(ctx),
     };
     this.#get = db.prepare<[number], JobRow>('SELECT * FROM jobs WHERE id = ?');
-    this.#list = db.prepare<{ state: string | null; requesterId: string | null; limit: number }, JobRow>(LIST);
+    this.#list = listOp(db);
     this.#setStatusMessage = db.prepare(
       'UPDATE jobs SET status_message_id = @messageId, updated_at = @now WHERE id = @jobId RETURNING *',
     );
@@ -94,9 +90,7 @@ export class SqliteJobStore implements JobStore {
 
   /** Newest first; default limit 50. */
   list(filter: JobFilter = {}): Job[] {
-    return this.#list
-      .all({ state: filter.state ?? null, requesterId: filter.requesterId ?? null, limit: filter.limit ?? 50 })
-      .map(rowToJob);
+    return this.#list(filter);
   }
 
   claim(owner: string, leaseMs: number, limits?: ClaimLimits): { job: Job; lease: Lease } | undefined {
