@@ -13,6 +13,7 @@ import { heartbeatOp } from './heartbeat.js';
 import { listOp } from './list.js';
 import { SqliteOutbox } from './outbox.js';
 import { progressOp } from './progress.js';
+import { pruneOp, type PruneStepOptions, type PruneStepResult } from './prune.js';
 import { reapOp } from './reap.js';
 import { releaseOp } from './release.js';
 import { rowToJob, type JobRow } from './rows.js';
@@ -68,6 +69,7 @@ export class SqliteJobStore implements JobStore {
       cancelRunning: cancelRunningOp(ctx),
       requestCancel: requestCancelOp(ctx),
       reap: reapOp(ctx),
+      prune: pruneOp(ctx),
     };
     this.#get = db.prepare<[number], JobRow>('SELECT * FROM jobs WHERE id = ?');
     this.#list = listOp(db);
@@ -134,6 +136,20 @@ export class SqliteJobStore implements JobStore {
     const jobs = this.#ops.reap(now);
     jobs.forEach((job) => this.#changed(job));
     return jobs;
+  }
+
+  /** The store's clock (epoch ms): what it writes into created_at, finished_at … */
+  now(): number {
+    return this.#ctx.now();
+  }
+
+  /**
+   * One retention step (prune.ts): at most 1,000 rows of old history deleted in one short
+   * transaction. Writes no event and calls no listener (a pruned job changed no state). Throws
+   * `db-busy` when the database is locked or full (nothing deleted; the next step tries again).
+   */
+  pruneStep(opts: PruneStepOptions): PruneStepResult {
+    return this.#ops.prune(opts);
   }
 
   setStatusMessage(jobId: number, messageId: string): void {

@@ -4,6 +4,7 @@ import { DUE_APPROVALS_SQL, PENDING_APPROVALS_SQL } from '../../src/jobs/approva
 import { CLAIM_SQL } from '../../src/jobs/claim.js';
 import { LIST_SQL } from '../../src/jobs/list.js';
 import { PENDING_BY_ADAPTER_SQL, PENDING_OF_JOB_SQL, PENDING_SQL } from '../../src/jobs/outbox.js';
+import { PRUNE_SQL } from '../../src/jobs/prune.js';
 import { EXPIRED_SQL } from '../../src/jobs/reap.js';
 import { STATS_SQL } from '../../src/jobs/stats.js';
 import type { SqliteJobStore } from '../../src/jobs/store.js';
@@ -11,7 +12,8 @@ import { fillHistory } from '../helpers/history.js';
 import { alice, freshStore, vmStart } from './helpers.js';
 
 /**
- * Every query the bot runs on a timer or per command, with the plan SQLite picks for it. None
+ * Every query the bot runs on a timer or per command (and the retention prune's), with the plan
+ * SQLite picks for it. None
  * may walk a table whose size is the history (`SCAN jobs`, `SCAN job_events`, `SCAN audit`,
  * `SCAN approvals`) or sort it: each reads an index bounded by the live jobs (queued, running,
  * pending), by one job or user, or by a LIMIT. The one bounded walk allowed is `/job list` with
@@ -52,6 +54,11 @@ const QUERIES: Query[] = [
   { name: 'metrics: running', sql: STATS_SQL.running, params: [], uses: /SCAN jobs USING (COVERING )?INDEX jobs_lease/ },
   { name: 'metrics: approvals pending', sql: STATS_SQL.approvals, params: [], uses: /SCAN approvals USING (COVERING )?INDEX approvals_pending/ },
   { name: 'metrics: recent', sql: STATS_SQL.recent, params: [50], uses: /(SCAN|SEARCH) jobs USING INDEX jobs_finished/ },
+  { name: 'prune: candidates', sql: PRUNE_SQL.candidates, params: [{ before: NOW, afterAt: 0, afterId: 0, limit: 250 }], uses: /SEARCH jobs USING INDEX jobs_finished \(finished_at>\? AND finished_at<\?\)/ },
+  { name: 'prune: undelivered', sql: PRUNE_SQL.undelivered, params: [1], uses: /SEARCH job_events USING INDEX job_events_job \(job_id=\?\)/ },
+  { name: 'prune: events', sql: PRUNE_SQL.events, params: [1, 250], uses: /SEARCH job_events USING COVERING INDEX job_events_job \(job_id=\?\)/ },
+  { name: 'prune: job', sql: PRUNE_SQL.job, params: [1], uses: /SEARCH jobs USING INTEGER PRIMARY KEY \(rowid=\?\)/ },
+  { name: 'prune: audit', sql: PRUNE_SQL.audit, params: [NOW, 250], uses: /SEARCH audit USING COVERING INDEX audit_at \(at<\?\)/ },
 ];
 
 /** Tables whose size is the history: walking one (not one of its partial indexes) is the bug. */
