@@ -65,6 +65,7 @@ test('retention: old finished jobs go with their events and approvals, in steps 
   assert.equal(total('events'), 9_000);
   assert.equal(total('approvals'), 300);
   assert.equal(total('audit'), 0, 'audit rows are kept a year');
+  assert.equal(store.db.pragma('synchronous', { simple: true }), 2, 'the connection is back to FULL after the prune commits');
 
   const left = (store.db.prepare(`SELECT id FROM jobs ORDER BY id`).all() as Array<{ id: number }>).map((r) => r.id);
   const range = (r: { firstId: number; lastId: number }) => Array.from({ length: r.lastId - r.firstId + 1 }, (_, i) => r.firstId + i);
