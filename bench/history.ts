@@ -240,6 +240,8 @@ export async function benchHistory(): Promise<BenchResult[]> {
       console.error(`bench history: prune ${JSON.stringify(totals)} in ${(took / 1000).toFixed(1)} s`);
       results.push({ name: `prune of ${pruneJobs / 1000}k jobs: longest step, CPU time (${totals!.steps} steps)`, value: maxCpu, unit: 'ms', target: '≤ 50 ms', pass: maxCpu <= 50 });
       results.push({ name: `prune: longest event-loop gap, wall clock (idle loop alongside: ${fmt(idle)} ms)`, value: gap, unit: 'ms', floor: idle, ratio: gap / idle });
+      const freed = (store.db.pragma('freelist_count', { simple: true }) as number) * (store.db.pragma('page_size', { simple: true }) as number);
+      results.push({ name: 'prune: space freed for reuse per 1,000 jobs pruned', value: ((freed / pruneJobs) * 1000) / 1024, unit: 'KiB' });
       results.push({ name: 'prune: rows deleted per second', value: (totals!.jobs + totals!.events + totals!.approvals + totals!.audit) / (took / 1000), unit: 'rows/s' });
     }
   } finally {
