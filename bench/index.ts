@@ -14,6 +14,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   worker: async () => (await import('./worker.js')).benchWorker,
   discord: async () => (await import('./discord.js')).benchDiscord,
   events: async () => (await import('./events.js')).benchEvents,
+  history: async () => (await import('./history.js')).benchHistory,
 };
 
 function fmt(n: number | undefined, digits = 3): string {

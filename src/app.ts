@@ -12,11 +12,12 @@ import type { NotificationSink } from './notifier/types.js';
 import { startOps, type Ops, type DiscordStatus } from './ops/index.js';
 import { createLogger, type AppLogger } from './ops/logger.js';
 import { ApprovalSweeper } from './worker/approval-sweeper.js';
+import { Pruner } from './worker/pruner.js';
 import { Worker } from './worker/worker.js';
 
 /**
- * The composition root: one process runs the chat adapter(s), the worker, the notifier and
- * the approval sweeper over one SQLite store (SQLite has one writer; docs/architecture.md). Every entry
+ * The composition root: one process runs the chat adapter(s), the worker, the notifier, the
+ * approval sweeper and the retention pruner over one SQLite store (SQLite has one writer; docs/architecture.md). Every entry
  * point (bot, shell, demo, tests) builds the same `App`, so they behave alike.
  *
  * Order matters: the core (store, hypervisor, services, router) exists first so an adapter can
@@ -104,6 +105,9 @@ export interface StartOptions {
   /** Worker lease; tests shorten it. */
   leaseMs?: number;
   approvalSweepMs?: number;
+  /** Retention runs: how often, and the first one after start (tests shorten them). */
+  pruneEveryMs?: number;
+  pruneFirstAfterMs?: number;
 }
 
 export async function startApp(core: AppCore, opts: StartOptions): Promise<App> {
@@ -135,8 +139,17 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
     logger,
     ...(opts.approvalSweepMs ? { everyMs: opts.approvalSweepMs } : {}),
   });
+  const pruner = new Pruner(store, {
+    retentionMs: env.KVMOPS_RETENTION,
+    auditRetentionMs: env.KVMOPS_AUDIT_RETENTION,
+    logger,
+    ...(opts.pruneEveryMs ? { everyMs: opts.pruneEveryMs } : {}),
+    ...(opts.pruneFirstAfterMs !== undefined ? { firstAfterMs: opts.pruneFirstAfterMs } : {}),
+    now: () => store.now(),
+  });
   notifier.start();
   sweeper.start();
+  pruner.start();
   worker.start();
   let stopped: Promise<void> | undefined;
   return {
@@ -147,6 +160,7 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
     stop(stopOpts = {}) {
       stopped ??= (async () => {
         sweeper.stop();
+        await pruner.stop();
         await worker.stop({
           graceMs: stopOpts.graceMs ?? 30_000,
           ...(stopOpts.abortWaitMs !== undefined ? { abortWaitMs: stopOpts.abortWaitMs } : {}),

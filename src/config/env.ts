@@ -20,12 +20,27 @@ const roleIds = z
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^\d{1,20}$/, 'role ids are Discord snowflakes (digits)')));
 
-/** `30m`, `2h`, `45s`, `1d` → milliseconds. */
+/** `30m`, `2h`, `45s`, `1d`, `2w`, `1y` (365 days) → milliseconds. */
 export function parseDuration(s: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(s.trim());
+  const m = /^(\d+)(ms|s|m|h|d|w|y)$/.exec(s.trim());
   if (!m) throw new Error(`not a duration: ${s} (use e.g. 30m, 2h)`);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 }[
+    m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w' | 'y'
+  ];
   return Number(m[1]) * unit;
+}
+
+/**
+ * KVMOPS_RETENTION and KVMOPS_AUDIT_RETENTION: a duration (`90d`, `1y`, `12w`), or `off` / `0`
+ * to keep everything (null). At least one hour: a shorter one is surely a typo (`90` for `90d`
+ * is refused as not a duration), and would prune a job's history before anyone reads it.
+ */
+export function parseRetention(s: string): number | null {
+  const text = s.trim().toLowerCase();
+  if (text === 'off' || text === '0') return null;
+  const ms = parseDuration(text);
+  if (ms < 3_600_000) throw new Error(`"${s}": keep history at least 1h (or say off to keep everything)`);
+  return ms;
 }
 /** A string variable read by `parse`; what it throws becomes the variable's issue. */
 const parsedBy = <T>(parse: (s: string) => T) =>
@@ -64,6 +79,7 @@ export function parseRateLimit(s: string): RateLimitSetting {
   return { capacity, windowMs };
 }
 const rateLimit = parsedBy(parseRateLimit);
+const retention = parsedBy(parseRetention);
 
 export interface HostConfig {
   name: string;
@@ -111,6 +127,10 @@ export const envSchema = z.object({
   KVMOPS_RATE_LIMIT: z.preprocess(emptyAsUnset, rateLimit.default('30/1m')),
   /** Per-user flood guard of its own on reads (lists read the host fresh), same syntax. */
   KVMOPS_READ_RATE_LIMIT: z.preprocess(emptyAsUnset, rateLimit.default('60/1m')),
+  /** How long finished jobs (with their events and approvals) are kept; null = off, keep all. */
+  KVMOPS_RETENTION: z.preprocess(emptyAsUnset, retention.default('90d')),
+  /** How long audit rows are kept; null = off, keep all. */
+  KVMOPS_AUDIT_RETENTION: z.preprocess(emptyAsUnset, retention.default('1y')),
   /** 127.0.0.1 port for /healthz and /metrics; unset = off. */
   KVMOPS_HTTP_PORT: opt(z.coerce.number().int().min(1).max(65535)),
   KVMOPS_LOG_LEVEL: z.preprocess(

@@ -6,8 +6,10 @@ import type { Approval, Approvals, DecideOutcome, Decision, Job, Requester } fro
 
 const SELECT = `SELECT * FROM approvals WHERE job_id = ?`;
 const BY_MESSAGE = `SELECT * FROM approvals WHERE message_id = ?`;
-const PENDING = `SELECT * FROM approvals WHERE state = 'pending' ORDER BY job_id`;
-const DUE = `SELECT * FROM approvals WHERE state = 'pending' AND expires_at <= ? ORDER BY job_id`;
+// Both on `approvals_pending` (pending approvals only): with `ORDER BY job_id` alone the planner
+// scanned every approval ever made. Exported for test/jobs/query-plans.test.ts.
+export const PENDING_APPROVALS_SQL = `SELECT * FROM approvals INDEXED BY approvals_pending WHERE state = 'pending' ORDER BY job_id`;
+export const DUE_APPROVALS_SQL = `SELECT * FROM approvals INDEXED BY approvals_pending WHERE state = 'pending' AND expires_at <= ? ORDER BY job_id`;
 
 const ATTACH = `
 UPDATE approvals SET adapter = @adapter, channel_id = @channelId, message_id = @messageId
@@ -54,9 +56,9 @@ export class SqliteApprovals implements Approvals {
     const { db } = ctx;
     this.#select = db.prepare<[number], ApprovalRow>(SELECT);
     this.#byMessage = db.prepare<[string], ApprovalRow>(BY_MESSAGE);
-    this.#pending = db.prepare<[], ApprovalRow>(PENDING);
+    this.#pending = db.prepare<[], ApprovalRow>(PENDING_APPROVALS_SQL);
     this.#attach = db.prepare(ATTACH);
-    const due = db.prepare<[number], ApprovalRow>(DUE);
+    const due = db.prepare<[number], ApprovalRow>(DUE_APPROVALS_SQL);
     const settle = db.prepare(SETTLE);
     const queueJob = db.prepare(QUEUE_JOB);
     const cancelJob = db.prepare(CANCEL_JOB);

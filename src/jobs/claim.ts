@@ -17,6 +17,9 @@ import type { Job, Lease } from './types.js';
  * Jobs awaiting approval do not block others: they take their place in the line (by id) once
  * approved.
  *
+ * The candidates are read in claim order from `jobs_claimable` (partial: queued jobs only), never
+ * from the history; INDEXED BY keeps the planner from preferring another index and a sort.
+ *
  * Attempts are counted here, and the fencing token is bumped: the previous holder's lease dies.
  */
 export const CLAIM_SQL = `
@@ -24,7 +27,7 @@ UPDATE jobs
 SET state = 'running', attempts = attempts + 1, lease_owner = @owner, lease_token = lease_token + 1,
     lease_expires_at = @now + @leaseMs, progress = NULL, started_at = @now, updated_at = @now
 WHERE id = (
-  SELECT j.id FROM jobs j
+  SELECT j.id FROM jobs j INDEXED BY jobs_claimable
   WHERE j.state = 'queued' AND j.run_at <= @now
     AND NOT EXISTS (
       SELECT 1 FROM job_resources mine

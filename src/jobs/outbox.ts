@@ -57,7 +57,7 @@ export const PENDING_SQL = `SELECT e.*, j.request_id FROM job_events e JOIN jobs
   WHERE e.adapter = ? AND e.delivered_at IS NULL AND e.id > ? ORDER BY e.id LIMIT ?`;
 export const PENDING_OF_JOB_SQL = `SELECT e.*, j.request_id FROM job_events e JOIN jobs j ON j.id = e.job_id
   WHERE e.job_id = ? AND e.id > ? AND e.delivered_at IS NULL ORDER BY e.id`;
-const PENDING_BY_ADAPTER = `SELECT adapter, count(*) AS n FROM job_events WHERE delivered_at IS NULL GROUP BY adapter`;
+export const PENDING_BY_ADAPTER_SQL = `SELECT adapter, count(*) AS n FROM job_events WHERE delivered_at IS NULL GROUP BY adapter`;
 const DELIVERED = `UPDATE job_events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL`;
 const ATTEMPT_FAILED = `UPDATE job_events SET attempts = attempts + 1, last_error = ? WHERE id = ?`;
 const EXISTS = `SELECT 1 FROM job_events WHERE id = ?`;
@@ -105,7 +105,7 @@ export class SqliteOutbox implements Outbox {
   constructor(private readonly ctx: StoreContext) {
     this.#pending = ctx.db.prepare<[string, number, number], EventRow>(PENDING_SQL);
     this.#pendingOfJob = ctx.db.prepare<[number, number], EventRow>(PENDING_OF_JOB_SQL);
-    this.#pendingByAdapter = ctx.db.prepare<[], { adapter: string; n: number }>(PENDING_BY_ADAPTER);
+    this.#pendingByAdapter = ctx.db.prepare<[], { adapter: string; n: number }>(PENDING_BY_ADAPTER_SQL);
     this.#delivered = ctx.db.prepare<[number, number]>(DELIVERED);
     this.#attemptFailed = ctx.db.prepare<[string, number]>(ATTEMPT_FAILED);
     this.#exists = ctx.db.prepare<[number]>(EXISTS);

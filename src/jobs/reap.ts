@@ -2,7 +2,9 @@ import { immediate, type StoreContext } from './context.js';
 import { rowToJob, type JobRow } from './rows.js';
 import type { Job } from './types.js';
 
-const EXPIRED = `SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ? ORDER BY id`;
+// On `jobs_lease` (running jobs only): with a bare `ORDER BY id` the planner walked the primary
+// key, i.e. the whole history (196 ms every 15 s at 1 M jobs). The sort is of expired leases only.
+export const EXPIRED_SQL = `SELECT * FROM jobs INDEXED BY jobs_lease WHERE state = 'running' AND lease_expires_at < ? ORDER BY id`;
 
 const REQUEUE = `
 UPDATE jobs
@@ -35,7 +37,7 @@ RETURNING *`;
  * `cancelled` (event `cancelled`). The lease token is left as it was; the next claim bumps it.
  */
 export function reapOp(ctx: StoreContext): (now?: number) => Job[] {
-  const expired = ctx.db.prepare<[number]>(EXPIRED);
+  const expired = ctx.db.prepare<[number]>(EXPIRED_SQL);
   const requeue = ctx.db.prepare(REQUEUE);
   const fail = ctx.db.prepare(FAIL);
   const cancel = ctx.db.prepare(CANCEL);

@@ -6,17 +6,16 @@ import type { Database } from './db.js';
 /**
  * Read-only figures about the queue for /metrics and /healthz. Called at every scrape and from
  * the bot's own process (one event loop with the worker and the chat adapter), so a call must
- * cost about the same with 200 jobs in the table as with 200,000:
+ * cost the same with 200 jobs in the table as with 1,000,000 — every statement below reads an
+ * index bounded by the live jobs or by a LIMIT, never the history (plans pinned by
+ * test/jobs/query-plans.test.ts):
  *
- * - counts by state and kind are kept incrementally per connection, because a GROUP BY over the
- *   whole table is a full scan (measured here: ~600 ms at 200,000 jobs). The first call counts
- *   everything once; later calls read only rows with a new id (a rowid range) plus the few rows
- *   that were still live last time (by primary key). This is exact because final states are
- *   final (a job never leaves succeeded / failed / cancelled) and ids only grow. Rows deleted by
- *   hand would go unnoticed, so everything is recounted once per `recountMs` (default 1 h).
- * - queue depth and the oldest queued job: the `jobs_claimable` partial index;
- * - running: the `jobs_lease` partial index; approvals pending: `approvals_pending`;
- * - recent durations: the newest ids first, stopping after `recentLimit` finished jobs.
+ * - counts by state and kind: the `job_counts` table, kept by triggers on `jobs` in the same
+ *   transaction as every insert, state change and delete (migration 005) — a few rows, exact,
+ *   whoever changed the jobs (the prune, or a hand-written DELETE, included);
+ * - queue depth and the oldest queued job: `jobs_claimable` (queued jobs only);
+ * - running: `jobs_lease` (running jobs only); approvals pending: `approvals_pending`;
+ * - recent durations: `jobs_finished`, newest finish first, `recentLimit` rows.
  *
  * Everything is read in one read transaction: one consistent snapshot while the worker writes.
  */
@@ -47,14 +46,23 @@ export interface JobStats {
   /** created_at of the oldest queued job, epoch ms; null with an empty queue. */
   oldestQueuedAt: number | null;
   approvalsPending: number;
-  /** The most recent finished jobs, newest first. */
+  /** The most recently finished jobs, newest finish first. */
   recent: FinishedJobDuration[];
 }
 
+// Exported for test/jobs/query-plans.test.ts.
+export const STATS_SQL = {
+  counts: `SELECT state, kind, n FROM job_counts WHERE n > 0`,
+  queue: `SELECT COUNT(*) AS queued, SUM(run_at <= ?) AS runnable, MIN(created_at) AS oldest FROM jobs INDEXED BY jobs_claimable WHERE state = 'queued'`,
+  running: `SELECT COUNT(*) AS n FROM jobs INDEXED BY jobs_lease WHERE state = 'running'`,
+  approvals: `SELECT COUNT(*) AS n FROM approvals INDEXED BY approvals_pending WHERE state = 'pending'`,
+  recent: `SELECT id, kind, state, started_at, finished_at FROM jobs INDEXED BY jobs_finished
+    WHERE state IN (${[...FINAL_STATES].map((x) => `'${x}'`).join(', ')}) AND finished_at IS NOT NULL
+    ORDER BY finished_at DESC LIMIT ?`,
+} as const;
+
 interface Statements {
-  all: Statement<[], IdStateKind>;
-  since: Statement<[number], IdStateKind>;
-  byId: Statement<[number], IdStateKind>;
+  counts: Statement<[], { state: string; kind: string; n: number }>;
   queue: Statement<[number], { queued: number; runnable: number | null; oldest: number | null }>;
   running: Statement<[], { n: number }>;
   approvals: Statement<[], { n: number }>;
@@ -62,43 +70,17 @@ interface Statements {
   ping: Statement<[], { ok: number }>;
 }
 
-interface IdStateKind {
-  id: number;
-  state: string;
-  kind: string;
-}
-
-/** Per connection: the final-state counts so far, and the rows that were live at the last call. */
-interface Tally {
-  finals: Map<string, number>;
-  /** Highest id seen. */
-  cursor: number;
-  /** Ids at or below `cursor` that were not final yet. */
-  live: Set<number>;
-  countedAt: number;
-}
-
 const cache = new WeakMap<Database, Statements>();
-const tallies = new WeakMap<Database, Tally>();
 
 function statements(db: Database): Statements {
   let s = cache.get(db);
   if (!s) {
-    const finals = [...FINAL_STATES].map((x) => `'${x}'`).join(', ');
     s = {
-      all: db.prepare(`SELECT id, state, kind FROM jobs`),
-      since: db.prepare(`SELECT id, state, kind FROM jobs WHERE id > ?`),
-      byId: db.prepare(`SELECT id, state, kind FROM jobs WHERE id = ?`),
-      queue: db.prepare(
-        `SELECT COUNT(*) AS queued, SUM(run_at <= ?) AS runnable, MIN(created_at) AS oldest FROM jobs WHERE state = 'queued'`,
-      ),
-      running: db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'running'`),
-      approvals: db.prepare(`SELECT COUNT(*) AS n FROM approvals WHERE state = 'pending'`),
-      recent: db.prepare(
-        `SELECT id, kind, state, started_at, finished_at FROM jobs
-          WHERE state IN (${finals}) AND finished_at IS NOT NULL
-          ORDER BY id DESC LIMIT ?`,
-      ),
+      counts: db.prepare(STATS_SQL.counts),
+      queue: db.prepare(STATS_SQL.queue),
+      running: db.prepare(STATS_SQL.running),
+      approvals: db.prepare(STATS_SQL.approvals),
+      recent: db.prepare(STATS_SQL.recent),
       ping: db.prepare(`SELECT 1 AS ok`),
     };
     cache.set(db, s);
@@ -106,45 +88,10 @@ function statements(db: Database): Statements {
   return s;
 }
 
-const pairKey = (state: string, kind: string) => `${state}\u0000${kind}`;
-
-/** Counts by (state, kind); must run inside a read transaction. */
-function countJobs(db: Database, s: Statements, recountMs: number): JobCount[] {
-  let tally = tallies.get(db);
-  let rows: Iterable<IdStateKind>;
-  if (!tally || Date.now() - tally.countedAt >= recountMs) {
-    tally = { finals: new Map(), cursor: 0, live: new Set(), countedAt: Date.now() };
-    tallies.set(db, tally);
-    rows = s.all.iterate();
-  } else {
-    const again: IdStateKind[] = [];
-    for (const id of tally.live) {
-      const r = s.byId.get(id);
-      if (r) again.push(r);
-    }
-    tally.live.clear();
-    rows = [...again, ...s.since.iterate(tally.cursor)];
-  }
-  const live = new Map<string, number>();
-  for (const r of rows) {
-    const map = FINAL_STATES.has(r.state as JobState) ? tally.finals : live;
-    const k = pairKey(r.state, r.kind);
-    map.set(k, (map.get(k) ?? 0) + 1);
-    if (map === live) tally.live.add(r.id);
-    if (r.id > tally.cursor) tally.cursor = r.id;
-  }
-  return [...tally.finals, ...live].map(([k, count]) => {
-    const [state, kind] = k.split('\u0000') as [JobState, JobKind];
-    return { state, kind, count };
-  });
-}
-
 export interface JobStatsOptions {
   now?: number;
   /** How many recent finished jobs; default 50. */
   recentLimit?: number;
-  /** Full recount of the (state, kind) counts at least this often; default 1 h. */
-  recountMs?: number;
 }
 
 export function jobStats(db: Database, opts: JobStatsOptions = {}): JobStats {
@@ -154,7 +101,7 @@ export function jobStats(db: Database, opts: JobStatsOptions = {}): JobStats {
   return db.transaction(() => {
     const q = s.queue.get(now) ?? { queued: 0, runnable: 0, oldest: null };
     return {
-      counts: countJobs(db, s, opts.recountMs ?? 3_600_000),
+      counts: s.counts.all().map((r) => ({ state: r.state as JobState, kind: r.kind as JobKind, count: r.n })),
       queued: q.queued,
       runnable: q.runnable ?? 0,
       running: s.running.get()?.n ?? 0,

@@ -10,8 +10,10 @@ import { openDatabase, type Database } from './db.js';
 import { enqueueOp } from './enqueue.js';
 import { failOp } from './fail.js';
 import { heartbeatOp } from './heartbeat.js';
+import { listOp } from './list.js';
 import { SqliteOutbox } from './outbox.js';
 import { progressOp } from './progress.js';
+import { pruneOp, type PruneStepOptions, type PruneStepResult } from './prune.js';
 import { reapOp } from './reap.js';
 import { releaseOp } from './release.js';
 import { rowToJob, type JobRow } from './rows.js';
@@ -30,11 +32,6 @@ export interface StoreOptions extends ContextOptions {
   /** A change listener threw (it must not undo a committed change). Default: console.error. */
   onListenerError?: (error: unknown, job: Job) => void;
 }
-
-const LIST = `
-SELECT * FROM jobs
-WHERE (@state IS NULL OR state = @state) AND (@requesterId IS NULL OR requester_id = @requesterId)
-ORDER BY id DESC LIMIT @limit`;
 
 /**
  * The job queue on SQLite: composes the one-verb-per-file operations, and calls change listeners
@@ -72,9 +69,10 @@ export class SqliteJobStore implements JobStore {
       cancelRunning: cancelRunningOp(ctx),
       requestCancel: requestCancelOp(ctx),
       reap: reapOp(ctx),
+      prune: pruneOp(ctx),
     };
     this.#get = db.prepare<[number], JobRow>('SELECT * FROM jobs WHERE id = ?');
-    this.#list = db.prepare<{ state: string | null; requesterId: string | null; limit: number }, JobRow>(LIST);
+    this.#list = listOp(db);
     this.#setStatusMessage = db.prepare(
       'UPDATE jobs SET status_message_id = @messageId, updated_at = @now WHERE id = @jobId RETURNING *',
     );
@@ -94,9 +92,7 @@ export class SqliteJobStore implements JobStore {
 
   /** Newest first; default limit 50. */
   list(filter: JobFilter = {}): Job[] {
-    return this.#list
-      .all({ state: filter.state ?? null, requesterId: filter.requesterId ?? null, limit: filter.limit ?? 50 })
-      .map(rowToJob);
+    return this.#list(filter);
   }
 
   claim(owner: string, leaseMs: number, limits?: ClaimLimits): { job: Job; lease: Lease } | undefined {
@@ -140,6 +136,20 @@ export class SqliteJobStore implements JobStore {
     const jobs = this.#ops.reap(now);
     jobs.forEach((job) => this.#changed(job));
     return jobs;
+  }
+
+  /** The store's clock (epoch ms): what it writes into created_at, finished_at … */
+  now(): number {
+    return this.#ctx.now();
+  }
+
+  /**
+   * One retention step (prune.ts): at most 1,000 rows of old history deleted in one short
+   * transaction. Writes no event and calls no listener (a pruned job changed no state). Throws
+   * `db-busy` when the database is locked or full (nothing deleted; the next step tries again).
+   */
+  pruneStep(opts: PruneStepOptions): PruneStepResult {
+    return this.#ops.prune(opts);
   }
 
   setStatusMessage(jobId: number, messageId: string): void {
