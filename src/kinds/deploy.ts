@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deployNames, hostNameSchema, MAX_BATCH_BASE_LENGTH, MAX_DEPLOY_COUNT, templateNameSchema, vmNameSchema } from '../domain/names.js';
 import { holds, templateResource, vmResource } from '../domain/resources.js';
+import { newVmChanges } from './inventory.js';
 import { defineKind, onHost, opOf, str } from './kind.js';
 
 export const deployPayload = z
@@ -54,4 +55,6 @@ export const deploy = defineKind({
     );
     return { vms: r.vms, mode: r.mode, started: r.started };
   },
+  // The VMs it made, read whole (their disks hang on the template).
+  inventory: (p, r, ctx) => newVmChanges(ctx, p.host, Array.isArray(r.vms) ? r.vms.map(String) : []),
 });
