@@ -141,6 +141,12 @@ export interface DeployResult {
   vms: string[];
   mode: DeployMode;
   started: boolean;
+  /**
+   * The VMs as this call left them, for the inventory: the ones it made from what it made (their
+   * uuids, the files it created and the template disk each backs onto — no read-back), the ones
+   * an earlier attempt of the request made read whole.
+   */
+  made?: InventoryVm[];
 }
 
 export interface Progress {

@@ -1,3 +1,4 @@
+import type { VmState } from '../hypervisor/types.js';
 import type { ExecutorContext, InventoryChange } from './kind.js';
 
 /**
@@ -20,6 +21,23 @@ export async function vmChanges(ctx: ExecutorContext, p: { host: string; vm: str
     return [vm ? { type: 'vm', host: p.host, vm } : { type: 'vm-gone', host: p.host, uuid }];
   } catch {
     return uuid === undefined ? [] : [{ type: 'vm-stale', host: p.host, uuid }];
+  }
+}
+
+/**
+ * A VM whose state the job set (start, stop): only its state, no read-back. Its uuid is the
+ * pinned one, else looked up by name (one cheap listing); unknown → nothing (the diff sees it).
+ */
+export async function vmStateChanges(
+  ctx: ExecutorContext,
+  p: { host: string; vm: string; vmUuid?: string | undefined },
+  state: VmState,
+): Promise<InventoryChange[]> {
+  try {
+    const uuid = p.vmUuid ?? (await ctx.host.inventory.listDomainStates()).find((d) => d.name === p.vm)?.uuid;
+    return uuid === undefined ? [] : [{ type: 'vm-state', host: p.host, uuid, state }];
+  } catch {
+    return [];
   }
 }
 

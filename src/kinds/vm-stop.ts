@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { hostNameSchema, vmNameSchema } from '../domain/names.js';
 import { onlyVm } from '../domain/resources.js';
-import { vmChanges } from './inventory.js';
+import { vmStateChanges } from './inventory.js';
 import { defineKind, onHost, opOf } from './kind.js';
 import { pinnedVm, vmState, vmTargetOf, vmUuidSchema } from './vm-ref.js';
 
@@ -24,6 +24,6 @@ export const vmStop = defineKind({
     await ctx.host.stopVm({ ...vmTargetOf(p), force: p.force }, opOf(ctx));
     return { vm: p.vm, state: 'shut off' };
   },
-  // The VM read back whole: its state.
-  inventory: (p, _r, ctx) => vmChanges(ctx, p),
+  // Only its state changed (no read-back: the state is what the job just made it).
+  inventory: (p, _r, ctx) => vmStateChanges(ctx, p, 'shut off'),
 });

@@ -27,13 +27,14 @@ describe('jobs write their inventory rows (real libvirt, real kinds, no reconcil
   let store: SqliteJobStore;
   let inv: InventoryStore;
   let worker: Worker;
+  let hypervisor: ReturnType<typeof createHypervisor>;
 
   before(() => {
     env = makeTestEnv('invjob');
     dbDir = mkdtempSync(path.join(tmpdir(), 'kvmops-invjob-'));
     store = openJobStore(path.join(dbDir, 'kvmops.db'));
     inv = new InventoryStore(store.db);
-    const hypervisor = createHypervisor({ hosts: [{ name: 'local', uri: 'qemu:///system' }], storageDir: env.storageDir });
+    hypervisor = createHypervisor({ hosts: [{ name: 'local', uri: 'qemu:///system' }], storageDir: env.storageDir });
     worker = new Worker({ store, hypervisor, inventory: inv.write, logger: silentLogger });
     worker.start();
   });
@@ -73,6 +74,10 @@ describe('jobs write their inventory rows (real libvirt, real kinds, no reconcil
     assert.equal(w1.uuid, uuidsByName().get(`${web}-01`));
     assert.equal(inv.reads.vm('local', w1.uuid)?.disks[0]?.template, tpl);
     assert.equal(inv.reads.templates('local').find((x) => x.name === tpl)?.dependents, 2);
+    // the deploy reports what it made without reading it back: the same as a read of the host
+    const [read] = await hypervisor.host('local').inventory.readVms([w1]);
+    assert.deepEqual(inv.reads.vm('local', w1.uuid)?.disks, read?.disks);
+    assert.equal(read?.state, inv.reads.vm('local', w1.uuid)?.state);
 
     ok(await run('vm.start', { vm: w1.name, vmUuid: w1.uuid }));
     assert.equal(inv.reads.vm('local', w1.uuid)?.state, 'running');
