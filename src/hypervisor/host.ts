@@ -5,7 +5,7 @@ import { parseVersion } from './parse.js';
 import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from './snapshots/index.js';
 import { StorageLayout } from './storage.js';
 import { createTemplate, deleteTemplate, listTemplates, readInventoryTemplates, templateNames } from './templates.js';
-import { listDomainStates, readInventoryVms } from './inventory.js';
+import { hostListing, listDomainStates, readInventoryVms } from './inventory.js';
 import type { SysprepOptions } from './sysprep.js';
 import type { InventoryReader, CreateSnapshotRequest, CreateTemplateRequest, DeleteVmResult, DeployRequest, DeployResult, HostDriver, OpContext, RevertRequest, RevertResult, SnapshotInfo, SnapshotRef, StopRequest, TemplateInfo, TemplatePin, VmInfo, VmSummary, VmTarget } from './types.js';
 import { assertName } from './validate.js';
@@ -52,6 +52,7 @@ export class LibvirtHost implements HostDriver {
     const h = (this.ctx = hostContext(host, opts));
     this.inventory = {
       listDomainStates: (ctx) => listDomainStates(h, ctx),
+      listing: (ctx) => hostListing(h, ctx),
       readVms: (refs, ctx) => readInventoryVms(h, refs, ctx),
       templateNames: async (ctx) => {
         await ensurePools(h, ctx);

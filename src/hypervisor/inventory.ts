@@ -8,7 +8,9 @@ import { parseDomBlkList, parseDomState, parseNameList, type BlkEntry } from './
 import { asDomainUuid, type DomainUuid } from './domain-uuid.js';
 import { listDomains, parseDomainList, type DomainRef } from './domains.js';
 import { snapshotsOf } from './snapshots/list.js';
-import type { InventoryDisk, InventoryVm, ListedVm, OpContext, VmState } from './types.js';
+import type { HostListing, InventoryDisk, InventoryVm, ListedVm, OpContext, VmState } from './types.js';
+import { ensurePools } from './pools.js';
+import { templateNamesOf } from './templates.js';
 import { isVmDomain } from './vms.js';
 import { virshArgs } from './virsh-args.js';
 import type { XmlElement } from './xml.js';
@@ -71,11 +73,23 @@ function fileDisks(xml: XmlElement, blk: BlkEntry[]): DomainView['disks'] {
  * that came between the lists — get a `domstate` each. Appliance domains are left out (vms.ts).
  */
 export async function listDomainStates(h: HostContext, ctx: OpContext = {}): Promise<ListedVm[]> {
+  return (await hostListing(h, ctx, { templates: false })).vms;
+}
+
+/**
+ * The reconcile's whole cheap diff in ONE virsh process: the domain listing above and, with
+ * `templates`, the template names (a refresh and a volume list of the templates pool; pools
+ * ensured first).
+ */
+export async function hostListing(h: HostContext, ctx: OpContext = {}, opts = { templates: true }): Promise<HostListing> {
   const states = ['running', 'paused', 'shutoff'] as const;
-  const rs = await h.virsh.multi([virshArgs.listDomains(), ...states.map((s) => virshArgs.listUuidsInState(s))], {
+  if (opts.templates) await ensurePools(h, ctx);
+  const tpl = opts.templates ? [virshArgs.poolRefresh(h.storage.templatesPool), virshArgs.volList(h.storage.templatesPool)] : [];
+  const rs = await h.virsh.multi([virshArgs.listDomains(), ...states.map((s) => virshArgs.listUuidsInState(s)), ...tpl], {
     timeoutMs: 60_000,
     signal: ctx.signal,
   });
+  const templates = opts.templates ? (okStdout(rs[4]), templateNamesOf(okStdout(rs[5]))) : [];
   const domains = parseDomainList(okStdout(rs[0])).filter((d) => isVmDomain(d.name));
   const stateOf = new Map<string, VmState>();
   states.forEach((s, i) => {
@@ -90,10 +104,11 @@ export async function listDomainStates(h: HostContext, ctx: OpContext = {}): Pro
       stateOf.set(d.uuid, parseDomState(okStdout(r)).state);
     });
   }
-  return domains.flatMap((d) => {
+  const vms = domains.flatMap((d) => {
     const state = stateOf.get(d.uuid);
     return state ? [{ uuid: d.uuid, name: d.name, state }] : [];
   });
+  return { vms, templates };
 }
 
 /**

@@ -94,7 +94,12 @@ export async function templateNames(h: HostContext, ctx: OpContext = {}): Promis
     { timeoutMs: 30_000, signal: ctx.signal },
   );
   okStdout(refresh);
-  return parseVolList(okStdout(list))
+  return templateNamesOf(okStdout(list));
+}
+
+/** The template names in a `vol-list` of the templates pool: its `<name>.xml` volumes with a valid name. Pure. */
+export function templateNamesOf(volList: string): string[] {
+  return parseVolList(volList)
     .map((v) => v.name)
     .filter((n) => n.endsWith('.xml'))
     .map((n) => n.slice(0, -4))

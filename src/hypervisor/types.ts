@@ -221,6 +221,13 @@ export interface ListedVm {
   state: VmState;
 }
 
+/** What the reconcile's cheap diff reads, in one virsh process. */
+export interface HostListing {
+  vms: ListedVm[];
+  /** Names of the templates present. */
+  templates: string[];
+}
+
 /** A VM disk as the inventory keeps it. */
 export interface InventoryDisk {
   target: string;
@@ -270,8 +277,10 @@ export interface InventoryTemplate {
  * for the objects that are new or changed. Never a host-wide chain scan.
  */
 export interface InventoryReader {
-  /** Every VM domain with its state: one virsh process, cost of `list --all --uuid --name` ×5. */
+  /** Every VM domain with its state: one virsh process (a name list and three libvirt-filtered state lists). */
   listDomainStates(ctx?: OpContext): Promise<ListedVm[]>;
+  /** The same and the template names, in one virsh process: the reconcile's whole cheap diff. */
+  listing(ctx?: OpContext): Promise<HostListing>;
   /**
    * These domains (by uuid; the name is the listed one, used only when the definition cannot be
    * read), read whole; ones that vanished meanwhile are left out.

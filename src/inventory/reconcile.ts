@@ -7,15 +7,16 @@ import type { InventoryStore } from './store.js';
 /**
  * Keeps the inventory true from the host WITHOUT rescanning it. Each pass, per host:
  *
- * 1. the cheap diff: one `list --all --uuid --name` with libvirt-filtered states (one virsh
- *    process, whatever the number of domains) against the inventory's rows;
+ * 1. the cheap diff: one `list --all --uuid --name` with libvirt-filtered states and the
+ *    templates pool's volume list (ONE virsh process, whatever the number of domains) against
+ *    the inventory's rows;
  * 2. domains that are new, renamed, changed state, or marked stale by a job are read whole
  *    (definition, disks and their chains, snapshots) — in batches, each batch written in its own
  *    transaction; rows of domains no longer listed are removed;
  * 3. besides, the `rotate` rows read longest ago are read again: a change no listing shows (a
  *    disk added to a shut-off VM, a snapshot taken by hand) is caught within
  *    ⌈VMs / rotate⌉ passes, without ever reading the whole host at once;
- * 4. templates: names from the templates pool; new ones read, vanished ones removed, and the one
+ * 4. templates (names from the same listing): new ones read, vanished ones removed, and the one
  *    seen longest ago read again.
  *
  * The first pass on a host never imported is the import: every domain is new, read in batches
@@ -134,7 +135,7 @@ export class Reconciler {
     const started = now();
     const importing = store.hostStatus(hostName).importedAt === null;
 
-    const listed = await host.inventory.listDomainStates({ signal });
+    const { vms: listed, templates: templateNames } = await host.inventory.listing({ signal });
     const at = started;
     const known = new Map(store.reads.vms(hostName).map((v) => [v.uuid, v]));
     const listedUuids = new Set(listed.map((l) => l.uuid));
@@ -171,7 +172,7 @@ export class Reconciler {
         progress.done += slice.length;
         if (importing) logger.info({ host: hostName, done: progress.done, total: progress.total }, `inventory: importing ${hostName}: ${fmt(progress.done)} / ${fmt(progress.total)} domains`);
       }
-      const t = await this.#templates(hostName, at, signal);
+      const t = await this.#templates(hostName, templateNames, at, signal);
       store.markReconciled(hostName, now(), true);
       const stats: ReconcileStats = {
         host: hostName,
@@ -191,10 +192,9 @@ export class Reconciler {
     }
   }
 
-  async #templates(hostName: string, at: number, signal: AbortSignal): Promise<{ read: number; gone: number }> {
+  async #templates(hostName: string, names: readonly string[], at: number, signal: AbortSignal): Promise<{ read: number; gone: number }> {
     const { store } = this.#opts;
     const host = this.#opts.hypervisor.host(hostName);
-    const names = await host.inventory.templateNames({ signal });
     const present = new Set(names);
     const known = store.reads.templates(hostName);
     const knownNames = new Set(known.map((t) => t.name));

@@ -46,6 +46,7 @@ test('jobs that finish while a reconcile reads the host: its late answers undo n
   const reading = gate<InventoryVm[]>();
   const reader: InventoryReader = {
     listDomainStates: () => listing.p,
+    listing: async () => ({ vms: await listing.p, templates: [] }),
     readVms: () => reading.p,
     templateNames: async () => [],
     readTemplates: async () => [],
