@@ -4,12 +4,11 @@ import type { HostContext } from './host-context.js';
 import { parseVersion } from './parse.js';
 import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from './snapshots/index.js';
 import { StorageLayout } from './storage.js';
-import { createTemplate, deleteTemplate, listTemplates, readInventoryTemplates, templateNames } from './templates.js';
+import { createTemplate, deleteTemplate, listTemplates, readInventoryTemplates } from './templates.js';
 import { hostListing, listDomainStates, readInventoryVms } from './inventory.js';
 import type { SysprepOptions } from './sysprep.js';
 import type { InventoryReader, CreateSnapshotRequest, CreateTemplateRequest, DeleteVmResult, DeployRequest, DeployResult, HostDriver, OpContext, RevertRequest, RevertResult, SnapshotInfo, SnapshotRef, StopRequest, TemplateInfo, TemplatePin, VmInfo, VmSummary, VmTarget } from './types.js';
 import { assertName } from './validate.js';
-import { ensurePools } from './pools.js';
 import { virshArgs } from './virsh-args.js';
 import { Virsh } from './virsh.js';
 import { deleteVm, listVms, startVm, stopVm, vmInfo } from './vms.js';
@@ -54,10 +53,6 @@ export class LibvirtHost implements HostDriver {
       listDomainStates: (ctx) => listDomainStates(h, ctx),
       listing: (ctx) => hostListing(h, ctx),
       readVms: (refs, ctx) => readInventoryVms(h, refs, ctx),
-      templateNames: async (ctx) => {
-        await ensurePools(h, ctx);
-        return templateNames(h, ctx);
-      },
       readTemplates: (names, ctx) => readInventoryTemplates(h, names, ctx),
     };
   }

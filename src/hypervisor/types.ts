@@ -286,8 +286,6 @@ export interface InventoryReader {
    * read), read whole; ones that vanished meanwhile are left out.
    */
   readVms(refs: readonly { uuid: string; name: string }[], ctx?: OpContext): Promise<InventoryVm[]>;
-  /** Names of the templates present (a pool refresh and a volume list). */
-  templateNames(ctx?: OpContext): Promise<string[]>;
   /** These templates, read whole; missing ones are left out. */
   readTemplates(names: readonly string[], ctx?: OpContext): Promise<InventoryTemplate[]>;
 }

@@ -48,7 +48,6 @@ test('jobs that finish while a reconcile reads the host: its late answers undo n
     listDomainStates: () => listing.p,
     listing: async () => ({ vms: await listing.p, templates: [] }),
     readVms: () => reading.p,
-    templateNames: async () => [],
     readTemplates: async () => [],
   };
   const hypervisor = namesOnlyHypervisor(['local'], { inventory: reader });
