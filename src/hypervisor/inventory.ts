@@ -146,7 +146,14 @@ export async function readInventoryVms(h: HostContext, refs: readonly { uuid: st
       partial.push({ ref: { uuid: d.uuid, name }, state, disks, hasSnapshots });
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
-      partial.push({ ref: d, state: 'shut off', disks: [], unreadable: why, hasSnapshots: false });
+      // its state when that much could be read; else "shut off" (nothing claims it runs)
+      let state: VmState = 'shut off';
+      try {
+        state = parseDomState(okStdout(group[0])).state;
+      } catch {
+        // keep the default
+      }
+      partial.push({ ref: d, state, disks: [], unreadable: why, hasSnapshots: false });
     }
   });
   const snapshots = new Map<string, InventoryVm['snapshots']>();
