@@ -85,11 +85,14 @@ export async function hostListing(h: HostContext, ctx: OpContext = {}, opts = { 
   const states = ['running', 'paused', 'shutoff'] as const;
   if (opts.templates) await ensurePools(h, ctx);
   const tpl = opts.templates ? [virshArgs.poolRefresh(h.storage.templatesPool), virshArgs.volList(h.storage.templatesPool)] : [];
-  const rs = await h.virsh.multi([virshArgs.listDomains(), ...states.map((s) => virshArgs.listUuidsInState(s)), ...tpl], {
+  const rs = await h.virsh.multi([virshArgs.listDomains(), ...states.map((s) => virshArgs.listUuidsInState(s)), ...tpl, virshArgs.domstatsBlock()], {
     timeoutMs: 60_000,
     signal: ctx.signal,
   });
   const templates = opts.templates ? (okStdout(rs[4]), templateNamesOf(okStdout(rs[5]))) : [];
+  // a libvirt that cannot say leaves the signs out: then only names and states tell changes
+  const stats = rs.at(-1)!;
+  const blocks = stats.error ? new Map<string, string>() : parseDomstatsBlocks(stats.stdout);
   const domains = parseDomainList(okStdout(rs[0])).filter((d) => isVmDomain(d.name));
   const stateOf = new Map<string, VmState>();
   states.forEach((s, i) => {
@@ -106,9 +109,42 @@ export async function hostListing(h: HostContext, ctx: OpContext = {}, opts = { 
   }
   const vms = domains.flatMap((d) => {
     const state = stateOf.get(d.uuid);
-    return state ? [{ uuid: d.uuid, name: d.name, state }] : [];
+    const b = blocks.get(d.name);
+    return state ? [{ uuid: d.uuid, name: d.name, state, ...(b !== undefined ? { blocks: b } : {}) }] : [];
   });
   return { vms, templates };
+}
+
+/**
+ * `domstats --block` → domain name → its disks' sign, `target=path` a line in libvirt's order
+ * (a disk without a path, an empty cdrom, as `target=`). Pure.
+ */
+export function parseDomstatsBlocks(out: string): Map<string, string> {
+  const signs = new Map<string, string>();
+  let name: string | null = null;
+  let disks = new Map<number, { target?: string; path?: string }>();
+  const close = () => {
+    if (name === null) return;
+    const lines = [...disks.entries()].sort((a, b) => a[0] - b[0]).map(([, d]) => `${d.target ?? '?'}=${d.path ?? ''}`);
+    signs.set(name, lines.join('\n'));
+  };
+  for (const line of out.split('\n')) {
+    const dom = /^Domain: '(.*)'$/.exec(line);
+    if (dom) {
+      close();
+      name = dom[1]!;
+      disks = new Map();
+      continue;
+    }
+    const m = /^\s+block\.(\d+)\.(name|path)=(.*)$/.exec(line);
+    if (!m || name === null) continue;
+    const d = disks.get(Number(m[1])) ?? {};
+    if (m[2] === 'name') d.target = m[3]!;
+    else d.path = m[3]!;
+    disks.set(Number(m[1]), d);
+  }
+  close();
+  return signs;
 }
 
 /**

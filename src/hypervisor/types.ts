@@ -219,6 +219,12 @@ export interface ListedVm {
   uuid: string;
   name: string;
   state: VmState;
+  /**
+   * Its disks as `domstats --block` lists them (`target=path` a line, in libvirt's order): when
+   * it differs from the one stored with the row, the definition changed (a disk added, removed
+   * or replaced) and the VM is read whole. Absent when libvirt did not say.
+   */
+  blocks?: string;
 }
 
 /** What the reconcile's cheap diff reads, in one virsh process. */
@@ -256,6 +262,8 @@ export interface InventoryVm {
   uuid: string;
   name: string;
   state: VmState;
+  /** The listing's `blocks` this record was read for (the reconcile sets it; a job's record has none). */
+  blocks?: string;
   disks: InventoryDisk[];
   snapshots: InventorySnapshot[];
 }

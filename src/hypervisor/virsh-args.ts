@@ -35,6 +35,11 @@ export const virshArgs = toolBuilders(VIRSH, {
    */
   listUuidsInState: (state: 'running' | 'paused' | 'shutoff' | 'other'): string[] => ['list', '--all', '--uuid', `--state-${state}`],
   listAll: (): string[] => ['list', '--all'],
+  /**
+   * Every domain's disks (`block.N.name` / `block.N.path`) in one call: the reconcile's cheap
+   * sign that a definition changed (measured at ~310 domains: 1.5× `list --all --uuid --name`).
+   */
+  domstatsBlock: (): string[] => ['domstats', '--block'],
   domstate: (d: DomainUuid): string[] => ['domstate', '--reason', d],
   dominfo: (d: DomainUuid): string[] => ['dominfo', d],
   dumpxml: (d: DomainUuid, opts: { inactive?: boolean } = {}): string[] =>

@@ -23,6 +23,8 @@ export interface KnownVm {
   state: VmState;
   readAt: number;
   stale: boolean;
+  /** The listing's disk sign it was read for; null when a job wrote it. */
+  blocks: string | null;
 }
 
 export interface KnownVmDetail extends KnownVm {
@@ -45,6 +47,7 @@ interface VmRow {
   state: string;
   read_at: number;
   stale: number;
+  blocks: string | null;
 }
 interface DiskRow {
   target: string;
@@ -62,7 +65,7 @@ interface SnapshotRow {
   files: string;
 }
 
-const toVm = (r: VmRow): KnownVm => ({ uuid: r.uuid, name: r.name, state: r.state as VmState, readAt: r.read_at, stale: r.stale === 1 });
+const toVm = (r: VmRow): KnownVm => ({ uuid: r.uuid, name: r.name, state: r.state as VmState, readAt: r.read_at, stale: r.stale === 1, blocks: r.blocks });
 
 export class InventoryReads {
   readonly #templates;
@@ -86,12 +89,12 @@ FROM inventory_templates t WHERE t.host = @host ORDER BY t.name`);
 SELECT name FROM inventory_templates WHERE host = @host AND name >= @prefix AND name < @prefix || char(1114111)
 ORDER BY name LIMIT @limit`);
     this.#vmPage = db.prepare<{ host: string; offset: number; limit: number }, VmRow>(
-      'SELECT uuid, name, state, read_at, stale FROM inventory_vms WHERE host = @host ORDER BY name, uuid LIMIT @limit OFFSET @offset',
+      'SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE host = @host ORDER BY name, uuid LIMIT @limit OFFSET @offset',
     );
     this.#vmCount = db.prepare<{ host: string }, { n: number }>('SELECT count(*) AS n FROM inventory_vms WHERE host = @host');
-    this.#vm = db.prepare<{ host: string; uuid: string }, VmRow>('SELECT uuid, name, state, read_at, stale FROM inventory_vms WHERE host = @host AND uuid = @uuid');
+    this.#vm = db.prepare<{ host: string; uuid: string }, VmRow>('SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE host = @host AND uuid = @uuid');
     this.#vmsByName = db.prepare<{ host: string; name: string }, VmRow>(
-      'SELECT uuid, name, state, read_at, stale FROM inventory_vms WHERE host = @host AND name = @name',
+      'SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE host = @host AND name = @name',
     );
     this.#disks = db.prepare<{ host: string; uuid: string }, DiskRow>(
       'SELECT target, file, format, chain, template, unreadable FROM inventory_vm_disks WHERE host = @host AND vm_uuid = @uuid ORDER BY target',
@@ -99,7 +102,7 @@ ORDER BY name LIMIT @limit`);
     this.#snapshots = db.prepare<{ host: string; uuid: string }, SnapshotRow>(
       'SELECT name, kind, parent, created_at, files FROM inventory_snapshots WHERE host = @host AND vm_uuid = @uuid ORDER BY created_at, name',
     );
-    this.#allVms = db.prepare<{ host: string }, VmRow>('SELECT uuid, name, state, read_at, stale FROM inventory_vms WHERE host = @host');
+    this.#allVms = db.prepare<{ host: string }, VmRow>('SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE host = @host');
     this.#seenOldest = db.prepare<{ host: string }, { name: string }>(
       'SELECT name FROM inventory_templates WHERE host = @host ORDER BY seen_at, name LIMIT 1',
     );

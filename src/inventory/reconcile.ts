@@ -7,15 +7,15 @@ import type { InventoryStore } from './store.js';
 /**
  * Keeps the inventory true from the host WITHOUT rescanning it. Each pass, per host:
  *
- * 1. the cheap diff: one `list --all --uuid --name` with libvirt-filtered states and the
- *    templates pool's volume list (ONE virsh process, whatever the number of domains) against
- *    the inventory's rows;
- * 2. domains that are new, renamed, changed state, or marked stale by a job are read whole
- *    (definition, disks and their chains, snapshots) — in batches, each batch written in its own
- *    transaction; rows of domains no longer listed are removed;
+ * 1. the cheap diff: one `list --all --uuid --name` with libvirt-filtered states, every domain's
+ *    disks (`domstats --block`) and the templates pool's volume list (ONE virsh process,
+ *    whatever the number of domains) against the inventory's rows;
+ * 2. domains that are new, renamed, changed state or disks, or marked stale by a job are read
+ *    whole (definition, disks and their chains, snapshots) — in batches, each batch written in
+ *    its own transaction; rows of domains no longer listed are removed;
  * 3. besides, the `rotate` rows read longest ago are read again: a change no listing shows (a
- *    disk added to a shut-off VM, a snapshot taken by hand) is caught within
- *    ⌈VMs / rotate⌉ passes, without ever reading the whole host at once;
+ *    snapshot taken by hand) is caught within ⌈VMs / rotate⌉ passes, without ever reading the
+ *    whole host at once;
  * 4. templates (names from the same listing): new ones read, vanished ones removed, and the one
  *    seen longest ago read again.
  *
@@ -146,7 +146,9 @@ export class Reconciler {
     const unchanged: ListedVm[] = [];
     for (const l of listed) {
       const k = known.get(l.uuid);
-      (!k || k.stale || k.name !== l.name || k.state !== l.state ? changed : unchanged).push(l);
+      // a disk sign that differs (or none stored: a job wrote the row) means the definition may have changed
+      const blocksChanged = l.blocks !== undefined && k?.blocks !== l.blocks;
+      (!k || k.stale || k.name !== l.name || k.state !== l.state || blocksChanged ? changed : unchanged).push(l);
     }
     const rotated = unchanged.sort((a, b) => known.get(a.uuid)!.readAt - known.get(b.uuid)!.readAt).slice(0, importing ? 0 : rotate);
     const toRead = [...changed, ...rotated];
@@ -164,7 +166,10 @@ export class Reconciler {
         const found = new Set(vms.map((v) => v.uuid));
         store.write(
           [
-            ...vms.map((vm): InventoryChange => ({ type: 'vm', host: hostName, vm })),
+            ...vms.map((vm): InventoryChange => {
+              const sign = slice.find((s) => s.uuid === vm.uuid)?.blocks;
+              return { type: 'vm', host: hostName, vm: sign !== undefined ? { ...vm, blocks: sign } : vm };
+            }),
             ...slice.filter((s) => !found.has(s.uuid)).map((s): InventoryChange => ({ type: 'vm-gone', host: hostName, uuid: s.uuid })),
           ],
           batchAt,

@@ -15,8 +15,9 @@ import type { InventoryChange } from '../kinds/kind.js';
 export type InventoryWrite = (changes: readonly InventoryChange[], at: number) => void;
 
 const UPSERT_VM = `
-INSERT INTO inventory_vms (host, uuid, name, state, read_at, stale) VALUES (@host, @uuid, @name, @state, @at, 0)
-ON CONFLICT (host, uuid) DO UPDATE SET name = excluded.name, state = excluded.state, read_at = excluded.read_at, stale = 0
+INSERT INTO inventory_vms (host, uuid, name, state, read_at, stale, blocks) VALUES (@host, @uuid, @name, @state, @at, 0, @blocks)
+ON CONFLICT (host, uuid) DO UPDATE SET name = excluded.name, state = excluded.state, read_at = excluded.read_at, stale = 0,
+  blocks = excluded.blocks
 WHERE inventory_vms.read_at <= excluded.read_at`;
 
 export function inventoryWriter(db: Database): InventoryWrite {
@@ -46,7 +47,7 @@ WHERE inventory_templates.seen_at <= excluded.seen_at`);
       switch (c.type) {
         case 'vm': {
           const { vm } = c;
-          if (upsertVm.run({ host: c.host, uuid: vm.uuid, name: vm.name, state: vm.state, at }).changes === 0) break; // newer row kept
+          if (upsertVm.run({ host: c.host, uuid: vm.uuid, name: vm.name, state: vm.state, at, blocks: vm.blocks ?? null }).changes === 0) break; // newer row kept
           clearDisks.run(c.host, vm.uuid);
           clearSnapshots.run(c.host, vm.uuid);
           for (const d of vm.disks) {

@@ -75,7 +75,7 @@ describe('reconcile: the real host, changed behind kvmops’ back', skipUnlessLi
     assert.deepEqual(jobs.db.prepare('SELECT count(*) AS n FROM inventory_vm_disks WHERE vm_uuid = ?').get(uuid), { n: 0 }, 'its disks went with it');
   });
 
-  it('a disk added to a shut-off VM (no listing shows it) is seen when its row is marked stale, or when the rotation reaches it', async () => {
+  it('a disk added to or removed from a shut-off VM by hand is seen within one pass (its disk sign changed)', async () => {
     const name = env.vmName('b');
     const vda = createDisk(`${env.storageDir}/b.qcow2`, { sizeMiB: 16 });
     defineVm(name, [vda]);
@@ -87,20 +87,37 @@ describe('reconcile: the real host, changed behind kvmops’ back', skipUnlessLi
     const vdb = createDisk(`${env.storageDir}/b-vdb.qcow2`, { sizeMiB: 16 });
     virsh('attach-disk', name, vdb, 'vdb', '--config', '--subdriver', 'qcow2');
     await diffOnly.reconcileNow();
-    assert.deepEqual(inv.reads.vm('local', uuid)?.disks.map((d) => d.target), ['vda'], 'the cheap diff alone cannot see it');
+    assert.deepEqual(inv.reads.vm('local', uuid)?.disks.map((d) => [d.target, d.file]), [['vda', vda], ['vdb', vdb]]);
+
+    virsh('detach-disk', name, 'vdb', '--config');
+    await diffOnly.reconcileNow();
+    assert.deepEqual(inv.reads.vm('local', uuid)?.disks.map((d) => d.target), ['vda']);
+  });
+
+  it('a snapshot taken by hand (no listing shows it) is seen when a job marks the VM stale, or when the rotation reaches it', async () => {
+    const name = env.vmName('c');
+    defineVm(name, [createDisk(`${env.storageDir}/c.qcow2`, { sizeMiB: 16 })]);
+    const uuid = uuidsByName().get(name)!;
+    const diffOnly = new Reconciler({ hypervisor, store: inv, everyMs: 3_600_000, rotate: 0, logger: silentLogger });
+    await diffOnly.reconcileNow();
+    assert.deepEqual(inv.reads.vm('local', uuid)?.snapshots, []);
+
+    virsh('snapshot-create-as', name, 'by-hand');
+    await diffOnly.reconcileNow();
+    assert.deepEqual(inv.reads.vm('local', uuid)?.snapshots, [], 'the cheap diff alone cannot see it');
 
     // a job that changed the VM but could not read it back marks it stale: the next pass reads it
     inv.write([{ type: 'vm-stale', host: 'local', uuid }], Date.now());
     await diffOnly.reconcileNow();
-    assert.deepEqual(inv.reads.vm('local', uuid)?.disks.map((d) => d.target), ['vda', 'vdb']);
+    assert.deepEqual(inv.reads.vm('local', uuid)?.snapshots.map((s) => [s.name, s.kind]), [['by-hand', 'internal']]);
     assert.equal(inv.reads.vm('local', uuid)?.stale, false);
 
     // behind kvmops' back: the rotation re-reads the rows read longest ago; this one is the
     // newest read, so a rotation as large as the host is what reaches it in one pass
-    virsh('detach-disk', name, 'vdb', '--config');
+    virsh('snapshot-delete', name, 'by-hand');
     const listed = (await hypervisor.host('local').inventory.listDomainStates()).length;
     const rotating = new Reconciler({ hypervisor, store: inv, everyMs: 3_600_000, rotate: listed + 50, logger: silentLogger });
     await rotating.reconcileNow();
-    assert.deepEqual(inv.reads.vm('local', uuid)?.disks.map((d) => d.target), ['vda']);
+    assert.deepEqual(inv.reads.vm('local', uuid)?.snapshots, []);
   });
 });

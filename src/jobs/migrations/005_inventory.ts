@@ -42,6 +42,9 @@ CREATE TABLE inventory_vms (
   read_at     INTEGER NOT NULL,
   -- 1: something changed it that the record may not show yet; the next reconcile reads it whole
   stale       INTEGER NOT NULL DEFAULT 0 CHECK (stale IN (0, 1)),
+  -- its disks as the listing's \`domstats --block\` showed them when it was read (NULL: written by
+  -- a job); another sign in a later listing means the definition changed
+  blocks      TEXT,
   PRIMARY KEY (host, uuid)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX inventory_vms_name ON inventory_vms (host, name);
