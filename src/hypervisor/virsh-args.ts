@@ -37,9 +37,11 @@ export const virshArgs = toolBuilders(VIRSH, {
   listAll: (): string[] => ['list', '--all'],
   /**
    * Every domain's disks (`block.N.name` / `block.N.path`) in one call: the reconcile's cheap
-   * sign that a definition changed (measured at ~310 domains: 1.5× `list --all --uuid --name`).
+   * sign that a definition changed (measured at ~300 domains: the whole listing 97 ms, a bare
+   * `list --all --uuid --name` 58 ms). `--nowait`: what needs no job on the domain only — a hung
+   * QEMU never holds the listing up, and the sizes (a stat of every file) are left out.
    */
-  domstatsBlock: (): string[] => ['domstats', '--block'],
+  domstatsBlock: (): string[] => ['domstats', '--block', '--nowait'],
   domstate: (d: DomainUuid): string[] => ['domstate', '--reason', d],
   dominfo: (d: DomainUuid): string[] => ['dominfo', d],
   dumpxml: (d: DomainUuid, opts: { inactive?: boolean } = {}): string[] =>
