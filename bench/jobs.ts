@@ -79,6 +79,60 @@ function batch(cycle: Cycle): [number, number] {
   return [n, Number(process.hrtime.bigint() - start) / 1e9];
 }
 
+const PIN_JOBS = 2_000;
+const PIN_UUID = '0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b';
+
+/**
+ * What pinning costs (issue 20): the same command — vm.start, whose pin is optional — enqueued,
+ * then claimed and completed, with its VM's uuid in the payload and without, taking turns in
+ * batches on two files. The difference per command is the pin's price: the payload's extra field
+ * checked and stored at enqueue and checked again at the claim. (The pin's value comes from the
+ * catalog lookup the command already made for its existence check: no extra host read.)
+ */
+function benchPinning(dir: string): BenchResult[] {
+  const sides = (['pinned', 'bare'] as const).map((name) => ({
+    name,
+    store: new SqliteJobStore(openDatabase(join(dir, `pin-${name}.db`))),
+    enqueueS: 0,
+    claimS: 0,
+  }));
+  try {
+    for (let done = 0; done < PIN_JOBS; done += BATCH) {
+      for (const side of done % (2 * BATCH) ? [...sides].reverse() : sides) {
+        let t = process.hrtime.bigint();
+        for (let i = done; i < done + BATCH; i++) {
+          side.store.enqueue({
+            kind: 'vm.start',
+            payload: { host: 'local', vm: `vm-${i}`, ...(side.name === 'pinned' ? { vmUuid: PIN_UUID } : {}) },
+            requester: { id: '1', name: 'bench' },
+            notify: { adapter: 'shell', guildId: null, channelId: 'bench' },
+          });
+        }
+        side.enqueueS += Number(process.hrtime.bigint() - t) / 1e9;
+        t = process.hrtime.bigint();
+        for (let i = 0; i < BATCH; i++) {
+          const c = side.store.claim('bench', LEASE_MS);
+          if (c) side.store.complete(c.lease, { ok: true });
+        }
+        side.claimS += Number(process.hrtime.bigint() - t) / 1e9;
+      }
+    }
+    const [pinned, bare] = sides as [(typeof sides)[0], (typeof sides)[0]];
+    const ms = (s: number) => (s * 1000) / PIN_JOBS;
+    const extraEnqueue = ms(pinned.enqueueS) - ms(bare.enqueueS);
+    const extraClaim = ms(pinned.claimS) - ms(bare.claimS);
+    console.error(
+      `bench pinning: enqueue ${ms(pinned.enqueueS).toFixed(3)} vs ${ms(bare.enqueueS).toFixed(3)} ms, claim+complete ${ms(pinned.claimS).toFixed(3)} vs ${ms(bare.claimS).toFixed(3)} ms`,
+    );
+    return [
+      { name: 'enqueue, pinned vs not: extra per command', value: extraEnqueue, unit: 'ms', floor: ms(bare.enqueueS), ratio: ms(pinned.enqueueS) / ms(bare.enqueueS), target: '≤ 1 ms more', pass: extraEnqueue <= 1 },
+      { name: 'claim+complete, pinned vs not: extra per job', value: extraClaim, unit: 'ms', floor: ms(bare.claimS), ratio: ms(pinned.claimS) / ms(bare.claimS), target: '≤ 1 ms more', pass: extraClaim <= 1 },
+    ];
+  } finally {
+    for (const side of sides) side.store.close();
+  }
+}
+
 export async function benchJobs(): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'kvmops-bench-jobs-'));
   const store = new SqliteJobStore(openDatabase(seeded(dir, 'store')));
@@ -104,6 +158,7 @@ export async function benchJobs(): Promise<BenchResult[]> {
     return [
       { name: 'claim+complete (bare SQL)', value: floor, unit: 'cycles/s' },
       { name: 'claim+complete (SqliteJobStore)', value, unit: 'cycles/s', floor, ratio, target: '≥ 0.8 × bare', pass: ratio >= 0.8 },
+      ...benchPinning(dir),
     ];
   } finally {
     store.close();

@@ -61,8 +61,8 @@ export default defineCommand({
       defer: true,
       options: options({ name: nameOption('Template to delete', 'template'), host: hostOption }),
       handle: enqueues('template.delete', async (services, p) => {
-        // fresh: the template pinned is the one there now
-        const t = await requireTemplate(services, p.host, p.name, { fresh: true });
+        let t = await requireTemplate(services, p.host, p.name);
+        if (t.dependents.length > 0) t = (await services.catalog.templates(p.host, { fresh: true })).find((x) => x.name === p.name) ?? t;
         if (t.dependents.length > 0) {
           throw new KvmopsError(
             'template-in-use',

@@ -55,7 +55,7 @@ export default defineCommand({
         force: boolean('Destroy (power off) instead of an ACPI shutdown (default false)').default(false),
         host: hostOption,
       }),
-      handle: enqueues('vm.stop', (services, p) => pinVm(services, p.host, p.vm, { fresh: p.force })),
+      handle: enqueues('vm.stop', (services, p) => pinVm(services, p.host, p.vm)),
     }),
     subcommand({
       name: 'delete',
@@ -64,7 +64,7 @@ export default defineCommand({
       mutates: true,
       defer: true,
       options: one('VM to delete'),
-      handle: enqueues('vm.delete', (services, p) => pinVm(services, p.host, p.vm, { fresh: true })),
+      handle: enqueues('vm.delete', (services, p) => pinVm(services, p.host, p.vm)),
     }),
   ],
 });

@@ -47,8 +47,30 @@ export interface App extends AppCore {
   worker: Worker;
   notifier: Notifier;
   ops: Ops;
-  /** Stops taking work, lets running jobs finish within `graceMs`, closes the database. */
-  stop(opts?: { graceMs?: number }): Promise<void>;
+  /**
+   * Stops taking work, lets running jobs finish within `graceMs`, aborts and hands back the
+   * rest (their executors get `abortWaitMs` to unwind, and the hand-back as long again to be
+   * written), flushes the notifier, closes the database.
+   */
+  stop(opts?: { graceMs?: number; abortWaitMs?: number }): Promise<void>;
+}
+
+export interface StopBudget {
+  /** Running jobs may finish in this. */
+  graceMs: number;
+  /** After the abort: for executors (and the programs they run) to unwind; again for the hand-back write. */
+  abortWaitMs: number;
+}
+
+/**
+ * How a stop of `timeoutMs` (KVMOPS_STOP_TIMEOUT) is spent: the grace period, then up to two
+ * abort waits (unwinding, writing the hand-back), and the rest — at least a fifth of the
+ * reserve — for the notifier, the database and the Discord logout. The reserve is half the
+ * timeout, at most 10 s: 30 s → 20 s grace, 3 s + 3 s, 4 s; 2 s → 1 s grace, 300 + 300 ms, 400 ms.
+ */
+export function stopBudget(timeoutMs: number): StopBudget {
+  const reserve = Math.min(10_000, Math.floor(timeoutMs / 2));
+  return { graceMs: timeoutMs - reserve, abortWaitMs: Math.floor(reserve * 0.3) };
 }
 
 export interface CoreOptions {
@@ -140,7 +162,10 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
       stopped ??= (async () => {
         sweeper.stop();
         await reconciler.stop();
-        await worker.stop({ graceMs: stopOpts.graceMs ?? 30_000 });
+        await worker.stop({
+          graceMs: stopOpts.graceMs ?? 30_000,
+          ...(stopOpts.abortWaitMs !== undefined ? { abortWaitMs: stopOpts.abortWaitMs } : {}),
+        });
         await notifier.stop();
         await ops.close();
         store.close();

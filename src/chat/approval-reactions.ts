@@ -5,7 +5,7 @@ import type { Services } from './services.js';
 import type { ChatUser, ReactionEvent, ReactionOutcome } from './types.js';
 
 /**
- * Approval by reaction (docs/commands.md), the same policy for Discord and the shell:
+ * Approval by reaction or button (docs/commands.md), the same policy for Discord and the shell:
  *
  * - the approval is found by the message the reaction is on; any other message is not ours;
  * - only ✅ (approve: the job is queued) and ❌ (reject: the job is cancelled) mean anything;
@@ -16,7 +16,8 @@ import type { ChatUser, ReactionEvent, ReactionOutcome } from './types.js';
  *   (`already-decided`), so two approvers reacting at once cannot both decide.
  *
  * Adapters may remove ignored reactions when they can (Discord: manage messages); the outcome's
- * reason tells them why it was ignored.
+ * reason tells them why it was ignored. A button click goes through `judge` / `decideAs`, the
+ * same rule; the adapter tells the clicker why a click did not count.
  */
 
 export const APPROVE = '✅';
@@ -33,16 +34,34 @@ export function decisionOf(emoji: string): Decision | undefined {
 type Ignored = Extract<ReactionOutcome, { kind: 'ignored' }>;
 const ignored = (reason: Ignored['reason']): Ignored => ({ kind: 'ignored', reason });
 
-/** The policy for a known approval: counts it or says why not. */
-async function apply(approval: Approval, user: ChatUser, emoji: string, services: Services, via: string): Promise<ReactionOutcome> {
-  const decision = decisionOf(emoji);
-  if (!decision) return ignored('other-emoji');
+/**
+ * Whether `user` may decide on `approval` now: null if the decision counts, or why not. The one
+ * rule for every way of deciding — a reaction, a button click, the reconcile at start-up — so
+ * an adapter can answer a click that does not count before it writes anything.
+ */
+export function judge(approval: Approval, user: ChatUser, services: Pick<Services, 'config' | 'now'>): Ignored | null {
   if (user.bot) return ignored('bot');
   // Decided, or past its expiry but not yet swept: a late ✅ must not revive a request.
   if (approval.state !== 'pending' || approval.expiresAt <= services.now()) return ignored('already-decided');
   if (services.config.twoPerson && user.id === approval.requesterId) return ignored('requester');
   if (!hasRole(user, 'approver')) return ignored('not-approver');
+  return null;
+}
 
+/**
+ * Judges, then decides: the store's `decide` is atomic, so of two approvers deciding at once
+ * one wins and the other gets `already-decided`. `how` goes into the audit row (emoji or button,
+ * the message, and the path: reaction, button, reconcile).
+ */
+export async function decideAs(
+  approval: Approval,
+  user: ChatUser,
+  decision: Decision,
+  services: Services,
+  how: { via: 'reaction' | 'reconcile' | 'button'; emoji?: string },
+): Promise<ReactionOutcome> {
+  const refusal = judge(approval, user, services);
+  if (refusal) return refusal;
   let jobId: number;
   try {
     const { job } = await services.approvals.decide(approval.jobId, decision, { id: user.id, name: user.name });
@@ -57,7 +76,7 @@ async function apply(approval: Approval, user: ChatUser, emoji: string, services
       userId: user.id,
       userName: user.name,
       command: decision === 'approve' ? 'approval approve' : 'approval reject',
-      options: { emoji, messageId: approval.messageId, via },
+      options: { ...(how.emoji !== undefined ? { emoji: how.emoji } : {}), messageId: approval.messageId, via: how.via },
       outcome: 'accepted',
       jobId,
     });
@@ -65,6 +84,13 @@ async function apply(approval: Approval, user: ChatUser, emoji: string, services
     services.log?.error({ err: e, jobId }, 'audit write failed');
   }
   return decision === 'approve' ? { kind: 'approved', jobId } : { kind: 'rejected', jobId };
+}
+
+/** The policy for a known approval and an emoji: counts it or says why not. */
+async function apply(approval: Approval, user: ChatUser, emoji: string, services: Services, via: 'reaction' | 'reconcile'): Promise<ReactionOutcome> {
+  const decision = decisionOf(emoji);
+  if (!decision) return ignored('other-emoji');
+  return decideAs(approval, user, decision, services, { via, emoji });
 }
 
 /** A reaction added to a message. Errors other than `already-decided` propagate (the adapter logs them). */

@@ -4,8 +4,8 @@ import { MAX_NAME_LENGTH, hostNameSchema, nameSchema, vmNameSchema } from '../do
 import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.js';
 import type { Job } from '../jobs/types.js';
 import { subcommand, type HandlerContext } from './command.js';
-import { describeJob, formatDuration, formatTime } from './format.js';
-import { person } from './people.js';
+import { describeJob, formatDuration } from './format.js';
+import { moment, person } from './people.js';
 import type { Services } from './services.js';
 import { invalidOptions, options, text, type Option } from './options.js';
 import type { Reply } from './types.js';
@@ -66,18 +66,18 @@ async function findFresh<T, R>(
   return pick(await read(true));
 }
 
-export async function requireVm(services: Services, host: string, vm: string, opts: { fresh?: boolean } = {}): Promise<VmSummary> {
+export async function requireVm(services: Services, host: string, vm: string): Promise<VmSummary> {
   const found = await findFresh(
-    (fresh) => services.catalog.vms(host, { fresh: fresh || opts.fresh === true }),
+    (fresh) => services.catalog.vms(host, { fresh }),
     (vms) => vms.find((v) => v.name === vm),
   );
   if (!found) throw new KvmopsError('vm-not-found', `There is no VM "${vm}" on ${host}.`, { details: { host, vm } });
   return found;
 }
 
-export async function requireTemplate(services: Services, host: string, name: string, opts: { fresh?: boolean } = {}): Promise<TemplateInfo> {
+export async function requireTemplate(services: Services, host: string, name: string): Promise<TemplateInfo> {
   const found = await findFresh(
-    (fresh) => services.catalog.templates(host, { fresh: fresh || opts.fresh === true }),
+    (fresh) => services.catalog.templates(host, { fresh }),
     (ts) => ts.find((t) => t.name === name),
   );
   if (!found) {
@@ -86,10 +86,10 @@ export async function requireTemplate(services: Services, host: string, name: st
   return found;
 }
 
-export async function requireSnapshot(services: Services, host: string, vm: string, name: string, opts: { fresh?: boolean } = {}): Promise<SnapshotInfo> {
-  await requireVm(services, host, vm, opts);
+export async function requireSnapshot(services: Services, host: string, vm: string, name: string): Promise<SnapshotInfo> {
+  await requireVm(services, host, vm);
   const found = await findFresh(
-    (fresh) => services.catalog.snapshots(host, vm, { fresh: fresh || opts.fresh === true }),
+    (fresh) => services.catalog.snapshots(host, vm, { fresh }),
     (ss) => ss.find((s) => s.name === name),
   );
   if (!found) {
@@ -105,12 +105,13 @@ export async function requireSnapshot(services: Services, host: string, vm: stri
 /**
  * The identity a job stores when it is requested (docs/commands.md "Approvals"): the VM's uuid,
  * the snapshot's creation time and base files, the template's creation time. The executor acts
- * on that object only (`target-changed` / `target-gone` otherwise). A destructive job pins from
- * a fresh read of the host, so what the approver is shown is what is there now; the others take
- * the cached list (a stale pin fails cleanly, never touches another object).
+ * on that object only (`target-changed` / `target-gone` otherwise). Read from the catalog, like
+ * the existence checks (no host read on the reply's path): a pin from a list a few seconds old
+ * can only name an object that was there then — if it was replaced since, the job fails cleanly
+ * (or a delete finds it gone) and never touches the newcomer.
  */
-export async function pinVm(services: Services, host: string, vm: string, opts: { fresh?: boolean } = {}): Promise<{ vmUuid: string }> {
-  return { vmUuid: (await requireVm(services, host, vm, opts)).uuid };
+export async function pinVm(services: Services, host: string, vm: string): Promise<{ vmUuid: string }> {
+  return { vmUuid: (await requireVm(services, host, vm)).uuid };
 }
 
 export async function pinSnapshot(
@@ -119,8 +120,8 @@ export async function pinSnapshot(
   vm: string,
   name: string,
 ): Promise<{ vmUuid: string; snapshot: { createdAt: number; files: string[] } }> {
-  const { vmUuid } = await pinVm(services, host, vm, { fresh: true });
-  const s = await requireSnapshot(services, host, vm, name, { fresh: true });
+  const { vmUuid } = await pinVm(services, host, vm);
+  const s = await requireSnapshot(services, host, vm, name);
   return { vmUuid, snapshot: { createdAt: s.createdAt, files: s.files } };
 }
 
@@ -240,7 +241,7 @@ export async function approvalReply(ctx: HandlerContext<unknown>, job: Job): Pro
       ...pinnedText(job),
       `Requested by ${person(user)}.`,
       `${who[0]!.toUpperCase()}${who.slice(1)} reacts ✅ to approve or ❌ to reject.`,
-      `Expires at ${formatTime(expiresAt)} (in ${formatDuration(Math.max(0, expiresAt - now))}).`,
+      `Expires at ${moment(expiresAt)} (in ${formatDuration(Math.max(0, expiresAt - now))}).`,
     ],
     tone: 'warning',
     approvalJobId: job.id,

@@ -1,7 +1,7 @@
 import type { Job } from '../jobs/types.js';
 import type { SnapshotInfo, TemplateInfo, VmInfo, VmSummary } from '../hypervisor/types.js';
 import { cut } from '../domain/text.js';
-import { person } from './people.js';
+import { moment, person } from './people.js';
 import { describeJob } from '../kinds/index.js';
 import { formatDuration, formatTime } from '../domain/duration.js';
 
@@ -41,10 +41,10 @@ export function jobDetail(job: Job, now: number): string[] {
     const f = job.progress.fraction;
     lines.push(`progress: ${job.progress.step}${f !== undefined ? ` (${Math.round(f * 100)}%)` : ''}`);
   }
-  lines.push(`requested by ${person(job.requester)} at ${formatTime(job.createdAt)}`);
-  if (job.startedAt !== null) lines.push(`started: ${formatTime(job.startedAt)}`);
+  lines.push(`requested by ${person(job.requester)} at ${moment(job.createdAt)}`);
+  if (job.startedAt !== null) lines.push(`started: ${moment(job.startedAt)}`);
   if (job.finishedAt !== null) {
-    lines.push(`finished: ${formatTime(job.finishedAt)} (took ${formatDuration(job.finishedAt - (job.startedAt ?? job.createdAt))})`);
+    lines.push(`finished: ${moment(job.finishedAt)} (took ${formatDuration(job.finishedAt - (job.startedAt ?? job.createdAt))})`);
   } else if (job.startedAt !== null) {
     lines.push(`running for ${formatDuration(now - job.startedAt)}`);
   }

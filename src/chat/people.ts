@@ -9,6 +9,11 @@
  * user types can contain (free text with control characters is refused: src/domain/text.ts).
  */
 
+import { formatTime } from '../domain/duration.js';
+import { renderMoments } from '../domain/moment.js';
+
+export { moment, renderMoments } from '../domain/moment.js';
+
 export interface Person {
   id: string;
   name: string;
@@ -45,7 +50,7 @@ export function renderPeople(text: string, draw: (p: Person) => string, plain: (
     .join('');
 }
 
-/** People shown by name (the shell, logs). */
+/** People shown by name and moments as UTC text (the shell, logs). */
 export function withNames(text: string): string {
-  return renderPeople(text, (p) => p.name);
+  return renderPeople(text, (p) => p.name, (s) => renderMoments(s, formatTime));
 }

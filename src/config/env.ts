@@ -98,6 +98,8 @@ export const envSchema = z.object({
   KVMOPS_ROLE_ADMIN: z.preprocess(emptyAsUnset, roleIds.default('')),
   KVMOPS_ROLE_APPROVER: z.preprocess(emptyAsUnset, roleIds.default('')),
   KVMOPS_TWO_PERSON: z.preprocess(emptyAsUnset, booleanString.default('true')),
+  /** Approval requests mention the approver role(s) (allowed_mentions: those roles only). */
+  KVMOPS_NOTIFY_APPROVERS: z.preprocess(emptyAsUnset, booleanString.default('true')),
   KVMOPS_APPROVAL_TTL: z.preprocess(emptyAsUnset, duration.default('30m')),
   KVMOPS_DB: z.preprocess(emptyAsUnset, z.string().default('./data/kvmops.db')),
   KVMOPS_HOSTS: z.preprocess(emptyAsUnset, hosts.default('local=qemu:///system')),
@@ -124,6 +126,12 @@ export const envSchema = z.object({
   /** Worker limits: jobs at once in all, and per host. */
   KVMOPS_CONCURRENCY: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(64).default(4)),
   KVMOPS_HOST_CONCURRENCY: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(64).default(2)),
+  /**
+   * SIGTERM/SIGINT → exit 0 within this: running jobs finish or are handed back to the queue
+   * (stopBudget in src/app.ts splits it); what is still unfinished at the end is left for
+   * recovery (its lease expires and the next start runs it again).
+   */
+  KVMOPS_STOP_TIMEOUT: z.preprocess(emptyAsUnset, duration.default('30s')),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -36,7 +36,10 @@ export const snapshotCreate = defineKind({
   },
   // A snapshot of this name on this VM means libvirt took it before the crash (snapshot creation
   // is atomic in libvirt): report it instead of failing `name-taken`.
+  // Only the pinned VM's snapshots count: when the name now belongs to another VM, execute
+  // refuses it (`target-changed`).
   recover: async (p, ctx) => {
+    if (p.vmUuid !== undefined && !(await ctx.host.listVms(opOf(ctx))).some((v) => v.uuid === p.vmUuid && v.name === p.vm)) return undefined;
     const existing = (await ctx.host.listSnapshots(p.vm, opOf(ctx))).find((s) => s.name === p.name);
     return existing ? snapshotResult(p.vm, existing) : undefined;
   },

@@ -2,6 +2,7 @@ import { isKvmopsError } from '../domain/errors.js';
 import { onlyVm } from '../domain/resources.js';
 import { vmChanges } from './inventory.js';
 import { defineKind, onHost, opOf } from './kind.js';
+import { moment } from '../domain/moment.js';
 import { pinnedSnapshot, snapshotRefPayload, snapshotTargetOf } from './snapshot-ref.js';
 import { pinnedVm } from './vm-ref.js';
 
@@ -12,7 +13,7 @@ export const snapshotDelete = defineKind({
   needsApproval: false,
   resources: onlyVm,
   describe: (p) => `Delete snapshot ${pinnedSnapshot(p)} of ${p.vm} ${onHost(p)}`,
-  pinned: (p) => [`VM ${pinnedVm(p)}`, `snapshot ${pinnedSnapshot(p)}`],
+  pinned: (p) => [`VM ${pinnedVm(p)}`, `snapshot ${pinnedSnapshot(p, moment)}`],
   summary: (r) => `deleted${r.alreadyGone ? ' (already gone)' : ''}${r.notTouched ? `; ${String(r.notTouched)} now has the name and was not touched` : ''}`,
   // No separate check: the pinned snapshot (or its VM) gone means the delete is done — by an
   // earlier attempt, or before a restore brought this job back; a snapshot (or VM) that has the

@@ -20,9 +20,13 @@ export const snapshotRefPayload = z
   .object({ host: hostNameSchema, vm: vmNameSchema, name: snapshotNameSchema, vmUuid: vmUuidSchema, snapshot: snapshotPinSchema })
   .strict();
 
-/** "known-good (taken 2026-12-07 14:03 UTC)": the snapshot as pinned, for descriptions and approvals. */
-export const pinnedSnapshot = (p: { name: string; snapshot?: { createdAt: number } | undefined }): string =>
-  p.snapshot ? `${p.name} (taken ${formatTime(p.snapshot.createdAt * 1000)})` : p.name;
+/**
+ * "known-good (taken 2026-12-07 14:03 UTC)": the snapshot as pinned, for descriptions (UTC text:
+ * titles are shown as they are) and, with `at = moment`, for the approval request's lines, where
+ * the chat adapter draws the time (Discord: in each reader's time zone).
+ */
+export const pinnedSnapshot = (p: { name: string; snapshot?: { createdAt: number } | undefined }, at: (ms: number) => string = formatTime): string =>
+  p.snapshot ? `${p.name} (taken ${at(p.snapshot.createdAt * 1000)})` : p.name;
 
 /** The host request of a pinned snapshot. */
 export const snapshotTargetOf = (p: z.infer<typeof snapshotRefPayload>) => ({ vm: p.vm, vmUuid: p.vmUuid, name: p.name, pin: p.snapshot });

@@ -1,6 +1,7 @@
 import { onlyVm } from '../domain/resources.js';
 import { vmChanges } from './inventory.js';
 import { defineKind, onHost, opOf, str } from './kind.js';
+import { moment } from '../domain/moment.js';
 import { pinnedSnapshot, snapshotRefPayload, snapshotTargetOf } from './snapshot-ref.js';
 import { pinnedVm } from './vm-ref.js';
 
@@ -11,7 +12,7 @@ export const snapshotRevert = defineKind({
   needsApproval: true,
   resources: onlyVm,
   describe: (p) => `Revert ${p.vm} to snapshot ${pinnedSnapshot(p)} ${onHost(p)}`,
-  pinned: (p) => [`VM ${pinnedVm(p)}`, `snapshot ${pinnedSnapshot(p)}${p.snapshot?.files.length ? `, external on ${p.snapshot.files.length} base file(s)` : ''}`],
+  pinned: (p) => [`VM ${pinnedVm(p)}`, `snapshot ${pinnedSnapshot(p, moment)}${p.snapshot?.files.length ? `, external on ${p.snapshot.files.length} base file(s)` : ''}`],
   summary: (r) => {
     const s = r.reverted as Record<string, unknown> | undefined;
     return s ? `${str(s.vm)} is back at ${str(s.snapshot)}${r.alreadyApplied ? ' (already applied by an earlier attempt)' : ''}` : undefined;

@@ -176,7 +176,9 @@ export class Worker {
   /**
    * Graceful stop (SIGTERM/SIGINT): claims nothing more; running jobs get `graceMs` to finish;
    * the rest are aborted and released (back to queued, not counted as a failure) so the next
-   * start runs them again — as recovered jobs, whose executors check the real state first.
+   * start runs them again — as recovered jobs, whose executors check the real state first. A
+   * job that fails once the stop began is released too (see finish). At most
+   * graceMs + 2 × abortWaitMs, plus a final write still waiting for a busy database.
    */
   async stop(opts: StopOptions = {}): Promise<void> {
     if (!this.started) return;
@@ -434,6 +436,13 @@ export class Worker {
       return this.closeJob(r, () => this.store.cancelRunning(lease, 'cancelled on request'), 'job cancelled');
     } else if (r.reason === 'shutdown') {
       return this.closeJob(r, () => this.store.release(lease), 'job released at shutdown');
+    } else if (this.stopping) {
+      // A failure while stopping may be the stop's own doing: SIGTERM/SIGINT sent to the whole
+      // process group or cgroup (Ctrl-C in a terminal, systemd's KillMode=control-group) also
+      // reaches the job's virsh / qemu-img. Handed back, not failed: the next start runs it
+      // again as recovered, and a failure of its own shows there.
+      const { code, message } = outcome.error;
+      return this.closeJob(r, () => this.store.release(lease), 'job failed while stopping: released', { code, message });
     }
     const { code, message } = outcome.error;
     const retry = outcome.error.transient;

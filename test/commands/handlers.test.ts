@@ -157,7 +157,7 @@ describe('approval kinds', () => {
       assert.match(text, /❌/);
       const approval = w.store.approvals.get(job.id)!;
       assert.equal(approval.expiresAt, w.clock.now() + 30 * 60_000);
-      assert.match(text, /Expires at 2025-05-01 12:30 UTC \(in 30m\)/);
+      assert.match(withNames(text), /Expires at 2025-05-01 12:30 UTC \(in 30m\)/, 'the shell shows the moment as UTC text');
       assert.equal(w.audit()[0]?.jobId, job.id);
     });
   }

@@ -21,7 +21,7 @@ import type { APIApplicationCommand } from 'discord.js';
 import { GatewayIntentBits, MessageFlags } from 'discord.js';
 import { gatewayHooks } from './dispatches.js';
 import { Gateway } from './gateway.js';
-import { createInteraction } from './interactions.js';
+import { createComponentInteraction, createInteraction } from './interactions.js';
 import { RestApi, compilePattern } from './rest.js';
 import { buildRoutes } from './routes.js';
 import type { RouteHooks } from './routes.js';
@@ -30,6 +30,7 @@ import type { InteractionKind, StoredInteraction, StoredMessage } from './state.
 import type {
   AutocompleteChoice,
   AutocompleteInput,
+  ComponentInput,
   DiscordEmulatorOptions,
   DropGatewayOptions,
   EmulatorMemberInit,
@@ -154,7 +155,10 @@ export class DiscordEmulator {
    * the registered choices) if the command is registered.
    */
   sendSlashCommand(input: SlashCommandInput): InteractionHandle {
-    const interaction = this.dispatchInteraction('command', input, null);
+    return this.handleOf(this.dispatchInteraction('command', input, null));
+  }
+
+  private handleOf(interaction: StoredInteraction): InteractionHandle {
     return {
       id: interaction.id,
       token: interaction.token,
@@ -170,6 +174,21 @@ export class DiscordEmulator {
           return message ? [this.state.messageRecord(message)] : [];
         }),
     };
+  }
+
+  /**
+   * `user` clicks a button (INTERACTION_CREATE type 3, MESSAGE_COMPONENT) on a message. Throws
+   * when a Discord client could not have sent it (no such button, or it is disabled). The
+   * handle's `response()` is the bot's callback (4 reply — ephemeral with flags 64 —, 6 deferred
+   * update, 7 update message), `original()` the message the button is on, `followups()` the rest.
+   */
+  clickButton(input: ComponentInput): InteractionHandle {
+    const gateway = this.gatewayOrThrow();
+    if (gateway.sessionCount === 0) throw new Error('discord-emulator: no bot session (log the client in first)');
+    const { interaction, payload } = createComponentInteraction(this.state, input);
+    interaction.dispatchedAt = Date.now();
+    gateway.dispatch('INTERACTION_CREATE', payload, null);
+    return this.handleOf(interaction);
   }
 
   /** Dispatches an APPLICATION_COMMAND_AUTOCOMPLETE interaction and resolves with the choices the bot returned. */

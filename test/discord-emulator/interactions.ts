@@ -1,17 +1,19 @@
 /**
- * INTERACTION_CREATE payloads as Discord builds them for a chat-input command or an autocomplete
- * request: options nested [group → subcommand → options], typed from the registered command,
+ * INTERACTION_CREATE payloads as Discord builds them for a chat-input command, an autocomplete
+ * request or a button click (message component): options nested [group → subcommand → options], typed from the registered command,
  * `resolved` entries for user/role/channel values, and every field discord.js v14 reads when it
  * builds a ChatInputCommandInteraction / AutocompleteInteraction.
  */
 import { randomBytes } from 'node:crypto';
 import type { APIApplicationCommand, APIApplicationCommandOption } from 'discord.js';
-import { ApplicationCommandOptionType, Locale } from 'discord.js';
-import { snowflake } from './state.js';
+import { ApplicationCommandOptionType, Locale, MessageFlags } from 'discord.js';
+import { isRecord, snowflake } from './state.js';
 import type { EmulatorState, InteractionKind, StoredInteraction } from './state.js';
-import type { OptionValue, SlashCommandInput } from './types.js';
+import type { ComponentInput, OptionValue, SlashCommandInput } from './types.js';
 
 const CHAT_INPUT = 1;
+const MESSAGE_COMPONENT = 3;
+const BUTTON = 2;
 const GUILD_INSTALL = 0;
 
 /**
@@ -38,6 +40,7 @@ export function createInteraction(
     userId: input.user,
     channelId,
     commandName: input.name,
+    messageId: null,
     dispatchedAt: Date.now(),
     callback: null,
     originalMessageId: null,
@@ -47,7 +50,6 @@ export function createInteraction(
   state.interactions.set(interaction.id, interaction);
   state.interactionsByToken.set(interaction.token, interaction);
 
-  const permissions = state.permissionsOf(input.user).toString();
   const payload = {
     id: interaction.id,
     application_id: state.applicationId,
@@ -62,22 +64,91 @@ export function createInteraction(
       ...(options.length > 0 ? { options } : {}),
       ...(Object.keys(resolved).length > 0 ? { resolved } : {}),
     },
+    ...context(state, channel, input.user, input.locale),
+  };
+  return { interaction, payload };
+}
+
+/**
+ * A member clicks a button (INTERACTION_CREATE type 3, MESSAGE_COMPONENT): `data` carries the
+ * button's `custom_id` and `component_type` 2, `message` the message it is on, `member` the
+ * clicking member with their roles. Throws when a Discord client could not have sent it: an
+ * unknown member, a message that is not there, no button with that custom_id on it, or a
+ * disabled or link button (neither sends an interaction).
+ */
+export function createComponentInteraction(state: EmulatorState, input: ComponentInput): { interaction: StoredInteraction; payload: Record<string, unknown> } {
+  state.requireMember(input.user);
+  const channelId = input.channelId ?? state.firstChannelId;
+  const channel = state.requireChannel(channelId);
+  const message = state.messages.get(input.messageId);
+  if (!message || message.deleted || message.channelId !== channelId) {
+    throw new Error(`discord-emulator: no message ${input.messageId} in channel ${channelId} to click on`);
+  }
+  if ((message.flags & MessageFlags.Ephemeral) !== 0 && message.interactionId !== null && state.interactions.get(message.interactionId)?.userId !== input.user) {
+    throw new Error(`discord-emulator: ${input.user} cannot see the ephemeral message ${message.id}`);
+  }
+  const button = buttonsOf(message.components).find((b) => b.custom_id === input.customId);
+  if (!button) throw new Error(`discord-emulator: message ${message.id} has no button with custom_id "${input.customId}"`);
+  if (button.disabled === true) throw new Error(`discord-emulator: the button "${input.customId}" is disabled: a Discord client cannot click it`);
+
+  const interaction: StoredInteraction = {
+    id: snowflake(),
+    token: `aW50ZXJhY3Rpb246${randomBytes(48).toString('base64url')}`,
+    kind: 'component',
+    userId: input.user,
+    channelId,
+    commandName: `component ${input.customId}`,
+    messageId: message.id,
+    dispatchedAt: Date.now(),
+    callback: null,
+    originalMessageId: message.id,
+    followupIds: [],
+    waiters: [],
+  };
+  state.interactions.set(interaction.id, interaction);
+  state.interactionsByToken.set(interaction.token, interaction);
+  const payload = {
+    id: interaction.id,
+    application_id: state.applicationId,
+    type: MESSAGE_COMPONENT,
+    token: interaction.token,
+    version: 1,
+    data: { custom_id: input.customId, component_type: BUTTON },
+    message: state.apiMessage(message),
+    ...context(state, channel, input.user, input.locale),
+  };
+  return { interaction, payload };
+}
+
+/** What every interaction carries: where (guild, channel), who (the member with roles), and what discord.js reads unconditionally. */
+function context(state: EmulatorState, channel: ReturnType<EmulatorState['requireChannel']>, userId: string, locale: string | undefined): Record<string, unknown> {
+  const channelJson = state.apiChannel(channel);
+  return {
     guild: { id: state.guildId, locale: Locale.EnglishUS, features: [] },
     guild_id: state.guildId,
     guild_locale: Locale.EnglishUS,
     // discord.js takes interaction.channelId from `channel.id` (not from `channel_id`).
-    channel: { ...state.apiChannel(channel), permissions },
-    channel_id: channelId,
-    member: state.apiInteractionMember(input.user),
+    channel: { ...channelJson, permissions: state.permissionsOf(userId).toString() },
+    channel_id: channelJson.id,
+    member: state.apiInteractionMember(userId),
     app_permissions: state.permissionsOf(state.botUserId).toString(),
-    locale: input.locale ?? Locale.EnglishUS,
+    locale: locale ?? Locale.EnglishUS,
     // discord.js reads these unconditionally: entitlements.reduce(...) and integration owners[0].
     entitlements: [],
     authorizing_integration_owners: { [GUILD_INSTALL]: state.guildId },
     context: 0,
     attachment_size_limit: 10_485_760,
   };
-  return { interaction, payload };
+}
+
+/** The buttons of a message's action rows. */
+export function buttonsOf(components: unknown[]): Array<{ custom_id?: string; disabled?: boolean; label?: string; style?: number }> {
+  return components.flatMap((row) => (isRecord(row) && Array.isArray(row.components) ? row.components : [])).filter((c) => isRecord(c) && c.type === BUTTON) as Array<{
+    custom_id?: string;
+    disabled?: boolean;
+    label?: string;
+    style?: number;
+  }>;
 }
 
 /** The registered chat-input command of that name (guild commands first, then global ones). */

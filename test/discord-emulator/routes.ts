@@ -184,7 +184,9 @@ export function buildRoutes(state: EmulatorState, options: DiscordEmulatorOption
       hooks.interactionAnswered(interaction, record);
       throw new DiscordError(404, 10062, 'Unknown interaction');
     }
-    const allowed = interaction.kind === 'autocomplete' ? [8] : [4, 5, 9, 10, 12];
+    // Discord's table of response types per interaction type: 6 and 7 (update the message the
+    // component is on) exist only for components, 8 only for autocomplete.
+    const allowed = interaction.kind === 'autocomplete' ? [8] : interaction.kind === 'component' ? [4, 5, 6, 7, 9, 10, 12] : [4, 5, 9, 10, 12];
     if (!allowed.includes(type)) {
       throw new DiscordError(400, 50035, 'Invalid Form Body', { type: { _errors: [{ code: 'INTERACTION_RESPONSE_TYPE_INVALID', message: 'Interaction response type is not valid for this interaction.' }] } });
     }
@@ -231,15 +233,34 @@ export function buildRoutes(state: EmulatorState, options: DiscordEmulatorOption
     } else if (type === 8) {
       refused(() => validateAutocompleteData(data));
     }
+    // 6 (DEFERRED_UPDATE_MESSAGE) shows nothing; 7 (UPDATE_MESSAGE) edits the message the
+    // component is on, with the checks of a message edit. Either way `@original` is that message.
+    let updated: StoredMessage | null = null;
+    if (type === 6 || type === 7) {
+      const target = interaction.messageId === null ? undefined : state.messages.get(interaction.messageId);
+      if (!target || target.deleted) {
+        refused(() => {
+          throw unknownMessage();
+        });
+      }
+      if (type === 7) {
+        refused(() => {
+          if (data === null) throw new DiscordError(400, 50035, 'Invalid Form Body', { data: { _errors: [{ code: 'BASE_TYPE_REQUIRED', message: 'This field is required' }] } });
+          underData(() => validateMessageBody(data, { create: false }));
+        });
+        updated = state.editMessage(target!, data ?? {});
+      }
+    }
     record.status = ctx.query.get('with_response') === 'true' ? 200 : 204;
-    interaction.originalMessageId = message?.id ?? null;
+    interaction.originalMessageId = message?.id ?? (interaction.kind === 'component' ? interaction.messageId : null);
     hooks.interactionAnswered(interaction, record);
     if (message && (message.flags & MessageFlags.Ephemeral) === 0) hooks.messageCreated(message);
+    if (updated && (updated.flags & MessageFlags.Ephemeral) === 0) hooks.messageUpdated(updated);
     if (record.status === 204) return ok();
     return ok({
       interaction: {
         id: interaction.id,
-        type: interaction.kind === 'autocomplete' ? 4 : 2,
+        type: interaction.kind === 'autocomplete' ? 4 : interaction.kind === 'component' ? 3 : 2,
         ...(message
           ? {
               response_message_id: message.id,
@@ -248,7 +269,7 @@ export function buildRoutes(state: EmulatorState, options: DiscordEmulatorOption
             }
           : {}),
       },
-      resource: { type, ...(message ? { message: state.apiMessage(message) } : {}) },
+      resource: { type, ...(message ?? updated ? { message: state.apiMessage((message ?? updated)!) } : {}) },
     });
   };
 
@@ -263,7 +284,9 @@ export function buildRoutes(state: EmulatorState, options: DiscordEmulatorOption
     const interaction = webhookInteraction(ctx);
     const id = ctx.param('message') === '@original' ? interaction.originalMessageId : ctx.param('message');
     const message = id === null ? undefined : state.messages.get(id);
-    if (!message || message.deleted || message.interactionId !== interaction.id) throw unknownMessage();
+    // A component interaction's @original is the message the component is on.
+    const own = message !== undefined && (message.interactionId === interaction.id || (interaction.kind === 'component' && message.id === interaction.messageId));
+    if (!message || message.deleted || !own) throw unknownMessage();
     return message;
   };
   const isPublic = (message: StoredMessage): boolean => (message.flags & MessageFlags.Ephemeral) === 0;

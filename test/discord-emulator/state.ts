@@ -163,7 +163,7 @@ export interface StoredMessage {
   nonce: string | number | null;
 }
 
-export type InteractionKind = 'command' | 'autocomplete';
+export type InteractionKind = 'command' | 'autocomplete' | 'component';
 
 export interface StoredInteraction {
   id: string;
@@ -171,7 +171,10 @@ export interface StoredInteraction {
   kind: InteractionKind;
   userId: string;
   channelId: string;
+  /** The command's name; for a component, `component <custom_id>` (for error messages). */
   commandName: string;
+  /** A component interaction: the message the clicked component is on (its `@original`). */
+  messageId: string | null;
   dispatchedAt: number;
   callback: InteractionCallbackRecord | null;
   originalMessageId: string | null;
@@ -589,13 +592,15 @@ export class EmulatorState {
     }
     if (interaction) {
       const user = this.apiUser(interaction.userId);
+      const type = interaction.kind === 'component' ? 3 : 2;
       out.interaction_metadata = {
         id: interaction.id,
-        type: 2,
+        type,
         user,
         authorizing_integration_owners: { 0: this.guildId },
-      };
-      out.interaction = { id: interaction.id, type: 2, name: interaction.commandName, user };
+        ...(interaction.messageId !== null ? { interacted_message_id: interaction.messageId } : {}),
+      } as NonNullable<APIMessage['interaction_metadata']>;
+      out.interaction = { id: interaction.id, type, name: interaction.commandName, user };
     }
     if (opts.gateway === true) {
       out.guild_id = this.guildId;

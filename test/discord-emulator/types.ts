@@ -202,6 +202,18 @@ export interface AutocompleteInput extends SlashCommandInput {
   focused: string;
 }
 
+/** A member clicking a button on a message. */
+export interface ComponentInput {
+  /** Member id of the clicking user. */
+  user: string;
+  messageId: string;
+  /** The button's custom_id (it must be on that message and not disabled). */
+  customId: string;
+  /** Default: the first channel. */
+  channelId?: string;
+  locale?: string;
+}
+
 export interface InteractionHandle {
   id: string;
   token: string;

@@ -90,11 +90,92 @@ function validateNonce(value: unknown): void {
   maxLength(value, 25, ['nonce']);
 }
 
-/** Content and embeds of a message create/edit, as Discord limits them. */
+const ACTION_ROW = 1;
+const BUTTON = 2;
+/** String, user, role, mentionable and channel selects: each fills a row alone. */
+const SELECTS = [3, 5, 6, 7, 8];
+const LINK = 5;
+const PREMIUM = 6;
+
+/**
+ * Message components (the classic layout, not the IS_COMPONENTS_V2 one, which is not emulated):
+ * at most 5 action rows (type 1), each with 1–5 buttons (type 2) or one select; a button has a
+ * style 1–6, a label of at most 80 and a label or an emoji (premium buttons neither); styles 1–4
+ * need a custom_id of 1–100 characters and take no url, a link (5) needs a url and takes no
+ * custom_id, a premium button (6) a sku_id; custom ids are unique within the message.
+ * Discord's answer names the field: `errors.components.0.components.1.custom_id._errors`.
+ * The codes are Discord's where the docs or its answers show them (BASE_TYPE_*,
+ * COMPONENT_CUSTOM_ID_DUPLICATED); the others are the emulator's own names.
+ */
+export function validateComponents(value: unknown, flags: unknown): void {
+  if (value === undefined || value === null) return;
+  if (!Array.isArray(value)) throw fieldError(['components'], 'BASE_TYPE_ARRAY', 'Must be an array.');
+  if (typeof flags === 'number' && (flags & (1 << 15)) !== 0) return; // IS_COMPONENTS_V2: not emulated
+  if (value.length > 5) throw fieldError(['components'], 'BASE_TYPE_MAX_LENGTH', 'Must be 5 or fewer in length.');
+  const ids = new Set<string>();
+  value.forEach((row: unknown, i: number) => {
+    const here = ['components', i];
+    if (!isRecord(row)) throw fieldError(here, 'MODEL_TYPE_CONVERT', 'Only dictionaries may be used in a ModelType');
+    if (row.type !== ACTION_ROW) throw fieldError([...here, 'type'], 'UNION_TYPE_CHOICES', 'Value of field "type" must be one of (1,).');
+    const children = row.components;
+    if (!Array.isArray(children)) throw fieldError([...here, 'components'], 'BASE_TYPE_REQUIRED', 'This field is required');
+    if (children.length < 1 || children.length > 5) throw fieldError([...here, 'components'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 5 in length.');
+    children.forEach((child: unknown, j: number) => {
+      const at = [...here, 'components', j];
+      if (!isRecord(child)) throw fieldError(at, 'MODEL_TYPE_CONVERT', 'Only dictionaries may be used in a ModelType');
+      if (SELECTS.includes(child.type as number)) {
+        if (children.length > 1) throw fieldError([...here, 'components'], 'COMPONENT_LAYOUT_WIDTH_EXCEEDED', 'The specified component exceeds the maximum width');
+      } else if (child.type !== BUTTON) {
+        throw fieldError([...at, 'type'], 'UNION_TYPE_CHOICES', 'Value of field "type" must be one of (2, 3, 5, 6, 7, 8).');
+      } else {
+        validateButton(child, at);
+      }
+      if (typeof child.custom_id === 'string') {
+        if (ids.has(child.custom_id)) throw fieldError([...at, 'custom_id'], 'COMPONENT_CUSTOM_ID_DUPLICATED', 'Component custom id cannot be duplicated');
+        ids.add(child.custom_id);
+      }
+      if (SELECTS.includes(child.type as number)) customId(child.custom_id, at);
+    });
+  });
+}
+
+function customId(value: unknown, at: Array<string | number>): void {
+  if (typeof value !== 'string' || value.length === 0) throw fieldError([...at, 'custom_id'], 'BASE_TYPE_REQUIRED', 'This field is required');
+  if (codePoints(value) > 100) throw fieldError([...at, 'custom_id'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
+}
+
+function validateButton(button: Record<string, unknown>, at: Array<string | number>): void {
+  const style = button.style;
+  if (typeof style !== 'number' || !Number.isInteger(style) || style < 1 || style > 6) {
+    throw fieldError([...at, 'style'], 'BASE_TYPE_CHOICES', 'Value must be one of {1, 2, 3, 4, 5, 6}.');
+  }
+  if (button.disabled !== undefined && typeof button.disabled !== 'boolean') throw fieldError([...at, 'disabled'], 'BASE_TYPE_BOOLEAN', 'Must be either true or false.');
+  maxLength(button.label, 80, [...at, 'label']);
+  const hasLabel = typeof button.label === 'string' && button.label !== '';
+  if (style === PREMIUM) {
+    if (typeof button.sku_id !== 'string') throw fieldError([...at, 'sku_id'], 'BASE_TYPE_REQUIRED', 'This field is required');
+    for (const key of ['custom_id', 'url', 'label', 'emoji'] as const) {
+      if (button[key] !== undefined) throw fieldError([...at, key], 'BUTTON_COMPONENT_PREMIUM_FIELD_FORBIDDEN', `A premium button cannot have a ${key}.`);
+    }
+    return;
+  }
+  if (!hasLabel && !isRecord(button.emoji)) throw fieldError([...at, 'label'], 'BUTTON_COMPONENT_LABEL_OR_EMOJI_REQUIRED', 'A button needs a label or an emoji.');
+  if (style === LINK) {
+    if (typeof button.url !== 'string' || button.url === '') throw fieldError([...at, 'url'], 'BASE_TYPE_REQUIRED', 'This field is required');
+    maxLength(button.url, 512, [...at, 'url']);
+    if (button.custom_id !== undefined) throw fieldError([...at, 'custom_id'], 'BUTTON_COMPONENT_CUSTOM_ID_FORBIDDEN', 'A link button cannot have a custom_id.');
+    return;
+  }
+  if (button.url !== undefined) throw fieldError([...at, 'url'], 'BUTTON_COMPONENT_URL_FORBIDDEN', 'Only link buttons can have a url.');
+  customId(button.custom_id, at);
+}
+
+/** Content, embeds and components of a message create/edit, as Discord limits them. */
 export function validateMessageBody(body: Record<string, unknown>, opts: { create: boolean; hasFiles?: boolean }): void {
   validateUnicode(body);
   validateAllowedMentions(body.allowed_mentions);
   validateNonce(body.nonce);
+  validateComponents(body.components, body.flags);
   maxLength(body.content, 2000, ['content']);
   if (body.embeds !== undefined && body.embeds !== null) {
     if (!Array.isArray(body.embeds)) throw fieldError(['embeds'], 'BASE_TYPE_ARRAY', 'Must be an array.');

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { Client, DiscordAPIError, Events, GatewayIntentBits, REST, Routes, SlashCommandBuilder, type APIMessage } from 'discord.js';
+import { Client, DiscordAPIError, Events, GatewayIntentBits, MessageFlags, REST, Routes, SlashCommandBuilder, type APIMessage, type ButtonInteraction } from 'discord.js';
 import { DiscordEmulator } from './index.js';
 
 const ALICE = '200000000000000001';
@@ -166,4 +166,99 @@ test('autocomplete: a choice over 100 characters, an empty name or more than 25 
     await discord.waitFor(() => failures.length === 1, 2000, 'the bot to see the refusal');
     await invalidFormBody(Promise.reject(failures[0]), [...path], code);
   }
+});
+
+test('components: action rows of buttons as Discord limits them, refused with the field named; the same on edit', async (t) => {
+  const { discord, rest, post } = await emulator(t);
+  const button = (over: Record<string, unknown> = {}) => ({ type: 2, style: 1, label: 'Approve', custom_id: 'approve:1', ...over });
+  const row = (...components: unknown[]) => ({ type: 1, components });
+  const ok = await post({ content: 'ok', components: [row(button(), button({ custom_id: 'x'.repeat(100), label: '🚀'.repeat(80), style: 4 })), row(button({ style: 5, url: 'https://example.org', custom_id: undefined }))] });
+  assert.equal(ok.components?.length, 2);
+
+  const cases: Array<[unknown, Array<string | number>, string]> = [
+    [[row(button({ custom_id: 'x'.repeat(101) }))], ['components', 0, 'components', 0, 'custom_id'], 'BASE_TYPE_BAD_LENGTH'],
+    [[row(button({ custom_id: undefined }))], ['components', 0, 'components', 0, 'custom_id'], 'BASE_TYPE_REQUIRED'],
+    [[row(...Array.from({ length: 6 }, (_, i) => button({ custom_id: `b${i}` })))], ['components', 0, 'components'], 'BASE_TYPE_BAD_LENGTH'],
+    [[row()], ['components', 0, 'components'], 'BASE_TYPE_BAD_LENGTH'],
+    [Array.from({ length: 6 }, (_, i) => row(button({ custom_id: `r${i}` }))), ['components'], 'BASE_TYPE_MAX_LENGTH'],
+    [[button()], ['components', 0, 'type'], 'UNION_TYPE_CHOICES'],
+    [[row(button({ style: 7 }))], ['components', 0, 'components', 0, 'style'], 'BASE_TYPE_CHOICES'],
+    [[row(button({ label: 'x'.repeat(81) }))], ['components', 0, 'components', 0, 'label'], 'BASE_TYPE_MAX_LENGTH'],
+    [[row(button({ label: undefined }))], ['components', 0, 'components', 0, 'label'], 'BUTTON_COMPONENT_LABEL_OR_EMOJI_REQUIRED'],
+    [[row(button({ style: 5, url: 'https://example.org' }))], ['components', 0, 'components', 0, 'custom_id'], 'BUTTON_COMPONENT_CUSTOM_ID_FORBIDDEN'],
+    [[row(button({ style: 5, custom_id: undefined }))], ['components', 0, 'components', 0, 'url'], 'BASE_TYPE_REQUIRED'],
+    [[row(button({ url: 'https://example.org' }))], ['components', 0, 'components', 0, 'url'], 'BUTTON_COMPONENT_URL_FORBIDDEN'],
+    [[row(button()), row(button())], ['components', 1, 'components', 0, 'custom_id'], 'COMPONENT_CUSTOM_ID_DUPLICATED'],
+    [[row(button({ disabled: 'yes' }))], ['components', 0, 'components', 0, 'disabled'], 'BASE_TYPE_BOOLEAN'],
+  ];
+  for (const [components, path, code] of cases) {
+    await invalidFormBody(post({ content: 'bad', components }), path, code);
+    await invalidFormBody(rest.patch(Routes.channelMessage(discord.channelId, ok.id), { body: { components } }), path, code);
+  }
+  assert.deepEqual(discord.messages().map((m) => m.content), ['ok'], 'nothing refused was posted');
+  assert.equal(discord.message(ok.id)!.edits.length, 0, 'nothing refused was edited in');
+});
+
+test('button clicks: INTERACTION_CREATE type 3 with custom_id, member and message; callbacks 4 (ephemeral), 6, 7 accepted, 8 refused; disabled buttons cannot be clicked', async (t) => {
+  const { discord, post } = await emulator(t);
+  const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: discord.restUrl } });
+  stopFirst.push(() => client.destroy());
+  const ready = new Promise((resolve) => client.once(Events.ClientReady, resolve));
+  await client.login('emulated-token');
+  await ready;
+  const message = await post({
+    content: 'pick',
+    components: [{ type: 1, components: [
+      { type: 2, style: 3, label: 'Approve', custom_id: 'approve:1' },
+      { type: 2, style: 4, label: 'Reject', custom_id: 'reject:1' },
+      { type: 2, style: 2, label: 'Off', custom_id: 'off', disabled: true },
+    ] }],
+  });
+  const seen: Array<{ customId: string; user: string; messageId: string; button: boolean; componentType: number }> = [];
+  let answer: (i: ButtonInteraction) => Promise<unknown> = (i) => i.deferUpdate();
+  const failures: unknown[] = [];
+  client.on(Events.InteractionCreate, (i) => {
+    if (!i.isButton()) return;
+    seen.push({ customId: i.customId, user: i.user.id, messageId: i.message.id, button: i.isButton(), componentType: i.componentType });
+    answer(i).catch((e: unknown) => failures.push(e));
+  });
+
+  // 6: deferred update — nothing visible.
+  let ack = await discord.clickButton({ user: ALICE, messageId: message.id, customId: 'approve:1' }).response();
+  assert.equal(ack.type, 6);
+  assert.equal(ack.status, 204);
+  assert.deepEqual(seen[0], { customId: 'approve:1', user: ALICE, messageId: message.id, button: true, componentType: 2 });
+
+  // 4 with flags 64: an ephemeral reply only the clicker sees.
+  answer = (i) => i.reply({ content: 'you requested this', flags: MessageFlags.Ephemeral });
+  const click = discord.clickButton({ user: BOB, messageId: message.id, customId: 'reject:1' });
+  ack = await click.response();
+  assert.equal(ack.type, 4);
+  assert.equal(ack.ephemeral, true);
+  assert.equal(discord.messages().length, 1, 'the ephemeral reply is not in the channel');
+
+  // 7: update the message the button is on (with the checks of an edit).
+  answer = (i) =>
+    i.update({ content: 'decided', components: [{ type: 1, components: [{ type: 2, style: 3, label: 'Approve', custom_id: 'approve:1', disabled: true }, { type: 2, style: 4, label: 'Reject', custom_id: 'reject:1' }] }] });
+  ack = await discord.clickButton({ user: BOB, messageId: message.id, customId: 'approve:1' }).response();
+  assert.equal(ack.type, 7);
+  const updated = discord.message(message.id)!;
+  assert.equal(updated.content, 'decided');
+  assert.equal((updated.components[0] as { components: Array<{ disabled?: boolean }> }).components[0]!.disabled, true);
+  assert.throws(() => discord.clickButton({ user: BOB, messageId: message.id, customId: 'approve:1' }), /disabled/);
+  assert.throws(() => discord.clickButton({ user: BOB, messageId: message.id, customId: 'nope' }), /no button/);
+
+  // 7 with an invalid component is refused like an edit; an autocomplete result (8) is no answer to a click.
+  failures.length = 0;
+  answer = (i) => i.update({ components: [{ type: 1, components: [{ type: 2, style: 1, label: 'x', custom_id: 'x'.repeat(101) }] }] });
+  ack = await discord.clickButton({ user: BOB, messageId: message.id, customId: 'reject:1' }).response();
+  assert.equal(ack.status, 400);
+  await discord.waitFor(() => failures.length === 1, 2000, 'the bot to see the refusal');
+  await invalidFormBody(Promise.reject(failures[0]), ['data', 'components', 0, 'components', 0, 'custom_id'], 'BASE_TYPE_BAD_LENGTH');
+  assert.equal(discord.message(message.id)!.content, 'decided', 'a refused update changes nothing');
+  failures.length = 0;
+  answer = (i) => client.rest.post(Routes.interactionCallback(i.id, i.token), { body: { type: 8, data: { choices: [] } }, auth: false });
+  discord.clickButton({ user: BOB, messageId: message.id, customId: 'reject:1' });
+  await discord.waitFor(() => failures.length === 1, 2000, 'the refused type 8');
+  await invalidFormBody(Promise.reject(failures[0]), ['type'], 'INTERACTION_RESPONSE_TYPE_INVALID');
 });

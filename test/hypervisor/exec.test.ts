@@ -4,7 +4,8 @@
  * while the restarted bot recovers the job).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +14,16 @@ import { run } from '../../src/hypervisor/exec.js';
 import { noArgs, shArgs, sleepArgs } from './fixtures/test-tools.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** Pids whose command line is exactly `sleep MARKER` (what `pgrep -f` does, read from /proc: no procps needed). */
 const sleeping = (marker: string) =>
-  spawnSync('pgrep', ['-f', `^sleep ${marker}$`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+  readdirSync('/proc').filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false;
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === `sleep\0${marker}\0`;
+    } catch {
+      return false; // exited meanwhile
+    }
+  });
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('a program that is missing, times out or is cancelled fails with its code', async () => {

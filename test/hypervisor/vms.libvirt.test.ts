@@ -47,8 +47,8 @@ describe('VM lifecycle (real libvirt)', skip, () => {
     const vm = env.vmName('life');
     const disk = createDisk(`${env.storage.vmsDir}/${vm}--vda.qcow2`);
     defineVm(vm, [disk], { memoryMiB: 96 });
-    assert.deepEqual((await host.listVms()).find((v) => v.name === vm), { name: vm, state: 'shut off' });
     const info = await host.vmInfo(vm);
+    assert.deepEqual((await host.listVms()).find((v) => v.name === vm), { name: vm, uuid: info.uuid, state: 'shut off' }, 'with its uuid: what a job pins');
     assert.equal(info.vcpus, 1);
     assert.equal(info.memoryKiB, 96 * 1024);
     assert.equal(info.disks.length, 1);

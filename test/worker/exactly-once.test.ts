@@ -5,15 +5,16 @@ import type { RevertRequest, RevertResult } from '../../src/hypervisor/types.js'
 import type { JobEventType } from '../../src/jobs/types.js';
 import { silentLogger, type Logger } from '../../src/domain/logger.js';
 import { Worker } from '../../src/worker/worker.js';
-import { EVENT_LOOP_GAP_BOUND_MS, LONGER_THAN_OLD_BUSY_TIMEOUT_MS, holdWriteLock, maxTickGap, type WriteLock } from '../jobs/db-lock.js';
+import { EVENT_LOOP_GAP_BOUND_MS, LOCK_MS, holdWriteLock, maxTickGap, type WriteLock } from '../jobs/db-lock.js';
 import { bob, freshStore, openStore, snapshotRevert, tempDbFile, vmStart } from '../jobs/helpers.js';
 import { allExecutors, deferrals, namesOnlyHypervisor, sleep, waitFor } from './helpers.js';
 
 /**
  * Exactly once, for real: finished work is never run again because its result could not be
- * written in time. The database is locked by ANOTHER PROCESS (BEGIN IMMEDIATE) for longer than
- * the old busy_timeout, or full; the worker keeps the outcome, keeps its lease, retries on
- * timers — and its event loop keeps ticking.
+ * written in time. The database is locked by ANOTHER PROCESS (BEGIN IMMEDIATE) for LOCK_MS
+ * (longer than the leases here; a synchronous wait for it would show as a blocked event loop),
+ * or full; the worker keeps the outcome, keeps its lease, retries on timers — and its event
+ * loop keeps ticking.
  */
 
 /** A host whose revertSnapshot records each request and answers what `answer` says. */
@@ -53,7 +54,7 @@ test("an approved revert whose success write meets another process's lock runs o
   });
   const log = recordingLogger();
   // A lease shorter than the lock: it runs out while the heartbeat cannot land either.
-  const leaseMs = 1_500;
+  const leaseMs = LOCK_MS / 5;
   const worker = new Worker({ store, hypervisor, leaseMs, logger: log });
   const job = store.enqueue(snapshotRevert('web', 'before-upgrade'));
   store.approvals.decide(job.id, 'approve', bob);
@@ -62,7 +63,7 @@ test("an approved revert whose success write meets another process's lock runs o
 
   await locked;
   const { maxGapMs } = await maxTickGap(async () => {
-    await sleep(LONGER_THAN_OLD_BUSY_TIMEOUT_MS);
+    await sleep(LOCK_MS);
     assert.equal(store.get(job.id)?.state, 'running', 'not written while the lock is held');
     await lock!.release();
     await waitFor('succeeded', () => store.get(job.id)?.state === 'succeeded', 10_000);
@@ -110,7 +111,7 @@ test('a full database at the success write (max_page_count): retried until there
   const store = freshStore(t);
   let runs = 0;
   const log = recordingLogger();
-  const leaseMs = 600;
+  const leaseMs = 200;
   const worker = new Worker({
     store,
     hypervisor: namesOnlyHypervisor(),
@@ -159,7 +160,7 @@ test("a claim meeting another process's lock is tried again soon after the relea
   const { maxGapMs } = await maxTickGap(async () => {
     worker.start(); // its start-up reap and claim meet the lock
     defer(() => worker.stop({ graceMs: 0 }));
-    await sleep(LONGER_THAN_OLD_BUSY_TIMEOUT_MS);
+    await sleep(LOCK_MS);
     assert.deepEqual(started, []);
     await lock.release();
     await waitFor('the job to run', () => store.get(job.id)?.state === 'succeeded', 10_000);

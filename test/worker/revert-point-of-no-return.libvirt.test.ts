@@ -100,17 +100,24 @@ exit $rc
   });
 
   /** A VM whose own disk (named for its uuid) holds A in snapshot s1 and B now. */
-  async function vmWithSnapshot(kind: 'internal' | 'external', running: boolean): Promise<string> {
+  /** The revert of `vm` to s1, pinned as the chat pins it. */
+  const revertOf = (vm: { vm: string; uuid: string; createdAt: number; files: string[] }) => ({
+    ...snapshotRevert(vm.vm, 's1'),
+    payload: { host: 'local', vm: vm.vm, name: 's1', vmUuid: vm.uuid, snapshot: { createdAt: vm.createdAt, files: vm.files } },
+    needsApproval: false,
+  });
+
+  async function vmWithSnapshot(kind: 'internal' | 'external', running: boolean) {
     const vm = env.vmName(`v${++n}`);
     const uuid = randomUUID();
     defineVm(vm, [createDisk(ownedDiskPath(env.storage, uuid))], { uuid });
     writePattern(diskOf(vm), A);
     if (running) virsh('start', vm);
-    await host.createSnapshot({ vm, name: 's1', kind });
+    const s = await host.createSnapshot({ vm, name: 's1', kind });
     if (running) virsh('destroy', vm);
     writePattern(diskOf(vm), B);
     if (running) virsh('start', vm);
-    return vm;
+    return { vm, uuid, createdAt: s.createdAt, files: s.files };
   }
 
   function runWorker(t: Parameters<typeof deferrals>[0]) {
@@ -123,11 +130,12 @@ exit $rc
   }
 
   test('internal (taken shut off): the clean-up fails after the revert → attempt 2 finishes it, the work written since survives', async (t) => {
-    const vm = await vmWithSnapshot('internal', false);
+    const target = await vmWithSnapshot('internal', false);
     // the clean-up reads the VM's snapshots again (its first virsh call after the revert's record)
+    const vm = target.vm;
     arm({ after: "'snapshot-revert'", on: "'snapshot-list'" });
     const store = runWorker(t);
-    const job = store.enqueue({ ...snapshotRevert(vm, 's1'), needsApproval: false });
+    const job = store.enqueue(revertOf(target));
     await waitFor('attempt 1 to fail', () => store.get(job.id)?.state === 'queued' && store.get(job.id)!.attempts === 1, 60_000);
     assert.ok(fired(), 'the fault was injected');
     assert.ok(hasPattern(diskOf(vm), A), 'attempt 1 reverted');
@@ -143,10 +151,11 @@ exit $rc
   });
 
   test('external (taken running): the start fails after the revert → attempt 2 starts it and keeps what was written since', async (t) => {
-    const vm = await vmWithSnapshot('external', true);
+    const target = await vmWithSnapshot('external', true);
+    const vm = target.vm;
     arm({ after: "'snapshot-create'", on: "'start' '" });
     const store = runWorker(t);
-    const job = store.enqueue({ ...snapshotRevert(vm, 's1'), needsApproval: false });
+    const job = store.enqueue(revertOf(target));
     await waitFor('attempt 1 to fail', () => (store.get(job.id)?.state === 'queued' && store.get(job.id)!.attempts === 1) || store.get(job.id)!.finishedAt !== null, 60_000);
     assert.equal(store.get(job.id)!.state, 'queued', JSON.stringify(store.get(job.id)));
     assert.ok(fired(), 'the fault was injected');
@@ -164,11 +173,12 @@ exit $rc
   });
 
   test('a cancel that comes after the point of no return: the job reports the revert, not "cancelled"', async (t) => {
-    const vm = await vmWithSnapshot('internal', true);
+    const target = await vmWithSnapshot('internal', true);
     // the snapshot was taken running: the revert leaves it paused; hold the resume for a while
+    const vm = target.vm;
     arm({ after: "'snapshot-revert'", on: "'resume' '", holdMs: 3_000 });
     const store = runWorker(t);
-    const job = store.enqueue({ ...snapshotRevert(vm, 's1'), needsApproval: false });
+    const job = store.enqueue(revertOf(target));
     await waitFor('the resume to be held', () => fired(), 60_000);
     assert.equal(store.requestCancel(job.id, bob).effect, 'stop-requested');
     await waitFor('the job to end', () => ['succeeded', 'failed', 'cancelled'].includes(store.get(job.id)!.state), 60_000);

@@ -275,6 +275,29 @@ test('graceful stop releases an unfinished job; a new worker finishes it as reco
   assert.deepEqual(recoveredSeen, [true, true]);
 });
 
+test('a job that fails once the stop began is handed back, not failed (the signal may have hit its program)', async (t) => {
+  const store = freshStore(t);
+  let failNow: ((e: Error) => void) | undefined;
+  const worker = new Worker({
+    store,
+    hypervisor: namesOnlyHypervisor(),
+    logger: silentLogger,
+    executors: allExecutors(() => new Promise((_, reject) => (failNow = reject))),
+  });
+  worker.start();
+  const job = store.enqueue(vmStart('vm1'));
+  await waitFor('running', () => failNow);
+  const stopped = worker.stop({ graceMs: 5_000 });
+  // What `virsh` killed by the SIGTERM a whole process group got looks like to the executor.
+  failNow!(new KvmopsError('command-failed', 'virsh was killed by SIGTERM'));
+  await stopped;
+  const after = store.get(job.id)!;
+  assert.deepEqual(
+    { state: after.state, attempts: after.attempts, recovered: after.recovered, error: after.error },
+    { state: 'queued', attempts: 0, recovered: true, error: null },
+  );
+});
+
 test('stop waits for running jobs within the grace period', async (t) => {
   const store = freshStore(t);
   const worker = new Worker({

@@ -26,6 +26,8 @@ export interface DiscordAdapterOptions {
   readyTimeoutMs?: number;
   /** Defer a command that has not answered after this long (default 1500 ms). */
   safetyDeferMs?: number;
+  /** Role ids mentioned on approval requests: KVMOPS_ROLE_APPROVER, or none when KVMOPS_NOTIFY_APPROVERS=false. */
+  approverRoles?: readonly string[];
 }
 
 export interface DiscordAdapter {
@@ -63,6 +65,8 @@ export async function startDiscord(core: ChatCore, opts: DiscordAdapterOptions):
     roles: core.roles,
     approvals: core.services.approvals,
     jobs: core.services.jobs,
+    services: core.services,
+    approverRoles: opts.approverRoles ?? [],
     api,
     botUserId: () => client.user?.id ?? '0',
     log,

@@ -4,18 +4,29 @@ import {
   GuildMember,
   MessageFlags,
   type AutocompleteInteraction,
+  type ButtonInteraction,
   type ChatInputCommandInteraction,
   type CommandInteractionOption,
   type Interaction,
 } from 'discord.js';
 import type { ChatCore } from '../../chat/adapter-port.js';
-import { APPROVE, REJECT } from '../../chat/approval-reactions.js';
+import { APPROVE, REJECT, decideAs, judge } from '../../chat/approval-reactions.js';
 import type { Invocation } from '../../chat/router.js';
 import type { RolePolicy } from '../../chat/roles.js';
-import type { ApprovalsPort, ChatLogger, JobsPort } from '../../chat/services.js';
+import type { ApprovalsPort, ChatLogger, JobsPort, Services } from '../../chat/services.js';
 import type { ChatPlace, ChatUser, RawOptions, Reply } from '../../chat/types.js';
 import type { ChannelApi } from './channel-api.js';
-import { NO_MENTIONS, autocompleteChoices, nonceFor, publicAck, publicMessage, replyMessage } from './render.js';
+import {
+  CLICK_REFUSALS,
+  NO_MENTIONS,
+  approvalRequestMessage,
+  autocompleteChoices,
+  nonceFor,
+  parseButtonId,
+  publicAck,
+  publicMessage,
+  replyMessage,
+} from './render.js';
 
 /**
  * Interactions → the command router, and its Reply back to Discord.
@@ -27,7 +38,14 @@ import { NO_MENTIONS, autocompleteChoices, nonceFor, publicAck, publicMessage, r
  * Refusals are ephemeral (the router makes them); the place check (other guilds, DMs) is the
  * router's too. An approval request is public: the deferred reply becomes a one-line
  * acknowledgement and the request is a channel message carrying ✅ and ❌, attached to its
- * approval before the reactions are added (a ✅ must find it).
+ * approval before the reactions are added (a ✅ must find it); it carries Approve / Reject
+ * buttons and mentions the approver role(s) unless KVMOPS_NOTIFY_APPROVERS=false.
+ *
+ * Buttons (approve / reject on a request, cancel on a status message) carry the job's id and
+ * request id (render.ts `buttonId`), checked against the stored job; everything else comes from
+ * the database, so a click on a message from before a restart works. A click is judged by the
+ * same rules as a reaction (`judge`) or as `/job cancel` (through the router); one that does not
+ * count is answered with an ephemeral reason and changes nothing.
  *
  * One central catch: anything thrown here is logged with its cause and answered ephemerally.
  */
@@ -42,6 +60,10 @@ export interface InteractionDeps {
   /** Cancels a job whose approval request could not be posted (nobody could approve it). */
   jobs: Pick<JobsPort, 'requestCancel'>;
   api: ChannelApi;
+  /** What button clicks read and decide with (the approval policy, jobs, audit). */
+  services: Services;
+  /** Approver role ids mentioned on approval requests (empty: KVMOPS_NOTIFY_APPROVERS=false). */
+  approverRoles?: readonly string[];
   botUserId(): string;
   log: ChatLogger;
   /** Defer a command that has not answered after this long (default 1500 ms). */
@@ -109,6 +131,7 @@ export function createInteractionHandler(deps: InteractionDeps): (interaction: I
   return async (interaction) => {
     if (interaction.isAutocomplete()) return autocomplete(interaction, deps);
     if (interaction.isChatInputCommand()) return command(interaction, deps);
+    if (interaction.isButton()) return click(interaction, deps);
   };
 }
 
@@ -137,7 +160,7 @@ class Responder {
   private deferred: Promise<unknown> | null = null;
   private answered = false;
 
-  constructor(private readonly interaction: ChatInputCommandInteraction) {}
+  constructor(private readonly interaction: ChatInputCommandInteraction | ButtonInteraction) {}
 
   defer(): void {
     if (this.deferred || this.answered) return;
@@ -221,7 +244,7 @@ async function approvalRequest(
   try {
     // One request per job: a POST that Discord wrote but answered 5xx is retried by discord.js,
     // and the nonce makes that retry return the first message instead of posting a second.
-    const message = await deps.api.send(channelId, publicMessage(reply, nonceFor('approval', reply.requestId ?? jobId)));
+    const message = await deps.api.send(channelId, approvalRequestMessage(reply, nonceFor('approval', reply.requestId ?? jobId), deps.approverRoles ?? []));
     messageId = message.id;
     // Before the ✅ / ❌ are added: a reaction must find its approval (a busy database is waited out).
     await deps.approvals.attachMessage(jobId, { adapter: ADAPTER, channelId, messageId: message.id });
@@ -246,4 +269,71 @@ async function approvalRequest(
       deps.log.warn({ err: e, jobId, emoji }, 'could not add a reaction to an approval request');
     }
   }
+}
+
+/**
+ * A button click. Approve / reject: the click must be on the approval request of the job its
+ * custom id names, with the job's request id; the approval rule (`judge`) decides whether it
+ * counts — if not, the clicker gets the reason, ephemeral (callback 4 with flags 64), and
+ * nothing changes. A click that counts is acknowledged as a deferred update (6) before the
+ * decision is written (a busy database may make that wait); the request message is then edited
+ * through the outbox like after a reaction (buttons disabled, who and when). Cancel: the
+ * `/job cancel` command itself, through the router (requester or admin, audited the same way).
+ */
+async function click(interaction: ButtonInteraction, deps: InteractionDeps): Promise<void> {
+  const responder = new Responder(interaction);
+  const say = (content: string) => responder.send({ content });
+  try {
+    const refusal = deps.refuseAll?.();
+    if (refusal) return await say(refusal);
+    const target = parseButtonId(interaction.customId);
+    if (!target) return await say('This button is not one kvmops knows.');
+    const { services } = deps;
+    const guildId = services.config.guildId;
+    if (guildId !== null && interaction.guildId !== guildId) return await say('kvmops only works in its own server.');
+    const job = await services.jobs.get(target.jobId);
+    // A custom id edited to another number, or a button left from another database whose numbers repeat.
+    if (!job || job.requestId !== target.requestId) return await say(`This button belongs to a job that no longer exists here (not job #${target.jobId}).`);
+    const user = chatUser(interaction, deps.roles);
+
+    if (target.action === 'cancel') {
+      const inv: Invocation = { command: 'job', subcommand: 'cancel', options: { id: job.id }, user, place: placeOf(interaction) };
+      // As for the command: a cancel waiting out a busy database is deferred before Discord's 3 s.
+      const safety = setTimeout(() => responder.defer(), deps.safetyDeferMs ?? 1500);
+      try {
+        const reply = await deps.router.handle(inv);
+        return await responder.send(replyMessage(reply));
+      } finally {
+        clearTimeout(safety);
+      }
+    }
+
+    const approval = await services.approvals.get(job.id);
+    if (!approval || approval.adapter !== ADAPTER || approval.messageId !== interaction.message.id) {
+      return await say(`This is not the approval request of job #${job.id}.`);
+    }
+    const ignored = judge(approval, user, services);
+    if (ignored) return await say(refusalText(ignored.reason));
+    await interaction.deferUpdate();
+    const outcome = await decideAs(approval, user, target.action, services, { via: 'button' });
+    // Lost a race with another approver's click or reaction: say so; the winner's decision stands.
+    if (outcome.kind === 'ignored') {
+      await interaction.followUp({ content: refusalText(outcome.reason), flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
+    }
+  } catch (e) {
+    deps.log.error({ err: e, customId: interaction.customId, user: interaction.user.id }, 'button click failed');
+    try {
+      if (interaction.deferred && !interaction.replied) {
+        await interaction.followUp({ content: 'Something went wrong on our side; it has been logged.', flags: MessageFlags.Ephemeral });
+      } else {
+        await say('Something went wrong on our side; it has been logged.');
+      }
+    } catch (e2) {
+      deps.log.warn({ err: e2 }, 'could not answer a failed click');
+    }
+  }
+}
+
+function refusalText(reason: string): string {
+  return (CLICK_REFUSALS as Record<string, string>)[reason] ?? 'This click does not count.';
 }

@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { APIAllowedMentions, APIEmbed, APIEmbedField, RESTPostAPIChannelMessageJSONBody } from 'discord.js';
+import {
+  ButtonStyle,
+  ComponentType,
+  type APIActionRowComponent,
+  type APIAllowedMentions,
+  type APIButtonComponentWithCustomId,
+  type APIEmbed,
+  type APIEmbedField,
+  type RESTPostAPIChannelMessageJSONBody,
+} from 'discord.js';
 import type { JobState } from '../../domain/job-states.js';
 import { codePointLength, cut } from '../../domain/text.js';
 import type { Approval, Job } from '../../chat/adapter-port.js';
@@ -7,7 +16,8 @@ import { formatDuration } from '../../domain/duration.js';
 import { describeJob } from '../../kinds/index.js';
 import { STATE_WORDS } from '../../notifier/render.js';
 import type { StatusView } from '../../notifier/types.js';
-import { renderPeople } from '../../chat/people.js';
+import { renderMoments, renderPeople } from '../../chat/people.js';
+import { formatTime } from '../../domain/duration.js';
 import type { Choice, Reply } from '../../chat/types.js';
 import { codeBlock, cutMarkdown, escapeMarkdown } from './markdown.js';
 
@@ -67,9 +77,14 @@ export function mention(userId: string): string {
   return /^\d{1,20}$/.test(userId) ? `<@${userId}>` : escapeMarkdown(`@${userId}`);
 }
 
-/** Chat-neutral text as Discord markdown: escaped, with its people as mentions. */
+/** A moment as a Discord timestamp: each reader sees it in their own time zone. */
+export function timestamp(ms: number, style: 'f' | 'R' = 'f'): string {
+  return `<t:${Math.floor(ms / 1000)}:${style}>`;
+}
+
+/** Chat-neutral text as Discord markdown: escaped, with its people as mentions and its moments as timestamps. */
 export function discordText(text: string): string {
-  return renderPeople(text, (p) => mention(p.id), escapeMarkdown);
+  return renderPeople(text, (p) => mention(p.id), (s) => renderMoments(s, (ms) => timestamp(ms), escapeMarkdown));
 }
 
 /**
@@ -184,9 +199,89 @@ export function statusEmbed(view: StatusView): APIEmbed {
   });
 }
 
+/** States in which a job can still be cancelled: its status message carries a Cancel button. */
+const CANCELLABLE: ReadonlySet<JobState> = new Set(['awaiting_approval', 'queued', 'running']);
+
+/**
+ * The status message: the embed, and while the job can still be stopped a Cancel button (the
+ * same rule as `/job cancel`: requester or admin). Every body sets `components`, so the edit
+ * that shows the job's end takes the button away.
+ */
 export function statusMessage(view: StatusView): RESTPostAPIChannelMessageJSONBody {
-  return { embeds: [statusEmbed(view)], allowed_mentions: NO_MENTIONS };
+  const components = CANCELLABLE.has(view.state) ? [buttonRow([button('cancel', view, 'Cancel', ButtonStyle.Secondary, false)])] : [];
+  return { embeds: [statusEmbed(view)], allowed_mentions: NO_MENTIONS, components };
 }
+
+// ---- buttons ------------------------------------------------------------------------------------
+
+export type ButtonAction = 'approve' | 'reject' | 'cancel';
+
+/**
+ * `approve:<job id>:<request id>`: the job number finds the job, the request id (random, never
+ * reused: src/jobs/enqueue.ts) proves the button was made for that very job — a custom id
+ * edited to another job number, or a button from a restored or other database whose numbers
+ * repeat, does not match the stored job and is refused. No state lives in memory: a click on a
+ * message posted before a restart works the same. At most 100 characters (Discord's limit).
+ */
+export function buttonId(action: ButtonAction, job: { jobId: number; requestId: string }): string {
+  return `${action}:${job.jobId}:${job.requestId}`;
+}
+
+const BUTTON_ID = /^(approve|reject|cancel):(\d{1,15}):([A-Za-z0-9._-]{1,80})$/;
+
+export function parseButtonId(customId: string): { action: ButtonAction; jobId: number; requestId: string } | null {
+  const m = BUTTON_ID.exec(customId);
+  if (!m) return null;
+  return { action: m[1] as ButtonAction, jobId: Number(m[2]), requestId: m[3]! };
+}
+
+function button(
+  action: ButtonAction,
+  job: { jobId: number; requestId: string },
+  label: string,
+  style: APIButtonComponentWithCustomId['style'],
+  disabled: boolean,
+): APIButtonComponentWithCustomId {
+  return { type: ComponentType.Button, custom_id: buttonId(action, job), label, style, disabled };
+}
+
+function buttonRow(buttons: APIButtonComponentWithCustomId[]): APIActionRowComponent<APIButtonComponentWithCustomId> {
+  return { type: ComponentType.ActionRow, components: buttons };
+}
+
+/** Approve / Reject beside the ✅ / ❌ reactions; disabled once the request is decided. */
+export function approvalButtons(job: { jobId: number; requestId: string }, disabled: boolean): APIActionRowComponent<APIButtonComponentWithCustomId> {
+  return buttonRow([button('approve', job, 'Approve', ButtonStyle.Success, disabled), button('reject', job, 'Reject', ButtonStyle.Danger, disabled)]);
+}
+
+/** Discord role ids are snowflakes; anything else is not mentioned. */
+const SNOWFLAKE = /^\d{1,20}$/;
+
+/**
+ * The approval request: the reply's embed, Approve / Reject buttons, and — unless
+ * KVMOPS_NOTIFY_APPROVERS=false (`approverRoles` empty) — a mention of the approver role(s) in
+ * the content, with `allowed_mentions` letting exactly those roles ping (no user, no @everyone).
+ */
+export function approvalRequestMessage(reply: Reply, nonce: string, approverRoles: readonly string[]): RESTPostAPIChannelMessageJSONBody {
+  const jobId = reply.approvalJobId;
+  if (jobId === undefined || reply.requestId === undefined) throw new Error('approvalRequestMessage: the reply is not an approval request');
+  const roles = [...new Set(approverRoles.filter((r) => SNOWFLAKE.test(r)))].slice(0, 100);
+  const body: RESTPostAPIChannelMessageJSONBody = { ...publicMessage(reply, nonce), components: [approvalButtons({ jobId, requestId: reply.requestId }, false)] };
+  if (roles.length === 0) return body;
+  return {
+    ...body,
+    content: cutMarkdown(`${roles.map((r) => `<@&${r}>`).join(' ')} approval needed for job #${jobId}`, LIMITS.content),
+    allowed_mentions: { parse: [], roles },
+  };
+}
+
+/** Why a click (or reaction) did not count, for the clicker only. */
+export const CLICK_REFUSALS = {
+  requester: 'You requested this: another member with the approver role has to decide (two-person rule).',
+  'not-approver': 'Approver role needed: only members with the approver role can approve or reject.',
+  'already-decided': 'This request is already decided or has expired.',
+  bot: 'Bots cannot decide on approval requests.',
+} as const;
 
 /**
  * The completion message: mentions the requester (and only them), once. `nonce` +
@@ -212,7 +307,8 @@ function linesToMarkdown(lines: readonly string[]): string {
   if (lines.length === 0) return '';
   const tabular = lines.some((l) => /\S {2,}\S/.test(l));
   // In a code block nothing renders, a mention neither: people are shown by id there.
-  if (tabular) return codeBlock(lines.map((l) => renderPeople(l, (p) => `<@${p.id}>`)));
+  // Nor does a timestamp: moments are UTC text there.
+  if (tabular) return codeBlock(lines.map((l) => renderPeople(l, (p) => `<@${p.id}>`, (s) => renderMoments(s, formatTime))));
   return lines.map(discordText).join('\n');
 }
 
@@ -259,15 +355,19 @@ const DECISION: Record<Exclude<Approval['state'], 'pending'>, { word: string; co
   cancelled: { word: 'Cancelled', colour: STATE_COLOURS.queued },
 };
 
-/** The approval request after its decision: approved / rejected by someone, expired, or cancelled. */
-export function approvalDecisionMessage(approval: Approval, job: Pick<Job, 'id' | 'kind' | 'payload' | 'requester'>): RESTPostAPIChannelMessageJSONBody {
+/**
+ * The approval request after its decision: approved / rejected by someone, expired, or
+ * cancelled, with when (a Discord timestamp: each reader sees their own time zone); its
+ * buttons stay, disabled, so the message still reads as the request it was.
+ */
+export function approvalDecisionMessage(approval: Approval, job: Pick<Job, 'id' | 'kind' | 'payload' | 'requester' | 'requestId'>): RESTPostAPIChannelMessageJSONBody {
   if (approval.state === 'pending') throw new Error('approvalDecisionMessage: the approval is still pending');
   const d = DECISION[approval.state];
   const who = approval.decidedBy ? ` by ${mention(approval.decidedBy)}` : '';
-  const when = approval.decidedAt ? ` <t:${Math.floor(approval.decidedAt / 1000)}:f>` : '';
+  const when = approval.decidedAt ? ` ${timestamp(approval.decidedAt)} (${timestamp(approval.decidedAt, 'R')})` : '';
   const lines = [
     `Requested by ${mention(job.requester.id)}.`,
-    approval.state === 'expired' ? 'Nobody decided in time: the job was cancelled.' : `${d.word}${who}${when}.`,
+    approval.state === 'expired' ? `Nobody decided in time${when ? ` (expired${when})` : ''}: the job was cancelled.` : `${d.word}${who}${when}.`,
   ];
   if (approval.state === 'approved') lines.push('The job is queued; its status message follows it.');
   return {
@@ -280,5 +380,6 @@ export function approvalDecisionMessage(approval: Approval, job: Pick<Job, 'id' 
       }),
     ],
     allowed_mentions: NO_MENTIONS,
+    components: [approvalButtons({ jobId: job.id, requestId: job.requestId }, true)],
   };
 }

@@ -94,4 +94,29 @@ describe('Discord: a database locked by another process', { ...skipUnlessLibvirt
     assert.ok(hasPattern(disk, 0xa1), 'the disk holds the snapshot data again');
     assert.equal(job.attempts, 1);
   });
+
+  it('an Approve click while it is held is acknowledged within 3 s (deferred update) and applied after the release', async (t) => {
+    const { vm, disk } = newVm('click');
+    writePattern(disk, 0xa1);
+    await w.bot.core.hypervisor.host('local').createSnapshot({ vm, name: 's1', kind: 'internal' });
+    writePattern(disk, 0xb2);
+    const a = await run(w, USER.alice, 'snapshot', 'revert', { vm, name: 's1' });
+    const jobId = a.jobId!;
+    const job0 = w.job(jobId);
+    const messageId = w.store.approvals.get(jobId)!.messageId!;
+
+    const lock = await holdWriteLock(dbFile, t);
+    const click = w.emulator.clickButton({ user: USER.bob, messageId, customId: `approve:${jobId}:${job0.requestId}` });
+    const released = lock.releaseAfter(LONGER_THAN_OLD_BUSY_TIMEOUT_MS);
+    const ack = await click.response();
+    assert.equal(ack.late, false, `acknowledged after ${ack.receivedAfterMs} ms`);
+    assert.equal(ack.type, 6);
+    assert.equal(w.job(jobId).state, 'awaiting_approval', 'not decided while the lock is held');
+    await released;
+
+    const job = await w.finished(jobId);
+    assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
+    assert.equal(w.store.approvals.get(jobId)?.decidedBy, USER.bob);
+    assert.ok(hasPattern(disk, 0xa1), 'the disk holds the snapshot data again');
+  });
 });

@@ -215,6 +215,10 @@ describe('Discord: commands to jobs on real libvirt', skip, () => {
     assert.equal(job.state, 'cancelled');
     assert.equal(w.store.approvals.get(jobId)?.state, 'expired');
     await w.emulator.waitFor(() => /^Expired/.test(embedOf(w.emulator.message(message.id))?.title ?? ''), 10_000, 'the request edited: expired');
+    // Its Approve / Reject buttons are disabled, as after any decision.
+    const buttons = (w.emulator.message(message.id)?.components ?? []).flatMap((row) => (row as { components: Array<{ disabled?: boolean }> }).components);
+    assert.equal(buttons.length, 2);
+    assert.ok(buttons.every((b) => b.disabled === true), JSON.stringify(buttons));
     // A late ✅ does not revive it.
     w.emulator.react(USER.bob, w.emulator.channelId, message.id, '✅');
     await new Promise((r) => setTimeout(r, 300));

@@ -88,13 +88,14 @@ describe('Discord: text from users is shown safely', skip, () => {
       assert.equal(request.nonce, nonceFor('approval', w.store.get(jobId)!.requestId), 'keyed by the request id, not the job number');
       await w.emulator.waitFor(() => w.emulator.message(request.id)?.reactions.length === 2, 5_000, '✅ and ❌ on the request');
 
-      // The requester as a mention that renders the member, never the display name; nobody pinged.
+      // The requester as a mention that renders the member, never the display name; nobody but
+      // the approver role pinged (KVMOPS_NOTIFY_APPROVERS, default on).
       const text = embedOf(request)?.description ?? '';
       assert.match(text, new RegExp(`^Requested by <@${MALLORY}>\\.$`, 'm'));
       assert.match(text, new RegExp(`other than <@${MALLORY}>`));
       assert.doesNotMatch(text, /root|admin|evil|everyone/, `no display name: ${text}`);
-      assert.deepEqual(request.allowedMentions, { parse: [] });
-      assert.deepEqual(request.pings, { users: [], roles: [], everyone: false });
+      assert.deepEqual(request.allowedMentions, { parse: [], roles: [ROLE.approver] });
+      assert.deepEqual(request.pings, { users: [], roles: [ROLE.approver], everyone: false });
     } finally {
       w.bot.app.notifier.start();
     }

@@ -14,12 +14,18 @@ import { commandLabels, commandsJson } from '../../../src/adapters/discord/regis
 import {
   STATE_COLOURS,
   approvalDecisionMessage,
+  approvalRequestMessage,
+  buttonId,
+  discordText,
   endMessage,
   nonceFor,
+  parseButtonId,
   progressBar,
   replyEmbed,
   statusEmbed,
+  statusMessage,
 } from '../../../src/adapters/discord/render.js';
+import { moment, person, withNames } from '../../../src/chat/people.js';
 import { DiscordSink } from '../../../src/adapters/discord/sink.js';
 import type { Approval } from '../../../src/jobs/types.js';
 import { PermanentSinkError, isPermanentSinkError, type StatusView } from '../../../src/notifier/types.js';
@@ -176,13 +182,64 @@ describe('render', () => {
       jobId: 9, state: 'approved', adapter: 'discord', channelId: '1', messageId: '2', requesterId: '42',
       decidedBy: '43', decidedAt: 1_700_000_000_000, expiresAt: 0, createdAt: 0,
     };
-    const job = { id: 9, kind: 'snapshot.revert' as const, payload: { host: 'local', vm: 'web', name: 's1', vmUuid: '0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b', snapshot: { createdAt: 1_700_000_000, files: [] } }, requester: { id: '42', name: 'alice' } };
-    const approved = approvalDecisionMessage(approval, job).embeds![0]!;
+    const job = { id: 9, kind: 'snapshot.revert' as const, payload: { host: 'local', vm: 'web', name: 's1', vmUuid: '0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b', snapshot: { createdAt: 1_700_000_000, files: [] } }, requester: { id: '42', name: 'alice' }, requestId: 'req-0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b' };
+    const approvedBody = approvalDecisionMessage(approval, job);
+    const approved = approvedBody.embeds![0]!;
+    // The buttons stay, disabled: nobody can click a decided request.
+    assert.deepEqual(approvedBody.components, [{ type: 1, components: [
+      { type: 2, custom_id: 'approve:9:req-0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b', label: 'Approve', style: 3, disabled: true },
+      { type: 2, custom_id: 'reject:9:req-0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b', label: 'Reject', style: 4, disabled: true },
+    ] }]);
     assert.equal(approved.title, 'Approved: job #9 Revert web to snapshot s1 (taken 2023-11-14 22:13 UTC) on local');
-    assert.match(approved.description!, /Approved by <@43> <t:1700000000:f>\./);
+    assert.match(approved.description!, /Approved by <@43> <t:1700000000:f> \(<t:1700000000:R>\)\./);
     const expired = approvalDecisionMessage({ ...approval, state: 'expired', decidedBy: null, decidedAt: null }, job).embeds![0]!;
     assert.match(expired.title!, /^Expired/);
     assert.throws(() => approvalDecisionMessage({ ...approval, state: 'pending' }, job));
+  });
+});
+
+describe('buttons, mentions, timestamps', () => {
+  const REQ = 'req-0f8e4c2a-9b1d-4e7f-8a3c-5d6b7e8f9a0b';
+  const reply = { visibility: 'public' as const, title: 'Approval needed for job #9: Revert web', lines: [`Expires at ${moment(1_700_000_000_000)} (in 30m).`], tone: 'warning' as const, approvalJobId: 9, jobId: 9, requestId: REQ };
+
+  it('the approval request: Approve / Reject, the approver roles mentioned, only they may ping', () => {
+    const body = approvalRequestMessage(reply, 'approval-x', ['300000000000000004', '300000000000000005', 'not-a-role']);
+    assert.equal(body.content, '<@&300000000000000004> <@&300000000000000005> approval needed for job #9');
+    assert.deepEqual(body.allowed_mentions, { parse: [], roles: ['300000000000000004', '300000000000000005'] });
+    assert.deepEqual((body.components?.[0] as { components: Array<{ custom_id: string; disabled: boolean }> }).components.map((b) => [b.custom_id, b.disabled]), [
+      [`approve:9:${REQ}`, false],
+      [`reject:9:${REQ}`, false],
+    ]);
+    assert.equal(body.embeds?.[0]?.description, 'Expires at <t:1700000000:f> (in 30m).');
+    const quiet = approvalRequestMessage(reply, 'approval-x', []);
+    assert.equal(quiet.content, undefined);
+    assert.deepEqual(quiet.allowed_mentions, { parse: [] });
+  });
+
+  it('custom ids: job id and request id, at most 100 characters, anything else is not ours', () => {
+    const id = buttonId('approve', { jobId: 123456789012345, requestId: REQ });
+    assert.ok(id.length <= 100, `${id.length}`);
+    assert.deepEqual(parseButtonId(id), { action: 'approve', jobId: 123456789012345, requestId: REQ });
+    for (const bad of ['approve:9', 'delete:9:req-x', 'approve:x:req-x', `approve:9:${REQ}:extra`, 'approve:9:req x', `approve:9:${'a'.repeat(81)}`]) {
+      assert.equal(parseButtonId(bad), null, bad);
+    }
+  });
+
+  it('status message: Cancel while the job can still stop, no buttons once it ended', () => {
+    const base = { jobId: 7, requestId: REQ, kind: 'deploy' as const, title: 'Deploy web', lines: [], requester: { id: '42', name: 'alice' }, updatedAt: 0 };
+    for (const state of ['awaiting_approval', 'queued', 'running'] as const) {
+      const body = statusMessage({ ...base, state });
+      assert.deepEqual((body.components?.[0] as { components: Array<{ custom_id: string; label: string }> }).components.map((b) => [b.custom_id, b.label]), [[`cancel:7:${REQ}`, 'Cancel']], state);
+    }
+    for (const state of ['succeeded', 'failed', 'cancelled'] as const) assert.deepEqual(statusMessage({ ...base, state }).components, [], state);
+  });
+
+  it('moments: a Discord timestamp (each reader\'s time zone), UTC text in the shell and in code blocks', () => {
+    const line = `requested by ${person({ id: '42', name: 'alice' })} at ${moment(Date.UTC(2025, 4, 1, 14, 32))}`;
+    assert.equal(discordText(line), `requested by <@42> at <t:${Date.UTC(2025, 4, 1, 14, 32) / 1000}:f>`);
+    assert.equal(withNames(line), 'requested by alice at 2025-05-01 14:32 UTC');
+    const table = replyEmbed({ visibility: 'ephemeral', title: 't', lines: [`a  b  ${moment(Date.UTC(2025, 4, 1, 14, 32))}`], tone: 'info' });
+    assert.match(table.description!, /2025-05-01 14:32 UTC/);
   });
 });
 

@@ -44,6 +44,8 @@ export interface BotOptions {
   rateLimit?: string;
   /** KVMOPS_READ_RATE_LIMIT (default here: off). */
   readRateLimit?: string;
+  /** KVMOPS_NOTIFY_APPROVERS (default: unset, i.e. true). */
+  notifyApprovers?: string;
 }
 
 export interface Bot {
@@ -97,10 +99,16 @@ export class DiscordWorld {
       // these tests send far more commands from one user than a person would.
       KVMOPS_RATE_LIMIT: opts.rateLimit ?? 'off',
       KVMOPS_READ_RATE_LIMIT: opts.readRateLimit ?? 'off',
+      ...(opts.notifyApprovers !== undefined ? { KVMOPS_NOTIFY_APPROVERS: opts.notifyApprovers } : {}),
     });
     const logger = createLogger({ level: env.KVMOPS_LOG_LEVEL, destination: process.stderr });
     const core: AppCore = createCore(env, { logger });
-    const discord = await startDiscord(core, { token: env.DISCORD_TOKEN!, guildId: env.DISCORD_GUILD_ID!, apiUrl: env.DISCORD_API_URL });
+    const discord = await startDiscord(core, {
+      token: env.DISCORD_TOKEN!,
+      guildId: env.DISCORD_GUILD_ID!,
+      apiUrl: env.DISCORD_API_URL,
+      approverRoles: env.KVMOPS_NOTIFY_APPROVERS ? env.KVMOPS_ROLE_APPROVER : [],
+    });
     const app = await startApp(core, {
       sinks: [discord.sink],
       discordStatus: discord.status,

@@ -11,6 +11,8 @@ import { DiscordEmulator } from './discord-emulator/index.js';
  * `npm start` runs compiled JavaScript: what `tsc -p tsconfig.build.json` emits (built here
  * into a temp dir, the same way `npm ci`'s prepare step builds dist/) logs in to the Discord
  * emulator, registers its commands, answers a command, and stops with exit 0 on SIGTERM.
+ * `*.slow.test.ts`: no libvirt needed, but the tsc build alone takes seconds, so `npm test`
+ * runs it and `npm run test:unit` does not.
  */
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,7 +21,8 @@ const VIEWER = '300000000000000001';
 
 test('npm start runs the compiled bot', { timeout: 180_000 }, async (t) => {
   const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  assert.match(pkg.scripts.start!, /^node .*dist\/src\/main\.js$/, 'npm start runs node on dist/');
+  // `exec`: npm's shell becomes node, so the signal npm passes on reaches the bot (test/stop.libvirt.test.ts).
+  assert.match(pkg.scripts.start!, /^exec node .*dist\/src\/main\.js$/, 'npm start runs node on dist/, in place of its shell');
   assert.equal(pkg.scripts.prepare, 'tsc -p tsconfig.build.json', 'npm ci builds dist/');
 
   const dir = mkdtempSync(path.join(tmpdir(), 'kvmops-start-'));

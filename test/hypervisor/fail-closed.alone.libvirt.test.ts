@@ -1,6 +1,10 @@
 /**
  * Fail closed (real libvirt): when a disk chain cannot be read, what depends on what is unknown
  * — so template delete refuses, VM delete and revert's clean-up keep files. Never "no dependents".
+ *
+ * `*.alone.libvirt.test.ts`: its damaged domains are on the whole host while it runs, and kvmops
+ * reads every domain before a delete or clean-up, so any other real-libvirt file running beside
+ * it would rightly keep files it expects removed. `npm test` runs it by itself.
  */
 import assert from 'node:assert/strict';
 import { existsSync, openSync, writeSync, closeSync } from 'node:fs';
