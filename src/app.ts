@@ -7,6 +7,8 @@ import { RolePolicy } from './chat/roles.js';
 import { createHypervisor } from './hypervisor/index.js';
 import type { Hypervisor } from './hypervisor/types.js';
 import { openJobStore, type SqliteJobStore } from './jobs/store.js';
+import { Reconciler } from './inventory/reconcile.js';
+import { InventoryStore } from './inventory/store.js';
 import { Notifier } from './notifier/notifier.js';
 import type { NotificationSink } from './notifier/types.js';
 import { startOps, type Ops, type DiscordStatus } from './ops/index.js';
@@ -33,6 +35,10 @@ export interface AppCore extends ChatCore {
   logger: AppLogger;
   store: SqliteJobStore;
   hypervisor: Hypervisor;
+  /** What kvmops knows of its hosts, on the store's database (src/inventory). */
+  inventory: InventoryStore;
+  /** Keeps `inventory` true from the hosts; started by startApp. */
+  reconciler: Reconciler;
   services: Services;
   router: CommandRouter;
   roles: RolePolicy;
@@ -84,9 +90,14 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
     ...(opts.now ? { now: opts.now } : {}),
   });
   const hypervisor = createHypervisor({ hosts: env.KVMOPS_HOSTS, storageDir: env.KVMOPS_STORAGE_DIR });
+  const inventory = new InventoryStore(store.db);
+  const reconciler = new Reconciler({ hypervisor, store: inventory, everyMs: env.KVMOPS_RECONCILE, logger });
   const services = createServices({
     store,
     hypervisor,
+    inventory: {
+      status: (host) => ({ importing: reconciler.importing(host) ?? null, ...inventory.hostStatus(host) }),
+    },
     config: {
       twoPerson: env.KVMOPS_TWO_PERSON,
       approvalTtlMs: env.KVMOPS_APPROVAL_TTL,
@@ -96,7 +107,7 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
     ...(opts.now ? { now: opts.now } : {}),
   });
   const router = new CommandRouter({ commands, services, rateLimit: env.KVMOPS_RATE_LIMIT, readRateLimit: env.KVMOPS_READ_RATE_LIMIT });
-  return { env, logger, store, hypervisor, services, router, roles: RolePolicy.fromEnv(env) };
+  return { env, logger, store, hypervisor, inventory, reconciler, services, router, roles: RolePolicy.fromEnv(env) };
 }
 
 export interface StartOptions {
@@ -111,7 +122,7 @@ export interface StartOptions {
 }
 
 export async function startApp(core: AppCore, opts: StartOptions): Promise<App> {
-  const { env, logger, store, hypervisor } = core;
+  const { env, logger, store, hypervisor, inventory, reconciler } = core;
   const ops = await startOps({
     env,
     db: store.db,
@@ -125,6 +136,7 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
     hypervisor,
     concurrency: env.KVMOPS_CONCURRENCY,
     hostConcurrency: env.KVMOPS_HOST_CONCURRENCY,
+    inventory: inventory.write,
     logger,
     ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
   });
@@ -151,6 +163,8 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
   sweeper.start();
   pruner.start();
   worker.start();
+  // In the background: the first start on an existing host imports it batch by batch.
+  reconciler.start();
   let stopped: Promise<void> | undefined;
   return {
     ...core,
@@ -161,6 +175,7 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
       stopped ??= (async () => {
         sweeper.stop();
         await pruner.stop();
+        await reconciler.stop();
         await worker.stop({
           graceMs: stopOpts.graceMs ?? 30_000,
           ...(stopOpts.abortWaitMs !== undefined ? { abortWaitMs: stopOpts.abortWaitMs } : {}),

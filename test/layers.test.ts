@@ -7,6 +7,10 @@
  *   nor the job store (src/jobs);
  * - only the entry points wire an adapter to the app;
  * - discord.js stays inside src/adapters/discord;
+ * - the inventory (src/inventory) sits beside the jobs layer, below the chat core: it uses the
+ *   jobs layer's database helpers, the kinds' change type and the hypervisor layer (the only
+ *   one that runs programs); the chat core reaches it only through Services' ports, and nothing
+ *   below it (kinds, hypervisor, domain) imports it;
  * - no import circles.
  */
 import assert from 'node:assert/strict';
@@ -67,6 +71,19 @@ describe('layers', () => {
   it('discord.js is imported only under src/adapters/discord', () => {
     const wrong = [...graph].filter(([f, deps]) => deps.includes('discord.js') && !under('src/adapters/discord')(f)).map(([f]) => f);
     assert.deepEqual(wrong, []);
+  });
+
+  it('the inventory sits beside the jobs layer, below the chat core', () => {
+    const inventory = [...graph.keys()].filter(under('src/inventory'));
+    assert.ok(inventory.length > 0, 'the inventory lives in src/inventory');
+    const above = (d: string) =>
+      ['src/chat', 'commands', 'src/adapters', 'src/worker', 'src/notifier', 'src/ops'].some((dir) => under(dir)(d)) || d === 'src/app.ts';
+    assert.deepEqual(inventory.flatMap((f) => graph.get(f)!.filter(above).map((d) => `${f} → ${d}`)), []);
+    const below = [...graph].filter(([f]) => ['src/chat', 'commands', 'src/kinds', 'src/hypervisor', 'src/domain', 'src/jobs'].some((dir) => under(dir)(f)));
+    assert.deepEqual(below.flatMap(([f, deps]) => deps.filter(under('src/inventory')).map((d) => `${f} → ${d}`)), []);
+    // it runs no program and opens no database of its own
+    const tools = ['execa', 'node:child_process', 'child_process', 'better-sqlite3'];
+    assert.deepEqual(inventory.flatMap((f) => graph.get(f)!.filter((d) => tools.includes(d)).map((d) => `${f} → ${d}`)), []);
   });
 
   it('no import circles', () => {

@@ -75,12 +75,29 @@ export interface ChatConfig {
 /** The chat layer only warns and reports errors (the shared port: src/domain/logger.ts). */
 export type ChatLogger = Pick<Logger, 'error' | 'warn'>;
 
+/** The inventory's state on a host, for answers that say "inventory: importing 1,200 / 3,000". */
+export interface InventoryStatus {
+  /** The first import's progress while it runs; null otherwise. */
+  importing: { done: number; total: number } | null;
+  /** Epoch ms the first import completed; null before (answers may then be incomplete). */
+  importedAt: number | null;
+  /** Epoch ms of the last completed reconcile. */
+  reconciledAt: number | null;
+}
+
+/** The slice of the inventory (src/inventory) the chat core uses. */
+export interface InventoryPort {
+  status(host: string): InventoryStatus;
+}
+
 export interface Services {
   jobs: JobsPort;
   approvals: ApprovalsPort;
   audit: AuditPort;
   hypervisor: HypervisorReader;
   catalog: Catalog;
+  /** What kvmops knows of its hosts (absent where no inventory runs: some tests). */
+  inventory?: InventoryPort;
   config: ChatConfig;
   /** Epoch ms; injected so tests control time (rate limit, expiry). */
   now(): number;
@@ -113,6 +130,7 @@ export function createServices(deps: {
     onChange?: (listener: (job: Job) => void) => () => void;
   };
   hypervisor: HypervisorReader;
+  inventory?: InventoryPort;
   config: ChatConfig;
   now?: () => number;
   log?: ChatLogger;
@@ -149,6 +167,7 @@ export function createServices(deps: {
     audit: { record: (entry) => durably(() => audit.record(entry)) },
     hypervisor: deps.hypervisor,
     catalog,
+    ...(deps.inventory ? { inventory: deps.inventory } : {}),
     config: deps.config,
     now,
     ...(deps.log ? { log: deps.log } : {}),

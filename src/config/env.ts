@@ -131,6 +131,12 @@ export const envSchema = z.object({
   KVMOPS_RETENTION: z.preprocess(emptyAsUnset, retention.default('90d')),
   /** How long audit rows are kept; null = off, keep all. */
   KVMOPS_AUDIT_RETENTION: z.preprocess(emptyAsUnset, retention.default('1y')),
+  /**
+   * How often the inventory (src/inventory) is reconciled with each host: a cheap diff of the
+   * domain list, whole reads only of what is new or changed. The first start on a host imports
+   * it in the background.
+   */
+  KVMOPS_RECONCILE: z.preprocess(emptyAsUnset, duration.default('60s')),
   /** 127.0.0.1 port for /healthz and /metrics; unset = off. */
   KVMOPS_HTTP_PORT: opt(z.coerce.number().int().min(1).max(65535)),
   KVMOPS_LOG_LEVEL: z.preprocess(

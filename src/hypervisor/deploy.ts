@@ -8,7 +8,7 @@ import { interfaceCount, newMac, readVmMeta, vmXml } from './domain-xml.js';
 import { listDomains, parseDomainList, type DomainRef } from './domains.js';
 import { eachLimited } from './each-limited.js';
 import type { HostContext } from './host-context.js';
-import { domainViews, type DomainView } from './inventory.js';
+import { domainViews, readInventoryVms, type DomainView } from './inventory.js';
 import { isVolumeMissing, okStdout, throwFirstError } from './multi.js';
 import { parseVolList } from './parse.js';
 import { ensurePools } from './pools.js';
@@ -18,7 +18,7 @@ import { deleteVolumes } from './removal.js';
 import { freshVmFile } from './storage.js';
 import { withTempDir } from './tempdir.js';
 import { assertTemplatePin, storedTemplateFromXml, templateXmlVolume, type StoredTemplate } from './templates.js';
-import type { DeployRequest, DeployResult, OpContext } from './types.js';
+import type { DeployRequest, DeployResult, InventoryVm, OpContext } from './types.js';
 import { assertName } from './validate.js';
 import { qemuImgArgs } from './qemu-img-args.js';
 import { virshArgs, type VirshArgs } from './virsh-args.js';
@@ -176,7 +176,23 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
     }
     throw e;
   }
-  return { vms: names, mode: req.mode, started: req.start };
+  // For the inventory: what this call made, as it made it; kept ones (an earlier attempt's) read.
+  const state0 = req.start ? 'running' : 'shut off';
+  const records: InventoryVm[] = plans.map((p) => ({
+    uuid: p.uuid,
+    name: p.vm,
+    state: state0,
+    disks: p.disks.map((d) => ({
+      target: d.target,
+      file: d.dst,
+      format: 'qcow2',
+      chain: req.mode === 'thin' ? [d.dst, d.src] : [d.dst],
+      template: req.mode === 'thin' ? template : null,
+    })),
+    snapshots: [],
+  }));
+  const kept = complete.length ? await readInventoryVms(h, complete).catch(() => []) : [];
+  return { vms: names, mode: req.mode, started: req.start, made: [...records, ...kept] };
 }
 
 interface DeployState {

@@ -4,9 +4,10 @@ import type { HostContext } from './host-context.js';
 import { parseVersion } from './parse.js';
 import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from './snapshots/index.js';
 import { StorageLayout } from './storage.js';
-import { createTemplate, deleteTemplate, listTemplates } from './templates.js';
+import { createTemplate, deleteTemplate, listTemplates, readInventoryTemplates } from './templates.js';
+import { hostListing, listDomainStates, readInventoryVms } from './inventory.js';
 import type { SysprepOptions } from './sysprep.js';
-import type { CreateSnapshotRequest, CreateTemplateRequest, DeleteVmResult, DeployRequest, DeployResult, HostDriver, OpContext, RevertRequest, RevertResult, SnapshotInfo, SnapshotRef, StopRequest, TemplateInfo, TemplatePin, VmInfo, VmSummary, VmTarget } from './types.js';
+import type { InventoryReader, CreateSnapshotRequest, CreateTemplateRequest, DeleteVmResult, DeployRequest, DeployResult, HostDriver, OpContext, RevertRequest, RevertResult, SnapshotInfo, SnapshotRef, StopRequest, TemplateInfo, TemplatePin, VmInfo, VmSummary, VmTarget } from './types.js';
 import { assertName } from './validate.js';
 import { virshArgs } from './virsh-args.js';
 import { Virsh } from './virsh.js';
@@ -41,12 +42,19 @@ export function hostContext(host: HostConfig, opts: LibvirtHostOptions): HostCon
 /** One libvirt host: the HostDriver the worker's executors and the read-only handlers use. */
 export class LibvirtHost implements HostDriver {
   readonly ctx: HostContext;
+  readonly inventory: InventoryReader;
 
   constructor(
     host: HostConfig,
     private readonly opts: LibvirtHostOptions,
   ) {
-    this.ctx = hostContext(host, opts);
+    const h = (this.ctx = hostContext(host, opts));
+    this.inventory = {
+      listDomainStates: (ctx) => listDomainStates(h, ctx),
+      listing: (ctx) => hostListing(h, ctx),
+      readVms: (refs, ctx) => readInventoryVms(h, refs, ctx),
+      readTemplates: (names, ctx) => readInventoryTemplates(h, names, ctx),
+    };
   }
 
   get name(): string {

@@ -1,10 +1,17 @@
+import { isKvmopsError } from '../domain/errors.js';
 import type { HostContext } from './host-context.js';
-import { domainDisks, parseDomainXml } from './domain-xml.js';
+import { readChains } from './chains.js';
+import { domainDisks, domainName, parseDomainXml } from './domain-xml.js';
+import { eachLimited } from './each-limited.js';
 import { okStdout } from './multi.js';
-import { parseDomBlkList, type BlkEntry } from './parse.js';
-import type { DomainUuid } from './domain-uuid.js';
-import { listDomains, type DomainRef } from './domains.js';
-import type { OpContext } from './types.js';
+import { parseDomBlkList, parseDomState, parseNameList, type BlkEntry } from './parse.js';
+import { asDomainUuid, type DomainUuid } from './domain-uuid.js';
+import { listDomains, parseDomainList, type DomainRef } from './domains.js';
+import { snapshotsOf } from './snapshots/list.js';
+import type { HostListing, InventoryDisk, InventoryVm, ListedVm, OpContext, VmState } from './types.js';
+import { ensurePools } from './pools.js';
+import { templateNamesOf } from './templates.js';
+import { isVmDomain } from './vms.js';
 import { virshArgs } from './virsh-args.js';
 import type { XmlElement } from './xml.js';
 
@@ -54,4 +61,164 @@ function fileDisks(xml: XmlElement, blk: BlkEntry[]): DomainView['disks'] {
   return blk
     .filter((b) => b.device === 'disk' && b.source !== null && (b.type === 'file' || b.type === 'volume'))
     .map((b) => ({ target: b.target, file: b.source!, format: fmt.get(b.target)?.format ?? 'raw' }));
+}
+
+// --- what the inventory reads (src/inventory: the reconcile loop and the jobs' reports) ----------
+
+/**
+ * Every VM domain with its state, in ONE virsh process: `list --all --uuid --name` plus one
+ * `list --all --uuid --state-X` per state libvirt can filter on (it filters server-side, so each
+ * costs what the name list costs; `list --all` asks each domain's state and is ~5× slower at
+ * 3,000 domains). The few in "other" states (idle, in shutdown, crashed, pmsuspended) — and any
+ * that came between the lists — get a `domstate` each. Appliance domains are left out (vms.ts).
+ */
+export async function listDomainStates(h: HostContext, ctx: OpContext = {}): Promise<ListedVm[]> {
+  return (await hostListing(h, ctx, { templates: false })).vms;
+}
+
+/**
+ * The reconcile's whole cheap diff in ONE virsh process: the domain listing above and, with
+ * `templates`, the template names (a refresh and a volume list of the templates pool; pools
+ * ensured first).
+ */
+export async function hostListing(h: HostContext, ctx: OpContext = {}, opts = { templates: true }): Promise<HostListing> {
+  const states = ['running', 'paused', 'shutoff'] as const;
+  if (opts.templates) await ensurePools(h, ctx);
+  const tpl = opts.templates ? [virshArgs.poolRefresh(h.storage.templatesPool), virshArgs.volList(h.storage.templatesPool)] : [];
+  const rs = await h.virsh.multi([virshArgs.listDomains(), ...states.map((s) => virshArgs.listUuidsInState(s)), ...tpl, virshArgs.domstatsBlock()], {
+    timeoutMs: 60_000,
+    signal: ctx.signal,
+  });
+  const templates = opts.templates ? (okStdout(rs[4]), templateNamesOf(okStdout(rs[5]))) : [];
+  // a libvirt that cannot say leaves the signs out: then only names and states tell changes
+  const stats = rs.at(-1)!;
+  const blocks = stats.error ? new Map<string, string>() : parseDomstatsBlocks(stats.stdout);
+  const domains = parseDomainList(okStdout(rs[0])).filter((d) => isVmDomain(d.name));
+  const stateOf = new Map<string, VmState>();
+  states.forEach((s, i) => {
+    for (const u of parseNameList(okStdout(rs[i + 1]))) stateOf.set(asDomainUuid(u), s === 'shutoff' ? 'shut off' : s);
+  });
+  const rest = domains.filter((d) => !stateOf.has(d.uuid));
+  if (rest.length) {
+    const rr = await h.virsh.multi(rest.map((d) => virshArgs.domstate(d.uuid)), { timeoutMs: 60_000, signal: ctx.signal });
+    rest.forEach((d, i) => {
+      const r = rr[i]!;
+      if (r.error?.code === 'vm-not-found') return; // undefined meanwhile
+      stateOf.set(d.uuid, parseDomState(okStdout(r)).state);
+    });
+  }
+  const vms = domains.flatMap((d) => {
+    const state = stateOf.get(d.uuid);
+    const b = blocks.get(d.name);
+    return state ? [{ uuid: d.uuid, name: d.name, state, ...(b !== undefined ? { blocks: b } : {}) }] : [];
+  });
+  return { vms, templates };
+}
+
+/**
+ * `domstats --block` → domain name → its disks' sign, `target=path` a line in libvirt's order
+ * (a disk without a path, an empty cdrom, as `target=`). Pure.
+ */
+export function parseDomstatsBlocks(out: string): Map<string, string> {
+  const signs = new Map<string, string>();
+  let name: string | null = null;
+  let disks = new Map<number, { target?: string; path?: string }>();
+  const close = () => {
+    if (name === null) return;
+    const lines = [...disks.entries()].sort((a, b) => a[0] - b[0]).map(([, d]) => `${d.target ?? '?'}=${d.path ?? ''}`);
+    signs.set(name, lines.join('\n'));
+  };
+  for (const line of out.split('\n')) {
+    const dom = /^Domain: '(.*)'$/.exec(line);
+    if (dom) {
+      close();
+      name = dom[1]!;
+      disks = new Map();
+      continue;
+    }
+    const m = /^\s+block\.(\d+)\.(name|path)=(.*)$/.exec(line);
+    if (!m || name === null) continue;
+    const d = disks.get(Number(m[1])) ?? {};
+    if (m[2] === 'name') d.target = m[3]!;
+    else d.path = m[3]!;
+    disks.set(Number(m[1]), d);
+  }
+  close();
+  return signs;
+}
+
+/**
+ * These domains read whole: state, live XML, file disks, snapshot names in one batch (chunked,
+ * two chunks side by side); the snapshots of the ones that have any; the chains of their disks
+ * (which template each thin disk hangs on). Cost: O(the given domains' disks and snapshots).
+ * Domains that vanished meanwhile are left out. A domain whose definition cannot be read is
+ * kept with its listed name and `unreadable` set on a placeholder disk (fail closed: what it
+ * uses is unknown).
+ */
+export async function readInventoryVms(h: HostContext, refs: readonly { uuid: string; name: string }[], ctx: OpContext = {}): Promise<InventoryVm[]> {
+  if (refs.length === 0) return [];
+  const doms = refs.map((r) => ({ uuid: asDomainUuid(r.uuid), name: r.name }));
+  const rs = await h.virsh.multi(
+    doms.flatMap((d) => [virshArgs.domstate(d.uuid), virshArgs.dumpxml(d.uuid), virshArgs.domblklist(d.uuid), virshArgs.snapshotListNames(d.uuid)]),
+    { timeoutMs: 120_000, signal: ctx.signal, parallel: 2 },
+  );
+  interface Partial {
+    ref: DomainRef;
+    state: VmState;
+    disks: { target: string; file: string; format: string }[];
+    unreadable?: string;
+    hasSnapshots: boolean;
+  }
+  const partial: Partial[] = [];
+  doms.forEach((d, i) => {
+    const group = rs.slice(4 * i, 4 * i + 4);
+    if (group.some((r) => r.error?.code === 'vm-not-found')) return;
+    try {
+      const state = parseDomState(okStdout(group[0])).state;
+      const xml = parseDomainXml(okStdout(group[1]));
+      const name = domainName(xml) || d.name;
+      const disks = fileDisks(xml, parseDomBlkList(okStdout(group[2])));
+      const hasSnapshots = parseNameList(okStdout(group[3])).length > 0;
+      partial.push({ ref: { uuid: d.uuid, name }, state, disks, hasSnapshots });
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      // its state when that much could be read; else "shut off" (nothing claims it runs)
+      let state: VmState = 'shut off';
+      try {
+        state = parseDomState(okStdout(group[0])).state;
+      } catch {
+        // keep the default
+      }
+      partial.push({ ref: d, state, disks: [], unreadable: why, hasSnapshots: false });
+    }
+  });
+  const snapshots = new Map<string, InventoryVm['snapshots']>();
+  const snapErrors = new Map<string, string>();
+  await eachLimited(
+    partial.filter((p) => p.hasSnapshots),
+    2,
+    async (p) => {
+      try {
+        const list = await snapshotsOf(h, p.ref, ctx);
+        snapshots.set(p.ref.uuid, list.map((s) => ({ name: s.name, kind: s.kind, parent: s.parent, createdAt: s.createdAt, files: s.files })));
+      } catch (e) {
+        if (ctx.signal?.aborted) throw e;
+        if (isKvmopsError(e, 'vm-not-found')) return;
+        snapErrors.set(p.ref.uuid, e instanceof Error ? e.message : String(e));
+      }
+    },
+  );
+  const chains = await readChains(h, partial.flatMap((p) => p.disks.map((d) => ({ file: d.file, format: d.format }))), ctx);
+  return partial.map((p) => {
+    const disks: InventoryDisk[] = p.disks.map((d) => {
+      const why = chains.unreadable.get(d.file);
+      const chain = (chains.chains.get(d.file) ?? []).map((c) => c.file);
+      const template = chain.map((f) => h.storage.templateOf(f)).find((t) => t !== null) ?? null;
+      return { target: d.target, file: d.file, format: d.format, chain, template, ...(why !== undefined ? { unreadable: why } : {}) };
+    });
+    const why = p.unreadable ?? snapErrors.get(p.ref.uuid);
+    // Unreadable definition or snapshots: a placeholder disk says so (fail closed for later checks).
+    if (why !== undefined) disks.push({ target: '?', file: '', format: '', chain: [], template: null, unreadable: why });
+    return { uuid: p.ref.uuid, name: p.ref.name, state: p.state, disks, snapshots: snapshots.get(p.ref.uuid) ?? [] };
+  });
 }

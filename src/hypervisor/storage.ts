@@ -76,6 +76,18 @@ export class StorageLayout {
     return `${this.templatesDir}/${template}--${assertDiskTarget(target)}.qcow2`;
   }
 
+  /**
+   * The template a file in `templates/` belongs to, read from its name (`<template>--<target>.qcow2`);
+   * null for any other file. A template name never holds `--` followed by a disk target at its end.
+   */
+  templateOf(p: string): string | null {
+    if (!this.isTemplateFile(p)) return null;
+    const norm = path.posix.normalize(p);
+    if (path.posix.dirname(norm) !== this.templatesDir) return null;
+    const m = TEMPLATE_FILE.exec(path.posix.basename(norm));
+    return m && isValidName(m[1]!) ? m[1]! : null;
+  }
+
   /** A new path `vms/<owner>.<target>.<random>.qcow2`; the caller makes sure it is free (`freshVmFile`). */
   newVmFile(owner: DomainUuid, target: string): string {
     return `${this.vmsDir}/${owner}.${assertDiskTarget(target)}.${randomBytes(6).toString('hex')}.qcow2`;
@@ -94,6 +106,9 @@ export class StorageLayout {
     return m && isDomainUuid(m[1]!) ? m[1]! : null;
   }
 }
+
+/** `<template>--<target>.qcow2` */
+const TEMPLATE_FILE = /^(.+)--([a-z][a-z0-9]*)\.qcow2$/;
 
 /** `<uuid>.<target>.<12 hex>.qcow2` */
 const VM_FILE = /^([0-9a-f-]{36})\.([a-z][a-z0-9]*)\.([0-9a-f]{12})\.qcow2$/;

@@ -13,7 +13,7 @@ import { parseDomBlkList, parseDomState, parseVolList, parseVolumeXml } from './
 import { ensurePools } from './pools.js';
 import { sysprep, sysprepSetup, type SysprepOptions } from './sysprep.js';
 import { withTempDir } from './tempdir.js';
-import type { CreateTemplateRequest, OpContext, TemplateInfo, TemplatePin } from './types.js';
+import type { CreateTemplateRequest, InventoryTemplate, OpContext, TemplateInfo, TemplatePin } from './types.js';
 import { assertName, vmTarget } from './validate.js';
 import { deleteVolumes } from './removal.js';
 import { virshArgs } from './virsh-args.js';
@@ -94,7 +94,12 @@ export async function templateNames(h: HostContext, ctx: OpContext = {}): Promis
     { timeoutMs: 30_000, signal: ctx.signal },
   );
   okStdout(refresh);
-  return parseVolList(okStdout(list))
+  return templateNamesOf(okStdout(list));
+}
+
+/** The template names in a `vol-list` of the templates pool: its `<name>.xml` volumes with a valid name. Pure. */
+export function templateNamesOf(volList: string): string[] {
+  return parseVolList(volList)
     .map((v) => v.name)
     .filter((n) => n.endsWith('.xml'))
     .map((n) => n.slice(0, -4))
@@ -123,6 +128,35 @@ export async function listTemplates(h: HostContext, ctx: OpContext = {}): Promis
     dependents: usersOf(refs, t),
     ...(unreadable.length ? { unreadable } : {}),
   }));
+}
+
+/**
+ * For the inventory (src/inventory): these templates read whole — stored XML and sizes, no
+ * dependents (the inventory counts those from its VM disks) — without the host-wide chain scan
+ * `listTemplates` makes. Missing ones are left out. `refresh`: look at the pool again first
+ * (false right after templateNames, which just did).
+ */
+export async function readInventoryTemplates(h: HostContext, names: readonly string[], ctx: OpContext = {}, opts = { refresh: true }): Promise<InventoryTemplate[]> {
+  if (names.length === 0) return [];
+  await ensurePools(h, ctx);
+  const stored = await loadTemplates(h, names, ctx);
+  const sizes = await volumeSizes(h, stored.flatMap((t) => t.disks.map((d) => d.file)), ctx, opts);
+  return stored.map((t) => {
+    const disks = t.disks.map((d) => ({
+      target: d.target,
+      file: d.file,
+      virtualSize: sizes.get(d.file)?.capacity ?? d.capacity,
+      actualSize: sizes.get(d.file)?.allocation ?? 0,
+    }));
+    return {
+      name: t.name,
+      sourceVm: t.meta.sourceVm,
+      sealed: t.meta.sealed,
+      createdAt: t.meta.createdAt,
+      disks,
+      size: disks.reduce((n, d) => n + d.actualSize, 0),
+    };
+  });
 }
 
 /** `refresh`: files written by qemu-img are volumes only once the pool has looked. */

@@ -141,6 +141,12 @@ export interface DeployResult {
   vms: string[];
   mode: DeployMode;
   started: boolean;
+  /**
+   * The VMs as this call left them, for the inventory: the ones it made from what it made (their
+   * uuids, the files it created and the template disk each backs onto — no read-back), the ones
+   * an earlier attempt of the request made read whole.
+   */
+  made?: InventoryVm[];
 }
 
 export interface Progress {
@@ -206,6 +212,92 @@ export interface DeleteVmResult {
   unreadable?: string[];
 }
 
+// --- what the inventory keeps (src/inventory), read through this layer ------------------------
+
+/** One domain as the cheap listing shows it: `list --all --uuid --name` plus libvirt-filtered states. */
+export interface ListedVm {
+  uuid: string;
+  name: string;
+  state: VmState;
+  /**
+   * Its disks as `domstats --block` lists them (`target=path` a line, in libvirt's order): when
+   * it differs from the one stored with the row, the definition changed (a disk added, removed
+   * or replaced) and the VM is read whole. Absent when libvirt did not say.
+   */
+  blocks?: string;
+}
+
+/** What the reconcile's cheap diff reads, in one virsh process. */
+export interface HostListing {
+  vms: ListedVm[];
+  /** Names of the templates present. */
+  templates: string[];
+}
+
+/** A VM disk as the inventory keeps it. */
+export interface InventoryDisk {
+  target: string;
+  file: string;
+  format: string;
+  /** Its backing chain's files, top first (`chain[0]` is `file`); empty while unreadable or absent. */
+  chain: string[];
+  /** The template whose disk is in the chain (a thin disk hangs on it), or null. */
+  template: string | null;
+  /** Why the chain could not be read: what it hangs on is unknown. */
+  unreadable?: string;
+}
+
+export interface InventorySnapshot {
+  name: string;
+  kind: SnapshotKind;
+  parent: string | null;
+  /** libvirt's creationTime, unix seconds. */
+  createdAt: number;
+  /** External: the files that became its read-only bases (the files it owns); internal: []. */
+  files: string[];
+}
+
+/** One VM, read whole for the inventory: O(its own disks and snapshots), never the host's. */
+export interface InventoryVm {
+  uuid: string;
+  name: string;
+  state: VmState;
+  /** The listing's `blocks` this record was read for (the reconcile sets it; a job's record has none). */
+  blocks?: string;
+  disks: InventoryDisk[];
+  snapshots: InventorySnapshot[];
+}
+
+/** A template as the inventory keeps it (no dependents: the inventory counts them from its VM disks). */
+export interface InventoryTemplate {
+  name: string;
+  sourceVm: string;
+  sealed: boolean;
+  /** ISO 8601. */
+  createdAt: string;
+  disks: TemplateDisk[];
+  /** Bytes allocated on the host, all disks. */
+  size: number;
+}
+
+/**
+ * What the reconcile loop (src/inventory) reads: cheap listings first, then whole records only
+ * for the objects that are new or changed. Never a host-wide chain scan.
+ */
+export interface InventoryReader {
+  /** Every VM domain with its state: one virsh process (a name list and three libvirt-filtered state lists). */
+  listDomainStates(ctx?: OpContext): Promise<ListedVm[]>;
+  /** The same and the template names, in one virsh process: the reconcile's whole cheap diff. */
+  listing(ctx?: OpContext): Promise<HostListing>;
+  /**
+   * These domains (by uuid; the name is the listed one, used only when the definition cannot be
+   * read), read whole; ones that vanished meanwhile are left out.
+   */
+  readVms(refs: readonly { uuid: string; name: string }[], ctx?: OpContext): Promise<InventoryVm[]>;
+  /** These templates, read whole; missing ones are left out. */
+  readTemplates(names: readonly string[], ctx?: OpContext): Promise<InventoryTemplate[]>;
+}
+
 /**
  * One libvirt host (a connection URI). Every method validates its names again (defence in
  * depth beneath the chat-side validation) and throws KvmopsError with a stable code.
@@ -217,6 +309,8 @@ export interface DeleteVmResult {
 export interface HostDriver {
   readonly name: string;
   readonly uri: string;
+  /** What the inventory reads (src/inventory): the reconcile loop, and jobs reporting their changes. */
+  readonly inventory: InventoryReader;
 
   /** Domains that are VMs (templates are not domains). */
   listVms(ctx?: OpContext): Promise<VmSummary[]>;

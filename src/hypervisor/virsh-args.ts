@@ -29,7 +29,19 @@ export const virshArgs = toolBuilders(VIRSH, {
   listActiveUuids: (): string[] => ['list', '--uuid'],
   /** Uuids of the domains that have snapshot metadata. */
   listUuidsWithSnapshots: (): string[] => ['list', '--all', '--uuid', '--with-snapshot'],
+  /**
+   * Uuids of the domains in one state, filtered by libvirt itself: unlike `list --all` (which
+   * asks each domain's state, ~5× the cost at 3,000 domains) this costs what `--name` costs.
+   */
+  listUuidsInState: (state: 'running' | 'paused' | 'shutoff' | 'other'): string[] => ['list', '--all', '--uuid', `--state-${state}`],
   listAll: (): string[] => ['list', '--all'],
+  /**
+   * Every domain's disks (`block.N.name` / `block.N.path`) in one call: the reconcile's cheap
+   * sign that a definition changed (measured at ~300 domains: the whole listing 97 ms, a bare
+   * `list --all --uuid --name` 58 ms). `--nowait`: what needs no job on the domain only — a hung
+   * QEMU never holds the listing up, and the sizes (a stat of every file) are left out.
+   */
+  domstatsBlock: (): string[] => ['domstats', '--block', '--nowait'],
   domstate: (d: DomainUuid): string[] => ['domstate', '--reason', d],
   dominfo: (d: DomainUuid): string[] => ['dominfo', d],
   dumpxml: (d: DomainUuid, opts: { inactive?: boolean } = {}): string[] =>

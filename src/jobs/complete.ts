@@ -23,12 +23,19 @@ SET state = 'succeeded', result = @result, error_code = NULL, error_message = NU
 WHERE ${COMPLETABLE}
 RETURNING *`;
 
-/** The lease holder finishes the job: `succeeded` with its result (event `succeeded`). */
-export function completeOp(ctx: StoreContext): (lease: Lease, result: unknown) => Job {
+/**
+ * The lease holder finishes the job: `succeeded` with its result (event `succeeded`). `along`
+ * runs inside the same transaction once the job is known to be the caller's to finish (the
+ * job's inventory rows, src/inventory): if it throws, nothing of the completion is written, and
+ * if the completion is refused, it never runs — the result and what rides along never part.
+ */
+export function completeOp(ctx: StoreContext): (lease: Lease, result: unknown, along?: (now: number) => void) => Job {
   const complete = ctx.db.prepare(COMPLETE_SQL);
-  return immediate(ctx.db, (lease: Lease, result: unknown) => {
-    const row = complete.get({ ...leaseParams(lease), result: toJson(result), now: ctx.now() }) as JobRow | undefined;
+  return immediate(ctx.db, (lease: Lease, result: unknown, along?: (now: number) => void) => {
+    const now = ctx.now();
+    const row = complete.get({ ...leaseParams(lease), result: toJson(result), now }) as JobRow | undefined;
     if (!row) throw leaseLost(ctx.db, lease);
+    along?.(now);
     const job = rowToJob(row);
     ctx.event('succeeded', job);
     return job;

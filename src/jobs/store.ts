@@ -110,8 +110,8 @@ export class SqliteJobStore implements JobStore {
     this.#changed(this.#ops.progress(lease, p));
   }
 
-  complete(lease: Lease, result: unknown): Job {
-    return this.#changed(this.#ops.complete(lease, result));
+  complete(lease: Lease, result: unknown, along?: (now: number) => void): Job {
+    return this.#changed(this.#ops.complete(lease, result, along));
   }
 
   fail(lease: Lease, error: { code: string; message: string }, opts: { retry: boolean }): Job {

@@ -218,7 +218,11 @@ export interface JobStore {
   claim(owner: string, leaseMs: number, limits?: { perHost?: number; hosts?: string[] }): { job: Job; lease: Lease } | undefined;
   heartbeat(lease: Lease, leaseMs: number): { cancelRequested: boolean };
   progress(lease: Lease, p: JobProgress): void;
-  complete(lease: Lease, result: unknown): Job;
+  /**
+   * `along(now)` runs inside the completion's transaction (the job's inventory rows): both are
+   * written, or neither.
+   */
+  complete(lease: Lease, result: unknown, along?: (now: number) => void): Job;
   /** `retry` true and attempts left → back to queued with capped exponential backoff + jitter. */
   fail(lease: Lease, error: { code: string; message: string }, opts: { retry: boolean }): Job;
   /** The lease holder gives a job back without it counting as failed (graceful shutdown). */

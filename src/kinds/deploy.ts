@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deployNames, hostNameSchema, MAX_BATCH_BASE_LENGTH, MAX_DEPLOY_COUNT, templateNameSchema, vmNameSchema } from '../domain/names.js';
 import { holds, templateResource, vmResource } from '../domain/resources.js';
+import { newVmChanges } from './inventory.js';
 import { defineKind, onHost, opOf, str } from './kind.js';
 
 export const deployPayload = z
@@ -52,6 +53,12 @@ export const deploy = defineKind({
       },
       opOf(ctx),
     );
+    // What it made, as the host's deploy made it (a read-back of N VMs would cost about what the
+    // deploy itself does): reported here, where the record is at hand.
+    if (r.made) ctx.reportInventory(...r.made.map((vm) => ({ type: 'vm' as const, host: p.host, vm })));
+    else ctx.reportInventory(...(await newVmChanges(ctx, p.host, r.vms)));
     return { vms: r.vms, mode: r.mode, started: r.started };
   },
+  // Nothing more: execute reported its VMs (and recover is null, so every success went through it).
+  inventory: async () => [],
 });

@@ -93,11 +93,12 @@ export type ExecutorMap = { [K in JobKind]: Executor<K> };
 function executorOf(kind: JobKind): Executor<JobKind> {
   const k = loose(kind);
   return async (payload, ctx) => {
-    if (ctx.recovered && k.recover) {
-      const done = await k.recover(payload, ctx);
-      if (done !== undefined) return done;
-    }
-    return k.execute(payload, ctx);
+    let result: unknown;
+    if (ctx.recovered && k.recover) result = await k.recover(payload, ctx);
+    if (result === undefined) result = await k.execute(payload, ctx);
+    // What the job changed, reported with its result (the worker writes both in one transaction).
+    ctx.reportInventory(...(await k.inventory(payload, (result ?? {}) as StoredResult, ctx)));
+    return result;
   };
 }
 

@@ -1,6 +1,21 @@
 import type { z } from 'zod';
 import type { JobResource } from '../domain/resources.js';
-import type { HostDriver, Progress } from '../hypervisor/types.js';
+import type { HostDriver, InventoryTemplate, InventoryVm, Progress, VmState } from '../hypervisor/types.js';
+
+/**
+ * One change a job made to what kvmops knows of a host (src/inventory keeps it). A kind says
+ * what its job changed (`KindDefinition.inventory`), the worker writes these rows in the SAME
+ * transaction as the job's result, so the inventory is never behind kvmops' own work.
+ */
+export type InventoryChange =
+  /** The VM as read after the job: its row, disks and snapshots replaced whole. */
+  | { type: 'vm'; host: string; vm: InventoryVm }
+  | { type: 'vm-gone'; host: string; uuid: string }
+  | { type: 'vm-state'; host: string; uuid: string; state: VmState }
+  /** The job changed this VM but could not read it back: the next reconcile reads it whole. */
+  | { type: 'vm-stale'; host: string; uuid: string }
+  | { type: 'template'; host: string; template: InventoryTemplate }
+  | { type: 'template-gone'; host: string; name: string };
 
 /**
  * A job kind, whole, in one place: what its payload is, what it holds while it waits and runs,
@@ -29,6 +44,13 @@ export interface ExecutorContext {
    * on every attempt, never used by another job (src/jobs/migrations/003_request_ids.ts).
    */
   job: { id: number; requestId: string; attempt: number };
+  /**
+   * The side channel of inventory changes: what the job changed on the host, written by the
+   * worker with the result in one transaction when the job succeeds (dropped when it fails: the
+   * reconcile loop sees whatever a failed attempt left). Kinds do not call it themselves: the
+   * registry (./index.ts) reports their `inventory` after execute or recover returned.
+   */
+  reportInventory(...changes: InventoryChange[]): void;
 }
 
 /** A result as read back from SQLite: JSON of unknown shape (an older version may have written it). */
@@ -60,6 +82,13 @@ export interface KindDefinition<N extends string, S extends z.ZodTypeAny> {
   recover: ((p: z.infer<S>, ctx: ExecutorContext) => Promise<unknown>) | null;
   /** Does the work; throws a KvmopsError (anything else becomes `internal`; a transient code retries). */
   execute(p: z.infer<S>, ctx: ExecutorContext): Promise<unknown>;
+  /**
+   * What the succeeded job changed, as inventory rows (after execute, or after recover found
+   * the work done): read back through `ctx.host.inventory` for the objects it touched only —
+   * never the whole host. It must not throw: a read that fails becomes `vm-stale` (or nothing,
+   * for an object the next reconcile sees as new or gone anyway). See ./inventory.ts.
+   */
+  inventory(p: z.infer<S>, result: StoredResult, ctx: ExecutorContext): Promise<InventoryChange[]>;
 }
 
 export function defineKind<N extends string, S extends z.ZodTypeAny>(def: KindDefinition<N, S>): KindDefinition<N, S> {

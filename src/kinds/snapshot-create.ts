@@ -3,6 +3,7 @@ import { hostNameSchema, snapshotNameSchema, vmNameSchema } from '../domain/name
 import { onlyVm } from '../domain/resources.js';
 import { descriptionSchema } from '../domain/text.js';
 import type { SnapshotInfo } from '../hypervisor/types.js';
+import { vmChanges } from './inventory.js';
 import { defineKind, onHost, opOf, str } from './kind.js';
 import { pinnedVm, vmTargetOf, vmUuidSchema } from './vm-ref.js';
 
@@ -50,4 +51,6 @@ export const snapshotCreate = defineKind({
     );
     return snapshotResult(p.vm, s);
   },
+  // The VM read back whole: its snapshots and disks (an external one adds an overlay).
+  inventory: (p, _r, ctx) => vmChanges(ctx, p),
 });

@@ -1,5 +1,6 @@
 import { isKvmopsError } from '../domain/errors.js';
 import { onlyVm } from '../domain/resources.js';
+import { vmChanges } from './inventory.js';
 import { defineKind, onHost, opOf } from './kind.js';
 import { moment } from '../domain/moment.js';
 import { pinnedSnapshot, snapshotRefPayload, snapshotTargetOf } from './snapshot-ref.js';
@@ -29,4 +30,6 @@ export const snapshotDelete = defineKind({
     }
     return { deleted: { vm: p.vm, snapshot: p.name } };
   },
+  // The VM read back whole: its snapshots and disks (an external one's overlay is merged).
+  inventory: (p, _r, ctx) => vmChanges(ctx, p),
 });

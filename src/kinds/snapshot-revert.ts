@@ -1,4 +1,5 @@
 import { onlyVm } from '../domain/resources.js';
+import { vmChanges } from './inventory.js';
 import { defineKind, onHost, opOf, str } from './kind.js';
 import { moment } from '../domain/moment.js';
 import { pinnedSnapshot, snapshotRefPayload, snapshotTargetOf } from './snapshot-ref.js';
@@ -28,4 +29,6 @@ export const snapshotRevert = defineKind({
     const { alreadyApplied } = await ctx.host.revertSnapshot({ ...snapshotTargetOf(p), requestId: ctx.job.requestId }, opOf(ctx));
     return { reverted: { vm: p.vm, snapshot: p.name }, ...(alreadyApplied ? { alreadyApplied: true as const } : {}) };
   },
+  // The VM read back whole: its disks (an external revert makes new overlays) and snapshots.
+  inventory: (p, _r, ctx) => vmChanges(ctx, p),
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { hostNameSchema, templateNameSchema, vmNameSchema } from '../domain/names.js';
 import { holds, templateResource, vmResource } from '../domain/resources.js';
 import type { TemplateInfo } from '../hypervisor/types.js';
+import { templateChanges } from './inventory.js';
 import { defineKind, onHost, opOf, str } from './kind.js';
 import { pinnedVm, vmTargetOf, vmUuidSchema } from './vm-ref.js';
 
@@ -38,4 +39,6 @@ export const templateCreate = defineKind({
     ctx.progress({ step: p.seal ? 'copying and sealing' : 'copying disks' });
     return templateResult(await ctx.host.createTemplate({ ...vmTargetOf(p), name: p.name, seal: p.seal }, opOf(ctx)));
   },
+  // The template as stored (its source VM is unchanged).
+  inventory: (p, _r, ctx) => templateChanges(ctx, p.host, p.name),
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isKvmopsError } from '../domain/errors.js';
 import { hostNameSchema, templateNameSchema } from '../domain/names.js';
 import { holds, templateResource } from '../domain/resources.js';
+import { templateChanges } from './inventory.js';
 import { defineKind, onHost, opOf } from './kind.js';
 
 /**
@@ -33,4 +34,6 @@ export const templateDelete = defineKind({
     }
     return { deleted: { template: p.name } };
   },
+  // Gone; or, when a template made anew has the name (not touched), that one as it is.
+  inventory: async (p, r, ctx) => (r.notTouched ? templateChanges(ctx, p.host, p.name) : [{ type: 'template-gone', host: p.host, name: p.name }]),
 });

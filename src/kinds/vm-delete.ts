@@ -36,4 +36,6 @@ export const vmDelete = defineKind({
       throw e;
     }
   },
+  // The pinned VM is gone, whatever has the name now (that one the next reconcile reads).
+  inventory: async (p) => [{ type: 'vm-gone', host: p.host, uuid: p.vmUuid }],
 });

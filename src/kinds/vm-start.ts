@@ -1,4 +1,5 @@
 import { onlyVm } from '../domain/resources.js';
+import { vmStateChanges } from './inventory.js';
 import { defineKind, onHost, opOf } from './kind.js';
 import { pinnedVm, vmStartPayload, vmState, vmTargetOf } from './vm-ref.js';
 
@@ -17,4 +18,6 @@ export const vmStart = defineKind({
     await ctx.host.startVm(vmTargetOf(p), opOf(ctx));
     return { vm: p.vm, state: 'running' };
   },
+  // Only its state changed (no read-back: the state is what the job just made it).
+  inventory: (p, _r, ctx) => vmStateChanges(ctx, p, 'running'),
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { hostNameSchema, vmNameSchema } from '../domain/names.js';
 import { onlyVm } from '../domain/resources.js';
+import { vmStateChanges } from './inventory.js';
 import { defineKind, onHost, opOf } from './kind.js';
 import { pinnedVm, vmState, vmTargetOf, vmUuidSchema } from './vm-ref.js';
 
@@ -23,4 +24,6 @@ export const vmStop = defineKind({
     await ctx.host.stopVm({ ...vmTargetOf(p), force: p.force }, opOf(ctx));
     return { vm: p.vm, state: 'shut off' };
   },
+  // Only its state changed (no read-back: the state is what the job just made it).
+  inventory: (p, _r, ctx) => vmStateChanges(ctx, p, 'shut off'),
 });

@@ -1,5 +1,6 @@
 import { FINAL_STATES } from '../domain/job-states.js';
 import { EXECUTORS, type Executor, type ExecutorContext, type ExecutorMap, type JobKind, type JobPayload } from '../kinds/index.js';
+import type { InventoryChange } from '../kinds/kind.js';
 import { isKvmopsError, KvmopsError, toKvmopsError } from '../domain/errors.js';
 import type { Hypervisor } from '../hypervisor/types.js';
 import { BUSY_BACKOFF, retryWhileBusy } from '../jobs/retry.js';
@@ -32,6 +33,11 @@ export interface WorkerOptions {
   /** Minimum interval between two progress writes of one job. Default 333 ms (≤ 3/s). */
   progressIntervalMs?: number;
   logger?: Logger;
+  /**
+   * Writes a succeeded job's inventory changes (src/inventory) inside its completion's
+   * transaction. Absent (tests, the bench): the changes are dropped.
+   */
+  inventory?: (changes: readonly InventoryChange[], at: number) => void;
   /** Called right before an executor runs; `latencyMs` = now − max(createdAt, runAt). */
   onExecutorStart?: (job: Job, latencyMs: number) => void;
 }
@@ -65,7 +71,7 @@ interface RunningJob {
   done: Promise<void>;
 }
 
-type Outcome = { ok: true; result: unknown } | { ok: false; error: KvmopsError };
+type Outcome = { ok: true; result: unknown; inventory: InventoryChange[] } | { ok: false; error: KvmopsError };
 
 /**
  * Claims jobs and runs their executors. Runs inside the bot's process (SQLite has one writer).
@@ -101,6 +107,7 @@ export class Worker {
   private readonly progressIntervalMs: number;
   private readonly log: Logger;
   private readonly onExecutorStart: WorkerOptions['onExecutorStart'];
+  private readonly inventory: WorkerOptions['inventory'];
 
   /** Keyed by lease (`jobId/token`): after a reap this worker may claim a job again while the old run unwinds. */
   private readonly running = new Map<string, RunningJob>();
@@ -132,6 +139,7 @@ export class Worker {
     this.progressIntervalMs = opts.progressIntervalMs ?? 333;
     this.log = opts.logger ?? stderrLogger;
     this.onExecutorStart = opts.onExecutorStart;
+    this.inventory = opts.inventory;
     if (this.concurrency < 1 || this.hostConcurrency < 1) throw new KvmopsError('invalid-input', 'concurrency must be ≥ 1');
   }
 
@@ -367,6 +375,8 @@ export class Worker {
 
     this.log.info({ jobId: job.id, kind: job.kind, attempt: job.attempts, recovered: job.recovered }, 'job started');
     let outcome: Outcome;
+    // This attempt's inventory changes: written with its result, or not at all.
+    const inventory: InventoryChange[] = [];
     try {
       // Checked by its kind's schema when claimed (src/jobs/claim.ts): the edge for stored payloads.
       const payload = job.payload as JobPayload<JobKind>;
@@ -376,13 +386,14 @@ export class Worker {
         progress: (p) => progress.push(p),
         recovered: job.recovered || job.attempts > 1,
         job: { id: job.id, requestId: job.requestId, attempt: job.attempts },
+        reportInventory: (...changes) => void inventory.push(...changes),
       };
       r.controller.signal.throwIfAborted();
       const latencyMs = Date.now() - Math.max(job.createdAt, job.runAt);
       this.latency.add(latencyMs);
       this.onExecutorStart?.(job, latencyMs);
       const executor = this.executors[job.kind] as Executor<JobKind>;
-      outcome = { ok: true, result: await executor(payload, ctx) };
+      outcome = { ok: true, result: await executor(payload, ctx), inventory };
     } catch (e) {
       outcome = { ok: false, error: this.abortError(r, e) };
     }
@@ -403,7 +414,24 @@ export class Worker {
   private finish(r: RunningJob, outcome: Outcome): Promise<void> {
     const { lease } = r;
     if (outcome.ok) {
-      return this.closeJob(r, () => this.store.complete(lease, outcome.result ?? null), 'job succeeded');
+      const write = this.inventory;
+      const changes = outcome.inventory;
+      // The result and the job's inventory rows in ONE transaction: they never part.
+      const along = write && changes.length ? (now: number) => write(changes, now) : undefined;
+      const complete = (): Job => {
+        try {
+          return this.store.complete(lease, outcome.result ?? null, along);
+        } catch (e) {
+          // Busy: both are retried together. Lease lost: neither is ours to write. Anything else
+          // is the inventory's own fault (a bug, a corrupt row): the result must not be held
+          // hostage to it — a job that did its work would run again. Written alone, then; the
+          // reconcile loop brings the inventory back to the truth.
+          if (!along || isKvmopsError(e, 'db-busy') || isKvmopsError(e, 'lease-lost')) throw e;
+          this.log.error({ err: e, jobId: r.job.id }, 'inventory rows could not be written: the result is written alone; the next reconcile catches up');
+          return this.store.complete(lease, outcome.result ?? null);
+        }
+      };
+      return this.closeJob(r, complete, 'job succeeded', changes.length ? { inventoryChanges: changes.length } : {});
     } else if (r.reason === 'cancel') {
       return this.closeJob(r, () => this.store.cancelRunning(lease, 'cancelled on request'), 'job cancelled');
     } else if (r.reason === 'shutdown') {

@@ -64,7 +64,16 @@ describe('storage file names', () => {
         const i = base.lastIndexOf('--');
         assert.deepEqual([base.slice(0, i), base.slice(i + 2)], [t, target]);
         assert.equal(storage.ownerOf(p), null);
+        // what the inventory reads back: the template a chain's file belongs to
+        assert.equal(storage.templateOf(p), t);
       }
+    }
+  });
+
+  it('templateOf: null for every file that is not a template disk', () => {
+    const u = newDomainUuid();
+    for (const p of [storage.newVmFile(u, 'vda'), `${storage.templatesDir}/x.xml`, `${storage.templatesDir}/sub/a--vda.qcow2`, '/elsewhere/a--vda.qcow2', `${storage.templatesDir}/--vda.qcow2`]) {
+      assert.equal(storage.templateOf(p), null, p);
     }
   });
 

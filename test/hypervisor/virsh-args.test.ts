@@ -15,6 +15,11 @@ describe('virsh argv, every builder', () => {
     listDomains: [[v.listDomains(), ['list', '--all', '--uuid', '--name']]],
     listActiveUuids: [[v.listActiveUuids(), ['list', '--uuid']]],
     listUuidsWithSnapshots: [[v.listUuidsWithSnapshots(), ['list', '--all', '--uuid', '--with-snapshot']]],
+    domstatsBlock: [[v.domstatsBlock(), ['domstats', '--block', '--nowait']]],
+    listUuidsInState: [
+      [v.listUuidsInState('running'), ['list', '--all', '--uuid', '--state-running']],
+      [v.listUuidsInState('other'), ['list', '--all', '--uuid', '--state-other']],
+    ],
     listAll: [[v.listAll(), ['list', '--all']]],
     domstate: [[v.domstate(U), ['domstate', '--reason', U]]],
     dominfo: [[v.dominfo(U), ['dominfo', U]]],

@@ -22,6 +22,7 @@ test('a kind without one of its parts does not compile', () => {
     pinned: () => [],
     summary: () => undefined,
     recover: null,
+    inventory: async () => [],
     execute: async () => null,
   };
   assert.ok(defineKind(parts));

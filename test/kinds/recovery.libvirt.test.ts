@@ -27,6 +27,7 @@ describe('executors on real libvirt: recovered runs finish cleanly', { ...skipUn
     signal: new AbortController().signal,
     progress: () => {},
     recovered,
+    reportInventory: () => {},
     job: { id: 1, requestId: 'req-recovery-test', attempt: recovered ? 2 : 1 },
   });
 

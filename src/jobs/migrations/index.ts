@@ -6,6 +6,7 @@ import { jobResources } from './002_job_resources.js';
 import { requestIds } from './003_request_ids.js';
 import { smallEvents } from './004_small_events.js';
 import { hotIndexes } from './005_hot_indexes.js';
+import { inventory } from './006_inventory.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -27,6 +28,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'request ids', sql: requestIds },
   { version: 4, name: 'small events', run: smallEvents },
   { version: 5, name: 'hot indexes and job counts', sql: hotIndexes },
+  { version: 6, name: 'inventory', sql: inventory },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,180 @@
+import type { Database } from '../jobs/db.js';
+import type { InventoryDisk, InventorySnapshot, SnapshotKind, TemplateDisk, VmState } from '../hypervisor/types.js';
+
+/**
+ * Reading the inventory: what lists, autocomplete and checks answer from (never the host).
+ * Each read is one indexed query (migration 006 says which index serves which read).
+ */
+
+export interface KnownTemplate {
+  name: string;
+  sourceVm: string;
+  sealed: boolean;
+  createdAt: string;
+  size: number;
+  disks: TemplateDisk[];
+  /** VMs with a disk that hangs on it, counted from the inventory's disks. */
+  dependents: number;
+}
+
+export interface KnownVm {
+  uuid: string;
+  name: string;
+  state: VmState;
+  readAt: number;
+  stale: boolean;
+  /** The listing's disk sign it was read for; null when a job wrote it. */
+  blocks: string | null;
+}
+
+export interface KnownVmDetail extends KnownVm {
+  disks: InventoryDisk[];
+  snapshots: InventorySnapshot[];
+}
+
+interface TemplateRow {
+  name: string;
+  source_vm: string;
+  sealed: number;
+  created_at: string;
+  size: number;
+  disks: string;
+  dependents: number;
+}
+interface VmRow {
+  uuid: string;
+  name: string;
+  state: string;
+  read_at: number;
+  stale: number;
+  blocks: string | null;
+}
+interface DiskRow {
+  target: string;
+  file: string;
+  format: string;
+  chain: string;
+  template: string | null;
+  unreadable: string | null;
+}
+interface SnapshotRow {
+  name: string;
+  kind: string;
+  parent: string | null;
+  created_at: number;
+  files: string;
+}
+
+const toVm = (r: VmRow): KnownVm => ({ uuid: r.uuid, name: r.name, state: r.state as VmState, readAt: r.read_at, stale: r.stale === 1, blocks: r.blocks });
+
+export class InventoryReads {
+  readonly #templates;
+  readonly #templateNames;
+  readonly #vmPage;
+  readonly #vmCount;
+  readonly #vm;
+  readonly #vmsByName;
+  readonly #disks;
+  readonly #snapshots;
+  readonly #allVms;
+  readonly #dependents;
+  readonly #seenOldest;
+
+  constructor(db: Database) {
+    this.#templates = db.prepare<{ host: string }, TemplateRow>(`
+SELECT t.name, t.source_vm, t.sealed, t.created_at, t.size, t.disks,
+  (SELECT count(DISTINCT d.vm_uuid) FROM inventory_vm_disks d WHERE d.host = t.host AND d.template = t.name) AS dependents
+FROM inventory_templates t WHERE t.host = @host ORDER BY t.name`);
+    this.#templateNames = db.prepare<{ host: string; prefix: string; limit: number }, { name: string }>(`
+SELECT name FROM inventory_templates WHERE host = @host AND name >= @prefix AND name < @prefix || char(1114111)
+ORDER BY name LIMIT @limit`);
+    this.#vmPage = db.prepare<{ host: string; offset: number; limit: number }, VmRow>(
+      'SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE host = @host ORDER BY name, uuid LIMIT @limit OFFSET @offset',
+    );
+    this.#vmCount = db.prepare<{ host: string }, { n: number }>('SELECT count(*) AS n FROM inventory_vms WHERE host = @host');
+    this.#vm = db.prepare<{ host: string; uuid: string }, VmRow>('SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE host = @host AND uuid = @uuid');
+    this.#vmsByName = db.prepare<{ host: string; name: string }, VmRow>(
+      'SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE host = @host AND name = @name',
+    );
+    this.#disks = db.prepare<{ host: string; uuid: string }, DiskRow>(
+      'SELECT target, file, format, chain, template, unreadable FROM inventory_vm_disks WHERE host = @host AND vm_uuid = @uuid ORDER BY target',
+    );
+    this.#snapshots = db.prepare<{ host: string; uuid: string }, SnapshotRow>(
+      'SELECT name, kind, parent, created_at, files FROM inventory_snapshots WHERE host = @host AND vm_uuid = @uuid ORDER BY created_at, name',
+    );
+    this.#allVms = db.prepare<{ host: string }, VmRow>('SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE host = @host');
+    this.#seenOldest = db.prepare<{ host: string }, { name: string }>(
+      'SELECT name FROM inventory_templates WHERE host = @host ORDER BY seen_at, name LIMIT 1',
+    );
+    this.#dependents = db.prepare<{ host: string; template: string }, { name: string }>(`
+SELECT DISTINCT v.name FROM inventory_vm_disks d JOIN inventory_vms v ON v.host = d.host AND v.uuid = d.vm_uuid
+WHERE d.host = @host AND d.template = @template ORDER BY v.name`);
+  }
+
+  /** `/template list`: every template of the host with its dependents counted. */
+  templates(host: string): KnownTemplate[] {
+    return this.#templates.all({ host }).map((r) => ({
+      name: r.name,
+      sourceVm: r.source_vm,
+      sealed: r.sealed === 1,
+      createdAt: r.created_at,
+      size: r.size,
+      disks: JSON.parse(r.disks) as TemplateDisk[],
+      dependents: r.dependents,
+    }));
+  }
+
+  /** Autocomplete: template names starting with `prefix`, in order. */
+  templateNames(host: string, prefix = '', limit = 25): string[] {
+    return this.#templateNames.all({ host, prefix, limit }).map((r) => r.name);
+  }
+
+  /** The template read longest ago (the reconcile reads it again). */
+  templateSeenOldest(host: string): string | undefined {
+    return this.#seenOldest.get({ host })?.name;
+  }
+
+  /** Names of the VMs whose disks hang on the template (the candidates a delete must verify). */
+  dependentsOf(host: string, template: string): string[] {
+    return this.#dependents.all({ host, template }).map((r) => r.name);
+  }
+
+  /** `/vm list`: one page in name order, and the total. */
+  vmPage(host: string, offset = 0, limit = 50): { vms: KnownVm[]; total: number } {
+    return { vms: this.#vmPage.all({ host, offset, limit }).map(toVm), total: this.#vmCount.get({ host })?.n ?? 0 };
+  }
+
+  /** Every VM of the host (the reconcile's diff). */
+  vms(host: string): KnownVm[] {
+    return this.#allVms.all({ host }).map(toVm);
+  }
+
+  /** The VM with that uuid, whole. */
+  vm(host: string, uuid: string): KnownVmDetail | undefined {
+    const row = this.#vm.get({ host, uuid });
+    if (!row) return undefined;
+    return {
+      ...toVm(row),
+      disks: this.#disks.all({ host, uuid }).map((d) => ({
+        target: d.target,
+        file: d.file,
+        format: d.format,
+        chain: JSON.parse(d.chain) as string[],
+        template: d.template,
+        ...(d.unreadable !== null ? { unreadable: d.unreadable } : {}),
+      })),
+      snapshots: this.#snapshots.all({ host, uuid }).map((s) => ({
+        name: s.name,
+        kind: s.kind as SnapshotKind,
+        parent: s.parent,
+        createdAt: s.created_at,
+        files: JSON.parse(s.files) as string[],
+      })),
+    };
+  }
+
+  /** VMs of that exact name (one, unless a rename is half-seen). */
+  vmsNamed(host: string, name: string): KnownVm[] {
+    return this.#vmsByName.all({ host, name }).map(toVm);
+  }
+}

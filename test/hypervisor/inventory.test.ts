@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseDomstatsBlocks } from '../../src/hypervisor/inventory.js';
+
+test('domstats --block → one disk sign per domain, in libvirt order; no disk, an empty cdrom, odd names', () => {
+  const out = [
+    "Domain: 'web'",
+    '  block.count=2',
+    '  block.0.name=vda',
+    '  block.0.path=/s/vms/a.qcow2',
+    '  block.0.allocation=200704',
+    '  block.1.name=hdc',
+    '',
+    "Domain: 'no disks'",
+    '  block.count=0',
+    '',
+    "Domain: 'it's'",
+    '  block.count=1',
+    '  block.0.name=vdb',
+    '  block.0.path=/x y/b.qcow2',
+    '',
+  ].join('\n');
+  assert.deepEqual(
+    [...parseDomstatsBlocks(out)],
+    [
+      ['web', 'vda=/s/vms/a.qcow2\nhdc='],
+      ['no disks', ''],
+      ["it's", 'vdb=/x y/b.qcow2'],
+    ],
+  );
+});
