@@ -56,14 +56,19 @@ interface JobRow {
   error_code: string | null;
 }
 
-/** Pids (with state and command line) whose process group is `pgid`, from /proc. */
+/**
+ * Pids (with state and command line) whose process group is `pgid`, from /proc. Zombies are not
+ * counted: they have exited and hold nothing but a pid until their new parent reaps them, which
+ * PID 1 here does slowly (docs/host-notes.md) — a child killed by its pdeathsig when the bot
+ * exits at once shows as one for a moment.
+ */
 function groupMembers(pgid: number): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) !== pgid) continue;
+      if (Number(pgrp) !== pgid || state === 'Z') continue;
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
       found.push(`${pid} ${state} ${cmd}`);
     } catch {
@@ -169,6 +174,8 @@ describe('SIGTERM / SIGINT stop the whole process tree with the graceful stop', 
     const sentAt = Date.now();
     process.kill(to === 'group' ? -bot.pgid : bot.pgid, sig);
     const exit = await bot.exited;
+    // A child that gets its pdeathsig as the bot exits takes a moment to die: give it one.
+    for (let i = 0; i < 20 && groupMembers(bot.pgid).length; i++) await new Promise((r) => setTimeout(r, 50));
     return { code: exit.code ?? exit.signal, tookMs: exit.at - sentAt, left: groupMembers(bot.pgid) };
   }
 
