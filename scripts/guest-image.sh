@@ -133,6 +133,16 @@ EOF
 cat >"$ROOT/etc/cloud/cloud.cfg.d/90-kvmops.cfg" <<'EOF'
 datasource_list: [ NoCloud, ConfigDrive ]
 network: {config: disabled}
+# minbase has no locales package: the locale module would fail (and fail cloud-config.service).
+locale: false
+EOF
+# Under TCG on a busy host a boot can take minutes: udev then announced ttyS0 after systemd's
+# default 90 s device timeout, and the serial getty, bound to that device, failed with
+# "Dependency failed" (no login prompt at all). Devices get longer.
+mkdir -p "$ROOT/etc/systemd/system.conf.d"
+cat >"$ROOT/etc/systemd/system.conf.d/kvmops.conf" <<'EOF'
+[Manager]
+DefaultDeviceTimeoutSec=10min
 EOF
 
 # Host keys: none in the image (every VM would share them). Debian's sshd does not make

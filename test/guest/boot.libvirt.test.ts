@@ -7,41 +7,31 @@
  * the shared test machines takes 30–140 s to the login prompt, hence the generous bounds.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { makeTestEnv, skipUnlessLibvirt, virsh, chainOf, type LibvirtTestEnv } from '../helpers/libvirt.js';
+import { describe, it } from 'node:test';
+import { skipUnlessLibvirt, virsh, chainOf } from '../helpers/libvirt.js';
 import {
+  BUILD_TIMEOUT_MS,
   IMAGE_HOSTNAME,
   agentCommand,
   buildGuestImage,
   consoleText,
   defineGuest,
   fileStamp,
-  guestImageOrSkip,
+  guestSuite,
   waitForAgent,
   waitForConsole,
-  type GuestImage,
 } from '../helpers/guest.js';
 
-const BUILD_TIMEOUT_MS = 20 * 60_000;
 const LOGIN_WAIT_MS = 10 * 60_000;
 const AGENT_WAIT_MS = 3 * 60_000;
 
 const skip = skipUnlessLibvirt();
 
 describe('real Debian guest image', { skip: skip.skip }, () => {
-  let env: LibvirtTestEnv;
-  let image: GuestImage | { skip: string };
-
-  before(
-    () => {
-      env = makeTestEnv('guest');
-      image = guestImageOrSkip();
-    },
-    { timeout: BUILD_TIMEOUT_MS },
-  );
-  after(() => env?.cleanup());
+  const suite = guestSuite('guest');
 
   it('a second builder run reuses the cached image', { timeout: BUILD_TIMEOUT_MS }, (t) => {
+    const { image } = suite;
     if ('skip' in image) return t.skip(image.skip);
     t.diagnostic(`first builder run: ${image.seconds.toFixed(2)} s (${image.built ? 'built' : 'cached'})`);
     const stamp = fileStamp(image.path);
@@ -56,6 +46,7 @@ describe('real Debian guest image', { skip: skip.skip }, () => {
   });
 
   it('boots to the login prompt on ttyS0 and answers the guest agent', { timeout: LOGIN_WAIT_MS + AGENT_WAIT_MS + 60_000 }, async (t) => {
+    const { env, image } = suite;
     if ('skip' in image) return t.skip(image.skip);
     const imageStamp = fileStamp(image.path);
     const vm = defineGuest(env.vmName('boot'), image.path, env.storageDir);

@@ -10,8 +10,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createDisk, defineXml, virshMaybe } from './libvirt.js';
+import { createDisk, defineXml, makeTestEnv, virshMaybe, type LibvirtTestEnv } from './libvirt.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILDER = path.join(REPO, 'scripts/guest-image.sh');
@@ -70,6 +71,32 @@ export function guestImageOrSkip(): GuestImage | { skip: string } {
   }
 }
 
+/** How long a suite's `before` may take to build the image (cold, on a busy machine). */
+export const BUILD_TIMEOUT_MS = 20 * 60_000;
+
+export interface GuestSuite {
+  env: LibvirtTestEnv;
+  /** The image, or why the suite's tests skip (outside CI only). */
+  image: GuestImage | { skip: string };
+}
+
+/**
+ * Call inside a `describe`: registers the hooks that make a test env (`label`) and get the
+ * image before the tests, and remove everything the env made after them.
+ */
+export function guestSuite(label: string): GuestSuite {
+  const suite = {} as GuestSuite;
+  before(
+    () => {
+      suite.env = makeTestEnv(label);
+      suite.image = guestImageOrSkip();
+    },
+    { timeout: BUILD_TIMEOUT_MS },
+  );
+  after(() => suite.env?.cleanup());
+  return suite;
+}
+
 export interface GuestVm {
   name: string;
   overlay: string;
@@ -81,14 +108,25 @@ export interface GuestVm {
  * `image` in `dir`, its serial console (ttyS0) logged to `dir/<name>.console.log`, and the
  * guest agent's virtio-serial channel. No NIC unless `nic` (`user`: QEMU's user-mode network).
  */
-export function defineGuest(name: string, image: string, dir: string, opts: { memoryMiB?: number; nic?: 'user' } = {}): GuestVm {
+export function defineGuest(
+  name: string,
+  image: string,
+  dir: string,
+  opts: { memoryMiB?: number; nic?: 'user'; seedIso?: string; uuid?: string } = {},
+): GuestVm {
   const overlay = createDisk(path.join(dir, `${name}.qcow2`), { backing: image });
   const consoleLog = path.join(dir, `${name}.console.log`);
   const nic = opts.nic === 'user' ? `<interface type='user'><model type='virtio'/></interface>` : '';
-  const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>${opts.memoryMiB ?? 768}</memory><vcpu>1</vcpu>
+  // A seed is a read-only CD-ROM, as Proxmox and oVirt attach theirs.
+  const seed = opts.seedIso
+    ? `<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='${opts.seedIso}'/><target dev='hdc' bus='ide'/><readonly/></disk>`
+    : '';
+  const uuid = opts.uuid ? `<uuid>${opts.uuid}</uuid>` : '';
+  const xml = `<domain type='qemu'><name>${name}</name>${uuid}<memory unit='MiB'>${opts.memoryMiB ?? 768}</memory><vcpu>1</vcpu>
 <os><type arch='x86_64'>hvm</type><boot dev='hd'/></os>
 <devices>
 <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${overlay}'/><target dev='vda' bus='virtio'/></disk>
+${seed}
 ${nic}
 <serial type='file'><source path='${consoleLog}'/><target port='0'/></serial>
 <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
@@ -140,6 +178,34 @@ export async function waitForAgent(vm: GuestVm, timeoutMs: number): Promise<numb
     last = r.error;
     if (performance.now() - t0 > timeoutMs) throw new Error(`${vm.name}'s guest agent did not answer in ${timeoutMs / 1000} s: ${last}`);
     await sleep(2000);
+  }
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `argv` in the guest through the agent (`guest-exec`, then `guest-exec-status` until it
+ * has exited or `timeoutMs` passes). No network needed.
+ */
+export async function guestExec(domain: string, argv: readonly string[], timeoutMs = 120_000): Promise<ExecResult> {
+  const started = agentCommand(domain, { execute: 'guest-exec', arguments: { path: argv[0], arg: argv.slice(1), 'capture-output': true } });
+  if (!started.ok) throw new Error(`guest-exec ${argv.join(' ')} on ${domain}: ${started.error}`);
+  const pid = (started.value as { pid: number }).pid;
+  const t0 = performance.now();
+  for (;;) {
+    const st = agentCommand(domain, { execute: 'guest-exec-status', arguments: { pid } });
+    if (!st.ok) throw new Error(`guest-exec-status ${pid} on ${domain}: ${st.error}`);
+    const v = st.value as { exited: boolean; exitcode?: number; 'out-data'?: string; 'err-data'?: string };
+    if (v.exited) {
+      const dec = (b?: string) => (b ? Buffer.from(b, 'base64').toString('utf8') : '');
+      return { exitCode: v.exitcode ?? -1, stdout: dec(v['out-data']), stderr: dec(v['err-data']) };
+    }
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${argv.join(' ')} on ${domain} still running after ${timeoutMs / 1000} s`);
+    await sleep(1000);
   }
 }
 
