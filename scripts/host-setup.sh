@@ -6,15 +6,19 @@
 #
 #   scripts/host-setup.sh              packages, config, libvirtd running, virsh answering
 #   scripts/host-setup.sh --seal       also virt-sysprep (libguestfs) and an appliance kernel
+#   scripts/host-setup.sh --guest      also what scripts/guest-image.sh needs to build the real
+#                                      Debian guest image (mmdebstrap, GRUB's BIOS boot code)
 #
 # Prints `export VAR=…` lines for the appliance kernel into $KVMOPS_SUPERMIN_ENV
 # (default /var/lib/kvmops-host/supermin.env); src/hypervisor reads that file when present.
 set -euo pipefail
 
 WANT_SEAL=0
+WANT_GUEST=0
 for a in "$@"; do
   case "$a" in
     --seal) WANT_SEAL=1 ;;
+    --guest) WANT_GUEST=1 ;;
     *) echo "host-setup: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -23,6 +27,10 @@ STATE_DIR=${KVMOPS_HOST_STATE:-/var/lib/kvmops-host}
 SUPERMIN_ENV=${KVMOPS_SUPERMIN_ENV:-$STATE_DIR/supermin.env}
 PKGS=(qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients virtinst)
 SEAL_PKGS=(libguestfs-tools)
+# guest-image.sh: mmdebstrap makes the root tree, grub-pc-bin has GRUB's BIOS boot code and
+# modules (grub-mkimage), e2fsprogs/fdisk write the filesystem and the partition table into a
+# plain file, xorriso makes cloud-init seed ISOs, openssh-client checks /key fingerprints in tests.
+GUEST_PKGS=(mmdebstrap grub-pc-bin e2fsprogs fdisk xorriso qemu-utils openssh-client)
 
 log() { printf 'host-setup: %s\n' "$*" >&2; }
 is_root() { [ "$(id -u)" = 0 ]; }
@@ -51,6 +59,7 @@ install_pkgs() {
 
 install_pkgs "${PKGS[@]}"
 if [ "$WANT_SEAL" = 1 ]; then install_pkgs "${SEAL_PKGS[@]}"; fi
+if [ "$WANT_GUEST" = 1 ]; then install_pkgs "${GUEST_PKGS[@]}"; fi
 
 if ! is_root; then
   # Without root we can only check: libvirt's system socket must already answer.

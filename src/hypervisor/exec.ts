@@ -80,7 +80,7 @@ function limitText(ms: number): string {
 /**
  * Runs `program` with an argv from its builder module (tool-args.ts: a hand-spelled array does
  * not type-check). Only the hypervisor's program runners call this (virsh: multi.ts, qemu-img.ts,
- * qemu-io.ts, sysprep.ts, disk-copy.ts).
+ * qemu-io.ts, sysprep.ts, disk-copy.ts, seed.ts).
  */
 export async function run(program: string, args: ToolArgs<string>, opts: RunOptions): Promise<RunResult> {
   const argv = [program, ...args];

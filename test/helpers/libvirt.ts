@@ -124,7 +124,13 @@ export function defineVm(name: string, disks: string[], opts: { memoryMiB?: numb
     .join('');
   const nics = Array.from({ length: opts.nics ?? 1 }, () => `<interface type='user'><model type='virtio'/></interface>`).join('');
   const uuid = opts.uuid ? `<uuid>${opts.uuid}</uuid>` : '';
-  const xml = `<domain type='qemu'><name>${name}</name>${uuid}<memory unit='MiB'>${opts.memoryMiB ?? 64}</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices>${diskXml}${nics}</devices></domain>`;
+  defineXml(
+    `<domain type='qemu'><name>${name}</name>${uuid}<memory unit='MiB'>${opts.memoryMiB ?? 64}</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices>${diskXml}${nics}</devices></domain>`,
+  );
+}
+
+/** `virsh define` of a domain XML (through a temporary file). */
+export function defineXml(xml: string): void {
   const tmp = path.join('/tmp', `kvmops-test-${randomBytes(4).toString('hex')}.xml`);
   writeFileSync(tmp, xml);
   try {
