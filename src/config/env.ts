@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { parseDuration } from '../domain/duration.js';
 import { hostNameSchema } from '../domain/names.js';
+
+export { parseDuration };
 
 /**
  * The environment, parsed once at start by one schema (the t3-env way): empty strings count as
@@ -20,13 +23,6 @@ const roleIds = z
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^\d{1,20}$/, 'role ids are Discord snowflakes (digits)')));
 
-/** `30m`, `2h`, `45s`, `1d` → milliseconds. */
-export function parseDuration(s: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(s.trim());
-  if (!m) throw new Error(`not a duration: ${s} (use e.g. 30m, 2h)`);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}
 /** A string variable read by `parse`; what it throws becomes the variable's issue. */
 const parsedBy = <T>(parse: (s: string) => T) =>
   z.string().transform((s, ctx) => {

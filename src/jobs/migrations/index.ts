@@ -5,6 +5,7 @@ import { initial } from './001_initial.js';
 import { jobResources } from './002_job_resources.js';
 import { requestIds } from './003_request_ids.js';
 import { smallEvents } from './004_small_events.js';
+import { auditIndexes } from './005_audit_indexes.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -25,6 +26,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'job resources', sql: jobResources },
   { version: 3, name: 'request ids', sql: requestIds },
   { version: 4, name: 'small events', run: smallEvents },
+  { version: 5, name: 'audit indexes', sql: auditIndexes },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
