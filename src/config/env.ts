@@ -141,6 +141,20 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   return r.data;
 }
 
+/**
+ * For the small command-line tools (`npm run backup`, `npm run audit`): `.env` then the
+ * environment; an invalid one goes to `usage` (which prints it and exits 2).
+ */
+export function loadToolEnv(usage: (problem: string) => never): Env {
+  loadDotEnv();
+  try {
+    return loadEnv();
+  } catch (e) {
+    if (e instanceof EnvError) usage(e.message);
+    throw e;
+  }
+}
+
 /** For the Discord adapter only: its two required variables, checked where they are needed. */
 export function requireDiscord(env: Env): { token: string; guildId: string } {
   const missing = (['DISCORD_TOKEN', 'DISCORD_GUILD_ID'] as const).filter((k) => !env[k]);
