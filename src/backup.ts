@@ -8,7 +8,7 @@
  */
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { EnvError, loadDotEnv, loadEnv } from './config/env.js';
+import { loadToolEnv } from './config/env.js';
 import { backupDatabase } from './jobs/backup.js';
 
 const USAGE = `usage: npm run backup -- FILE [--force]
@@ -34,14 +34,7 @@ async function main(argv: string[]): Promise<void> {
   if (files.length !== 1) usage(files.length === 0 ? 'which FILE should the backup go to?' : 'give exactly one FILE');
   const dest = resolve(files[0]!);
 
-  loadDotEnv();
-  let env;
-  try {
-    env = loadEnv();
-  } catch (e) {
-    if (e instanceof EnvError) usage(e.message);
-    throw e;
-  }
+  const env = loadToolEnv(usage);
   const source = resolve(env.KVMOPS_DB);
   if (!force && (await access(dest).then(() => true, () => false))) usage(`${dest} exists; pass --force to overwrite it`);
 

@@ -76,6 +76,20 @@ export function boolean(description: string): Option<z.ZodBoolean> {
   return new Option({ description, type: 'boolean', required: true }, z.boolean());
 }
 
+/**
+ * What a user option's value is once the platform's spelling is taken off: a user id. Discord
+ * sends a snowflake; the shell's users are named (`as alice`), and their id is the name.
+ */
+export const userIdSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a user: a mention (<@id>), @name or an id');
+
+/**
+ * A user option: Discord shows a member picker and sends the member's id; the shell takes
+ * `@name`, a name or an id. The handler gets the id (`coerce` takes off `@` and `<@…>`).
+ */
+export function user(description: string): Option<typeof userIdSchema> {
+  return new Option({ description, type: 'user', required: true }, userIdSchema);
+}
+
 /** A string option with fixed choices: the enum's values, each shown as itself. */
 export function choice<S extends z.ZodEnum<[string, ...string[]]>>(description: string, schema: S): Option<S> {
   const choices = schema.options.map((v) => ({ name: v, value: v }));
@@ -114,7 +128,8 @@ export function options<T extends OptionShape>(shape: T): OptionSet<SchemaOf<T>>
 
 /**
  * Platforms deliver typed values (Discord) or text (the shell): "3" for an integer option and
- * "true" for a boolean one become 3 and true; anything else is left for zod to refuse.
+ * "true" for a boolean one become 3 and true, "@alice" or "<@123>" for a user option the id;
+ * anything else is left for zod to refuse.
  */
 function coerce(defs: readonly OptionDef[], raw: RawOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -122,10 +137,19 @@ function coerce(defs: readonly OptionDef[], raw: RawOptions): Record<string, unk
     if (v === undefined) continue;
     const def = defs.find((d) => d.name === k);
     if (def?.type === 'integer' && typeof v === 'string' && /^[+-]?\d{1,15}$/.test(v.trim())) out[k] = Number(v.trim());
+    else if (def?.type === 'user' && typeof v === 'string') out[k] = userId(v);
     else if (def?.type === 'boolean' && typeof v === 'string' && /^(true|false)$/i.test(v.trim())) out[k] = v.trim().toLowerCase() === 'true';
     else out[k] = v;
   }
   return out;
+}
+
+/** `<@123>`, `<@!123>`, `@alice` → `123`, `alice`: the id a user option stands for (anything else as typed). */
+function userId(v: string): string {
+  const t = v.trim();
+  const mention = /^<@!?(\d{1,20})>$/.exec(t);
+  if (mention) return mention[1]!;
+  return t.startsWith('@') ? t.slice(1) : t;
 }
 
 /** A failed parse as "option: message" lines, the way refusals list them. */

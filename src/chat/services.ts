@@ -1,6 +1,8 @@
 import type {
   Approval,
   AuditEntry,
+  AuditFilter,
+  AuditPage,
   CancelOutcome,
   DecideOutcome,
   Decision,
@@ -55,6 +57,8 @@ export interface ApprovalMessage {
 
 export interface AuditPort {
   record(entry: AuditEntry): MaybePromise<unknown>;
+  /** `/audit`: the matching rows newest first, and how many match (bounded). */
+  query(filter: AuditFilter): MaybePromise<AuditPage>;
 }
 
 /** The hypervisor port (in its own file: the catalog uses it too, and services uses the catalog). */
@@ -164,7 +168,7 @@ export function createServices(deps: {
       decide: (jobId, decision, by) => durably(() => approvals.decide(jobId, decision, by)),
       attachMessage: (jobId, message) => durably(() => approvals.attachMessage(jobId, message)),
     },
-    audit: { record: (entry) => durably(() => audit.record(entry)) },
+    audit: { record: (entry) => durably(() => audit.record(entry)), query: (filter) => audit.query(filter) },
     hypervisor: deps.hypervisor,
     catalog,
     ...(deps.inventory ? { inventory: deps.inventory } : {}),

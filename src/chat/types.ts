@@ -26,7 +26,8 @@ export interface ChatPlace {
   channelId: string;
 }
 
-export type OptionType = 'string' | 'integer' | 'boolean';
+/** `user`: a member of the chat (Discord's user option; the shell's `@name`), delivered as the user's id. */
+export type OptionType = 'string' | 'integer' | 'boolean' | 'user';
 
 /** Which names an option completes from (served from a short-lived cache). */
 export type AutocompleteSource = 'template' | 'vm' | 'snapshot' | 'host';

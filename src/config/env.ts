@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { parseDuration } from '../domain/duration.js';
 import { hostNameSchema } from '../domain/names.js';
+
+export { parseDuration };
 
 /**
  * The environment, parsed once at start by one schema (the t3-env way): empty strings count as
@@ -19,16 +22,6 @@ const roleIds = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^\d{1,20}$/, 'role ids are Discord snowflakes (digits)')));
-
-/** `30m`, `2h`, `45s`, `1d`, `2w`, `1y` (365 days) → milliseconds. */
-export function parseDuration(s: string): number {
-  const m = /^(\d+)(ms|s|m|h|d|w|y)$/.exec(s.trim());
-  if (!m) throw new Error(`not a duration: ${s} (use e.g. 30m, 2h)`);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 }[
-    m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w' | 'y'
-  ];
-  return Number(m[1]) * unit;
-}
 
 /**
  * KVMOPS_RETENTION and KVMOPS_AUDIT_RETENTION: a duration (`90d`, `1y`, `12w`), or `off` / `0`
@@ -169,6 +162,20 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     throw new EnvError(r.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
   }
   return r.data;
+}
+
+/**
+ * For the small command-line tools (`npm run backup`, `npm run audit`): `.env` then the
+ * environment; an invalid one goes to `usage` (which prints it and exits 2).
+ */
+export function loadToolEnv(usage: (problem: string) => never): Env {
+  loadDotEnv();
+  try {
+    return loadEnv();
+  } catch (e) {
+    if (e instanceof EnvError) usage(e.message);
+    throw e;
+  }
 }
 
 /** For the Discord adapter only: its two required variables, checked where they are needed. */

@@ -21,3 +21,13 @@ export function formatDuration(ms: number): string {
 export function formatTime(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
+
+/** `30m`, `2h`, `45s`, `1d`, `2w`, `1y` (365 days) → milliseconds. */
+export function parseDuration(s: string): number {
+  const m = /^(\d+)(ms|s|m|h|d|w|y)$/.exec(s.trim());
+  if (!m) throw new Error(`not a duration: ${s} (use e.g. 30m, 2h)`);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 }[
+    m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w' | 'y'
+  ];
+  return Number(m[1]) * unit;
+}

@@ -276,8 +276,29 @@ export interface Outbox {
 }
 
 /** Every command invocation, refusals included. */
+/** Which audit rows `/audit` and `npm run audit` read: those at or after `since`, optionally of one user or command. */
+export interface AuditFilter {
+  /** Epoch ms: rows with `at >= since`. */
+  since: number;
+  userId?: string | undefined;
+  /** The command as audited: `deploy`, `snapshot revert` (exact). */
+  command?: string | undefined;
+  /** At most this many rows, newest first (1–AUDIT_MAX_LIMIT). */
+  limit: number;
+}
+
+export interface AuditPage {
+  /** Newest first, at most `limit`. */
+  entries: AuditEntry[];
+  /** How many rows match in all, counted up to AUDIT_COUNT_CAP; `totalCapped` when there are more. */
+  total: number;
+  totalCapped: boolean;
+}
+
 export interface Audit {
   record(entry: AuditEntry): void;
   /** Newest first. */
   list(limit: number): AuditEntry[];
+  /** The matching rows, newest first, and how many match (bounded: see AuditPage). */
+  query(filter: AuditFilter): AuditPage;
 }

@@ -30,10 +30,10 @@ function rejects(m: CommandModule, pattern: RegExp) {
 }
 
 describe('the command loader', () => {
-  it('accepts the real commands: /deploy, /template, /snapshot, /vm, /job', () => {
+  it('accepts the real commands: /deploy, /template, /snapshot, /vm, /job, /audit', () => {
     const loaded = loadCommands();
-    assert.deepEqual(loaded.map((m) => m.def.name), ['deploy', 'template', 'snapshot', 'vm', 'job']);
-    assert.equal(COMMAND_MODULES.length, 5);
+    assert.deepEqual(loaded.map((m) => m.def.name), ['deploy', 'template', 'snapshot', 'vm', 'job', 'audit']);
+    assert.equal(COMMAND_MODULES.length, 6);
   });
 
   it('the real definitions match the contract', () => {
@@ -66,6 +66,7 @@ describe('the command loader', () => {
     assert.equal(role('snapshot', 'revert'), 'operator');
     assert.equal(role('vm', 'delete'), 'operator');
     assert.equal(role('job', 'status'), 'viewer');
+    assert.equal(role('audit', 'audit'), 'admin');
     const revert = byName.get('snapshot')!.subcommands.find((s) => s.name === 'revert')!;
     assert.equal(revert.options.find((o) => o.name === 'name')!.autocomplete, 'snapshot');
     const kind = byName.get('snapshot')!.subcommands[0]!.options.find((o) => o.name === 'kind')!;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { enqueues, hostOption, pinVm, vmOption } from '../../src/chat/command-kit.js';
 import { subcommand } from '../../src/chat/command.js';
-import { boolean, choice, integer, options, text } from '../../src/chat/options.js';
+import { boolean, choice, integer, options, text, user } from '../../src/chat/options.js';
 import { KvmopsError } from '../../src/domain/errors.js';
 
 /**
@@ -31,6 +31,21 @@ function refusal(f: () => unknown): KvmopsError {
 }
 
 describe('options()', () => {
+  it('a user option: Discord’s id, the shell’s @name or a pasted mention all give the id; anything else is refused', () => {
+    const who = options({ who: user('Who') });
+    assert.deepEqual(who.defs, [{ name: 'who', description: 'Who', type: 'user', required: true }]);
+    for (const [given, id] of [
+      ['123456789012345678', '123456789012345678'],
+      ['<@123456789012345678>', '123456789012345678'],
+      ['<@!123456789012345678>', '123456789012345678'],
+      ['@alice', 'alice'],
+      [' alice ', 'alice'],
+    ]) assert.deepEqual(who.parse({ who: given }, 'x'), { who: id }, given);
+    for (const bad of ['', '@', 'a b', '<@alice>', '<#123>', 'x'.repeat(65), 7]) {
+      assert.equal(refusal(() => who.parse({ who: bad }, 'x')).code, 'invalid-input', String(bad));
+    }
+  });
+
   it('gives the definitions: required unless optional or defaulted, bounds and choices read off the schema', () => {
     assert.deepEqual(set.defs, [
       { name: 'vm', description: 'VM', type: 'string', required: true, maxLength: 63, autocomplete: 'vm' },

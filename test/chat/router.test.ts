@@ -226,7 +226,7 @@ describe('errors become replies', () => {
 
   it('an audit failure does not lose the reply', async () => {
     w = makeWorld();
-    const services = { ...w.services, audit: { record: () => { throw new Error('disk full'); } } };
+    const services = { ...w.services, audit: { ...w.services.audit, record: () => { throw new Error('disk full'); } } };
     const router = new CommandRouter({ commands: loadCommands(), services });
     const r = await router.handle({ command: 'vm', subcommand: 'list', options: {}, user: USERS.carol, place: PLACE });
     assert.equal(r.code, undefined);

@@ -24,7 +24,7 @@ interface Probe {
 /** Values that a Discord client with the registered bounds could not send, or the shell sends as text. */
 function probesFor(options: readonly OptionDef[]): RawOptions[] {
   const all = (f: (o: OptionDef) => RawOptions[string]) => Object.fromEntries(options.map((o) => [o.name, f(o)]));
-  const each: RawOptions[] = [{}, { bogus: 'x' }, all((o) => (o.type === 'string' ? 7 : o.type === 'integer' ? 'x' : 'maybe'))];
+  const each: RawOptions[] = [{}, { bogus: 'x' }, all((o) => (o.type === 'string' || o.type === 'user' ? 7 : o.type === 'integer' ? 'x' : 'maybe'))];
   for (const o of options) {
     if (o.maxLength !== undefined) each.push({ [o.name]: 'a'.repeat(o.maxLength + 1) });
     if (o.minLength !== undefined) each.push({ [o.name]: '' });
@@ -70,6 +70,9 @@ const SCRIPT: Array<[string, string | null, RawOptions]> = [
   ['job', 'list', {}],
   ['job', 'list', { state: 'awaiting_approval', mine: true }],
   ['job', 'cancel', { id: 2 }],
+  ['audit', null, { user: '@erin', command: 'job list', since: '1h' }],
+  ['audit', null, { command: '/vm start', since: '7d' }],
+  ['audit', null, { since: 'soon' }],
 ];
 
 let w: World;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { backupDatabase } from '../../src/jobs/backup.js';
 import { openDatabase } from '../../src/jobs/db.js';
 import { SCHEMA_VERSION } from '../../src/jobs/migrations/index.js';
+import { runTool } from '../helpers/cli.js';
 import { seed, tempDir } from './helpers.js';
 
 /**
@@ -125,19 +126,7 @@ test('a backup taken while another process writes jobs opens cleanly and holds e
   assert.deepEqual(files, ['backup-1.db', 'backup-2.db', 'backup-3.db', 'backup-own.db']);
 });
 
-function runCli(args: string[], env: Record<string, string>, cwd: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/backup.ts'), ...args], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runCli = (args: readonly string[], env: Record<string, string>, cwd: string) => runTool('src/backup.ts', args, env, cwd);
 
 test('npm run backup -- FILE: the CLI', async (t) => {
   const dir = tempDir(t);

@@ -19,10 +19,15 @@ import type { CommandDef, OptionDef } from '../../chat/types.js';
 
 export type CommandJson = RESTPostAPIChatInputApplicationCommandsJSONBody;
 
-const OPTION_TYPES: Record<OptionDef['type'], ApplicationCommandOptionType.String | ApplicationCommandOptionType.Integer | ApplicationCommandOptionType.Boolean> = {
+const OPTION_TYPES: Record<
+  OptionDef['type'],
+  ApplicationCommandOptionType.String | ApplicationCommandOptionType.Integer | ApplicationCommandOptionType.Boolean | ApplicationCommandOptionType.User
+> = {
   string: ApplicationCommandOptionType.String,
   integer: ApplicationCommandOptionType.Integer,
   boolean: ApplicationCommandOptionType.Boolean,
+  // 6: Discord shows a member picker and delivers the member's id as the value.
+  user: ApplicationCommandOptionType.User,
 };
 
 export function optionJson(o: OptionDef): APIApplicationCommandBasicOption {

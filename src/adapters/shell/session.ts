@@ -21,6 +21,7 @@ const HELP = [
   '  /deploy template:base name:web count:4 mode:thin     /template list     /vm list',
   '  /snapshot create vm:web-01 name:before kind:external description:"pre-upgrade"',
   '  /snapshot revert vm:web-01 name:before               /job list mine:true',
+  '  /audit user:@alice command:"snapshot revert" since:7d',
   'react ID ✅|❌   react to a bot message (approve / reject a request)',
   'as NAME [role,role…]   type as another user (roles: viewer, operator, admin, approver)',
   'whoami · help · quit        Tab completes commands, options and names.',

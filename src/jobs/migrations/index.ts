@@ -7,6 +7,7 @@ import { requestIds } from './003_request_ids.js';
 import { smallEvents } from './004_small_events.js';
 import { hotIndexes } from './005_hot_indexes.js';
 import { inventory } from './006_inventory.js';
+import { auditIndexes } from './007_audit_indexes.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -29,6 +30,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'small events', run: smallEvents },
   { version: 5, name: 'hot indexes and job counts', sql: hotIndexes },
   { version: 6, name: 'inventory', sql: inventory },
+  { version: 7, name: 'audit indexes', sql: auditIndexes },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

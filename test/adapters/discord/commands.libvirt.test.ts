@@ -42,7 +42,7 @@ describe('Discord: registration, refusals, reads and autocomplete', skip, () => 
   it('registers the contract commands on the guild at start-up, in one bulk overwrite', () => {
     assert.equal(w.emulator.commandOverwriteCount, 1);
     const registered = w.emulator.registeredCommands()!;
-    assert.deepEqual(registered.map((c) => c.name).sort(), ['deploy', 'job', 'snapshot', 'template', 'vm']);
+    assert.deepEqual(registered.map((c) => c.name).sort(), ['audit', 'deploy', 'job', 'snapshot', 'template', 'vm']);
     assert.deepEqual(w.bot.discord.registered.map((c) => c.id).sort(), registered.map((c) => c.id).sort());
     const deploy = registered.find((c) => c.name === 'deploy')!;
     const byName = Object.fromEntries((deploy.options ?? []).map((o) => [o.name, o as unknown as Record<string, unknown>]));
@@ -145,6 +145,20 @@ describe('Discord: registration, refusals, reads and autocomplete', skip, () => 
     const status = await run(w, USER.bob, 'job', 'status', { id: first.id });
     assertEphemeral(status);
     assert.match(status.text, /succeeded/);
+  });
+
+  it('/audit with a user option (type 6): admins only, that member’s rows as mentions that ping no one', async () => {
+    const refusedFor = await run(w, USER.alice, 'audit', undefined, {});
+    assertEphemeral(refusedFor);
+    assert.match(refusedFor.text, /Refused \(forbidden\)/);
+    const a = await run(w, USER.root, 'audit', undefined, { user: USER.alice, command: 'snapshot create', since: '1h' });
+    assertEphemeral(a);
+    assert.equal(a.ack.type, 4, 'a database read is answered directly');
+    assert.match(a.text, /Audit, last 1h, \/snapshot create/);
+    // alice's snapshot in before(): her mention, a Discord timestamp, accepted with its job.
+    assert.match(a.text, new RegExp(`<t:\\d+:[a-zA-Z]> · <@${USER.alice}> · /snapshot create · accepted: job #\\d+`), a.text);
+    assert.doesNotMatch(a.text, new RegExp(`<@${USER.root}>|/template create`), 'only alice, only the command asked for');
+    assert.deepEqual(a.message.allowedMentions, { parse: [] }, 'the mention pings nobody');
   });
 
   it('autocomplete offers template, VM, snapshot (of the chosen VM) and host names; nothing without a role', async () => {

@@ -52,8 +52,9 @@ const opt = (name: string, sub: string | undefined, option: string) => opts(name
 
 describe('registration payload', () => {
   it('has the contract commands and subcommands', () => {
-    assert.deepEqual(json.map((c) => c.name).sort(), ['deploy', 'job', 'snapshot', 'template', 'vm']);
+    assert.deepEqual(json.map((c) => c.name).sort(), ['audit', 'deploy', 'job', 'snapshot', 'template', 'vm']);
     assert.deepEqual(commandLabels(defs).sort(), [
+      '/audit',
       '/deploy',
       '/job cancel',
       '/job list',
@@ -73,8 +74,17 @@ describe('registration payload', () => {
     ]);
     for (const c of json) {
       assert.equal(c.type, 1);
-      if (c.name !== 'deploy') assert.ok((c.options as Opt[]).every((o) => o.type === ApplicationCommandOptionType.Subcommand), c.name);
+      if (c.name !== 'deploy' && c.name !== 'audit') assert.ok((c.options as Opt[]).every((o) => o.type === ApplicationCommandOptionType.Subcommand), c.name);
     }
+  });
+
+  it('/audit: a user option (type 6: a member picker), command and since as text, none required', () => {
+    assert.deepEqual(opts('audit').map((o) => [o.name, o.type, o.required ?? false]), [
+      ['user', 6, false],
+      ['command', 3, false],
+      ['since', 3, false],
+    ]);
+    assert.deepEqual(Object.keys(opt('audit', undefined, 'user')).sort(), ['description', 'name', 'type'], 'no string bounds on a user option');
   });
 
   it('/deploy: option types, required, choices, bounds and autocomplete', () => {
@@ -253,6 +263,11 @@ describe('interaction parsing', () => {
       subcommand: null,
       options: { template: 'ba', count: 3 },
       focused: { name: 'template', value: 'ba' },
+    });
+    // A user option (type 6) arrives as the member's id (the member itself is in `resolved`).
+    assert.deepEqual(invocationOptions([{ name: 'user', type: 6, value: '123456789012345678' }, { name: 'since', type: 3, value: '7d' }]), {
+      subcommand: null,
+      options: { user: '123456789012345678', since: '7d' },
     });
   });
 

@@ -90,6 +90,10 @@ test('refusals are answered and create no job', opts, async () => {
     await sh.say(`/deploy template:nope-${Date.now()} name:web`, /Refused \(template-not-found\)/);
     await sh.say('/snapshot revert vm:ghost name:s1', /Refused \(vm-not-found\)/);
     await sh.say('frobnicate', /unknown input/);
+    // /audit in the terminal: admins only; a user option takes @name.
+    await sh.say('/audit', /Refused \(forbidden\)[\s\S]*needs the admin role/);
+    await sh.say('as root admin', /you are root/);
+    await sh.say('/audit user:@erin command:deploy since:1h', /Audit, last 1h, \/deploy[\s\S]*only erin[\s\S]*UTC · erin · \/deploy · refused: template-not-found/);
     const afterStore = openJobStore(db);
     assert.equal(afterStore.list({ limit: 1000 }).length, count, 'no job was created');
     const refused = afterStore.audit.list(50).filter((a) => a.outcome === 'refused');
