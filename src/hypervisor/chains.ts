@@ -141,7 +141,7 @@ async function walkVolumes(
           continue;
         }
         const declared = p === top ? formats.get(top) : undefined;
-        if (declared && declared !== v.format) {
+        if (declared && !formatsAgree(declared, v.format)) {
           out.unreadable.set(top, `${top} is ${v.format}, its domain says ${declared}`);
           partial.delete(top);
           continue;
@@ -159,4 +159,14 @@ async function walkVolumes(
 /** Chains that could be read (for display: vmInfo, template sizes); unreadable files are left out. */
 export async function diskChains(h: HostContext, files: readonly string[], ctx: OpContext = {}): Promise<Map<string, ChainEntry[]>> {
   return (await readChains(h, files.map((file) => ({ file })), ctx)).chains;
+}
+
+/**
+ * The format a domain declares for a disk against the one libvirt's storage pool reports. They
+ * must be the same — a qcow2 read as raw (or the reverse) is how a guest reads its host's files —
+ * except that a pool calls an ISO 9660 image `iso` where a domain attaches it as `raw` (a
+ * cloud-init seed, an installer CD): the same bytes, no backing chain. Pure.
+ */
+export function formatsAgree(declared: string, found: string): boolean {
+  return declared === found || (declared === 'raw' && found === 'iso');
 }

@@ -124,6 +124,12 @@ export async function run(program: string, args: ToolArgs<string>, opts: RunOpti
       cause: r,
     });
   }
+  // Killed by SIGTERM/SIGINT/SIGHUP that kvmops did not send (its own aborts are caught above):
+  // the whole process group or cgroup is being stopped (Ctrl-C, systemd's KillMode=control-group),
+  // and the program's work was cut short, not refused. Transient: the job goes back to the queue.
+  if (r.isTerminated && (r.signal === 'SIGTERM' || r.signal === 'SIGINT' || r.signal === 'SIGHUP')) {
+    throw new CommandError('shutting-down', `${program} was stopped by ${r.signal} from outside kvmops`, { argv, stderr, cause: r });
+  }
   if (r.failed) {
     const exitCode = typeof r.exitCode === 'number' ? r.exitCode : undefined;
     const missing = r.code === 'ENOENT' || (exitCode === 127 && NOT_EXECUTED.test(stderr));

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FINAL_STATES } from '../domain/job-states.js';
 import { EXECUTORS, type Executor, type ExecutorContext, type ExecutorMap, type JobKind, type JobPayload } from '../kinds/index.js';
 import type { InventoryChange } from '../kinds/kind.js';
@@ -50,6 +51,9 @@ export interface StopOptions {
 }
 
 /** Why a running job's signal fired; decides how the job is closed. */
+/** How long a job whose program was stopped from outside waits for this process's own stop to begin. */
+const STOP_SIGNAL_WAIT_MS = 500;
+
 type AbortReason = 'cancel' | 'lease-lost' | 'shutdown';
 
 interface RunningJob {
@@ -411,8 +415,14 @@ export class Worker {
   }
 
   /** Success wins over a late cancel: the work happened, so the job says so. */
-  private finish(r: RunningJob, outcome: Outcome): Promise<void> {
+  private async finish(r: RunningJob, outcome: Outcome): Promise<void> {
     const { lease } = r;
+    // A program stopped by SIGTERM/SIGINT from outside (`shutting-down`): the signal that reached
+    // the whole group reaches this process too, and its handler may run a moment after the
+    // child's exit was seen. Give our own stop that moment, so the job is handed back, not retried.
+    if (!outcome.ok && isKvmopsError(outcome.error, 'shutting-down') && !this.stopping) {
+      for (let waited = 0; waited < STOP_SIGNAL_WAIT_MS && !this.stopping; waited += 25) await sleep(25);
+    }
     if (outcome.ok) {
       const write = this.inventory;
       const changes = outcome.inventory;

@@ -38,6 +38,15 @@ test('a program that is missing, times out or is cancelled fails with its code',
   assert.equal(failed.details.exitCode, 3);
 });
 
+test('a program stopped by SIGTERM or SIGINT from outside (the whole group being stopped) is shutting-down, a transient error', async () => {
+  for (const sig of ['TERM', 'INT']) {
+    // setpriv's child is `sh`; it signals itself, as a group-wide signal would
+    const e = await run('sh', shArgs.script(`kill -${sig} $$; sleep 5`), { timeoutMs: 5_000 }).catch((x: unknown) => x);
+    assert.ok(isKvmopsError(e, 'shutting-down'), `SIG${sig}: ${String(e)}`);
+    assert.equal(e.transient, true);
+  }
+});
+
 test('children die with the process that started them', async () => {
   const marker = `${Math.floor(Math.random() * 1e6) + 1000}.5`;
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'fixtures/run-sleep.ts'), marker], { stdio: ['ignore', 'pipe', 'inherit'] });
