@@ -47,14 +47,14 @@ export function findByName(domains: readonly DomainRef[], name: string): DomainR
  * another domain under the name → `target-changed`; gone altogether → `target-gone`. The
  * same-named newcomer is never returned.
  */
-export async function resolveVm(h: HostContext, name: string, ctx: OpContext = {}, pinned?: string): Promise<DomainRef> {
+export async function resolveVm(h: HostContext, name: string, ctx: OpContext = {}, pinned?: DomainUuid): Promise<DomainRef> {
   const domains = await listDomains(h, ctx);
   const d = findByName(domains, name);
   if (pinned === undefined) {
     if (!d) throw new KvmopsError('vm-not-found', `VM ${name} does not exist on host ${h.name}`, { details: { vm: name } });
     return d;
   }
-  const same = domains.find((x) => x.uuid === pinned.toLowerCase());
+  const same = domains.find((x) => x.uuid === pinned);
   if (same) return same;
   if (d) {
     throw new KvmopsError('target-changed', `VM ${name} on ${h.name} is not the VM this job was asked for (uuid ${pinned}): that one is gone, and ${d.name} is another VM (uuid ${d.uuid}); nothing was done to it`, {

@@ -1,6 +1,7 @@
 import { KvmopsError } from '../domain/errors.js';
 import { nameProblem, vmNameProblem } from '../domain/names.js';
 import type { VmTarget } from './types.js';
+import { isDomainUuid, type DomainUuid } from './domain-uuid.js';
 
 /**
  * Defence in depth beneath the chat-side validation: every hypervisor entry point checks its
@@ -17,15 +18,13 @@ export function assertName(value: unknown, what: string): string {
   return value as string;
 }
 
-/** A VM target checked: its name as a name, its pinned uuid (if any) as a uuid. */
-export function vmTarget(t: string | VmTarget): { vm: string; vmUuid: string | undefined } {
+/** A VM target checked: its name as a name, its pinned uuid (if any) as a canonical uuid. */
+export function vmTarget(t: string | VmTarget): { vm: string; vmUuid: DomainUuid | undefined } {
   const { vm, vmUuid } = typeof t === 'string' ? { vm: t, vmUuid: undefined } : t;
   assertName(vm, 'VM');
-  if (vmUuid !== undefined && !UUID.test(vmUuid)) throw new KvmopsError('invalid-input', `pinned VM uuid ${JSON.stringify(vmUuid)} is not a uuid`);
+  if (vmUuid !== undefined && !isDomainUuid(vmUuid)) throw new KvmopsError('invalid-input', `pinned VM uuid ${JSON.stringify(vmUuid)} is not a uuid`);
   return { vm, vmUuid };
 }
-
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 /** Names of guest disk targets (`vda`, `sdb`, `hdc` …): they become parts of file names. */
 export function assertDiskTarget(value: string): string {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KvmopsError } from '../domain/errors.js';
 import { hostNameSchema, vmNameSchema } from '../domain/names.js';
+import { isDomainUuid } from '../hypervisor/domain-uuid.js';
 import type { HostDriver, OpContext, VmState } from '../hypervisor/types.js';
 
 /**
@@ -13,7 +14,7 @@ import type { HostDriver, OpContext, VmState } from '../hypervisor/types.js';
  */
 export const vmUuidSchema = z
   .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'a lower-case uuid')
+  .refine((s): boolean => isDomainUuid(s), 'a lower-case uuid')
   .describe('the VM uuid pinned at request time');
 
 /** The payload of vm.delete: one VM, pinned. */

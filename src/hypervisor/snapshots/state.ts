@@ -94,7 +94,7 @@ export async function load(h: HostContext, ref: DomainRef, signal?: AbortSignal)
 }
 
 /** The named VM (resolved by exact name, or by the uuid the job pinned: resolveVm), loaded. */
-export async function loadByName(h: HostContext, vm: string, signal?: AbortSignal, pinned?: string): Promise<Loaded> {
+export async function loadByName(h: HostContext, vm: string, signal?: AbortSignal, pinned?: DomainUuid): Promise<Loaded> {
   return load(h, await resolveVm(h, vm, { signal }, pinned), signal);
 }
 
