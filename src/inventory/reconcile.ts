@@ -64,6 +64,8 @@ export class Reconciler {
   #running: Promise<unknown> | null = null;
   #abort = new AbortController();
   #stopped = true;
+  /** Per host: the pass running or asked for (one pass per host at a time). */
+  readonly #passes = new Map<string, { started: boolean; done: Promise<ReconcileStats> }>();
 
   constructor(opts: ReconcilerOptions) {
     this.#opts = { batch: 100, rotate: 25, now: Date.now, logger: stderrLogger, ...opts };
@@ -118,7 +120,7 @@ export class Reconciler {
     const out: ReconcileStats[] = [];
     for (const host of this.#opts.hypervisor.hostNames()) {
       try {
-        out.push(await this.pass(host));
+        out.push(await this.refresh(host));
       } catch (e) {
         if (this.#abort.signal.aborted) break;
         this.#opts.logger.warn({ host, err: isKvmopsError(e) ? e.message : e }, 'inventory: reconcile of a host failed; next pass tries again');
@@ -127,8 +129,36 @@ export class Reconciler {
     return out;
   }
 
-  /** One pass over one host (see the class comment). */
-  async pass(hostName: string): Promise<ReconcileStats> {
+  /**
+   * A pass over `host` that starts after this call — what "fresh" means for a command's refusal
+   * or a destructive job's candidates: it sees everything done on the host before the caller
+   * asked. Passes over one host never overlap: a refresh asked while one runs waits for its end
+   * and then runs; callers that ask while a pass is waiting to start share that pass (ten viewers
+   * → one pass). A first import under way is waited for (it reads the host whole).
+   */
+  refresh(hostName: string): Promise<ReconcileStats> {
+    const last = this.#passes.get(hostName);
+    if (last && !last.started) return last.done;
+    const entry = { started: false, done: undefined as unknown as Promise<ReconcileStats> };
+    entry.done = (last ? last.done.then(noop, noop) : Promise.resolve()).then(() => {
+      entry.started = true;
+      return this.#pass(hostName);
+    });
+    this.#passes.set(hostName, entry);
+    entry.done
+      .finally(() => {
+        if (this.#passes.get(hostName) === entry) this.#passes.delete(hostName);
+      })
+      .catch(noop);
+    return entry.done;
+  }
+
+  /** One pass over one host, in turn with the others over it (`refresh`). */
+  pass(hostName: string): Promise<ReconcileStats> {
+    return this.refresh(hostName);
+  }
+
+  async #pass(hostName: string): Promise<ReconcileStats> {
     const { store, now, logger, batch, rotate } = this.#opts;
     const host = this.#opts.hypervisor.host(hostName);
     const signal = this.#abort.signal;
@@ -214,3 +244,5 @@ export class Reconciler {
 }
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
+
+const noop = (): void => {};
