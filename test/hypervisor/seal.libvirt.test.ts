@@ -38,6 +38,11 @@ function makeGuestDisk(dir: string, qcow2: string): void {
   writeFileSync(`${root}/etc/machine-id`, '0123456789abcdef0123456789abcdef\n');
   writeFileSync(`${root}/var/lib/dpkg/status`, 'Package: base-files\nStatus: install ok installed\nVersion: 12.4\nArchitecture: amd64\n\n');
   writeFileSync(`${root}/var/log/kvmops-test.log`, 'hello\n');
+  // what a booted guest carries of its own: cloud-init's instance state, SSH host keys
+  mkdirSync(`${root}/var/lib/cloud/instances/iid-golden`, { recursive: true });
+  writeFileSync(`${root}/var/lib/cloud/instances/iid-golden/obj.pkl`, 'state\n');
+  mkdirSync(`${root}/etc/ssh`, { recursive: true });
+  writeFileSync(`${root}/etc/ssh/ssh_host_ed25519_key.pub`, 'ssh-ed25519 AAAAgolden root@golden\n');
   const raw = `${dir}/disk.raw`;
   run('truncate', ['-s', '64M', raw]);
   run('mkfs.ext4', ['-q', '-F', '-d', root, raw]);
@@ -77,11 +82,18 @@ describe('template sealing (real virt-sysprep)', { skip: realSkip }, () => {
     assert.ok(steps.some((s) => s.startsWith('sealing')));
     const file = t.disks[0]!.file;
     assert.equal(statSync(file).mode & 0o777, 0o444);
-    // virt-sysprep's machine-id operation removes the golden image's id (its customize step
-    // then writes a fresh random one): the template no longer carries the source's identity
-    const id = catFromDisk(file, '/etc/machine-id', env.outsideDir).trim();
-    assert.doesNotMatch(id, /0123456789abcdef/);
+    // the template's machine-id is EMPTY (not a new random one that every clone would share):
+    // systemd makes one at each VM's first boot
+    assert.equal(catFromDisk(file, '/etc/machine-id', env.outsideDir), '');
+    assert.equal(spawnSync('sh', ['-c', `qemu-img convert -U -f qcow2 -O raw ${file} ${env.outsideDir}/t.raw && debugfs -R 'stat /etc/machine-id' ${env.outsideDir}/t.raw`], { encoding: 'utf8' }).stdout.includes('Size: 0'), true, 'the file is there, empty');
+    rmSync(`${env.outsideDir}/t.raw`, { force: true });
+    // no cloud-init instance state and no host keys; the drop-in that makes new keys before sshd
+    assert.equal(catFromDisk(file, '/var/lib/cloud/instances/iid-golden/obj.pkl', env.outsideDir), '');
+    assert.equal(catFromDisk(file, '/etc/ssh/ssh_host_ed25519_key.pub', env.outsideDir), '');
+    assert.equal(catFromDisk(file, '/etc/systemd/system/ssh.service.d/kvmops-host-keys.conf', env.outsideDir), '[Service]\nExecStartPre=-/usr/bin/ssh-keygen -A\n');
+    // and the source VM keeps all of it
     assert.match(catFromDisk(disk, '/etc/machine-id', env.outsideDir), /0123456789abcdef/);
+    assert.match(catFromDisk(disk, '/var/lib/cloud/instances/iid-golden/obj.pkl', env.outsideDir), /state/);
     assert.equal((await host.listTemplates())[0]!.sealed, true);
   });
 });
