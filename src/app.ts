@@ -97,6 +97,13 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
     hypervisor,
     inventory: {
       status: (host) => ({ importing: reconciler.importing(host) ?? null, ...inventory.hostStatus(host) }),
+      vmPage: (host, p) => inventory.reads.vmPage(host, p.offset, p.limit, p.filter),
+      vmNamed: (host, name) => {
+        const [known] = inventory.reads.vmsNamed(host, name);
+        const vm = known && inventory.reads.vm(host, known.uuid);
+        return vm && { uuid: vm.uuid, name: vm.name, state: vm.state, disks: vm.disks, snapshots: vm.snapshots };
+      },
+      refresh: (host) => reconciler.refresh(host),
     },
     config: {
       twoPerson: env.KVMOPS_TWO_PERSON,
