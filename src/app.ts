@@ -91,7 +91,7 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
   });
   const hypervisor = createHypervisor({ hosts: env.KVMOPS_HOSTS, storageDir: env.KVMOPS_STORAGE_DIR });
   const inventory = new InventoryStore(store.db);
-  const reconciler = new Reconciler({ hypervisor, store: inventory, everyMs: env.KVMOPS_RECONCILE, logger });
+  const reconciler = new Reconciler({ hypervisor, store: inventory, everyMs: env.KVMOPS_RECONCILE, logger, events: true });
   const services = createServices({
     store,
     hypervisor,
