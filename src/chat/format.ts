@@ -1,5 +1,5 @@
 import type { Job } from '../jobs/types.js';
-import type { InventoryVm, SnapshotInfo, TemplateInfo, VmInfo, VmState, VmSummary } from '../hypervisor/types.js';
+import type { InventoryVm, SnapshotInfo, TemplateInfo, VmInfo, VmState } from '../hypervisor/types.js';
 import { cut } from '../domain/text.js';
 import { moment, person } from './people.js';
 import { describeJob } from '../kinds/index.js';
@@ -67,12 +67,6 @@ export function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return [line(header), ...rows.map(line)];
-}
-
-export function vmTable(vms: VmSummary[]): string[] {
-  if (vms.length === 0) return ['(no VMs)'];
-  const sorted = [...vms].sort((a, b) => a.name.localeCompare(b.name));
-  return table(['VM', 'STATE'], sorted.map((v) => [v.name, v.state]));
 }
 
 export function vmInfoLines(info: VmInfo): string[] {
