@@ -93,16 +93,16 @@ export class Reconciler {
   /** Per host: the pass running or asked for (one pass per host at a time). */
   readonly #passes = new Map<string, { started: boolean; done: Promise<ReconcileStats> }>();
 
-  constructor(opts: ReconcilerOptions) {
-    this.#opts = { batch: 100, rotate: 25, now: Date.now, logger: stderrLogger, events: false, debounceMs: 200, settleMs: 1000, ...opts };
-  }
-
   /** Per host: domain names events asked to read whole, and in how many more passes (2: the next and a settling one). */
   readonly #hinted = new Map<string, Map<string, number>>();
   /** Per host: the debounce timer of an asked-for pass. */
   readonly #soon = new Map<string, { timer: ReturnType<typeof setTimeout>; due: number }>();
   readonly #streams = new Map<string, EventStreamStatus>();
   #watchers: Promise<void>[] = [];
+
+  constructor(opts: ReconcilerOptions) {
+    this.#opts = { batch: 100, rotate: 25, now: Date.now, logger: stderrLogger, events: false, debounceMs: 200, settleMs: 1000, ...opts };
+  }
 
   /** The host's event stream, while events are followed. */
   eventStream(host: string): EventStreamStatus | undefined {
