@@ -15,6 +15,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   discord: async () => (await import('./discord.js')).benchDiscord,
   events: async () => (await import('./events.js')).benchEvents,
   history: async () => (await import('./history.js')).benchHistory,
+  scale: async () => (await import('./scale.js')).benchScale,
 };
 
 function fmt(n: number | undefined, digits = 3): string {

@@ -8,6 +8,9 @@
 #   scripts/host-setup.sh --seal       also virt-sysprep (libguestfs) and an appliance kernel
 #   scripts/host-setup.sh --guest      also what scripts/guest-image.sh needs to build the real
 #                                      Debian guest image (mmdebstrap, GRUB's BIOS boot code)
+#   scripts/host-setup.sh --lab        also what scripts/lab-host.sh needs for a lab host (sshd,
+#                                      dnsmasq and iptables for its guest network); no sshd is
+#                                      started on this machine
 #
 # Prints `export VAR=…` lines for the appliance kernel into $KVMOPS_SUPERMIN_ENV
 # (default /var/lib/kvmops-host/supermin.env); src/hypervisor reads that file when present.
@@ -15,10 +18,12 @@ set -euo pipefail
 
 WANT_SEAL=0
 WANT_GUEST=0
+WANT_LAB=0
 for a in "$@"; do
   case "$a" in
     --seal) WANT_SEAL=1 ;;
     --guest) WANT_GUEST=1 ;;
+    --lab) WANT_LAB=1 ;;
     *) echo "host-setup: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -31,6 +36,10 @@ SEAL_PKGS=(libguestfs-tools)
 # modules (grub-mkimage), e2fsprogs/fdisk write the filesystem and the partition table into a
 # plain file, xorriso makes cloud-init seed ISOs, openssh-client checks /key fingerprints in tests.
 GUEST_PKGS=(mmdebstrap grub-pc-bin e2fsprogs fdisk xorriso qemu-utils openssh-client)
+# lab-host.sh: sshd inside the lab (the bot reaches the lab's libvirtd as qemu+ssh://), the
+# client, iproute2 for the namespace and veth pair, dnsmasq and iptables for the libvirt NAT
+# network that the lab's own libvirtd runs for its guests.
+LAB_PKGS=(openssh-server openssh-client iproute2 dnsmasq-base iptables)
 
 log() { printf 'host-setup: %s\n' "$*" >&2; }
 is_root() { [ "$(id -u)" = 0 ]; }
@@ -60,6 +69,18 @@ install_pkgs() {
 install_pkgs "${PKGS[@]}"
 if [ "$WANT_SEAL" = 1 ]; then install_pkgs "${SEAL_PKGS[@]}"; fi
 if [ "$WANT_GUEST" = 1 ]; then install_pkgs "${GUEST_PKGS[@]}"; fi
+if [ "$WANT_LAB" = 1 ] && [ -n "$(missing_pkgs "${LAB_PKGS[@]}")" ]; then
+  # openssh-server's postinst would start an sshd on this machine's port 22: forbid services
+  # from starting while it installs (policy-rc.d exit 101), and remove the rule afterwards.
+  if is_root && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  install_pkgs "${LAB_PKGS[@]}"
+  rm -f /usr/sbin/policy-rc.d
+  trap - EXIT
+fi
 
 if ! is_root; then
   # Without root we can only check: libvirt's system socket must already answer.

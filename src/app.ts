@@ -89,7 +89,7 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
     onListenerError: (err, job) => logger.error({ err, jobId: job.id }, 'job change listener failed'),
     ...(opts.now ? { now: opts.now } : {}),
   });
-  const hypervisor = createHypervisor({ hosts: env.KVMOPS_HOSTS, storageDir: env.KVMOPS_STORAGE_DIR });
+  const hypervisor = createHypervisor({ hosts: env.KVMOPS_HOSTS, storageDir: env.KVMOPS_STORAGE_DIR, addressWaitMs: env.KVMOPS_ADDRESS_WAIT });
   const inventory = new InventoryStore(store.db);
   const reconciler = new Reconciler({ hypervisor, store: inventory, everyMs: env.KVMOPS_RECONCILE, logger, events: true });
   const services = createServices({

@@ -130,6 +130,8 @@ export const envSchema = z.object({
    * it in the background.
    */
   KVMOPS_RECONCILE: z.preprocess(emptyAsUnset, duration.default('60s')),
+  /** How long `/deploy start:true` and `/vm start` wait for each VM's IPv4 (none in time is not a failure). */
+  KVMOPS_ADDRESS_WAIT: z.preprocess(emptyAsUnset, duration.default('3m')),
   /** 127.0.0.1 port for /healthz and /metrics; unset = off. */
   KVMOPS_HTTP_PORT: opt(z.coerce.number().int().min(1).max(65535)),
   KVMOPS_LOG_LEVEL: z.preprocess(

@@ -8,11 +8,16 @@ import { createTemplate, deleteTemplate, listTemplates, readInventoryTemplates }
 import { hostListing, listDomainStates, readInventoryVms } from './inventory.js';
 import { watchDomainEvents } from './events.js';
 import type { SysprepOptions } from './sysprep.js';
-import type { InventoryReader, CreateSnapshotRequest, CreateTemplateRequest, DeleteVmResult, DeployRequest, DeployResult, HostDriver, OpContext, RevertRequest, RevertResult, SnapshotInfo, SnapshotRef, StopRequest, TemplateInfo, TemplatePin, VmInfo, VmSummary, VmTarget } from './types.js';
-import { assertName } from './validate.js';
+import type { AddressWait, InventoryReader, CreateSnapshotRequest, CreateTemplateRequest, DeleteVmResult, DeployRequest, DeployResult, HostDriver, OpContext, RevertRequest, RevertResult, SnapshotInfo, SnapshotRef, StopRequest, TemplateInfo, TemplatePin, VmInfo, VmSummary, VmTarget } from './types.js';
+import { assertName, vmTarget } from './validate.js';
+import { waitForAddresses } from './addresses.js';
+import { resolveVm } from './domains.js';
 import { virshArgs } from './virsh-args.js';
 import { Virsh } from './virsh.js';
 import { deleteVm, listVms, startVm, stopVm, vmInfo } from './vms.js';
+
+/** KVMOPS_ADDRESS_WAIT's default: a Debian guest under TCG got its lease 40–70 s after start here. */
+export const DEFAULT_ADDRESS_WAIT_MS = 180_000;
 
 /** qemu:///system and qemu:///session are this machine: files can also be read with local tools. */
 export function isLocalUri(uri: string): boolean {
@@ -27,6 +32,8 @@ export interface LibvirtHostOptions {
   deploy?: DeployOptions;
   /** `ping` limit. */
   pingTimeoutMs?: number;
+  /** KVMOPS_ADDRESS_WAIT: how long a start waits for addresses. Default 3 minutes. */
+  addressWaitMs?: number;
 }
 
 export function hostContext(host: HostConfig, opts: LibvirtHostOptions): HostContext {
@@ -74,6 +81,18 @@ export class LibvirtHost implements HostDriver {
   }
   startVm(vm: string | VmTarget, ctx?: OpContext): Promise<void> {
     return startVm(this.ctx, vm, ctx);
+  }
+  async waitForAddresses(vms: ReadonlyArray<string | VmTarget>, ctx: OpContext & { timeoutMs?: number } = {}): Promise<AddressWait[]> {
+    const targets = vms.map(vmTarget);
+    try {
+      const refs = [];
+      for (const { vm, vmUuid } of targets) refs.push(await resolveVm(this.ctx, vm, ctx, vmUuid));
+      return await waitForAddresses(this.ctx, refs, { ...ctx, timeoutMs: ctx.timeoutMs ?? this.opts.addressWaitMs ?? DEFAULT_ADDRESS_WAIT_MS });
+    } catch (e) {
+      // aborted before the first read was done: nothing is known yet, and that is no error
+      if (!ctx.signal?.aborted) throw e;
+      return targets.map((t) => ({ vm: t.vm, uuid: t.vmUuid ?? '', missing: 'timeout' as const }));
+    }
   }
   stopVm(req: StopRequest, ctx?: OpContext): Promise<void> {
     return stopVm(this.ctx, req, ctx);

@@ -87,6 +87,41 @@ export interface SnapshotInfo {
   files: string[];
 }
 
+/** Where an address was learnt: libvirt's DHCP lease, the guest agent, the host's ARP table. */
+export type AddressSource = 'lease' | 'agent' | 'arp';
+
+export interface NicAddress {
+  /** The NIC's MAC, lower case. */
+  mac: string;
+  protocol: 'ipv4' | 'ipv6';
+  address: string;
+  prefix: number;
+  source: AddressSource;
+}
+
+/** A VM's network interface: from the definition, with the addresses it is known to have. */
+export interface VmNic {
+  mac: string | null;
+  /** `network`, `bridge`, `direct`, `user` … as the definition says. */
+  type: string;
+  /** The libvirt network, bridge or device it is on. */
+  network: string | null;
+  addresses: NicAddress[];
+}
+
+/** One VM's address after a bounded wait (`waitForAddresses`). */
+export interface AddressWait {
+  vm: string;
+  uuid: string;
+  /** Its first IPv4 (lease, then agent, then ARP), when one came in time. */
+  address?: NicAddress;
+  /**
+   * Why there is none: no NIC an address can come for, none in time (or the wait was ended),
+   * not running, or the host could not be asked (a start's result says so; it never fails for it).
+   */
+  missing?: 'no-network' | 'timeout' | 'not-running' | 'unreadable';
+}
+
 export interface VmInfo {
   name: string;
   uuid: string;
@@ -95,6 +130,8 @@ export interface VmInfo {
   memoryKiB: number;
   disks: VmDisk[];
   snapshots: SnapshotInfo[];
+  /** Its NICs; addresses only while it runs. */
+  nics: VmNic[];
   /** The template this VM was deployed from, and how, when kvmops made it. */
   deployedFrom?: { template: string; mode: DeployMode };
 }
@@ -349,6 +386,12 @@ export interface HostDriver {
   listVms(ctx?: OpContext): Promise<VmSummary[]>;
   vmInfo(vm: string, ctx?: OpContext): Promise<VmInfo>;
   startVm(vm: string | VmTarget, ctx?: OpContext): Promise<void>;
+  /**
+   * Waits (bounded: `timeoutMs`, default the host's KVMOPS_ADDRESS_WAIT) until each VM has an
+   * IPv4 address or cannot get one; never fails for want of an address. Progress: "waiting for
+   * addresses 2/4". An abort ends the wait early with what is known.
+   */
+  waitForAddresses(vms: ReadonlyArray<string | VmTarget>, ctx?: OpContext & { timeoutMs?: number }): Promise<AddressWait[]>;
   stopVm(req: StopRequest, ctx?: OpContext): Promise<void>;
   deleteVm(vm: string | VmTarget, ctx?: OpContext): Promise<DeleteVmResult>;
 

@@ -52,6 +52,12 @@ export const virshArgs = toolBuilders(VIRSH, {
   dumpxml: (d: DomainUuid, opts: { inactive?: boolean } = {}): string[] =>
     opts.inactive ? ['dumpxml', '--inactive', d] : ['dumpxml', d],
   domblklist: (d: DomainUuid): string[] => ['domblklist', '--details', d],
+  /**
+   * A domain's interface addresses from one source: `lease` (libvirt's own DHCP: networks it
+   * runs), `agent` (the guest agent, any NIC type), `arp` (the host's neighbour table).
+   * `--full`: every row names its interface and MAC (without it, a second address leaves them out).
+   */
+  domifaddr: (d: DomainUuid, source: 'lease' | 'agent' | 'arp'): string[] => ['domifaddr', '--domain', d, '--source', source, '--full'],
   define: (xmlFile: string): string[] => ['define', xmlFile],
   start: (d: DomainUuid): string[] => ['start', d],
   shutdown: (d: DomainUuid): string[] => ['shutdown', d],

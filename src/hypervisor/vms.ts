@@ -6,6 +6,7 @@ import type { HostContext } from './host-context.js';
 import type { DomainUuid } from './domain-uuid.js';
 import { parseDomainList, resolveVm } from './domains.js';
 import { diskChains } from './chains.js';
+import { domainNics, readAddresses } from './addresses.js';
 import { hostReferences } from './references.js';
 import { deleteVolumes, removableFiles } from './removal.js';
 import { okStdout } from './multi.js';
@@ -57,7 +58,12 @@ export async function vmInfo(h: HostContext, vm: string, ctx: OpContext = {}): P
   const root = parseDomainXml(okStdout(xml));
   const disks = parseDomBlkList(okStdout(blk)).filter((b) => b.device === 'disk' && b.source !== null);
   const formats = new Map(domainDisks(root).map((d) => [d.target, d.format]));
-  const [chains, snapshots] = await Promise.all([diskChains(h, disks.map((d) => d.source!), ctx), snapshotsOf(h, ref, ctx)]);
+  const nicDefs = domainNics(root);
+  const [chains, snapshots, addresses] = await Promise.all([
+    diskChains(h, disks.map((d) => d.source!), ctx),
+    snapshotsOf(h, ref, ctx),
+    di.state === 'running' && nicDefs.length ? readAddresses(h, [{ uuid: ref.uuid, nics: nicDefs }], ctx) : undefined,
+  ]);
   const meta = readVmMeta(root);
   return {
     name: di.name,
@@ -75,6 +81,7 @@ export async function vmInfo(h: HostContext, vm: string, ctx: OpContext = {}): P
       };
     }),
     snapshots,
+    nics: addresses?.get(ref.uuid) ?? nicDefs.map((n) => ({ ...n, addresses: [] })),
     ...(meta ? { deployedFrom: { template: meta.template, mode: meta.mode } } : {}),
   };
 }

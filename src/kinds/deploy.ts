@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deployNames, hostNameSchema, MAX_BATCH_BASE_LENGTH, MAX_DEPLOY_COUNT, templateNameSchema, vmNameSchema } from '../domain/names.js';
 import { holds, templateResource, vmResource } from '../domain/resources.js';
+import { vmsWithAddresses, waitAddresses } from './addresses.js';
 import { newVmChanges } from './inventory.js';
 import { defineKind, onHost, opOf, str } from './kind.js';
 
@@ -34,7 +35,7 @@ export const deploy = defineKind({
   describe: (p) => `Deploy ${p.name}${p.count > 1 ? ` ×${p.count}` : ''} (${p.mode}) from ${p.template} ${onHost(p)}`,
   pinned: (p) => (p.templateCreatedAt ? [`template ${p.template} (made ${p.templateCreatedAt})`] : []),
   summary: (r) =>
-    Array.isArray(r.vms) ? `${r.vms.length} VM${r.vms.length === 1 ? '' : 's'}: ${r.vms.map(str).join(', ')} (${str(r.mode)}${r.started ? ', started' : ''})` : undefined,
+    Array.isArray(r.vms) ? `${r.vms.length} VM${r.vms.length === 1 ? '' : 's'}: ${vmsWithAddresses(r, r.vms)} (${str(r.mode)}${r.started ? ', started' : ''})` : undefined,
   // No separate check: the hypervisor's deploy is idempotent by contract as long as every attempt
   // passes the same request id — it keeps VMs of this batch that are whole, removes and redoes
   // half-made ones, and refuses names taken by anything else. The job id is that request id.
@@ -57,7 +58,9 @@ export const deploy = defineKind({
     // deploy itself does): reported here, where the record is at hand.
     if (r.made) ctx.reportInventory(...r.made.map((vm) => ({ type: 'vm' as const, host: p.host, vm })));
     else ctx.reportInventory(...(await newVmChanges(ctx, p.host, r.vms)));
-    return { vms: r.vms, mode: r.mode, started: r.started };
+    // Started: where they can be reached (a bounded wait; none in time is not a failure).
+    if (!r.started) return { vms: r.vms, mode: r.mode, started: r.started };
+    return { vms: r.vms, mode: r.mode, started: r.started, addresses: await waitAddresses(ctx, r.vms) };
   },
   // Nothing more: execute reported its VMs (and recover is null, so every success went through it).
   inventory: async () => [],

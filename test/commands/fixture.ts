@@ -82,6 +82,7 @@ export class InventoryHypervisor implements HypervisorReader {
           name: vm,
           uuid: '00000000-0000-4000-8000-000000000001',
           state: inv.vms.get(vm)!,
+          nics: [],
           vcpus: 1,
           memoryKiB: 262144,
           disks: [{ target: 'vda', file: `/var/lib/kvmops/${vm}.qcow2`, format: 'qcow2', chain: [] }],

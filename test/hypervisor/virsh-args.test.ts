@@ -29,6 +29,10 @@ describe('virsh argv, every builder', () => {
       [v.dumpxml(U, { inactive: true }), ['dumpxml', '--inactive', U]],
     ],
     domblklist: [[v.domblklist(U), ['domblklist', '--details', U]]],
+    domifaddr: [
+      [v.domifaddr(U, 'lease'), ['domifaddr', '--domain', U, '--source', 'lease', '--full']],
+      [v.domifaddr(U, 'agent'), ['domifaddr', '--domain', U, '--source', 'agent', '--full']],
+    ],
     define: [[v.define('/t/d.xml'), ['define', '/t/d.xml']]],
     start: [[v.start(U), ['start', U]]],
     shutdown: [[v.shutdown(U), ['shutdown', U]]],

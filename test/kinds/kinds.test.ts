@@ -59,3 +59,22 @@ test('result summaries read stored results defensively', () => {
   assert.equal(resultSummary({ kind: 'vm.start', result: null }), undefined);
   assert.equal([...resultSummary({ kind: 'deploy', result: { x: '😀'.repeat(400) } })!].length, 300, 'cut on code points');
 });
+
+test('a start says where the VMs can be reached: the address, "no address yet", or nothing without a network', () => {
+  const addresses = [
+    { vm: 'web-01', address: '198.19.1.89', source: 'lease' },
+    { vm: 'web-02', missing: 'timeout' },
+    { vm: 'web-03', missing: 'no-network' },
+  ];
+  assert.equal(
+    resultSummary({ kind: 'deploy', result: { vms: ['web-01', 'web-02', 'web-03'], mode: 'thin', started: true, addresses } }),
+    '3 VMs: web-01 198.19.1.89, web-02 (no address yet), web-03 (thin, started)',
+  );
+  assert.equal(resultSummary({ kind: 'vm.start', result: { vm: 'web-01', state: 'running', addresses } }), 'running 198.19.1.89');
+  assert.equal(resultSummary({ kind: 'vm.start', result: { vm: 'web-02', state: 'running', addresses } }), 'running (no address yet)');
+  assert.equal(resultSummary({ kind: 'vm.start', result: { vm: 'web-03', state: 'running' } }), 'running');
+  assert.equal(
+    resultSummary({ kind: 'deploy', result: { vms: ['a', 'b'], mode: 'thin', started: true, addresses: [{ vm: 'a', address: '10.0.0.5' }, { vm: 'b', address: '10.0.0.5' }] } }),
+    '2 VMs: a 10.0.0.5, b 10.0.0.5 — one address given to two VMs: they share a machine identity (seal the template) (thin, started)',
+  );
+});

@@ -1,0 +1,140 @@
+/**
+ * Addresses: a start waits (bounded) for each VM's IPv4 and says where it is. The VMs run on a
+ * lab host (scripts/lab-host.sh) — its NAT network's bridge and dnsmasq live in the lab's own
+ * network namespace, as this machine's rules ask — reached by kvmops as qemu+ssh://.
+ *
+ * A real Debian guest: a template made from a never-booted overlay of the guest image (so each
+ * VM makes its own machine-id at first boot, and with it its own DHCP identity), two thin VMs
+ * deployed with start, then `waitForAddresses`: both get a lease from the lab's network, two
+ * different addresses; `vmInfo` shows the NIC, its network and the address with its source. And
+ * the bounds: a VM that never gets an address (no OS) ends the wait at its timeout as "timeout",
+ * one on QEMU's user-mode network only is not waited for, one not running neither, and an abort
+ * ends a wait at once with what is known.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LibvirtHost } from '../../src/hypervisor/host.js';
+import { guestImageOrSkip, type GuestImage } from '../helpers/guest.js';
+import { labSkipReason, labUp, type Lab } from '../helpers/lab.js';
+import { makeTestEnv, type LibvirtTestEnv } from '../helpers/libvirt.js';
+
+const BOOT_WAIT_MS = 6 * 60_000;
+
+describe('addresses of started VMs, on a lab host with a guest network', { skip: labSkipReason() }, () => {
+  let lab: Lab;
+  let env: LibvirtTestEnv;
+  let image: GuestImage | { skip: string };
+  let host: LibvirtHost;
+  let srcDir: string;
+  const remote = (...args: string[]) => {
+    const r = spawnSync('virsh', ['-q', '-c', lab.uri, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `virsh ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  /** A domain on the lab: a disk (an overlay of `backing`, or blank) and the given NIC. */
+  const defineOnLab = (name: string, nic: string, backing?: string) => {
+    const disk = `${srcDir}/${name}.qcow2`;
+    const made = lab.exec('qemu-img', 'create', '-q', '-f', 'qcow2', ...(backing ? ['-F', 'qcow2', '-b', backing, disk] : [disk, '64M']));
+    assert.equal(made.status, 0, made.stderr);
+    const xml = path.join(env.outsideDir, `${name}.xml`);
+    writeFileSync(
+      xml,
+      `<domain type='qemu'><name>${name}</name><memory unit='MiB'>768</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type><boot dev='hd'/></os><devices>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>
+${nic}
+<serial type='file'><source path='${srcDir}/${name}.console.log'/><target port='0'/></serial>
+<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+</devices></domain>`,
+    );
+    remote('define', xml);
+  };
+  const NET_NIC = () => `<interface type='network'><source network='${lab.guestNet}'/><model type='virtio'/></interface>`;
+
+  before(
+    () => {
+      env = makeTestEnv('addr');
+      image = guestImageOrSkip();
+      lab = labUp({ guestNet: true });
+      srcDir = `${lab.storage}/${env.prefix}src`;
+      assert.equal(lab.exec('mkdir', '-p', srcDir).status, 0);
+      // the source VM's disk must be a volume for the remote copy (libvirt's vol-create-from)
+      remote('pool-create-as', `${env.prefix}src`, 'dir', '--target', srcDir);
+      host = new LibvirtHost({ name: 'lab', uri: lab.uri }, { storageDir: `${lab.storage}/kv`, addressWaitMs: BOOT_WAIT_MS });
+    },
+    { timeout: 20 * 60_000 },
+  );
+  after(() => {
+    try {
+      lab?.down();
+    } finally {
+      env?.cleanup();
+    }
+  });
+
+  it('two VMs deployed with start from a real guest get their own leases; vmInfo shows the NIC, network and address', { timeout: 12 * 60_000 }, async (t) => {
+    if ('skip' in image) return t.skip(image.skip);
+    const src = `${env.prefix}src`;
+    defineOnLab(src, NET_NIC(), image.path);
+    remote('pool-refresh', `${env.prefix}src`);
+    await host.createTemplate({ vm: src, name: `${env.prefix}deb`, seal: false });
+    const d = await host.deploy({ template: `${env.prefix}deb`, name: `${env.prefix}web`, count: 2, mode: 'thin', start: true, requestId: 'req-addr-test' });
+    assert.equal(d.started, true);
+    const steps: string[] = [];
+    const t0 = Date.now();
+    const waits = await host.waitForAddresses(d.vms, { onProgress: (p) => steps.push(p.step) });
+    const seconds = Math.round((Date.now() - t0) / 1000);
+    t.diagnostic(`both addresses after ${seconds} s: ${waits.map((w) => `${w.vm} ${w.address?.address ?? w.missing}`).join(', ')}`);
+    const subnet = lab.guestSubnet!.replace(/\.0\/24$/, '.');
+    for (const w of waits) {
+      assert.equal(w.missing, undefined, `${w.vm}: ${w.missing}`);
+      assert.ok(w.address!.address.startsWith(subnet), `${w.vm} ${w.address!.address} in ${lab.guestSubnet}`);
+      assert.equal(w.address!.source, 'lease');
+    }
+    assert.notEqual(waits[0]!.address!.address, waits[1]!.address!.address, 'two machines, two leases');
+    assert.equal(steps[0], 'waiting for addresses 0/2');
+    assert.equal(steps.at(-1), 'waiting for addresses 2/2');
+
+    const info = await host.vmInfo(d.vms[0]!);
+    assert.equal(info.nics.length, 1);
+    assert.equal(info.nics[0]!.type, 'network');
+    assert.equal(info.nics[0]!.network, lab.guestNet);
+    assert.deepEqual(
+      info.nics[0]!.addresses.filter((a) => a.protocol === 'ipv4').map((a) => [a.address, a.source]),
+      [[waits[0]!.address!.address, 'lease']],
+    );
+  });
+
+  it('the wait is bounded: no OS → "timeout" at its bound; user-mode network only and not running → not waited for; an abort ends it', async () => {
+    const blank = `${env.prefix}blank`;
+    const userNet = `${env.prefix}usernet`;
+    const off = `${env.prefix}off`;
+    defineOnLab(blank, NET_NIC());
+    defineOnLab(userNet, `<interface type='user'><model type='virtio'/></interface>`);
+    defineOnLab(off, NET_NIC());
+    await host.startVm(blank);
+    await host.startVm(userNet);
+
+    let t0 = Date.now();
+    const waits = await host.waitForAddresses([blank, userNet, off], { timeoutMs: 4000 });
+    const took = Date.now() - t0;
+    assert.deepEqual(
+      waits.map((w) => [w.vm, w.missing]),
+      [
+        [blank, 'timeout'],
+        [userNet, 'no-network'],
+        [off, 'not-running'],
+      ],
+    );
+    assert.ok(took >= 2000 && took < 15_000, `bounded by its timeout (${took} ms)`);
+
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 500);
+    t0 = Date.now();
+    const aborted = await host.waitForAddresses([blank], { timeoutMs: 120_000, signal: ac.signal });
+    assert.equal(aborted[0]!.missing, 'timeout');
+    assert.ok(Date.now() - t0 < 10_000, 'an abort ends the wait at once');
+  });
+});
