@@ -100,8 +100,7 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
       vmPage: (host, p) => inventory.reads.vmPage(host, p.offset, p.limit, p.filter),
       vmNamed: (host, name) => {
         const [known] = inventory.reads.vmsNamed(host, name);
-        const vm = known && inventory.reads.vm(host, known.uuid);
-        return vm && { uuid: vm.uuid, name: vm.name, state: vm.state, disks: vm.disks, snapshots: vm.snapshots };
+        return known && inventory.reads.vm(host, known.uuid);
       },
       refresh: (host) => reconciler.refresh(host),
     },

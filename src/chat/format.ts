@@ -155,7 +155,7 @@ export function vmPageLines(vms: ReadonlyArray<{ name: string; state: VmState }>
  * `/vm info` from the inventory: state, uuid, each disk with its backing chain and the template
  * a thin disk hangs on (or why its chain is unknown), and the snapshots as a tree.
  */
-export function inventoryVmLines(vm: InventoryVm): string[] {
+export function inventoryVmLines(vm: Pick<InventoryVm, 'uuid' | 'name' | 'state' | 'disks' | 'snapshots'>): string[] {
   const lines = [`state: ${vm.state}`, `uuid: ${vm.uuid}`];
   for (const d of vm.disks) {
     const backing = d.chain.length > 1 ? ` ← ${d.chain.slice(1).join(' ← ')}` : '';

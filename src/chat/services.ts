@@ -97,6 +97,9 @@ export interface InventoryVmRow {
   state: VmState;
 }
 
+/** A VM as `/vm info` shows it: the inventory's record, whole. */
+export type InventoryVmDetail = Pick<InventoryVm, 'uuid' | 'name' | 'state' | 'disks' | 'snapshots'>;
+
 /** The slice of the inventory (src/inventory) the chat core uses. */
 export interface InventoryPort {
   status(host: string): InventoryStatus;
@@ -107,7 +110,7 @@ export interface InventoryPort {
    */
   vmPage(host: string, page: { offset: number; limit: number; filter?: string | undefined }): { vms: InventoryVmRow[]; total: number };
   /** `/vm info`: the VM of that name, whole (disks with their chains and template, snapshots); undefined when unknown. */
-  vmNamed(host: string, name: string): InventoryVm | undefined;
+  vmNamed(host: string, name: string): InventoryVmDetail | undefined;
   /** A reconcile of `host` that starts after the call: what a "not found" waits for before it is said. */
   refresh(host: string): Promise<unknown>;
 }
