@@ -162,7 +162,7 @@ export class ShellSession {
     const pick = (cands: string[]) => [cands.filter((c) => c.startsWith(word)), word] as [string[], string];
     if (words.length === 1) {
       if (word.startsWith('/')) return pick([...this.defs.keys()].map((n) => `/${n}`));
-      return pick(['react ', 'as ', 'whoami', 'help', 'quit']);
+      return pick(['react ', 'as ', 'more', 'back', 'whoami', 'help', 'quit']);
     }
     const head = words[0]!;
     if (head === 'react' && words.length === 3) return pick(['✅', '❌']);
