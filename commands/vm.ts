@@ -13,7 +13,7 @@ import { MAX_NAME_LENGTH } from '../src/domain/names.js';
  */
 
 /** VMs per `/vm list` page (docs/commands.md: "showing 1–50 of N"). */
-export const VM_PAGE = 50;
+const VM_PAGE = 50;
 
 /**
  * One page of the host's VMs in name order, and how many match: from the inventory (one query,
@@ -22,8 +22,9 @@ export const VM_PAGE = 50;
  */
 async function vmPage(services: Services, host: string, offset: number, filter: string | undefined): Promise<{ vms: InventoryVmRow[]; total: number }> {
   if (services.inventory) return services.inventory.vmPage(host, { offset, limit: VM_PAGE, filter });
+  const matches = filter === undefined ? () => true : matchesFilter(filter);
   const all = (await services.catalog.vms(host, { fresh: true }))
-    .filter((v) => filter === undefined || matchesFilter(filter)(v.name))
+    .filter((v) => matches(v.name))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { vms: all.slice(offset, offset + VM_PAGE), total: all.length };
 }
