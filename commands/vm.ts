@@ -49,7 +49,8 @@ export default defineCommand({
       description: 'List VMs and their state, 50 a page (filter: part of the name, or a glob with * and ?)',
       role: 'viewer',
       mutates: false,
-      defer: true,
+      // a database read: answered at once (the adapter still defers it if it takes long)
+      defer: false,
       options: options({
         filter: text('Part of the name (web), or a glob over the whole name (web-*, db-0?)', nameFilterSchema, { maxLength: MAX_NAME_LENGTH }).optional(),
         host: hostOption,

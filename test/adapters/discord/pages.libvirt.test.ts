@@ -62,6 +62,7 @@ describe('Discord: /vm list pages, /vm info from the inventory', skip, () => {
   it('120 VMs: pages of 50 with Previous / Next, "showing a–b of 120", in name order', async () => {
     const a = await run(w, USER.bob, 'vm', 'list', { filter: `${w.lab.prefix}*` });
     assertEphemeral(a);
+    assert.equal(a.ack.type, 4, 'a database read: answered at once, not deferred');
     assert.equal(a.embed?.title, `VMs on local matching "${w.lab.prefix}\\*"`, 'the * shown as itself (escaped markdown)');
     assert.match(a.embed?.description ?? '', /showing 1–50 of 120/);
     assert.deepEqual(rows(a.message), names.slice(0, 50));
