@@ -91,12 +91,18 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
   });
   const hypervisor = createHypervisor({ hosts: env.KVMOPS_HOSTS, storageDir: env.KVMOPS_STORAGE_DIR, addressWaitMs: env.KVMOPS_ADDRESS_WAIT });
   const inventory = new InventoryStore(store.db);
-  const reconciler = new Reconciler({ hypervisor, store: inventory, everyMs: env.KVMOPS_RECONCILE, logger });
+  const reconciler = new Reconciler({ hypervisor, store: inventory, everyMs: env.KVMOPS_RECONCILE, logger, events: true });
   const services = createServices({
     store,
     hypervisor,
     inventory: {
       status: (host) => ({ importing: reconciler.importing(host) ?? null, ...inventory.hostStatus(host) }),
+      vmPage: (host, p) => inventory.reads.vmPage(host, p.offset, p.limit, p.filter),
+      vmNamed: (host, name) => {
+        const [known] = inventory.reads.vmsNamed(host, name);
+        return known && inventory.reads.vm(host, known.uuid);
+      },
+      refresh: (host) => reconciler.refresh(host),
     },
     config: {
       twoPerson: env.KVMOPS_TWO_PERSON,

@@ -18,6 +18,8 @@ export interface HandlerContext<O> {
   user: ChatUser;
   place: ChatPlace;
   services: Services;
+  /** Where a paged list starts (0: its first page); set by a Next / Previous click or `more`. */
+  offset: number;
   /** A handler acting on an existing job (e.g. cancel) names it here for the audit row. */
   auditJob(jobId: number): void;
 }

@@ -1,5 +1,5 @@
 import type { Job } from '../jobs/types.js';
-import type { SnapshotInfo, TemplateInfo, VmInfo, VmSummary } from '../hypervisor/types.js';
+import type { InventoryVm, SnapshotInfo, TemplateInfo, VmInfo, VmState } from '../hypervisor/types.js';
 import { cut } from '../domain/text.js';
 import { moment, person } from './people.js';
 import { describeJob } from '../kinds/index.js';
@@ -69,12 +69,6 @@ export function table(header: string[], rows: string[][]): string[] {
   return [line(header), ...rows.map(line)];
 }
 
-export function vmTable(vms: VmSummary[]): string[] {
-  if (vms.length === 0) return ['(no VMs)'];
-  const sorted = [...vms].sort((a, b) => a.name.localeCompare(b.name));
-  return table(['VM', 'STATE'], sorted.map((v) => [v.name, v.state]));
-}
-
 export function vmInfoLines(info: VmInfo): string[] {
   const lines = [
     `state: ${info.state}`,
@@ -97,9 +91,14 @@ export function vmInfoLines(info: VmInfo): string[] {
  */
 export function snapshotTree(snaps: SnapshotInfo[]): string[] {
   if (snaps.length === 0) return ['(no snapshots)'];
-  const names = new Set(snaps.map((s) => s.name));
-  const children = new Map<string | null, SnapshotInfo[]>();
-  for (const s of snaps) {
+  return tree(snaps, (s) => `${s.name} (${s.kind}, ${s.state})${s.current ? ' ← current' : ''}${s.description ? ` — ${s.description}` : ''}`);
+}
+
+/** Items with a parent by name as an indented tree, oldest first; `label` draws one. */
+function tree<T extends { name: string; parent: string | null; createdAt: number }>(items: readonly T[], label: (item: T) => string): string[] {
+  const names = new Set(items.map((s) => s.name));
+  const children = new Map<string | null, T[]>();
+  for (const s of items) {
     // A parent we do not see (should not happen) makes the snapshot a root rather than lost.
     const parent = s.parent !== null && names.has(s.parent) ? s.parent : null;
     children.set(parent, [...(children.get(parent) ?? []), s]);
@@ -111,8 +110,7 @@ export function snapshotTree(snaps: SnapshotInfo[]): string[] {
     for (const s of kids) {
       if (seen.has(s.name)) continue; // a cycle in bad data must not loop
       seen.add(s.name);
-      const desc = s.description ? ` — ${s.description}` : '';
-      out.push(`${'  '.repeat(depth)}${s.name} (${s.kind}, ${s.state})${s.current ? ' ← current' : ''}${desc}`);
+      out.push(`${'  '.repeat(depth)}${label(s)}`);
       walk(s.name, depth + 1);
     }
   };
@@ -133,4 +131,40 @@ export function templateList(templates: TemplateInfo[]): string[] {
       t.dependents.length ? `${t.dependents.length} (${t.dependents.slice(0, 5).join(', ')}${t.dependents.length > 5 ? ', …' : ''})` : '0',
     ]),
   );
+}
+
+/** "1,200": counts as people read them. */
+export const count = (n: number): string => n.toLocaleString('en-US');
+
+/**
+ * One page of `/vm list`: the table (VMs in the order given: name order), then "showing 51–100
+ * of 3,000" when the list is cut. An empty page says whether nothing matched or the page is past
+ * the end (a Next clicked after VMs were deleted).
+ */
+export function vmPageLines(vms: ReadonlyArray<{ name: string; state: VmState }>, page: { offset: number; total: number }, filter?: string): string[] {
+  if (vms.length === 0) {
+    if (page.total === 0) return [filter ? `(no VMs match "${filter}")` : '(no VMs)'];
+    return [`(no VMs past ${count(page.total)}: the list is shorter now)`];
+  }
+  const lines = table(['VM', 'STATE'], vms.map((v) => [v.name, v.state]));
+  if (page.offset > 0 || vms.length < page.total) lines.push(`showing ${count(page.offset + 1)}–${count(page.offset + vms.length)} of ${count(page.total)}`);
+  return lines;
+}
+
+/**
+ * `/vm info` from the inventory: state, uuid, each disk with its backing chain and the template
+ * a thin disk hangs on (or why its chain is unknown), and the snapshots as a tree.
+ */
+export function inventoryVmLines(vm: Pick<InventoryVm, 'uuid' | 'name' | 'state' | 'disks' | 'snapshots'>): string[] {
+  const lines = [`state: ${vm.state}`, `uuid: ${vm.uuid}`];
+  for (const d of vm.disks) {
+    const backing = d.chain.length > 1 ? ` ← ${d.chain.slice(1).join(' ← ')}` : '';
+    const template = d.template !== null ? ` — thin on template ${d.template}` : '';
+    const unknown = d.unreadable !== undefined ? ` — chain unknown: ${d.unreadable}` : '';
+    lines.push(`disk ${d.target}: ${d.file} (${d.format})${backing}${template}${unknown}`);
+  }
+  if (vm.disks.length === 0) lines.push('disks: none');
+  const snaps = tree(vm.snapshots, (s) => `${s.name} (${s.kind})${s.files.length ? ` — owns ${s.files.join(', ')}` : ''}`);
+  lines.push(...(snaps.length ? ['snapshots:', ...snaps.map((l) => `  ${l}`)] : ['snapshots: none']));
+  return lines;
 }

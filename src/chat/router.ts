@@ -29,6 +29,8 @@ export interface Invocation {
   options: RawOptions;
   user: ChatUser;
   place: ChatPlace;
+  /** A paged list's page (Reply.page): the item it starts at; absent = the first page. */
+  offset?: number;
 }
 
 export interface CompletionRequest extends Invocation {
@@ -122,6 +124,7 @@ export class CommandRouter {
         user: inv.user,
         place: inv.place,
         services,
+        offset: pageOffset(inv.offset),
         auditJob: (id: number) => {
           auditJobId = id;
         },
@@ -277,6 +280,11 @@ export function errorReply(err: KvmopsError): Reply {
     tone: fault ? 'error' : 'warning',
     code: err.code,
   };
+}
+
+/** An offset from a click or a typed `more`: a whole number, or the first page. */
+function pageOffset(offset: number | undefined): number {
+  return offset !== undefined && Number.isSafeInteger(offset) && offset > 0 ? offset : 0;
 }
 
 /** Options as given, for the audit row (long strings cut: the audit is not a dump). */

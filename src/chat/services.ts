@@ -14,6 +14,7 @@ import { retryWhileBusy } from '../jobs/retry.js';
 import type { Logger } from '../domain/logger.js';
 import { Catalog, invalidateOnJobEnd } from './catalog.js';
 import type { HypervisorReader } from './hypervisor-reader.js';
+import type { InventoryVm, VmState } from '../hypervisor/types.js';
 
 /**
  * What command handlers, the router and the approval policy may use — and nothing more.
@@ -89,9 +90,29 @@ export interface InventoryStatus {
   reconciledAt: number | null;
 }
 
+/** A VM as a list shows it: from the inventory's rows, no host read. */
+export interface InventoryVmRow {
+  uuid: string;
+  name: string;
+  state: VmState;
+}
+
+/** A VM as `/vm info` shows it: the inventory's record, whole. */
+export type InventoryVmDetail = Pick<InventoryVm, 'uuid' | 'name' | 'state' | 'disks' | 'snapshots'>;
+
 /** The slice of the inventory (src/inventory) the chat core uses. */
 export interface InventoryPort {
   status(host: string): InventoryStatus;
+  /**
+   * `/vm list`: one page in name order and how many match — `filter` a substring or a glob
+   * (src/domain/name-filter.ts). States are the inventory's, kept true by the reconcile and
+   * libvirt's events: one page costs one query, whatever the host's size.
+   */
+  vmPage(host: string, page: { offset: number; limit: number; filter?: string | undefined }): { vms: InventoryVmRow[]; total: number };
+  /** `/vm info`: the VM of that name, whole (disks with their chains and template, snapshots); undefined when unknown. */
+  vmNamed(host: string, name: string): InventoryVmDetail | undefined;
+  /** A reconcile of `host` that starts after the call: what a "not found" waits for before it is said. */
+  refresh(host: string): Promise<unknown>;
 }
 
 export interface Services {

@@ -87,6 +87,19 @@ export interface Reply {
   requestId?: string;
   /** Set on refusals and errors: the KvmopsError code (src/domain/errors.ts), for adapters and tests. */
   code?: string;
+  /**
+   * Set on one page of a longer list ("showing 51–100 of 3,000"): the adapter offers the pages
+   * before and after (Discord: Previous / Next buttons; the shell: `more` / `back`), each a new
+   * run of the same command and options with `Invocation.offset` set — no page lives in memory.
+   */
+  page?: ReplyPage;
+}
+
+/** Where a page sits in its list: items `offset`… (0-based), at most `limit` of them, of `total`. */
+export interface ReplyPage {
+  offset: number;
+  limit: number;
+  total: number;
 }
 
 /** A choice offered by autocomplete. */

@@ -19,6 +19,10 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Called with each stderr/stdout line as it arrives (progress of long copies). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** false: stdout goes to `onLine` only and is not kept (a long-lived child's output would grow without end). */
+  keepStdout?: boolean;
+  /** Called once the child exists, with its pid (a long-lived child's supervisor shows it; tests kill it). */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface RunResult {
@@ -94,11 +98,13 @@ export async function run(program: string, args: ToolArgs<string>, opts: RunOpti
     env: { LC_ALL: 'C', ...opts.env },
     extendEnv: true,
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
-    ...(opts.onLine ? { lines: false, buffer: true } : {}),
+    ...(opts.onLine ? { lines: false, buffer: opts.keepStdout === false ? { stdout: false, stderr: true } : true } : {}),
   };
   const child = dieWithParent
     ? execa(SETPRIV, setprivArgs.dieWithParent(program, args), execaOpts)
     : execa(program, args, execaOpts);
+  // setpriv execs the program in place: this pid is the program's own.
+  if (opts.onSpawn && child.pid !== undefined) opts.onSpawn(child.pid);
   if (opts.onLine) {
     const onLine = opts.onLine;
     for (const stream of ['stdout', 'stderr'] as const) {

@@ -6,6 +6,7 @@ import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from '.
 import { StorageLayout } from './storage.js';
 import { createTemplate, deleteTemplate, listTemplates, readInventoryTemplates } from './templates.js';
 import { hostListing, listDomainStates, readInventoryVms } from './inventory.js';
+import { watchDomainEvents } from './events.js';
 import type { SysprepOptions } from './sysprep.js';
 import type { AddressWait, InventoryReader, CreateSnapshotRequest, CreateTemplateRequest, DeleteVmResult, DeployRequest, DeployResult, HostDriver, OpContext, RevertRequest, RevertResult, SnapshotInfo, SnapshotRef, StopRequest, TemplateInfo, TemplatePin, VmInfo, VmSummary, VmTarget } from './types.js';
 import { assertName, vmTarget } from './validate.js';
@@ -61,6 +62,7 @@ export class LibvirtHost implements HostDriver {
       listing: (ctx) => hostListing(h, ctx),
       readVms: (refs, ctx) => readInventoryVms(h, refs, ctx),
       readTemplates: (names, ctx) => readInventoryTemplates(h, names, ctx),
+      watchEvents: (watch) => watchDomainEvents(h.uri, watch),
     };
   }
 

@@ -127,6 +127,40 @@ async function runChunk(
   });
 }
 
+/** virsh's last words when `event --timeout` ran out (it then exits 1 all the same; libvirt 9.0). */
+const EVENT_LOOP_TIMED_OUT = 'event loop timed out';
+
+/**
+ * libvirt's event stream of every domain on `uri`: ONE long-lived virsh (`event --all --loop
+ * --timestamp --timeout S`, virsh-args.ts `eventLoop`), each stdout line handed to `onLine` as it
+ * arrives (virsh flushes per event, also into a pipe) and kept nowhere. Resolves when virsh ends
+ * by its own timeout — the caller starts another; rejects with a CommandError when it fails (the
+ * connection was lost, libvirtd restarted), is killed, or `signal` stops it (`aborted`: the
+ * child is killed, as for every program, exec.ts).
+ */
+export async function followVirshEvents(
+  uri: string,
+  opts: { seconds: number; signal: AbortSignal; onLine(line: string): void; onSpawn?(pid: number): void },
+): Promise<void> {
+  let timedOut = false;
+  try {
+    await run(VIRSH, virshProcessArgs.command(uri, virshArgs.eventLoop(opts.seconds)), {
+      timeoutMs: (opts.seconds + 30) * 1000,
+      signal: opts.signal,
+      keepStdout: false,
+      onLine: (line, stream) => {
+        if (stream !== 'stdout') return;
+        if (line.trim() === EVENT_LOOP_TIMED_OUT) timedOut = true;
+        else opts.onLine(line);
+      },
+      ...(opts.onSpawn ? { onSpawn: opts.onSpawn } : {}),
+    });
+  } catch (e) {
+    if (timedOut && !opts.signal.aborted && e instanceof CommandError && e.code === 'command-failed') return;
+    throw refineVirshError(e);
+  }
+}
+
 /** Throws the first command's error, if any. */
 export function throwFirstError(results: readonly MultiResult[]): void {
   const failed = results.find((r) => r.error);

@@ -1,3 +1,5 @@
+import type { KvmopsError } from '../domain/errors.js';
+
 /**
  * The hypervisor layer's public types: what the worker's executors and the read-only command
  * handlers see. Closed unions everywhere: output the parsers do not recognise is an
@@ -317,6 +319,32 @@ export interface InventoryTemplate {
   size: number;
 }
 
+/** One line of libvirt's event stream (src/hypervisor/events.ts). */
+export interface DomainEvent {
+  /** Epoch ms libvirt stamped it with (`--timestamp`); null if it could not be read. */
+  at: number | null;
+  /** `lifecycle`, `reboot`, `device-removed`, `metadata-change`, … */
+  type: string;
+  /** The domain's name as virsh printed it. */
+  domain: string;
+  /** The rest of the line: `Started Booted`, `Undefined Removed`, … */
+  detail: string;
+}
+
+/** How a host's event stream is followed (src/hypervisor/events.ts `watchDomainEvents`). */
+export interface EventWatch {
+  signal: AbortSignal;
+  onEvent(event: DomainEvent): void;
+  /** A stream started (the first, or again after an end): what happened meanwhile is unknown. */
+  onStart?(pid: number): void;
+  /** A stream ended: `error` null when by its own bound; `retryInMs` until the next one starts. */
+  onEnd?(error: KvmopsError | null, retryInMs: number): void;
+  /** Seconds one virsh process runs before it is started again (its `--timeout`). Default 3600. */
+  seconds?: number;
+  /** Pause after the n-th failure in a row: baseMs · 2^(n-1), at most capMs. Default 1 s … 60 s. */
+  backoff?: { baseMs: number; capMs: number };
+}
+
 /**
  * What the reconcile loop (src/inventory) reads: cheap listings first, then whole records only
  * for the objects that are new or changed. Never a host-wide chain scan.
@@ -333,6 +361,11 @@ export interface InventoryReader {
   readVms(refs: readonly { uuid: string; name: string }[], ctx?: OpContext): Promise<InventoryVm[]>;
   /** These templates, read whole; missing ones are left out. */
   readTemplates(names: readonly string[], ctx?: OpContext): Promise<InventoryTemplate[]>;
+  /**
+   * libvirt's event stream of the host, kept running until `signal` aborts (events.ts): which
+   * domains to read again, sooner than the timer. Absent where there is no stream (test doubles).
+   */
+  watchEvents?(watch: EventWatch): Promise<void>;
 }
 
 /**

@@ -42,6 +42,11 @@ export const virshArgs = toolBuilders(VIRSH, {
    * QEMU never holds the listing up, and the sizes (a stat of every file) are left out.
    */
   domstatsBlock: (): string[] => ['domstats', '--block', '--nowait'],
+  /**
+   * libvirt's event stream, every domain, one line per event with its time, for `seconds` (then
+   * virsh exits 0 and is started again: even the long-lived process has a bound).
+   */
+  eventLoop: (seconds: number): string[] => ['event', '--all', '--loop', '--timestamp', '--timeout', String(seconds)],
   domstate: (d: DomainUuid): string[] => ['domstate', '--reason', d],
   dominfo: (d: DomainUuid): string[] => ['dominfo', d],
   dumpxml: (d: DomainUuid, opts: { inactive?: boolean } = {}): string[] =>

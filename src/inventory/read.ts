@@ -72,6 +72,10 @@ export class InventoryReads {
   readonly #templateNames;
   readonly #vmPage;
   readonly #vmCount;
+  readonly #vmPageGlob;
+  readonly #vmCountGlob;
+  readonly #vmPageSub;
+  readonly #vmCountSub;
   readonly #vm;
   readonly #vmsByName;
   readonly #disks;
@@ -92,6 +96,19 @@ ORDER BY name LIMIT @limit`);
       'SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE host = @host ORDER BY name, uuid LIMIT @limit OFFSET @offset',
     );
     this.#vmCount = db.prepare<{ host: string }, { n: number }>('SELECT count(*) AS n FROM inventory_vms WHERE host = @host');
+    // A filter: a glob (`*`, `?`: SQLite's GLOB, case-sensitive like VM patterns) or a substring
+    // (case-insensitive). Both walk the host's rows of the name index: O(VMs of the host), no host read.
+    const GLOB = 'host = @host AND name GLOB @filter';
+    const SUB = 'host = @host AND instr(lower(name), lower(@filter)) > 0';
+    type Filtered = { host: string; filter: string };
+    this.#vmPageGlob = db.prepare<Filtered & { offset: number; limit: number }, VmRow>(
+      `SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE ${GLOB} ORDER BY name, uuid LIMIT @limit OFFSET @offset`,
+    );
+    this.#vmCountGlob = db.prepare<Filtered, { n: number }>(`SELECT count(*) AS n FROM inventory_vms WHERE ${GLOB}`);
+    this.#vmPageSub = db.prepare<Filtered & { offset: number; limit: number }, VmRow>(
+      `SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE ${SUB} ORDER BY name, uuid LIMIT @limit OFFSET @offset`,
+    );
+    this.#vmCountSub = db.prepare<Filtered, { n: number }>(`SELECT count(*) AS n FROM inventory_vms WHERE ${SUB}`);
     this.#vm = db.prepare<{ host: string; uuid: string }, VmRow>('SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE host = @host AND uuid = @uuid');
     this.#vmsByName = db.prepare<{ host: string; name: string }, VmRow>(
       'SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE host = @host AND name = @name',
@@ -139,9 +156,19 @@ WHERE d.host = @host AND d.template = @template ORDER BY v.name`);
     return this.#dependents.all({ host, template }).map((r) => r.name);
   }
 
-  /** `/vm list`: one page in name order, and the total. */
-  vmPage(host: string, offset = 0, limit = 50): { vms: KnownVm[]; total: number } {
-    return { vms: this.#vmPage.all({ host, offset, limit }).map(toVm), total: this.#vmCount.get({ host })?.n ?? 0 };
+  /**
+   * `/vm list`: one page in name order, and the total — of the VMs whose name matches `filter`
+   * when given: with `*` or `?` a glob over the whole name (`web-*`, `db-0?`; case-sensitive),
+   * otherwise a case-insensitive substring. `[` is no glob character here (names never hold it:
+   * src/domain/names.ts), so it is matched as itself.
+   */
+  vmPage(host: string, offset = 0, limit = 50, filter?: string): { vms: KnownVm[]; total: number } {
+    if (!filter) return { vms: this.#vmPage.all({ host, offset, limit }).map(toVm), total: this.#vmCount.get({ host })?.n ?? 0 };
+    if (/[*?]/.test(filter)) {
+      const glob = filter.replace(/\[/g, '[[]');
+      return { vms: this.#vmPageGlob.all({ host, filter: glob, offset, limit }).map(toVm), total: this.#vmCountGlob.get({ host, filter: glob })?.n ?? 0 };
+    }
+    return { vms: this.#vmPageSub.all({ host, filter, offset, limit }).map(toVm), total: this.#vmCountSub.get({ host, filter })?.n ?? 0 };
   }
 
   /** Every VM of the host (the reconcile's diff). */

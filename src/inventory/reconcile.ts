@@ -26,6 +26,15 @@ import type { InventoryStore } from './store.js';
  *
  * A write never undoes newer knowledge (src/inventory/write.ts): the pass's rows carry the time
  * it listed the host, a job's the time it finished.
+ *
+ * libvirt's events (with `events: true`: one `virsh event --all --loop` per host, kept running by
+ * the hypervisor layer, src/hypervisor/events.ts) make it sooner: an event is a HINT — it marks
+ * that domain (by name) to be read whole in the next pass and asks for a pass over its host
+ * `debounceMs` later (a burst of events → one pass); the pass's listing stays the truth (a hint
+ * for a domain no longer listed reads nothing). libvirt raises some events before the operation
+ * behind them is complete (a snapshot of a running VM: `Suspended`, `Resumed`, then the snapshot's
+ * metadata is saved), so a hinted domain is read once more in a settling pass `settleMs` later.
+ * A stream that (re)starts asks for a pass too: what happened while none ran is unknown.
  */
 
 export interface ReconcilerOptions {
@@ -39,6 +48,23 @@ export interface ReconcilerOptions {
   /** Unchanged rows re-read per pass, oldest first. Default 25. */
   rotate?: number;
   now?: () => number;
+  /** Follow each host's event stream while started (where the hypervisor offers one). Default false. */
+  events?: boolean;
+  /** After an event, the pass over its host starts this much later (events meanwhile share it). Default 200 ms. */
+  debounceMs?: number;
+  /** A hinted domain is read again this much after its first read (default 1 s). */
+  settleMs?: number;
+  /** The event stream's restart pauses (default 1 s … 60 s). */
+  eventBackoff?: { baseMs: number; capMs: number };
+}
+
+/** A host's event stream, for logs, health and tests. */
+export interface EventStreamStatus {
+  /** The running virsh's pid; null between streams. */
+  pid: number | null;
+  /** Streams started so far (1 = the first still runs or ran). */
+  starts: number;
+  events: number;
 }
 
 export interface ImportProgress {
@@ -58,7 +84,7 @@ export interface ReconcileStats {
 }
 
 export class Reconciler {
-  readonly #opts: Required<Omit<ReconcilerOptions, 'logger'>> & { logger: Logger };
+  readonly #opts: Required<Omit<ReconcilerOptions, 'logger' | 'eventBackoff'>> & { logger: Logger; eventBackoff?: ReconcilerOptions['eventBackoff'] };
   readonly #importing = new Map<string, ImportProgress>();
   #timer: ReturnType<typeof setTimeout> | null = null;
   #running: Promise<unknown> | null = null;
@@ -67,8 +93,87 @@ export class Reconciler {
   /** Per host: the pass running or asked for (one pass per host at a time). */
   readonly #passes = new Map<string, { started: boolean; done: Promise<ReconcileStats> }>();
 
+  /** Per host: domain names events asked to read whole, and in how many more passes (2: the next and a settling one). */
+  readonly #hinted = new Map<string, Map<string, number>>();
+  /** Per host: the debounce timer of an asked-for pass. */
+  readonly #soon = new Map<string, { timer: ReturnType<typeof setTimeout>; due: number }>();
+  readonly #streams = new Map<string, EventStreamStatus>();
+  #watchers: Promise<void>[] = [];
+
   constructor(opts: ReconcilerOptions) {
-    this.#opts = { batch: 100, rotate: 25, now: Date.now, logger: stderrLogger, ...opts };
+    this.#opts = { batch: 100, rotate: 25, now: Date.now, logger: stderrLogger, events: false, debounceMs: 200, settleMs: 1000, ...opts };
+  }
+
+  /** The host's event stream, while events are followed. */
+  eventStream(host: string): EventStreamStatus | undefined {
+    const s = this.#streams.get(host);
+    return s && { ...s };
+  }
+
+  /**
+   * An event about `domain` on `host`: read it whole in the next pass, and have that pass start
+   * within `debounceMs`. Never the truth itself: the pass lists the host first.
+   */
+  hint(host: string, domain: string): void {
+    if (this.#stopped) return;
+    this.#addHints(host, new Map([[domain, 2]]));
+    this.#passSoon(host, this.#opts.debounceMs);
+  }
+
+  #addHints(host: string, names: ReadonlyMap<string, number>): void {
+    let known = this.#hinted.get(host);
+    if (!known) this.#hinted.set(host, (known = new Map()));
+    for (const [name, passes] of names) known.set(name, Math.max(passes, known.get(name) ?? 0));
+  }
+
+  /** A pass over `host` in `ms` (one for everything asked meanwhile; a pass already due sooner stands). */
+  #passSoon(host: string, ms: number): void {
+    if (this.#stopped) return;
+    const due = performance.now() + ms;
+    const pending = this.#soon.get(host);
+    if (pending && pending.due <= due) return;
+    if (pending) clearTimeout(pending.timer);
+    const timer = setTimeout(() => {
+      this.#soon.delete(host);
+      if (this.#stopped) return;
+      this.refresh(host).catch((e: unknown) => {
+        if (!this.#abort.signal.aborted) this.#opts.logger.warn({ host, err: isKvmopsError(e) ? e.message : e }, 'inventory: a pass after an event failed; the next one tries again');
+      });
+    }, ms);
+    timer.unref();
+    this.#soon.set(host, { timer, due });
+  }
+
+  #followEvents(): void {
+    const { hypervisor, logger } = this.#opts;
+    const signal = this.#abort.signal;
+    for (const name of hypervisor.hostNames()) {
+      const watch = hypervisor.host(name).inventory.watchEvents;
+      if (!watch) continue;
+      const status: EventStreamStatus = { pid: null, starts: 0, events: 0 };
+      this.#streams.set(name, status);
+      this.#watchers.push(
+        watch({
+          signal,
+          ...(this.#opts.eventBackoff ? { backoff: this.#opts.eventBackoff } : {}),
+          onStart: (pid) => {
+            status.pid = pid;
+            status.starts++;
+            logger.info({ host: name, pid, starts: status.starts }, status.starts === 1 ? 'inventory: following libvirt events' : 'inventory: libvirt event stream started again');
+            // whatever happened while no stream ran is unknown: a pass (after this one subscribes)
+            if (status.starts > 1) this.#passSoon(name, this.#opts.debounceMs);
+          },
+          onEvent: (e) => {
+            status.events++;
+            this.hint(name, e.domain);
+          },
+          onEnd: (err, retryInMs) => {
+            status.pid = null;
+            if (err) logger.warn({ host: name, err: err.message, retryInMs }, 'inventory: libvirt event stream ended; starting it again');
+          },
+        }),
+      );
+    }
   }
 
   /** The first import's progress on `host`, while it runs. */
@@ -83,14 +188,21 @@ export class Reconciler {
     this.#stopped = false;
     this.#abort = new AbortController();
     this.#schedule(0);
+    if (this.#opts.events) this.#followEvents();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    for (const t of this.#soon.values()) clearTimeout(t.timer);
+    this.#soon.clear();
     this.#abort.abort();
-    await this.#running?.catch(() => {});
+    // the event streams' children are killed by the abort; wait until they are gone
+    const watchers = this.#watchers;
+    this.#watchers = [];
+    await Promise.all([this.#running?.catch(() => {}), ...watchers, ...[...this.#passes.values()].map((p) => p.done.catch(() => {}))]);
+    this.#streams.clear();
   }
 
   /** One pass over every host now (after the one running, if any). */
@@ -159,11 +271,38 @@ export class Reconciler {
   }
 
   async #pass(hostName: string): Promise<ReconcileStats> {
-    const { store, now, logger, batch, rotate } = this.#opts;
+    const { store, now } = this.#opts;
     const host = this.#opts.hypervisor.host(hostName);
     const signal = this.#abort.signal;
     const started = now();
     const importing = store.hostStatus(hostName).importedAt === null;
+    // the domains events named before this pass started: read whole whatever the listing says
+    const hinted = this.#hinted.get(hostName) ?? new Map<string, number>();
+    this.#hinted.delete(hostName);
+    let stats: ReconcileStats;
+    try {
+      stats = await this.#passWith(hostName, host, signal, started, importing, new Set(hinted.keys()));
+    } catch (e) {
+      this.#addHints(hostName, hinted); // not read after all: the next pass reads them
+      throw e;
+    }
+    const settle = new Map([...hinted].filter(([, n]) => n > 1).map(([name, n]) => [name, n - 1]));
+    if (settle.size) {
+      this.#addHints(hostName, settle);
+      this.#passSoon(hostName, this.#opts.settleMs);
+    }
+    return stats;
+  }
+
+  async #passWith(
+    hostName: string,
+    host: ReturnType<Hypervisor['host']>,
+    signal: AbortSignal,
+    started: number,
+    importing: boolean,
+    hinted: ReadonlySet<string>,
+  ): Promise<ReconcileStats> {
+    const { store, now, logger, batch, rotate } = this.#opts;
 
     const { vms: listed, templates: templateNames } = await host.inventory.listing({ signal });
     const at = started;
@@ -178,7 +317,7 @@ export class Reconciler {
       const k = known.get(l.uuid);
       // a disk sign that differs (or none stored: a job wrote the row) means the definition may have changed
       const blocksChanged = l.blocks !== undefined && k?.blocks !== l.blocks;
-      (!k || k.stale || k.name !== l.name || k.state !== l.state || blocksChanged ? changed : unchanged).push(l);
+      (!k || k.stale || k.name !== l.name || k.state !== l.state || blocksChanged || hinted.has(l.name) ? changed : unchanged).push(l);
     }
     const rotated = unchanged.sort((a, b) => known.get(a.uuid)!.readAt - known.get(b.uuid)!.readAt).slice(0, importing ? 0 : rotate);
     const toRead = [...changed, ...rotated];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeJob, formatDuration, formatTime, jobLine, snapshotTree, templateList, vmTable } from '../../src/chat/format.js';
+import { describeJob, formatDuration, formatTime, jobLine, snapshotTree, inventoryVmLines, templateList, vmPageLines } from '../../src/chat/format.js';
 import type { Job } from '../../src/jobs/types.js';
 import type { SnapshotInfo } from '../../src/hypervisor/types.js';
 import { splitPeople, withNames } from '../../src/chat/people.js';
@@ -55,16 +55,40 @@ describe('format', () => {
     assert.deepEqual(snapshotTree([snap('a', 'b', 1), snap('b', 'a', 2)]), []);
   });
 
-  it('VM table and template list', () => {
-    assert.deepEqual(vmTable([
-        { name: 'web-01', uuid: '00000000-0000-4000-8000-000000000001', state: 'running' },
-        { name: 'db', uuid: '00000000-0000-4000-8000-000000000002', state: 'shut off' },
-      ]), [
-      'VM      STATE',
-      'db      shut off',
-      'web-01  running',
-    ]);
-    assert.deepEqual(vmTable([]), ['(no VMs)']);
+  it('VM page, VM from the inventory and template list', () => {
+    const vms = [
+      { name: 'db', state: 'shut off' as const },
+      { name: 'web-01', state: 'running' as const },
+    ];
+    assert.deepEqual(vmPageLines(vms, { offset: 0, total: 2 }), ['VM      STATE', 'db      shut off', 'web-01  running']);
+    assert.deepEqual(vmPageLines(vms, { offset: 50, total: 1052 }).at(-1), 'showing 51–52 of 1,052');
+    assert.deepEqual(vmPageLines([], { offset: 0, total: 0 }), ['(no VMs)']);
+    assert.deepEqual(vmPageLines([], { offset: 0, total: 0 }, 'web-*'), ['(no VMs match "web-*")']);
+    assert.deepEqual(vmPageLines([], { offset: 100, total: 60 }), ['(no VMs past 60: the list is shorter now)']);
+    assert.deepEqual(
+      inventoryVmLines({
+        uuid: '00000000-0000-4000-8000-000000000001',
+        name: 'web-01',
+        state: 'running',
+        disks: [
+          { target: 'vda', file: '/s/vms/w.qcow2', format: 'qcow2', chain: ['/s/vms/w.qcow2', '/s/templates/base.qcow2'], template: 'base' },
+          { target: 'vdb', file: '/x/data.qcow2', format: 'qcow2', chain: [], template: null, unreadable: 'Permission denied' },
+        ],
+        snapshots: [
+          { name: 'b', kind: 'external', parent: 'a', createdAt: 2, files: ['/s/vms/w.qcow2'] },
+          { name: 'a', kind: 'internal', parent: null, createdAt: 1, files: [] },
+        ],
+      }),
+      [
+        'state: running',
+        'uuid: 00000000-0000-4000-8000-000000000001',
+        'disk vda: /s/vms/w.qcow2 (qcow2) ← /s/templates/base.qcow2 — thin on template base',
+        'disk vdb: /x/data.qcow2 (qcow2) — chain unknown: Permission denied',
+        'snapshots:',
+        '  a (internal)',
+        '    b (external) — owns /s/vms/w.qcow2',
+      ],
+    );
     const t = templateList([
       { name: 'base', sourceVm: 'golden', sealed: true, createdAt: '', disks: [{ target: 'vda', file: 'f', virtualSize: 1, actualSize: 2 * 1024 ** 3 }], dependents: ['a', 'b'] },
     ]);

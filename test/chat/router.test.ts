@@ -238,7 +238,8 @@ describe('needsDefer', () => {
   it('host reads and existence checks defer; store-only commands do not', () => {
     w = makeWorld();
     assert.equal(w.router.needsDefer({ command: 'deploy' }), true);
-    assert.equal(w.router.needsDefer({ command: 'vm', subcommand: 'list' }), true);
+    assert.equal(w.router.needsDefer({ command: 'vm', subcommand: 'info' }), true); // a miss waits for a pass over the host
+    assert.equal(w.router.needsDefer({ command: 'vm', subcommand: 'list' }), false); // the inventory's pages
     assert.equal(w.router.needsDefer({ command: 'snapshot', subcommand: 'revert' }), true);
     assert.equal(w.router.needsDefer({ command: 'job', subcommand: 'status' }), false);
     assert.equal(w.router.needsDefer({ command: 'job', subcommand: 'list' }), false);

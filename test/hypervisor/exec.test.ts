@@ -56,3 +56,15 @@ test('children die with the process that started them', async () => {
   for (let i = 0; i < 50 && sleeping(marker).length; i++) await settle(100);
   assert.deepEqual(sleeping(marker), [], 'the program died with its parent');
 });
+
+test('an abort reaches the child: once the call has failed `aborted`, its process is gone (onSpawn gives its pid)', async () => {
+  const ac = new AbortController();
+  let pid = 0;
+  const call = run('sleep', sleepArgs.seconds('30'), { timeoutMs: 60_000, signal: ac.signal, onSpawn: (p) => (pid = p) });
+  assert.ok(pid > 0, 'onSpawn gave the pid at once');
+  await settle(100);
+  assert.equal(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0], 'sleep', 'the pid is the program itself (setpriv execs it)');
+  ac.abort();
+  await assert.rejects(call, (e) => isKvmopsError(e, 'aborted'));
+  assert.throws(() => process.kill(pid, 0), /ESRCH/, 'no such process any more');
+});

@@ -21,6 +21,7 @@ describe('virsh argv, every builder', () => {
       [v.listUuidsInState('other'), ['list', '--all', '--uuid', '--state-other']],
     ],
     listAll: [[v.listAll(), ['list', '--all']]],
+    eventLoop: [[v.eventLoop(3600), ['event', '--all', '--loop', '--timestamp', '--timeout', '3600']]],
     domstate: [[v.domstate(U), ['domstate', '--reason', U]]],
     dominfo: [[v.dominfo(U), ['dominfo', U]]],
     dumpxml: [

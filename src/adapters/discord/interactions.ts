@@ -22,7 +22,10 @@ import {
   approvalRequestMessage,
   autocompleteChoices,
   nonceFor,
+  pageButtons,
   parseButtonId,
+  parsePageId,
+  type PageTarget,
   publicAck,
   publicMessage,
   replyMessage,
@@ -168,8 +171,11 @@ class Responder {
   }
 
   /** Pings nobody: discord.js takes `allowedMentions` here, not the body's `allowed_mentions`. */
-  async send(body: { embeds: APIEmbed[] } | { content: string }): Promise<void> {
-    const message = { ...('embeds' in body ? { embeds: body.embeds } : { content: body.content }), allowedMentions: NO_MENTIONS };
+  async send(body: { embeds: APIEmbed[]; components?: ReturnType<typeof pageButtons> } | { content: string }): Promise<void> {
+    const message = {
+      ...('embeds' in body ? { embeds: body.embeds, ...(body.components?.length ? { components: body.components } : {}) } : { content: body.content }),
+      allowedMentions: NO_MENTIONS,
+    };
     if (this.deferred) {
       await this.deferred;
       await this.interaction.editReply({ content: null, embeds: [], ...message });
@@ -214,8 +220,9 @@ async function command(interaction: ChatInputCommandInteraction, deps: Interacti
       await deps.api.send(inv.place.channelId, publicMessage(reply, nonceFor('reply', interaction.id)));
       await responder.send({ content: publicAck(reply) });
     } else {
-      // Every other reply is for the invoker only: reads, refusals, "job #N queued".
-      await responder.send(replyMessage(reply));
+      // Every other reply is for the invoker only: reads, refusals, "job #N queued"; a page of a
+      // longer list carries Previous / Next.
+      await responder.send({ ...replyMessage(reply), components: pageButtons(reply, inv) });
     }
   } catch (e) {
     clearTimeout(safety);
@@ -286,6 +293,8 @@ async function click(interaction: ButtonInteraction, deps: InteractionDeps): Pro
   try {
     const refusal = deps.refuseAll?.();
     if (refusal) return await say(refusal);
+    const page = parsePageId(interaction.customId);
+    if (page) return await pageClick(interaction, page, deps);
     const target = parseButtonId(interaction.customId);
     if (!target) return await say('This button is not one kvmops knows.');
     const { services } = deps;
@@ -332,6 +341,31 @@ async function click(interaction: ButtonInteraction, deps: InteractionDeps): Pro
       deps.log.warn({ err: e2 }, 'could not answer a failed click');
     }
   }
+}
+
+/**
+ * Previous / Next under a page of a list: the same command and options run again from the
+ * button's offset, as the clicker (the router authorizes, rate-limits and audits it as a read of
+ * theirs), acknowledged as a deferred update (6) and then shown in place of the page with its own
+ * buttons. A refusal (say, the clicker lost the viewer role) leaves the page as it was and
+ * answers the clicker alone.
+ */
+async function pageClick(interaction: ButtonInteraction, target: PageTarget, deps: InteractionDeps): Promise<void> {
+  const inv: Invocation = {
+    command: target.command,
+    subcommand: target.subcommand,
+    options: target.options,
+    user: chatUser(interaction, deps.roles),
+    place: placeOf(interaction),
+    offset: target.offset,
+  };
+  await interaction.deferUpdate();
+  const reply = await deps.router.handle(inv);
+  if (reply.code !== undefined) {
+    await interaction.followUp({ embeds: replyMessage(reply).embeds, flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
+    return;
+  }
+  await interaction.editReply({ embeds: replyMessage(reply).embeds, components: pageButtons(reply, inv), allowedMentions: NO_MENTIONS });
 }
 
 function refusalText(reason: string): string {

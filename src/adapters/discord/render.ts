@@ -254,6 +254,71 @@ export function approvalButtons(job: { jobId: number; requestId: string }, disab
   return buttonRow([button('approve', job, 'Approve', ButtonStyle.Success, disabled), button('reject', job, 'Reject', ButtonStyle.Danger, disabled)]);
 }
 
+// ---- pages --------------------------------------------------------------------------------------
+
+/** What a page button runs again: the command, its options, and where the page starts. */
+export interface PageTarget {
+  command: string;
+  subcommand: string | null;
+  options: Record<string, string>;
+  offset: number;
+}
+
+/**
+ * `page:<offset>:<command>:<subcommand>:<options as a query string>` — the whole invocation, so
+ * a click is a new run of the same read from that offset (authorized, rate-limited and audited
+ * as the clicker's own), and nothing lives in memory: a click after a restart works. Only string
+ * options are carried (the list commands have no others); null when that, or Discord's 100
+ * characters, does not fit — the page then goes without buttons rather than with wrong ones.
+ */
+export function pageButtonId(target: PageTarget): string | null {
+  const query = new URLSearchParams(Object.entries(target.options).sort(([a], [b]) => (a < b ? -1 : 1))).toString();
+  const id = `page:${target.offset}:${target.command}:${target.subcommand ?? ''}:${query}`;
+  return id.length <= 100 ? id : null;
+}
+
+const PAGE_ID = /^page:(\d{1,9}):([a-z0-9_-]{1,32}):([a-z0-9_-]{0,32}):(.*)$/;
+
+export function parsePageId(customId: string): PageTarget | null {
+  const m = PAGE_ID.exec(customId);
+  if (!m) return null;
+  const options: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(m[4])) {
+    if (k in options) return null;
+    options[k] = v;
+  }
+  return { offset: Number(m[1]), command: m[2]!, subcommand: m[3] || null, options };
+}
+
+/**
+ * Previous / Next under a page of a longer list (Reply.page), or nothing when the list fits in
+ * one page, when an option is not a string, or when the ids would exceed Discord's 100
+ * characters (a very long host name and filter together). The button with nowhere to go is
+ * disabled, so the row keeps its shape.
+ */
+export function pageButtons(reply: Reply, inv: { command: string; subcommand?: string | null | undefined; options: Readonly<Record<string, unknown>> }): APIActionRowComponent<APIButtonComponentWithCustomId>[] {
+  const page = reply.page;
+  if (!page || (page.offset === 0 && page.total <= page.limit)) return [];
+  const options: Record<string, string> = {};
+  for (const [k, v] of Object.entries(inv.options)) {
+    if (v === undefined) continue;
+    if (typeof v !== 'string') return [];
+    options[k] = v;
+  }
+  const at = (offset: number) => pageButtonId({ command: inv.command, subcommand: inv.subcommand ?? null, options, offset });
+  const prevAt = Math.max(0, page.offset - page.limit);
+  const nextAt = page.offset + page.limit;
+  const prev = at(prevAt);
+  const next = at(nextAt);
+  if (prev === null || next === null) return [];
+  return [
+    buttonRow([
+      { type: ComponentType.Button, custom_id: prev, label: 'Previous', style: ButtonStyle.Secondary, disabled: page.offset === 0 },
+      { type: ComponentType.Button, custom_id: next, label: 'Next', style: ButtonStyle.Secondary, disabled: nextAt >= page.total },
+    ]),
+  ];
+}
+
 /** Discord role ids are snowflakes; anything else is not mentioned. */
 const SNOWFLAKE = /^\d{1,20}$/;
 

@@ -10,6 +10,8 @@ export type ShellAction =
   | { kind: 'react'; messageId: string; emoji: string }
   | { kind: 'as'; user: string; roles: Role[] | null }
   | { kind: 'whoami' }
+  /** The next (`more`) or the previous (`back`) page of the last paged list. */
+  | { kind: 'page'; direction: 'more' | 'back' }
   | { kind: 'help' }
   | { kind: 'quit' }
   | { kind: 'empty' }
@@ -100,6 +102,10 @@ export function parseLine(line: string, hasSubcommands: (command: string) => boo
     }
     case 'whoami':
       return { kind: 'whoami' };
+    case 'more':
+    case 'back':
+      if (rest.length) return { kind: 'error', message: `usage: ${head}` };
+      return { kind: 'page', direction: head };
     case 'help':
     case '?':
       return { kind: 'help' };

@@ -2,7 +2,8 @@ import type { ChatCore } from '../../chat/adapter-port.js';
 import { describeJob } from '../../kinds/index.js';
 import { handleReaction } from '../../chat/approval-reactions.js';
 import { expandRoles } from '../../chat/roles.js';
-import type { ChatPlace, ChatUser, CommandDef, ReactionOutcome, Reply, Role } from '../../chat/types.js';
+import type { Invocation } from '../../chat/router.js';
+import type { ChatPlace, ChatUser, CommandDef, ReactionOutcome, Reply, ReplyPage, Role } from '../../chat/types.js';
 import { parseLine, type ShellAction } from './parse.js';
 import { replyLines } from './render.js';
 import { BOT_NAME, SHELL_ADAPTER } from './sink.js';
@@ -22,6 +23,7 @@ const HELP = [
   '  /snapshot create vm:web-01 name:before kind:external description:"pre-upgrade"',
   '  /snapshot revert vm:web-01 name:before               /job list mine:true',
   '  /audit user:@alice command:"snapshot revert" since:7d',
+  '  /vm list filter:web-*                                more · back   (the next / previous page of a list)',
   'react ID ✅|❌   react to a bot message (approve / reject a request)',
   'as NAME [role,role…]   type as another user (roles: viewer, operator, admin, approver)',
   'whoami · help · quit        Tab completes commands, options and names.',
@@ -37,6 +39,8 @@ export class ShellSession {
   /** The reply to the last slash command (the demo reads its job id). */
   lastReply: Reply | null = null;
   lastReaction: ReactionOutcome | null = null;
+  /** The last paged list shown (`more` / `back` run it again from another offset). */
+  private lastPage: { inv: Omit<Invocation, 'user' | 'offset'>; page: ReplyPage } | null = null;
   private readonly knownRoles = new Map<string, Set<Role>>();
   private readonly defs: Map<string, CommandDef>;
 
@@ -111,6 +115,9 @@ export class ShellSession {
       case 'command':
         await this.command(action.command, action.subcommand, action.options);
         return true;
+      case 'page':
+        await this.turnPage(action.direction);
+        return true;
     }
   }
 
@@ -118,11 +125,25 @@ export class ShellSession {
     return handleReaction({ place: SHELL_PLACE, messageId, user: this.user, emoji }, this.core.services);
   }
 
-  private async command(command: string, subcommand: string | null, options: Record<string, string | number | boolean | undefined>): Promise<void> {
-    const reply = await this.core.router.handle({ command, subcommand, options, user: this.user, place: SHELL_PLACE });
+  private async command(command: string, subcommand: string | null, options: Record<string, string | number | boolean | undefined>, offset?: number): Promise<void> {
+    const inv = { command, subcommand, options, place: SHELL_PLACE };
+    const reply = await this.core.router.handle({ ...inv, user: this.user, ...(offset !== undefined ? { offset } : {}) });
     this.lastReply = reply;
-    const id = this.transcript.post(BOT_NAME, replyLines(reply));
+    // A refusal of `more` keeps the list where it was; a new list, or a read that is not one, replaces it.
+    if (reply.code === undefined || offset === undefined) this.lastPage = reply.page ? { inv, page: reply.page } : null;
+    const id = this.transcript.post(BOT_NAME, [...replyLines(reply), ...pageHint(reply.page)]);
     if (reply.approvalJobId !== undefined) await this.attachApproval(reply.approvalJobId, id);
+  }
+
+  /** `more` / `back`: the last paged list again, from the next or the previous page, as the current user. */
+  private async turnPage(direction: 'more' | 'back'): Promise<void> {
+    const last = this.lastPage;
+    if (!last) return this.transcript.note('✖ no list to page: run a list first (/vm list)');
+    const { page } = last;
+    const offset = direction === 'more' ? page.offset + page.limit : page.offset - page.limit;
+    if (direction === 'more' && offset >= page.total) return this.transcript.note(`✖ that was the last page (${page.total} in all)`);
+    if (direction === 'back' && page.offset === 0) return this.transcript.note('✖ that was the first page');
+    await this.command(last.inv.command, last.inv.subcommand ?? null, last.inv.options, Math.max(0, offset));
   }
 
   /**
@@ -141,7 +162,7 @@ export class ShellSession {
     const pick = (cands: string[]) => [cands.filter((c) => c.startsWith(word)), word] as [string[], string];
     if (words.length === 1) {
       if (word.startsWith('/')) return pick([...this.defs.keys()].map((n) => `/${n}`));
-      return pick(['react ', 'as ', 'whoami', 'help', 'quit']);
+      return pick(['react ', 'as ', 'more', 'back', 'whoami', 'help', 'quit']);
     }
     const head = words[0]!;
     if (head === 'react' && words.length === 3) return pick(['✅', '❌']);
@@ -184,7 +205,17 @@ export class ShellSession {
   }
 }
 
-export function describeOutcome(o: ReactionOutcome, emoji: string): string {
+export /** "(more: the next page · back: the previous one)" under a page of a longer list. */
+function pageHint(page: ReplyPage | undefined): string[] {
+  if (!page) return [];
+  const ways = [
+    ...(page.offset + page.limit < page.total ? ['more: the next page'] : []),
+    ...(page.offset > 0 ? ['back: the previous one'] : []),
+  ];
+  return ways.length ? [`(${ways.join(' · ')})`] : [];
+}
+
+function describeOutcome(o: ReactionOutcome, emoji: string): string {
   if (o.kind === 'approved') return `${emoji} counted: job #${o.jobId} approved and queued`;
   if (o.kind === 'rejected') return `${emoji} counted: job #${o.jobId} rejected`;
   const why: Record<typeof o.reason, string> = {

@@ -46,3 +46,9 @@ test('react, as, and the small words', () => {
   assert.equal(parseLine('quit', hasSub).kind, 'quit');
   assert.equal(parseLine('rm -rf /', hasSub).kind, 'error');
 });
+
+test('more and back page the last list; nothing may follow them', () => {
+  assert.deepEqual(parseLine('more', hasSub), { kind: 'page', direction: 'more' });
+  assert.deepEqual(parseLine('  back ', hasSub), { kind: 'page', direction: 'back' });
+  assert.deepEqual(parseLine('more 3', hasSub), { kind: 'error', message: 'usage: more' });
+});
