@@ -1,7 +1,7 @@
 import { defineCommand, subcommand } from '../src/chat/command.js';
 import { enqueues, hostOption, pinVm, readReply, requireVm, resolveHost, vmOption } from '../src/chat/command-kit.js';
 import { boolean, options, text } from '../src/chat/options.js';
-import { count, inventoryVmLines, vmInfoLines, vmPageLines } from '../src/chat/format.js';
+import { count, inventoryVmLines, nicLines, vmInfoLines, vmPageLines } from '../src/chat/format.js';
 import type { InventoryVmRow, Services } from '../src/chat/services.js';
 import { KvmopsError } from '../src/domain/errors.js';
 import { matchesFilter, nameFilterSchema } from '../src/domain/name-filter.js';
@@ -84,7 +84,15 @@ export default defineCommand({
           vm = inventory.vmNamed(host, o.vm);
         }
         if (!vm) throw new KvmopsError('vm-not-found', `There is no VM "${o.vm}" on ${host}.`, { details: { host, vm: o.vm } });
-        return readReply(`VM ${vm.name} on ${host}`, [...inventoryNote(services, host), ...inventoryVmLines(vm)]);
+        // Its NICs and addresses are read now, for this one VM (one virsh process): they change
+        // with every boot and DHCP renewal, so the inventory does not keep them.
+        const running = vm.state === 'running';
+        const nics = await services.hypervisor
+          .host(host)
+          .vmNics([{ uuid: vm.uuid }], running ? {} : { sources: [] })
+          .then((m) => nicLines(m.get(vm.uuid) ?? [], running))
+          .catch((e: unknown) => [`network interfaces: could not be read (${e instanceof Error ? e.message : String(e)})`]);
+        return readReply(`VM ${vm.name} on ${host}`, [...inventoryNote(services, host), ...inventoryVmLines(vm), ...nics]);
       },
     }),
     subcommand({

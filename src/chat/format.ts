@@ -1,5 +1,5 @@
 import type { Job } from '../jobs/types.js';
-import type { InventoryVm, SnapshotInfo, TemplateInfo, VmInfo, VmState } from '../hypervisor/types.js';
+import type { InventoryVm, SnapshotInfo, TemplateInfo, VmInfo, VmNic, VmState } from '../hypervisor/types.js';
 import { cut } from '../domain/text.js';
 import { moment, person } from './people.js';
 import { describeJob } from '../kinds/index.js';
@@ -81,6 +81,7 @@ export function vmInfoLines(info: VmInfo): string[] {
     lines.push(`disk ${d.target}: ${d.file} (${d.format})${backing}`);
   }
   lines.push(...(info.snapshots.length ? ['snapshots:', ...snapshotTree(info.snapshots).map((l) => `  ${l}`)] : ['snapshots: none']));
+  lines.push(...nicLines(info.nics, info.state === 'running'));
   return lines;
 }
 
@@ -155,6 +156,19 @@ export function vmPageLines(vms: ReadonlyArray<{ name: string; state: VmState }>
  * `/vm info` from the inventory: state, uuid, each disk with its backing chain and the template
  * a thin disk hangs on (or why its chain is unknown), and the snapshots as a tree.
  */
+/**
+ * A VM's NICs: `nic 52:54:00:7d:de:7a (network kvmops-lab): 198.19.1.89/24 (lease)`. Addresses
+ * come with where they were learnt (libvirt's lease, the guest agent, ARP).
+ */
+export function nicLines(nics: readonly VmNic[], running: boolean): string[] {
+  if (nics.length === 0) return ['network interfaces: none'];
+  return nics.map((n) => {
+    const on = n.network !== null ? `${n.type} ${n.network}` : n.type === 'user' ? "QEMU's user-mode network" : n.type;
+    const addresses = n.addresses.map((a) => `${a.address}/${a.prefix} (${a.source})`).join(', ');
+    return `nic ${n.mac ?? '(no MAC)'} (${on})${running ? `: ${addresses || 'no address known'}` : ''}`;
+  });
+}
+
 export function inventoryVmLines(vm: Pick<InventoryVm, 'uuid' | 'name' | 'state' | 'disks' | 'snapshots'>): string[] {
   const lines = [`state: ${vm.state}`, `uuid: ${vm.uuid}`];
   for (const d of vm.disks) {

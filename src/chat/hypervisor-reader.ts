@@ -1,7 +1,7 @@
 import type { HostDriver } from '../hypervisor/types.js';
 
 /** Read-only host inventory: the methods of `HostDriver` handlers and the catalog may call. */
-export type HostReader = Pick<HostDriver, 'name' | 'listVms' | 'vmInfo' | 'listTemplates' | 'listSnapshots'>;
+export type HostReader = Pick<HostDriver, 'name' | 'listVms' | 'vmInfo' | 'listTemplates' | 'listSnapshots' | 'vmNics'>;
 
 /** The slice of `Hypervisor` the chat core uses: it never reaches a mutating driver method. */
 export interface HypervisorReader {

@@ -186,3 +186,36 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/** NICs and addresses of these domains now: their definitions and every source, in one virsh process. */
+export async function nicsNow(
+  h: HostContext,
+  vms: ReadonlyArray<{ uuid: DomainUuid }>,
+  ctx: OpContext = {},
+  sources: readonly AddressSource[] = ADDRESS_SOURCES,
+): Promise<Map<DomainUuid, VmNic[]>> {
+  if (vms.length === 0) return new Map();
+  const cmds = vms.flatMap((v) => [virshArgs.dumpxml(v.uuid), ...sources.map((s) => virshArgs.domifaddr(v.uuid, s))]);
+  const rs = await h.virsh.multi(cmds, { timeoutMs: 30_000, signal: ctx.signal });
+  const out = new Map<DomainUuid, VmNic[]>();
+  const per = 1 + sources.length;
+  vms.forEach((v, i) => {
+    const xml = rs[i * per]!;
+    if (xml.error) {
+      if (isKvmopsError(xml.error) && xml.error.code === 'host-unreachable') throw xml.error;
+      return; // gone meanwhile
+    }
+    const found: NicAddress[] = [];
+    sources.forEach((source, j) => {
+      const r = rs[i * per + 1 + j]!;
+      if (r.error) return;
+      try {
+        found.push(...parseDomIfAddr(r.stdout, source));
+      } catch {
+        // unknown output from one source: nothing from it
+      }
+    });
+    out.set(v.uuid, mergeAddresses(domainNics(parseXml(xml.stdout)), found));
+  });
+  return out;
+}

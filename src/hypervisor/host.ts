@@ -8,9 +8,10 @@ import { createTemplate, deleteTemplate, listTemplates, readInventoryTemplates }
 import { hostListing, listDomainStates, readInventoryVms } from './inventory.js';
 import { watchDomainEvents } from './events.js';
 import type { SysprepOptions } from './sysprep.js';
-import type { AddressWait, InventoryReader, CreateSnapshotRequest, CreateTemplateRequest, DeleteVmResult, DeployRequest, DeployResult, HostDriver, OpContext, RevertRequest, RevertResult, SnapshotInfo, SnapshotRef, StopRequest, TemplateInfo, TemplatePin, VmInfo, VmSummary, VmTarget } from './types.js';
+import type { AddressSource, AddressWait, VmNic, InventoryReader, CreateSnapshotRequest, CreateTemplateRequest, DeleteVmResult, DeployRequest, DeployResult, HostDriver, OpContext, RevertRequest, RevertResult, SnapshotInfo, SnapshotRef, StopRequest, TemplateInfo, TemplatePin, VmInfo, VmSummary, VmTarget } from './types.js';
 import { assertName, vmTarget } from './validate.js';
-import { waitForAddresses } from './addresses.js';
+import { nicsNow, waitForAddresses } from './addresses.js';
+import { asDomainUuid } from './domain-uuid.js';
 import { resolveVm } from './domains.js';
 import { virshArgs } from './virsh-args.js';
 import { Virsh } from './virsh.js';
@@ -93,6 +94,9 @@ export class LibvirtHost implements HostDriver {
       if (!ctx.signal?.aborted) throw e;
       return targets.map((t) => ({ vm: t.vm, uuid: t.vmUuid ?? '', missing: 'timeout' as const }));
     }
+  }
+  vmNics(vms: ReadonlyArray<{ uuid: string }>, ctx: OpContext & { sources?: readonly AddressSource[] } = {}): Promise<Map<string, VmNic[]>> {
+    return nicsNow(this.ctx, vms.map((v) => ({ uuid: asDomainUuid(v.uuid) })), ctx, ctx.sources);
   }
   stopVm(req: StopRequest, ctx?: OpContext): Promise<void> {
     return stopVm(this.ctx, req, ctx);

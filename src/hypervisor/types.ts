@@ -392,6 +392,12 @@ export interface HostDriver {
    * addresses 2/4". An abort ends the wait early with what is known.
    */
   waitForAddresses(vms: ReadonlyArray<string | VmTarget>, ctx?: OpContext & { timeoutMs?: number }): Promise<AddressWait[]>;
+  /**
+   * The NICs of these VMs with their addresses now (running ones; `sources` default: every
+   * source), in one virsh process whatever their number: `/vm info` (one VM, every source) and a
+   * `/vm list` page (the running VMs on it, leases only: no agent wait). VMs gone meanwhile are left out.
+   */
+  vmNics(vms: ReadonlyArray<{ uuid: string }>, ctx?: OpContext & { sources?: readonly AddressSource[] }): Promise<Map<string, VmNic[]>>;
   stopVm(req: StopRequest, ctx?: OpContext): Promise<void>;
   deleteVm(vm: string | VmTarget, ctx?: OpContext): Promise<DeleteVmResult>;
 

@@ -9,7 +9,7 @@ import { expandRoles } from '../../src/chat/roles.js';
 import type { HostReader, HypervisorReader, Services } from '../../src/chat/services.js';
 import type { ChatPlace, ChatUser, RawOptions, Role } from '../../src/chat/types.js';
 import { KvmopsError } from '../../src/domain/errors.js';
-import type { SnapshotInfo, TemplateInfo, VmInfo, VmState, VmSummary } from '../../src/hypervisor/types.js';
+import type { SnapshotInfo, TemplateInfo, VmInfo, VmNic, VmState, VmSummary } from '../../src/hypervisor/types.js';
 import { openJobStore, type SqliteJobStore } from '../../src/jobs/store.js';
 
 /**
@@ -24,6 +24,8 @@ export interface HostInventory {
   vms: Map<string, VmState>;
   templates: Map<string, { dependents: string[] }>;
   snapshots: Map<string, Array<{ name: string; parent: string | null }>>;
+  /** NICs by VM uuid, as `vmNics` reports them. */
+  nics: Map<string, VmNic[]>;
 }
 
 export class InventoryHypervisor implements HypervisorReader {
@@ -34,7 +36,7 @@ export class InventoryHypervisor implements HypervisorReader {
   mode: 'ok' | 'unreachable' | 'hang' = 'ok';
 
   constructor(names: string[] = ['local', 'remote']) {
-    for (const n of names) this.hosts.set(n, { vms: new Map(), templates: new Map(), snapshots: new Map() });
+    for (const n of names) this.hosts.set(n, { vms: new Map(), templates: new Map(), snapshots: new Map(), nics: new Map() });
   }
 
   inv(host = 'local'): HostInventory {
@@ -104,6 +106,10 @@ export class InventoryHypervisor implements HypervisorReader {
         await gate('listSnapshots');
         needVm(vm);
         return snapshots(vm);
+      },
+      async vmNics(vms: ReadonlyArray<{ uuid: string }>): Promise<Map<string, VmNic[]>> {
+        await gate('vmNics');
+        return new Map(vms.flatMap((v) => (inv.nics.has(v.uuid) ? [[v.uuid, inv.nics.get(v.uuid)!] as const] : [])));
       },
     };
   }

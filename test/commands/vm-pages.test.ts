@@ -74,8 +74,22 @@ describe('/vm list and /vm info from the inventory', () => {
   });
 
   it('/vm info: a known VM at once; an unknown one after one fresh pass, found or refused', async () => {
+    // its NICs and addresses are the one host read: for this VM only
+    w.hv.inv('local').nics.set(uuid(7), [
+      { mac: '52:54:00:7d:de:7a', type: 'network', network: 'kvmops-lab', addresses: [{ mac: '52:54:00:7d:de:7a', protocol: 'ipv4', address: '198.19.1.89', prefix: 24, source: 'lease' }] },
+      { mac: '52:54:00:00:00:02', type: 'user', network: null, addresses: [] },
+    ]);
     const known = await w.run(USERS.carol, 'vm', 'info', { vm: 'n007' });
-    assert.deepEqual(known.lines, ['state: running', `uuid: ${uuid(7)}`, 'disks: none', 'snapshots: none']);
+    assert.deepEqual(known.lines, [
+      'state: running',
+      `uuid: ${uuid(7)}`,
+      'disks: none',
+      'snapshots: none',
+      'nic 52:54:00:7d:de:7a (network kvmops-lab): 198.19.1.89/24 (lease)',
+      "nic 52:54:00:00:00:02 (QEMU's user-mode network): no address known",
+    ]);
+    assert.deepEqual(w.hv.reads, ['local:vmNics']);
+    w.hv.reads.length = 0;
     assert.equal(refreshes, 0);
 
     onRefresh = () => inv.write([{ type: 'vm', host: 'local', vm: vm(500, 'made-just-now') }], 2);
@@ -87,7 +101,7 @@ describe('/vm list and /vm info from the inventory', () => {
     const missing = await w.run(USERS.carol, 'vm', 'info', { vm: 'nope' });
     assert.equal(missing.code, 'vm-not-found');
     assert.equal(refreshes, 2);
-    assert.deepEqual(w.hv.reads, [], 'no host read');
+    assert.deepEqual(w.hv.reads, ['local:vmNics'], 'no host read but the found VM\'s NICs');
   });
 });
 

@@ -42,7 +42,7 @@ describe('addresses of started VMs, on a lab host with a guest network', { skip:
     const xml = path.join(env.outsideDir, `${name}.xml`);
     writeFileSync(
       xml,
-      `<domain type='qemu'><name>${name}</name><memory unit='MiB'>768</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type><boot dev='hd'/></os><devices>
+      `<domain type='qemu'><name>${name}</name><memory unit='MiB'>768</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type><boot dev='hd'/></os><features><acpi/></features><devices>
 <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>
 ${nic}
 <serial type='file'><source path='${srcDir}/${name}.console.log'/><target port='0'/></serial>
