@@ -79,6 +79,7 @@ export class InventoryReads {
   readonly #allVms;
   readonly #dependents;
   readonly #seenOldest;
+  readonly #referrers;
 
   constructor(db: Database) {
     this.#templates = db.prepare<{ host: string }, TemplateRow>(`
@@ -106,9 +107,29 @@ ORDER BY name LIMIT @limit`);
     this.#seenOldest = db.prepare<{ host: string }, { name: string }>(
       'SELECT name FROM inventory_templates WHERE host = @host ORDER BY seen_at, name LIMIT 1',
     );
+    this.#referrers = db.prepare<{ host: string; files: string }, { uuid: string; name: string }>(`
+SELECT v.uuid, v.name FROM inventory_vm_files f JOIN inventory_vms v ON v.host = f.host AND v.uuid = f.vm_uuid
+WHERE f.host = @host AND f.file IN (SELECT value FROM json_each(@files))
+UNION
+SELECT v.uuid, v.name FROM inventory_vm_disks d JOIN inventory_vms v ON v.host = d.host AND v.uuid = d.vm_uuid
+WHERE d.host = @host AND d.unreadable IS NOT NULL
+UNION
+SELECT uuid, name FROM inventory_vms WHERE host = @host AND stale = 1
+ORDER BY name, uuid`);
     this.#dependents = db.prepare<{ host: string; template: string }, { name: string }>(`
 SELECT DISTINCT v.name FROM inventory_vm_disks d JOIN inventory_vms v ON v.host = d.host AND v.uuid = d.vm_uuid
 WHERE d.host = @host AND d.template = @template ORDER BY v.name`);
+  }
+
+  /**
+   * The domains that might use any of `files` (absolute paths, as the chains name them): those
+   * whose chains reference one (migration 008's file index), those with a chain or definition
+   * the inventory could not read (they might use anything), and those marked stale (changed
+   * since they were read). The candidates a destructive step re-reads on disk; fresh only after
+   * a reconcile that started after the step asked (src/inventory/referrers.ts).
+   */
+  referrers(host: string, files: readonly string[]): Array<{ uuid: string; name: string }> {
+    return this.#referrers.all({ host, files: JSON.stringify(files) });
   }
 
   /** `/template list`: every template of the host with its dependents counted. */

@@ -66,6 +66,8 @@ export class Reconciler {
   #stopped = true;
   /** Per host: the pass running or asked for (one pass per host at a time). */
   readonly #passes = new Map<string, { started: boolean; done: Promise<ReconcileStats> }>();
+  /** Per host: the domains the last listing showed that are not VMs (not kept as rows). */
+  readonly #others = new Map<string, Array<{ uuid: string; name: string }>>();
 
   constructor(opts: ReconcilerOptions) {
     this.#opts = { batch: 100, rotate: 25, now: Date.now, logger: stderrLogger, ...opts };
@@ -75,6 +77,15 @@ export class Reconciler {
   importing(host: string): ImportProgress | undefined {
     const p = this.#importing.get(host);
     return p && { ...p };
+  }
+
+  /**
+   * The domains the last pass over `host` listed that are not VMs (libguestfs appliances): the
+   * inventory keeps no rows for them, yet they may hold a disk open — a destructive step reads
+   * them too (referrers.ts).
+   */
+  others(host: string): Array<{ uuid: string; name: string }> {
+    return [...(this.#others.get(host) ?? [])];
   }
 
   /** Starts passes: the first at once (in the background), then every `everyMs` after each one ends. */
@@ -165,7 +176,8 @@ export class Reconciler {
     const started = now();
     const importing = store.hostStatus(hostName).importedAt === null;
 
-    const { vms: listed, templates: templateNames } = await host.inventory.listing({ signal });
+    const { vms: listed, templates: templateNames, others = [] } = await host.inventory.listing({ signal });
+    this.#others.set(hostName, others);
     const at = started;
     const known = new Map(store.reads.vms(hostName).map((v) => [v.uuid, v]));
     const listedUuids = new Set(listed.map((l) => l.uuid));
