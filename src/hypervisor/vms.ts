@@ -158,8 +158,11 @@ export async function deleteVm(h: HostContext, target: string | VmTarget, ctx: O
   const state = parseDomState(okStdout(stateR)).state;
   const xml = parseDomainXml(okStdout(xmlR));
   const own = await hostReferences(h, ctx, { only: ref });
-  // who else uses its files: the candidates a fresh inventory names, read on disk (references.ts)
-  const others = await referencesTo(h, [...own.users.keys()], ctx, { except: ref.uuid });
+  // who else uses the files it might remove (made for it: the others are kept anyway): the
+  // candidates a fresh inventory names, read on disk (references.ts) — not its template's
+  // other children
+  const mine = [...own.users.keys()].filter((f) => h.storage.ownerOf(f) === ref.uuid);
+  const others = await referencesTo(h, mine, ctx, { except: ref.uuid });
   // Its own unreadable chain counts too: what its files back onto, and so which of them are
   // its own, is unknown — every file is kept (README, "Unreadable chains").
   const all = { users: others.users, unreadable: [...own.unreadable, ...others.unreadable] };

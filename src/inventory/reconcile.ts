@@ -65,7 +65,7 @@ export class Reconciler {
   #abort = new AbortController();
   #stopped = true;
   /** Per host: the pass running or asked for (one pass per host at a time). */
-  readonly #passes = new Map<string, { started: boolean; done: Promise<ReconcileStats> }>();
+  readonly #passes = new Map<string, { started: boolean; rotate: boolean; done: Promise<ReconcileStats> }>();
   /** Per host: the domains the last listing showed that are not VMs (not kept as rows). */
   readonly #others = new Map<string, Array<{ uuid: string; name: string }>>();
 
@@ -131,7 +131,7 @@ export class Reconciler {
     const out: ReconcileStats[] = [];
     for (const host of this.#opts.hypervisor.hostNames()) {
       try {
-        out.push(await this.refresh(host));
+        out.push(await this.refresh(host, { rotate: true }));
       } catch (e) {
         if (this.#abort.signal.aborted) break;
         this.#opts.logger.warn({ host, err: isKvmopsError(e) ? e.message : e }, 'inventory: reconcile of a host failed; next pass tries again');
@@ -146,14 +146,22 @@ export class Reconciler {
    * asked. Passes over one host never overlap: a refresh asked while one runs waits for its end
    * and then runs; callers that ask while a pass is waiting to start share that pass (ten viewers
    * → one pass). A first import under way is waited for (it reads the host whole).
+   *
+   * `rotate: false` (a destructive step's candidates): the pass skips re-reading the oldest
+   * unchanged rows, which the timer's passes do — what the caller needs is the diff, and its
+   * cost should not include 25 other domains. A shared pass rotates when any caller asked.
    */
-  refresh(hostName: string): Promise<ReconcileStats> {
+  refresh(hostName: string, opts: { rotate?: boolean } = {}): Promise<ReconcileStats> {
+    const rotate = opts.rotate ?? true;
     const last = this.#passes.get(hostName);
-    if (last && !last.started) return last.done;
-    const entry = { started: false, done: undefined as unknown as Promise<ReconcileStats> };
+    if (last && !last.started) {
+      last.rotate ||= rotate;
+      return last.done;
+    }
+    const entry = { started: false, rotate, done: undefined as unknown as Promise<ReconcileStats> };
     entry.done = (last ? last.done.then(noop, noop) : Promise.resolve()).then(() => {
       entry.started = true;
-      return this.#pass(hostName);
+      return this.#pass(hostName, entry.rotate);
     });
     this.#passes.set(hostName, entry);
     entry.done
@@ -169,7 +177,7 @@ export class Reconciler {
     return this.refresh(hostName);
   }
 
-  async #pass(hostName: string): Promise<ReconcileStats> {
+  async #pass(hostName: string, rotating: boolean): Promise<ReconcileStats> {
     const { store, now, logger, batch, rotate } = this.#opts;
     const host = this.#opts.hypervisor.host(hostName);
     const signal = this.#abort.signal;
@@ -192,7 +200,7 @@ export class Reconciler {
       const blocksChanged = l.blocks !== undefined && k?.blocks !== l.blocks;
       (!k || k.stale || k.name !== l.name || k.state !== l.state || blocksChanged ? changed : unchanged).push(l);
     }
-    const rotated = unchanged.sort((a, b) => known.get(a.uuid)!.readAt - known.get(b.uuid)!.readAt).slice(0, importing ? 0 : rotate);
+    const rotated = unchanged.sort((a, b) => known.get(a.uuid)!.readAt - known.get(b.uuid)!.readAt).slice(0, importing || !rotating ? 0 : rotate);
     const toRead = [...changed, ...rotated];
 
     const progress: ImportProgress = { done: 0, total: toRead.length };

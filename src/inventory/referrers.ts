@@ -17,7 +17,7 @@ import type { InventoryStore } from './store.js';
 export function inventoryReferrers(reconciler: Reconciler, store: InventoryStore): (host: string, files: readonly string[], ctx: { signal?: AbortSignal }) => ReturnType<Referrers> {
   return async (host, files, ctx) => {
     try {
-      await abortable(reconciler.refresh(host), ctx.signal);
+      await abortable(reconciler.refresh(host, { rotate: false }), ctx.signal);
     } catch (e) {
       if (ctx.signal?.aborted) throw new KvmopsError('aborted', 'cancelled while the inventory was brought up to date', { cause: e });
       return null;

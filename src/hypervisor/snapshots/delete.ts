@@ -102,7 +102,7 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
   // without it the whole host — read on disk, references.ts)
   let elsewhere: HostReferences | undefined;
   const usedElsewhere = async (files: string[]) => {
-    elsewhere ??= await referencesTo(h, mergeFiles(l, snap), ctx, { except: l.uuid });
+    elsewhere ??= await referencesTo(h, mergeFiles(l, snap).filter((f) => isOwnFile(h, l.uuid, f)), ctx, { except: l.uuid });
     return elsewhere.unreadable.length > 0 || files.some((f) => elsewhere!.users.has(f));
   };
   const candidates: string[] = [];
@@ -144,7 +144,7 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
   await collectOrphans(h, l, candidates, ctx);
 }
 
-/** Every file a merge for this external snapshot could touch: each disk's base and the VM's top file on it. */
+/** Every file a merge for this external snapshot could touch: each disk's base and the VM's top file on it (a merge needs both to be its own). */
 function mergeFiles(l: Loaded, snap: ParsedSnapshot): string[] {
   const out = new Set<string>();
   for (const d of snap.disks) {
