@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Job } from '../../src/jobs/types.js';
+import { templateDelete } from '../../src/kinds/template-delete.js';
 import { StorageLayout } from '../../src/hypervisor/storage.js';
 import { createDisk, defineVm, diskOf, domainExists, ownedDiskPath, patternTemplate, skipUnlessLibvirt, uuidsByName, virsh } from '../helpers/libvirt.js';
 import { candidateRig, type CandidateRig } from './candidates.js';
@@ -60,8 +61,13 @@ describe('destructive jobs and their candidates (real libvirt)', skipUnlessLibvi
 
     // once they are gone (by hand, again with no reconcile), the delete goes through
     for (const d of [child, grand, hidden]) virsh('undefine', d);
+    // a recovered attempt's check reads that one template: present → execute
+    const payload = { host: 'local', name: tpl.name, createdAt: tpl.createdAt };
+    const ctx = { host, signal: new AbortController().signal, progress: () => {}, recovered: true, job: { id: 0, requestId: 'req-x', attempt: 2 }, reportInventory: () => {} };
+    assert.equal(await templateDelete.recover!(payload, ctx), undefined);
     ok(await rig.run('template.delete', { name: tpl.name, createdAt: tpl.createdAt }));
     assert.ok(!existsSync(tplDisk), 'the template disk was removed');
+    assert.deepEqual(await templateDelete.recover!(payload, ctx), { deleted: { template: tpl.name }, alreadyGone: true });
   });
 
   it('vm.delete keeps a disk a hand-made domain’s overlay hangs on, and removes the rest', async () => {
