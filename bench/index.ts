@@ -15,6 +15,12 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   discord: async () => (await import('./discord.js')).benchDiscord,
   events: async () => (await import('./events.js')).benchEvents,
   history: async () => (await import('./history.js')).benchHistory,
+  // VM delete at 10 and 300 extra domains (KVMOPS_BENCH_SCALE=10,500,3000 for others)
+  'scale-delete': async () => {
+    const { benchVmDeleteScale } = await import('./scale-delete.js');
+    const counts = process.env.KVMOPS_BENCH_SCALE?.split(',').map(Number);
+    return () => benchVmDeleteScale(counts);
+  },
 };
 
 function fmt(n: number | undefined, digits = 3): string {
