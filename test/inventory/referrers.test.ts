@@ -86,9 +86,12 @@ test('the candidates: domains whose chains (or snapshots, or persistent definiti
   assert.deepEqual(await names(['/s/vms/a.qcow2']), ['vm3', 'vm4']);
 });
 
-test('no fresh answer → null (the step reads the whole host); a cancelled job stops waiting: aborted', async () => {
-  const { host, referrers } = rig();
+test('no fresh answer (not imported yet, host down) → null: the step reads the whole host; a cancelled job stops waiting: aborted', async () => {
+  const { host, referrers, reconciler } = rig();
   host.vms.set(uuid(1), vm(1, [disk('/a', ['/a'])]));
+  assert.equal(await referrers('local', ['/a'], {}), null, 'not imported yet: no waiting for the import');
+  assert.deepEqual(host.reads, [], 'and no import started by the question');
+  await reconciler.refresh('local');
   host.setDown(true);
   assert.equal(await referrers('local', ['/a'], {}), null);
   host.setDown(false);
