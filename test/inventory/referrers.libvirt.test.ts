@@ -127,4 +127,31 @@ describe('destructive jobs and their candidates (real libvirt)', skipUnlessLibvi
     assert.ok(lines.some((l) => l.startsWith('qemu-img') && l.includes(vmDisk)), lines.join('\n'));
     for (const x of extras) virsh('undefine', x.name);
   });
+
+  it('snapshot.delete does not merge away or remove an overlay a hand-made domain hangs on; without it, it does', async () => {
+    const { env, host } = rig;
+    const tpl = (await host.listTemplates()).find((t) => t.name === `${env.prefix}t2`)!;
+    const vm = env.vmName('snap');
+    ok(await rig.run('deploy', { template: tpl.name, name: vm, mode: 'thin', count: 1, start: false, templateCreatedAt: tpl.createdAt }));
+    const vmUuid = uuidsByName().get(vm)!;
+    const base = diskOf(vm);
+    const snapshotOnce = async (name: string) => {
+      ok(await rig.run('snapshot.create', { vm, vmUuid, name, kind: 'external' }));
+      const s = (await host.listSnapshots(vm)).find((x) => x.name === name)!;
+      return { top: diskOf(vm), pin: { createdAt: s.createdAt, files: s.files } };
+    };
+    const s1 = await snapshotOnce('s1');
+    const hand = env.vmName('onsnap');
+    overlay(`${env.outsideDir}/onsnap.qcow2`, s1.top);
+    defineVm(hand, [`${env.outsideDir}/onsnap.qcow2`]);
+    ok(await rig.run('snapshot.delete', { vm, vmUuid, name: 's1', snapshot: s1.pin }));
+    assert.equal(diskOf(vm), s1.top, 'not merged: the VM still writes to the overlay the other domain hangs on');
+    assert.ok(existsSync(s1.top) && existsSync(base));
+
+    virsh('undefine', hand);
+    const s2 = await snapshotOnce('s2');
+    ok(await rig.run('snapshot.delete', { vm, vmUuid, name: 's2', snapshot: s2.pin }));
+    assert.equal(diskOf(vm), s1.top, 'merged back into its base');
+    assert.ok(!existsSync(s2.top), 'the merged overlay was removed');
+  });
 });
