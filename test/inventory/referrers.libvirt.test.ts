@@ -154,4 +154,23 @@ describe('destructive jobs and their candidates (real libvirt)', skipUnlessLibvi
     assert.equal(diskOf(vm), s1.top, 'merged back into its base');
     assert.ok(!existsSync(s2.top), 'the merged overlay was removed');
   });
+
+  it('template.delete is refused while a running domain’s persistent definition (not its live one) hangs on the template', async () => {
+    const { env, host } = rig;
+    const tpl = await host.createTemplate({ vm: env.vmName('src'), name: `${env.prefix}t3`, seal: false });
+    const runner = env.vmName('runner');
+    defineVm(runner, [createDisk(`${env.outsideDir}/runner.qcow2`, { sizeMiB: 8 })]);
+    virsh('start', runner);
+    try {
+      overlay(`${env.outsideDir}/runner-next.qcow2`, tpl.disks[0]!.file);
+      defineVm(runner, [`${env.outsideDir}/runner-next.qcow2`], { uuid: uuidsByName().get(runner)! }); // takes effect at its next start
+      const job = await rig.run('template.delete', { name: tpl.name, createdAt: tpl.createdAt });
+      assert.equal(job.error?.code, 'template-in-use', job.error?.message);
+      assert.match(job.error?.message ?? '', new RegExp(runner));
+    } finally {
+      virsh('destroy', runner);
+    }
+    virsh('undefine', runner);
+    ok(await rig.run('template.delete', { name: tpl.name, createdAt: tpl.createdAt }));
+  });
 });
