@@ -9,7 +9,8 @@
  *  - as it ran before the inventory (and still does without it): every domain read;
  *
  * each beside `virsh list --all --name` timed in the same run (the floor), and the growth from
- * the smallest to the largest count. `benchVmDeleteScale([10, 500, 3000])` for other counts.
+ * the smallest to the largest count. The fresh diff a job's question starts (a reconcile pass,
+ * no rotation) is timed alone too: it lists the host, so it grows with it as the floor does. `benchVmDeleteScale([10, 500, 3000])` for other counts.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -84,18 +85,23 @@ export async function benchVmDeleteScale(counts: readonly number[] = [10, 300]):
       const invT: number[] = [];
       const allT: number[] = [];
       const floor: number[] = [];
+      const diff: number[] = [];
       for (let r = 0; r < REPS; r++) {
         floor.push(listNamesMs());
-        let t0 = ms();
+        const d0 = ms();
+        await reconciler.refresh('local', { rotate: false });
+        diff.push(ms() - d0);
+        const t0inv = ms();
         await host.deleteVm({ vm: vms[2 * r]!, vmUuid: uuids.get(vms[2 * r]!)! }, withInventory);
-        invT.push(ms() - t0);
-        t0 = ms();
+        invT.push(ms() - t0inv);
+        const t0 = ms();
         await host.deleteVm({ vm: vms[2 * r + 1]!, vmUuid: uuids.get(vms[2 * r + 1]!)! });
         allT.push(ms() - t0);
       }
       const f = { n, inv: median(invT), all: median(allT), floor: median(floor) };
       figures.push(f);
       out.push(
+        { name: `  of which the fresh diff (a pass with nothing changed), ${n} extra domains`, value: median(diff), unit: 'ms', floor: f.floor, ratio: median(diff) / f.floor },
         { name: `VM delete, candidates from the inventory, ${n} extra domains`, value: f.inv, unit: 'ms', floor: f.floor, ratio: f.inv / f.floor },
         { name: `VM delete, every domain read (no inventory), ${n} extra domains`, value: f.all, unit: 'ms', floor: f.floor, ratio: f.all / f.floor },
       );

@@ -148,7 +148,7 @@ export class Reconciler {
    * → one pass). A first import under way is waited for (it reads the host whole).
    *
    * `rotate: false` (a destructive step's candidates): the pass skips re-reading the oldest
-   * unchanged rows, which the timer's passes do — what the caller needs is the diff, and its
+   * unchanged rows and the template seen longest ago, which the timer's passes do — what the caller needs is the diff, and its
    * cost should not include 25 other domains. A shared pass rotates when any caller asked.
    */
   refresh(hostName: string, opts: { rotate?: boolean } = {}): Promise<ReconcileStats> {
@@ -227,7 +227,7 @@ export class Reconciler {
         progress.done += slice.length;
         if (importing) logger.info({ host: hostName, done: progress.done, total: progress.total }, `inventory: importing ${hostName}: ${fmt(progress.done)} / ${fmt(progress.total)} domains`);
       }
-      const t = await this.#templates(hostName, templateNames, at, signal);
+      const t = await this.#templates(hostName, templateNames, at, signal, rotating);
       store.markReconciled(hostName, now(), true);
       const stats: ReconcileStats = {
         host: hostName,
@@ -247,15 +247,15 @@ export class Reconciler {
     }
   }
 
-  async #templates(hostName: string, names: readonly string[], at: number, signal: AbortSignal): Promise<{ read: number; gone: number }> {
+  async #templates(hostName: string, names: readonly string[], at: number, signal: AbortSignal, rotating: boolean): Promise<{ read: number; gone: number }> {
     const { store } = this.#opts;
     const host = this.#opts.hypervisor.host(hostName);
     const present = new Set(names);
     const known = store.reads.templates(hostName);
     const knownNames = new Set(known.map((t) => t.name));
     const gone = known.filter((t) => !present.has(t.name)).map((t): InventoryChange => ({ type: 'template-gone', host: hostName, name: t.name }));
-    // new ones, and the one seen longest ago (made anew under its name by hand, say)
-    const oldest = store.reads.templateSeenOldest(hostName);
+    // new ones, and (rotating) the one seen longest ago (made anew under its name by hand, say)
+    const oldest = rotating ? store.reads.templateSeenOldest(hostName) : undefined;
     const toRead = [...names.filter((n) => !knownNames.has(n)), ...(oldest && present.has(oldest) ? [oldest] : [])];
     const templates = await host.inventory.readTemplates(toRead, { signal });
     store.write([...gone, ...templates.map((template): InventoryChange => ({ type: 'template', host: hostName, template }))], at);

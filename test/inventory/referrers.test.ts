@@ -22,19 +22,24 @@ function fakeHost() {
   let others: Array<{ uuid: string; name: string }> = [];
   let down = false;
   const reads: string[] = [];
+  const templateReads: string[] = [];
   const reader: InventoryReader = {
     listDomainStates: async () => [...vms.values()].map((v) => ({ uuid: v.uuid, name: v.name, state: v.state })),
     listing: async () => {
       if (down) throw new Error('failed to connect to the hypervisor');
-      return { vms: [...vms.values()].map((v) => ({ uuid: v.uuid, name: v.name, state: v.state, blocks: JSON.stringify(v.disks) })), templates: [], others };
+      return { vms: [...vms.values()].map((v) => ({ uuid: v.uuid, name: v.name, state: v.state, blocks: JSON.stringify(v.disks) })), templates: ['t'], others };
     },
     readVms: async (refs) => {
       reads.push(...refs.map((r) => r.name));
       return refs.flatMap((r) => (vms.has(r.uuid) ? [vms.get(r.uuid)!] : []));
     },
-    readTemplates: async () => [],
+    readTemplates: async (names) => {
+      templateReads.push(...names);
+      return names.map((name) => ({ name, sourceVm: 'src', sealed: false, createdAt: '2026-12-07T00:00:00.000Z', disks: [], size: 0 }));
+    },
   };
   return {
+    templateReads,
     vms,
     reads,
     reader,
@@ -73,8 +78,13 @@ test('the candidates: domains whose chains (or snapshots, or persistent definiti
   host.vms.set(uuid(2), vm(2, [disk('/o/b2.qcow2', ['/o/b2.qcow2', '/s/templates/t--vda.qcow2'])]));
   host.setOthers([]);
   host.reads.length = 0;
+  host.templateReads.length = 0;
   assert.deepEqual(await names(['/s/templates/t--vda.qcow2']), ['vm1', 'vm2', 'vm4', 'vm5']);
   assert.deepEqual(host.reads.sort(), ['vm2', 'vm5'], 'the fresh diff read only what changed (no rotation)');
+  assert.deepEqual(host.templateReads, [], 'nor the template seen longest ago');
+  await reconciler.refresh('local'); // a timer's pass rotates both
+  assert.deepEqual(host.templateReads, ['t']);
+  assert.ok(host.reads.length > 2);
 
   // a VM a job marked stale is a candidate for every file until a pass reads it
   inv.write([{ type: 'vm-stale', host: 'local', uuid: uuid(20) }], Date.now());
