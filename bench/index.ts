@@ -16,6 +16,12 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   events: async () => (await import('./events.js')).benchEvents,
   history: async () => (await import('./history.js')).benchHistory,
   scale: async () => (await import('./scale.js')).benchScale,
+  // VM delete at 10 and 300 extra domains (KVMOPS_BENCH_SCALE=10,500,3000 for others)
+  'scale-delete': async () => {
+    const { benchVmDeleteScale } = await import('./scale-delete.js');
+    const counts = process.env.KVMOPS_BENCH_SCALE?.split(',').map(Number);
+    return () => benchVmDeleteScale(counts);
+  },
 };
 
 function fmt(n: number | undefined, digits = 3): string {

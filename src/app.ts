@@ -8,6 +8,7 @@ import { createHypervisor } from './hypervisor/index.js';
 import type { Hypervisor } from './hypervisor/types.js';
 import { openJobStore, type SqliteJobStore } from './jobs/store.js';
 import { Reconciler } from './inventory/reconcile.js';
+import { inventoryReferrers } from './inventory/referrers.js';
 import { InventoryStore } from './inventory/store.js';
 import { Notifier } from './notifier/notifier.js';
 import type { NotificationSink } from './notifier/types.js';
@@ -143,6 +144,7 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
     concurrency: env.KVMOPS_CONCURRENCY,
     hostConcurrency: env.KVMOPS_HOST_CONCURRENCY,
     inventory: inventory.write,
+    referrers: inventoryReferrers(reconciler, inventory),
     logger,
     ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
   });

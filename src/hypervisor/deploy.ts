@@ -13,7 +13,7 @@ import { isVolumeMissing, okStdout, throwFirstError } from './multi.js';
 import { parseVolList } from './parse.js';
 import { ensurePools } from './pools.js';
 import { qemuImg } from './qemu-img.js';
-import { hostReferences } from './references.js';
+import { referencesTo } from './references.js';
 import { deleteVolumes } from './removal.js';
 import { freshVmFile } from './storage.js';
 import { withTempDir } from './tempdir.js';
@@ -305,7 +305,7 @@ export async function removeMade(h: HostContext, vms: readonly DomainRef[], file
   const owners = new Set<string>(vms.map((v) => v.uuid));
   const owned = [...new Set(files)].filter((f) => owners.has(h.storage.ownerOf(f) ?? ''));
   if (owned.length === 0) return;
-  const refs = await hostReferences(h, ctx);
+  const refs = await referencesTo(h, owned, ctx);
   if (refs.unreadable.length) return;
   await deleteVolumes(h, owned.filter((f) => !refs.users.has(f)));
 }

@@ -1,19 +1,21 @@
 import { isKvmopsError } from '../domain/errors.js';
 import type { HostContext } from './host-context.js';
-import { readChains } from './chains.js';
+import { readChains, type DiskRef } from './chains.js';
 import { domainDisks, domainName, parseDomainXml } from './domain-xml.js';
 import { eachLimited } from './each-limited.js';
 import { okStdout } from './multi.js';
 import { parseDomBlkList, parseDomState, parseNameList, type BlkEntry } from './parse.js';
 import { asDomainUuid, type DomainUuid } from './domain-uuid.js';
 import { listDomains, parseDomainList, type DomainRef } from './domains.js';
-import { snapshotsOf } from './snapshots/list.js';
+import { domainFiles, sourceFiles, VOLUME_REF } from './references.js';
+import { orderTree } from './snapshots/list.js';
+import { load } from './snapshots/state.js';
 import type { HostListing, InventoryDisk, InventoryVm, ListedVm, OpContext, VmState } from './types.js';
 import { ensurePools } from './pools.js';
 import { templateNamesOf } from './templates.js';
 import { isVmDomain } from './vms.js';
 import { virshArgs } from './virsh-args.js';
-import type { XmlElement } from './xml.js';
+import { parseXml, type XmlElement } from './xml.js';
 
 /**
  * Reading domains' definitions: XML and file disks of chosen domains, by uuid, batched (one
@@ -93,7 +95,9 @@ export async function hostListing(h: HostContext, ctx: OpContext = {}, opts = { 
   // a libvirt that cannot say leaves the signs out: then only names and states tell changes
   const stats = rs.at(-1)!;
   const blocks = stats.error ? new Map<string, string>() : parseDomstatsBlocks(stats.stdout);
-  const domains = parseDomainList(okStdout(rs[0])).filter((d) => isVmDomain(d.name));
+  const all = parseDomainList(okStdout(rs[0]));
+  const domains = all.filter((d) => isVmDomain(d.name));
+  const others = all.filter((d) => !isVmDomain(d.name)).map((d) => ({ uuid: d.uuid, name: d.name }));
   const stateOf = new Map<string, VmState>();
   states.forEach((s, i) => {
     for (const u of parseNameList(okStdout(rs[i + 1]))) stateOf.set(asDomainUuid(u), s === 'shutoff' ? 'shut off' : s);
@@ -112,7 +116,7 @@ export async function hostListing(h: HostContext, ctx: OpContext = {}, opts = { 
     const b = blocks.get(d.name);
     return state ? [{ uuid: d.uuid, name: d.name, state, ...(b !== undefined ? { blocks: b } : {}) }] : [];
   });
-  return { vms, templates };
+  return { vms, templates, others };
 }
 
 /**
@@ -166,6 +170,8 @@ export async function readInventoryVms(h: HostContext, refs: readonly { uuid: st
     ref: DomainRef;
     state: VmState;
     disks: { target: string; file: string; format: string }[];
+    /** The live definition's disk sources, raw (`volume:pool/vol` for volume disks). */
+    liveRefs: Set<string>;
     unreadable?: string;
     hasSnapshots: boolean;
   }
@@ -179,7 +185,7 @@ export async function readInventoryVms(h: HostContext, refs: readonly { uuid: st
       const name = domainName(xml) || d.name;
       const disks = fileDisks(xml, parseDomBlkList(okStdout(group[2])));
       const hasSnapshots = parseNameList(okStdout(group[3])).length > 0;
-      partial.push({ ref: { uuid: d.uuid, name }, state, disks, hasSnapshots });
+      partial.push({ ref: { uuid: d.uuid, name }, state, disks, liveRefs: new Set(domainFiles(xml).map((f) => f.file)), hasSnapshots });
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       // its state when that much could be read; else "shut off" (nothing claims it runs)
@@ -189,36 +195,73 @@ export async function readInventoryVms(h: HostContext, refs: readonly { uuid: st
       } catch {
         // keep the default
       }
-      partial.push({ ref: d, state, disks: [], unreadable: why, hasSnapshots: false });
+      partial.push({ ref: d, state, disks: [], liveRefs: new Set(), unreadable: why, hasSnapshots: false });
     }
   });
+  // What else each domain references besides its live disks: its persistent definition (a
+  // running domain may have been redefined with other disks) and every snapshot's recorded
+  // disks and overlays. Not shown as disks; kept as `uses`, which a destructive step looks up.
+  const extra = new Map<string, DiskRef[]>();
+  const extraWhy = new Map<string, string>();
+  const persistent = (p: Partial, xmlText: string) => {
+    const refs = domainFiles(parseDomainXml(xmlText)).filter((f) => !p.liveRefs.has(f.file));
+    for (const f of refs) {
+      // a volume disk only the persistent definition has: its path is not resolved here (fail closed)
+      if (f.file.startsWith(VOLUME_REF)) extraWhy.set(p.ref.uuid, `persistent definition's disk ${f.file} was not resolved`);
+      else extra.set(p.ref.uuid, [...(extra.get(p.ref.uuid) ?? []), f]);
+    }
+  };
   const snapshots = new Map<string, InventoryVm['snapshots']>();
-  const snapErrors = new Map<string, string>();
   await eachLimited(
     partial.filter((p) => p.hasSnapshots),
     2,
     async (p) => {
       try {
-        const list = await snapshotsOf(h, p.ref, ctx);
-        snapshots.set(p.ref.uuid, list.map((s) => ({ name: s.name, kind: s.kind, parent: s.parent, createdAt: s.createdAt, files: s.files })));
+        const l = await load(h, p.ref, ctx.signal);
+        snapshots.set(p.ref.uuid, orderTree(l).map((s) => ({ name: s.name, kind: s.kind, parent: s.parent, createdAt: s.createdAt, files: s.files })));
+        persistent(p, l.domainXml);
+        for (const s of l.snapshots) extra.set(p.ref.uuid, [...(extra.get(p.ref.uuid) ?? []), ...sourceFiles(parseXml(s.xml))]);
       } catch (e) {
         if (ctx.signal?.aborted) throw e;
         if (isKvmopsError(e, 'vm-not-found')) return;
-        snapErrors.set(p.ref.uuid, e instanceof Error ? e.message : String(e));
+        extraWhy.set(p.ref.uuid, e instanceof Error ? e.message : String(e));
       }
     },
   );
-  const chains = await readChains(h, partial.flatMap((p) => p.disks.map((d) => ({ file: d.file, format: d.format }))), ctx);
+  // running domains without snapshots: their persistent definition, one batch
+  const running = partial.filter((p) => !p.hasSnapshots && p.unreadable === undefined && p.state !== 'shut off');
+  if (running.length) {
+    const xs = await h.virsh.multi(running.map((p) => virshArgs.dumpxml(p.ref.uuid, { inactive: true })), { timeoutMs: 120_000, signal: ctx.signal, parallel: 2 });
+    running.forEach((p, i) => {
+      const r = xs[i]!;
+      if (r.error?.code === 'vm-not-found') return;
+      try {
+        persistent(p, okStdout(r));
+      } catch (e) {
+        extraWhy.set(p.ref.uuid, e instanceof Error ? e.message : String(e));
+      }
+    });
+  }
+  const chains = await readChains(h, [...partial.flatMap((p) => p.disks.map((d) => ({ file: d.file, format: d.format }))), ...[...extra.values()].flat()], ctx);
+  const chainOf = (file: string) => (chains.chains.get(file) ?? []).map((c) => c.file);
   return partial.map((p) => {
     const disks: InventoryDisk[] = p.disks.map((d) => {
       const why = chains.unreadable.get(d.file);
-      const chain = (chains.chains.get(d.file) ?? []).map((c) => c.file);
+      const chain = chainOf(d.file);
       const template = chain.map((f) => h.storage.templateOf(f)).find((t) => t !== null) ?? null;
       return { target: d.target, file: d.file, format: d.format, chain, template, ...(why !== undefined ? { unreadable: why } : {}) };
     });
-    const why = p.unreadable ?? snapErrors.get(p.ref.uuid);
-    // Unreadable definition or snapshots: a placeholder disk says so (fail closed for later checks).
+    const more = extra.get(p.ref.uuid) ?? [];
+    const moreWhy = more.map((f) => chains.unreadable.get(f.file)).find((w) => w !== undefined);
+    const why = p.unreadable ?? extraWhy.get(p.ref.uuid) ?? (moreWhy !== undefined ? `a chain its persistent definition or a snapshot names: ${moreWhy}` : undefined);
+    // Unreadable definition, snapshots or a chain only they name: a placeholder disk says so
+    // (fail closed for later checks).
     if (why !== undefined) disks.push({ target: '?', file: '', format: '', chain: [], template: null, unreadable: why });
-    return { uuid: p.ref.uuid, name: p.ref.name, state: p.state, disks, snapshots: snapshots.get(p.ref.uuid) ?? [] };
+    const uses = new Set<string>();
+    for (const f of [...p.disks, ...more]) {
+      uses.add(f.file);
+      for (const c of chainOf(f.file)) uses.add(c);
+    }
+    return { uuid: p.ref.uuid, name: p.ref.name, state: p.state, disks, snapshots: snapshots.get(p.ref.uuid) ?? [], uses: [...uses].sort() };
   });
 }

@@ -17,8 +17,9 @@ import { elements, parseXml, type XmlElement } from './xml.js';
  * Fail closed: a domain whose XML or a chain of whose files cannot be read is in `unreadable`;
  * while there is any, the answer for every file is "maybe", and callers keep files / refuse.
  *
- * Cost: virsh batches grow with the number of domains and snapshots, and are chunked
- * (multi.ts); one qemu-img per distinct file (4 at a time) on local hosts.
+ * Cost: virsh batches grow with the number of domains read and their snapshots, and are chunked
+ * (multi.ts); one qemu-img per distinct file (4 at a time) on local hosts. A destructive step
+ * asks `referencesTo` instead, which reads only the candidates the inventory names.
  */
 
 export interface HostReferences {
@@ -33,12 +34,22 @@ export interface ReferenceOptions {
   except?: DomainUuid;
   /** Only this domain: what it uses itself (its own files, before deleting it). */
   only?: DomainRef;
+  /**
+   * Only these domains (the candidates a fresh inventory named; `except` still applies), each
+   * read whole: live and persistent definitions, every snapshot, every chain. No listing of the
+   * host. A domain gone meanwhile uses nothing.
+   */
+  domains?: readonly DomainRef[];
 }
 
 export async function hostReferences(h: HostContext, ctx: OpContext = {}, opts: ReferenceOptions = {}): Promise<HostReferences> {
-  const [active, withSnapshots] = await uuidSets(h, ctx);
-  const domains = opts.only ? [opts.only] : (await listDomains(h, ctx)).filter((d) => d.uuid !== opts.except);
+  const chosen = opts.only ? [opts.only] : opts.domains?.filter((d) => d.uuid !== opts.except);
   const out: HostReferences = { users: new Map(), unreadable: [] };
+  if (chosen?.length === 0) return out;
+  // Chosen domains: every one is asked for its persistent definition and snapshots (cheaper
+  // than listing the host to learn which are running or have snapshots).
+  const [active, withSnapshots] = chosen ? [null, null] : await uuidSets(h, ctx);
+  const domains = chosen ?? (await listDomains(h, ctx)).filter((d) => d.uuid !== opts.except);
   const files = new Map<DomainUuid, DiskRef[]>();
   const add = (d: DomainRef, refs: DiskRef[]) => files.set(d.uuid, [...(files.get(d.uuid) ?? []), ...refs]);
 
@@ -46,8 +57,8 @@ export async function hostReferences(h: HostContext, ctx: OpContext = {}, opts: 
   const cmds: Array<{ d: DomainRef; kind: 'xml' | 'names'; args: VirshArgs }> = [];
   for (const d of domains) {
     cmds.push({ d, kind: 'xml', args: virshArgs.dumpxml(d.uuid) });
-    if (active.has(d.uuid)) cmds.push({ d, kind: 'xml', args: virshArgs.dumpxml(d.uuid, { inactive: true }) });
-    if (withSnapshots.has(d.uuid)) cmds.push({ d, kind: 'names', args: virshArgs.snapshotListNames(d.uuid) });
+    if (!active || active.has(d.uuid)) cmds.push({ d, kind: 'xml', args: virshArgs.dumpxml(d.uuid, { inactive: true }) });
+    if (!withSnapshots || withSnapshots.has(d.uuid)) cmds.push({ d, kind: 'names', args: virshArgs.snapshotListNames(d.uuid) });
   }
   const snaps: Array<{ d: DomainRef; args: VirshArgs }> = [];
   const gone = new Set<DomainUuid>();
@@ -108,6 +119,27 @@ export async function hostReferences(h: HostContext, ctx: OpContext = {}, opts: 
   return out;
 }
 
+/**
+ * What references any of `files`, for a step about to remove or change them. With the
+ * inventory's port (`ctx.referrers`, a job in the worker): only the domains it names after a
+ * fresh diff are read — whole, on disk, with the same fail-closed rule — so the cost follows the
+ * candidates, not the host. Without it, or when it has no fresh answer: the whole host, as
+ * `hostReferences` reads it. `except`: the domain the caller reads itself.
+ */
+export async function referencesTo(
+  h: HostContext,
+  files: readonly string[],
+  ctx: OpContext = {},
+  opts: { except?: DomainUuid } = {},
+): Promise<HostReferences> {
+  if (files.length === 0) return { users: new Map(), unreadable: [] };
+  const found = ctx.referrers ? await ctx.referrers(files, { signal: ctx.signal }) : null;
+  if (!found) return hostReferences(h, ctx, opts);
+  const seen = new Set<string>();
+  const domains = found.domains.filter((d) => !seen.has(d.uuid) && !!seen.add(d.uuid)).map((d) => ({ uuid: asDomainUuid(d.uuid), name: d.name }));
+  return hostReferences(h, ctx, { ...opts, domains });
+}
+
 /** `template-in-use`-style refusal when references are unknown: `chain-unreadable`, naming them. */
 export function assertReadable(refs: HostReferences, what: string): void {
   if (refs.unreadable.length === 0) return;
@@ -142,7 +174,8 @@ function readXml(out: HostReferences, d: DomainRef, r: MultiResult, fn: (root: X
 }
 
 /** Marks a volume disk until its path is known: `volume:<pool>/<volume>`. */
-const VOLUME = 'volume:';
+export const VOLUME_REF = 'volume:';
+const VOLUME = VOLUME_REF;
 function volumeOf(ref: string): [string, string] {
   const rest = ref.slice(VOLUME.length);
   const i = rest.indexOf('/');
@@ -150,7 +183,7 @@ function volumeOf(ref: string): [string, string] {
 }
 
 /** File-backed (and volume) disks of a `<domain>`: `<disk type='file|volume'>` of any device. */
-function domainFiles(root: XmlElement): DiskRef[] {
+export function domainFiles(root: XmlElement): DiskRef[] {
   const out: DiskRef[] = [];
   for (const devices of elements(root, 'devices')) {
     for (const disk of elements(devices, 'disk')) {

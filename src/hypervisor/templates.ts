@@ -7,7 +7,7 @@ import { domainDisks, parseDomainXml, readTemplateMeta, templateXml, type Templa
 import { resolveVm } from './domains.js';
 import type { HostContext } from './host-context.js';
 import { diskChains } from './chains.js';
-import { assertReadable, hostReferences, type HostReferences } from './references.js';
+import { assertReadable, hostReferences, referencesTo, type HostReferences } from './references.js';
 import { isVolumeMissing, okStdout, throwFirstError } from './multi.js';
 import { parseDomBlkList, parseDomState, parseVolList, parseVolumeXml } from './parse.js';
 import { ensurePools } from './pools.js';
@@ -241,7 +241,7 @@ export async function createTemplate(
   // something uses them (a hand-made domain), or it cannot be told
   const leftovers = plan.map((p) => p.dst).filter((f) => existing.has(f));
   if (leftovers.length) {
-    const refs = await hostReferences(h, ctx);
+    const refs = await referencesTo(h, leftovers, ctx);
     const used = leftovers.filter((f) => refs.users.has(f));
     if (used.length) {
       const by = [...new Set(used.flatMap((f) => refs.users.get(f)!.map((u) => u.name)))].sort();
@@ -333,12 +333,6 @@ function usersOf(refs: HostReferences, t: StoredTemplate): string[] {
 }
 
 /**
- * Refused with `template-in-use` while any domain's real disk chain (live, persistent or in a
- * snapshot) uses one of its disks, and with `chain-unreadable` while any domain's chain cannot
- * be read (it might use them: fail closed). Removes only the files that carry this template's
- * name (`<name>--<target>.qcow2`, `<name>.xml`).
- */
-/**
  * A template a job pinned at request time: its creation time must be the one recorded then, or
  * the template under the name was made anew since → `target-changed` (nothing is done).
  */
@@ -349,12 +343,22 @@ export function assertTemplatePin(h: HostContext, name: string, createdAt: strin
   });
 }
 
+/**
+ * Refused with `template-in-use` while any domain's real disk chain (live, persistent or in a
+ * snapshot) uses one of its disks, and with `chain-unreadable` while the chain of a domain that
+ * might use them cannot be read (fail closed). Which domains are read: with the inventory's
+ * port (`ctx.referrers`), the candidates it names after a fresh diff; without it, all. Removes
+ * only the files that carry this template's name (`<name>--<target>.qcow2`, `<name>.xml`).
+ */
 export async function deleteTemplate(h: HostContext, name: string, ctx: OpContext = {}, pin?: TemplatePin): Promise<void> {
   assertName(name, 'template');
   await ensurePools(h, ctx);
   const t = await loadTemplate(h, name, ctx);
   assertTemplatePin(h, name, t.meta.createdAt, pin);
-  const refs = await hostReferences(h, ctx);
+  // who uses its disks: with the inventory, the candidates it names after a fresh diff (every
+  // domain whose known chains hold a template disk, and every one it could not read), each
+  // re-read on disk here; without it, every domain of the host
+  const refs = await referencesTo(h, t.disks.map((d) => d.file), ctx);
   const users = usersOf(refs, t);
   if (users.length) {
     throw new KvmopsError('template-in-use', `template ${name} is used by ${users.join(', ')}: delete those VMs first`, {

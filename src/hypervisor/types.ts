@@ -199,7 +199,22 @@ export interface Progress {
 export interface OpContext {
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /**
+   * Where the inventory runs (a job in the worker): the domains that might reference these
+   * files, from a fresh diff (src/inventory). A destructive step then re-reads only those
+   * domains instead of every domain of the host, and still verifies them on disk. Absent (unit
+   * tests, direct callers), or answering null: the host is read whole, as before — safety first.
+   */
+  referrers?: Referrers;
 }
+
+/**
+ * The candidates that may reference any of `files`: every domain whose known chains (live or
+ * persistent definition, snapshots) contain one, every domain whose references the inventory
+ * could not read or has not read since it changed, and every domain it does not keep (libguestfs
+ * appliances). Null: no fresh answer (the caller reads the whole host).
+ */
+export type Referrers = (files: readonly string[], ctx: { signal?: AbortSignal }) => Promise<{ domains: Array<{ uuid: string; name: string }> } | null>;
 
 export interface CreateTemplateRequest extends VmTarget {
   name: string;
@@ -271,6 +286,8 @@ export interface HostListing {
   vms: ListedVm[];
   /** Names of the templates present. */
   templates: string[];
+  /** Domains listed that are not VMs (libguestfs appliances): not kept, but they may use files. */
+  others?: Array<{ uuid: string; name: string }>;
 }
 
 /** A VM disk as the inventory keeps it. */
@@ -305,6 +322,13 @@ export interface InventoryVm {
   blocks?: string;
   disks: InventoryDisk[];
   snapshots: InventorySnapshot[];
+  /**
+   * Every file any chain of the domain references — its disks' chains, its persistent
+   * definition's (when it runs with another), each snapshot's recorded disks and overlays: what
+   * a destructive step looks up to find the domains that might use a file. Absent (an older
+   * writer): the disks' chains and the snapshots' files stand in.
+   */
+  uses?: string[];
 }
 
 /** A template as the inventory keeps it (no dependents: the inventory counts them from its VM disks). */

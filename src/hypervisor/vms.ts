@@ -7,7 +7,7 @@ import type { DomainUuid } from './domain-uuid.js';
 import { parseDomainList, resolveVm } from './domains.js';
 import { diskChains } from './chains.js';
 import { domainNics, readAddresses } from './addresses.js';
-import { hostReferences } from './references.js';
+import { hostReferences, referencesTo } from './references.js';
 import { deleteVolumes, removableFiles } from './removal.js';
 import { okStdout } from './multi.js';
 import { ensurePools } from './pools.js';
@@ -148,8 +148,10 @@ export async function stopVm(h: HostContext, req: StopRequest, ctx: OpContext = 
  * left), so nothing is leaked; once the domain is gone the delete is complete.
  *
  * A file goes only under the ownership rule (removal.ts): made by kvmops for this VM (its uuid
- * in the name) and referenced by no other domain's chain; while any domain's chain — its own
- * included — cannot be read, every file is kept (`unreadable` says why). Reported in `kept`: template disks, files
+ * in the name) and referenced by no other domain's chain; while its own chain or that of any
+ * domain that might reference its files cannot be read, every file is kept (`unreadable` says
+ * why). Which domains might: with the inventory (a job), the candidates it names after a fresh
+ * diff — O(its own disks), not the host; without it, every domain (references.ts). Reported in `kept`: template disks, files
  * outside the storage dir, old-named or hand-made files, and files something else uses.
  */
 export async function deleteVm(h: HostContext, target: string | VmTarget, ctx: OpContext = {}): Promise<DeleteVmResult> {
@@ -163,7 +165,11 @@ export async function deleteVm(h: HostContext, target: string | VmTarget, ctx: O
   const state = parseDomState(okStdout(stateR)).state;
   const xml = parseDomainXml(okStdout(xmlR));
   const own = await hostReferences(h, ctx, { only: ref });
-  const others = await hostReferences(h, ctx, { except: ref.uuid });
+  // who else uses the files it might remove (made for it: the others are kept anyway): the
+  // candidates a fresh inventory names, read on disk (references.ts) — not its template's
+  // other children
+  const mine = [...own.users.keys()].filter((f) => h.storage.ownerOf(f) === ref.uuid);
+  const others = await referencesTo(h, mine, ctx, { except: ref.uuid });
   // Its own unreadable chain counts too: what its files back onto, and so which of them are
   // its own, is unknown — every file is kept (README, "Unreadable chains").
   const all = { users: others.users, unreadable: [...own.unreadable, ...others.unreadable] };

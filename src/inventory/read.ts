@@ -65,6 +65,22 @@ interface SnapshotRow {
   files: string;
 }
 
+/**
+ * A destructive step's candidates (`referrers`): each part one indexed read — the files by
+ * migration 008's key (host, file), the unreadable disks by 006's partial index, the stale VMs by
+ * (host, stale, read_at) — so the cost follows the matches, not the host's size. Spelled out
+ * (NOT INDEXED: the key itself; INDEXED BY; CROSS JOIN: the matches drive the join) because the
+ * planner, with no statistics, otherwise walks every VM of the host (test/inventory/referrers.test.ts).
+ */
+export const REFERRERS_SQL = `
+SELECT v.uuid, v.name FROM inventory_vm_files f NOT INDEXED CROSS JOIN inventory_vms v ON v.host = f.host AND v.uuid = f.vm_uuid
+WHERE f.host = @host AND f.file IN (SELECT value FROM json_each(@files))
+UNION
+SELECT v.uuid, v.name FROM inventory_vm_disks d INDEXED BY inventory_vm_disks_unreadable CROSS JOIN inventory_vms v ON v.host = d.host AND v.uuid = d.vm_uuid
+WHERE d.host = @host AND d.unreadable IS NOT NULL
+UNION
+SELECT uuid, name FROM inventory_vms INDEXED BY inventory_vms_read WHERE host = @host AND stale = 1`;
+
 const toVm = (r: VmRow): KnownVm => ({ uuid: r.uuid, name: r.name, state: r.state as VmState, readAt: r.read_at, stale: r.stale === 1, blocks: r.blocks });
 
 export class InventoryReads {
@@ -83,6 +99,7 @@ export class InventoryReads {
   readonly #allVms;
   readonly #dependents;
   readonly #seenOldest;
+  readonly #referrers;
 
   constructor(db: Database) {
     this.#templates = db.prepare<{ host: string }, TemplateRow>(`
@@ -123,9 +140,21 @@ ORDER BY name LIMIT @limit`);
     this.#seenOldest = db.prepare<{ host: string }, { name: string }>(
       'SELECT name FROM inventory_templates WHERE host = @host ORDER BY seen_at, name LIMIT 1',
     );
+    this.#referrers = db.prepare<{ host: string; files: string }, { uuid: string; name: string }>(REFERRERS_SQL);
     this.#dependents = db.prepare<{ host: string; template: string }, { name: string }>(`
 SELECT DISTINCT v.name FROM inventory_vm_disks d JOIN inventory_vms v ON v.host = d.host AND v.uuid = d.vm_uuid
 WHERE d.host = @host AND d.template = @template ORDER BY v.name`);
+  }
+
+  /**
+   * The domains that might use any of `files` (absolute paths, as the chains name them): those
+   * whose chains reference one (migration 008's file index), those with a chain or definition
+   * the inventory could not read (they might use anything), and those marked stale (changed
+   * since they were read). The candidates a destructive step re-reads on disk; fresh only after
+   * a reconcile that started after the step asked (src/inventory/referrers.ts).
+   */
+  referrers(host: string, files: readonly string[]): Array<{ uuid: string; name: string }> {
+    return this.#referrers.all({ host, files: JSON.stringify(files) }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.uuid < b.uuid ? -1 : 1));
   }
 
   /** `/template list`: every template of the host with its dependents counted. */

@@ -91,7 +91,9 @@ export class Reconciler {
   #abort = new AbortController();
   #stopped = true;
   /** Per host: the pass running or asked for (one pass per host at a time). */
-  readonly #passes = new Map<string, { started: boolean; done: Promise<ReconcileStats> }>();
+  readonly #passes = new Map<string, { started: boolean; rotate: boolean; done: Promise<ReconcileStats> }>();
+  /** Per host: the domains the last listing showed that are not VMs (not kept as rows). */
+  readonly #others = new Map<string, Array<{ uuid: string; name: string }>>();
 
   /** Per host: domain names events asked to read whole, and in how many more passes (2: the next and a settling one). */
   readonly #hinted = new Map<string, Map<string, number>>();
@@ -182,6 +184,15 @@ export class Reconciler {
     return p && { ...p };
   }
 
+  /**
+   * The domains the last pass over `host` listed that are not VMs (libguestfs appliances): the
+   * inventory keeps no rows for them, yet they may hold a disk open — a destructive step reads
+   * them too (referrers.ts).
+   */
+  others(host: string): Array<{ uuid: string; name: string }> {
+    return [...(this.#others.get(host) ?? [])];
+  }
+
   /** Starts passes: the first at once (in the background), then every `everyMs` after each one ends. */
   start(): void {
     if (!this.#stopped) return;
@@ -232,7 +243,7 @@ export class Reconciler {
     const out: ReconcileStats[] = [];
     for (const host of this.#opts.hypervisor.hostNames()) {
       try {
-        out.push(await this.refresh(host));
+        out.push(await this.refresh(host, { rotate: true }));
       } catch (e) {
         if (this.#abort.signal.aborted) break;
         this.#opts.logger.warn({ host, err: isKvmopsError(e) ? e.message : e }, 'inventory: reconcile of a host failed; next pass tries again');
@@ -247,14 +258,22 @@ export class Reconciler {
    * asked. Passes over one host never overlap: a refresh asked while one runs waits for its end
    * and then runs; callers that ask while a pass is waiting to start share that pass (ten viewers
    * → one pass). A first import under way is waited for (it reads the host whole).
+   *
+   * `rotate: false` (a destructive step's candidates): the pass skips re-reading the oldest
+   * unchanged rows and the template seen longest ago, which the timer's passes do — what the caller needs is the diff, and its
+   * cost should not include 25 other domains. A shared pass rotates when any caller asked.
    */
-  refresh(hostName: string): Promise<ReconcileStats> {
+  refresh(hostName: string, opts: { rotate?: boolean } = {}): Promise<ReconcileStats> {
+    const rotate = opts.rotate ?? true;
     const last = this.#passes.get(hostName);
-    if (last && !last.started) return last.done;
-    const entry = { started: false, done: undefined as unknown as Promise<ReconcileStats> };
+    if (last && !last.started) {
+      last.rotate ||= rotate;
+      return last.done;
+    }
+    const entry = { started: false, rotate, done: undefined as unknown as Promise<ReconcileStats> };
     entry.done = (last ? last.done.then(noop, noop) : Promise.resolve()).then(() => {
       entry.started = true;
-      return this.#pass(hostName);
+      return this.#pass(hostName, entry.rotate);
     });
     this.#passes.set(hostName, entry);
     entry.done
@@ -270,7 +289,7 @@ export class Reconciler {
     return this.refresh(hostName);
   }
 
-  async #pass(hostName: string): Promise<ReconcileStats> {
+  async #pass(hostName: string, rotating: boolean): Promise<ReconcileStats> {
     const { store, now } = this.#opts;
     const host = this.#opts.hypervisor.host(hostName);
     const signal = this.#abort.signal;
@@ -281,7 +300,7 @@ export class Reconciler {
     this.#hinted.delete(hostName);
     let stats: ReconcileStats;
     try {
-      stats = await this.#passWith(hostName, host, signal, started, importing, new Set(hinted.keys()));
+      stats = await this.#passWith(hostName, host, signal, started, importing, new Set(hinted.keys()), rotating);
     } catch (e) {
       this.#addHints(hostName, hinted); // not read after all: the next pass reads them
       throw e;
@@ -301,10 +320,12 @@ export class Reconciler {
     started: number,
     importing: boolean,
     hinted: ReadonlySet<string>,
+    rotating: boolean,
   ): Promise<ReconcileStats> {
     const { store, now, logger, batch, rotate } = this.#opts;
 
-    const { vms: listed, templates: templateNames } = await host.inventory.listing({ signal });
+    const { vms: listed, templates: templateNames, others = [] } = await host.inventory.listing({ signal });
+    this.#others.set(hostName, others);
     const at = started;
     const known = new Map(store.reads.vms(hostName).map((v) => [v.uuid, v]));
     const listedUuids = new Set(listed.map((l) => l.uuid));
@@ -319,7 +340,7 @@ export class Reconciler {
       const blocksChanged = l.blocks !== undefined && k?.blocks !== l.blocks;
       (!k || k.stale || k.name !== l.name || k.state !== l.state || blocksChanged || hinted.has(l.name) ? changed : unchanged).push(l);
     }
-    const rotated = unchanged.sort((a, b) => known.get(a.uuid)!.readAt - known.get(b.uuid)!.readAt).slice(0, importing ? 0 : rotate);
+    const rotated = unchanged.sort((a, b) => known.get(a.uuid)!.readAt - known.get(b.uuid)!.readAt).slice(0, importing || !rotating ? 0 : rotate);
     const toRead = [...changed, ...rotated];
 
     const progress: ImportProgress = { done: 0, total: toRead.length };
@@ -346,7 +367,7 @@ export class Reconciler {
         progress.done += slice.length;
         if (importing) logger.info({ host: hostName, done: progress.done, total: progress.total }, `inventory: importing ${hostName}: ${fmt(progress.done)} / ${fmt(progress.total)} domains`);
       }
-      const t = await this.#templates(hostName, templateNames, at, signal);
+      const t = await this.#templates(hostName, templateNames, at, signal, rotating);
       store.markReconciled(hostName, now(), true);
       const stats: ReconcileStats = {
         host: hostName,
@@ -366,15 +387,15 @@ export class Reconciler {
     }
   }
 
-  async #templates(hostName: string, names: readonly string[], at: number, signal: AbortSignal): Promise<{ read: number; gone: number }> {
+  async #templates(hostName: string, names: readonly string[], at: number, signal: AbortSignal, rotating: boolean): Promise<{ read: number; gone: number }> {
     const { store } = this.#opts;
     const host = this.#opts.hypervisor.host(hostName);
     const present = new Set(names);
     const known = store.reads.templates(hostName);
     const knownNames = new Set(known.map((t) => t.name));
     const gone = known.filter((t) => !present.has(t.name)).map((t): InventoryChange => ({ type: 'template-gone', host: hostName, name: t.name }));
-    // new ones, and the one seen longest ago (made anew under its name by hand, say)
-    const oldest = store.reads.templateSeenOldest(hostName);
+    // new ones, and (rotating) the one seen longest ago (made anew under its name by hand, say)
+    const oldest = rotating ? store.reads.templateSeenOldest(hostName) : undefined;
     const toRead = [...names.filter((n) => !knownNames.has(n)), ...(oldest && present.has(oldest) ? [oldest] : [])];
     const templates = await host.inventory.readTemplates(toRead, { signal });
     store.write([...gone, ...templates.map((template): InventoryChange => ({ type: 'template', host: hostName, template }))], at);

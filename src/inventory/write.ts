@@ -1,5 +1,6 @@
 import { immediate } from '../jobs/context.js';
 import type { Database } from '../jobs/db.js';
+import type { InventoryVm } from '../hypervisor/types.js';
 import type { InventoryChange } from '../kinds/kind.js';
 
 /**
@@ -24,6 +25,8 @@ export function inventoryWriter(db: Database): InventoryWrite {
   const upsertVm = db.prepare(UPSERT_VM);
   const clearDisks = db.prepare('DELETE FROM inventory_vm_disks WHERE host = ? AND vm_uuid = ?');
   const clearSnapshots = db.prepare('DELETE FROM inventory_snapshots WHERE host = ? AND vm_uuid = ?');
+  const clearFiles = db.prepare('DELETE FROM inventory_vm_files WHERE host = ? AND vm_uuid = ?');
+  const insertFile = db.prepare('INSERT OR IGNORE INTO inventory_vm_files (host, file, vm_uuid) VALUES (?, ?, ?)');
   const insertDisk = db.prepare(`
 INSERT INTO inventory_vm_disks (host, vm_uuid, target, file, format, chain, template, unreadable)
 VALUES (@host, @uuid, @target, @file, @format, @chain, @template, @unreadable)`);
@@ -50,6 +53,8 @@ WHERE inventory_templates.seen_at <= excluded.seen_at`);
           if (upsertVm.run({ host: c.host, uuid: vm.uuid, name: vm.name, state: vm.state, at, blocks: vm.blocks ?? null }).changes === 0) break; // newer row kept
           clearDisks.run(c.host, vm.uuid);
           clearSnapshots.run(c.host, vm.uuid);
+          clearFiles.run(c.host, vm.uuid);
+          for (const f of usesOf(vm)) insertFile.run(c.host, f, vm.uuid);
           for (const d of vm.disks) {
             insertDisk.run({
               host: c.host,
@@ -72,6 +77,7 @@ WHERE inventory_templates.seen_at <= excluded.seen_at`);
           if (vmOlder.get(c.host, c.uuid, at)) {
             clearDisks.run(c.host, c.uuid);
             clearSnapshots.run(c.host, c.uuid);
+            clearFiles.run(c.host, c.uuid);
             deleteVm.run(c.host, c.uuid, at);
           }
           break;
@@ -101,4 +107,15 @@ WHERE inventory_templates.seen_at <= excluded.seen_at`);
       }
     }
   });
+}
+
+/** The files the VM's chains reference (`uses`); for a record without it, its disks' chains and its snapshots' files. */
+function usesOf(vm: InventoryVm): Set<string> {
+  const out = new Set<string>(vm.uses ?? []);
+  for (const d of vm.disks) {
+    if (d.file) out.add(d.file);
+    for (const f of d.chain) out.add(f);
+  }
+  for (const s of vm.snapshots) for (const f of s.files) out.add(f);
+  return out;
 }

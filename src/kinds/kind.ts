@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { JobResource } from '../domain/resources.js';
-import type { HostDriver, InventoryTemplate, InventoryVm, Progress, VmState } from '../hypervisor/types.js';
+import type { HostDriver, InventoryTemplate, InventoryVm, OpContext, Progress, Referrers, VmState } from '../hypervisor/types.js';
 
 /**
  * One change a job made to what kvmops knows of a host (src/inventory keeps it). A kind says
@@ -51,6 +51,12 @@ export interface ExecutorContext {
    * registry (./index.ts) reports their `inventory` after execute or recover returned.
    */
   reportInventory(...changes: InventoryChange[]): void;
+  /**
+   * The inventory's answer to "which domains might use these files?", after a fresh diff of
+   * this job's host (the worker wires it; absent in tests and the bench). Passed on to the host
+   * by `opOf`, so a destructive step re-reads only those candidates, not the whole host.
+   */
+  referrers?: Referrers;
 }
 
 /** A result as read back from SQLite: JSON of unknown shape (an older version may have written it). */
@@ -102,4 +108,4 @@ export const onHost = (p: { host: string }): string => `on ${p.host}`;
 export const str = (v: unknown): string => (typeof v === 'string' ? v : String(v ?? '?'));
 
 /** The host-call options every executor passes on. */
-export const opOf = (ctx: ExecutorContext) => ({ signal: ctx.signal, onProgress: ctx.progress });
+export const opOf = (ctx: ExecutorContext): OpContext => ({ signal: ctx.signal, onProgress: ctx.progress, ...(ctx.referrers ? { referrers: ctx.referrers } : {}) });

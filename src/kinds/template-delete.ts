@@ -21,8 +21,9 @@ export const templateDelete = defineKind({
   pinned: (p) => [`template ${p.name} (made ${p.createdAt})`],
   summary: (r) => `deleted${r.alreadyGone ? ' (already gone)' : ''}${r.notTouched ? '; a template made anew under the name was not touched' : ''}`,
   // Gone: the earlier attempt deleted it (or it went before a restore brought this job back).
+  // That one template is read (not the list, whose dependents would read every domain).
   recover: async (p, ctx) =>
-    (await ctx.host.listTemplates(opOf(ctx))).some((t) => t.name === p.name) ? undefined : { deleted: { template: p.name }, alreadyGone: true },
+    (await ctx.host.inventory.readTemplates([p.name], opOf(ctx))).length > 0 ? undefined : { deleted: { template: p.name }, alreadyGone: true },
   execute: async (p, ctx) => {
     ctx.progress({ step: 'deleting template' });
     try {

@@ -39,6 +39,12 @@ export interface WorkerOptions {
    * transaction. Absent (tests, the bench): the changes are dropped.
    */
   inventory?: (changes: readonly InventoryChange[], at: number) => void;
+  /**
+   * The inventory's candidates for "which domains might use these files on this host?" after a
+   * fresh diff (src/app.ts wires the reconciler and the inventory). Given to executors as
+   * `ExecutorContext.referrers`. Absent: destructive steps read the whole host.
+   */
+  referrers?: (host: string, files: readonly string[], ctx: { signal?: AbortSignal }) => Promise<{ domains: Array<{ uuid: string; name: string }> } | null>;
   /** Called right before an executor runs; `latencyMs` = now − max(createdAt, runAt). */
   onExecutorStart?: (job: Job, latencyMs: number) => void;
 }
@@ -112,6 +118,7 @@ export class Worker {
   private readonly log: Logger;
   private readonly onExecutorStart: WorkerOptions['onExecutorStart'];
   private readonly inventory: WorkerOptions['inventory'];
+  private readonly referrers: WorkerOptions['referrers'];
 
   /** Keyed by lease (`jobId/token`): after a reap this worker may claim a job again while the old run unwinds. */
   private readonly running = new Map<string, RunningJob>();
@@ -144,6 +151,7 @@ export class Worker {
     this.log = opts.logger ?? stderrLogger;
     this.onExecutorStart = opts.onExecutorStart;
     this.inventory = opts.inventory;
+    this.referrers = opts.referrers;
     if (this.concurrency < 1 || this.hostConcurrency < 1) throw new KvmopsError('invalid-input', 'concurrency must be ≥ 1');
   }
 
@@ -391,6 +399,7 @@ export class Worker {
         recovered: job.recovered || job.attempts > 1,
         job: { id: job.id, requestId: job.requestId, attempt: job.attempts },
         reportInventory: (...changes) => void inventory.push(...changes),
+        ...(this.referrers ? { referrers: (files, o) => this.referrers!(payload.host, files, o) } : {}),
       };
       r.controller.signal.throwIfAborted();
       const latencyMs = Date.now() - Math.max(job.createdAt, job.runAt);

@@ -9,7 +9,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -256,3 +256,13 @@ export function domState(name: string): string {
 
 /** `assert.rejects(p, hasCode('vm-running'))`: the error is a KvmopsError with that code. */
 export const hasCode = (c: string) => (e: unknown) => isKvmopsError(e) && e.code === c;
+
+/** Overwrites a qcow2 file's header: probing would now call it raw, with no backing file; its chain can't be read as qcow2. */
+export function corruptHeader(file: string): void {
+  const fd = openSync(file, 'r+');
+  try {
+    writeSync(fd, Buffer.alloc(4096, 0xee), 0, 4096, 0);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -7,12 +7,13 @@
  * it would rightly keep files it expects removed. `npm test` runs it by itself.
  */
 import assert from 'node:assert/strict';
-import { existsSync, openSync, writeSync, closeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
 import type { TemplateInfo } from '../../src/hypervisor/types.js';
 import {
   chainOf,
+  corruptHeader,
   diskOf,
   domainExists,
   hasCode,
@@ -28,16 +29,6 @@ import {
 
 const skip = skipUnlessLibvirt();
 
-/** Overwrites the qcow2 header (probing would now call the file raw, with no backing file). */
-function corrupt(file: string): void {
-  const fd = openSync(file, 'r+');
-  try {
-    writeSync(fd, Buffer.alloc(4096, 0xee), 0, 4096, 0);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 describe('unreadable chains (real libvirt)', skip, () => {
   let env: LibvirtTestEnv;
   let host: LibvirtHost;
@@ -49,7 +40,7 @@ describe('unreadable chains (real libvirt)', skip, () => {
     host = new LibvirtHost({ name: 'local', uri: 'qemu:///system' }, { storageDir: env.storageDir });
     tpl = await patternTemplate(env, host, 0x5a);
     broken = await thinVm(host, tpl.name, env.vmName('broken'));
-    corrupt(diskOf(broken));
+    corruptHeader(diskOf(broken));
   });
   after(() => env?.cleanup());
 
@@ -121,7 +112,7 @@ describe('a VM’s own unreadable chain (real libvirt)', skip, () => {
     const vm = await thinVm(host, tpl.name, env.vmName('selfhdr'));
     const disk = diskOf(vm);
     assert.equal(env.storage.ownerOf(disk), uuidsByName().get(vm), 'a file kvmops made for it: removable if readable');
-    corrupt(disk);
+    corruptHeader(disk);
     const r = await host.deleteVm(vm);
     assert.equal(domainExists(vm), false, 'the VM itself is deleted');
     assert.deepEqual(r.removed, []);
@@ -139,7 +130,7 @@ describe('a VM’s own unreadable chain (real libvirt)', skip, () => {
     const uuid = uuidsByName().get(vm);
     assert.equal(env.storage.ownerOf(base), uuid);
     assert.equal(env.storage.ownerOf(overlay), uuid);
-    corrupt(base);
+    corruptHeader(base);
     const r = await host.deleteVm(vm);
     assert.equal(domainExists(vm), false);
     assert.deepEqual(r.removed, []);

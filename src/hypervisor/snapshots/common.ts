@@ -5,7 +5,7 @@ import type { HostContext } from '../host-context.js';
 import { withTempDir } from '../tempdir.js';
 import type { OpContext } from '../types.js';
 import { virshArgs } from '../virsh-args.js';
-import { hostReferences } from '../references.js';
+import { referencesTo } from '../references.js';
 import { chainFiles, isOwnFile, removeOrphans, usage } from './files.js';
 import { load, type VmState } from './state.js';
 
@@ -61,15 +61,23 @@ export async function chainsOf(files: Array<string | null>, signal?: AbortSignal
 
 /**
  * After a change: read the real state again and remove the candidate files kvmops made for
- * this VM that neither it, nor any of its snapshots, nor any other domain uses anymore. Fails
+ * this VM that neither it, nor any of its snapshots, nor any other domain uses anymore (with the
+ * inventory's port, the other domains read are the candidates it names). Fails
  * closed: with any chain unreadable, every file is kept. The change itself is done, so this
  * never fails the operation for an unknown: it keeps instead.
  */
-export async function collectOrphans(h: HostContext, vm: Pick<VmState, 'vm' | 'uuid'>, candidates: string[], signal?: AbortSignal): Promise<string[]> {
+export async function collectOrphans(
+  h: HostContext,
+  vm: Pick<VmState, 'vm' | 'uuid'>,
+  candidates: string[],
+  ctx: Pick<OpContext, 'signal' | 'referrers'> = {},
+): Promise<string[]> {
+  const { signal } = ctx;
   const own = candidates.filter((c) => isOwnFile(h, vm.uuid, c));
   if (!h.local || own.length === 0) return [];
   const l = await load(h, { uuid: vm.uuid, name: vm.vm }, signal);
   const u = await usage(l.disks, l.snapshots, signal);
-  const others = await hostReferences(h, { signal }, { except: vm.uuid });
+  // who else uses them: the candidates a fresh inventory names (all domains without it)
+  const others = await referencesTo(h, own, ctx, { except: vm.uuid });
   return removeOrphans(h, vm.uuid, own, u, others);
 }

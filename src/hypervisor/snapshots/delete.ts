@@ -7,7 +7,7 @@ import type { OpContext, SnapshotRef } from '../types.js';
 import { assertName, vmTarget } from '../validate.js';
 import { chainsOf, collectOrphans, defineDomain } from './common.js';
 import { repointDisks } from './domain-disks.js';
-import { hostReferences, type HostReferences } from '../references.js';
+import { referencesTo, type HostReferences } from '../references.js';
 import { assertKnown, assertLocal, chainFiles, formatOf, isOwnFile, usage } from './files.js';
 import type { ParsedSnapshot } from './snapshot-xml.js';
 import { qemuImgArgs } from '../qemu-img-args.js';
@@ -77,7 +77,7 @@ async function deleteInternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     }
   }
   await h.virsh.run(virshArgs.snapshotDelete(l.uuid, snap.name, { metadataOnly: true }), { signal });
-  await collectOrphans(h, l, await chainsOf(files, signal), signal);
+  await collectOrphans(h, l, await chainsOf(files, signal), ctx);
 }
 
 async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
@@ -98,9 +98,11 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
   );
   assertKnown(others, l.vm);
   // other domains' chains: a base or overlay one of them uses is never merged away
+  // (read once, for every top and base a merge could touch: the inventory's candidates — or
+  // without it the whole host — read on disk, references.ts)
   let elsewhere: HostReferences | undefined;
   const usedElsewhere = async (files: string[]) => {
-    elsewhere ??= await hostReferences(h, { signal }, { except: l.uuid });
+    elsewhere ??= await referencesTo(h, mergeFiles(l, snap).filter((f) => isOwnFile(h, l.uuid, f)), ctx, { except: l.uuid });
     return elsewhere.unreadable.length > 0 || files.some((f) => elsewhere!.users.has(f));
   };
   const candidates: string[] = [];
@@ -139,5 +141,18 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
   if (changes.size > 0) await defineDomain(h, repointDisks(l.domainXml, changes), signal);
   ctx.onProgress?.({ step: `deleting snapshot ${snap.name} of ${l.vm}` });
   await h.virsh.run(virshArgs.snapshotDelete(l.uuid, snap.name, { metadataOnly: true }), { signal });
-  await collectOrphans(h, l, candidates, signal);
+  await collectOrphans(h, l, candidates, ctx);
+}
+
+/** Every file a merge for this external snapshot could touch: each disk's base and the VM's top file on it (a merge needs both to be its own). */
+function mergeFiles(l: Loaded, snap: ParsedSnapshot): string[] {
+  const out = new Set<string>();
+  for (const d of snap.disks) {
+    if (d.mode !== 'external' || !d.overlay) continue;
+    const base = snap.domainDisks.find((x) => x.target === d.target)?.file;
+    const top = l.disks.find((x) => x.target === d.target)?.file;
+    if (base) out.add(path.resolve(base));
+    if (top) out.add(path.resolve(top));
+  }
+  return [...out].sort();
 }

@@ -67,7 +67,7 @@ export async function revertSnapshot(h: HostContext, req: RevertRequest, ctx: Op
   const entry = { id: requestId ?? '', snapshot: name };
   const left = pending.then || pending.files.length ? pending : undefined;
   if (record && requestId !== undefined) await writeRevertRecord(h, ref.uuid, record, { ...entry, ...(left ? { pending: left } : {}) });
-  if (left) await finish(h, ref, record, entry, left, { onProgress: ctx.onProgress });
+  if (left) await finish(h, ref, record, entry, left, { onProgress: ctx.onProgress, referrers: ctx.referrers });
   return { alreadyApplied: false };
 }
 
@@ -85,7 +85,7 @@ async function finish(
   ctx: OpContext,
 ): Promise<void> {
   const vm = { vm: ref.name, uuid: ref.uuid };
-  await collectOrphans(h, vm, pending.files);
+  await collectOrphans(h, vm, pending.files, { referrers: ctx.referrers });
   if (pending.then) await bringUp(h, vm, pending.then, ctx);
   if (record) await writeRevertRecord(h, ref.uuid, record, entry);
 }
