@@ -24,6 +24,11 @@ export interface LibvirtHostOptions {
   local?: boolean;
   sysprep?: SysprepOptions;
   deploy?: DeployOptions;
+  /**
+   * The team's OpenSSH public keys (KVMOPS_SSH_KEYS_FILE, read at start-up): put into every VM
+   * this host deploys, beside the requester's.
+   */
+  teamSshKeys?: readonly string[];
   /** `ping` limit. */
   pingTimeoutMs?: number;
 }
@@ -91,7 +96,7 @@ export class LibvirtHost implements HostDriver {
   }
 
   deploy(req: DeployRequest, ctx?: OpContext): Promise<DeployResult> {
-    return deploy(this.ctx, req, ctx, this.opts.deploy);
+    return deploy(this.ctx, req, ctx, { ...this.opts.deploy, ...(this.opts.teamSshKeys ? { teamSshKeys: this.opts.teamSshKeys } : {}) });
   }
 
   listSnapshots(vm: string, ctx?: OpContext): Promise<SnapshotInfo[]> {

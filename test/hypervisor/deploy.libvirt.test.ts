@@ -16,7 +16,9 @@ import {
   domainXml,
   domState,
   hasPattern,
+  isoFiles,
   makeTestEnv,
+  seedOf,
   skipUnlessLibvirt,
   virsh,
   writePattern,
@@ -86,7 +88,16 @@ describe('templates and deploy (real libvirt)', skip, () => {
       assert.equal(chain[0]!['backing-filename'], tplFile);
       assert.deepEqual(disk.chain.map((c) => c.file), [disk.file, tplFile]);
       assert.ok(hasPattern(disk.file, 0x5a, '0', '1M'));
+      // its own cloud-init seed: a read-only CD-ROM named for its uuid, instance-id = uuid, hostname = name
+      const seed = seedOf(vm);
+      assert.equal(env.storage.ownerOf(seed), info.uuid);
+      assert.ok(env.storage.isSeedFile(seed));
+      assert.match(domainXml(vm), /<disk type='file' device='cdrom'>[\s\S]*?<readonly\/>[\s\S]*?<\/disk>/);
+      const docs = isoFiles(seed, ['meta-data', 'user-data']);
+      assert.deepEqual(JSON.parse(docs['meta-data']!), { 'instance-id': info.uuid, 'local-hostname': vm.toLowerCase() });
+      assert.match(docs['user-data']!, /^#cloud-config\n/);
     }
+    assert.equal(vmsFiles().filter((f) => f.endsWith('.iso')).length, 3, 'one seed per VM');
     // a write to one VM changes neither the template nor its siblings
     const first = diskOf(thin[0]!);
     writePattern(first, 0x77, '0', '1M');
@@ -118,7 +129,9 @@ describe('templates and deploy (real libvirt)', skip, () => {
     assert.ok(allocatedBytes(file) <= 1.1 * allocatedBytes(tpl.disks[0]!.file));
     assert.equal(progress.at(-1), 1);
     assert.equal((await host.vmInfo(r.vms[0]!)).deployedFrom?.mode, 'clone');
-    assert.deepEqual(await host.deleteVm(r.vms[0]!), { removed: [file], kept: [] });
+    const seed = seedOf(r.vms[0]!);
+    assert.deepEqual(await host.deleteVm(r.vms[0]!), { removed: [file, seed].sort(), kept: [] });
+    assert.equal(existsSync(seed), false, 'the seed goes with its VM');
   });
 
   it('refuses taken names before touching anything', async () => {
@@ -146,8 +159,9 @@ describe('templates and deploy (real libvirt)', skip, () => {
     assert.deepEqual((await host.listTemplates()).find((t) => t.name === tpl.name)?.dependents, thin);
     for (const vm of thin) {
       const disk = diskOf(vm);
+      const seed = seedOf(vm);
       const r = await host.deleteVm(vm);
-      assert.deepEqual(r.removed, [disk]);
+      assert.deepEqual(r.removed, [disk, seed].sort());
       assert.deepEqual(r.kept, [tpl.disks[0]!.file]);
       assert.equal(domainExists(vm), false);
     }
@@ -163,8 +177,11 @@ describe('templates and deploy (real libvirt)', skip, () => {
     const uuidA = uuidOf(domainXml(a));
     const uuidC = uuidOf(domainXml(c));
     const diskA = diskOf(a);
+    const seedA = seedOf(a);
     const diskC = diskOf(c);
-    // crash simulations: b lost its disk (domain without disk), c lost its domain (disk without domain)
+    const seedC = seedOf(c);
+    // crash simulations: b lost its disk (domain without disk), c lost its domain (disk and seed
+    // without domain); after the retry a is whole with its first seed, b and c have one seed each
     virsh('vol-delete', diskOf(b));
     virsh('undefine', c);
     const again = await host.deploy(req);
@@ -173,11 +190,14 @@ describe('templates and deploy (real libvirt)', skip, () => {
     assert.equal(diskOf(a), diskA);
     assert.equal(uuidOf(domainXml(c)), uuidC, 'the same request gives c the same uuid again');
     assert.equal(existsSync(diskC), false, 'the disk c’s lost domain left is removed');
+    assert.equal(existsSync(seedC), false, 'and its seed');
+    assert.equal(seedOf(a), seedA, 'a keeps its seed');
     for (const vm of [a, b, c]) {
       assert.equal(chainOf(diskOf(vm))[1]!.filename, tpl.disks[0]!.file);
       assert.ok(domainExists(vm));
     }
-    assert.equal(vmsFiles().length, 3);
+    assert.equal(vmsFiles().length, 6, 'a disk and a seed per VM, no second seed, no orphan');
+    for (const vm of [a, b, c]) assert.equal(env.storage.ownerOf(seedOf(vm)), uuidOf(domainXml(vm)));
     // another request (or none) with the same names is refused
     await assert.rejects(host.deploy({ ...req, requestId: 'job-18' }), code('name-taken'));
     await assert.rejects(host.deploy({ ...req, requestId: undefined }), code('name-taken'));

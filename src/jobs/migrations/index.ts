@@ -8,6 +8,7 @@ import { smallEvents } from './004_small_events.js';
 import { hotIndexes } from './005_hot_indexes.js';
 import { inventory } from './006_inventory.js';
 import { auditIndexes } from './007_audit_indexes.js';
+import { sshKeys } from './008_ssh_keys.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -31,6 +32,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'hot indexes and job counts', sql: hotIndexes },
   { version: 6, name: 'inventory', sql: inventory },
   { version: 7, name: 'audit indexes', sql: auditIndexes },
+  { version: 8, name: 'ssh keys', sql: sshKeys },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
