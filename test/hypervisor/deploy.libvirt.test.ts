@@ -25,6 +25,7 @@ import {
   type LibvirtTestEnv,
   hasCode,
 } from '../helpers/libvirt.js';
+import { newEd25519Line } from '../helpers/ssh-keys.js';
 
 const skip = skipUnlessLibvirt();
 const code = hasCode;
@@ -214,6 +215,24 @@ describe('templates and deploy (real libvirt)', skip, () => {
     await assert.rejects(p, code('aborted'));
     assert.deepEqual(vmsFiles(), []);
     for (const n of ['01', '02', '03', '04']) assert.equal(domainExists(env.vmName(`ab-${n}`)), false);
+  });
+
+  it('the seed: hostname from the name (lower case, _ → -), the request’s keys then the team’s, each once; a bad key refused before anything is made', async () => {
+    const mine = newEd25519Line('alice@laptop');
+    const team = newEd25519Line('ops@team');
+    const teamHost = new LibvirtHost({ name: 'local', uri: 'qemu:///system' }, { storageDir: env.storageDir, teamSshKeys: [team, mine] });
+    const name = env.vmName('Key_A');
+    const r = await teamHost.deploy({ template: tpl.name, name, count: 1, mode: 'thin', start: false, sshKeys: [mine] });
+    const docs = isoFiles(seedOf(r.vms[0]!), ['meta-data', 'user-data']);
+    const userData = JSON.parse(docs['user-data']!.replace(/^#cloud-config\n/, '')) as { hostname: string; ssh_authorized_keys: string[] };
+    assert.equal(userData.hostname, name.toLowerCase().replace(/_/g, '-'));
+    assert.equal(JSON.parse(docs['meta-data']!)['local-hostname'], userData.hostname);
+    assert.deepEqual(userData.ssh_authorized_keys, [mine, team]);
+    await host.deleteVm(r.vms[0]!);
+    const before = vmsFiles();
+    await assert.rejects(host.deploy({ template: tpl.name, name: env.vmName('badkey'), count: 1, mode: 'thin', start: false, sshKeys: ['ssh-rsa AAAA'] }), code('invalid-input'));
+    assert.deepEqual(vmsFiles(), before);
+    assert.equal(domainExists(env.vmName('badkey')), false);
   });
 
   it('start: deployed VMs run', async () => {

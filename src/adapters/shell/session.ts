@@ -22,6 +22,7 @@ const HELP = [
   '  /snapshot create vm:web-01 name:before kind:external description:"pre-upgrade"',
   '  /snapshot revert vm:web-01 name:before               /job list mine:true',
   '  /audit user:@alice command:"snapshot revert" since:7d',
+  '  /key add key:"ssh-ed25519 AAAA… you@laptop" name:laptop    /key list    /key remove name:laptop',
   'react ID ✅|❌   react to a bot message (approve / reject a request)',
   'as NAME [role,role…]   type as another user (roles: viewer, operator, admin, approver)',
   'whoami · help · quit        Tab completes commands, options and names.',
