@@ -17,9 +17,9 @@ export function rowToKey(r: KeyRow): StoredSshKey {
 }
 
 /** A person's keys in name order (index `ssh_keys_user_name`): `/key list`, and what a deploy captures. */
-const LIST = `SELECT * FROM ssh_keys WHERE user_id = ? ORDER BY name`;
+export const LIST_KEYS_SQL = `SELECT * FROM ssh_keys WHERE user_id = ? ORDER BY name`;
 
 export function listKeysOp(db: Database): (userId: string) => StoredSshKey[] {
-  const list = db.prepare<[string], KeyRow>(LIST);
+  const list = db.prepare<[string], KeyRow>(LIST_KEYS_SQL);
   return (userId) => list.all(userId).map(rowToKey);
 }
