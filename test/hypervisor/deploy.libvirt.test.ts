@@ -235,6 +235,29 @@ describe('templates and deploy (real libvirt)', skip, () => {
     assert.equal(domainExists(env.vmName('badkey')), false);
   });
 
+  it('a seeded VM: snapshots leave its seed alone; a template made from it gives the next VM one CD-ROM with its own seed', async () => {
+    const r = await host.deploy({ template: tpl.name, name: env.vmName('snap'), count: 1, mode: 'thin', start: true });
+    const vm = r.vms[0]!;
+    const seed = seedOf(vm);
+    await host.createSnapshot({ vm, name: 'i1', kind: 'internal' });
+    await host.createSnapshot({ vm, name: 'e1', kind: 'external' });
+    await host.stopVm({ vm, force: true });
+    await host.createSnapshot({ vm, name: 'e2', kind: 'external' });
+    await host.revertSnapshot({ vm, name: 'e1' });
+    await host.deleteSnapshot({ vm, name: 'e2' });
+    assert.equal(seedOf(vm), seed);
+    await host.stopVm({ vm, force: true });
+    const gen2 = await host.createTemplate({ vm, name: `${env.prefix}gen2`, seal: false });
+    const r2 = await host.deploy({ template: gen2.name, name: env.vmName('gen2'), count: 1, mode: 'thin', start: false });
+    const xml = domainXml(r2.vms[0]!);
+    assert.equal([...xml.matchAll(/device='cdrom'/g)].length, 1, xml);
+    assert.equal(env.storage.ownerOf(seedOf(r2.vms[0]!)), uuidOf(xml));
+    for (const v of [vm, r2.vms[0]!]) await host.deleteVm(v);
+    await host.deleteTemplate(gen2.name);
+    assert.equal(existsSync(seed), false);
+    assert.deepEqual(vmsFiles(), []);
+  });
+
   it('start: deployed VMs run', async () => {
     const r = await host.deploy({ template: tpl.name, name: env.vmName('run'), count: 2, mode: 'thin', start: true });
     for (const vm of r.vms) assert.equal((await host.vmInfo(vm)).state, 'running');
