@@ -36,7 +36,8 @@ import { virshArgs, type VirshArgs } from './virsh-args.js';
  *
  * Identity first: each VM's uuid is chosen before anything is made, and its disks are named
  * `vms/<uuid>.<target>.<random>.qcow2` (storage.ts), so no file of a new VM can be another
- * object's, whatever the names.
+ * object's, whatever the names. With a `requestId` the uuid is derived from (storage dir,
+ * request, VM name): every attempt of one request gives a VM the same uuid.
  *
  * Each VM also gets its own cloud-init NoCloud seed (seed.ts), `vms/<uuid>.seed.<random>.iso`,
  * attached as a read-only CD-ROM: instance-id = its uuid, hostname from its name, the request's
@@ -44,12 +45,12 @@ import { virshArgs, type VirshArgs } from './virsh-args.js';
  * pool through libvirt (`vol-create-as` + `vol-upload`, so a remote host works alike) before
  * any domain is defined: a defined VM always has its whole seed. Its name is its ownership
  * record, like a disk's: the VM's delete and a failed deploy's clean-up remove it. A guest
- * without cloud-init never reads the CD-ROM; the seed is harmless there. With a `requestId` the uuid is derived from (storage dir,
- * request, VM name): every attempt of one request gives a VM the same uuid.
+ * without cloud-init never reads the CD-ROM; the seed is harmless there. A VM kept on recovery
+ * counts as whole only with its seed in place.
  *
  * Fixed costs are paid once per batch, not once per VM: one virsh process reads the state
- * (domains, VM volumes, the template's XML), one makes every overlay (remote) and defines
- * every domain.
+ * (domains, VM volumes, the template's XML), one creates and uploads every seed, one makes
+ * every overlay (remote) and defines every domain.
  *
  * Crash recovery (the worker may call again for the same request): a domain of a target name is
  *   - ours and whole  (metadata: same request, template and mode; each template disk's target
@@ -317,6 +318,7 @@ function uuidFor(h: HostContext, domains: readonly DomainRef[], name: string, re
  * uploaded, all in one virsh process. Each seed path is in `made` before its volume can exist.
  */
 async function makeSeeds(h: HostContext, plans: readonly VmPlan[], sshKeys: readonly string[], dir: string, made: string[], ctx: OpContext): Promise<void> {
+  if (plans.length === 0) return;
   ctx.onProgress?.({ step: `writing ${plans.length} cloud-init seed${plans.length === 1 ? '' : 's'}` });
   const cmds: VirshArgs[] = [];
   await eachLimited(plans, 4, async (p) => {
