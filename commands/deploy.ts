@@ -30,11 +30,13 @@ export default defineCommand({
         start: boolean('Start the VMs once made (default false)').default(false),
         host: hostOption,
       }),
-      handle: enqueues('deploy', async (services, p) => {
+      handle: enqueues('deploy', async (services, p, user) => {
         assertVmNames(deployNames(p.name, p.count));
         const t = await requireTemplate(services, p.host, p.template);
         await requireFree((fresh) => services.catalog.vms(p.host, { fresh }), deployNames(p.name, p.count), 'VM', `on ${p.host}`);
-        return { templateCreatedAt: t.createdAt };
+        // The requester's keys as they are now: what the VMs get even if the job runs later.
+        const keys = (await services.keys.list(user.id)).map((k) => k.line);
+        return { templateCreatedAt: t.createdAt, ...(keys.length ? { sshKeys: keys } : {}) };
       }),
     }),
   ],

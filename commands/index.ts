@@ -3,6 +3,7 @@ import type { CommandModule } from '../src/chat/command.js';
 import audit from './audit.js';
 import deploy from './deploy.js';
 import job from './job.js';
+import key from './key.js';
 import snapshot from './snapshot.js';
 import template from './template.js';
 import vm from './vm.js';
@@ -15,7 +16,7 @@ import vm from './vm.js';
  * Explicit imports rather than a directory scan: the set of commands is part of the contract,
  * and a stray file must not become a command.
  */
-export const COMMAND_MODULES: readonly CommandModule[] = [deploy, template, snapshot, vm, job, audit];
+export const COMMAND_MODULES: readonly CommandModule[] = [deploy, template, snapshot, vm, job, key, audit];
 
 export function loadCommands(modules: readonly CommandModule[] = COMMAND_MODULES): CommandModule[] {
   return checkCommandModules(modules);

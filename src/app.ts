@@ -4,6 +4,8 @@ import type { ChatCore } from './chat/adapter-port.js';
 import { CommandRouter } from './chat/router.js';
 import { createServices, type Services } from './chat/services.js';
 import { RolePolicy } from './chat/roles.js';
+import type { TeamKeys } from './config/team-keys.js';
+import { KvmopsError } from './domain/errors.js';
 import { createHypervisor } from './hypervisor/index.js';
 import type { Hypervisor } from './hypervisor/types.js';
 import { openJobStore, type SqliteJobStore } from './jobs/store.js';
@@ -81,6 +83,11 @@ export interface CoreOptions {
   guildId?: string | null;
   /** Test clock. */
   now?: () => number;
+  /**
+   * KVMOPS_SSH_KEYS_FILE as read at start-up (`readTeamKeys`, asynchronous: this function is
+   * not). Required when the variable is set; its problems are logged here.
+   */
+  teamKeys?: TeamKeys;
 }
 
 export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
@@ -90,7 +97,12 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
     onListenerError: (err, job) => logger.error({ err, jobId: job.id }, 'job change listener failed'),
     ...(opts.now ? { now: opts.now } : {}),
   });
-  const hypervisor = createHypervisor({ hosts: env.KVMOPS_HOSTS, storageDir: env.KVMOPS_STORAGE_DIR, addressWaitMs: env.KVMOPS_ADDRESS_WAIT });
+  if (env.KVMOPS_SSH_KEYS_FILE !== undefined && opts.teamKeys === undefined) {
+    throw new KvmopsError('internal', 'KVMOPS_SSH_KEYS_FILE is set: read it (readTeamKeys) before createCore');
+  }
+  for (const problem of opts.teamKeys?.problems ?? []) logger.warn({ problem }, `KVMOPS_SSH_KEYS_FILE: ${problem}`);
+  const teamSshKeys = opts.teamKeys?.keys ?? [];
+  const hypervisor = createHypervisor({ hosts: env.KVMOPS_HOSTS, storageDir: env.KVMOPS_STORAGE_DIR, addressWaitMs: env.KVMOPS_ADDRESS_WAIT, ...(teamSshKeys.length ? { teamSshKeys } : {}) });
   const inventory = new InventoryStore(store.db);
   const reconciler = new Reconciler({ hypervisor, store: inventory, everyMs: env.KVMOPS_RECONCILE, logger, events: true });
   const services = createServices({

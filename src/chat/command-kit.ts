@@ -147,8 +147,12 @@ export async function requireFree(
 
 // ---- enqueue and reply ----------------------------------------------------------------------
 
-/** Payload fields that are pinned identities, not options: the check finds them on the host. */
-type PinKey = 'vmUuid' | 'snapshot' | 'createdAt' | 'templateCreatedAt';
+/**
+ * Payload fields that are pinned at request time, not options: identities the check finds on
+ * the host, and the requester's SSH keys a deploy captures (so an approval or a restored backup
+ * acts on what was asked).
+ */
+type PinKey = 'vmUuid' | 'snapshot' | 'createdAt' | 'templateCreatedAt' | 'sshKeys';
 type Pins<K extends JobKind> = Pick<JobPayload<K>, PinKey & keyof JobPayload<K>>;
 
 /** A job-making subcommand's options: its payload's fields but the pins, with `host` optional (docs/commands.md). */
@@ -162,10 +166,13 @@ export type JobOptions<K extends JobKind> = Omit<JobPayload<K>, 'host' | PinKey>
  * whose options do not give its payload does not compile; the store's schema refuses a payload
  * that lacks a pin its kind requires.
  */
-export function enqueues<K extends JobKind>(kind: K, check: (services: Services, options: JobOptions<K> & { host: string }) => Promise<Pins<K>>) {
+export function enqueues<K extends JobKind>(
+  kind: K,
+  check: (services: Services, options: JobOptions<K> & { host: string }, user: HandlerContext<JobOptions<K>>['user']) => Promise<Pins<K>>,
+) {
   return async (ctx: HandlerContext<JobOptions<K>>): Promise<Reply> => {
     const options = { ...ctx.options, host: resolveHost(ctx.services, ctx.options.host) };
-    const pins = await check(ctx.services, options);
+    const pins = await check(ctx.services, options, ctx.user);
     // The spread is the payload: for a generic K the compiler cannot see it, the signature says it.
     return enqueueAndReply(ctx, kind, { ...options, ...pins } as unknown as JobPayload<K>);
   };

@@ -9,7 +9,9 @@ import type {
   EnqueueRequest,
   Job,
   JobFilter,
+  StoredSshKey,
 } from '../jobs/types.js';
+import type { SshPublicKey } from '../domain/ssh-keys.js';
 import { retryWhileBusy } from '../jobs/retry.js';
 import type { Logger } from '../domain/logger.js';
 import { Catalog, invalidateOnJobEnd } from './catalog.js';
@@ -60,6 +62,15 @@ export interface AuditPort {
   record(entry: AuditEntry): MaybePromise<unknown>;
   /** `/audit`: the matching rows newest first, and how many match (bounded). */
   query(filter: AuditFilter): MaybePromise<AuditPage>;
+}
+
+/** People's SSH public keys (`/key`; the store's `keys`). */
+export interface KeysPort {
+  /** Throws `key-exists`, `name-taken`, `invalid-input` (too many keys). */
+  add(userId: string, key: SshPublicKey, name?: string): MaybePromise<StoredSshKey>;
+  list(userId: string): MaybePromise<StoredSshKey[]>;
+  /** Throws `key-not-found`. */
+  remove(userId: string, name: string): MaybePromise<StoredSshKey>;
 }
 
 /** The hypervisor port (in its own file: the catalog uses it too, and services uses the catalog). */
@@ -119,6 +130,7 @@ export interface Services {
   jobs: JobsPort;
   approvals: ApprovalsPort;
   audit: AuditPort;
+  keys: KeysPort;
   hypervisor: HypervisorReader;
   catalog: Catalog;
   /** What kvmops knows of its hosts (absent where no inventory runs: some tests). */
@@ -152,6 +164,7 @@ export function createServices(deps: {
   store: JobsPort & {
     approvals: ApprovalsPort;
     audit: AuditPort;
+    keys: KeysPort;
     onChange?: (listener: (job: Job) => void) => () => void;
   };
   hypervisor: HypervisorReader;
@@ -190,6 +203,11 @@ export function createServices(deps: {
       attachMessage: (jobId, message) => durably(() => approvals.attachMessage(jobId, message)),
     },
     audit: { record: (entry) => durably(() => audit.record(entry)), query: (filter) => audit.query(filter) },
+    keys: {
+      add: (userId, key, name) => durably(() => store.keys.add(userId, key, name)),
+      list: (userId) => store.keys.list(userId),
+      remove: (userId, name) => durably(() => store.keys.remove(userId, name)),
+    },
     hypervisor: deps.hypervisor,
     catalog,
     ...(deps.inventory ? { inventory: deps.inventory } : {}),

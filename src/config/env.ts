@@ -116,6 +116,11 @@ export const envSchema = z.object({
     emptyAsUnset,
     z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').default('/var/lib/kvmops'),
   ),
+  /**
+   * Team SSH public keys (authorized_keys lines) put into every deployed VM's cloud-init seed,
+   * beside the requester's `/key` keys. Read once at start-up (team-keys.ts); unset = none.
+   */
+  KVMOPS_SSH_KEYS_FILE: opt(z.string()),
   /** Per-user flood guard on commands that change things. */
   KVMOPS_RATE_LIMIT: z.preprocess(emptyAsUnset, rateLimit.default('30/1m')),
   /** Per-user flood guard of its own on reads (lists read the host fresh), same syntax. */

@@ -15,7 +15,11 @@ export const ERROR_CODES = [
   'template-not-found',
   'snapshot-not-found',
   'job-not-found',
+  /** `/key remove`: the person has no key of that name. */
+  'key-not-found',
   'name-taken',
+  /** `/key add`: the person already stored this key (same key data, whatever its comment or name). */
+  'key-exists',
   'vm-running',
   'vm-not-running',
   'vm-is-template',

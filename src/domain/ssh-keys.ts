@@ -111,3 +111,27 @@ export function parseSshPublicKey(text: string): SshPublicKey {
 function isAcceptedType(t: string): t is SshKeyType {
   return t === 'ssh-ed25519' || t === 'ssh-rsa' || Object.hasOwn(ECDSA_CURVES, t);
 }
+
+// --- names of stored keys (`/key add … name`) ------------------------------------------------
+
+/** A key's name: 1–63 of `A-Z a-z 0-9 . _ @ -`, starting with a letter or digit (`alice@laptop` fits). */
+export const SSH_KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/;
+
+/** The most keys one person may store: every deploy they ask for carries them all in its payload. */
+export const MAX_KEYS_PER_PERSON = 20;
+
+/** Why `name` is not a key name, or null when it is. */
+export function sshKeyNameProblem(name: string): string | null {
+  if (SSH_KEY_NAME.test(name)) return null;
+  return 'must be 1–63 characters of A-Z a-z 0-9 . _ @ -, starting with a letter or digit';
+}
+
+/**
+ * Names to try, in order, for a key added without one: its comment when that is a valid name
+ * (`alice@laptop`), else its type (`ed25519`, `ecdsa`, `rsa`); then those with `-2`, `-3` ….
+ */
+export function defaultKeyNames(key: SshPublicKey): string[] {
+  const short = key.type === 'ssh-ed25519' ? 'ed25519' : key.type === 'ssh-rsa' ? 'rsa' : 'ecdsa';
+  const base = SSH_KEY_NAME.test(key.comment) && key.comment.length <= 59 ? key.comment : short;
+  return [base, ...Array.from({ length: MAX_KEYS_PER_PERSON }, (_, i) => `${base}-${i + 2}`)];
+}

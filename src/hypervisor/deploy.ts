@@ -1,10 +1,11 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
 import { MAX_DEPLOY_COUNT, deployNames } from '../domain/names.js';
+import { parseSshPublicKey } from '../domain/ssh-keys.js';
 import { copySparseLocal, volCreateFrom } from './disk-copy.js';
 import { derivedDomainUuid, newDomainUuid, type DomainUuid } from './domain-uuid.js';
-import { interfaceCount, newMac, readVmMeta, vmXml } from './domain-xml.js';
+import { cdromFiles, interfaceCount, newMac, readVmMeta, vmXml } from './domain-xml.js';
 import { listDomains, parseDomainList, type DomainRef } from './domains.js';
 import { eachLimited } from './each-limited.js';
 import type { HostContext } from './host-context.js';
@@ -15,7 +16,8 @@ import { ensurePools } from './pools.js';
 import { qemuImg } from './qemu-img.js';
 import { referencesTo } from './references.js';
 import { deleteVolumes } from './removal.js';
-import { freshVmFile } from './storage.js';
+import { writeSeedIso } from './seed.js';
+import { freshSeedFile, freshVmFile } from './storage.js';
 import { withTempDir } from './tempdir.js';
 import { assertTemplatePin, storedTemplateFromXml, templateXmlVolume, type StoredTemplate } from './templates.js';
 import type { DeployRequest, DeployResult, InventoryVm, OpContext } from './types.js';
@@ -37,9 +39,18 @@ import { virshArgs, type VirshArgs } from './virsh-args.js';
  * object's, whatever the names. With a `requestId` the uuid is derived from (storage dir,
  * request, VM name): every attempt of one request gives a VM the same uuid.
  *
+ * Each VM also gets its own cloud-init NoCloud seed (seed.ts), `vms/<uuid>.seed.<random>.iso`,
+ * attached as a read-only CD-ROM: instance-id = its uuid, hostname from its name, the request's
+ * SSH keys plus the host's team keys. Made on this machine with xorriso, then put in the vms
+ * pool through libvirt (`vol-create-as` + `vol-upload`, so a remote host works alike) before
+ * any domain is defined: a defined VM always has its whole seed. Its name is its ownership
+ * record, like a disk's: the VM's delete and a failed deploy's clean-up remove it. A guest
+ * without cloud-init never reads the CD-ROM; the seed is harmless there. A VM kept on recovery
+ * counts as whole only with its seed in place.
+ *
  * Fixed costs are paid once per batch, not once per VM: one virsh process reads the state
- * (domains, VM volumes, the template's XML), one makes every overlay (remote) and defines
- * every domain.
+ * (domains, VM volumes, the template's XML), one creates and uploads every seed, one makes
+ * every overlay (remote) and defines every domain.
  *
  * Crash recovery (the worker may call again for the same request): a domain of a target name is
  *   - ours and whole  (metadata: same request, template and mode; each template disk's target
@@ -58,13 +69,34 @@ export interface DeployOptions {
   cloneCopier?: 'auto' | 'libvirt';
   /** How a local host makes thin overlays: `auto` (= qemu-img create, 4 at a time) or `libvirt` (vol-create-as). Remote hosts always use libvirt. */
   overlayCreator?: 'auto' | 'libvirt';
+  /** The team's SSH keys (KVMOPS_SSH_KEYS_FILE): in every VM's seed, beside the request's. */
+  teamSshKeys?: readonly string[];
 }
 
 interface VmPlan {
   vm: string;
   uuid: DomainUuid;
   disks: { target: string; src: string; capacity: number; dst: string }[];
+  /** Its cloud-init seed ISO in the vms pool. */
+  seed: string;
   xml: string;
+}
+
+/**
+ * The keys a VM's seed carries: the request's, then the team's, each checked again (defence in
+ * depth: a stored payload or a keys file passes here too) and written in canonical form; one
+ * key given twice (same blob, whatever the comment) appears once.
+ */
+export function seedKeys(...lists: ReadonlyArray<readonly string[] | undefined>): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const k of lists.flatMap((l) => l ?? [])) {
+    const key = parseSshPublicKey(k);
+    if (seen.has(key.fingerprint)) continue;
+    seen.add(key.fingerprint);
+    out.push(key.line);
+  }
+  return out;
 }
 
 function validate(req: DeployRequest): { template: string; names: string[]; requestId: string | undefined } {
@@ -81,6 +113,7 @@ function validate(req: DeployRequest): { template: string; names: string[]; requ
 
 export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext = {}, opts: DeployOptions = {}): Promise<DeployResult> {
   const { template, names, requestId } = validate(req);
+  const sshKeys = seedKeys(req.sshKeys, opts.teamSshKeys);
   await ensurePools(h, ctx);
   const state = await readState(h, template, ctx);
   const t = state.template;
@@ -112,10 +145,12 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
       capacity: d.capacity,
       dst: h.storage.assertInside(await freshVmFile(h.storage, uuid, d.target, { taken, local: h.local })),
     })));
+    const seed = h.storage.assertInside(await freshSeedFile(h.storage, uuid, { taken, local: h.local }));
     return {
       vm,
       uuid,
       disks,
+      seed,
       xml: vmXml({
         templateXml: t.xml,
         name: vm,
@@ -123,6 +158,7 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
         macs: Array.from({ length: nIf }, () => newMac(macs)),
         diskPaths: new Map(disks.map((d) => [d.target, d.dst])),
         meta: { template, mode: req.mode, ...(requestId ? { request: requestId } : {}) },
+        seedIso: seed,
       }),
     };
   }));
@@ -131,6 +167,7 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
   const made: string[] = [];
   try {
     await withTempDir(async (dir) => {
+      await makeSeeds(h, plans, sshKeys, dir, made, ctx);
       const defines: VirshArgs[] = [];
       for (const p of plans) {
         const file = path.join(dir, `${p.uuid}.xml`);
@@ -249,10 +286,11 @@ async function existingVms(
       taken.push(v.name);
       continue;
     }
-    const whole = state.template.disks.every((d) => {
-      const disk = v.disks.find((x) => x.target === d.target);
-      return disk !== undefined && state.vmVolumes.has(disk.file) && h.storage.ownerOf(disk.file) === v.uuid;
-    });
+    const whole =
+      state.template.disks.every((d) => {
+        const disk = v.disks.find((x) => x.target === d.target);
+        return disk !== undefined && state.vmVolumes.has(disk.file) && h.storage.ownerOf(disk.file) === v.uuid;
+      }) && cdromFiles(v.xml).some((f) => h.storage.isSeedFile(f) && h.storage.ownerOf(f) === v.uuid && state.vmVolumes.has(f));
     (whole ? complete : half).push(v);
   }
   if (taken.length) {
@@ -273,6 +311,25 @@ function uuidFor(h: HostContext, domains: readonly DomainRef[], name: string, re
   const u = derivedDomainUuid(h.storage.root, requestId, name);
   const holder = domains.find((d) => d.uuid === u);
   return holder === undefined || holder.name === name ? u : newDomainUuid();
+}
+
+/**
+ * Every plan's seed ISO: written here (xorriso, into `dir`), then created in the vms pool and
+ * uploaded, all in one virsh process. Each seed path is in `made` before its volume can exist.
+ */
+async function makeSeeds(h: HostContext, plans: readonly VmPlan[], sshKeys: readonly string[], dir: string, made: string[], ctx: OpContext): Promise<void> {
+  if (plans.length === 0) return;
+  ctx.onProgress?.({ step: `writing ${plans.length} cloud-init seed${plans.length === 1 ? '' : 's'}` });
+  const cmds: VirshArgs[] = [];
+  await eachLimited(plans, 4, async (p) => {
+    const iso = path.join(dir, `${p.uuid}.iso`);
+    await writeSeedIso(iso, { instanceId: p.uuid, vmName: p.vm, sshKeys }, { signal: ctx.signal });
+    const vol = path.posix.basename(p.seed);
+    cmds.push(virshArgs.volCreateAs(h.storage.vmsPool, vol, (await stat(iso)).size, 'raw'), virshArgs.volUpload(h.storage.vmsPool, vol, iso));
+  });
+  ctx.signal?.throwIfAborted();
+  made.push(...plans.map((p) => p.seed));
+  throwFirstError(await h.virsh.multi(cmds, { timeoutMs: 120_000, signal: ctx.signal }));
 }
 
 async function copyClones(h: HostContext, plans: VmPlan[], made: string[], ctx: OpContext, opts: DeployOptions): Promise<void> {

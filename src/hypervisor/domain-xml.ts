@@ -253,6 +253,8 @@ export interface VmXmlInput {
   macs: string[];
   diskPaths: ReadonlyMap<string, string>;
   meta: VmMeta;
+  /** The VM's cloud-init seed ISO, attached as a read-only CD-ROM (`attachSeed`). */
+  seedIso?: string;
 }
 
 /** Number of `<interface>` elements: how many MACs a VM made from this XML needs. */
@@ -271,8 +273,49 @@ export function vmXml(input: VmXmlInput): string {
   if (ifaces.length !== input.macs.length) throw new KvmopsError('internal', 'one MAC per interface');
   ifaces.forEach((iface, i) => iface.children.unshift({ name: 'mac', attrs: { address: input.macs[i]! }, children: [] }));
   repointDisks(root, input.diskPaths);
+  if (input.seedIso !== undefined) attachSeed(root, input.seedIso);
   setVmMeta(root, input.meta);
   return serializeXml(root) + '\n';
+}
+
+/**
+ * Puts `iso` in a read-only CD-ROM drive: the first empty one (a template made from a deployed
+ * VM keeps its seed drive, emptied: the next VM's seed goes there, so drives do not pile up over
+ * generations), else a new drive — SATA on q35 machines (which have no IDE), IDE otherwise, at
+ * the first target of that bus the domain does not use. Mutates `root`.
+ */
+export function attachSeed(root: XmlElement, iso: string): void {
+  let devices = find(root, 'devices');
+  if (!devices) {
+    devices = { name: 'devices', attrs: {}, children: [] };
+    root.children.push(devices);
+  }
+  const disks = elements(devices, 'disk');
+  let drive = disks.find((d) => d.attrs.device === 'cdrom' && !find(d, 'source'));
+  if (!drive) {
+    const q35 = /q35/.test(find(root, 'os/type')?.attrs.machine ?? '');
+    const bus = q35 ? 'sata' : 'ide';
+    const used = new Set(disks.map((d) => find(d, 'target')?.attrs.dev ?? ''));
+    // IDE: hdc first, the traditional CD-ROM place (secondary master)
+    const order = bus === 'ide' ? ['hdc', 'hdd', 'hda', 'hdb'] : [...'abcdefghijklmnopqrstuvwxyz'].map((c) => `sd${c}`);
+    const dev = order.find((t) => !used.has(t));
+    if (!dev) throw new KvmopsError('invalid-input', `no free ${bus} slot for the cloud-init seed CD-ROM`);
+    drive = { name: 'disk', attrs: { type: 'file', device: 'cdrom' }, children: [{ name: 'target', attrs: { dev, bus }, children: [] }] };
+    const lastDisk = disks[disks.length - 1];
+    devices.children.splice(lastDisk ? devices.children.indexOf(lastDisk) + 1 : 0, 0, drive);
+  }
+  drive.attrs.type = 'file';
+  removeChildren(drive, (c) => c.name === 'driver' || c.name === 'source' || c.name === 'readonly' || c.name === 'backingStore');
+  drive.children.unshift({ name: 'source', attrs: { file: iso }, children: [] });
+  drive.children.unshift({ name: 'driver', attrs: { name: 'qemu', type: 'raw' }, children: [] });
+  drive.children.push({ name: 'readonly', attrs: {}, children: [] });
+}
+
+/** The files in a domain's CD-ROM drives (a VM's seed among them). */
+export function cdromFiles(root: XmlElement): string[] {
+  return domainDisks(root)
+    .filter((d) => d.device === 'cdrom' && d.file !== null)
+    .map((d) => d.file!);
 }
 
 /** `52:54:00:xx:xx:xx` (QEMU's locally administered prefix), distinct from every MAC in `taken`. */

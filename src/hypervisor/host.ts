@@ -31,6 +31,11 @@ export interface LibvirtHostOptions {
   local?: boolean;
   sysprep?: SysprepOptions;
   deploy?: DeployOptions;
+  /**
+   * The team's OpenSSH public keys (KVMOPS_SSH_KEYS_FILE, read at start-up): put into every VM
+   * this host deploys, beside the requester's.
+   */
+  teamSshKeys?: readonly string[];
   /** `ping` limit. */
   pingTimeoutMs?: number;
   /** KVMOPS_ADDRESS_WAIT: how long a start waits for addresses. Default 3 minutes. */
@@ -116,7 +121,7 @@ export class LibvirtHost implements HostDriver {
   }
 
   deploy(req: DeployRequest, ctx?: OpContext): Promise<DeployResult> {
-    return deploy(this.ctx, req, ctx, this.opts.deploy);
+    return deploy(this.ctx, req, ctx, { ...this.opts.deploy, ...(this.opts.teamSshKeys ? { teamSshKeys: this.opts.teamSshKeys } : {}) });
   }
 
   listSnapshots(vm: string, ctx?: OpContext): Promise<SnapshotInfo[]> {

@@ -15,6 +15,7 @@ import { assertDiskTarget } from './validate.js';
  *       <template>.xml                    the template's domain XML
  *   STORAGE/vms/         libvirt dir pool `kvmops-<id>-vms`:
  *       <vm-uuid>.<target>.<12 hex>.qcow2 every disk, overlay or copy kvmops makes for a VM
+ *       <vm-uuid>.seed.<12 hex>.iso       its cloud-init NoCloud seed (seed.ts), a read-only CD-ROM
  *
  * `<id>` is a short hash of the storage dir, so two kvmops instances (or test runs) with
  * different storage dirs on one host never share pools.
@@ -94,6 +95,19 @@ export class StorageLayout {
   }
 
   /**
+   * A new path `vms/<owner>.seed.<random>.iso`: the VM's cloud-init seed. `seed` is no disk
+   * target's name clash: the `.iso` ending keeps seeds and disks apart.
+   */
+  newSeedFile(owner: DomainUuid): string {
+    return `${this.vmsDir}/${owner}.seed.${randomBytes(6).toString('hex')}.iso`;
+  }
+
+  /** True for a `newSeedFile` name (of any owner). */
+  isSeedFile(p: string): boolean {
+    return this.ownerOf(p) !== null && p.endsWith('.iso');
+  }
+
+  /**
    * The domain a file in `vms/` was made for, read from its name; null for any other file
    * (old `<vm>--<target>.qcow2` names, files made by hand, files elsewhere). This is kvmops'
    * record that it made the file for that domain: clean-ups remove only files of their owner.
@@ -110,8 +124,8 @@ export class StorageLayout {
 /** `<template>--<target>.qcow2` */
 const TEMPLATE_FILE = /^(.+)--([a-z][a-z0-9]*)\.qcow2$/;
 
-/** `<uuid>.<target>.<12 hex>.qcow2` */
-const VM_FILE = /^([0-9a-f-]{36})\.([a-z][a-z0-9]*)\.([0-9a-f]{12})\.qcow2$/;
+/** `<uuid>.<target>.<12 hex>.qcow2` (disks) or `<uuid>.seed.<12 hex>.iso` (seeds) */
+const VM_FILE = /^([0-9a-f-]{36})\.(?:[a-z][a-z0-9]*\.[0-9a-f]{12}\.qcow2|seed\.[0-9a-f]{12}\.iso)$/;
 
 /**
  * A `newVmFile` that is not taken: not on disk (local hosts; `qemu-img create` and `cp` would
@@ -123,8 +137,17 @@ export async function freshVmFile(
   target: string,
   opts: { taken?: Set<string>; local: boolean },
 ): Promise<string> {
+  return fresh(() => storage.newVmFile(owner, target), opts);
+}
+
+/** A `newSeedFile` that is not taken (as `freshVmFile`). */
+export async function freshSeedFile(storage: StorageLayout, owner: DomainUuid, opts: { taken?: Set<string>; local: boolean }): Promise<string> {
+  return fresh(() => storage.newSeedFile(owner), opts);
+}
+
+async function fresh(make: () => string, opts: { taken?: Set<string>; local: boolean }): Promise<string> {
   for (;;) {
-    const p = storage.newVmFile(owner, target);
+    const p = make();
     if (opts.taken?.has(p)) continue;
     // taken before the look at the disk: calls side by side never choose the same path
     opts.taken?.add(p);

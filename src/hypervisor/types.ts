@@ -174,6 +174,11 @@ export interface DeployRequest {
    * whole, redone when half-made) instead of refusing them as `name-taken`.
    */
   requestId?: string;
+  /**
+   * OpenSSH public keys (one line each, already validated) for every VM's cloud-init seed: the
+   * requester's `/key` keys as captured at request time. The host's team keys are added to them.
+   */
+  sshKeys?: readonly string[];
 }
 
 export interface DeployResult {

@@ -10,6 +10,9 @@ import { openDatabase, type Database } from './db.js';
 import { enqueueOp } from './enqueue.js';
 import { failOp } from './fail.js';
 import { heartbeatOp } from './heartbeat.js';
+import { addKeyOp } from './key-add.js';
+import { listKeysOp } from './key-list.js';
+import { removeKeyOp } from './key-remove.js';
 import { listOp } from './list.js';
 import { SqliteOutbox } from './outbox.js';
 import { progressOp } from './progress.js';
@@ -26,6 +29,7 @@ import type {
   JobStore,
   Lease,
   Requester,
+  SshKeys,
 } from './types.js';
 
 export interface StoreOptions extends ContextOptions {
@@ -42,6 +46,8 @@ export class SqliteJobStore implements JobStore {
   readonly approvals: SqliteApprovals;
   readonly outbox: SqliteOutbox;
   readonly audit: SqliteAudit;
+  /** People's SSH public keys (`/key`): add, list, remove. */
+  readonly keys: SshKeys;
 
   readonly #ctx: StoreContext;
   readonly #listeners = new Set<(job: Job) => void>();
@@ -79,6 +85,8 @@ export class SqliteJobStore implements JobStore {
     this.approvals = new SqliteApprovals(ctx, (job) => this.#changed(job));
     this.outbox = new SqliteOutbox(ctx);
     this.audit = new SqliteAudit(ctx);
+    const list = listKeysOp(db);
+    this.keys = { add: addKeyOp(ctx), list, remove: removeKeyOp(ctx) };
   }
 
   enqueue(req: EnqueueRequest): Job {

@@ -1,3 +1,4 @@
+import type { SshPublicKey } from '../domain/ssh-keys.js';
 import type { ErrorCode } from '../domain/errors.js';
 import type { JobKind } from '../kinds/index.js';
 import type { JobState } from '../domain/job-states.js';
@@ -301,4 +302,26 @@ export interface Audit {
   list(limit: number): AuditEntry[];
   /** The matching rows, newest first, and how many match (bounded: see AuditPage). */
   query(filter: AuditFilter): AuditPage;
+}
+
+/** A person's stored SSH public key (`/key`; migration 009). */
+export interface StoredSshKey {
+  name: string;
+  type: string;
+  bits: number;
+  /** `SHA256:…`, as `ssh-keygen -lf` prints it. */
+  fingerprint: string;
+  /** The canonical `TYPE BASE64 [comment]` line that goes into a VM's seed. */
+  line: string;
+  /** Epoch ms. */
+  createdAt: number;
+}
+
+/** People's SSH keys (key-add.ts, key-list.ts, key-remove.ts). Writes throw `db-busy` when the database is locked. */
+export interface SshKeys {
+  /** Throws `key-exists`, `name-taken`, `invalid-input` (too many). */
+  add(userId: string, key: SshPublicKey, name?: string): StoredSshKey;
+  list(userId: string): StoredSshKey[];
+  /** Throws `key-not-found`. */
+  remove(userId: string, name: string): StoredSshKey;
 }

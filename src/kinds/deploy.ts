@@ -2,8 +2,21 @@ import { z } from 'zod';
 import { deployNames, hostNameSchema, MAX_BATCH_BASE_LENGTH, MAX_DEPLOY_COUNT, templateNameSchema, vmNameSchema } from '../domain/names.js';
 import { holds, templateResource, vmResource } from '../domain/resources.js';
 import { vmsWithAddresses, waitAddresses } from './addresses.js';
+import { MAX_KEYS_PER_PERSON, parseSshPublicKey } from '../domain/ssh-keys.js';
 import { newVmChanges } from './inventory.js';
 import { defineKind, onHost, opOf, str } from './kind.js';
+
+/** Longer than any accepted key line (RSA 16384 bits ≈ 2,800 characters, with a comment of 200). */
+const SSH_KEY_LINE_MAX = 4096;
+
+function isSshKey(line: string): boolean {
+  try {
+    parseSshPublicKey(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const deployPayload = z
   .object({
@@ -15,6 +28,11 @@ export const deployPayload = z
     start: z.boolean(),
     /** The template's creation time when the deploy was asked for (pinned: a template made anew under the name → `target-changed`). */
     templateCreatedAt: z.string().min(1).max(64).optional(),
+    /**
+     * The requester's `/key` keys when the deploy was asked for (canonical lines): every VM's
+     * cloud-init seed gets them, plus the team keys of KVMOPS_SSH_KEYS_FILE (added by the host).
+     */
+    sshKeys: z.array(z.string().min(1).max(SSH_KEY_LINE_MAX).refine(isSshKey, 'not an accepted SSH public key')).min(1).max(MAX_KEYS_PER_PERSON).optional(),
   })
   .strict()
   .refine((p) => p.count === 1 || p.name.length <= MAX_BATCH_BASE_LENGTH, {
@@ -50,6 +68,7 @@ export const deploy = defineKind({
         mode: p.mode,
         start: p.start,
         requestId: ctx.job.requestId,
+        ...(p.sshKeys ? { sshKeys: p.sshKeys } : {}),
         ...(p.templateCreatedAt ? { templatePin: { createdAt: p.templateCreatedAt } } : {}),
       },
       opOf(ctx),

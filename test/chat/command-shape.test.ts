@@ -30,10 +30,10 @@ function rejects(m: CommandModule, pattern: RegExp) {
 }
 
 describe('the command loader', () => {
-  it('accepts the real commands: /deploy, /template, /snapshot, /vm, /job, /audit', () => {
+  it('accepts the real commands: /deploy, /template, /snapshot, /vm, /job, /key, /audit', () => {
     const loaded = loadCommands();
-    assert.deepEqual(loaded.map((m) => m.def.name), ['deploy', 'template', 'snapshot', 'vm', 'job', 'audit']);
-    assert.equal(COMMAND_MODULES.length, 6);
+    assert.deepEqual(loaded.map((m) => m.def.name), ['deploy', 'template', 'snapshot', 'vm', 'job', 'key', 'audit']);
+    assert.equal(COMMAND_MODULES.length, 7);
   });
 
   it('the real definitions match the contract', () => {
@@ -43,6 +43,8 @@ describe('the command loader', () => {
     assert.deepEqual(subs('snapshot'), ['create', 'list', 'revert', 'delete']);
     assert.deepEqual(subs('vm'), ['list', 'info', 'start', 'stop', 'delete']);
     assert.deepEqual(subs('job'), ['status', 'list', 'cancel']);
+    assert.deepEqual(subs('key'), ['add', 'list', 'remove']);
+    for (const s of byName.get('key')!.subcommands) assert.equal(s.role, 'viewer', `key ${s.name}`);
     const deploy = byName.get('deploy')!;
     assert.equal(deploy.flat, true);
     const opts = deploy.subcommands[0]!.options;

@@ -35,6 +35,8 @@ function probesFor(options: readonly OptionDef[]): RawOptions[] {
   return each;
 }
 
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBI1xIdZJyPZNs3Kc9cR1u2+pS6ZKYkz6ZRgMb9BecV6 alice@laptop';
+
 /** A run through the handlers, in order: accepted, approval, refused, read. */
 const SCRIPT: Array<[string, string | null, RawOptions]> = [
   ['deploy', null, { template: 'base', name: 'web-02' }],
@@ -73,6 +75,16 @@ const SCRIPT: Array<[string, string | null, RawOptions]> = [
   ['audit', null, { user: '@erin', command: 'job list', since: '1h' }],
   ['audit', null, { command: '/vm start', since: '7d' }],
   ['audit', null, { since: 'soon' }],
+  ['key', 'list', {}],
+  ['key', 'add', { key: KEY }],
+  ['key', 'add', { key: `${KEY.split(' ').slice(0, 2).join(' ')} other comment`, name: 'again' }],
+  ['key', 'add', { key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBI1', name: 'short' }],
+  ['key', 'add', { key: 'ssh-dss AAAAB3NzaC1kc3M=' }],
+  ['key', 'add', { key: KEY, name: 'bad name!' }],
+  ['key', 'list', {}],
+  ['key', 'remove', { name: 'nope' }],
+  ['key', 'remove', { name: 'alice@laptop' }],
+  ['key', 'list', {}],
 ];
 
 let w: World;

@@ -9,7 +9,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -175,6 +175,27 @@ export function diskOf(domain: string, target = 'vda'): string {
     if (new RegExp(`<target dev='${target}'`).test(m[0])) return /<source file='([^']+)'/.exec(m[0])![1]!;
   }
   throw new Error(`${domain} has no disk ${target}`);
+}
+
+/** The file in `domain`'s CD-ROM drive (its cloud-init seed, for a deployed VM); throws when it has none. */
+export function seedOf(domain: string): string {
+  const xml = virsh('dumpxml', '--inactive', domain);
+  for (const m of xml.matchAll(/<disk\b[^>]*device='cdrom'[\s\S]*?<\/disk>/g)) {
+    const src = /<source file='([^']+)'/.exec(m[0]);
+    if (src) return src[1]!;
+  }
+  throw new Error(`${domain} has no CD-ROM with a medium`);
+}
+
+/** The files of `dir`/… extracted from an ISO (xorriso), by name. */
+export function isoFiles(iso: string, names: readonly string[]): Record<string, string> {
+  const out = `${iso}.x-${randomBytes(3).toString('hex')}`;
+  try {
+    sh('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/', out]);
+    return Object.fromEntries(names.map((n) => [n, readFileSync(path.join(out, n), 'utf8')]));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 }
 
 /** `virsh list --all --uuid --name` as name → uuid (exact names; `domuuid NAME` may answer for an id). */

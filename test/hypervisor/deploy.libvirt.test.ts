@@ -16,13 +16,16 @@ import {
   domainXml,
   domState,
   hasPattern,
+  isoFiles,
   makeTestEnv,
+  seedOf,
   skipUnlessLibvirt,
   virsh,
   writePattern,
   type LibvirtTestEnv,
   hasCode,
 } from '../helpers/libvirt.js';
+import { newEd25519Line } from '../helpers/ssh-keys.js';
 
 const skip = skipUnlessLibvirt();
 const code = hasCode;
@@ -86,7 +89,16 @@ describe('templates and deploy (real libvirt)', skip, () => {
       assert.equal(chain[0]!['backing-filename'], tplFile);
       assert.deepEqual(disk.chain.map((c) => c.file), [disk.file, tplFile]);
       assert.ok(hasPattern(disk.file, 0x5a, '0', '1M'));
+      // its own cloud-init seed: a read-only CD-ROM named for its uuid, instance-id = uuid, hostname = name
+      const seed = seedOf(vm);
+      assert.equal(env.storage.ownerOf(seed), info.uuid);
+      assert.ok(env.storage.isSeedFile(seed));
+      assert.match(domainXml(vm), /<disk type='file' device='cdrom'>[\s\S]*?<readonly\/>[\s\S]*?<\/disk>/);
+      const docs = isoFiles(seed, ['meta-data', 'user-data']);
+      assert.deepEqual(JSON.parse(docs['meta-data']!), { 'instance-id': info.uuid, 'local-hostname': vm.toLowerCase() });
+      assert.match(docs['user-data']!, /^#cloud-config\n/);
     }
+    assert.equal(vmsFiles().filter((f) => f.endsWith('.iso')).length, 3, 'one seed per VM');
     // a write to one VM changes neither the template nor its siblings
     const first = diskOf(thin[0]!);
     writePattern(first, 0x77, '0', '1M');
@@ -118,7 +130,9 @@ describe('templates and deploy (real libvirt)', skip, () => {
     assert.ok(allocatedBytes(file) <= 1.1 * allocatedBytes(tpl.disks[0]!.file));
     assert.equal(progress.at(-1), 1);
     assert.equal((await host.vmInfo(r.vms[0]!)).deployedFrom?.mode, 'clone');
-    assert.deepEqual(await host.deleteVm(r.vms[0]!), { removed: [file], kept: [] });
+    const seed = seedOf(r.vms[0]!);
+    assert.deepEqual(await host.deleteVm(r.vms[0]!), { removed: [file, seed].sort(), kept: [] });
+    assert.equal(existsSync(seed), false, 'the seed goes with its VM');
   });
 
   it('refuses taken names before touching anything', async () => {
@@ -146,8 +160,9 @@ describe('templates and deploy (real libvirt)', skip, () => {
     assert.deepEqual((await host.listTemplates()).find((t) => t.name === tpl.name)?.dependents, thin);
     for (const vm of thin) {
       const disk = diskOf(vm);
+      const seed = seedOf(vm);
       const r = await host.deleteVm(vm);
-      assert.deepEqual(r.removed, [disk]);
+      assert.deepEqual(r.removed, [disk, seed].sort());
       assert.deepEqual(r.kept, [tpl.disks[0]!.file]);
       assert.equal(domainExists(vm), false);
     }
@@ -163,8 +178,11 @@ describe('templates and deploy (real libvirt)', skip, () => {
     const uuidA = uuidOf(domainXml(a));
     const uuidC = uuidOf(domainXml(c));
     const diskA = diskOf(a);
+    const seedA = seedOf(a);
     const diskC = diskOf(c);
-    // crash simulations: b lost its disk (domain without disk), c lost its domain (disk without domain)
+    const seedC = seedOf(c);
+    // crash simulations: b lost its disk (domain without disk), c lost its domain (disk and seed
+    // without domain); after the retry a is whole with its first seed, b and c have one seed each
     virsh('vol-delete', diskOf(b));
     virsh('undefine', c);
     const again = await host.deploy(req);
@@ -173,11 +191,14 @@ describe('templates and deploy (real libvirt)', skip, () => {
     assert.equal(diskOf(a), diskA);
     assert.equal(uuidOf(domainXml(c)), uuidC, 'the same request gives c the same uuid again');
     assert.equal(existsSync(diskC), false, 'the disk c’s lost domain left is removed');
+    assert.equal(existsSync(seedC), false, 'and its seed');
+    assert.equal(seedOf(a), seedA, 'a keeps its seed');
     for (const vm of [a, b, c]) {
       assert.equal(chainOf(diskOf(vm))[1]!.filename, tpl.disks[0]!.file);
       assert.ok(domainExists(vm));
     }
-    assert.equal(vmsFiles().length, 3);
+    assert.equal(vmsFiles().length, 6, 'a disk and a seed per VM, no second seed, no orphan');
+    for (const vm of [a, b, c]) assert.equal(env.storage.ownerOf(seedOf(vm)), uuidOf(domainXml(vm)));
     // another request (or none) with the same names is refused
     await assert.rejects(host.deploy({ ...req, requestId: 'job-18' }), code('name-taken'));
     await assert.rejects(host.deploy({ ...req, requestId: undefined }), code('name-taken'));
@@ -194,6 +215,47 @@ describe('templates and deploy (real libvirt)', skip, () => {
     await assert.rejects(p, code('aborted'));
     assert.deepEqual(vmsFiles(), []);
     for (const n of ['01', '02', '03', '04']) assert.equal(domainExists(env.vmName(`ab-${n}`)), false);
+  });
+
+  it('the seed: hostname from the name (lower case, _ → -), the request’s keys then the team’s, each once; a bad key refused before anything is made', async () => {
+    const mine = newEd25519Line('alice@laptop');
+    const team = newEd25519Line('ops@team');
+    const teamHost = new LibvirtHost({ name: 'local', uri: 'qemu:///system' }, { storageDir: env.storageDir, teamSshKeys: [team, mine] });
+    const name = env.vmName('Key_A');
+    const r = await teamHost.deploy({ template: tpl.name, name, count: 1, mode: 'thin', start: false, sshKeys: [mine] });
+    const docs = isoFiles(seedOf(r.vms[0]!), ['meta-data', 'user-data']);
+    const userData = JSON.parse(docs['user-data']!.replace(/^#cloud-config\n/, '')) as { hostname: string; ssh_authorized_keys: string[] };
+    assert.equal(userData.hostname, name.toLowerCase().replace(/_/g, '-'));
+    assert.equal(JSON.parse(docs['meta-data']!)['local-hostname'], userData.hostname);
+    assert.deepEqual(userData.ssh_authorized_keys, [mine, team]);
+    await host.deleteVm(r.vms[0]!);
+    const before = vmsFiles();
+    await assert.rejects(host.deploy({ template: tpl.name, name: env.vmName('badkey'), count: 1, mode: 'thin', start: false, sshKeys: ['ssh-rsa AAAA'] }), code('invalid-input'));
+    assert.deepEqual(vmsFiles(), before);
+    assert.equal(domainExists(env.vmName('badkey')), false);
+  });
+
+  it('a seeded VM: snapshots leave its seed alone; a template made from it gives the next VM one CD-ROM with its own seed', async () => {
+    const r = await host.deploy({ template: tpl.name, name: env.vmName('snap'), count: 1, mode: 'thin', start: true });
+    const vm = r.vms[0]!;
+    const seed = seedOf(vm);
+    await host.createSnapshot({ vm, name: 'i1', kind: 'internal' });
+    await host.createSnapshot({ vm, name: 'e1', kind: 'external' });
+    await host.stopVm({ vm, force: true });
+    await host.createSnapshot({ vm, name: 'e2', kind: 'external' });
+    await host.revertSnapshot({ vm, name: 'e1' });
+    await host.deleteSnapshot({ vm, name: 'e2' });
+    assert.equal(seedOf(vm), seed);
+    await host.stopVm({ vm, force: true });
+    const gen2 = await host.createTemplate({ vm, name: `${env.prefix}gen2`, seal: false });
+    const r2 = await host.deploy({ template: gen2.name, name: env.vmName('gen2'), count: 1, mode: 'thin', start: false });
+    const xml = domainXml(r2.vms[0]!);
+    assert.equal([...xml.matchAll(/device='cdrom'/g)].length, 1, xml);
+    assert.equal(env.storage.ownerOf(seedOf(r2.vms[0]!)), uuidOf(xml));
+    for (const v of [vm, r2.vms[0]!]) await host.deleteVm(v);
+    await host.deleteTemplate(gen2.name);
+    assert.equal(existsSync(seed), false);
+    assert.deepEqual(vmsFiles(), []);
   });
 
   it('start: deployed VMs run', async () => {

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
+  attachSeed,
+  cdromFiles,
   domainDisks,
   domainMacs,
   domainName,
@@ -92,6 +94,56 @@ describe('template XML', () => {
     assert.throws(() =>
       vmXml({ templateXml: t, name: 'x', uuid: 'u', macs: ['52:54:00:00:00:01'], diskPaths: new Map([['vda', '/v']]), meta: { template: 'b', mode: 'clone' } }),
     );
+  });
+});
+
+describe('the seed CD-ROM', () => {
+  const seedDisk = (root: ReturnType<typeof parseDomainXml>) => findAll(root, 'devices/disk').filter((d) => d.attrs.device === 'cdrom');
+  const tplOf = (source: string) => templateXml({ sourceXml: fx(source), meta, diskPaths: new Map([['vda', '/s/templates/b--vda.qcow2']]) });
+  const deploy = (t: string, seedIso?: string) =>
+    parseDomainXml(
+      vmXml({
+        templateXml: t,
+        name: 'web-01',
+        uuid: '11111111-2222-4333-8444-555555555555',
+        macs: Array.from({ length: interfaceCount(t) }, (_, i) => `52:54:00:00:00:0${i}`),
+        diskPaths: new Map([['vda', '/s/vms/v.qcow2']]),
+        meta: { template: 'b', mode: 'thin' },
+        ...(seedIso ? { seedIso } : {}),
+      }),
+    );
+
+  it('no CD-ROM in the template: a new read-only raw drive on IDE hdc (i440fx), after the disks', () => {
+    const vm = deploy(tplOf('dumpxml-running.xml'), '/s/vms/u.seed.0123456789ab.iso');
+    const [cd, ...more] = seedDisk(vm);
+    assert.equal(more.length, 0);
+    assert.deepEqual(find(cd!, 'target')?.attrs, { dev: 'hdc', bus: 'ide' });
+    assert.deepEqual(find(cd!, 'driver')?.attrs, { name: 'qemu', type: 'raw' });
+    assert.ok(find(cd!, 'readonly'));
+    assert.deepEqual(cdromFiles(vm), ['/s/vms/u.seed.0123456789ab.iso']);
+    const kinds = findAll(vm, 'devices/disk').map((d) => d.attrs.device);
+    assert.deepEqual(kinds, ['disk', 'cdrom']);
+  });
+
+  it('an empty CD-ROM drive in the template (a template made from a deployed VM) takes the seed: drives do not pile up', () => {
+    const vm = deploy(tplOf('dumpxml-cdrom-2nics.xml'), '/s/vms/u.seed.0123456789ab.iso');
+    const cds = seedDisk(vm);
+    assert.equal(cds.length, 1);
+    assert.equal(find(cds[0]!, 'target')?.attrs.dev, 'hdc');
+    assert.equal(find(cds[0]!, 'address')?.attrs.bus, '1', 'the drive keeps its address');
+    assert.deepEqual(cdromFiles(vm), ['/s/vms/u.seed.0123456789ab.iso']);
+    assert.equal(findAll(cds[0]!, 'readonly').length, 1);
+  });
+
+  it('q35 has no IDE: SATA, at the first free sdX; no seed asked: none added', () => {
+    const root = parseDomainXml(fx('dumpxml.xml'));
+    find(root, 'os/type')!.attrs.machine = 'pc-q35-7.2';
+    const sda = { name: 'disk', attrs: { type: 'file', device: 'disk' }, children: [{ name: 'target', attrs: { dev: 'sda', bus: 'sata' }, children: [] }] };
+    find(root, 'devices')!.children.push(sda);
+    attachSeed(root, '/s/vms/u.seed.0123456789ab.iso');
+    const cd = findAll(root, 'devices/disk').find((d) => d.attrs.device === 'cdrom')!;
+    assert.deepEqual(find(cd, 'target')?.attrs, { dev: 'sdb', bus: 'sata' });
+    assert.equal(seedDisk(deploy(tplOf('dumpxml-running.xml'))).length, 0);
   });
 });
 

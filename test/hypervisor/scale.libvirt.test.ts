@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
 import type { TemplateInfo } from '../../src/hypervisor/types.js';
-import { diskOf, hasPattern, makeTestEnv, patternTemplate, skipUnlessLibvirt, URI, type LibvirtTestEnv } from '../helpers/libvirt.js';
+import { diskOf, hasPattern, makeTestEnv, patternTemplate, seedOf, skipUnlessLibvirt, URI, type LibvirtTestEnv } from '../helpers/libvirt.js';
 
 const skip = skipUnlessLibvirt();
 const COUNT = 3000;
@@ -75,8 +75,9 @@ describe(`a host with ${COUNT} domains (real libvirt)`, { ...skip, timeout: 900_
     assert.deepEqual((await host.listTemplates()).find((x) => x.name === second.name)?.dependents, vms);
     for (const vm of vms) {
       const disk = diskOf(vm);
+      const seed = seedOf(vm);
       const r = await timed(t, 'vm delete', () => host.deleteVm(vm));
-      assert.deepEqual(r.removed, [disk]);
+      assert.deepEqual(r.removed, [disk, seed].sort());
     }
     await timed(t, 'template delete', () => host.deleteTemplate(second.name));
     await timed(t, 'template delete (another)', () => host.deleteTemplate(tpl.name));

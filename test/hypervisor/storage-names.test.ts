@@ -96,7 +96,16 @@ describe('storage file names', () => {
       }
     }
     const u = uuids[0]!;
-    assert.equal(storage.ownerOf(`${storage.vmsDir}/${u}.vda.0123456789ab.raw`), null, 'kvmops makes qcow2 only');
+    assert.equal(storage.ownerOf(`${storage.vmsDir}/${u}.vda.0123456789ab.raw`), null, 'kvmops makes qcow2 disks only');
+    // seeds: `<uuid>.seed.<tag>.iso`, owned like disks; an ISO of any other shape by nobody
+    const seed = storage.newSeedFile(u);
+    assert.match(seed, new RegExp(`/vms/${u}\\.seed\\.[0-9a-f]{12}\\.iso$`));
+    assert.equal(storage.ownerOf(seed), u);
+    assert.ok(storage.isSeedFile(seed));
+    assert.equal(storage.isSeedFile(storage.newVmFile(u, 'vda')), false);
+    for (const f of [`${u}.vda.0123456789ab.iso`, `${u}.seed.iso`, `${u}.seed.0123456789ab.iso.part`, 'seed.iso']) {
+      assert.equal(storage.ownerOf(`${storage.vmsDir}/${f}`), null, f);
+    }
     assert.equal(storage.ownerOf(`${storage.templatesDir}/${u}.vda.0123456789ab.qcow2`), null, 'not in the vms dir');
     assert.equal(storage.ownerOf(`${storage.vmsDir}/sub/${u}.vda.0123456789ab.qcow2`), null, 'not directly in the vms dir');
     assert.equal(storage.ownerOf(`${storage.vmsDir}/../elsewhere/${u}.vda.0123456789ab.qcow2`), null, 'not out through ..');

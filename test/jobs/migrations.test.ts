@@ -17,7 +17,7 @@ test('a fresh database gets the whole schema and the pragmas; reopening changes 
   const file = tempDbFile(t);
   const db = openDatabase(file);
   assert.equal(schemaVersion(db), SCHEMA_VERSION);
-  assert.deepEqual(tables(db), ['approvals', 'audit', 'inventory_hosts', 'inventory_snapshots', 'inventory_templates', 'inventory_vm_disks', 'inventory_vm_files', 'inventory_vms', 'job_counts', 'job_events', 'job_resources', 'jobs']);
+  assert.deepEqual(tables(db), ['approvals', 'audit', 'inventory_hosts', 'inventory_snapshots', 'inventory_templates', 'inventory_vm_disks', 'inventory_vm_files', 'inventory_vms', 'job_counts', 'job_events', 'job_resources', 'jobs', 'ssh_keys']);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL');
   assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
@@ -27,7 +27,7 @@ test('a fresh database gets the whole schema and the pragmas; reopening changes 
 
   const again = openDatabase(file);
   assert.equal(schemaVersion(again), SCHEMA_VERSION);
-  assert.deepEqual(tables(again), ['approvals', 'audit', 'inventory_hosts', 'inventory_snapshots', 'inventory_templates', 'inventory_vm_disks', 'inventory_vm_files', 'inventory_vms', 'job_counts', 'job_events', 'job_resources', 'jobs']);
+  assert.deepEqual(tables(again), ['approvals', 'audit', 'inventory_hosts', 'inventory_snapshots', 'inventory_templates', 'inventory_vm_disks', 'inventory_vm_files', 'inventory_vms', 'job_counts', 'job_events', 'job_resources', 'jobs', 'ssh_keys']);
   migrate(again);
   again.close();
 });

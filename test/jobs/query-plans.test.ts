@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { DUE_APPROVALS_SQL, PENDING_APPROVALS_SQL } from '../../src/jobs/approvals.js';
 import { CLAIM_SQL } from '../../src/jobs/claim.js';
+import { LIST_KEYS_SQL } from '../../src/jobs/key-list.js';
 import { LIST_SQL } from '../../src/jobs/list.js';
 import { PENDING_BY_ADAPTER_SQL, PENDING_OF_JOB_SQL, PENDING_SQL } from '../../src/jobs/outbox.js';
 import { PRUNE_SQL } from '../../src/jobs/prune.js';
@@ -49,6 +50,7 @@ const QUERIES: Query[] = [
   { name: '/job list mine: state:', sql: LIST_SQL.requesterState, params: [{ requesterId: alice.id, state: 'queued', limit: 50 }], uses: /SEARCH jobs USING INDEX jobs_requester_state \(requester_id=\? AND state=\?\)/ },
   { name: '/job status', sql: 'SELECT * FROM jobs WHERE id = ?', params: [1], uses: /SEARCH jobs USING INTEGER PRIMARY KEY \(rowid=\?\)/ },
   { name: '/job status: approval', sql: 'SELECT * FROM approvals WHERE job_id = ?', params: [1], uses: /SEARCH approvals USING INTEGER PRIMARY KEY \(rowid=\?\)/ },
+  { name: '/key list, /deploy: a person’s keys', sql: LIST_KEYS_SQL, params: [alice.id], uses: /SEARCH ssh_keys USING INDEX ssh_keys_user_name \(user_id=\?\)/ },
   { name: 'metrics: counts', sql: STATS_SQL.counts, params: [], uses: /SCAN job_counts/ },
   { name: 'metrics: queue', sql: STATS_SQL.queue, params: [NOW], uses: /SCAN jobs USING INDEX jobs_claimable/ },
   { name: 'metrics: running', sql: STATS_SQL.running, params: [], uses: /SCAN jobs USING (COVERING )?INDEX jobs_lease/ },

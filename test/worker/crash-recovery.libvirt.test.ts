@@ -17,6 +17,7 @@ import {
   domainExists,
   domainXml,
   makeTestEnv,
+  seedOf,
   skipUnlessLibvirt,
   writePattern,
   type LibvirtTestEnv,
@@ -136,14 +137,17 @@ describe('crash recovery with the real hypervisor layer', { ...skipUnlessLibvirt
       const exists = domainExists(vm);
       // a VM's disk is named for its uuid (src/hypervisor/storage.ts): found through its XML
       const disk = exists ? basename(diskOf(vm)) : '';
+      // and so is its cloud-init seed: exactly one per VM, no second one from the first attempt
+      const seed = exists ? basename(seedOf(vm)) : '';
       if (end.state === 'succeeded') {
         assert.ok(exists, `${vm} exists`);
         assert.ok(files.includes(disk), `${vm}'s disk exists`);
+        assert.ok(files.includes(seed), `${vm}'s seed exists`);
         assert.match(domainXml(vm), new RegExp(`<uuid>${env.storage.ownerOf(diskOf(vm))}</uuid>`));
       } else {
         assert.equal(exists, false, `${vm} is gone after a failed deploy`);
       }
-      if (exists) used.add(disk);
+      if (exists) used.add(disk).add(seed);
     }
     assert.deepEqual(files, [...used].sort(), 'no orphan files in the vms dir');
     if (end.state === 'succeeded') assert.deepEqual(end.result, { vms: names, mode: 'clone', started: false });

@@ -24,6 +24,7 @@ const HELP = [
   '  /snapshot revert vm:web-01 name:before               /job list mine:true',
   '  /audit user:@alice command:"snapshot revert" since:7d',
   '  /vm list filter:web-*                                more · back   (the next / previous page of a list)',
+  '  /key add key:"ssh-ed25519 AAAA… you@laptop" name:laptop    /key list    /key remove name:laptop',
   'react ID ✅|❌   react to a bot message (approve / reject a request)',
   'as NAME [role,role…]   type as another user (roles: viewer, operator, admin, approver)',
   'whoami · help · quit        Tab completes commands, options and names.',

@@ -9,6 +9,7 @@ import { hotIndexes } from './005_hot_indexes.js';
 import { inventory } from './006_inventory.js';
 import { auditIndexes } from './007_audit_indexes.js';
 import { inventoryUses } from './008_inventory_uses.js';
+import { sshKeys } from './009_ssh_keys.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -33,6 +34,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'inventory', sql: inventory },
   { version: 7, name: 'audit indexes', sql: auditIndexes },
   { version: 8, name: 'inventory file uses', sql: inventoryUses },
+  { version: 9, name: 'ssh keys', sql: sshKeys },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

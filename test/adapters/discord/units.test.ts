@@ -52,13 +52,16 @@ const opt = (name: string, sub: string | undefined, option: string) => opts(name
 
 describe('registration payload', () => {
   it('has the contract commands and subcommands', () => {
-    assert.deepEqual(json.map((c) => c.name).sort(), ['audit', 'deploy', 'job', 'snapshot', 'template', 'vm']);
+    assert.deepEqual(json.map((c) => c.name).sort(), ['audit', 'deploy', 'job', 'key', 'snapshot', 'template', 'vm']);
     assert.deepEqual(commandLabels(defs).sort(), [
       '/audit',
       '/deploy',
       '/job cancel',
       '/job list',
       '/job status',
+      '/key add',
+      '/key list',
+      '/key remove',
       '/snapshot create',
       '/snapshot delete',
       '/snapshot list',
