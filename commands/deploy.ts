@@ -33,7 +33,8 @@ export default defineCommand({
       handle: enqueues('deploy', async (services, p) => {
         assertVmNames(deployNames(p.name, p.count));
         const t = await requireTemplate(services, p.host, p.template);
-        await requireFree((fresh) => services.catalog.vms(p.host, { fresh }), deployNames(p.name, p.count), 'VM', `on ${p.host}`);
+        const names = deployNames(p.name, p.count);
+        await requireFree((fresh) => services.catalog.vmsNamed(p.host, names, { fresh }), names, 'VM', `on ${p.host}`);
         return { templateCreatedAt: t.createdAt };
       }),
     }),

@@ -2,7 +2,7 @@ import { COMMAND_MODULES, loadCommands } from '../commands/index.js';
 import type { Env } from './config/env.js';
 import type { ChatCore } from './chat/adapter-port.js';
 import { CommandRouter } from './chat/router.js';
-import { createServices, type Services } from './chat/services.js';
+import { createServices, type InventoryPort, type Services } from './chat/services.js';
 import { RolePolicy } from './chat/roles.js';
 import { createHypervisor } from './hypervisor/index.js';
 import type { Hypervisor } from './hypervisor/types.js';
@@ -95,9 +95,7 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
   const services = createServices({
     store,
     hypervisor,
-    inventory: {
-      status: (host) => ({ importing: reconciler.importing(host) ?? null, ...inventory.hostStatus(host) }),
-    },
+    inventory: inventoryPort(inventory, reconciler),
     config: {
       twoPerson: env.KVMOPS_TWO_PERSON,
       approvalTtlMs: env.KVMOPS_APPROVAL_TTL,
@@ -108,6 +106,21 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
   });
   const router = new CommandRouter({ commands, services, rateLimit: env.KVMOPS_RATE_LIMIT, readRateLimit: env.KVMOPS_READ_RATE_LIMIT });
   return { env, logger, store, hypervisor, inventory, reconciler, services, router, roles: RolePolicy.fromEnv(env) };
+}
+
+/** What the chat core reads of the inventory (src/chat/inventory-port.ts): its reads, and a fresh pass. */
+function inventoryPort(inventory: InventoryStore, reconciler: Reconciler): InventoryPort {
+  const { reads } = inventory;
+  return {
+    status: (host) => ({ importing: reconciler.importing(host) ?? null, ...inventory.hostStatus(host) }),
+    refresh: (host) => reconciler.refresh(host),
+    templates: (host) => reads.templates(host),
+    dependentsOf: (host, template) => reads.dependentsOf(host, template),
+    templateNames: (host, prefix, limit) => reads.templateNames(host, prefix, limit),
+    vmNames: (host, prefix, limit) => reads.vmNames(host, prefix, limit),
+    vmsNamed: (host, name) => reads.vmsNamed(host, name).map(({ uuid, name: n, state }) => ({ uuid, name: n, state })),
+    snapshots: (host, uuid) => reads.snapshotsOf(host, uuid),
+  };
 }
 
 export interface StartOptions {

@@ -14,6 +14,7 @@ import { retryWhileBusy } from '../jobs/retry.js';
 import type { Logger } from '../domain/logger.js';
 import { Catalog, invalidateOnJobEnd } from './catalog.js';
 import type { HypervisorReader } from './hypervisor-reader.js';
+import type { InventoryPort } from './inventory-port.js';
 
 /**
  * What command handlers, the router and the approval policy may use — and nothing more.
@@ -79,20 +80,8 @@ export interface ChatConfig {
 /** The chat layer only warns and reports errors (the shared port: src/domain/logger.ts). */
 export type ChatLogger = Pick<Logger, 'error' | 'warn'>;
 
-/** The inventory's state on a host, for answers that say "inventory: importing 1,200 / 3,000". */
-export interface InventoryStatus {
-  /** The first import's progress while it runs; null otherwise. */
-  importing: { done: number; total: number } | null;
-  /** Epoch ms the first import completed; null before (answers may then be incomplete). */
-  importedAt: number | null;
-  /** Epoch ms of the last completed reconcile. */
-  reconciledAt: number | null;
-}
-
-/** The slice of the inventory (src/inventory) the chat core uses. */
-export interface InventoryPort {
-  status(host: string): InventoryStatus;
-}
+/** The inventory port (in its own file: the catalog reads it too). */
+export type { InventoryPort, InventoryStatus, InventoryTemplateView } from './inventory-port.js';
 
 export interface Services {
   jobs: JobsPort;
@@ -119,7 +108,8 @@ export const CHAT_DB_PATIENCE_MS = 10 * 60_000;
  * Services from the real parts, the same way for every adapter:
  *   createServices({ store, hypervisor, config: { twoPerson, approvalTtlMs, guildId }, log })
  * with `store` a SqliteJobStore (its `approvals` and `audit` are used) and `hypervisor` the real
- * Hypervisor. The catalog is made here and kept fresh as jobs end (`invalidateOnJobEnd`).
+ * Hypervisor. The catalog is made here, on the inventory when one is given (its answers then
+ * come from it), and its host-read cache is dropped as jobs end (`invalidateOnJobEnd`).
  *
  * The store's writes are synchronous and fail at once with `db-busy` when the database is busy
  * (src/jobs/db.ts); here they become async and are retried on timers (`retryWhileBusy`), so an
@@ -143,7 +133,11 @@ export function createServices(deps: {
   dbPatienceMs?: number;
 }): Services {
   const now = deps.now ?? Date.now;
-  const catalog = new Catalog(deps.hypervisor, { now, ...(deps.catalogTtlMs !== undefined ? { ttlMs: deps.catalogTtlMs } : {}) });
+  const catalog = new Catalog(deps.hypervisor, {
+    now,
+    ...(deps.catalogTtlMs !== undefined ? { ttlMs: deps.catalogTtlMs } : {}),
+    ...(deps.inventory ? { inventory: deps.inventory } : {}),
+  });
   const { store } = deps;
   if (store.onChange) invalidateOnJobEnd(catalog, (l) => store.onChange!(l));
   const durably = <T>(write: () => MaybePromise<T>): Promise<T> =>

@@ -159,12 +159,26 @@ export class Reconciler {
   }
 
   async #pass(hostName: string): Promise<ReconcileStats> {
-    const { store, now, logger, batch, rotate } = this.#opts;
-    const host = this.#opts.hypervisor.host(hostName);
+    const { store, now } = this.#opts;
     const signal = this.#abort.signal;
     const started = now();
     const importing = store.hostStatus(hostName).importedAt === null;
+    // an import shows from its start ("listing the host"): a fresh answer must not wait for it
+    const progress: ImportProgress = { done: 0, total: 0 };
+    if (importing) this.#importing.set(hostName, progress);
+    try {
+      return await this.#passListed(hostName, { started, importing, progress, signal });
+    } finally {
+      if (importing) this.#importing.delete(hostName);
+    }
+  }
 
+  async #passListed(
+    hostName: string,
+    { started, importing, progress, signal }: { started: number; importing: boolean; progress: ImportProgress; signal: AbortSignal },
+  ): Promise<ReconcileStats> {
+    const { store, now, logger, batch, rotate } = this.#opts;
+    const host = this.#opts.hypervisor.host(hostName);
     const { vms: listed, templates: templateNames } = await host.inventory.listing({ signal });
     const at = started;
     const known = new Map(store.reads.vms(hostName).map((v) => [v.uuid, v]));
@@ -183,48 +197,43 @@ export class Reconciler {
     const rotated = unchanged.sort((a, b) => known.get(a.uuid)!.readAt - known.get(b.uuid)!.readAt).slice(0, importing ? 0 : rotate);
     const toRead = [...changed, ...rotated];
 
-    const progress: ImportProgress = { done: 0, total: toRead.length };
-    if (importing) {
-      this.#importing.set(hostName, progress);
-      logger.info({ host: hostName, total: toRead.length }, `inventory: importing ${hostName}: 0 / ${fmt(toRead.length)} domains`);
+    // Templates first: they are few and cheap, so template answers (autocomplete, /deploy's
+    // check) are right early in an import, while the domains are still being read.
+    const t = await this.#templates(hostName, templateNames, at, signal);
+    progress.total = toRead.length;
+    if (importing) logger.info({ host: hostName, total: toRead.length }, `inventory: importing ${hostName}: 0 / ${fmt(toRead.length)} domains`);
+    for (let i = 0; i < toRead.length; i += batch) {
+      const slice = toRead.slice(i, i + batch);
+      const batchAt = now();
+      const vms = await host.inventory.readVms(slice, { signal });
+      const found = new Set(vms.map((v) => v.uuid));
+      store.write(
+        [
+          ...vms.map((vm): InventoryChange => {
+            const sign = slice.find((s) => s.uuid === vm.uuid)?.blocks;
+            return { type: 'vm', host: hostName, vm: sign !== undefined ? { ...vm, blocks: sign } : vm };
+          }),
+          ...slice.filter((s) => !found.has(s.uuid)).map((s): InventoryChange => ({ type: 'vm-gone', host: hostName, uuid: s.uuid })),
+        ],
+        batchAt,
+      );
+      progress.done += slice.length;
+      if (importing) logger.info({ host: hostName, done: progress.done, total: progress.total }, `inventory: importing ${hostName}: ${fmt(progress.done)} / ${fmt(progress.total)} domains`);
     }
-    try {
-      for (let i = 0; i < toRead.length; i += batch) {
-        const slice = toRead.slice(i, i + batch);
-        const batchAt = now();
-        const vms = await host.inventory.readVms(slice, { signal });
-        const found = new Set(vms.map((v) => v.uuid));
-        store.write(
-          [
-            ...vms.map((vm): InventoryChange => {
-              const sign = slice.find((s) => s.uuid === vm.uuid)?.blocks;
-              return { type: 'vm', host: hostName, vm: sign !== undefined ? { ...vm, blocks: sign } : vm };
-            }),
-            ...slice.filter((s) => !found.has(s.uuid)).map((s): InventoryChange => ({ type: 'vm-gone', host: hostName, uuid: s.uuid })),
-          ],
-          batchAt,
-        );
-        progress.done += slice.length;
-        if (importing) logger.info({ host: hostName, done: progress.done, total: progress.total }, `inventory: importing ${hostName}: ${fmt(progress.done)} / ${fmt(progress.total)} domains`);
-      }
-      const t = await this.#templates(hostName, templateNames, at, signal);
-      store.markReconciled(hostName, now(), true);
-      const stats: ReconcileStats = {
-        host: hostName,
-        listed: listed.length,
-        read: toRead.length,
-        gone: gone.length,
-        templatesRead: t.read,
-        templatesGone: t.gone,
-        imported: importing,
-        ms: now() - started,
-      };
-      if (importing) logger.info({ ...stats }, `inventory: ${hostName} imported: ${fmt(listed.length)} domains in ${stats.ms} ms`);
-      else if (stats.read > rotated.length || stats.gone || t.read || t.gone) logger.info({ ...stats }, 'inventory: reconciled');
-      return stats;
-    } finally {
-      this.#importing.delete(hostName);
-    }
+    store.markReconciled(hostName, now(), true);
+    const stats: ReconcileStats = {
+      host: hostName,
+      listed: listed.length,
+      read: toRead.length,
+      gone: gone.length,
+      templatesRead: t.read,
+      templatesGone: t.gone,
+      imported: importing,
+      ms: now() - started,
+    };
+    if (importing) logger.info({ ...stats }, `inventory: ${hostName} imported: ${fmt(listed.length)} domains in ${stats.ms} ms`);
+    else if (stats.read > rotated.length || stats.gone || t.read || t.gone) logger.info({ ...stats }, 'inventory: reconciled');
+    return stats;
   }
 
   async #templates(hostName: string, names: readonly string[], at: number, signal: AbortSignal): Promise<{ read: number; gone: number }> {
