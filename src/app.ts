@@ -109,7 +109,7 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
 }
 
 /** What the chat core reads of the inventory (src/chat/inventory-port.ts): its reads, and a fresh pass. */
-function inventoryPort(inventory: InventoryStore, reconciler: Reconciler): InventoryPort {
+export function inventoryPort(inventory: InventoryStore, reconciler: Reconciler): InventoryPort {
   const { reads } = inventory;
   return {
     status: (host) => ({ importing: reconciler.importing(host) ?? null, ...inventory.hostStatus(host) }),
