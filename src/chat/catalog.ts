@@ -17,12 +17,12 @@ import { importingNote, type InventoryPort, type InventoryTemplateView } from '.
  *
  * Why: autocomplete must answer in well under Discord's 3 s, and `virsh` over ssh may not; and
  * mutating commands check existence before enqueueing. Why it may be stale: it is a hint, not
- * the truth — executors check the real state again. So a *positive* cached answer is trusted
- * (the job will fail cleanly if it vanished), while a refusal is only given after a fresh read
+ * the truth — executors check the real state again. So a *positive* answer is trusted (the job
+ * will fail cleanly if it vanished), while a refusal is only given after a fresh read
  * (`{ fresh: true }`): a VM made seconds ago must not be refused from an old list.
  *
- * Reads are shared: concurrent misses share one read (no thundering herd on `virsh list`), and
- * so do concurrent fresh reads (ten people asking `/template list` at once is one host scan).
+ * Host reads are shared: concurrent misses share one read (no thundering herd on `virsh list`),
+ * and so do concurrent fresh reads (the inventory's `refresh` shares its passes the same way).
  * What "fresh" promises: the answer comes from a read that started after the request was made,
  * so it sees everything done before the user asked. A fresh request therefore never joins a read
  * already under way; it joins the next one, which starts at the end of the current event-loop

@@ -10,17 +10,19 @@ import type { InventoryStore } from './store.js';
  * 1. the cheap diff: one `list --all --uuid --name` with libvirt-filtered states, every domain's
  *    disks (`domstats --block`) and the templates pool's volume list (ONE virsh process,
  *    whatever the number of domains) against the inventory's rows;
- * 2. domains that are new, renamed, changed state or disks, or marked stale by a job are read
+ * 2. templates (names from the same listing): new ones read, vanished ones removed, and the one
+ *    seen longest ago read again — before the domains: they are few and cheap, so template
+ *    answers (autocomplete, /deploy's check) are right early in an import;
+ * 3. domains that are new, renamed, changed state or disks, or marked stale by a job are read
  *    whole (definition, disks and their chains, snapshots) — in batches, each batch written in
  *    its own transaction; rows of domains no longer listed are removed;
- * 3. besides, the `rotate` rows read longest ago are read again: a change no listing shows (a
+ * 4. besides, the `rotate` rows read longest ago are read again: a change no listing shows (a
  *    snapshot taken by hand) is caught within ⌈VMs / rotate⌉ passes, without ever reading the
- *    whole host at once;
- * 4. templates (names from the same listing): new ones read, vanished ones removed, and the one
- *    seen longest ago read again.
+ *    whole host at once.
  *
  * The first pass on a host never imported is the import: every domain is new, read in batches
- * in the background, with progress in the log and in `importing(host)` ("1,200 / 3,000");
+ * in the background, with progress in the log and in `importing(host)` ("1,200 / 3,000"; from
+ * the pass's start, total 0 while it lists the host, so a fresh answer knows not to wait);
  * commands answer from what is known meanwhile. A pass that fails (host unreachable) is logged
  * and the next one tries again; what was written stays.
  *

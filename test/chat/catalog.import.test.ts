@@ -38,10 +38,16 @@ test('during a first import: template answers are right at once; refusals and /t
   const golden: InventoryTemplate = { name: 'golden', sourceVm: 'src', sealed: true, createdAt: '2026-01-02T03:04:05.000Z', disks: [], size: 0 };
   const waiting: Array<() => void> = [];
   let listings = 0;
+  let hold = true;
   const reader: InventoryReader = {
     listDomainStates: async () => listed,
     listing: async () => (listings++, { vms: listed, templates: ['golden'] }),
-    readVms: (refs) => new Promise((r) => waiting.push(() => r(refs.map((x) => ({ ...x, state: 'shut off' as const, disks: [], snapshots: [] }))))),
+    readVms: (refs) =>
+      new Promise((r) => {
+        const read = () => r(refs.map((x) => ({ ...x, state: 'shut off' as const, disks: [], snapshots: [] })));
+        if (hold) waiting.push(read);
+        else read();
+      }),
     readTemplates: async (names) => (names.includes('golden') ? [golden] : []),
   };
   const hypervisor = namesOnlyHypervisor(['local'], { inventory: reader });
@@ -81,10 +87,20 @@ test('during a first import: template answers are right at once; refusals and /t
   assert.match((await run('vm', 'start', { vm: 'vm200' })).lines.join('\n'), /importing 100 \/ 250/);
   for (let i = 0; i < 2; i++) await waitFor('a batch', () => waiting.length === 1 && (waiting.shift()!(), true));
   await pass;
+  hold = false;
 
   // imported: the VM is known, and the lists carry no note
   const started = await run('vm', 'start', { vm: 'vm7' });
   assert.equal(started.code, undefined, JSON.stringify(started));
   assert.equal(store.get(started.jobId!)!.payload.vmUuid, uuid(7));
   assert.doesNotMatch((await run('template', 'list', {}, USERS.carol)).lines.join('\n'), /importing/);
+
+  // once imported, a refusal rests on a fresh pass — one cheap diff for ten people asking at once
+  const before = listings;
+  const refusals = await Promise.all(Array.from({ length: 10 }, (_, i) => run('deploy', null, { template: 'silver', name: `n${i}` })));
+  for (const r of refusals) {
+    assert.equal(r.code, 'template-not-found');
+    assert.doesNotMatch(r.lines.join('\n'), /importing/);
+  }
+  assert.equal(listings - before, 1, 'ten refusals, one reconcile pass');
 });
