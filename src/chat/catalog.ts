@@ -8,8 +8,8 @@ import { importingNote, type InventoryPort, type InventoryTemplateView } from '.
  * What exists on a host, for checks, lists and autocomplete. With an inventory (the app: always)
  * template, VM-name and snapshot answers come from it — one indexed query each, never a host
  * scan — and a fresh read is `inventory.refresh(host)` (a cheap reconcile diff) and then the
- * inventory. While a host's first import runs a fresh read does not wait for it (it reads the
- * whole host): the answer is what is known, and `importing(host)` says how far the import is.
+ * inventory. While a host's first import runs a fresh read waits for it a bounded time (it reads
+ * the whole host): then the answer is what is known, and `importing(host)` says how far it is.
  *
  * Without an inventory (tests of the command layer), and for what the inventory does not hold —
  * `/vm list` (vms()) and one VM's snapshot details (snapshots(..., { fresh: true })) — it is a
@@ -37,6 +37,8 @@ export interface CatalogOptions {
   now?: () => number;
   /** Where answers come from when it runs (src/app.ts wires the real one). */
   inventory?: InventoryPort;
+  /** How long a fresh read waits for a host's first import before answering from what is known. Default 20 s. */
+  importPatienceMs?: number;
 }
 
 /** A snapshot as checks and pins need it (the inventory keeps no description or current mark). */
@@ -63,6 +65,7 @@ export class Catalog {
   private readonly now: () => number;
   private readonly entries = new Map<string, Entry<unknown>>();
   private readonly inventory: InventoryPort | undefined;
+  private readonly importPatienceMs: number;
 
   constructor(
     private readonly hypervisor: HypervisorReader,
@@ -71,6 +74,7 @@ export class Catalog {
     this.ttlMs = opts.ttlMs ?? 15_000;
     this.now = opts.now ?? Date.now;
     this.inventory = opts.inventory;
+    this.importPatienceMs = opts.importPatienceMs ?? 20_000;
   }
 
   /** "inventory: importing 1,200 / 3,000 domains" while `host`'s first import runs, else null. */
@@ -162,10 +166,28 @@ export class Catalog {
     this.hypervisor.host(host);
   }
 
-  /** The fresh read: a reconcile pass that starts now — unless the first import runs (it would wait for all of it). */
+  /**
+   * The fresh read: a reconcile pass that starts now. While the host's first import runs that
+   * pass comes after the whole import: it is waited for `importPatienceMs` at most (a small host
+   * is imported by then — a command right after the first start is not refused), then the
+   * answer is what is known, and the caller says "inventory: importing …". The pass goes on.
+   */
   private async refresh(inv: InventoryPort, host: string): Promise<void> {
-    if (inv.status(host).importing) return;
-    await inv.refresh(host);
+    const pass = inv.refresh(host);
+    if (!inv.status(host).importing) {
+      await pass;
+      return;
+    }
+    pass.catch(() => {}); // given up on below: its failure is the reconciler's to log
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const patience = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.importPatienceMs);
+    });
+    try {
+      await Promise.race([pass, patience]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private templateInfo(inv: InventoryPort, host: string, t: InventoryTemplateView): TemplateInfo {

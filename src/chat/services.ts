@@ -129,6 +129,8 @@ export function createServices(deps: {
   now?: () => number;
   log?: ChatLogger;
   catalogTtlMs?: number;
+  /** How long a refusal waits for a host's first import (Catalog `importPatienceMs`). */
+  importPatienceMs?: number;
   /** Default CHAT_DB_PATIENCE_MS. */
   dbPatienceMs?: number;
 }): Services {
@@ -137,6 +139,7 @@ export function createServices(deps: {
     now,
     ...(deps.catalogTtlMs !== undefined ? { ttlMs: deps.catalogTtlMs } : {}),
     ...(deps.inventory ? { inventory: deps.inventory } : {}),
+    ...(deps.importPatienceMs !== undefined ? { importPatienceMs: deps.importPatienceMs } : {}),
   });
   const { store } = deps;
   if (store.onChange) invalidateOnJobEnd(catalog, (l) => store.onChange!(l));
