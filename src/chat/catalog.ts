@@ -167,14 +167,15 @@ export class Catalog {
   }
 
   /**
-   * The fresh read: a reconcile pass that starts now. While the host's first import runs that
-   * pass comes after the whole import: it is waited for `importPatienceMs` at most (a small host
-   * is imported by then — a command right after the first start is not refused), then the
-   * answer is what is known, and the caller says "inventory: importing …". The pass goes on.
+   * The fresh read: a reconcile pass that starts now. On a host never imported that pass is (or
+   * follows) the whole import: it is waited for `importPatienceMs` at most (a small host is
+   * imported by then — a command right after the first start is not refused), then the answer
+   * is what is known, and the caller says "inventory: importing …". The pass goes on.
    */
   private async refresh(inv: InventoryPort, host: string): Promise<void> {
+    const imported = inv.status(host).importedAt !== null;
     const pass = inv.refresh(host);
-    if (!inv.status(host).importing) {
+    if (imported) {
       await pass;
       return;
     }

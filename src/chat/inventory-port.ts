@@ -54,12 +54,13 @@ export interface InventoryPort {
 }
 
 /**
- * "inventory: importing 1,200 / 3,000 domains" while a host's first import runs, else null:
- * what an answer adds where an incomplete inventory matters (a list, a refusal).
+ * "inventory: importing 1,200 / 3,000 domains" while a host's first import runs ("not imported
+ * yet" before one completed), else null: what an answer adds where an incomplete inventory
+ * matters (a list, a refusal).
  */
 export function importingNote(status: InventoryStatus): string | null {
   const p = status.importing;
-  if (!p) return null;
+  if (!p) return status.importedAt === null ? 'inventory: not imported yet' : null;
   if (p.total === 0) return 'inventory: importing (listing the host)';
   return `inventory: importing ${p.done.toLocaleString('en-US')} / ${p.total.toLocaleString('en-US')} domains`;
 }
