@@ -47,6 +47,9 @@ export type KnownSnapshot = Pick<SnapshotInfo, 'name' | 'kind' | 'parent' | 'cre
 /** Autocomplete reads this many names (the router keeps the valid ones, at most 25). */
 const NAMES_READ = 100;
 
+/** Template autocomplete waits this long at most for a first import's template step (the router gives up at 2 s). */
+const TEMPLATES_WAIT_MS = 1_500;
+
 export interface ReadOptions {
   /** Skip the cache and read the host now (the result is cached). */
   fresh?: boolean;
@@ -136,11 +139,19 @@ export class Catalog {
     return this.templates(host, { fresh: !this.inventory });
   }
 
-  /** Autocomplete: template names starting with `prefix` (case ignored). */
+  /**
+   * Autocomplete: template names starting with `prefix` (case ignored). Right after the first
+   * start, while the import still lists the host, no template is known yet: it waits for the
+   * import's template step (first in the pass) `TEMPLATES_WAIT_MS` at most, within Discord's 3 s.
+   */
   async templateNames(host: string, prefix: string): Promise<string[]> {
-    if (!this.inventory) return (await this.templates(host)).map((t) => t.name);
+    const inv = this.inventory;
+    if (!inv) return (await this.templates(host)).map((t) => t.name);
     this.knownHost(host);
-    return this.inventory.templateNames(host, prefix, NAMES_READ);
+    for (const until = Date.now() + TEMPLATES_WAIT_MS; inv.status(host).importing?.total === 0 && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return inv.templateNames(host, prefix, NAMES_READ);
   }
 
   /**

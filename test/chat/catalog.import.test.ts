@@ -108,3 +108,35 @@ test('during a first import: template answers are right at once; refusals and /t
   }
   assert.equal(listings - before, 1, 'ten refusals, one reconcile pass');
 });
+
+test('right after the first start, template autocomplete waits for the import to list the host and read its templates (not for the domains)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvmops-import-complete-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = openJobStore(join(dir, 'kvmops.db'));
+  t.after(() => store.close());
+  const inventory = new InventoryStore(store.db);
+  const golden: InventoryTemplate = { name: 'golden', sourceVm: 'src', sealed: true, createdAt: '2026-01-02T03:04:05.000Z', disks: [], size: 0 };
+  let openListing!: () => void;
+  const readsHeld: Array<() => void> = [];
+  const listed: ListedVm[] = [{ uuid: uuid(1), name: 'vm1', state: 'running' }];
+  const reader: InventoryReader = {
+    listDomainStates: async () => listed,
+    listing: () => new Promise((r) => (openListing = () => r({ vms: listed, templates: ['golden'] }))),
+    // the domains are never read while the test looks: the import stays at 0 / 1
+    readVms: (refs) => new Promise((r) => readsHeld.push(() => r(refs.map((x) => ({ ...x, state: 'running' as const, disks: [], snapshots: [] }))))),
+    readTemplates: async () => [golden],
+  };
+  const hypervisor = namesOnlyHypervisor(['local'], { inventory: reader });
+  const reconciler = new Reconciler({ hypervisor, store: inventory, everyMs: 1e9, logger: silentLogger });
+  const services = createServices({ store, hypervisor, inventory: inventoryPort(inventory, reconciler), config: { twoPerson: true, approvalTtlMs: 60_000, guildId: null } });
+  const router = new CommandRouter({ commands: loadCommands(), services });
+  const pass = reconciler.reconcileNow();
+  await waitFor('the import to start', () => services.inventory!.status('local').importing !== null);
+  const choices = router.complete({ command: 'deploy', subcommand: null, options: {}, focused: 'template', value: '', user: USERS.alice, place: PLACE });
+  await new Promise((r) => setTimeout(r, 100));
+  openListing();
+  assert.deepEqual((await choices).map((c) => c.value), ['golden']);
+  assert.deepEqual(services.inventory!.status('local').importing, { done: 0, total: 1 }, 'answered before the domains were read');
+  await waitFor('the read', () => readsHeld.length === 1 && (readsHeld.shift()!(), true));
+  await pass;
+});
