@@ -33,7 +33,8 @@ export default defineCommand({
       handle: enqueues('deploy', async (services, p, user) => {
         assertVmNames(deployNames(p.name, p.count));
         const t = await requireTemplate(services, p.host, p.template);
-        await requireFree((fresh) => services.catalog.vms(p.host, { fresh }), deployNames(p.name, p.count), 'VM', `on ${p.host}`);
+        const names = deployNames(p.name, p.count);
+        await requireFree((fresh) => services.catalog.vmsNamed(p.host, names, { fresh }), names, 'VM', `on ${p.host}`);
         // The requester's keys as they are now: what the VMs get even if the job runs later.
         const keys = (await services.keys.list(user.id)).map((k) => k.line);
         return { templateCreatedAt: t.createdAt, ...(keys.length ? { sshKeys: keys } : {}) };

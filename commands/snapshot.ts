@@ -43,7 +43,7 @@ export default defineCommand({
       }),
       handle: enqueues('snapshot.create', async (services, p) => {
         const pin = await pinVm(services, p.host, p.vm);
-        await requireFree((fresh) => services.catalog.snapshots(p.host, p.vm, { fresh }), [p.name], 'Snapshot', `on VM ${p.vm}`);
+        await requireFree((fresh) => (fresh ? services.catalog.snapshots(p.host, p.vm, { fresh }) : services.catalog.knownSnapshots(p.host, p.vm)), [p.name], 'Snapshot', `on VM ${p.vm}`);
         return pin;
       }),
     }),

@@ -37,7 +37,7 @@ export default defineCommand({
       handle: enqueues('template.create', async (services, p) => {
         let vm = await requireVm(services, p.host, p.vm);
         // A VM stopped seconds ago may still be "running" in the cache: judge on a fresh read.
-        if (vm.state !== 'shut off') vm = (await services.catalog.vms(p.host, { fresh: true })).find((v) => v.name === p.vm) ?? vm;
+        if (vm.state !== 'shut off') vm = (await services.catalog.vm(p.host, p.vm, { fresh: true })) ?? vm;
         if (vm.state !== 'shut off') {
           throw new KvmopsError('vm-running', `VM "${p.vm}" is ${vm.state}; shut it off before making a template of it.`, {
             details: { host: p.host, vm: p.vm, state: vm.state },
@@ -50,8 +50,9 @@ export default defineCommand({
     listOnHost({
       description: 'List templates',
       what: 'Templates',
-      read: (services, host) => services.catalog.templates(host, { fresh: true }),
+      read: (services, host) => services.catalog.listTemplates(host),
       lines: templateList,
+      fromInventory: true,
     }),
     subcommand({
       name: 'delete',

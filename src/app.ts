@@ -2,7 +2,7 @@ import { COMMAND_MODULES, loadCommands } from '../commands/index.js';
 import type { Env } from './config/env.js';
 import type { ChatCore } from './chat/adapter-port.js';
 import { CommandRouter } from './chat/router.js';
-import { createServices, type Services } from './chat/services.js';
+import { createServices, type InventoryPort, type Services } from './chat/services.js';
 import { RolePolicy } from './chat/roles.js';
 import type { TeamKeys } from './config/team-keys.js';
 import { KvmopsError } from './domain/errors.js';
@@ -108,15 +108,7 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
   const services = createServices({
     store,
     hypervisor,
-    inventory: {
-      status: (host) => ({ importing: reconciler.importing(host) ?? null, ...inventory.hostStatus(host) }),
-      vmPage: (host, p) => inventory.reads.vmPage(host, p.offset, p.limit, p.filter),
-      vmNamed: (host, name) => {
-        const [known] = inventory.reads.vmsNamed(host, name);
-        return known && inventory.reads.vm(host, known.uuid);
-      },
-      refresh: (host) => reconciler.refresh(host),
-    },
+    inventory: inventoryPort(inventory, reconciler),
     config: {
       twoPerson: env.KVMOPS_TWO_PERSON,
       approvalTtlMs: env.KVMOPS_APPROVAL_TTL,
@@ -127,6 +119,26 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
   });
   const router = new CommandRouter({ commands, services, rateLimit: env.KVMOPS_RATE_LIMIT, readRateLimit: env.KVMOPS_READ_RATE_LIMIT });
   return { env, logger, store, hypervisor, inventory, reconciler, services, router, roles: RolePolicy.fromEnv(env) };
+}
+
+/** What the chat core reads of the inventory (src/chat/inventory-port.ts): its reads, and a fresh pass. */
+export function inventoryPort(inventory: InventoryStore, reconciler: Reconciler): InventoryPort {
+  const { reads } = inventory;
+  return {
+    status: (host) => ({ importing: reconciler.importing(host) ?? null, ...inventory.hostStatus(host) }),
+    refresh: (host) => reconciler.refresh(host),
+    templates: (host) => reads.templates(host),
+    dependentsOf: (host, template) => reads.dependentsOf(host, template),
+    templateNames: (host, prefix, limit) => reads.templateNames(host, prefix, limit),
+    vmNames: (host, prefix, limit) => reads.vmNames(host, prefix, limit),
+    vmsNamed: (host, name) => reads.vmsNamed(host, name).map(({ uuid, name: n, state }) => ({ uuid, name: n, state })),
+    snapshots: (host, uuid) => reads.snapshotsOf(host, uuid),
+    vmPage: (host, p) => reads.vmPage(host, p.offset, p.limit, p.filter),
+    vmNamed: (host, name) => {
+      const [known] = reads.vmsNamed(host, name);
+      return known && reads.vm(host, known.uuid);
+    },
+  };
 }
 
 export interface StartOptions {

@@ -1,7 +1,8 @@
 import { KvmopsError, isKvmopsError } from '../domain/errors.js';
 import { KINDS_NEEDING_APPROVAL, pinnedLines, type JobKind, type JobPayload } from '../kinds/index.js';
 import { MAX_NAME_LENGTH, hostNameSchema, nameSchema, vmNameSchema } from '../domain/names.js';
-import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.js';
+import type { TemplateInfo, VmSummary } from '../hypervisor/types.js';
+import type { KnownSnapshot } from './catalog.js';
 import type { Job } from '../jobs/types.js';
 import { subcommand, type HandlerContext } from './command.js';
 import { describeJob, formatDuration } from './format.js';
@@ -54,8 +55,9 @@ export function resolveHost(services: Services, host: string | undefined): strin
 }
 
 /**
- * Looks `pick` up in a cached list; on a miss reads the host again before giving up. A cache
- * hit is trusted (the executor checks again); a refusal never rests on a stale list.
+ * Looks `pick` up in what is known (the inventory, or a cached list); on a miss reads again —
+ * fresh — before giving up. A hit is trusted (the executor checks again); a refusal never rests
+ * on a stale answer.
  */
 async function findFresh<T, R>(
   read: (fresh: boolean) => Promise<T[]>,
@@ -66,12 +68,24 @@ async function findFresh<T, R>(
   return pick(await read(true));
 }
 
+/**
+ * A refusal's message while the host's first import runs: it is not "there is none" but "not
+ * known yet" — the answer says how far the import is (details.importing), not as if complete.
+ */
+function notFound(services: Services, host: string, message: string): { message: string; importing?: string } {
+  const note = services.catalog.importing(host);
+  return note ? { message: `${message}\n${note}: it may not be known yet; try again when the import is done.`, importing: note } : { message };
+}
+
 export async function requireVm(services: Services, host: string, vm: string): Promise<VmSummary> {
   const found = await findFresh(
-    (fresh) => services.catalog.vms(host, { fresh }),
-    (vms) => vms.find((v) => v.name === vm),
+    (fresh) => services.catalog.vm(host, vm, { fresh }).then((v) => (v ? [v] : [])),
+    (vms) => vms[0],
   );
-  if (!found) throw new KvmopsError('vm-not-found', `There is no VM "${vm}" on ${host}.`, { details: { host, vm } });
+  if (!found) {
+    const { message, importing } = notFound(services, host, `There is no VM "${vm}" on ${host}.`);
+    throw new KvmopsError('vm-not-found', message, { details: { host, vm, ...(importing ? { importing } : {}) } });
+  }
   return found;
 }
 
@@ -81,15 +95,17 @@ export async function requireTemplate(services: Services, host: string, name: st
     (ts) => ts.find((t) => t.name === name),
   );
   if (!found) {
-    throw new KvmopsError('template-not-found', `There is no template "${name}" on ${host}.`, { details: { host, template: name } });
+    const { message, importing } = notFound(services, host, `There is no template "${name}" on ${host}.`);
+    throw new KvmopsError('template-not-found', message, { details: { host, template: name, ...(importing ? { importing } : {}) } });
   }
   return found;
 }
 
-export async function requireSnapshot(services: Services, host: string, vm: string, name: string): Promise<SnapshotInfo> {
+/** Known first (the inventory); a miss reads that VM's snapshots on the host — O(that VM), never the host's. */
+export async function requireSnapshot(services: Services, host: string, vm: string, name: string): Promise<KnownSnapshot> {
   await requireVm(services, host, vm);
-  const found = await findFresh(
-    (fresh) => services.catalog.snapshots(host, vm, { fresh }),
+  const found = await findFresh<KnownSnapshot, KnownSnapshot>(
+    (fresh) => (fresh ? services.catalog.snapshots(host, vm, { fresh }) : services.catalog.knownSnapshots(host, vm)),
     (ss) => ss.find((s) => s.name === name),
   );
   if (!found) {
@@ -275,8 +291,9 @@ export function readReply(title: string, lines: string[]): Reply {
 }
 
 /**
- * `list` of what one host holds (VMs, templates), for viewers. An explicit list reads the host
- * (and so refreshes the cache): the user wants the truth.
+ * `list` of what one host holds (VMs, templates), for viewers, as `read` gives it: the
+ * inventory as it stands for templates (kvmops' own work is in it at once; a change made
+ * behind its back within one reconcile), a fresh host read for VMs.
  */
 export function listOnHost<T>(spec: {
   description: string;
@@ -284,6 +301,8 @@ export function listOnHost<T>(spec: {
   what: string;
   read: (services: Services, host: string) => Promise<T[]>;
   lines: (items: T[]) => string[];
+  /** The read is the inventory's: while the first import runs, the reply says how far it is. */
+  fromInventory?: boolean;
 }) {
   return subcommand({
     name: 'list',
@@ -294,7 +313,9 @@ export function listOnHost<T>(spec: {
     options: options({ host: hostOption }),
     async handle({ options: o, services }) {
       const host = resolveHost(services, o.host);
-      return readReply(`${spec.what} on ${host}`, spec.lines(await spec.read(services, host)));
+      const lines = spec.lines(await spec.read(services, host));
+      const note = spec.fromInventory ? services.catalog.importing(host) : null;
+      return readReply(`${spec.what} on ${host}`, note ? [`${note}: the list may be incomplete.`, ...lines] : lines);
     },
   });
 }

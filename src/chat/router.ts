@@ -154,7 +154,7 @@ export class CommandRouter {
   }
 
   /**
-   * Autocomplete: names from the catalog's short-lived cache, filtered by a case-insensitive
+   * Autocomplete: names from the catalog (the inventory, or a short-lived cache), filtered by a case-insensitive
    * prefix, sorted, at most 25. Never throws and never refuses: someone not allowed to run the
    * command, in the wrong place, or a host that does not answer in time simply gets no choices.
    */
@@ -171,7 +171,7 @@ export class CommandRouter {
     }
     let names: string[];
     try {
-      names = await withTimeout(this.candidates(option, req.options), this.completeTimeoutMs);
+      names = await withTimeout(this.candidates(option, req.options, req.value), this.completeTimeoutMs);
     } catch (e) {
       this.services.log?.warn({ err: e, command: resolved.label, option: option.name }, 'autocomplete failed');
       return [];
@@ -233,21 +233,22 @@ export class CommandRouter {
     return resolved.handler.options.parse(raw, resolved.label);
   }
 
-  private async candidates(option: OptionDef, raw: RawOptions): Promise<string[]> {
+  /** Names to offer: from the inventory (one indexed query, never the host) when it runs. */
+  private async candidates(option: OptionDef, raw: RawOptions, prefix: string): Promise<string[]> {
     const { catalog } = this.services;
     const hosts = catalog.hosts();
     if (option.autocomplete === 'host') return hosts;
     const host = typeof raw.host === 'string' && hosts.includes(raw.host) ? raw.host : catalog.defaultHost();
     switch (option.autocomplete) {
       case 'vm':
-        return (await catalog.vms(host)).map((v) => v.name);
+        return catalog.vmNames(host, prefix);
       case 'template':
-        return (await catalog.templates(host)).map((t) => t.name);
+        return catalog.templateNames(host, prefix);
       case 'snapshot': {
         // Snapshots of the VM chosen in the same command; none until a VM is chosen.
         const vm = raw.vm;
-        if (typeof vm !== 'string' || !(await catalog.vms(host)).some((v) => v.name === vm)) return [];
-        return (await catalog.snapshots(host, vm)).map((s) => s.name);
+        if (typeof vm !== 'string') return [];
+        return (await catalog.knownSnapshots(host, vm)).map((s) => s.name);
       }
       default:
         return [];

@@ -16,7 +16,7 @@ import { retryWhileBusy } from '../jobs/retry.js';
 import type { Logger } from '../domain/logger.js';
 import { Catalog, invalidateOnJobEnd } from './catalog.js';
 import type { HypervisorReader } from './hypervisor-reader.js';
-import type { InventoryVm, VmState } from '../hypervisor/types.js';
+import type { InventoryPort } from './inventory-port.js';
 
 /**
  * What command handlers, the router and the approval policy may use — and nothing more.
@@ -91,40 +91,8 @@ export interface ChatConfig {
 /** The chat layer only warns and reports errors (the shared port: src/domain/logger.ts). */
 export type ChatLogger = Pick<Logger, 'error' | 'warn'>;
 
-/** The inventory's state on a host, for answers that say "inventory: importing 1,200 / 3,000". */
-export interface InventoryStatus {
-  /** The first import's progress while it runs; null otherwise. */
-  importing: { done: number; total: number } | null;
-  /** Epoch ms the first import completed; null before (answers may then be incomplete). */
-  importedAt: number | null;
-  /** Epoch ms of the last completed reconcile. */
-  reconciledAt: number | null;
-}
-
-/** A VM as a list shows it: from the inventory's rows, no host read. */
-export interface InventoryVmRow {
-  uuid: string;
-  name: string;
-  state: VmState;
-}
-
-/** A VM as `/vm info` shows it: the inventory's record, whole. */
-export type InventoryVmDetail = Pick<InventoryVm, 'uuid' | 'name' | 'state' | 'disks' | 'snapshots'>;
-
-/** The slice of the inventory (src/inventory) the chat core uses. */
-export interface InventoryPort {
-  status(host: string): InventoryStatus;
-  /**
-   * `/vm list`: one page in name order and how many match — `filter` a substring or a glob
-   * (src/domain/name-filter.ts). States are the inventory's, kept true by the reconcile and
-   * libvirt's events: one page costs one query, whatever the host's size.
-   */
-  vmPage(host: string, page: { offset: number; limit: number; filter?: string | undefined }): { vms: InventoryVmRow[]; total: number };
-  /** `/vm info`: the VM of that name, whole (disks with their chains and template, snapshots); undefined when unknown. */
-  vmNamed(host: string, name: string): InventoryVmDetail | undefined;
-  /** A reconcile of `host` that starts after the call: what a "not found" waits for before it is said. */
-  refresh(host: string): Promise<unknown>;
-}
+/** The inventory port (in its own file: the catalog reads it too). */
+export type { InventoryPort, InventoryStatus, InventoryTemplateView, InventoryVmDetail, InventoryVmRow } from './inventory-port.js';
 
 export interface Services {
   jobs: JobsPort;
@@ -152,7 +120,8 @@ export const CHAT_DB_PATIENCE_MS = 10 * 60_000;
  * Services from the real parts, the same way for every adapter:
  *   createServices({ store, hypervisor, config: { twoPerson, approvalTtlMs, guildId }, log })
  * with `store` a SqliteJobStore (its `approvals` and `audit` are used) and `hypervisor` the real
- * Hypervisor. The catalog is made here and kept fresh as jobs end (`invalidateOnJobEnd`).
+ * Hypervisor. The catalog is made here, on the inventory when one is given (its answers then
+ * come from it), and its host-read cache is dropped as jobs end (`invalidateOnJobEnd`).
  *
  * The store's writes are synchronous and fail at once with `db-busy` when the database is busy
  * (src/jobs/db.ts); here they become async and are retried on timers (`retryWhileBusy`), so an
@@ -173,11 +142,18 @@ export function createServices(deps: {
   now?: () => number;
   log?: ChatLogger;
   catalogTtlMs?: number;
+  /** How long a refusal waits for a host's first import (Catalog `importPatienceMs`). */
+  importPatienceMs?: number;
   /** Default CHAT_DB_PATIENCE_MS. */
   dbPatienceMs?: number;
 }): Services {
   const now = deps.now ?? Date.now;
-  const catalog = new Catalog(deps.hypervisor, { now, ...(deps.catalogTtlMs !== undefined ? { ttlMs: deps.catalogTtlMs } : {}) });
+  const catalog = new Catalog(deps.hypervisor, {
+    now,
+    ...(deps.catalogTtlMs !== undefined ? { ttlMs: deps.catalogTtlMs } : {}),
+    ...(deps.inventory ? { inventory: deps.inventory } : {}),
+    ...(deps.importPatienceMs !== undefined ? { importPatienceMs: deps.importPatienceMs } : {}),
+  });
   const { store } = deps;
   if (store.onChange) invalidateOnJobEnd(catalog, (l) => store.onChange!(l));
   const durably = <T>(write: () => MaybePromise<T>): Promise<T> =>

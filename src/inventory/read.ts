@@ -81,11 +81,15 @@ WHERE d.host = @host AND d.unreadable IS NOT NULL
 UNION
 SELECT uuid, name FROM inventory_vms INDEXED BY inventory_vms_read WHERE host = @host AND stale = 1`;
 
+/** A LIKE pattern matching what starts with `prefix` literally (`%`, `_` and `\` escaped). */
+const prefixPattern = (prefix: string): string => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
 const toVm = (r: VmRow): KnownVm => ({ uuid: r.uuid, name: r.name, state: r.state as VmState, readAt: r.read_at, stale: r.stale === 1, blocks: r.blocks });
 
 export class InventoryReads {
   readonly #templates;
   readonly #templateNames;
+  readonly #vmNames;
   readonly #vmPage;
   readonly #vmCount;
   readonly #vmPageGlob;
@@ -106,9 +110,13 @@ export class InventoryReads {
 SELECT t.name, t.source_vm, t.sealed, t.created_at, t.size, t.disks,
   (SELECT count(DISTINCT d.vm_uuid) FROM inventory_vm_disks d WHERE d.host = t.host AND d.template = t.name) AS dependents
 FROM inventory_templates t WHERE t.host = @host ORDER BY t.name`);
-    this.#templateNames = db.prepare<{ host: string; prefix: string; limit: number }, { name: string }>(`
-SELECT name FROM inventory_templates WHERE host = @host AND name >= @prefix AND name < @prefix || char(1114111)
-ORDER BY name LIMIT @limit`);
+    // LIKE ignores ASCII case, as autocomplete does; walked in name order, it stops at `limit`
+    this.#templateNames = db.prepare<{ host: string; like: string; limit: number }, { name: string }>(
+      "SELECT name FROM inventory_templates WHERE host = @host AND name LIKE @like ESCAPE '\\' ORDER BY name LIMIT @limit",
+    );
+    this.#vmNames = db.prepare<{ host: string; like: string; limit: number }, { name: string }>(
+      "SELECT DISTINCT name FROM inventory_vms WHERE host = @host AND name LIKE @like ESCAPE '\\' ORDER BY name LIMIT @limit",
+    );
     this.#vmPage = db.prepare<{ host: string; offset: number; limit: number }, VmRow>(
       'SELECT uuid, name, state, read_at, stale, blocks FROM inventory_vms WHERE host = @host ORDER BY name, uuid LIMIT @limit OFFSET @offset',
     );
@@ -170,9 +178,14 @@ WHERE d.host = @host AND d.template = @template ORDER BY v.name`);
     }));
   }
 
-  /** Autocomplete: template names starting with `prefix`, in order. */
+  /** Autocomplete: template names starting with `prefix` (ASCII case ignored), in order. */
   templateNames(host: string, prefix = '', limit = 25): string[] {
-    return this.#templateNames.all({ host, prefix, limit }).map((r) => r.name);
+    return this.#templateNames.all({ host, like: prefixPattern(prefix), limit }).map((r) => r.name);
+  }
+
+  /** Autocomplete: VM names starting with `prefix` (ASCII case ignored), in order. */
+  vmNames(host: string, prefix = '', limit = 25): string[] {
+    return this.#vmNames.all({ host, like: prefixPattern(prefix), limit }).map((r) => r.name);
   }
 
   /** The template read longest ago (the reconcile reads it again). */
@@ -219,14 +232,19 @@ WHERE d.host = @host AND d.template = @template ORDER BY v.name`);
         template: d.template,
         ...(d.unreadable !== null ? { unreadable: d.unreadable } : {}),
       })),
-      snapshots: this.#snapshots.all({ host, uuid }).map((s) => ({
-        name: s.name,
-        kind: s.kind as SnapshotKind,
-        parent: s.parent,
-        createdAt: s.created_at,
-        files: JSON.parse(s.files) as string[],
-      })),
+      snapshots: this.snapshotsOf(host, uuid),
     };
+  }
+
+  /** The snapshots of the VM with that uuid, oldest first ([] when unknown). */
+  snapshotsOf(host: string, uuid: string): InventorySnapshot[] {
+    return this.#snapshots.all({ host, uuid }).map((s) => ({
+      name: s.name,
+      kind: s.kind as SnapshotKind,
+      parent: s.parent,
+      createdAt: s.created_at,
+      files: JSON.parse(s.files) as string[],
+    }));
   }
 
   /** VMs of that exact name (one, unless a rename is half-seen). */

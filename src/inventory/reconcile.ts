@@ -10,17 +10,19 @@ import type { InventoryStore } from './store.js';
  * 1. the cheap diff: one `list --all --uuid --name` with libvirt-filtered states, every domain's
  *    disks (`domstats --block`) and the templates pool's volume list (ONE virsh process,
  *    whatever the number of domains) against the inventory's rows;
- * 2. domains that are new, renamed, changed state or disks, or marked stale by a job are read
+ * 2. templates (names from the same listing): new ones read, vanished ones removed, and the one
+ *    seen longest ago read again — before the domains: they are few and cheap, so template
+ *    answers (autocomplete, /deploy's check) are right early in an import;
+ * 3. domains that are new, renamed, changed state or disks, or marked stale by a job are read
  *    whole (definition, disks and their chains, snapshots) — in batches, each batch written in
  *    its own transaction; rows of domains no longer listed are removed;
- * 3. besides, the `rotate` rows read longest ago are read again: a change no listing shows (a
+ * 4. besides, the `rotate` rows read longest ago are read again: a change no listing shows (a
  *    snapshot taken by hand) is caught within ⌈VMs / rotate⌉ passes, without ever reading the
- *    whole host at once;
- * 4. templates (names from the same listing): new ones read, vanished ones removed, and the one
- *    seen longest ago read again.
+ *    whole host at once.
  *
  * The first pass on a host never imported is the import: every domain is new, read in batches
- * in the background, with progress in the log and in `importing(host)` ("1,200 / 3,000");
+ * in the background, with progress in the log and in `importing(host)` ("1,200 / 3,000"; from
+ * the pass's start, total 0 while it lists the host, so a fresh answer knows not to wait);
  * commands answer from what is known meanwhile. A pass that fails (host unreachable) is logged
  * and the next one tries again; what was written stays.
  *
@@ -298,12 +300,17 @@ export class Reconciler {
     // the domains events named before this pass started: read whole whatever the listing says
     const hinted = this.#hinted.get(hostName) ?? new Map<string, number>();
     this.#hinted.delete(hostName);
+    // an import shows from its start ("listing the host"): a fresh answer must not wait for it
+    const progress: ImportProgress = { done: 0, total: 0 };
+    if (importing) this.#importing.set(hostName, progress);
     let stats: ReconcileStats;
     try {
-      stats = await this.#passWith(hostName, host, signal, started, importing, new Set(hinted.keys()), rotating);
+      stats = await this.#passWith(hostName, host, signal, started, importing, new Set(hinted.keys()), rotating, progress);
     } catch (e) {
       this.#addHints(hostName, hinted); // not read after all: the next pass reads them
       throw e;
+    } finally {
+      if (importing) this.#importing.delete(hostName);
     }
     const settle = new Map([...hinted].filter(([, n]) => n > 1).map(([name, n]) => [name, n - 1]));
     if (settle.size) {
@@ -321,6 +328,7 @@ export class Reconciler {
     importing: boolean,
     hinted: ReadonlySet<string>,
     rotating: boolean,
+    progress: ImportProgress,
   ): Promise<ReconcileStats> {
     const { store, now, logger, batch, rotate } = this.#opts;
 
@@ -343,48 +351,43 @@ export class Reconciler {
     const rotated = unchanged.sort((a, b) => known.get(a.uuid)!.readAt - known.get(b.uuid)!.readAt).slice(0, importing || !rotating ? 0 : rotate);
     const toRead = [...changed, ...rotated];
 
-    const progress: ImportProgress = { done: 0, total: toRead.length };
-    if (importing) {
-      this.#importing.set(hostName, progress);
-      logger.info({ host: hostName, total: toRead.length }, `inventory: importing ${hostName}: 0 / ${fmt(toRead.length)} domains`);
+    // Templates first: they are few and cheap, so template answers (autocomplete, /deploy's
+    // check) are right early in an import, while the domains are still being read.
+    const t = await this.#templates(hostName, templateNames, at, signal, rotating);
+    progress.total = toRead.length;
+    if (importing) logger.info({ host: hostName, total: toRead.length }, `inventory: importing ${hostName}: 0 / ${fmt(toRead.length)} domains`);
+    for (let i = 0; i < toRead.length; i += batch) {
+      const slice = toRead.slice(i, i + batch);
+      const batchAt = now();
+      const vms = await host.inventory.readVms(slice, { signal });
+      const found = new Set(vms.map((v) => v.uuid));
+      store.write(
+        [
+          ...vms.map((vm): InventoryChange => {
+            const sign = slice.find((s) => s.uuid === vm.uuid)?.blocks;
+            return { type: 'vm', host: hostName, vm: sign !== undefined ? { ...vm, blocks: sign } : vm };
+          }),
+          ...slice.filter((s) => !found.has(s.uuid)).map((s): InventoryChange => ({ type: 'vm-gone', host: hostName, uuid: s.uuid })),
+        ],
+        batchAt,
+      );
+      progress.done += slice.length;
+      if (importing) logger.info({ host: hostName, done: progress.done, total: progress.total }, `inventory: importing ${hostName}: ${fmt(progress.done)} / ${fmt(progress.total)} domains`);
     }
-    try {
-      for (let i = 0; i < toRead.length; i += batch) {
-        const slice = toRead.slice(i, i + batch);
-        const batchAt = now();
-        const vms = await host.inventory.readVms(slice, { signal });
-        const found = new Set(vms.map((v) => v.uuid));
-        store.write(
-          [
-            ...vms.map((vm): InventoryChange => {
-              const sign = slice.find((s) => s.uuid === vm.uuid)?.blocks;
-              return { type: 'vm', host: hostName, vm: sign !== undefined ? { ...vm, blocks: sign } : vm };
-            }),
-            ...slice.filter((s) => !found.has(s.uuid)).map((s): InventoryChange => ({ type: 'vm-gone', host: hostName, uuid: s.uuid })),
-          ],
-          batchAt,
-        );
-        progress.done += slice.length;
-        if (importing) logger.info({ host: hostName, done: progress.done, total: progress.total }, `inventory: importing ${hostName}: ${fmt(progress.done)} / ${fmt(progress.total)} domains`);
-      }
-      const t = await this.#templates(hostName, templateNames, at, signal, rotating);
-      store.markReconciled(hostName, now(), true);
-      const stats: ReconcileStats = {
-        host: hostName,
-        listed: listed.length,
-        read: toRead.length,
-        gone: gone.length,
-        templatesRead: t.read,
-        templatesGone: t.gone,
-        imported: importing,
-        ms: now() - started,
-      };
-      if (importing) logger.info({ ...stats }, `inventory: ${hostName} imported: ${fmt(listed.length)} domains in ${stats.ms} ms`);
-      else if (stats.read > rotated.length || stats.gone || t.read || t.gone) logger.info({ ...stats }, 'inventory: reconciled');
-      return stats;
-    } finally {
-      this.#importing.delete(hostName);
-    }
+    store.markReconciled(hostName, now(), true);
+    const stats: ReconcileStats = {
+      host: hostName,
+      listed: listed.length,
+      read: toRead.length,
+      gone: gone.length,
+      templatesRead: t.read,
+      templatesGone: t.gone,
+      imported: importing,
+      ms: now() - started,
+    };
+    if (importing) logger.info({ ...stats }, `inventory: ${hostName} imported: ${fmt(listed.length)} domains in ${stats.ms} ms`);
+    else if (stats.read > rotated.length || stats.gone || t.read || t.gone) logger.info({ ...stats }, 'inventory: reconciled');
+    return stats;
   }
 
   async #templates(hostName: string, names: readonly string[], at: number, signal: AbortSignal, rotating: boolean): Promise<{ read: number; gone: number }> {

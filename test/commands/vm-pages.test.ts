@@ -32,6 +32,12 @@ describe('/vm list and /vm info from the inventory', () => {
     importing = null;
     const port: InventoryPort = {
       status: (host) => ({ importing, ...inv.hostStatus(host) }),
+      templates: (host) => inv.reads.templates(host),
+      dependentsOf: (host, template) => inv.reads.dependentsOf(host, template),
+      templateNames: (host, prefix, limit) => inv.reads.templateNames(host, prefix, limit),
+      vmNames: (host, prefix, limit) => inv.reads.vmNames(host, prefix, limit),
+      vmsNamed: (host, name) => inv.reads.vmsNamed(host, name).map(({ uuid, name: n, state }) => ({ uuid, name: n, state })),
+      snapshots: (host, uuid) => inv.reads.snapshotsOf(host, uuid),
       vmPage: (host, p) => inv.reads.vmPage(host, p.offset, p.limit, p.filter),
       vmNamed: (host, name) => {
         const [known] = inv.reads.vmsNamed(host, name);
