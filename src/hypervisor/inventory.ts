@@ -68,11 +68,11 @@ function fileDisks(xml: XmlElement, blk: BlkEntry[]): DomainView['disks'] {
 // --- what the inventory reads (src/inventory: the reconcile loop and the jobs' reports) ----------
 
 /**
- * Every VM domain with its state, in ONE virsh process: `list --all --uuid --name` plus one
- * `list --all --uuid --state-X` per state libvirt can filter on (it filters server-side, so each
- * costs what the name list costs; `list --all` asks each domain's state and is ~5× slower at
- * 3,000 domains). The few in "other" states (idle, in shutdown, crashed, pmsuspended) — and any
- * that came between the lists — get a `domstate` each. Appliance domains are left out (vms.ts).
+ * Every VM domain with its state, in ONE virsh process: `list --all --uuid --name` (the truth of
+ * which domains exist, by uuid) and `domstats --state --block --nowait` (every domain's state and
+ * disks, by name; server-side, no job on the domain). Domains the stats leave out (defined
+ * between the two, or a libvirt that cannot say) get their state from libvirt-filtered state
+ * lists, then a `domstate` each for the rest. Appliance domains are left out (vms.ts).
  */
 export async function listDomainStates(h: HostContext, ctx: OpContext = {}): Promise<ListedVm[]> {
   return (await hostListing(h, ctx, { templates: false })).vms;
@@ -84,25 +84,34 @@ export async function listDomainStates(h: HostContext, ctx: OpContext = {}): Pro
  * ensured first).
  */
 export async function hostListing(h: HostContext, ctx: OpContext = {}, opts = { templates: true }): Promise<HostListing> {
-  const states = ['running', 'paused', 'shutoff'] as const;
   if (opts.templates) await ensurePools(h, ctx);
   const tpl = opts.templates ? [virshArgs.poolRefresh(h.storage.templatesPool), virshArgs.volList(h.storage.templatesPool)] : [];
-  const rs = await h.virsh.multi([virshArgs.listDomains(), ...states.map((s) => virshArgs.listUuidsInState(s)), ...tpl, virshArgs.domstatsBlock()], {
+  const rs = await h.virsh.multi([virshArgs.listDomains(), ...tpl, virshArgs.domstatsStateBlock()], {
     timeoutMs: 60_000,
     signal: ctx.signal,
   });
-  const templates = opts.templates ? (okStdout(rs[4]), templateNamesOf(okStdout(rs[5]))) : [];
+  const templates = opts.templates ? (okStdout(rs[1]), templateNamesOf(okStdout(rs[2]))) : [];
   // a libvirt that cannot say leaves the signs out: then only names and states tell changes
   const stats = rs.at(-1)!;
-  const blocks = stats.error ? new Map<string, string>() : parseDomstatsBlocks(stats.stdout);
+  const byName = stats.error ? new Map<string, DomainStats>() : parseDomstats(stats.stdout);
   const all = parseDomainList(okStdout(rs[0]));
   const domains = all.filter((d) => isVmDomain(d.name));
   const others = all.filter((d) => !isVmDomain(d.name)).map((d) => ({ uuid: d.uuid, name: d.name }));
   const stateOf = new Map<string, VmState>();
-  states.forEach((s, i) => {
-    for (const u of parseNameList(okStdout(rs[i + 1]))) stateOf.set(asDomainUuid(u), s === 'shutoff' ? 'shut off' : s);
-  });
-  const rest = domains.filter((d) => !stateOf.has(d.uuid));
+  for (const d of domains) {
+    const state = byName.get(d.name)?.state;
+    if (state) stateOf.set(d.uuid, state);
+  }
+  let rest = domains.filter((d) => !stateOf.has(d.uuid));
+  if (rest.length > 20) {
+    // many without stats (an old libvirt): libvirt-filtered state lists, as cheap as the name list
+    const states = ['running', 'paused', 'shutoff'] as const;
+    const lists = await h.virsh.multi(states.map((s) => virshArgs.listUuidsInState(s)), { timeoutMs: 60_000, signal: ctx.signal });
+    states.forEach((s, i) => {
+      for (const u of parseNameList(okStdout(lists[i]))) stateOf.set(asDomainUuid(u), s === 'shutoff' ? 'shut off' : s);
+    });
+    rest = domains.filter((d) => !stateOf.has(d.uuid));
+  }
   if (rest.length) {
     const rr = await h.virsh.multi(rest.map((d) => virshArgs.domstate(d.uuid)), { timeoutMs: 60_000, signal: ctx.signal });
     rest.forEach((d, i) => {
@@ -113,10 +122,46 @@ export async function hostListing(h: HostContext, ctx: OpContext = {}, opts = { 
   }
   const vms = domains.flatMap((d) => {
     const state = stateOf.get(d.uuid);
-    const b = blocks.get(d.name);
+    const b = byName.get(d.name)?.blocks;
     return state ? [{ uuid: d.uuid, name: d.name, state, ...(b !== undefined ? { blocks: b } : {}) }] : [];
   });
   return { vms, templates, others };
+}
+
+/** libvirt's `virDomainState` numbers (`state.state=N` in domstats) as virsh names them. */
+const DOMSTATS_STATES: Record<string, VmState> = {
+  '1': 'running',
+  '2': 'idle',
+  '3': 'paused',
+  '4': 'in shutdown',
+  '5': 'shut off',
+  '6': 'crashed',
+  '7': 'pmsuspended',
+};
+
+export interface DomainStats {
+  /** Absent for a state this list does not know (0, "no state"): read it with domstate. */
+  state?: VmState;
+  /** The disks' sign: `target=path` a line, in libvirt's order. */
+  blocks: string;
+}
+
+/** `domstats --state --block` → domain name → its state and disks' sign. Pure. */
+export function parseDomstats(out: string): Map<string, DomainStats> {
+  const states = new Map<string, VmState>();
+  let name: string | null = null;
+  for (const line of out.split('\n')) {
+    const dom = /^Domain: '(.*)'$/.exec(line);
+    if (dom) name = dom[1]!;
+    const m = /^\s+state\.state=(\d+)$/.exec(line);
+    if (m && name !== null && DOMSTATS_STATES[m[1]!]) states.set(name, DOMSTATS_STATES[m[1]!]!);
+  }
+  const out2 = new Map<string, DomainStats>();
+  for (const [n, blocks] of parseDomstatsBlocks(out)) {
+    const state = states.get(n);
+    out2.set(n, { blocks, ...(state ? { state } : {}) });
+  }
+  return out2;
 }
 
 /**

@@ -15,7 +15,7 @@ describe('virsh argv, every builder', () => {
     listDomains: [[v.listDomains(), ['list', '--all', '--uuid', '--name']]],
     listActiveUuids: [[v.listActiveUuids(), ['list', '--uuid']]],
     listUuidsWithSnapshots: [[v.listUuidsWithSnapshots(), ['list', '--all', '--uuid', '--with-snapshot']]],
-    domstatsBlock: [[v.domstatsBlock(), ['domstats', '--block', '--nowait']]],
+    domstatsStateBlock: [[v.domstatsStateBlock(), ['domstats', '--state', '--block', '--nowait']]],
     listUuidsInState: [
       [v.listUuidsInState('running'), ['list', '--all', '--uuid', '--state-running']],
       [v.listUuidsInState('other'), ['list', '--all', '--uuid', '--state-other']],
