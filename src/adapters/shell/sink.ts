@@ -38,7 +38,8 @@ export class ShellSink implements NotificationSink {
     if (!approval.messageId) return;
     // The store keeps only the decider's id; in the shell a user's id is their name (session.ts).
     const by = approval.decidedBy ? ` by ${approval.decidedBy}` : '';
-    const line = `Approval for job #${job.id}: ${approval.state}${approval.state === 'expired' ? '' : by}`;
+    const what = job.batchId !== null ? `batch #${job.batchId} (every job of it)` : `job #${job.id}`;
+    const line = `Approval for ${what}: ${approval.state}${approval.state === 'expired' ? '' : by}`;
     this.transcript.post(BOT_NAME, [`${line} (request ${approval.messageId})`]);
   }
 }
