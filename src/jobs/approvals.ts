@@ -37,7 +37,7 @@ RETURNING *`;
  * The other pending approvals of a job's batch (none for a job on its own): one approval
  * decides a batch, so deciding any job of it settles them all (jobs_batch, ≤ KVMOPS_MAX_BATCH).
  */
-const PENDING_OF_BATCH = `
+export const PENDING_OF_BATCH_SQL = `
 SELECT a.* FROM jobs j INDEXED BY jobs_batch JOIN approvals a ON a.job_id = j.id
 WHERE j.batch_id = (SELECT batch_id FROM jobs WHERE id = @jobId) AND j.id <> @jobId AND a.state = 'pending'
 ORDER BY j.id`;
@@ -74,7 +74,7 @@ export class SqliteApprovals implements Approvals {
     const settle = db.prepare(SETTLE);
     const queueJob = db.prepare(QUEUE_JOB);
     const cancelJob = db.prepare(CANCEL_JOB);
-    const pendingOfBatch = db.prepare<{ jobId: number }, ApprovalRow>(PENDING_OF_BATCH);
+    const pendingOfBatch = db.prepare<{ jobId: number }, ApprovalRow>(PENDING_OF_BATCH_SQL);
 
     const expire = (row: ApprovalRow, now: number): { approval: Approval; job: Job } => {
       const approval = rowToApproval(settle.get({ jobId: row.job_id, state: 'expired', by: null, now }) as ApprovalRow);

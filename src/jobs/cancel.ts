@@ -23,7 +23,7 @@ WHERE job_id = @jobId AND state = 'pending'`;
  * The rest of a batch still awaiting its one approval (jobs_batch): the request is one thing, so
  * withdrawing any job of it withdraws them all, as a rejection would (approvals.ts).
  */
-const WAITING_OF_BATCH = `
+export const WAITING_OF_BATCH_SQL = `
 SELECT id FROM jobs INDEXED BY jobs_batch
 WHERE batch_id = @batchId AND id <> @jobId AND state = 'awaiting_approval'
 ORDER BY id`;
@@ -52,7 +52,7 @@ export function requestCancelOp(ctx: StoreContext): (id: number, by: Requester) 
   const cancelWaiting = ctx.db.prepare(CANCEL_WAITING);
   const cancelApproval = ctx.db.prepare(CANCEL_APPROVAL);
   const requestStop = ctx.db.prepare(REQUEST_STOP);
-  const waitingOfBatch = ctx.db.prepare<{ batchId: number; jobId: number }, { id: number }>(WAITING_OF_BATCH);
+  const waitingOfBatch = ctx.db.prepare<{ batchId: number; jobId: number }, { id: number }>(WAITING_OF_BATCH_SQL);
 
   return immediate(ctx.db, (id: number, by: Requester) => {
     const row = select.get(id) as JobRow | undefined;
