@@ -208,7 +208,8 @@ const CANCELLABLE: ReadonlySet<JobState> = new Set(['awaiting_approval', 'queued
  * that shows the job's end takes the button away.
  */
 export function statusMessage(view: StatusView): RESTPostAPIChannelMessageJSONBody {
-  const components = CANCELLABLE.has(view.state) ? [buttonRow([button('cancel', view, 'Cancel', ButtonStyle.Secondary, false)])] : [];
+  // A batch's message has no Cancel: its button would name the lead job only (`/job cancel` stops one job).
+  const components = CANCELLABLE.has(view.state) && !view.batch ? [buttonRow([button('cancel', view, 'Cancel', ButtonStyle.Secondary, false)])] : [];
   return { embeds: [statusEmbed(view)], allowed_mentions: NO_MENTIONS, components };
 }
 
@@ -358,7 +359,8 @@ export function endMessage(view: StatusView): RESTPostAPIChannelMessageJSONBody 
   const took = view.durationMs !== undefined ? ` in ${formatDuration(view.durationMs)}` : '';
   const detail =
     view.state === 'succeeded' && view.result ? `: ${view.result}` : view.error ? `: ${view.error.code} — ${view.error.message}` : '';
-  const text = `${icon} ${mention(view.requester.id)} job #${view.jobId} ${STATE_WORDS[view.state]}${took} — ${discordText(`${view.title}${detail}`)}`;
+  const what = view.batch ? `batch #${view.jobId} (${view.batch.size} jobs)` : `job #${view.jobId}`;
+  const text = `${icon} ${mention(view.requester.id)} ${what} ${STATE_WORDS[view.state]}${took} — ${discordText(`${view.title}${detail}`)}`;
   return {
     content: cutMarkdown(text, LIMITS.content),
     allowed_mentions: { parse: [], users: [view.requester.id] },

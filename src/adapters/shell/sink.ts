@@ -30,7 +30,8 @@ export class ShellSink implements NotificationSink {
     this.announced.set(view.jobId, (this.announced.get(view.jobId) ?? 0) + 1);
     const how = view.state === 'succeeded' ? 'succeeded' : view.state === 'failed' ? 'failed' : 'was cancelled';
     const detail = view.error ? ` — ${view.error.code}: ${view.error.message}` : view.result ? ` — ${view.result}` : '';
-    this.transcript.post(BOT_NAME, [`@${view.requester.name}: job #${view.jobId} ${how}${detail}`]);
+    const what = view.batch ? `batch #${view.jobId} (${view.batch.size} jobs)` : `job #${view.jobId}`;
+    this.transcript.post(BOT_NAME, [`@${view.requester.name}: ${what} ${how}${detail}`]);
     this.onEnd?.(view);
   }
 
