@@ -71,6 +71,9 @@ test('a pattern snapshot of four thin VMs, a revert approved once, a revert reje
     const snapped = await ended(lead);
     assert.deepEqual(snapped.map((j) => [j.payload.vm, j.state]), vms.map((vm) => [vm, 'succeeded']));
     for (const vm of vms) assert.match(virsh('snapshot-list', vm, '--name'), /^before-patch$/m, vm);
+    // One status message for the batch, and one completion mention once all four ended.
+    await sh.expect(new RegExp(`@alice: batch #${lead} \\(4 jobs\\) succeeded`));
+    await sh.expect(/4 of 4 ended — 4 succeeded/);
 
     // Each VM's data changes after the snapshot, each in its own way.
     disks.forEach((d, i) => writePattern(d, 0x11 + i));
@@ -87,6 +90,7 @@ test('a pattern snapshot of four thin VMs, a revert approved once, a revert reje
     const reverted = await ended(revertLead);
     assert.deepEqual(reverted.map((j) => [j.payload.vm, j.state]), vms.map((vm) => [vm, 'succeeded']));
     disks.forEach((d, i) => assert.ok(hasPattern(d, 0x5a), `${vms[i]}: back to the snapshot's data`));
+    await sh.expect(new RegExp(`@alice: batch #${revertLead} \\(4 jobs\\) succeeded`));
 
     // A rejected revert leaves all four as they are.
     disks.forEach((d, i) => writePattern(d, 0x21 + i));
@@ -100,6 +104,11 @@ test('a pattern snapshot of four thin VMs, a revert approved once, a revert reje
     const rejected = await ended(rejectLead, 10_000);
     assert.deepEqual(rejected.map((j) => [j.state, j.error?.message]), vms.map(() => ['cancelled', 'rejected by bob']));
     disks.forEach((d, i) => assert.ok(hasPattern(d, 0x21 + i), `${vms[i]}: untouched by the rejected revert`));
+    await sh.expect(new RegExp(`@alice: batch #${rejectLead} \\(4 jobs\\) was cancelled`));
+    for (const l of [lead, revertLead, rejectLead]) {
+      assert.equal(sh.output.match(new RegExp(`@alice: batch #${l} `, 'g'))?.length, 1, `one completion mention for batch #${l}`);
+    }
+    assert.doesNotMatch(sh.output, new RegExp(`@alice: job #(${batch(lead).map((j) => j.id).join('|')}) `), 'no per-job mention for a batch');
     assert.equal(await sh.quit(), 0);
   } finally {
     sh.child.kill();
@@ -132,6 +141,7 @@ test('one failing VM in a batch of five does not stop the others; /job status sa
     const status = await sh.say(`/job status id:${jobs[4]!.id}`, /batch #\d+: 5 jobs, 5 ended — 4 succeeded, 1 failed/);
     assert.equal(Number(status[0].match(/#(\d+)/)![1]), lead);
     await sh.expect(new RegExp(`#${failed.id} ${vms[2]!}: failed — ${failed.error!.code}: `));
+    await sh.expect(new RegExp(`@alice: batch #${lead} \\(5 jobs\\) failed — ${failed.error!.code}: 1 of 5 failed: ${vms[2]!}`));
     assert.equal(await sh.quit(), 0);
   } finally {
     sh.child.kill();
