@@ -1,4 +1,4 @@
-import { KvmopsError, isKvmopsError } from '../domain/errors.js';
+import { KvmopsError, TRANSIENT_CODES } from '../domain/errors.js';
 import { isGlob, vmTargetSchema } from '../domain/name-filter.js';
 import { MAX_NAME_LENGTH } from '../domain/names.js';
 import { KINDS_NEEDING_APPROVAL, pinnedLines, type JobKind, type JobPayload } from '../kinds/index.js';
@@ -74,7 +74,8 @@ export function enqueuesOnVms<K extends JobKind>(kind: K, check: Check<K>) {
         const pins = await check(ctx.services, options, ctx.user);
         payloads.push({ ...options, ...pins } as unknown as JobPayload<K>);
       } catch (e) {
-        if (!(e instanceof KvmopsError) || isKvmopsError(e, 'db-busy') || isKvmopsError(e, 'host-not-found')) throw e;
+        // A refusal about this VM is collected; anything about the host or kvmops itself (unreachable, busy, a bug) ends the command as it is.
+        if (!(e instanceof KvmopsError) || TRANSIENT_CODES.has(e.code) || e.code === 'host-not-found' || e.code === 'internal') throw e;
         refused.push({ vm, error: e });
       }
     }
