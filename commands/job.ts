@@ -5,7 +5,7 @@ import { defineCommand, subcommand } from '../src/chat/command.js';
 import { readReply } from '../src/chat/command-kit.js';
 import { boolean, choice, integer, options } from '../src/chat/options.js';
 import { hasRole } from '../src/chat/roles.js';
-import { jobDetail, jobLine } from '../src/chat/format.js';
+import { batchLines, jobDetail, jobLine } from '../src/chat/format.js';
 import { person } from '../src/chat/people.js';
 import type { Services } from '../src/chat/services.js';
 import type { Job } from '../src/jobs/types.js';
@@ -41,7 +41,9 @@ export default defineCommand({
       async handle({ options: o, services }) {
         const job = await requireJob(services, o.id);
         const tone = job.state === 'failed' ? 'error' : job.state === 'succeeded' ? 'success' : 'info';
-        return { ...readReply(`Job #${job.id} ${job.state}`, jobDetail(job, services.now())), tone };
+        // A job of a batch (a VM pattern) shows its batch too: which VMs failed, and why.
+        const batch = job.batchId !== null ? batchLines(await services.jobs.batch(job.batchId)) : [];
+        return { ...readReply(`Job #${job.id} ${job.state}`, [...jobDetail(job, services.now()), ...batch]), tone };
       },
     }),
     subcommand({

@@ -2,7 +2,6 @@ import { snapshotCreatePayload } from '../src/kinds/snapshot-create.js';
 import { MAX_DESCRIPTION, descriptionSchema } from '../src/domain/text.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
 import {
-  enqueues,
   hostOption,
   nameOption,
   readReply,
@@ -14,15 +13,21 @@ import {
   vmOption,
 } from '../src/chat/command-kit.js';
 import { choice, options, text } from '../src/chat/options.js';
+import { enqueuesOnVms, vmTargetOption } from '../src/chat/vm-pattern.js';
 import { snapshotTree } from '../src/chat/format.js';
 
 /**
  * /snapshot — a VM's state at a moment. internal: inside the qcow2; external: a new overlay
  * takes the writes. revert is destructive: it always waits for an approval (docs/commands.md).
+ * create, revert and delete take a VM pattern too (`vm:web-*`): one job per VM, one batch, and
+ * for revert one approval; a revert pattern reverts each VM to its own snapshot of that name.
  */
 
+/** `vm` of revert and delete: the description Discord shows is unchanged (the registered JSON). */
+const VM_OR_PATTERN = 'VM name';
+
 /** The options of revert and delete: a VM and one of its snapshots. */
-const ref = (snapshot: string) => options({ vm: vmOption(), name: nameOption(snapshot, 'snapshot'), host: hostOption });
+const ref = (snapshot: string) => options({ vm: vmTargetOption(VM_OR_PATTERN), name: nameOption(snapshot, 'snapshot'), host: hostOption });
 
 export default defineCommand({
   name: 'snapshot',
@@ -35,13 +40,13 @@ export default defineCommand({
       mutates: true,
       defer: true,
       options: options({
-        vm: vmOption('VM to snapshot'),
+        vm: vmTargetOption('VM to snapshot'),
         name: nameOption('Name of the new snapshot'),
         kind: choice('internal (default): inside the qcow2 file; external: a new overlay', snapshotCreatePayload.shape.kind).default('internal'),
         description: text('What this snapshot is for', descriptionSchema, { maxLength: MAX_DESCRIPTION }).optional(),
         host: hostOption,
       }),
-      handle: enqueues('snapshot.create', async (services, p) => {
+      handle: enqueuesOnVms('snapshot.create', async (services, p) => {
         const pin = await pinVm(services, p.host, p.vm);
         await requireFree((fresh) => (fresh ? services.catalog.snapshots(p.host, p.vm, { fresh }) : services.catalog.knownSnapshots(p.host, p.vm)), [p.name], 'Snapshot', `on VM ${p.vm}`);
         return pin;
@@ -68,7 +73,7 @@ export default defineCommand({
       mutates: true,
       defer: true,
       options: ref('Snapshot to revert to'),
-      handle: enqueues('snapshot.revert', (services, p) => pinSnapshot(services, p.host, p.vm, p.name)),
+      handle: enqueuesOnVms('snapshot.revert', (services, p) => pinSnapshot(services, p.host, p.vm, p.name)),
     }),
     subcommand({
       name: 'delete',
@@ -77,7 +82,7 @@ export default defineCommand({
       mutates: true,
       defer: true,
       options: ref('Snapshot to delete'),
-      handle: enqueues('snapshot.delete', (services, p) => pinSnapshot(services, p.host, p.vm, p.name)),
+      handle: enqueuesOnVms('snapshot.delete', (services, p) => pinSnapshot(services, p.host, p.vm, p.name)),
     }),
   ],
 });

@@ -1,5 +1,6 @@
 import { defineCommand, subcommand } from '../src/chat/command.js';
-import { enqueues, hostOption, pinVm, readReply, requireVm, resolveHost, vmOption } from '../src/chat/command-kit.js';
+import { enqueuesOnVms, vmTargetOption } from '../src/chat/vm-pattern.js';
+import { hostOption, pinVm, readReply, requireVm, resolveHost, vmOption } from '../src/chat/command-kit.js';
 import { boolean, options, text } from '../src/chat/options.js';
 import { count, inventoryVmLines, nicLines, vmInfoLines, vmPageLines } from '../src/chat/format.js';
 import type { InventoryVmRow, Services } from '../src/chat/services.js';
@@ -9,7 +10,8 @@ import { MAX_NAME_LENGTH } from '../src/domain/names.js';
 
 /**
  * /vm — libvirt domains on a host. delete removes the domain, its snapshots and its disks: it
- * always waits for an approval (docs/commands.md).
+ * always waits for an approval (docs/commands.md). start, stop and delete take a VM pattern too
+ * (`vm:web-*`): one job per VM, one batch, and for delete one approval.
  */
 
 /** VMs per `/vm list` page (docs/commands.md: "showing 1–50 of N"). */
@@ -39,6 +41,9 @@ function inventoryNote(services: Services, host: string): string[] {
 
 /** The options of a subcommand on one VM. */
 const one = (vm: string) => options({ vm: vmOption(vm), host: hostOption });
+
+/** The options of start and delete: a VM, or a pattern over the host's VM names (`web-*`: one job each, one batch). */
+const some = (vm: string) => options({ vm: vmTargetOption(vm), host: hostOption });
 
 export default defineCommand({
   name: 'vm',
@@ -101,8 +106,8 @@ export default defineCommand({
       role: 'operator',
       mutates: true,
       defer: true,
-      options: one('VM to start'),
-      handle: enqueues('vm.start', (services, p) => pinVm(services, p.host, p.vm)),
+      options: some('VM to start'),
+      handle: enqueuesOnVms('vm.start', (services, p) => pinVm(services, p.host, p.vm)),
     }),
     subcommand({
       name: 'stop',
@@ -111,11 +116,11 @@ export default defineCommand({
       mutates: true,
       defer: true,
       options: options({
-        vm: vmOption('VM to stop'),
+        vm: vmTargetOption('VM to stop'),
         force: boolean('Destroy (power off) instead of an ACPI shutdown (default false)').default(false),
         host: hostOption,
       }),
-      handle: enqueues('vm.stop', (services, p) => pinVm(services, p.host, p.vm)),
+      handle: enqueuesOnVms('vm.stop', (services, p) => pinVm(services, p.host, p.vm)),
     }),
     subcommand({
       name: 'delete',
@@ -123,8 +128,8 @@ export default defineCommand({
       role: 'operator',
       mutates: true,
       defer: true,
-      options: one('VM to delete'),
-      handle: enqueues('vm.delete', (services, p) => pinVm(services, p.host, p.vm)),
+      options: some('VM to delete'),
+      handle: enqueuesOnVms('vm.delete', (services, p) => pinVm(services, p.host, p.vm)),
     }),
   ],
 });

@@ -112,6 +112,7 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
     config: {
       twoPerson: env.KVMOPS_TWO_PERSON,
       approvalTtlMs: env.KVMOPS_APPROVAL_TTL,
+      maxBatch: env.KVMOPS_MAX_BATCH,
       guildId: opts.guildId === undefined ? (env.DISCORD_GUILD_ID ?? null) : opts.guildId,
     },
     log: logger,

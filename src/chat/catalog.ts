@@ -1,3 +1,4 @@
+import { matchesFilter } from '../domain/name-filter.js';
 import { FINAL_STATES } from '../domain/job-states.js';
 import type { SnapshotInfo, TemplateInfo, VmSummary } from '../hypervisor/types.js';
 import type { Job } from '../jobs/types.js';
@@ -113,6 +114,24 @@ export class Catalog {
     this.knownHost(host);
     if (opts?.fresh) await this.refresh(inv, host);
     return names.flatMap((n) => inv.vmsNamed(host, n).slice(0, 1));
+  }
+
+  /**
+   * The VMs whose whole name matches the glob `pattern` (name-filter.ts), by name, at most
+   * `limit`, and how many match: one indexed query with an inventory (a pattern's batch, judged
+   * on `{ fresh: true }` before a refusal), else the cached host list.
+   */
+  async vmsMatching(host: string, pattern: string, limit: number, opts?: ReadOptions): Promise<{ names: string[]; total: number }> {
+    const inv = this.inventory;
+    if (!inv) {
+      const matches = matchesFilter(pattern);
+      const all = (await this.vms(host, opts)).map((v) => v.name).filter(matches).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      return { names: all.slice(0, limit), total: all.length };
+    }
+    this.knownHost(host);
+    if (opts?.fresh) await this.refresh(inv, host);
+    const { vms, total } = inv.vmPage(host, { offset: 0, limit, filter: pattern });
+    return { names: vms.map((v) => v.name), total };
   }
 
   /** Autocomplete: VM names starting with `prefix` (case ignored); never a host scan with an inventory. */

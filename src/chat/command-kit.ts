@@ -3,7 +3,7 @@ import { KINDS_NEEDING_APPROVAL, pinnedLines, type JobKind, type JobPayload } fr
 import { MAX_NAME_LENGTH, hostNameSchema, nameSchema, vmNameSchema } from '../domain/names.js';
 import type { TemplateInfo, VmSummary } from '../hypervisor/types.js';
 import type { KnownSnapshot } from './catalog.js';
-import type { Job } from '../jobs/types.js';
+import type { EnqueueRequest, Job } from '../jobs/types.js';
 import { subcommand, type HandlerContext } from './command.js';
 import { describeJob, formatDuration } from './format.js';
 import { moment, person } from './people.js';
@@ -203,34 +203,44 @@ export function enqueues<K extends JobKind>(
  * count > 1).
  */
 export async function enqueueJob<K extends JobKind>(ctx: HandlerContext<unknown>, kind: K, payload: JobPayload<K>): Promise<Job> {
-  const { services, user, place } = ctx;
   try {
-    return await services.jobs.enqueue({
-      kind,
-      payload,
-      requester: { id: user.id, name: user.name },
-      notify: { adapter: place.adapter, guildId: place.guildId, channelId: place.channelId },
-      ...(KINDS_NEEDING_APPROVAL.has(kind) ? { approvalTtlMs: services.config.approvalTtlMs } : {}),
-    });
+    return await ctx.services.jobs.enqueue(enqueueRequest(ctx, kind, payload));
   } catch (e) {
-    if (isKvmopsError(e, 'invalid-input') && Array.isArray(e.details.issues)) throw invalidOptions(e.details.issues as string[], e);
-    if (isKvmopsError(e, 'duplicate-job')) {
-      const id = e.details.jobId;
-      throw new KvmopsError('duplicate-job', `The same job is already ${id !== undefined ? `live: job #${id}` : 'live'}. Follow it with /job status${id !== undefined ? ` id:${id}` : ''}.`, {
-        cause: e,
-        details: e.details,
-      });
-    }
-    if (isKvmopsError(e, 'name-taken') && typeof e.details.jobId === 'number') {
-      const names = Array.isArray(e.details.names) ? (e.details.names as string[]) : [];
-      const shown = names.slice(0, 4).map((n) => `"${n}"`).join(', ') + (names.length > 4 ? ` and ${names.length - 4} more` : '');
-      throw new KvmopsError('name-taken', `${shown || 'That name'} ${names.length > 1 ? 'are' : 'is'} already being made by job #${e.details.jobId}. Follow it with /job status id:${e.details.jobId}.`, {
-        cause: e,
-        details: e.details,
-      });
-    }
-    throw e;
+    throw enqueueRefusal(e);
   }
+}
+
+/** The store's request for a `kind` job of the invoker, reporting to where they typed. */
+export function enqueueRequest<K extends JobKind>(ctx: HandlerContext<unknown>, kind: K, payload: JobPayload<K>): EnqueueRequest {
+  const { services, user, place } = ctx;
+  return {
+    kind,
+    payload,
+    requester: { id: user.id, name: user.name },
+    notify: { adapter: place.adapter, guildId: place.guildId, channelId: place.channelId },
+    ...(KINDS_NEEDING_APPROVAL.has(kind) ? { approvalTtlMs: services.config.approvalTtlMs } : {}),
+  };
+}
+
+/** A store refusal as the invoker reads it (enqueueJob's rules; a batch's are the same). */
+export function enqueueRefusal(e: unknown): unknown {
+  if (isKvmopsError(e, 'invalid-input') && Array.isArray(e.details.issues)) return invalidOptions(e.details.issues as string[], e);
+  if (isKvmopsError(e, 'duplicate-job')) {
+    const id = e.details.jobId;
+    return new KvmopsError('duplicate-job', `The same job is already ${id !== undefined ? `live: job #${id}` : 'live'}. Follow it with /job status${id !== undefined ? ` id:${id}` : ''}.`, {
+      cause: e,
+      details: e.details,
+    });
+  }
+  if (isKvmopsError(e, 'name-taken') && typeof e.details.jobId === 'number') {
+    const names = Array.isArray(e.details.names) ? (e.details.names as string[]) : [];
+    const shown = names.slice(0, 4).map((n) => `"${n}"`).join(', ') + (names.length > 4 ? ` and ${names.length - 4} more` : '');
+    return new KvmopsError('name-taken', `${shown || 'That name'} ${names.length > 1 ? 'are' : 'is'} already being made by job #${e.details.jobId}. Follow it with /job status id:${e.details.jobId}.`, {
+      cause: e,
+      details: e.details,
+    });
+  }
+  return e;
 }
 
 /** Accepted: ephemeral (the notifier's status message is the channel's record of the job). */

@@ -54,6 +54,27 @@ export function jobDetail(job: Job, now: number): string[] {
   return lines;
 }
 
+/**
+ * A batch in `/job status` of any of its jobs: how many are in each state, then a line per job
+ * (its VM, its state, and for a failed or cancelled one why), so the batch's result says which
+ * VMs failed and why. The states in the order a batch moves through them.
+ */
+export function batchLines(jobs: Job[]): string[] {
+  const lead = jobs[0];
+  if (!lead) return [];
+  const order = ['succeeded', 'failed', 'cancelled', 'running', 'queued', 'awaiting_approval'] as const;
+  const counts = order.map((st) => [st, jobs.filter((j) => j.state === st).length] as const).filter(([, n]) => n > 0);
+  const finished = jobs.filter((j) => j.finishedAt !== null).length;
+  return [
+    `batch #${lead.batchId ?? lead.id}: ${jobs.length} job${jobs.length === 1 ? '' : 's'}, ${finished} ended — ${counts.map(([st, n]) => `${n} ${st.replace('_', ' ')}`).join(', ')}`,
+    ...jobs.map((j) => {
+      const vm = typeof j.payload.vm === 'string' ? j.payload.vm : describeJob(j);
+      const why = j.error && (j.state === 'failed' || j.state === 'cancelled') ? ` — ${j.error.code}: ${cut(j.error.message, 200)}` : '';
+      return `  #${j.id} ${vm}: ${j.state}${why}`;
+    }),
+  ];
+}
+
 function summarizeResult(result: unknown): string {
   if (typeof result !== 'object' || result === null) return String(result);
   const r = result as Record<string, unknown>;

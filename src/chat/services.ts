@@ -31,6 +31,10 @@ type MaybePromise<T> = T | Promise<T>;
 export interface JobsPort {
   /** Throws KvmopsError `duplicate-job` (details.jobId) or `invalid-input`. */
   enqueue(req: EnqueueRequest): MaybePromise<Job>;
+  /** A VM pattern's jobs, one transaction (all or none), one batch: the lead first. Refusals as enqueue's. */
+  enqueueBatch(reqs: EnqueueRequest[]): MaybePromise<Job[]>;
+  /** The jobs of a batch (`Job.batchId`), lead first. */
+  batch(batchId: number): MaybePromise<Job[]>;
   get(id: number): MaybePromise<Job | undefined>;
   list(filter?: JobFilter): MaybePromise<Job[]>;
   /** Throws `job-not-found`, `not-cancellable`. */
@@ -86,6 +90,8 @@ export interface ChatConfig {
    * null, since a terminal has no guild. When set, DMs (guildId null) are refused too.
    */
   guildId: string | null;
+  /** KVMOPS_MAX_BATCH: the most VMs one pattern may match (default DEFAULT_MAX_BATCH, 50). */
+  maxBatch?: number;
 }
 
 /** The chat layer only warns and reports errors (the shared port: src/domain/logger.ts). */
@@ -167,6 +173,8 @@ export function createServices(deps: {
   return {
     jobs: {
       enqueue: (req) => durably(() => store.enqueue(req)),
+      enqueueBatch: (reqs) => durably(() => store.enqueueBatch(reqs)),
+      batch: (batchId) => store.batch(batchId),
       get: (id) => store.get(id),
       list: (filter) => store.list(filter),
       requestCancel: (id, by) => durably(() => store.requestCancel(id, by)),

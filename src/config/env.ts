@@ -125,6 +125,11 @@ export const envSchema = z.object({
   KVMOPS_RATE_LIMIT: z.preprocess(emptyAsUnset, rateLimit.default('30/1m')),
   /** Per-user flood guard of its own on reads (lists read the host fresh), same syntax. */
   KVMOPS_READ_RATE_LIMIT: z.preprocess(emptyAsUnset, rateLimit.default('60/1m')),
+  /**
+   * The most VMs one VM pattern (`vm:web-*`) may match: one job each, one batch, one approval
+   * that lists them all (50 short lines fit one Discord message).
+   */
+  KVMOPS_MAX_BATCH: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(200).default(50)),
   /** How long finished jobs (with their events and approvals) are kept; null = off, keep all. */
   KVMOPS_RETENTION: z.preprocess(emptyAsUnset, retention.default('90d')),
   /** How long audit rows are kept; null = off, keep all. */

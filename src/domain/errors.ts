@@ -9,6 +9,8 @@ export const ERROR_CODES = [
   'forbidden',
   'rate-limited',
   'wrong-guild',
+  /** A VM pattern matched more VMs than KVMOPS_MAX_BATCH allows in one batch. */
+  'too-many-vms',
   // things that are not there, or are in the way
   'host-not-found',
   'vm-not-found',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_NAME_LENGTH } from './names.js';
+import { MAX_NAME_LENGTH, vmNameProblem } from './names.js';
 
 /**
  * A list filter over names (`/vm list filter:`): with `*` (any run) or `?` (one character) it is
@@ -29,3 +29,22 @@ export function matchesFilter(filter: string): (name: string) => boolean {
   const re = new RegExp(`^${[...filter].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\/-]/g, '\\$&'))).join('')}$`, 's');
   return (name) => re.test(name);
 }
+
+/**
+ * The `vm` of a command that acts on VMs (`/snapshot create|revert|delete`, `/vm start|stop|delete`):
+ * a VM name (names.ts `vmNameProblem`, unchanged) or, with `*` or `?`, a glob over the whole name
+ * of the host's VMs (`web-*`, `db-0?`): name characters and those two wildcards only, up to the
+ * name's length. Why not, or null.
+ */
+export function vmTargetProblem(s: string): string | null {
+  if (!isGlob(s)) return vmNameProblem(s);
+  return FILTER_PATTERN.test(s) ? null : `a pattern is up to ${MAX_NAME_LENGTH} characters of A-Z a-z 0-9 . _ - and the wildcards * and ?`;
+}
+
+export const vmTargetSchema = z
+  .string()
+  .superRefine((s, ctx) => {
+    const problem = vmTargetProblem(s);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  })
+  .describe('VM name or pattern');

@@ -33,12 +33,24 @@ SET state = 'cancelled', error_code = 'aborted', error_message = @message, finis
 WHERE id = @jobId AND state = 'awaiting_approval'
 RETURNING *`;
 
-type DecideResult = { decided: DecideOutcome } | { expired: Job; approval: Approval };
+/**
+ * The other pending approvals of a job's batch (none for a job on its own): one approval
+ * decides a batch, so deciding any job of it settles them all (jobs_batch, ≤ KVMOPS_MAX_BATCH).
+ */
+export const PENDING_OF_BATCH_SQL = `
+SELECT a.* FROM jobs j INDEXED BY jobs_batch JOIN approvals a ON a.job_id = j.id
+WHERE j.batch_id = (SELECT batch_id FROM jobs WHERE id = @jobId) AND j.id <> @jobId AND a.state = 'pending'
+ORDER BY j.id`;
+
+type DecideResult = { decided: DecideOutcome; others: Job[] } | { expired: Job; approval: Approval; others: Job[] };
 
 /**
  * The approval state machine: pending → approved | rejected | expired (| cancelled, by
  * `/job cancel`). Each transition moves the approval and its job together in one transaction,
  * with the job's events. The policy — approver role, two-person rule — is the caller's.
+ * A batch (migration 010) has one approval per job, decided together: deciding any of them
+ * settles every pending one of the batch the same way in the same transaction (approve queues
+ * them all, reject cancels them all); they share one expiry, so the sweeper expires them together.
  */
 export class SqliteApprovals implements Approvals {
   readonly #select;
@@ -62,6 +74,7 @@ export class SqliteApprovals implements Approvals {
     const settle = db.prepare(SETTLE);
     const queueJob = db.prepare(QUEUE_JOB);
     const cancelJob = db.prepare(CANCEL_JOB);
+    const pendingOfBatch = db.prepare<{ jobId: number }, ApprovalRow>(PENDING_OF_BATCH_SQL);
 
     const expire = (row: ApprovalRow, now: number): { approval: Approval; job: Job } => {
       const approval = rowToApproval(settle.get({ jobId: row.job_id, state: 'expired', by: null, now }) as ApprovalRow);
@@ -78,19 +91,22 @@ export class SqliteApprovals implements Approvals {
       if (!row) throw new KvmopsError('job-not-found', `job ${jobId} has no approval`, { details: { jobId } });
       const now = ctx.now();
       if (row.state !== 'pending') throw alreadyDecided(rowToApproval(row));
+      const batch = pendingOfBatch.all({ jobId });
       if (row.expires_at <= now) {
         const { approval, job } = expire(row, now);
-        return { expired: job, approval };
+        return { expired: job, approval, others: batch.map((r) => expire(r, now).job) };
       }
       const approved = decision === 'approve';
-      const approval = rowToApproval(
-        settle.get({ jobId, state: approved ? 'approved' : 'rejected', by: by.id, now }) as ApprovalRow,
-      );
-      const job = rowToJob(
-        waiting(approved ? queueJob.get({ jobId, now }) : cancelJob.get({ jobId, now, message: `rejected by ${by.name}` }), jobId),
-      );
-      ctx.event(approved ? 'queued' : 'cancelled', job);
-      return { decided: { approval, job } };
+      const settleOne = (id: number): { approval: Approval; job: Job } => {
+        const approval = rowToApproval(settle.get({ jobId: id, state: approved ? 'approved' : 'rejected', by: by.id, now }) as ApprovalRow);
+        const job = rowToJob(
+          waiting(approved ? queueJob.get({ jobId: id, now }) : cancelJob.get({ jobId: id, now, message: `rejected by ${by.name}` }), id),
+        );
+        ctx.event(approved ? 'queued' : 'cancelled', job);
+        return { approval, job };
+      };
+      const decided = settleOne(jobId);
+      return { decided, others: batch.map((r) => settleOne(r.job_id).job) };
     });
   }
 
@@ -120,10 +136,12 @@ export class SqliteApprovals implements Approvals {
     if ('expired' in result) {
       // The expiry committed (it is a fact whatever the caller does next); the decision is refused.
       this.changed(result.expired);
+      result.others.forEach(this.changed);
       throw alreadyDecided(result.approval);
     }
     this.changed(result.decided.job);
-    return result.decided;
+    result.others.forEach(this.changed);
+    return { ...result.decided, ...(result.others.length ? { batch: result.others } : {}) };
   }
 
   expireDue(now: number = this.ctx.now()): Job[] {

@@ -13,9 +13,9 @@ export const DEFAULT_APPROVAL_TTL_MS = 30 * 60_000;
 const INSERT_JOB = `
 INSERT INTO jobs (request_id, kind, payload, state, lock_key, host, dedupe_key, priority, run_at, max_attempts,
                   requester_id, requester_name, notify_adapter, notify_guild_id, notify_channel_id,
-                  created_at, updated_at)
+                  batch_id, created_at, updated_at)
 VALUES (@requestId, @kind, @payload, @state, @lockKey, @host, @dedupeKey, @priority, @now, @maxAttempts,
-        @requesterId, @requesterName, @adapter, @guildId, @channelId, @now, @now)
+        @requesterId, @requesterName, @adapter, @guildId, @channelId, @batchId, @now, @now)
 RETURNING *`;
 
 const INSERT_APPROVAL = `
@@ -52,6 +52,29 @@ export function validatePayload(kind: string, payload: unknown): Record<string, 
  * Either refusal rolls the whole transaction back: nothing of the new job remains.
  */
 export function enqueueOp(ctx: StoreContext): (req: EnqueueRequest) => Job {
+  const insert = insertJobOp(ctx);
+  const tx = immediate(ctx.db, (req: EnqueueRequest, payload: Record<string, unknown>): Job => insert(req, payload, null));
+  return (req) => tx(req, checkRequest(req));
+}
+
+/** The payload parsed by its kind's schema, and the request's numbers checked: before any transaction. */
+export function checkRequest(req: EnqueueRequest): Record<string, unknown> {
+  const payload = validatePayload(req.kind, req.payload);
+  if (req.maxAttempts !== undefined && !(Number.isInteger(req.maxAttempts) && req.maxAttempts >= 1)) {
+    throw new KvmopsError('invalid-input', 'maxAttempts must be an integer ≥ 1');
+  }
+  if (req.priority !== undefined && !Number.isInteger(req.priority)) {
+    throw new KvmopsError('invalid-input', 'priority must be an integer');
+  }
+  return payload;
+}
+
+/**
+ * One job's rows — job, resources, approval, first event — for a caller that holds the
+ * transaction (enqueue: one job; enqueue-batch.ts: a batch, all or none). `batchId` is stored
+ * on the job (null: a job on its own).
+ */
+export function insertJobOp(ctx: StoreContext): (req: EnqueueRequest, payload: Record<string, unknown>, batchId: number | null) => Job {
   const insertJob = ctx.db.prepare(INSERT_JOB);
   const insertApproval = ctx.db.prepare<[number, string, number, number]>(INSERT_APPROVAL);
   const liveByDedupe = ctx.db.prepare<[string], { id: number }>(LIVE_BY_DEDUPE);
@@ -65,7 +88,7 @@ export function enqueueOp(ctx: StoreContext): (req: EnqueueRequest) => Job {
     return first && { jobId: first.jobId!, held: holders.filter((h) => h.jobId === first.jobId).map((h) => h.r) };
   };
 
-  const tx = immediate(ctx.db, (req: EnqueueRequest, payload: Record<string, unknown>): Job => {
+  return (req: EnqueueRequest, payload: Record<string, unknown>, batchId: number | null): Job => {
     const now = ctx.now();
     const needsApproval = req.needsApproval ?? KINDS_NEEDING_APPROVAL.has(req.kind);
     const key = dedupeKey(req.kind, payload);
@@ -89,6 +112,7 @@ export function enqueueOp(ctx: StoreContext): (req: EnqueueRequest) => Job {
         adapter: req.notify.adapter,
         guildId: req.notify.guildId,
         channelId: req.notify.channelId,
+        batchId,
         now,
       }) as JobRow;
     } catch (e) {
@@ -114,17 +138,6 @@ export function enqueueOp(ctx: StoreContext): (req: EnqueueRequest) => Job {
     if (needsApproval) insertApproval.run(job.id, req.requester.id, now + (req.approvalTtlMs ?? DEFAULT_APPROVAL_TTL_MS), now);
     ctx.event(needsApproval ? 'awaiting_approval' : 'queued', job);
     return job;
-  });
-
-  return (req) => {
-    const payload = validatePayload(req.kind, req.payload);
-    if (req.maxAttempts !== undefined && !(Number.isInteger(req.maxAttempts) && req.maxAttempts >= 1)) {
-      throw new KvmopsError('invalid-input', 'maxAttempts must be an integer ≥ 1');
-    }
-    if (req.priority !== undefined && !Number.isInteger(req.priority)) {
-      throw new KvmopsError('invalid-input', 'priority must be an integer');
-    }
-    return tx(req, payload);
   };
 }
 

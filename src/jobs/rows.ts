@@ -37,6 +37,8 @@ export interface JobRow {
   updated_at: number;
   started_at: number | null;
   finished_at: number | null;
+  /** Migration 010: the batch's lead job id, or NULL. */
+  batch_id: number | null;
 }
 
 export interface ApprovalRow {
@@ -89,6 +91,7 @@ export function rowToJob(r: JobRow): Job {
     updatedAt: r.updated_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
+    batchId: r.batch_id ?? null,
   };
 }
 

@@ -8,6 +8,8 @@ import { createContext, type ContextOptions, type StoreContext } from './context
 import { reportingBusy } from './busy.js';
 import { openDatabase, type Database } from './db.js';
 import { enqueueOp } from './enqueue.js';
+import { enqueueBatchOp } from './enqueue-batch.js';
+import { batchOp } from './batch.js';
 import { failOp } from './fail.js';
 import { heartbeatOp } from './heartbeat.js';
 import { addKeyOp } from './key-add.js';
@@ -55,6 +57,7 @@ export class SqliteJobStore implements JobStore {
   readonly #ops;
   readonly #get;
   readonly #list;
+  readonly #batch;
   readonly #setStatusMessage;
 
   constructor(
@@ -66,6 +69,7 @@ export class SqliteJobStore implements JobStore {
     this.#onListenerError = opts.onListenerError ?? ((e, job) => console.error(`kvmops: a change listener failed on job ${job.id}`, e));
     this.#ops = {
       enqueue: enqueueOp(ctx),
+      enqueueBatch: enqueueBatchOp(ctx),
       claim: claimOp(ctx),
       heartbeat: heartbeatOp(ctx),
       progress: progressOp(ctx),
@@ -79,6 +83,7 @@ export class SqliteJobStore implements JobStore {
     };
     this.#get = db.prepare<[number], JobRow>('SELECT * FROM jobs WHERE id = ?');
     this.#list = listOp(db);
+    this.#batch = batchOp(db);
     this.#setStatusMessage = db.prepare(
       'UPDATE jobs SET status_message_id = @messageId, updated_at = @now WHERE id = @jobId RETURNING *',
     );
@@ -91,6 +96,14 @@ export class SqliteJobStore implements JobStore {
 
   enqueue(req: EnqueueRequest): Job {
     return this.#changed(this.#ops.enqueue(req));
+  }
+
+  enqueueBatch(reqs: EnqueueRequest[]): Job[] {
+    return this.#ops.enqueueBatch(reqs).map((job) => this.#changed(job));
+  }
+
+  batch(batchId: number): Job[] {
+    return this.#batch(batchId);
   }
 
   get(id: number): Job | undefined {
@@ -135,8 +148,9 @@ export class SqliteJobStore implements JobStore {
   }
 
   requestCancel(id: number, by: Requester): CancelOutcome {
-    const { changed, ...outcome } = this.#ops.requestCancel(id, by);
+    const { changed, others, ...outcome } = this.#ops.requestCancel(id, by);
     if (changed) this.#changed(outcome.job);
+    others.forEach((job) => this.#changed(job));
     return outcome;
   }
 

@@ -59,6 +59,11 @@ export interface Job {
   updatedAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /**
+   * The batch the job belongs to (a VM pattern made one job per VM): the id of the batch's first
+   * job, its lead — null for a job on its own. One approval decides a whole batch.
+   */
+  batchId: number | null;
 }
 
 export interface EnqueueRequest {
@@ -197,6 +202,8 @@ export type Decision = 'approve' | 'reject';
 export interface DecideOutcome {
   approval: Approval;
   job: Job;
+  /** The other jobs of its batch the same decision moved (absent for a job on its own). */
+  batch?: Job[];
 }
 
 /**
@@ -209,6 +216,13 @@ export interface DecideOutcome {
 export interface JobStore {
   /** Validates the payload with its kind's schema; `awaiting_approval` or `queued`. */
   enqueue(req: EnqueueRequest): Job;
+  /**
+   * One job per request, one transaction (all or none), grouped as one batch: the first job is
+   * the lead, its id every job's `batchId`. Refusals as `enqueue`'s, for any of them.
+   */
+  enqueueBatch(reqs: EnqueueRequest[]): Job[];
+  /** The jobs of a batch, lead first (none for an unknown batch). */
+  batch(batchId: number): Job[];
   get(id: number): Job | undefined;
   list(filter?: JobFilter): Job[];
   /**

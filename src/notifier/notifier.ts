@@ -1,15 +1,15 @@
 import { isKvmopsError } from '../domain/errors.js';
 import { retryWhileBusy } from '../jobs/retry.js';
-import type { Approvals, JobEvent, JobStore, Outbox } from '../jobs/types.js';
+import type { Approvals, Job, JobEvent, JobStore, Outbox } from '../jobs/types.js';
 import { stderrLogger, type Logger } from '../domain/logger.js';
 import { DEFAULT_DELIVERY_BACKOFF, deliveryDelay, type DeliveryBackoff } from './backoff.js';
 import { FINAL_EVENT_TYPES, mayHaveSettledApproval, planDelivery } from './plan.js';
-import { statusView } from './render.js';
+import { batchView, statusView } from './render.js';
 import { isPermanentSinkError, type NotificationSink } from './types.js';
 
 export interface NotifierOptions {
   outbox: Outbox;
-  store: Pick<JobStore, 'get' | 'setStatusMessage' | 'onChange'>;
+  store: Pick<JobStore, 'get' | 'setStatusMessage' | 'onChange'> & Partial<Pick<JobStore, 'batch'>>;
   /** For `approvalChanged`; without it sinks are not told about approval decisions. */
   approvals?: Pick<Approvals, 'get'>;
   sinks: NotificationSink[];
@@ -96,6 +96,13 @@ export class Notifier {
   /** Jobs whose end was announced but whose final event is not yet marked delivered. */
   private readonly announced = new Set<number>();
   private readonly sinkGates = new Map<string, Gate>();
+  /** Batches (by lead id): their one status message, its last edit and what it showed, whether its end was announced. */
+  private readonly batchMessageIds = new Map<number, string>();
+  private readonly batchEditAt = new Map<number, number>();
+  private readonly batchShown = new Map<number, string>();
+  private readonly batchAnnounced = new Set<number>();
+  /** One delivery at a time per batch: its jobs share one message (parallel jobs would post it twice). */
+  private readonly batchLocks = new Map<number, Promise<unknown>>();
   private readonly jobGates = new Map<number, Gate>();
 
   private started = false;
@@ -265,22 +272,91 @@ export class Notifier {
    * had to wait, else null.
    */
   private async deliverGroup(sink: NotificationSink, g: JobGroup): Promise<number | null> {
+    if (this.store.batch) {
+      const row = this.store.get(g.jobId);
+      if (row && row.batchId !== null) return this.inBatch(row.batchId, () => this.deliverBatchGroup(sink, g, row.batchId!));
+    }
+    return this.deliverJobGroup(sink, g);
+  }
+
+  private inBatch<T>(batchId: number, fn: () => Promise<T>): Promise<T> {
+    const before = this.batchLocks.get(batchId) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.catch(() => {});
+    this.batchLocks.set(batchId, tail);
+    void tail.then(() => {
+      if (this.batchLocks.get(batchId) === tail) this.batchLocks.delete(batchId);
+    });
+    return run;
+  }
+
+  /**
+   * One job's events when the job belongs to a batch (docs/commands.md "Patterns"): the batch
+   * has ONE status message, stored on its lead job, showing every VM's line and a progress bar;
+   * an edit that would show what the message already shows is skipped (a batch of 50 accepted
+   * at once is one post, not 50 edits). The completion mention is ONE per batch: made by the
+   * delivery of the last job's final event, once every job of the batch has ended — same
+   * exactly-once rule as a job's (in memory, then the final event marked).
+   */
+  private async deliverBatchGroup(sink: NotificationSink, g: JobGroup, batchId: number): Promise<number | null> {
+    const now = this.now();
+    const ready = this.ready(sink, g, this.batchEditAt.get(batchId), now);
+    if (typeof ready === 'number') return ready;
+    const { finalEvent, marked, mark } = ready;
+    try {
+      const jobs: Job[] = this.store.batch!(batchId);
+      const lead = jobs[0];
+      const current = jobs.find((j) => j.id === g.jobId);
+      if (!lead || !current) return this.deliverJobGroup(sink, g);
+      const view = batchView(jobs, now);
+      const shown = JSON.stringify([view.state, view.title, view.lines.filter((l) => !l.startsWith('Duration: '))]);
+      const stored = lead.statusMessageId;
+      const known = this.batchMessageIds.get(batchId) ?? stored;
+      if (known === null || this.batchShown.get(batchId) !== shown) {
+        const messageId = await sink.upsertStatus(lead.notify, known, view);
+        this.stats.upserts++;
+        this.batchEditAt.set(batchId, this.now());
+        this.batchMessageIds.set(batchId, messageId);
+        this.batchShown.set(batchId, shown);
+        if (messageId !== stored) await this.durably(() => this.store.setStatusMessage(lead.id, messageId), lead.id);
+      }
+      if (sink.approvalChanged && this.approvals && mayHaveSettledApproval(g.events)) {
+        const approval = this.approvals.get(g.jobId);
+        if (approval && approval.state !== 'pending') await sink.approvalChanged(approval, current);
+      }
+      for (const e of g.events) if (e !== finalEvent) await mark(e);
+      if (finalEvent) {
+        const allEnded = jobs.every((j) => j.finishedAt !== null);
+        // Another job's final event still to deliver: that delivery is the batch's last, and announces.
+        const othersPending = jobs.some((j) => j.id !== g.jobId && this.outbox.pendingOfJob(j.id, 0).some((e) => FINAL_EVENT_TYPES.has(e.type)));
+        if (allEnded && !othersPending && !this.batchAnnounced.has(batchId)) {
+          await sink.announceEnd(lead.notify, view);
+          this.stats.announces++;
+          this.batchAnnounced.add(batchId);
+        }
+        await mark(finalEvent);
+        if (allEnded && !othersPending) {
+          this.batchEditAt.delete(batchId);
+          this.batchMessageIds.delete(batchId);
+          this.batchShown.delete(batchId);
+          this.batchAnnounced.delete(batchId);
+        }
+      }
+      this.jobGates.delete(g.jobId);
+      this.sinkGates.delete(sink.adapter);
+      return null;
+    } catch (e) {
+      return this.onFailure(sink, g.jobId, g.events.filter((ev) => !marked.has(ev.id)), e);
+    }
+  }
+
+  private async deliverJobGroup(sink: NotificationSink, g: JobGroup): Promise<number | null> {
     const last = g.events[g.events.length - 1]!;
     const job = last.job;
     const now = this.now();
-    const gateAt = Math.max(this.sinkGates.get(sink.adapter)?.nextTryAt ?? 0, this.jobGates.get(g.jobId)?.nextTryAt ?? 0);
-    if (gateAt > now) return gateAt;
-    const types = g.events.map((e) => e.type);
-    const plan = planDelivery(types, { lastEditAt: this.lastEditAt.get(g.jobId), now, minProgressEditMs: this.minProgressEditMs });
-    if (plan.action === 'wait') return plan.until;
-
-    const finalEvent = g.events.find((e) => FINAL_EVENT_TYPES.has(e.type));
-    const marked = new Set<number>();
-    const mark = async (e: JobEvent) => {
-      await this.durably(() => this.outbox.markDelivered(e.id), g.jobId);
-      marked.add(e.id);
-      this.stats.delivered++;
-    };
+    const ready = this.ready(sink, g, this.lastEditAt.get(g.jobId), now);
+    if (typeof ready === 'number') return ready;
+    const { finalEvent, marked, mark } = ready;
     try {
       const view = statusView(job, now);
       // The job row, not the event: it has the status message id, and the payload an approval
@@ -322,6 +398,24 @@ export class Notifier {
     } catch (e) {
       return this.onFailure(sink, g.jobId, g.events.filter((ev) => !marked.has(ev.id)), e);
     }
+  }
+
+  /**
+   * Whether a job's events may go now (its and the sink's backoff, the progress-edit pace from
+   * `lastEditAt`): when to look again, or its final event and the marker of delivered events.
+   */
+  private ready(sink: NotificationSink, g: JobGroup, lastEditAt: number | undefined, now: number): number | { finalEvent: JobEvent | undefined; marked: Set<number>; mark: (e: JobEvent) => Promise<void> } {
+    const gateAt = Math.max(this.sinkGates.get(sink.adapter)?.nextTryAt ?? 0, this.jobGates.get(g.jobId)?.nextTryAt ?? 0);
+    if (gateAt > now) return gateAt;
+    const plan = planDelivery(g.events.map((e) => e.type), { lastEditAt, now, minProgressEditMs: this.minProgressEditMs });
+    if (plan.action === 'wait') return plan.until;
+    const marked = new Set<number>();
+    const mark = async (e: JobEvent) => {
+      await this.durably(() => this.outbox.markDelivered(e.id), g.jobId);
+      marked.add(e.id);
+      this.stats.delivered++;
+    };
+    return { finalEvent: g.events.find((e) => FINAL_EVENT_TYPES.has(e.type)), marked, mark };
   }
 
   /** A database write of this notifier, retried while the database is busy (see dbPatienceMs). */

@@ -1,6 +1,7 @@
 import { formatDuration } from '../domain/duration.js';
 import { cut } from '../domain/text.js';
-import type { JobSnapshot } from '../jobs/types.js';
+import type { Job, JobSnapshot } from '../jobs/types.js';
+import { describeJob } from '../kinds/index.js';
 import type { StatusView } from './types.js';
 
 /**
@@ -62,6 +63,71 @@ export function statusView(job: JobSnapshot, now: number): StatusView {
     view.error = { code: job.error.code, message: cut(job.error.message, 1000) };
     lines.push(`${job.state === 'queued' ? 'Last error' : 'Error'}: ${job.error.code} — ${view.error.message}`);
   }
+  view.lines = lines;
+  return view;
+}
+
+/** `▰▰▰▱▱▱▱▱▱▱` over `done` of `total`: a batch's progress bar, the same text in every adapter. */
+export function progressBarText(done: number, total: number, width = 10): string {
+  const full = total > 0 ? Math.round((Math.min(done, total) / total) * width) : 0;
+  return `${'▰'.repeat(full)}${'▱'.repeat(width - full)}`;
+}
+
+/**
+ * The state a batch's one status message shows: live while any job is; once all ended, failed if
+ * any failed, cancelled if any was cancelled, else succeeded.
+ */
+export function batchState(jobs: ReadonlyArray<Pick<Job, 'state'>>): Job['state'] {
+  const has = (s: Job['state']) => jobs.some((j) => j.state === s);
+  for (const live of ['running', 'queued', 'awaiting_approval'] as const) if (has(live)) return live;
+  if (has('failed')) return 'failed';
+  if (has('cancelled')) return 'cancelled';
+  return 'succeeded';
+}
+
+/**
+ * ONE status message for a batch (a VM pattern's jobs, lead first), drawn from the job rows: a
+ * progress bar over the batch and a line per VM — its job, its state, and for a failed or
+ * cancelled one why. Keyed by the lead (its id and request id), like the message itself.
+ */
+export function batchView(jobs: Job[], now: number): StatusView {
+  const lead = jobs[0]!;
+  const ended = jobs.filter((j) => j.finishedAt !== null).length;
+  const started = jobs.map((j) => j.startedAt).filter((t): t is number => t !== null);
+  const state = batchState(jobs);
+  const finished = ended === jobs.length;
+  const view: StatusView = {
+    jobId: lead.id,
+    requestId: lead.requestId,
+    kind: lead.kind,
+    state,
+    title: cut(`Batch #${lead.id}: ${describeJob(lead)}${jobs.length > 1 ? ` and ${jobs.length - 1} more VM${jobs.length > 2 ? 's' : ''}` : ''}`, 250),
+    lines: [],
+    requester: lead.requester,
+    updatedAt: Math.max(...jobs.map((j) => j.updatedAt)),
+    batch: { size: jobs.length, ended },
+  };
+  if (started.length) view.durationMs = Math.max(0, (finished ? Math.max(...jobs.map((j) => j.finishedAt ?? 0)) : now) - Math.min(...started));
+  const count = (s: Job['state']) => jobs.filter((j) => j.state === s).length;
+  const tally = (['succeeded', 'failed', 'cancelled', 'running', 'queued', 'awaiting_approval'] as const)
+    .filter((s) => count(s) > 0)
+    .map((s) => `${count(s)} ${STATE_WORDS[s]}`)
+    .join(', ');
+  const lines = [
+    `Batch #${lead.id} · ${jobs.length} jobs · ${STATE_WORDS[state]}`,
+    `Requested by ${lead.requester.name}`,
+    `${progressBarText(ended, jobs.length)} ${ended} of ${jobs.length} ended — ${tally}`,
+  ];
+  for (const j of jobs) {
+    const vm = typeof j.payload.vm === 'string' ? j.payload.vm : `job ${j.id}`;
+    const p = j.state === 'running' && j.progress ? ` (${progressText(j.progress)})` : '';
+    const why = j.error && (j.state === 'failed' || j.state === 'cancelled') ? ` — ${j.error.code}: ${cut(j.error.message, 120)}` : '';
+    lines.push(`#${j.id} ${vm}: ${STATE_WORDS[j.state]}${p}${why}`);
+  }
+  if (view.durationMs !== undefined) lines.push(`Duration: ${formatDuration(view.durationMs)}`);
+  const failed = jobs.filter((j) => j.state === 'failed');
+  if (finished && failed.length) view.error = { code: failed[0]!.error?.code ?? 'internal', message: `${failed.length} of ${jobs.length} failed: ${failed.map((j) => String(j.payload.vm)).join(', ')}` };
+  if (finished && !failed.length && state === 'succeeded') view.result = `${jobs.length} of ${jobs.length} succeeded`;
   view.lines = lines;
   return view;
 }

@@ -25,6 +25,11 @@ export interface StatusView {
   requester: Requester;
   /** The job's last change, epoch ms: lets a sink drop an edit older than what it already shows. */
   updatedAt: number;
+  /**
+   * Set when the message is a batch's (a VM pattern's jobs: one status message for all, keyed by
+   * the lead job): how many jobs, how many ended. A sink shows no per-job control (Cancel) on it.
+   */
+  batch?: { size: number; ended: number };
 }
 
 /**

@@ -31,3 +31,12 @@ test('.env.example names every variable the schema reads', () => {
   const named = new Set([...example.matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]));
   assert.deepEqual(Object.keys(envSchema.shape).filter((k) => !named.has(k)), []);
 });
+
+test('KVMOPS_MAX_BATCH: how many VMs one pattern may match, default 50, 1–200', () => {
+  assert.equal(loadEnv({}).KVMOPS_MAX_BATCH, 50);
+  assert.equal(loadEnv({ KVMOPS_MAX_BATCH: '' }).KVMOPS_MAX_BATCH, 50);
+  assert.equal(loadEnv({ KVMOPS_MAX_BATCH: '8' }).KVMOPS_MAX_BATCH, 8);
+  for (const bad of ['0', '201', '5.5', 'many', '-1']) {
+    assert.throws(() => loadEnv({ KVMOPS_MAX_BATCH: bad }), (e: unknown) => e instanceof EnvError && /KVMOPS_MAX_BATCH/.test(e.message), bad);
+  }
+});

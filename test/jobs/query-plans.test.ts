@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { DUE_APPROVALS_SQL, PENDING_APPROVALS_SQL } from '../../src/jobs/approvals.js';
+import { DUE_APPROVALS_SQL, PENDING_APPROVALS_SQL, PENDING_OF_BATCH_SQL } from '../../src/jobs/approvals.js';
+import { BATCH_SQL } from '../../src/jobs/batch.js';
+import { WAITING_OF_BATCH_SQL } from '../../src/jobs/cancel.js';
 import { CLAIM_SQL } from '../../src/jobs/claim.js';
 import { LIST_KEYS_SQL } from '../../src/jobs/key-list.js';
 import { LIST_SQL } from '../../src/jobs/list.js';
@@ -50,6 +52,9 @@ const QUERIES: Query[] = [
   { name: '/job list mine: state:', sql: LIST_SQL.requesterState, params: [{ requesterId: alice.id, state: 'queued', limit: 50 }], uses: /SEARCH jobs USING INDEX jobs_requester_state \(requester_id=\? AND state=\?\)/ },
   { name: '/job status', sql: 'SELECT * FROM jobs WHERE id = ?', params: [1], uses: /SEARCH jobs USING INTEGER PRIMARY KEY \(rowid=\?\)/ },
   { name: '/job status: approval', sql: 'SELECT * FROM approvals WHERE job_id = ?', params: [1], uses: /SEARCH approvals USING INTEGER PRIMARY KEY \(rowid=\?\)/ },
+  { name: '/job status: its batch', sql: BATCH_SQL, params: [1], uses: /SEARCH jobs USING INDEX jobs_batch \(batch_id=\?\)/ },
+  { name: 'approve / reject: the rest of the batch', sql: PENDING_OF_BATCH_SQL, params: [{ jobId: 1 }], uses: /SEARCH j USING (COVERING )?INDEX jobs_batch \(batch_id=\?\)/ },
+  { name: '/job cancel: the rest of a waiting batch', sql: WAITING_OF_BATCH_SQL, params: [{ batchId: 1, jobId: 1 }], uses: /SEARCH jobs USING (COVERING )?INDEX jobs_batch \(batch_id=\?\)/ },
   { name: '/key list, /deploy: a person’s keys', sql: LIST_KEYS_SQL, params: [alice.id], uses: /SEARCH ssh_keys USING INDEX ssh_keys_user_name \(user_id=\?\)/ },
   { name: 'metrics: counts', sql: STATS_SQL.counts, params: [], uses: /SCAN job_counts/ },
   { name: 'metrics: queue', sql: STATS_SQL.queue, params: [NOW], uses: /SCAN jobs USING INDEX jobs_claimable/ },

@@ -39,6 +39,7 @@ function job(over: Partial<Job>): Job {
     updatedAt: T0,
     startedAt: null,
     finishedAt: null,
+    batchId: null,
     ...over,
   };
 }

@@ -208,7 +208,8 @@ const CANCELLABLE: ReadonlySet<JobState> = new Set(['awaiting_approval', 'queued
  * that shows the job's end takes the button away.
  */
 export function statusMessage(view: StatusView): RESTPostAPIChannelMessageJSONBody {
-  const components = CANCELLABLE.has(view.state) ? [buttonRow([button('cancel', view, 'Cancel', ButtonStyle.Secondary, false)])] : [];
+  // A batch's message has no Cancel: its button would name the lead job only (`/job cancel` stops one job).
+  const components = CANCELLABLE.has(view.state) && !view.batch ? [buttonRow([button('cancel', view, 'Cancel', ButtonStyle.Secondary, false)])] : [];
   return { embeds: [statusEmbed(view)], allowed_mentions: NO_MENTIONS, components };
 }
 
@@ -358,7 +359,8 @@ export function endMessage(view: StatusView): RESTPostAPIChannelMessageJSONBody 
   const took = view.durationMs !== undefined ? ` in ${formatDuration(view.durationMs)}` : '';
   const detail =
     view.state === 'succeeded' && view.result ? `: ${view.result}` : view.error ? `: ${view.error.code} — ${view.error.message}` : '';
-  const text = `${icon} ${mention(view.requester.id)} job #${view.jobId} ${STATE_WORDS[view.state]}${took} — ${discordText(`${view.title}${detail}`)}`;
+  const what = view.batch ? `batch #${view.jobId} (${view.batch.size} jobs)` : `job #${view.jobId}`;
+  const text = `${icon} ${mention(view.requester.id)} ${what} ${STATE_WORDS[view.state]}${took} — ${discordText(`${view.title}${detail}`)}`;
   return {
     content: cutMarkdown(text, LIMITS.content),
     allowed_mentions: { parse: [], users: [view.requester.id] },
@@ -425,7 +427,10 @@ const DECISION: Record<Exclude<Approval['state'], 'pending'>, { word: string; co
  * cancelled, with when (a Discord timestamp: each reader sees their own time zone); its
  * buttons stay, disabled, so the message still reads as the request it was.
  */
-export function approvalDecisionMessage(approval: Approval, job: Pick<Job, 'id' | 'kind' | 'payload' | 'requester' | 'requestId'>): RESTPostAPIChannelMessageJSONBody {
+export function approvalDecisionMessage(
+  approval: Approval,
+  job: Pick<Job, 'id' | 'kind' | 'payload' | 'requester' | 'requestId'> & { batchId?: number | null },
+): RESTPostAPIChannelMessageJSONBody {
   if (approval.state === 'pending') throw new Error('approvalDecisionMessage: the approval is still pending');
   const d = DECISION[approval.state];
   const who = approval.decidedBy ? ` by ${mention(approval.decidedBy)}` : '';
@@ -434,11 +439,14 @@ export function approvalDecisionMessage(approval: Approval, job: Pick<Job, 'id' 
     `Requested by ${mention(job.requester.id)}.`,
     approval.state === 'expired' ? `Nobody decided in time${when ? ` (expired${when})` : ''}: the job was cancelled.` : `${d.word}${who}${when}.`,
   ];
-  if (approval.state === 'approved') lines.push('The job is queued; its status message follows it.');
+  // A batch's one request decided every job of it (src/jobs/approvals.ts): say so, not just the lead's VM.
+  const batch = job.batchId !== undefined && job.batchId !== null;
+  if (batch) lines.push(`The decision covers every job of batch #${job.batchId}: /job status id:${job.id} lists them.`);
+  if (approval.state === 'approved') lines.push(batch ? 'The jobs are queued; each status message follows its job.' : 'The job is queued; its status message follows it.');
   return {
     embeds: [
       fitEmbed({
-        title: discordText(`${d.word}: job #${job.id} ${describeJob(job)}`),
+        title: discordText(batch ? `${d.word}: batch #${job.batchId} (${describeJob(job)}, and the other VMs of the batch)` : `${d.word}: job #${job.id} ${describeJob(job)}`),
         description: lines.join('\n'),
         color: d.colour,
         footer: { text: `job #${job.id} · approval ${approval.state}` },

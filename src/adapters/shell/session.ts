@@ -24,6 +24,8 @@ const HELP = [
   '  /snapshot revert vm:web-01 name:before               /job list mine:true',
   '  /audit user:@alice command:"snapshot revert" since:7d',
   '  /vm list filter:web-*                                more · back   (the next / previous page of a list)',
+  '  /snapshot create vm:web-* name:before-patch          a pattern (* and ?) on snapshot create|revert|delete, vm start|stop|delete:',
+  '  /snapshot revert vm:web-* name:before-patch          one job per matching VM, one batch, one approval',
   '  /key add key:"ssh-ed25519 AAAA… you@laptop" name:laptop    /key list    /key remove name:laptop',
   'react ID ✅|❌   react to a bot message (approve / reject a request)',
   'as NAME [role,role…]   type as another user (roles: viewer, operator, admin, approver)',

@@ -30,7 +30,8 @@ export class ShellSink implements NotificationSink {
     this.announced.set(view.jobId, (this.announced.get(view.jobId) ?? 0) + 1);
     const how = view.state === 'succeeded' ? 'succeeded' : view.state === 'failed' ? 'failed' : 'was cancelled';
     const detail = view.error ? ` — ${view.error.code}: ${view.error.message}` : view.result ? ` — ${view.result}` : '';
-    this.transcript.post(BOT_NAME, [`@${view.requester.name}: job #${view.jobId} ${how}${detail}`]);
+    const what = view.batch ? `batch #${view.jobId} (${view.batch.size} jobs)` : `job #${view.jobId}`;
+    this.transcript.post(BOT_NAME, [`@${view.requester.name}: ${what} ${how}${detail}`]);
     this.onEnd?.(view);
   }
 
@@ -38,7 +39,8 @@ export class ShellSink implements NotificationSink {
     if (!approval.messageId) return;
     // The store keeps only the decider's id; in the shell a user's id is their name (session.ts).
     const by = approval.decidedBy ? ` by ${approval.decidedBy}` : '';
-    const line = `Approval for job #${job.id}: ${approval.state}${approval.state === 'expired' ? '' : by}`;
+    const what = job.batchId !== null ? `batch #${job.batchId} (every job of it)` : `job #${job.id}`;
+    const line = `Approval for ${what}: ${approval.state}${approval.state === 'expired' ? '' : by}`;
     this.transcript.post(BOT_NAME, [`${line} (request ${approval.messageId})`]);
   }
 }

@@ -10,6 +10,7 @@ import { inventory } from './006_inventory.js';
 import { auditIndexes } from './007_audit_indexes.js';
 import { inventoryUses } from './008_inventory_uses.js';
 import { sshKeys } from './009_ssh_keys.js';
+import { batches } from './010_batches.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -35,6 +36,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'audit indexes', sql: auditIndexes },
   { version: 8, name: 'inventory file uses', sql: inventoryUses },
   { version: 9, name: 'ssh keys', sql: sshKeys },
+  { version: 10, name: 'batches', sql: batches },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

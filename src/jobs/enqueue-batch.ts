@@ -1,0 +1,29 @@
+import { KvmopsError } from '../domain/errors.js';
+import { immediate, type StoreContext } from './context.js';
+import { checkRequest, insertJobOp } from './enqueue.js';
+import type { EnqueueRequest, Job } from './types.js';
+
+/** The lead's own id becomes the batch id: known only once its row exists. */
+const MARK_LEAD = `UPDATE jobs SET batch_id = id WHERE id = ?`;
+
+/**
+ * A batch (a VM pattern): one job per request, all in ONE IMMEDIATE transaction — all or none.
+ * A refusal of any one (`duplicate-job`, `name-taken`, a payload its kind refuses) rolls every
+ * job of the batch back. The first job is the lead: its id is every job's `batch_id`. Each job
+ * keeps its own resources (so each VM is pinned and locked as a single job would be), its own
+ * approval row when its kind needs one (decided together: approvals.ts), and its own events.
+ */
+export function enqueueBatchOp(ctx: StoreContext): (reqs: EnqueueRequest[]) => Job[] {
+  const insert = insertJobOp(ctx);
+  const markLead = ctx.db.prepare<[number]>(MARK_LEAD);
+  const tx = immediate(ctx.db, (reqs: EnqueueRequest[], payloads: Array<Record<string, unknown>>): Job[] => {
+    const lead = { ...insert(reqs[0]!, payloads[0]!, null) };
+    markLead.run(lead.id);
+    lead.batchId = lead.id;
+    return [lead, ...reqs.slice(1).map((req, i) => insert(req, payloads[i + 1]!, lead.id))];
+  });
+  return (reqs) => {
+    if (reqs.length === 0) throw new KvmopsError('invalid-input', 'a batch needs at least one job');
+    return tx(reqs, reqs.map(checkRequest));
+  };
+}
