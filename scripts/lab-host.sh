@@ -135,8 +135,16 @@ CONF
   ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
 
   # mount and pid namespaces; the daemons; then lab-init.py becomes PID 1 and reaps
+  # The caller's folder — and this script's, in a clone under /tmp — may be under /tmp, which the
+  # lab mounts over: PID 1's program is copied into the lab's state, and everything starts from /.
+  cp "$HERE/lab-init.py" "$DIR/lab-init.py"
+  # The system
+  # python (a pyenv shim on PATH would cd back into the caller's folder and fail).
+  local py=/usr/bin/python3
+  [ -x "$py" ] || py=$(command -v python3)
   cat > "$DIR/inside.sh" <<INSIDE
 set -e
+cd /
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /var/log
@@ -147,9 +155,10 @@ mount --bind "$DIR/cache-libvirt" /var/cache/libvirt
 mount --bind "$DIR/storage" "$STORAGE_IN_LAB"
 /usr/sbin/libvirtd -d
 /usr/sbin/sshd -f "$DIR/ssh/sshd_config" -E "$DIR/log/sshd.log"
-exec python3 "$HERE/lab-init.py" "$DIR/ready"
+exec "$py" "$DIR/lab-init.py" "$DIR/ready"
 INSIDE
   rm -f "$DIR/ready"
+  cd /
   setsid nohup ip netns exec "$NS" unshare --mount --pid --fork --propagation private --mount-proc \
     bash "$DIR/inside.sh" >"$DIR/log/lab.log" 2>&1 </dev/null &
   local upid=$!

@@ -59,10 +59,12 @@ for (const side of ['local', 'remote'] as const) describe(`an ISO attached as a 
     const listed = (await host.listTemplates()).find((x) => x.name === t.name)!;
     assert.deepEqual(listed.unreadable ?? [], [], 'no VM counts as unreadable');
     assert.deepEqual(listed.dependents, [dependent]);
-    // Deleting the thin VM removes its overlay (nothing unknown on the host keeps it).
+    // Deleting the thin VM removes its overlay and its seed (nothing unknown on the host keeps them).
     const r = await host.deleteVm(dependent);
     assert.equal(r.unreadable, undefined);
-    assert.equal(r.removed.length, 1);
+    assert.equal(r.removed.length, 2);
+    assert.equal(r.removed.filter((f) => f.endsWith('.qcow2')).length, 1, 'the overlay');
+    assert.equal(r.removed.filter((f) => /\.seed\.[0-9a-f]{12}\.iso$/.test(f)).length, 1, 'its seed');
     await host.deleteTemplate(t.name);
   });
 });
