@@ -261,12 +261,13 @@ export class Reconciler {
    * and then runs; callers that ask while a pass is waiting to start share that pass (ten viewers
    * → one pass). A first import under way is waited for (it reads the host whole).
    *
-   * `rotate: false` (a destructive step's candidates): the pass skips re-reading the oldest
-   * unchanged rows and the template seen longest ago, which the timer's passes do — what the caller needs is the diff, and its
-   * cost should not include 25 other domains. A shared pass rotates when any caller asked.
+   * Only the timer's passes rotate (`rotate: true`: re-read the oldest unchanged rows and the
+   * template seen longest ago). Everyone else — a destructive step's candidates, a command's
+   * fresh look, a pass after libvirt's events — needs the diff, and its cost should not include
+   * 25 other domains. A shared pass rotates when any caller asked.
    */
   refresh(hostName: string, opts: { rotate?: boolean } = {}): Promise<ReconcileStats> {
-    const rotate = opts.rotate ?? true;
+    const rotate = opts.rotate ?? false;
     const last = this.#passes.get(hostName);
     if (last && !last.started) {
       last.rotate ||= rotate;
@@ -286,9 +287,9 @@ export class Reconciler {
     return entry.done;
   }
 
-  /** One pass over one host, in turn with the others over it (`refresh`). */
+  /** One pass over one host as the timer makes it (with its rotation), in turn with the others over it (`refresh`). */
   pass(hostName: string): Promise<ReconcileStats> {
-    return this.refresh(hostName);
+    return this.refresh(hostName, { rotate: true });
   }
 
   async #pass(hostName: string, rotating: boolean): Promise<ReconcileStats> {

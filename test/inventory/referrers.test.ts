@@ -82,7 +82,7 @@ test('the candidates: domains whose chains (or snapshots, or persistent definiti
   assert.deepEqual(await names(['/s/templates/t--vda.qcow2']), ['vm1', 'vm2', 'vm4', 'vm5']);
   assert.deepEqual(host.reads.sort(), ['vm2', 'vm5'], 'the fresh diff read only what changed (no rotation)');
   assert.deepEqual(host.templateReads, [], 'nor the template seen longest ago');
-  await reconciler.refresh('local'); // a timer's pass rotates both
+  await reconciler.pass('local'); // a timer's pass rotates both
   assert.deepEqual(host.templateReads, ['t']);
   assert.ok(host.reads.length > 2);
 
