@@ -1,8 +1,10 @@
 import { deployPayload } from '../src/kinds/deploy.js';
-import { MAX_DEPLOY_COUNT, deployNames, isApplianceName, vmNameProblem } from '../src/domain/names.js';
+import { MAX_DEPLOY_COUNT, MAX_NAME_LENGTH, deployNames, isApplianceName, nameSchema, vmNameProblem } from '../src/domain/names.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
 import { enqueues, hostOption, nameOf, newVmNameOption, requireFree, requireTemplate } from '../src/chat/command-kit.js';
-import { boolean, choice, integer, invalidOptions, options } from '../src/chat/options.js';
+import { boolean, choice, integer, invalidOptions, options, text } from '../src/chat/options.js';
+import type { Services } from '../src/chat/services.js';
+import { KvmopsError } from '../src/domain/errors.js';
 
 /**
  * /deploy — make VMs from a template. thin: qcow2 overlays backed by the template's disks;
@@ -28,16 +30,20 @@ export default defineCommand({
         mode: choice('thin (default): linked to the template; clone: independent full copy', payload.mode).default('thin'),
         count: integer(`How many VMs (1–${MAX_DEPLOY_COUNT}, default 1)`, payload.count).default(1),
         start: boolean('Start the VMs once made (default false)').default(false),
+        profile: text('A cloud-config profile for every VM (KVMOPS_PROFILES_DIR/NAME.yaml)', nameSchema, { maxLength: MAX_NAME_LENGTH, autocomplete: 'profile' }).optional(),
         host: hostOption,
       }),
       handle: enqueues('deploy', async (services, p, user) => {
         assertVmNames(deployNames(p.name, p.count));
+        // The profile as it is now (the file was read at start-up): what the VMs get, even if the
+        // job runs after a restart with another file. An unknown or refused profile: no job.
+        const profile = p.profile === undefined ? undefined : requireProfile(services, p.profile);
         const t = await requireTemplate(services, p.host, p.template);
         const names = deployNames(p.name, p.count);
         await requireFree((fresh) => services.catalog.vmsNamed(p.host, names, { fresh }), names, 'VM', `on ${p.host}`);
         // The requester's keys as they are now: what the VMs get even if the job runs later.
         const keys = (await services.keys.list(user.id)).map((k) => k.line);
-        return { templateCreatedAt: t.createdAt, ...(keys.length ? { sshKeys: keys } : {}) };
+        return { templateCreatedAt: t.createdAt, ...(keys.length ? { sshKeys: keys } : {}), ...(profile ? { profileUserData: profile } : {}) };
       }),
     }),
   ],
@@ -53,4 +59,12 @@ function assertVmNames(names: string[]): void {
     if (!isApplianceName(n)) continue;
     throw invalidOptions([`name: the VM name "${n}" ${vmNameProblem(n)}`], undefined, 'deploy');
   }
+}
+
+/** The profile's settings, to be pinned into the payload; a refusal when there is none usable. */
+function requireProfile(services: Services, name: string): Record<string, unknown> {
+  if (!services.profiles) {
+    throw new KvmopsError('profile-not-found', 'No profiles are configured (KVMOPS_PROFILES_DIR is not set).', { details: { profile: name } });
+  }
+  return services.profiles.userData(name);
 }

@@ -4,6 +4,7 @@ import type { ChatCore } from './chat/adapter-port.js';
 import { CommandRouter } from './chat/router.js';
 import { createServices, type InventoryPort, type Services } from './chat/services.js';
 import { RolePolicy } from './chat/roles.js';
+import { profilesPort, type Profiles } from './config/profiles.js';
 import type { TeamKeys } from './config/team-keys.js';
 import { KvmopsError } from './domain/errors.js';
 import { createHypervisor } from './hypervisor/index.js';
@@ -88,6 +89,11 @@ export interface CoreOptions {
    * not). Required when the variable is set; its problems are logged here.
    */
   teamKeys?: TeamKeys;
+  /**
+   * KVMOPS_PROFILES_DIR as read at start-up (`readProfiles`, asynchronous). Required when the
+   * variable is set; its problems are logged here (a refused profile stays refused, by name).
+   */
+  profiles?: Profiles;
 }
 
 export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
@@ -102,6 +108,10 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
   }
   for (const problem of opts.teamKeys?.problems ?? []) logger.warn({ problem }, `KVMOPS_SSH_KEYS_FILE: ${problem}`);
   const teamSshKeys = opts.teamKeys?.keys ?? [];
+  if (env.KVMOPS_PROFILES_DIR !== undefined && opts.profiles === undefined) {
+    throw new KvmopsError('internal', 'KVMOPS_PROFILES_DIR is set: read it (readProfiles) before createCore');
+  }
+  for (const problem of opts.profiles?.problems ?? []) logger.warn({ problem }, `KVMOPS_PROFILES_DIR: ${problem}`);
   const hypervisor = createHypervisor({ hosts: env.KVMOPS_HOSTS, storageDir: env.KVMOPS_STORAGE_DIR, addressWaitMs: env.KVMOPS_ADDRESS_WAIT, ...(teamSshKeys.length ? { teamSshKeys } : {}) });
   const inventory = new InventoryStore(store.db);
   const reconciler = new Reconciler({ hypervisor, store: inventory, everyMs: env.KVMOPS_RECONCILE, logger, events: true });
@@ -109,6 +119,7 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
     store,
     hypervisor,
     inventory: inventoryPort(inventory, reconciler),
+    ...(opts.profiles ? { profiles: profilesPort(opts.profiles) } : {}),
     config: {
       twoPerson: env.KVMOPS_TWO_PERSON,
       approvalTtlMs: env.KVMOPS_APPROVAL_TTL,

@@ -19,6 +19,7 @@
 import { createCore, startApp, stopBudget, type App } from './app.js';
 import { EnvError, loadDotEnv, loadEnv, requireDiscord } from './config/env.js';
 import { startDiscord, type DiscordAdapter } from './adapters/discord/adapter.js';
+import { readProfiles } from './config/profiles.js';
 import { readTeamKeys } from './config/team-keys.js';
 
 const REPEAT_MS = 1_000;
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   loadDotEnv();
   const env = loadEnv();
   const { token, guildId } = requireDiscord(env);
-  const core = createCore(env, { teamKeys: await readTeamKeys(env.KVMOPS_SSH_KEYS_FILE) });
+  const core = createCore(env, { teamKeys: await readTeamKeys(env.KVMOPS_SSH_KEYS_FILE), profiles: await readProfiles(env.KVMOPS_PROFILES_DIR) });
   const log = core.logger;
   const timeoutMs = env.KVMOPS_STOP_TIMEOUT;
   const budget = stopBudget(timeoutMs);

@@ -14,6 +14,7 @@ import { ShellSink } from './adapters/shell/sink.js';
 import { runTerminal } from './adapters/shell/terminal.js';
 import { Transcript } from './adapters/shell/transcript.js';
 import { createLogger } from './ops/logger.js';
+import { readProfiles } from './config/profiles.js';
 import { readTeamKeys } from './config/team-keys.js';
 
 async function main(): Promise<number> {
@@ -33,7 +34,7 @@ async function main(): Promise<number> {
   await mkdir(path.dirname(env.KVMOPS_DB), { recursive: true });
   // Logs go to stderr at warn and above, so they do not drown the conversation.
   const logger = createLogger({ level: process.env.KVMOPS_LOG_LEVEL ? env.KVMOPS_LOG_LEVEL : 'warn', destination: process.stderr });
-  const core = createCore(env, { guildId: null, logger, teamKeys: await readTeamKeys(env.KVMOPS_SSH_KEYS_FILE) });
+  const core = createCore(env, { guildId: null, logger, teamKeys: await readTeamKeys(env.KVMOPS_SSH_KEYS_FILE), profiles: await readProfiles(env.KVMOPS_PROFILES_DIR) });
   const tty = Boolean(process.stdout.isTTY && process.stdin.isTTY);
   let rlRedraw: (() => void) | undefined;
   const transcript = await Transcript.open({

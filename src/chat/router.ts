@@ -238,6 +238,7 @@ export class CommandRouter {
     const { catalog } = this.services;
     const hosts = catalog.hosts();
     if (option.autocomplete === 'host') return hosts;
+    if (option.autocomplete === 'profile') return this.services.profiles?.names() ?? [];
     const host = typeof raw.host === 'string' && hosts.includes(raw.host) ? raw.host : catalog.defaultHost();
     switch (option.autocomplete) {
       case 'vm':

@@ -100,6 +100,17 @@ export type ChatLogger = Pick<Logger, 'error' | 'warn'>;
 /** The inventory port (in its own file: the catalog reads it too). */
 export type { InventoryPort, InventoryStatus, InventoryTemplateView, InventoryVmDetail, InventoryVmRow } from './inventory-port.js';
 
+/** Deploy profiles (`/deploy profile:`): cloud-configs read once at start-up. */
+export interface ProfilesPort {
+  /** The usable profiles' names (autocomplete). */
+  names(): string[];
+  /**
+   * The named profile's `#cloud-config` settings, JSON-safe, to be captured into the payload;
+   * `profile-not-found`, or `profile-invalid` with the file's problem (`FILE:LINE: reason`).
+   */
+  userData(name: string): Record<string, unknown>;
+}
+
 export interface Services {
   jobs: JobsPort;
   approvals: ApprovalsPort;
@@ -109,6 +120,8 @@ export interface Services {
   catalog: Catalog;
   /** What kvmops knows of its hosts (absent where no inventory runs: some tests). */
   inventory?: InventoryPort;
+  /** The deploy profiles of KVMOPS_PROFILES_DIR, read at start-up (absent: none configured). */
+  profiles?: ProfilesPort;
   config: ChatConfig;
   /** Epoch ms; injected so tests control time (rate limit, expiry). */
   now(): number;
@@ -144,6 +157,7 @@ export function createServices(deps: {
   };
   hypervisor: HypervisorReader;
   inventory?: InventoryPort;
+  profiles?: ProfilesPort;
   config: ChatConfig;
   now?: () => number;
   log?: ChatLogger;
@@ -195,6 +209,7 @@ export function createServices(deps: {
     hypervisor: deps.hypervisor,
     catalog,
     ...(deps.inventory ? { inventory: deps.inventory } : {}),
+    ...(deps.profiles ? { profiles: deps.profiles } : {}),
     config: deps.config,
     now,
     ...(deps.log ? { log: deps.log } : {}),

@@ -30,7 +30,7 @@ export interface ChatPlace {
 export type OptionType = 'string' | 'integer' | 'boolean' | 'user';
 
 /** Which names an option completes from (served from a short-lived cache). */
-export type AutocompleteSource = 'template' | 'vm' | 'snapshot' | 'host';
+export type AutocompleteSource = 'template' | 'vm' | 'snapshot' | 'host' | 'profile';
 
 export interface OptionDef {
   name: string;

@@ -121,6 +121,7 @@ export const envSchema = z.object({
    * beside the requester's `/key` keys. Read once at start-up (team-keys.ts); unset = none.
    */
   KVMOPS_SSH_KEYS_FILE: opt(z.string()),
+  KVMOPS_PROFILES_DIR: opt(z.string()),
   /** Per-user flood guard on commands that change things. */
   KVMOPS_RATE_LIMIT: z.preprocess(emptyAsUnset, rateLimit.default('30/1m')),
   /** Per-user flood guard of its own on reads (lists read the host fresh), same syntax. */

@@ -22,6 +22,7 @@ import { createGoldenVm, hasDiskPattern, removeLab, writeDiskPattern } from './l
 import type { Job } from '../jobs/types.js';
 import { formatDuration } from '../domain/duration.js';
 import { createLogger } from '../ops/logger.js';
+import { readProfiles } from '../config/profiles.js';
 import { readTeamKeys } from '../config/team-keys.js';
 
 // Specific enough that the clean-up of an earlier run never touches anyone else's VMs.
@@ -59,7 +60,7 @@ async function main(): Promise<boolean> {
   out(`database ${env.KVMOPS_DB}, storage ${STORAGE}`);
 
   const logger = createLogger({ level: 'warn', destination: process.stderr });
-  const core = createCore(env, { guildId: null, logger, teamKeys: await readTeamKeys(env.KVMOPS_SSH_KEYS_FILE) });
+  const core = createCore(env, { guildId: null, logger, teamKeys: await readTeamKeys(env.KVMOPS_SSH_KEYS_FILE), profiles: await readProfiles(env.KVMOPS_PROFILES_DIR) });
   const transcript = new Transcript({ write: (s) => process.stdout.write(s), inPlace: false });
   const ended = new Set<number>();
   const sink = new ShellSink(transcript, (view) => ended.add(view.jobId));

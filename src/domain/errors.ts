@@ -19,6 +19,10 @@ export const ERROR_CODES = [
   'job-not-found',
   /** `/key remove`: the person has no key of that name. */
   'key-not-found',
+  /** `/deploy profile:`: no `NAME.yaml` in KVMOPS_PROFILES_DIR (or no folder configured). */
+  'profile-not-found',
+  /** `/deploy profile:`: the profile's file was refused at start-up (the message says where and why). */
+  'profile-invalid',
   'name-taken',
   /** `/key add`: the person already stored this key (same key data, whatever its comment or name). */
   'key-exists',

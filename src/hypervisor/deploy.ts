@@ -16,7 +16,7 @@ import { ensurePools } from './pools.js';
 import { qemuImg } from './qemu-img.js';
 import { referencesTo } from './references.js';
 import { deleteVolumes } from './removal.js';
-import { writeSeedIso } from './seed.js';
+import { writeSeedIso, type SeedSpec } from './seed.js';
 import { freshSeedFile, freshVmFile } from './storage.js';
 import { withTempDir } from './tempdir.js';
 import { assertTemplatePin, storedTemplateFromXml, templateXmlVolume, type StoredTemplate } from './templates.js';
@@ -41,7 +41,7 @@ import { virshArgs, type VirshArgs } from './virsh-args.js';
  *
  * Each VM also gets its own cloud-init NoCloud seed (seed.ts), `vms/<uuid>.seed.<random>.iso`,
  * attached as a read-only CD-ROM: instance-id = its uuid, hostname from its name, the request's
- * SSH keys plus the host's team keys. Made on this machine with xorriso, then put in the vms
+ * SSH keys plus the host's team keys, and a profile's user-data under them. Made on this machine with xorriso, then put in the vms
  * pool through libvirt (`vol-create-as` + `vol-upload`, so a remote host works alike) before
  * any domain is defined: a defined VM always has its whole seed. Its name is its ownership
  * record, like a disk's: the VM's delete and a failed deploy's clean-up remove it. A guest
@@ -167,7 +167,7 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
   const made: string[] = [];
   try {
     await withTempDir(async (dir) => {
-      await makeSeeds(h, plans, sshKeys, dir, made, ctx);
+      await makeSeeds(h, plans, { sshKeys, ...(req.userData ? { userData: req.userData } : {}) }, dir, made, ctx);
       const defines: VirshArgs[] = [];
       for (const p of plans) {
         const file = path.join(dir, `${p.uuid}.xml`);
@@ -317,13 +317,20 @@ function uuidFor(h: HostContext, domains: readonly DomainRef[], name: string, re
  * Every plan's seed ISO: written here (xorriso, into `dir`), then created in the vms pool and
  * uploaded, all in one virsh process. Each seed path is in `made` before its volume can exist.
  */
-async function makeSeeds(h: HostContext, plans: readonly VmPlan[], sshKeys: readonly string[], dir: string, made: string[], ctx: OpContext): Promise<void> {
+async function makeSeeds(
+  h: HostContext,
+  plans: readonly VmPlan[],
+  common: Pick<SeedSpec, 'sshKeys' | 'userData'>,
+  dir: string,
+  made: string[],
+  ctx: OpContext,
+): Promise<void> {
   if (plans.length === 0) return;
   ctx.onProgress?.({ step: `writing ${plans.length} cloud-init seed${plans.length === 1 ? '' : 's'}` });
   const cmds: VirshArgs[] = [];
   await eachLimited(plans, 4, async (p) => {
     const iso = path.join(dir, `${p.uuid}.iso`);
-    await writeSeedIso(iso, { instanceId: p.uuid, vmName: p.vm, sshKeys }, { signal: ctx.signal });
+    await writeSeedIso(iso, { ...common, instanceId: p.uuid, vmName: p.vm }, { signal: ctx.signal });
     const vol = path.posix.basename(p.seed);
     cmds.push(virshArgs.volCreateAs(h.storage.vmsPool, vol, (await stat(iso)).size, 'raw'), virshArgs.volUpload(h.storage.vmsPool, vol, iso));
   });

@@ -53,7 +53,8 @@ export function seedDocuments(spec: SeedSpec): SeedDocuments {
     if (/[\r\n]/.test(k)) throw new KvmopsError('invalid-input', 'an SSH key must be one line');
   }
   const hostname = hostnameFor(spec.vmName);
-  const profile = spec.userData ?? {};
+  // cloud-init prefers `fqdn` over `hostname`: a profile's would name every VM alike.
+  const { fqdn: _fqdn, prefer_fqdn_over_hostname: _prefer, ...profile } = spec.userData ?? {};
   const profileKeys = Array.isArray(profile.ssh_authorized_keys) ? (profile.ssh_authorized_keys as unknown[]).filter((k) => typeof k === 'string') : [];
   const metaData = { 'instance-id': spec.instanceId, 'local-hostname': hostname };
   const userData = {

@@ -179,6 +179,11 @@ export interface DeployRequest {
    * requester's `/key` keys as captured at request time. The host's team keys are added to them.
    */
   sshKeys?: readonly string[];
+  /**
+   * A profile's `#cloud-config` settings (KVMOPS_PROFILES_DIR, captured at request time): in
+   * every VM's seed, under the per-VM hostname and keys (seed.ts: the per-VM values win).
+   */
+  userData?: Readonly<Record<string, unknown>>;
 }
 
 export interface DeployResult {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { deployNames, hostNameSchema, MAX_BATCH_BASE_LENGTH, MAX_DEPLOY_COUNT, templateNameSchema, vmNameSchema } from '../domain/names.js';
+import { deployNames, hostNameSchema, MAX_BATCH_BASE_LENGTH, MAX_DEPLOY_COUNT, nameSchema, templateNameSchema, vmNameSchema } from '../domain/names.js';
+import { MAX_PROFILE_BYTES } from '../config/profiles.js';
 import { holds, templateResource, vmResource } from '../domain/resources.js';
 import { vmsWithAddresses, waitAddresses } from './addresses.js';
 import { MAX_KEYS_PER_PERSON, parseSshPublicKey } from '../domain/ssh-keys.js';
@@ -33,11 +34,29 @@ export const deployPayload = z
      * cloud-init seed gets them, plus the team keys of KVMOPS_SSH_KEYS_FILE (added by the host).
      */
     sshKeys: z.array(z.string().min(1).max(SSH_KEY_LINE_MAX).refine(isSshKey, 'not an accepted SSH public key')).min(1).max(MAX_KEYS_PER_PERSON).optional(),
+    /** The profile asked for (`/deploy profile:`), by name … */
+    profile: nameSchema.optional(),
+    /**
+     * … and its `#cloud-config` settings as they were when the deploy was asked for (pinned: an
+     * approval, a retry or a run after a restart acts on what was asked, not on today's file).
+     */
+    profileUserData: z
+      .record(z.unknown())
+      .refine((u) => Buffer.byteLength(JSON.stringify(u)) <= MAX_PROFILE_BYTES, `a profile takes at most ${MAX_PROFILE_BYTES} bytes as JSON`)
+      .optional(),
   })
   .strict()
-  .refine((p) => p.count === 1 || p.name.length <= MAX_BATCH_BASE_LENGTH, {
-    message: `with count > 1 the name may have at most ${MAX_BATCH_BASE_LENGTH} characters (a -NN suffix is added)`,
-    path: ['name'],
+  .superRefine((p, ctx) => {
+    if (p.count > 1 && p.name.length > MAX_BATCH_BASE_LENGTH) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `with count > 1 the name may have at most ${MAX_BATCH_BASE_LENGTH} characters (a -NN suffix is added)`,
+        path: ['name'],
+      });
+    }
+    if ((p.profile === undefined) !== (p.profileUserData === undefined)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'a profile comes with its settings (profile and profileUserData together)', path: ['profileUserData'] });
+    }
   });
 
 /** Make VMs from a template: `name`, or `name-01` … `name-NN`. */
@@ -50,8 +69,11 @@ export const deploy = defineKind({
     holds(templateResource(p.host, p.template), 'shared'),
     ...deployNames(p.name, p.count).map((n) => holds(vmResource(p.host, n), 'exclusive', true)),
   ],
-  describe: (p) => `Deploy ${p.name}${p.count > 1 ? ` ×${p.count}` : ''} (${p.mode}) from ${p.template} ${onHost(p)}`,
-  pinned: (p) => (p.templateCreatedAt ? [`template ${p.template} (made ${p.templateCreatedAt})`] : []),
+  describe: (p) => `Deploy ${p.name}${p.count > 1 ? ` ×${p.count}` : ''} (${p.mode}) from ${p.template}${p.profile ? ` with profile ${p.profile}` : ''} ${onHost(p)}`,
+  pinned: (p) => [
+    ...(p.templateCreatedAt ? [`template ${p.template} (made ${p.templateCreatedAt})`] : []),
+    ...(p.profile ? [`profile ${p.profile} as it was when asked for`] : []),
+  ],
   summary: (r) =>
     Array.isArray(r.vms) ? `${r.vms.length} VM${r.vms.length === 1 ? '' : 's'}: ${vmsWithAddresses(r, r.vms)} (${str(r.mode)}${r.started ? ', started' : ''})` : undefined,
   // No separate check: the hypervisor's deploy is idempotent by contract as long as every attempt
@@ -69,6 +91,7 @@ export const deploy = defineKind({
         start: p.start,
         requestId: ctx.job.requestId,
         ...(p.sshKeys ? { sshKeys: p.sshKeys } : {}),
+        ...(p.profileUserData ? { userData: p.profileUserData } : {}),
         ...(p.templateCreatedAt ? { templatePin: { createdAt: p.templateCreatedAt } } : {}),
       },
       opOf(ctx),

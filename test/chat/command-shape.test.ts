@@ -48,7 +48,7 @@ describe('the command loader', () => {
     const deploy = byName.get('deploy')!;
     assert.equal(deploy.flat, true);
     const opts = deploy.subcommands[0]!.options;
-    assert.deepEqual(opts.map((o) => o.name), ['template', 'name', 'mode', 'count', 'start', 'host']);
+    assert.deepEqual(opts.map((o) => o.name), ['template', 'name', 'mode', 'count', 'start', 'profile', 'host']);
     assert.deepEqual(opts.find((o) => o.name === 'count'), { name: 'count', description: 'How many VMs (1–20, default 1)', type: 'integer', minValue: 1, maxValue: 20 });
     assert.deepEqual(opts.find((o) => o.name === 'mode')!.choices!.map((c) => c.value), ['thin', 'clone']);
     assert.equal(opts.find((o) => o.name === 'template')!.autocomplete, 'template');

@@ -6,22 +6,31 @@
  * A real Debian guest: a template made from a never-booted overlay of the guest image (so each
  * VM makes its own machine-id at first boot, and with it its own DHCP identity), two thin VMs
  * deployed with start, then `waitForAddresses`: both get a lease from the lab's network, two
- * different addresses; `vmInfo` shows the NIC, its network and the address with its source. And
+ * different addresses; `vmInfo` shows the NIC, its network and the address with its source. Then,
+ * from inside the lab's network namespace (the only place that reaches the guest network), an
+ * SSH login as `debian` with the key the deploy put in the seeds runs `hostname` and prints each
+ * VM's own name (not the profile's `hostname`: the per-VM values win), a key the seeds do not
+ * hold is refused, and the profile's `runcmd` left its mark in the guest. And
  * the bounds: a VM that never gets an address (no OS) ends the wait at its timeout as "timeout",
  * one on QEMU's user-mode network only is not waited for, one not running neither, and an abort
  * ends a wait at once with what is known.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
+import { hostnameFor } from '../../src/hypervisor/seed.js';
 import { guestImageOrSkip, type GuestImage } from '../helpers/guest.js';
 import { labSkipReason, labUp, type Lab } from '../helpers/lab.js';
 import { makeTestEnv, type LibvirtTestEnv } from '../helpers/libvirt.js';
 
 const BOOT_WAIT_MS = 6 * 60_000;
+/** From the lease to sshd answering with cloud-init's keys in place. */
+const SSH_WAIT_MS = 6 * 60_000;
+const MARK = '/var/tmp/kvmops-profile-mark';
 
 describe('addresses of started VMs, on a lab host with a guest network', { skip: labSkipReason() }, () => {
   let lab: Lab;
@@ -74,13 +83,47 @@ ${nic}
     }
   });
 
-  it('two VMs deployed with start from a real guest get their own leases; vmInfo shows the NIC, network and address', { timeout: 12 * 60_000 }, async (t) => {
+  /** `ssh -i KEY debian@ADDR ARGS…` run inside the lab (its namespace reaches the guest network). */
+  const sshAs = (key: string, addr: string, ...args: string[]) =>
+    lab.exec(
+      'ssh',
+      '-i', key,
+      '-o', 'StrictHostKeyChecking=no',
+      '-o', 'UserKnownHostsFile=/dev/null',
+      '-o', 'BatchMode=yes',
+      '-o', 'IdentitiesOnly=yes',
+      '-o', 'ConnectTimeout=10',
+      '-o', 'LogLevel=ERROR',
+      `debian@${addr}`,
+      ...args,
+    );
+  /** A fresh key pair in a folder the lab sees too (only /run, /tmp and /var/log are its own). */
+  const newKeyPair = (name: string) => {
+    const file = path.join(env.outsideDir, name);
+    const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return { file, line: readFileSync(`${file}.pub`, 'utf8').trim() };
+  };
+
+  it('two VMs deployed with start from a real guest get their own leases; vmInfo shows the NIC, network and address; SSH login with the seed\'s key; the profile ran', { timeout: 20 * 60_000 }, async (t) => {
     if ('skip' in image) return t.skip(image.skip);
     const src = `${env.prefix}src`;
     defineOnLab(src, NET_NIC(), image.path);
     remote('pool-refresh', `${env.prefix}src`);
     await host.createTemplate({ vm: src, name: `${env.prefix}deb`, seal: false });
-    const d = await host.deploy({ template: `${env.prefix}deb`, name: `${env.prefix}web`, count: 2, mode: 'thin', start: true, requestId: 'req-addr-test' });
+    const key = newKeyPair('id_guest');
+    const stranger = newKeyPair('id_stranger');
+    const profile = { hostname: 'from-the-profile', runcmd: [['sh', '-c', `echo "profile ran on $(hostname)" > ${MARK}`]] };
+    const d = await host.deploy({
+      template: `${env.prefix}deb`,
+      name: `${env.prefix}web`,
+      count: 2,
+      mode: 'thin',
+      start: true,
+      requestId: 'req-addr-test',
+      sshKeys: [key.line],
+      userData: profile,
+    });
     assert.equal(d.started, true);
     const steps: string[] = [];
     const t0 = Date.now();
@@ -105,6 +148,29 @@ ${nic}
       info.nics[0]!.addresses.filter((a) => a.protocol === 'ipv4').map((a) => [a.address, a.source]),
       [[waits[0]!.address!.address, 'lease']],
     );
+
+    // SSH: sshd answers once cloud-init has put the keys in place (and made host keys)
+    for (const [i, vm] of d.vms.entries()) {
+      const addr = waits[i]!.address!.address;
+      const t1 = Date.now();
+      let r = sshAs(key.file, addr, 'hostname');
+      while (r.status !== 0 && Date.now() - t1 < SSH_WAIT_MS) {
+        await sleep(3000);
+        r = sshAs(key.file, addr, 'hostname');
+      }
+      assert.equal(r.status, 0, `ssh debian@${addr} (${vm}) within ${SSH_WAIT_MS / 1000} s: ${r.stderr}`);
+      assert.equal(r.stdout.trim(), hostnameFor(vm), `${vm} says its own name over SSH`);
+      t.diagnostic(`${vm}: ssh debian@${addr} hostname → ${r.stdout.trim()} (${Math.round((Date.now() - t1) / 1000)} s after its lease)`);
+
+      const refused = sshAs(stranger.file, addr, 'hostname');
+      assert.equal(refused.status, 255, `a key the seed does not hold is refused: ${refused.stdout}`);
+      assert.match(refused.stderr, /Permission denied/);
+
+      // the profile's runcmd runs in cloud-init's last stage: wait for it, then read its mark
+      const mark = sshAs(key.file, addr, `cloud-init status --wait >/dev/null; cat ${MARK}`);
+      assert.equal(mark.status, 0, `${vm}: ${mark.stderr}`);
+      assert.equal(mark.stdout.trim(), `profile ran on ${hostnameFor(vm)}`);
+    }
   });
 
   it('the wait is bounded: no OS → "timeout" at its bound; user-mode network only and not running → not waited for; an abort ends it', async () => {

@@ -39,6 +39,11 @@ describe('seed documents', () => {
     });
   });
 
+  it("a profile's fqdn is dropped: cloud-init would prefer it to each VM's own hostname", () => {
+    const d = seedDocuments({ instanceId: 'u', vmName: 'web-02', sshKeys: [], userData: { fqdn: 'www.example.com', prefer_fqdn_over_hostname: true, packages: ['nginx'] } });
+    assert.deepEqual(body(d.userData), { packages: ['nginx'], hostname: 'web-02', preserve_hostname: false, ssh_authorized_keys: [] });
+  });
+
   it('a value cannot break out of its field (it is JSON-quoted)', () => {
     const sneaky = 'ssh-ed25519 AAAA x" , "runcmd": ["reboot"] #';
     const d = seedDocuments({ instanceId: 'u"\nruncmd: [reboot]', vmName: 'a', sshKeys: [sneaky] });

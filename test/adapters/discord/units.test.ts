@@ -91,7 +91,8 @@ describe('registration payload', () => {
   });
 
   it('/deploy: option types, required, choices, bounds and autocomplete', () => {
-    assert.deepEqual(opts('deploy').map((o) => o.name), ['template', 'name', 'mode', 'count', 'start', 'host']);
+    assert.deepEqual(opts('deploy').map((o) => o.name), ['template', 'name', 'mode', 'count', 'start', 'profile', 'host']);
+    assert.deepEqual(opt('deploy', undefined, 'profile'), { type: 3, name: 'profile', description: opt('deploy', undefined, 'profile').description, max_length: 63, autocomplete: true });
     assert.deepEqual(opt('deploy', undefined, 'template'), { type: 3, name: 'template', description: opt('deploy', undefined, 'template').description, required: true, max_length: 63, autocomplete: true });
     assert.equal(opt('deploy', undefined, 'name').required, true);
     assert.equal(opt('deploy', undefined, 'name').min_length, 1);
