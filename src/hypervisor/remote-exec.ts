@@ -9,6 +9,11 @@ import type { ToolArgs } from './tool-args.js';
  * run there over the same SSH transport as the host's `qemu+ssh://` connection: the program's
  * argv comes from its own builder module, exactly as locally; ssh-args.ts quotes it by
  * construction. The program runners (qemu-img.ts, disk-copy.ts) choose here or there.
+ *
+ * A cancelled or timed-out run kills the local ssh (exec.ts); without a terminal the remote
+ * program gets no hangup, and ends at its next write to the closed connection (SIGPIPE) — for a
+ * `qemu-img convert -p` that is its next progress line. The caller's clean-up (vol-delete of
+ * what it made) does not wait for that: an unlinked file being written is no one's file.
  */
 
 /** A remote host's shell: its name (for messages) and how ssh reaches it. */

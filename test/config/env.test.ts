@@ -31,3 +31,14 @@ test('.env.example names every variable the schema reads', () => {
   const named = new Set([...example.matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]));
   assert.deepEqual(Object.keys(envSchema.shape).filter((k) => !named.has(k)), []);
 });
+
+test('KVMOPS_HOSTS: a qemu+ssh URI with = and & in its query is one host, kept whole', () => {
+  const lab = 'qemu+ssh://root@198.18.3.2/system?keyfile=/var/lib/kvmops-lab/t1/ssh/id_ed25519&no_verify=1&no_tty=1';
+  assert.deepEqual(loadEnv({ KVMOPS_HOSTS: `local=qemu:///system,lab=${lab}` }).KVMOPS_HOSTS, [
+    { name: 'local', uri: 'qemu:///system' },
+    { name: 'lab', uri: lab },
+  ]);
+  for (const bad of ['lab=qemu+ssh://h/system?keyfile=/k;rm', "lab=qemu+ssh://h/system?keyfile=/k'x", 'lab=qemu+ssh://h/system?x=$(id)', '=qemu:///system']) {
+    assert.throws(() => loadEnv({ KVMOPS_HOSTS: bad }), (e: unknown) => e instanceof EnvError && /KVMOPS_HOSTS/.test(e.message), bad);
+  }
+});
