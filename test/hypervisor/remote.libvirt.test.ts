@@ -19,7 +19,7 @@ import { labSkipReason, labUp, type Lab } from '../helpers/lab.js';
 import { makeTestEnv, type LibvirtTestEnv } from '../helpers/libvirt.js';
 
 /** Every character class a shell would act on, in one file name (no `/`, no NUL: a file name can't hold them). */
-const HOSTILE = `a b'c"d;$(touch /tmp/kvmops-pwned)\`touch /tmp/kvmops-pwned2\`|&*e`;
+const HOSTILE = `a b'c"d;$(touch kvmops-pwned)\`touch kvmops-pwned2\`|&*e`;
 
 describe('programs on a remote host over ssh, with hostile names (a lab host)', { skip: labSkipReason() }, () => {
   let lab: Lab;
@@ -37,7 +37,7 @@ describe('programs on a remote host over ssh, with hostile names (a lab host)', 
   };
   const hostileStillThere = (file: string) => lab.exec('test', '-f', file).status === 0;
   const noPwned = () => {
-    const r = lab.exec('sh', '-c', 'ls /tmp/kvmops-pwned* ~/kvmops-pwned* 2>/dev/null; true');
+    const r = lab.exec('sh', '-c', 'ls /kvmops-pwned* /tmp/kvmops-pwned* ~/kvmops-pwned* 2>/dev/null; true');
     assert.equal(r.stdout, '', 'no command hidden in a name ran on the lab');
   };
 
