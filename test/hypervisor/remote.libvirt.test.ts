@@ -67,7 +67,9 @@ describe('programs on a remote host over ssh, with hostile names (a lab host)', 
     noPwned();
   });
 
-  it('a template from a VM made by hand whose disk, in no pool, has a hostile file name', async () => {
+  it('a template from a VM made by hand whose disk, in no pool, has a hostile file name', async (tc) => {
+    const t0 = Date.now();
+    const lap = (what: string) => tc.diagnostic(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const srcDir = `${lab.storage}/${env.prefix}src`;
     inLab('mkdir', '-p', srcDir);
     const disk = `${srcDir}/${HOSTILE}.qcow2`;
@@ -85,6 +87,7 @@ describe('programs on a remote host over ssh, with hostile names (a lab host)', 
 
     const steps: number[] = [];
     const t = await host.createTemplate({ vm, name: `${env.prefix}tpl`, seal: false }, { onProgress: (p) => p.fraction !== undefined && steps.push(p.fraction) });
+    lap('template made');
     const file = t.disks[0]!.file;
     const read = lab.exec('qemu-io', '-r', '-U', '-c', 'read -P 0x5a 0 1M', file);
     assert.equal(read.status, 0, read.stderr);
@@ -97,13 +100,17 @@ describe('programs on a remote host over ssh, with hostile names (a lab host)', 
 
     // it deploys there (thin and clone); in use by the thin VM it stays; then everything goes
     await host.deploy({ template: `${env.prefix}tpl`, name: env.vmName('thin'), count: 1, mode: 'thin', start: false });
+    lap('listed, thin deployed');
     await host.deploy({ template: `${env.prefix}tpl`, name: env.vmName('full'), count: 1, mode: 'clone', start: false });
+    lap('clone deployed');
     await assert.rejects(host.deleteTemplate(`${env.prefix}tpl`), (e) => isKvmopsError(e, 'template-in-use') && (e as Error).message.includes(env.vmName('thin')));
     for (const vm of [env.vmName('thin'), env.vmName('full')]) {
       const r = await host.deleteVm(vm);
       assert.equal(r.removed.length, 2, `${vm}: its disk and its seed (${JSON.stringify(r)})`);
     }
+    lap('refused, VMs deleted');
     await host.deleteTemplate(`${env.prefix}tpl`);
+    lap('template deleted');
     assert.deepEqual(await host.listTemplates(), []);
     assert.equal(inLab('find', `${lab.storage}/${env.prefix}kv`, '-type', 'f').trim(), '', 'nothing kvmops made is left there');
     assert.ok(hostileStillThere(disk), 'the source disk is untouched');

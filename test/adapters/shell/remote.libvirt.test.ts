@@ -177,13 +177,15 @@ test('every command on a qemu+ssh host, through the terminal chat', { skip, time
       'sh',
       `<domain type='qemu'><name>${byHand}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>`,
     );
-    for (let i = 0; ; i++) {
+    // a pass over the lab reads through ssh connections (0.5–0.8 s each here): seconds, not ms
+    const seenBy = Date.now() + 60_000;
+    for (;;) {
       const from = sh.output.length;
       sh.type(`/vm list filter:${byHand} host:lab`);
       const m = await sh.expect(new RegExp(`\\(no VMs match|${byHand}\\s+shut off`), { from });
       if (m[0] !== '(no VMs match') break;
-      assert.ok(i < 50, `the VM defined by hand never showed up: ${m[0]}`);
-      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(Date.now() < seenBy, `the VM defined by hand never showed up: ${m[0]}`);
+      await new Promise((r) => setTimeout(r, 500));
     }
     lap('a VM defined by hand seen');
 
