@@ -109,9 +109,25 @@ test('every command on a qemu+ssh host, through the terminal chat', { skip, time
     await sh.expect(new RegExp(`@alice: job #${job} succeeded`), { timeoutMs: JOB_MS });
     await sh.say('as alice operator,admin', /you are alice/);
   };
+  /**
+   * Asks `/vm list` until `vm` is in it (shut off): the lab's first import, or a pass after an
+   * event, reads through ssh connections (0.5–0.8 s each here) — seconds, not milliseconds.
+   */
+  const listed = async (vm: string) => {
+    const by = Date.now() + 90_000;
+    for (;;) {
+      const from = sh.output.length;
+      sh.type(`/vm list filter:${vm} host:lab`);
+      const m = await sh.expect(new RegExp(`\\(no VMs match|${vm}\\s+shut off`), { from });
+      if (m[0] !== '(no VMs match') return;
+      assert.ok(Date.now() < by, `${vm} never showed up in /vm list`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
   try {
     await sh.expect(/Type help\./);
     const golden = env.vmName('golden');
+    await listed(golden); // the lab's first import has read it
     const base = env.vmName('base');
     const web = env.vmName('web');
     const db = env.vmName('db');
@@ -176,16 +192,7 @@ test('every command on a qemu+ssh host, through the terminal chat', { skip, time
       'sh',
       `<domain type='qemu'><name>${byHand}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>`,
     );
-    // a pass over the lab reads through ssh connections (0.5–0.8 s each here): seconds, not ms
-    const seenBy = Date.now() + 60_000;
-    for (;;) {
-      const from = sh.output.length;
-      sh.type(`/vm list filter:${byHand} host:lab`);
-      const m = await sh.expect(new RegExp(`\\(no VMs match|${byHand}\\s+shut off`), { from });
-      if (m[0] !== '(no VMs match') break;
-      assert.ok(Date.now() < seenBy, `the VM defined by hand never showed up: ${m[0]}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await listed(byHand);
     lap('a VM defined by hand seen');
 
     // delete every VM (approved), then the template; nothing of ours is left on the lab
