@@ -102,8 +102,11 @@ test('every command on a qemu+ssh host, through the terminal chat', { skip, time
   });
   /** An approved job: asked by alice, ✅ by bob; back as alice. */
   const approved = async (line: string) => {
-    const m = await sh.say(line, /react (m\d+) ✅ to run it/);
-    const job = (await sh.expect(/Approval needed for job #(\d+)/, { from: sh.output.length - 2000 }))[1]!;
+    // this request's own job: only what came after the line is looked at
+    const from = sh.output.length;
+    sh.type(line);
+    const m = await sh.expect(/react (m\d+) ✅ to run it/, { from });
+    const job = (await sh.expect(/Approval needed for job #(\d+)/, { from }))[1]!;
     await sh.say('as bob approver', /you are bob/);
     await sh.say(`react ${m[1]} ✅`, /counted: job #\d+ approved/);
     await sh.expect(new RegExp(`@alice: job #${job} succeeded`), { timeoutMs: JOB_MS });
@@ -197,7 +200,7 @@ test('every command on a qemu+ssh host, through the terminal chat', { skip, time
 
     // delete every VM (approved), then the template; nothing of ours is left on the lab
     for (const vm of [`${web}-01`, `${web}-02`, `${db}-01`, `${db}-02`]) await approved(`/vm delete vm:${vm} host:lab`);
-    assert.deepEqual(labFiles(storage.vmsDir), [], 'every disk and seed removed');
+    assert.deepEqual(labFiles(storage.vmsDir), [], `every disk and seed removed; the deletes said:\n${sh.output.split('\n').filter((l) => /kept|unreadable|removed|Delete VM/.test(l)).join('\n')}`);
     await done(`/template delete name:${base} host:lab`);
     assert.deepEqual(labFiles(storage.templatesDir), [], 'the template files removed');
     lap('deletes');
