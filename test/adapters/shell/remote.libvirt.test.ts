@@ -210,7 +210,7 @@ test('every command on a qemu+ssh host, through the terminal chat', { skip, time
     const store = openJobStore(shellEnv.KVMOPS_DB!);
     const jobs = store.list({ limit: 1000 });
     store.close();
-    assert.ok(jobs.length >= 14 && jobs.every((j) => j.state === 'succeeded'), `every job succeeded: ${jobs.map((j) => `#${j.id} ${j.kind} ${j.state}`).join(', ')}`);
+    assert.ok(jobs.length === 13 && jobs.every((j) => j.state === 'succeeded'), `every job succeeded: ${jobs.map((j) => `#${j.id} ${j.kind} ${j.state}`).join(', ')}`);
   } finally {
     await sh.quit().catch(() => {});
     sh.child.kill();
