@@ -6,13 +6,15 @@ import { parseNameList, parseVolumeXml, type VolumeXmlInfo } from './parse.js';
 import { backingChain } from './qemu-img.js';
 import { eachLimited } from './each-limited.js';
 import { exists } from './local-files.js';
+import { remoteShell, type RemoteShell } from './remote-exec.js';
 import type { ChainEntry, OpContext } from './types.js';
 import { virshArgs } from './virsh-args.js';
 
 /**
  * Backing chains of disk files, and which ones could not be read. Local hosts ask qemu-img
  * (the whole real chain, also for files outside any pool); remote hosts ask libvirt level by
- * level (`vol-dumpxml` shows one backing level), all files of a level in one batch.
+ * level (`vol-dumpxml` shows one backing level), all files of a level in one batch, and a
+ * qemu+ssh host qemu-img there over ssh for chains that leave every pool.
  *
  * Fail closed: a file whose chain cannot be read is in `unreadable`, never treated as a file
  * with no backing file — what it depends on is unknown, so nothing it might depend on may be
@@ -70,6 +72,8 @@ async function localChains(formats: Map<string, string | undefined>, ctx: OpCont
  * unreadable.
  */
 async function remoteChains(h: HostContext, formats: Map<string, string | undefined>, ctx: OpContext): Promise<ChainRead> {
+  const shell = remoteShell(h);
+  if (shell) return sshChains(h, shell, formats, ctx);
   const probes: string[] = [];
   const tried = new Set<string>();
   let refreshed = false;
@@ -98,6 +102,33 @@ async function remoteChains(h: HostContext, formats: Map<string, string | undefi
   }
 }
 
+/**
+ * A qemu+ssh host: libvirt level by level, as above, then every chain that reaches a file
+ * outside every pool read whole by `qemu-img info --backing-chain` run there over ssh — not by
+ * transient probe pools: two readers at once (a delete's references and the inventory's pass
+ * after its events) would both make the same folder a pool, libvirt refuses the second, and
+ * that reader would find the chain unreadable and keep every file (fail closed, but a leak).
+ */
+async function sshChains(h: HostContext, shell: RemoteShell, formats: Map<string, string | undefined>, ctx: OpContext): Promise<ChainRead> {
+  let walk = await walkVolumes(h, formats, ctx);
+  if (walk.outsidePools.size > 0) {
+    await refreshActivePools(h, ctx);
+    walk = await walkVolumes(h, formats, ctx);
+  }
+  const read = walk.read;
+  await eachLimited([...walk.blockedOutside], 4, async (top) => {
+    const format = formats.get(top);
+    try {
+      read.chains.set(top, await backingChain(top, { signal: ctx.signal, remote: shell, ...(format ? { format } : {}) }));
+      read.unreadable.delete(top);
+    } catch (e) {
+      if (ctx.signal?.aborted) throw e;
+      read.unreadable.set(top, e instanceof Error ? e.message : String(e));
+    }
+  });
+  return read;
+}
+
 /** `pool-refresh` of every active pool (harmless: it re-reads the folder). Failures are ignored. */
 async function refreshActivePools(h: HostContext, ctx: OpContext): Promise<void> {
   const [list] = await h.virsh.multi([virshArgs.poolListActive()], { timeoutMs: 60_000, signal: ctx.signal });
@@ -110,9 +141,11 @@ async function walkVolumes(
   h: HostContext,
   formats: Map<string, string | undefined>,
   ctx: OpContext,
-): Promise<{ read: ChainRead; outsidePools: Set<string> }> {
+): Promise<{ read: ChainRead; outsidePools: Set<string>; blockedOutside: Set<string> }> {
   const out: ChainRead = { chains: new Map(), unreadable: new Map() };
   const outsidePools = new Set<string>();
+  /** Tops whose chain stopped at a file outside every pool (and for no other reason). */
+  const blockedOutside = new Set<string>();
   const partial = new Map<string, ChainEntry[]>([...formats.keys()].map((f) => [f, []]));
   let frontier = new Map<string, string[]>([...formats.keys()].map((f) => [f, [f]])); // path → tops waiting for it
   const info = new Map<string, VolumeXmlInfo | { error: string; missing: boolean }>();
@@ -137,6 +170,7 @@ async function walkVolumes(
         if ('error' in v) {
           if (p === top && v.missing) out.chains.set(top, []);
           else out.unreadable.set(top, v.error);
+          if (outsidePools.has(p)) blockedOutside.add(top);
           partial.delete(top);
           continue;
         }
@@ -153,7 +187,7 @@ async function walkVolumes(
     frontier = new Map([...next].map(([p, tops]) => [p, tops.filter((t) => partial.has(t))] as const).filter(([, t]) => t.length > 0));
   }
   for (const [f, c] of partial) if (!out.unreadable.has(f)) out.chains.set(f, c);
-  return { read: out, outsidePools };
+  return { read: out, outsidePools, blockedOutside };
 }
 
 /** Chains that could be read (for display: vmInfo, template sizes); unreadable files are left out. */

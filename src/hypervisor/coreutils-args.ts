@@ -1,12 +1,14 @@
 import { toolBuilders, type ToolArgs } from './tool-args.js';
 
-/** coreutils argv builders: local whole-file copies (disk-copy.ts). `--`: a path is never read as an option. */
+/** coreutils argv builders: whole-file copies and modes (disk-copy.ts). `--`: a path is never read as an option. */
 
 export const CP = 'cp';
 export const SYNC = 'sync';
+export const CHMOD = 'chmod';
 
 export type CpArgs = ToolArgs<typeof CP>;
 export type SyncArgs = ToolArgs<typeof SYNC>;
+export type ChmodArgs = ToolArgs<typeof CHMOD>;
 
 export const cpArgs = toolBuilders(CP, {
   /** A byte copy that keeps holes as holes (a sparse qcow2 stays sparse). */
@@ -16,4 +18,12 @@ export const cpArgs = toolBuilders(CP, {
 export const syncArgs = toolBuilders(SYNC, {
   /** Flushes one file's data to disk (not the whole machine's). */
   file: (file: string): string[] => ['--', file],
+});
+
+export const chmodArgs = toolBuilders(CHMOD, {
+  /** An octal mode (`0444`) on these files. */
+  mode: (mode: string, files: readonly string[]): string[] => {
+    if (!/^0[0-7]{3}$/.test(mode)) throw new Error(`not an octal file mode: ${mode}`);
+    return [mode, '--', ...files];
+  },
 });

@@ -4,16 +4,19 @@ import type { HostContext } from './host-context.js';
 import { run } from './exec.js';
 import { convertProgress, qemuImg } from './qemu-img.js';
 import { withTempDir } from './tempdir.js';
-import { CP, SYNC, cpArgs, syncArgs } from './coreutils-args.js';
+import { CHMOD, CP, SYNC, chmodArgs, cpArgs, syncArgs } from './coreutils-args.js';
+import { remoteShell, runOverSsh } from './remote-exec.js';
 import { qemuImgArgs } from './qemu-img-args.js';
 import { virshArgs, volumeXml } from './virsh-args.js';
 
 /**
- * Whole-disk copies. Remote hosts: libvirt's `vol-create-from` (it converts, so a backing chain
- * is flattened, and the bytes never leave the host). Local hosts may use faster or more
- * talkative tools on the same files: `qemu-img convert -p` (flattens, reports progress) and
- * `cp --sparse=always` (for a chain-free qcow2 a byte copy is a valid independent disk; measured
- * in bench/hypervisor.ts against vol-create-from).
+ * Whole-disk copies; the bytes never leave the host. Remote hosts: libvirt's `vol-create-from`
+ * (it converts, so a backing chain is flattened) — but its input must be a volume of a pool, and
+ * a VM made by hand usually has its disk in none; so a flattening copy on a qemu+ssh host runs
+ * `qemu-img convert -p` THERE over ssh (remote-exec.ts), as it runs here on a local host (any
+ * source path, progress reported). Local hosts may also use `cp --sparse=always` (for a
+ * chain-free qcow2 a byte copy is a valid independent disk; measured in bench/hypervisor.ts
+ * against vol-create-from).
  */
 
 export interface CopyOptions {
@@ -25,7 +28,12 @@ export interface CopyOptions {
 
 const COPY_TIMEOUT_MS = 6 * 3_600_000;
 
-/** Flattening copy into a pool: local `qemu-img convert`, remote `vol-create-from`. `dst` is a path inside `pool`'s dir. */
+/**
+ * Flattening copy into a pool: `qemu-img convert` on the host (here, or there over ssh; then the
+ * pool is refreshed so the copy is a volume), `vol-create-from` on a remote host without ssh
+ * (which alone applies `mode`: the others leave it to `makeReadOnly`, after sealing).
+ * `dst` is a path inside `pool`'s dir.
+ */
 export async function copyFlat(
   h: HostContext,
   src: { file: string; format: string },
@@ -34,15 +42,19 @@ export async function copyFlat(
   opts: CopyOptions & { mode?: string } = {},
 ): Promise<void> {
   h.storage.assertInside(dst);
-  if (h.local) {
+  const remote = remoteShell(h);
+  if (h.local || remote) {
     await qemuImg(qemuImgArgs.convertFlat(src.file, src.format, dst), {
       timeoutMs: opts.timeoutMs ?? COPY_TIMEOUT_MS,
       signal: opts.signal,
+      remote,
       onLine: (l) => {
         const f = convertProgress(l);
         if (f !== null) opts.onFraction?.(f);
       },
     });
+    // files written behind libvirt's back are volumes once the pool has looked
+    if (remote) await h.virsh.run(virshArgs.poolRefresh(pool), { timeoutMs: 60_000, signal: opts.signal });
     return;
   }
   await volCreateFrom(h, pool, path.posix.basename(dst), src.file, opts);
@@ -89,4 +101,19 @@ export async function copySparseLocal(src: string, dst: string, opts: CopyOption
   await chmod(dst, 0o600);
   await run(SYNC, syncArgs.file(dst), { timeoutMs: 600_000, signal: opts.signal });
   opts.onFraction?.(1);
+}
+
+/**
+ * Mode 0444 on files of the storage dir (template disks, once sealed): here with chmod(2), on a
+ * qemu+ssh host with `chmod` there; on another remote host `vol-create-from` gave the mode.
+ */
+export async function makeReadOnly(h: HostContext, files: readonly string[], signal?: AbortSignal): Promise<void> {
+  for (const f of files) h.storage.assertInside(f);
+  if (files.length === 0) return;
+  if (h.local) {
+    for (const f of files) await chmod(f, 0o444);
+    return;
+  }
+  const remote = remoteShell(h);
+  if (remote) await runOverSsh(remote, CHMOD, chmodArgs.mode('0444', files), { timeoutMs: 60_000, signal });
 }

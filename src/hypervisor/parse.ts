@@ -111,11 +111,19 @@ function tableRows(output: string, header: string[], what: string): string[][] {
   return ls.slice(2).map((l) => l.trim().split(/\s+/));
 }
 
-/** `domblklist --details`. Paths with spaces are refused (kvmops never makes them). */
+/**
+ * `domblklist --details`. The source is the last column and the rest of its row: a path made by
+ * hand may hold spaces (kvmops never makes one), and they are kept as they are, runs of them
+ * too. Only a path's trailing spaces cannot be told from the table's padding; a path holding a
+ * newline breaks the table into rows that do not parse (refused: `unexpected-output`).
+ */
 export function parseDomBlkList(output: string): BlkEntry[] {
-  return tableRows(output, ['Type', 'Device', 'Target', 'Source'], 'domblklist').map((cells) => {
-    if (cells.length !== 4) return unexpected('domblklist row', output);
-    const [type, device, target, source] = cells as [string, string, string, string];
+  tableRows(output, ['Type', 'Device', 'Target', 'Source'], 'domblklist'); // the header's check
+  const rows = lines(output).filter((l) => l.trim() !== '').slice(2);
+  return rows.map((row) => {
+    const m = /^\s*(\S+)\s+(\S+)\s+(\S+)\s+(\S.*?)\s*$/.exec(row);
+    if (!m) return unexpected('domblklist row', output);
+    const [, type, device, target, source] = m as unknown as [string, string, string, string, string];
     return { type, device, target, source: source === '-' ? null : source };
   });
 }

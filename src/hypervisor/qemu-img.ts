@@ -1,14 +1,15 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { KvmopsError } from '../domain/errors.js';
-import { run } from './exec.js';
+import { run, type RunOptions } from './exec.js';
+import { runOverSsh, type RemoteShell } from './remote-exec.js';
 import type { ChainEntry } from './types.js';
 import { QEMU_IMG, qemuImgArgs, type QemuImgArgs } from './qemu-img-args.js';
 
 /**
- * qemu-img for local hosts (libvirt's storage-volume API is preferred where it has the
- * operation; qemu-img covers what it lacks: a whole backing chain at once, commit of a
- * shut-off overlay).
+ * qemu-img, here or on a remote host over ssh (remote-exec.ts). libvirt's storage-volume API is
+ * preferred where it has the operation; qemu-img covers what it lacks: a whole backing chain at
+ * once, commit of a shut-off overlay, a flattening copy from a file in no pool.
  */
 
 const infoEntry = z.object({
@@ -50,15 +51,18 @@ export interface QemuImgOptions {
   timeoutMs?: number;
   signal?: AbortSignal | undefined;
   onLine?: (line: string) => void;
+  /** Run it on this remote host (over ssh); absent: on this machine. */
+  remote?: RemoteShell | null | undefined;
 }
 
 /** The one way kvmops runs qemu-img: argv from qemuImgArgs only. */
 export async function qemuImg(args: QemuImgArgs, opts: QemuImgOptions = {}): Promise<string> {
-  const r = await run(QEMU_IMG, args, {
+  const runOpts: RunOptions = {
     timeoutMs: opts.timeoutMs ?? 600_000,
     signal: opts.signal,
     ...(opts.onLine ? { onLine: (l: string) => opts.onLine!(l) } : {}),
-  });
+  };
+  const r = opts.remote ? await runOverSsh(opts.remote, QEMU_IMG, args, runOpts) : await run(QEMU_IMG, args, runOpts);
   return r.stdout;
 }
 

@@ -1,8 +1,8 @@
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KvmopsError } from '../domain/errors.js';
 import { isValidName } from '../domain/names.js';
-import { copyFlat } from './disk-copy.js';
+import { copyFlat, makeReadOnly } from './disk-copy.js';
 import { domainDisks, parseDomainXml, readTemplateMeta, templateXml, type TemplateMeta } from './domain-xml.js';
 import { resolveVm } from './domains.js';
 import type { HostContext } from './host-context.js';
@@ -285,7 +285,7 @@ export async function createTemplate(
         { ...opts.sysprep, signal: ctx.signal, onLine: (l) => ctx.onProgress?.({ step: `sealing: ${l.replace(/^\[\s*[\d.]+\]\s*/, '').slice(0, 80)}` }) },
       );
     }
-    if (h.local) for (const p of plan) await chmod(p.dst, 0o444);
+    await makeReadOnly(h, plan.map((p) => p.dst), ctx.signal);
     ctx.signal?.throwIfAborted();
     const xml = templateXml({ sourceXml, meta, diskPaths: new Map(plan.map((p) => [p.target, p.dst])) });
     const xmlPath = `${h.storage.templatesDir}/${templateXmlVolume(name)}`;

@@ -40,3 +40,14 @@ test('KVMOPS_MAX_BATCH: how many VMs one pattern may match, default 50, 1–200'
     assert.throws(() => loadEnv({ KVMOPS_MAX_BATCH: bad }), (e: unknown) => e instanceof EnvError && /KVMOPS_MAX_BATCH/.test(e.message), bad);
   }
 });
+
+test('KVMOPS_HOSTS: a qemu+ssh URI with = and & in its query is one host, kept whole', () => {
+  const lab = 'qemu+ssh://root@198.18.3.2/system?keyfile=/var/lib/kvmops-lab/t1/ssh/id_ed25519&no_verify=1&no_tty=1';
+  assert.deepEqual(loadEnv({ KVMOPS_HOSTS: `local=qemu:///system,lab=${lab}` }).KVMOPS_HOSTS, [
+    { name: 'local', uri: 'qemu:///system' },
+    { name: 'lab', uri: lab },
+  ]);
+  for (const bad of ['lab=qemu+ssh://h/system?keyfile=/k;rm', "lab=qemu+ssh://h/system?keyfile=/k'x", 'lab=qemu+ssh://h/system?x=$(id)', '=qemu:///system']) {
+    assert.throws(() => loadEnv({ KVMOPS_HOSTS: bad }), (e: unknown) => e instanceof EnvError && /KVMOPS_HOSTS/.test(e.message), bad);
+  }
+});

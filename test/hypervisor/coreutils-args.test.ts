@@ -1,5 +1,5 @@
 import { describe } from 'node:test';
-import { cpArgs, syncArgs } from '../../src/hypervisor/coreutils-args.js';
+import { chmodArgs, cpArgs, syncArgs } from '../../src/hypervisor/coreutils-args.js';
 import { argvCases } from '../helpers/argv.js';
 
 describe('cp argv', () => {
@@ -9,4 +9,8 @@ describe('cp argv', () => {
 
 describe('sync argv', () => {
   argvCases(syncArgs, { file: [[syncArgs.file('/v/b'), ['--', '/v/b']]] });
+});
+
+describe('chmod argv', () => {
+  argvCases(chmodArgs, { mode: [[chmodArgs.mode('0444', ['-v', '/v/a b']), ['0444', '--', '-v', '/v/a b']]] });
 });

@@ -79,6 +79,16 @@ describe('parseDomBlkList', () => {
     ]));
   it('an empty CD-ROM drive has no source', () =>
     assert.deepEqual(parseDomBlkList(fx('domblklist-cdrom.txt'))[1], { type: 'file', device: 'cdrom', target: 'hdc', source: null }));
+  it('a source path holding spaces (made by hand) is kept whole, runs of spaces too', () =>
+    assert.deepEqual(
+      parseDomBlkList(" Type   Device   Target   Source\n------------------------------------\n file   disk     vda      /srv/a b'c  d;$(x).qcow2\n file   cdrom    hdc      -\n"),
+      [
+        { type: 'file', device: 'disk', target: 'vda', source: "/srv/a b'c  d;$(x).qcow2" },
+        { type: 'file', device: 'cdrom', target: 'hdc', source: null },
+      ],
+    ));
+  it('a row with no source column fails closed', () =>
+    assert.throws(() => parseDomBlkList(' Type   Device   Target   Source\n------\n file   disk     vda\n'), unexpected));
   it('fails closed on domblklist without --details', () =>
     assert.throws(() => parseDomBlkList(' Target   Source\n------\n vda /x\n'), unexpected));
 });

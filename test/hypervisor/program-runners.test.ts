@@ -17,6 +17,7 @@ const RUNNERS: Record<string, string[]> = {
   'src/hypervisor/multi.ts': ['VIRSH'],
   'src/hypervisor/qemu-img.ts': ['QEMU_IMG'],
   'src/hypervisor/qemu-io.ts': ['QEMU_IO'],
+  'src/hypervisor/remote-exec.ts': ['SSH'],
   'src/hypervisor/seed.ts': ['XORRISO'],
   'src/hypervisor/sysprep.ts': ['setup.program'],
 };
