@@ -1,4 +1,5 @@
 import { isKvmopsError } from '../domain/errors.js';
+import { retryWhileBusy } from '../jobs/retry.js';
 import { stderrLogger, type Logger } from '../domain/logger.js';
 import type { Hypervisor, ListedVm } from '../hypervisor/types.js';
 import type { InventoryChange } from '../kinds/kind.js';
@@ -339,7 +340,7 @@ export class Reconciler {
     const known = new Map(store.reads.vms(hostName).map((v) => [v.uuid, v]));
     const listedUuids = new Set(listed.map((l) => l.uuid));
     const gone: InventoryChange[] = [...known.values()].filter((k) => !listedUuids.has(k.uuid)).map((k) => ({ type: 'vm-gone', host: hostName, uuid: k.uuid }));
-    if (gone.length) store.write(gone, at);
+    if (gone.length) await this.#write(() => store.write(gone, at), signal);
 
     const changed: ListedVm[] = [];
     const unchanged: ListedVm[] = [];
@@ -362,20 +363,18 @@ export class Reconciler {
       const batchAt = now();
       const vms = await host.inventory.readVms(slice, { signal });
       const found = new Set(vms.map((v) => v.uuid));
-      store.write(
-        [
-          ...vms.map((vm): InventoryChange => {
-            const sign = slice.find((s) => s.uuid === vm.uuid)?.blocks;
-            return { type: 'vm', host: hostName, vm: sign !== undefined ? { ...vm, blocks: sign } : vm };
-          }),
-          ...slice.filter((s) => !found.has(s.uuid)).map((s): InventoryChange => ({ type: 'vm-gone', host: hostName, uuid: s.uuid })),
-        ],
-        batchAt,
-      );
+      const changes: InventoryChange[] = [
+        ...vms.map((vm): InventoryChange => {
+          const sign = slice.find((s) => s.uuid === vm.uuid)?.blocks;
+          return { type: 'vm', host: hostName, vm: sign !== undefined ? { ...vm, blocks: sign } : vm };
+        }),
+        ...slice.filter((s) => !found.has(s.uuid)).map((s): InventoryChange => ({ type: 'vm-gone', host: hostName, uuid: s.uuid })),
+      ];
+      await this.#write(() => store.write(changes, batchAt), signal);
       progress.done += slice.length;
       if (importing) logger.info({ host: hostName, done: progress.done, total: progress.total }, `inventory: importing ${hostName}: ${fmt(progress.done)} / ${fmt(progress.total)} domains`);
     }
-    store.markReconciled(hostName, now(), true);
+    await this.#write(() => store.markReconciled(hostName, now(), true), signal);
     const stats: ReconcileStats = {
       host: hostName,
       listed: listed.length,
@@ -391,6 +390,15 @@ export class Reconciler {
     return stats;
   }
 
+  /**
+   * A pass's write, retried on timers while another process holds the database (`db-busy`
+   * guarantees nothing was written): a command waiting for a fresh pass then waits for the lock
+   * too, instead of failing with db-busy.
+   */
+  #write<T>(write: () => T, signal: AbortSignal): Promise<T> {
+    return retryWhileBusy(write, { signal, maxWaitMs: 10 * 60_000 });
+  }
+
   async #templates(hostName: string, names: readonly string[], at: number, signal: AbortSignal, rotating: boolean): Promise<{ read: number; gone: number }> {
     const { store } = this.#opts;
     const host = this.#opts.hypervisor.host(hostName);
@@ -402,7 +410,7 @@ export class Reconciler {
     const oldest = rotating ? store.reads.templateSeenOldest(hostName) : undefined;
     const toRead = [...names.filter((n) => !knownNames.has(n)), ...(oldest && present.has(oldest) ? [oldest] : [])];
     const templates = await host.inventory.readTemplates(toRead, { signal });
-    store.write([...gone, ...templates.map((template): InventoryChange => ({ type: 'template', host: hostName, template }))], at);
+    await this.#write(() => store.write([...gone, ...templates.map((template): InventoryChange => ({ type: 'template', host: hostName, template }))], at), signal);
     return { read: templates.length, gone: gone.length };
   }
 }

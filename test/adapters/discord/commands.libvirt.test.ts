@@ -55,6 +55,7 @@ describe('Discord: registration, refusals, reads and autocomplete', skip, () => 
         count: [4, false, false, 1, 20, undefined],
         start: [5, false, false, undefined, undefined, undefined],
         host: [3, false, true, undefined, undefined, 63],
+        profile: [3, false, true, undefined, undefined, 63],
       },
     );
     const snapshot = registered.find((c) => c.name === 'snapshot')!;
