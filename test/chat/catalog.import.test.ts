@@ -88,8 +88,8 @@ test('during a first import: template answers are right at once; refusals and /t
   await waitFor('the progress', () => services.inventory!.status('local').importing?.done === 100);
   assert.match((await run('vm', 'start', { vm: 'vm200' })).lines.join('\n'), /importing 100 \/ 250/);
   await waitFor('batch 2', () => waiting.length === 1 && (waiting.shift()!(), true));
-  hold = false; // the pass after the import re-reads a few rows: at once
   await waitFor('batch 3', () => waiting.length === 1 && (waiting.shift()!(), true));
+  hold = false; // the pass after the import re-reads a few rows: at once
   await pass;
   await services.inventory!.refresh('local');
 
