@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isKvmopsError } from '../domain/errors.js';
 import type { DomainUuid } from './domain-uuid.js';
 import type { HostContext } from './host-context.js';
@@ -106,20 +107,26 @@ export async function readAddresses(
   const found = new Map<DomainUuid, NicAddress[]>();
   results.forEach((r, i) => {
     const { uuid, source } = cmds[i]!;
-    if (r.error) {
-      // a host that cannot be reached is an error for the caller; "nothing from this source" is not
-      if (isKvmopsError(r.error) && r.error.code === 'host-unreachable') throw r.error;
-      return;
-    }
-    let parsed: NicAddress[] = [];
-    try {
-      parsed = parseDomIfAddr(r.stdout, source);
-    } catch {
-      parsed = [];
-    }
-    found.set(uuid, [...(found.get(uuid) ?? []), ...parsed]);
+    found.set(uuid, [...(found.get(uuid) ?? []), ...addressesFrom(r, source)]);
   });
   return new Map(vms.map((vm) => [vm.uuid, mergeAddresses(vm.nics, found.get(vm.uuid) ?? [])]));
+}
+
+/**
+ * One source's answer for one domain: its addresses, or none when the source has nothing to say
+ * (an error, output kvmops does not understand). A host that cannot be reached is the caller's
+ * error, not "no address".
+ */
+function addressesFrom(r: MultiResult, source: AddressSource): NicAddress[] {
+  if (r.error) {
+    if (isKvmopsError(r.error) && r.error.code === 'host-unreachable') throw r.error;
+    return [];
+  }
+  try {
+    return parseDomIfAddr(r.stdout, source);
+  } catch {
+    return [];
+  }
 }
 
 export interface WaitOptions extends OpContext {
@@ -168,24 +175,14 @@ export async function waitForAddresses(h: HostContext, vms: ReadonlyArray<{ uuid
       }
     }
     if (!pending.length || Date.now() + intervalMs > deadline) break;
-    await sleep(intervalMs, signal);
+    // an abort ends the pause early; the loop then stops with what is known
+    await sleep(intervalMs, undefined, signal ? { signal } : {}).catch(() => {});
   }
   for (const p of pending) out.set(p.uuid, { vm: p.name, uuid: p.uuid, missing: 'timeout' });
   if (total) report();
   return vms.map((v) => out.get(v.uuid)!);
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** NICs and addresses of these domains now: their definitions and every source, in one virsh process. */
 export async function nicsNow(
@@ -205,16 +202,7 @@ export async function nicsNow(
       if (isKvmopsError(xml.error) && xml.error.code === 'host-unreachable') throw xml.error;
       return; // gone meanwhile
     }
-    const found: NicAddress[] = [];
-    sources.forEach((source, j) => {
-      const r = rs[i * per + 1 + j]!;
-      if (r.error) return;
-      try {
-        found.push(...parseDomIfAddr(r.stdout, source));
-      } catch {
-        // unknown output from one source: nothing from it
-      }
-    });
+    const found = sources.flatMap((source, j) => addressesFrom(rs[i * per + 1 + j]!, source));
     out.set(v.uuid, mergeAddresses(domainNics(parseXml(xml.stdout)), found));
   });
   return out;
