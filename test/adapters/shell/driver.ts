@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createDisk, defineVm, makeTestEnv, writePattern, type LibvirtTestEnv } from '../../helpers/libvirt.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -97,4 +98,24 @@ export class PtyShell extends ShellDriver {
     this.child.stdin.end();
     this.child.kill();
   }
+}
+
+/**
+ * The shell tests' world on the local libvirtd: a test env (`label`), a database beside it, the
+ * shell's environment (two-person rule on), and a shut-off VM `golden` whose disk holds 0x5a.
+ */
+export function goldenShellLab(label: string): { lab: LibvirtTestEnv; db: string; env: Record<string, string> } {
+  const lab = makeTestEnv(label);
+  const db = `${lab.outsideDir}/kvmops.db`;
+  const env = {
+    KVMOPS_DB: db,
+    KVMOPS_STORAGE_DIR: lab.storageDir,
+    KVMOPS_HOSTS: 'local=qemu:///system',
+    KVMOPS_TWO_PERSON: 'true',
+    KVMOPS_LOG_LEVEL: 'warn',
+  };
+  const disk = createDisk(`${lab.outsideDir}/golden.qcow2`);
+  writePattern(disk, 0x5a);
+  defineVm(lab.vmName('golden'), [disk]);
+  return { lab, db, env };
 }

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { openJobStore } from '../../../src/jobs/store.js';
 import type { Job } from '../../../src/jobs/types.js';
-import { corruptHeader, createDisk, defineVm, diskOf, hasPattern, makeTestEnv, skipUnlessLibvirt, virsh, writePattern, type LibvirtTestEnv } from '../../helpers/libvirt.js';
-import { ShellDriver } from './driver.js';
+import { corruptHeader, diskOf, hasPattern, skipUnlessLibvirt, virsh, writePattern, type LibvirtTestEnv } from '../../helpers/libvirt.js';
+import { goldenShellLab, ShellDriver } from './driver.js';
 
 const opts = skipUnlessLibvirt();
 let lab: LibvirtTestEnv;
@@ -17,18 +17,7 @@ let env: Record<string, string>;
 
 before(() => {
   if (opts.skip) return;
-  lab = makeTestEnv('batch');
-  db = `${lab.outsideDir}/kvmops.db`;
-  env = {
-    KVMOPS_DB: db,
-    KVMOPS_STORAGE_DIR: lab.storageDir,
-    KVMOPS_HOSTS: 'local=qemu:///system',
-    KVMOPS_TWO_PERSON: 'true',
-    KVMOPS_LOG_LEVEL: 'warn',
-  };
-  const disk = createDisk(`${lab.outsideDir}/golden.qcow2`);
-  writePattern(disk, 0x5a);
-  defineVm(lab.vmName('golden'), [disk]);
+  ({ lab, db, env } = goldenShellLab('batch'));
 });
 after(() => lab?.cleanup());
 

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { openJobStore } from '../../../src/jobs/store.js';
-import { createDisk, defineVm, diskOf, hasPattern, makeTestEnv, skipUnlessLibvirt, virsh, writePattern, type LibvirtTestEnv } from '../../helpers/libvirt.js';
-import { PtyShell, ShellDriver } from './driver.js';
+import { diskOf, hasPattern, skipUnlessLibvirt, virsh, writePattern, type LibvirtTestEnv } from '../../helpers/libvirt.js';
+import { goldenShellLab, PtyShell, ShellDriver } from './driver.js';
 
 const opts = skipUnlessLibvirt();
 let lab: LibvirtTestEnv;
@@ -16,18 +16,7 @@ let env: Record<string, string>;
 
 before(() => {
   if (opts.skip) return;
-  lab = makeTestEnv('shell');
-  db = `${lab.outsideDir}/kvmops.db`;
-  env = {
-    KVMOPS_DB: db,
-    KVMOPS_STORAGE_DIR: lab.storageDir,
-    KVMOPS_HOSTS: 'local=qemu:///system',
-    KVMOPS_TWO_PERSON: 'true',
-    KVMOPS_LOG_LEVEL: 'warn',
-  };
-  const disk = createDisk(`${lab.outsideDir}/golden.qcow2`);
-  writePattern(disk, 0x5a);
-  defineVm(lab.vmName('golden'), [disk]);
+  ({ lab, db, env } = goldenShellLab('shell'));
 });
 after(() => lab?.cleanup());
 
