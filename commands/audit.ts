@@ -3,6 +3,7 @@ import { defineCommand, subcommand } from '../src/chat/command.js';
 import { readReply } from '../src/chat/command-kit.js';
 import { options, text, user } from '../src/chat/options.js';
 import { moment, person } from '../src/chat/people.js';
+import { count, showingLine } from '../src/chat/format.js';
 import { formatDuration, parseDuration } from '../src/domain/duration.js';
 import type { AuditEntry, AuditPage } from '../src/jobs/types.js';
 
@@ -63,12 +64,12 @@ export function outcomeText(e: Pick<AuditEntry, 'outcome' | 'code' | 'jobId'>): 
   }
 }
 
-/** "showing 20 of 154" and how to narrow it, when the page is cut; nothing when it is whole. */
-export function cutLine(page: AuditPage, used: { user: boolean; command: boolean }): string | undefined {
-  if (!page.totalCapped && page.total <= page.entries.length) return undefined;
-  const of = page.totalCapped ? `more than ${page.total}` : `${page.total}`;
+/** "showing 21–40 of 154" and how to narrow it, when the page is cut; nothing when it is whole. */
+export function cutLine(page: AuditPage, offset: number, used: { user: boolean; command: boolean }): string | undefined {
+  const showing = showingLine({ offset, total: page.total, capped: page.totalCapped }, page.entries.length);
+  if (!showing) return undefined;
   const narrow = [used.user ? undefined : 'user:', used.command ? undefined : 'command:', 'a shorter since:'].filter(Boolean).join(', ');
-  return `showing ${page.entries.length} of ${of}; narrow it with ${narrow}`;
+  return `${showing}; narrow it with ${narrow}`;
 }
 
 export default defineCommand({
@@ -87,19 +88,26 @@ export default defineCommand({
         command: text('Only this command, e.g. deploy or snapshot revert', auditCommandSchema, { maxLength: 66 }).optional(),
         since: text('How far back, e.g. 2h or 7d (default 24h)', sinceSchema, { maxLength: 16 }).default('24h'),
       }),
-      async handle({ options: o, services }) {
+      async handle({ options: o, services, offset }) {
         const now = services.now();
+        // A later page's `since` counts back from the click, not from the first page: rows
+        // that aged out meanwhile are gone from the count too, so the pages stay consistent.
         const page = await services.audit.query({
           since: now - parseDuration(o.since),
           userId: o.user,
           command: o.command,
           limit: AUDIT_LIST_LIMIT,
+          offset,
         });
         const title = `Audit, last ${formatDuration(parseDuration(o.since))}${o.command ? `, /${o.command}` : ''}`;
         const who = o.user !== undefined ? [`only ${person({ id: o.user, name: page.entries[0]?.userName ?? o.user })}`] : [];
-        const cut = cutLine(page, { user: o.user !== undefined, command: o.command !== undefined });
-        const lines = page.entries.length ? page.entries.map(auditLine) : ['(nothing audited matches)'];
-        return readReply(title, [...who, ...lines, ...(cut ? [cut] : [])]);
+        const cut = cutLine(page, offset, { user: o.user !== undefined, command: o.command !== undefined });
+        const none = offset > 0 && page.total > 0 ? `(nothing past ${count(page.total)}: the list is shorter now)` : '(nothing audited matches)';
+        const lines = page.entries.length ? page.entries.map(auditLine) : [none];
+        return {
+          ...readReply(title, [...who, ...lines, ...(cut ? [cut] : [])]),
+          page: { offset, limit: AUDIT_LIST_LIMIT, total: page.total, ...(page.totalCapped ? { capped: true } : {}) },
+        };
       },
     }),
   ],

@@ -5,7 +5,7 @@ import { defineCommand, subcommand } from '../src/chat/command.js';
 import { readReply } from '../src/chat/command-kit.js';
 import { boolean, choice, integer, options } from '../src/chat/options.js';
 import { hasRole } from '../src/chat/roles.js';
-import { batchLines, jobDetail, jobLine } from '../src/chat/format.js';
+import { batchLines, count, jobDetail, jobLine, showingLine } from '../src/chat/format.js';
 import { person } from '../src/chat/people.js';
 import type { Services } from '../src/chat/services.js';
 import type { Job } from '../src/jobs/types.js';
@@ -48,7 +48,7 @@ export default defineCommand({
     }),
     subcommand({
       name: 'list',
-      description: 'Recent jobs, newest first',
+      description: 'Recent jobs, newest first, 20 a page',
       role: 'viewer',
       mutates: false,
       defer: false,
@@ -56,16 +56,18 @@ export default defineCommand({
         state: choice('Only jobs in this state', z.enum(JOB_STATES)).optional(),
         mine: boolean('Only jobs I requested (default false)').default(false),
       }),
-      async handle({ options: o, services, user }) {
-        const jobs = await services.jobs.list({
-          ...(o.state ? { state: o.state } : {}),
-          ...(o.mine ? { requesterId: user.id } : {}),
-          limit: JOB_LIST_LIMIT,
-        });
+      async handle({ options: o, services, user, offset }) {
+        const filter = { ...(o.state ? { state: o.state } : {}), ...(o.mine ? { requesterId: user.id } : {}) };
+        // Offsets, not "older than #id": a page button carries its whole invocation, and a
+        // job queued between two clicks shifts the next page by one line at most.
+        const [jobs, { total, capped }] = await Promise.all([services.jobs.list({ ...filter, limit: JOB_LIST_LIMIT, offset }), services.jobs.count(filter)]);
         const now = services.now();
         const newest = [...jobs].sort((a, b) => b.id - a.id).slice(0, JOB_LIST_LIMIT);
         const what = [o.state, o.mine ? 'mine' : undefined].filter(Boolean).join(', ');
-        return readReply(`Jobs${what ? ` (${what})` : ''}`, newest.length ? newest.map((j) => jobLine(j, now)) : ['(no jobs)']);
+        const empty = total === 0 || offset === 0 ? '(no jobs)' : `(no jobs past ${count(total)}: the list is shorter now)`;
+        const showing = showingLine({ offset, total, capped }, newest.length);
+        const lines = newest.length ? [...newest.map((j) => jobLine(j, now)), ...(showing ? [showing] : [])] : [empty];
+        return { ...readReply(`Jobs${what ? ` (${what})` : ''}`, lines), page: { offset, limit: JOB_LIST_LIMIT, total, ...(capped ? { capped } : {}) } };
       },
     }),
     subcommand({

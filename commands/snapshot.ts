@@ -14,7 +14,7 @@ import {
 } from '../src/chat/command-kit.js';
 import { choice, options, text } from '../src/chat/options.js';
 import { enqueuesOnVms, vmTargetOption } from '../src/chat/vm-pattern.js';
-import { snapshotTree } from '../src/chat/format.js';
+import { pageOfLines, SNAPSHOT_PAGE, snapshotTree } from '../src/chat/format.js';
 
 /**
  * /snapshot — a VM's state at a moment. internal: inside the qcow2; external: a new overlay
@@ -54,16 +54,18 @@ export default defineCommand({
     }),
     subcommand({
       name: 'list',
-      description: "List a VM's snapshots as a tree",
+      description: "List a VM's snapshots as a tree, 50 a page",
       role: 'viewer',
       mutates: false,
       defer: true,
       options: options({ vm: vmOption(), host: hostOption }),
-      async handle({ options: o, services }) {
+      async handle({ options: o, services, offset }) {
         const host = resolveHost(services, o.host);
         await requireVm(services, host, o.vm);
         const snaps = await services.catalog.snapshots(host, o.vm, { fresh: true });
-        return readReply(`Snapshots of ${o.vm} on ${host}`, snapshotTree(snaps));
+        // paged over the tree's lines (one per snapshot): a page may start inside a branch
+        const { lines, page } = snaps.length ? pageOfLines(snapshotTree(snaps), offset, SNAPSHOT_PAGE) : { lines: snapshotTree(snaps), page: undefined };
+        return { ...readReply(`Snapshots of ${o.vm} on ${host}`, lines), ...(page ? { page } : {}) };
       },
     }),
     subcommand({

@@ -11,7 +11,7 @@ import {
   vmOption,
 } from '../src/chat/command-kit.js';
 import { boolean, options } from '../src/chat/options.js';
-import { templateList } from '../src/chat/format.js';
+import { templatePage } from '../src/chat/format.js';
 
 /**
  * /template — master copies of prepared VMs. Rules from oVirt/Proxmox: made from a VM that is
@@ -48,10 +48,10 @@ export default defineCommand({
       }),
     }),
     listOnHost({
-      description: 'List templates',
+      description: 'List templates, 25 a page',
       what: 'Templates',
       read: (services, host) => services.catalog.listTemplates(host),
-      lines: templateList,
+      page: templatePage,
       fromInventory: true,
     }),
     subcommand({

@@ -9,7 +9,7 @@ import { describeJob, formatDuration } from './format.js';
 import { moment, person } from './people.js';
 import type { Services } from './services.js';
 import { invalidOptions, options, text, type Option } from './options.js';
-import type { Reply } from './types.js';
+import type { Reply, ReplyPage } from './types.js';
 
 /**
  * What several command modules share: the options that must be identical everywhere
@@ -310,7 +310,8 @@ export function listOnHost<T>(spec: {
   /** "VMs": the reply's title is "VMs on <host>". */
   what: string;
   read: (services: Services, host: string) => Promise<T[]>;
-  lines: (items: T[]) => string[];
+  /** The page of the items from `offset` (the reply's Previous / Next run the list again from another). */
+  page: (items: T[], offset: number) => { lines: string[]; page: ReplyPage };
   /** The read is the inventory's: while the first import runs, the reply says how far it is. */
   fromInventory?: boolean;
 }) {
@@ -321,11 +322,11 @@ export function listOnHost<T>(spec: {
     mutates: false,
     defer: true,
     options: options({ host: hostOption }),
-    async handle({ options: o, services }) {
+    async handle({ options: o, services, offset }) {
       const host = resolveHost(services, o.host);
-      const lines = spec.lines(await spec.read(services, host));
+      const { lines, page } = spec.page(await spec.read(services, host), offset);
       const note = spec.fromInventory ? services.catalog.importing(host) : null;
-      return readReply(`${spec.what} on ${host}`, note ? [`${note}: the list may be incomplete.`, ...lines] : lines);
+      return { ...readReply(`${spec.what} on ${host}`, note ? [`${note}: the list may be incomplete.`, ...lines] : lines), page };
     },
   });
 }

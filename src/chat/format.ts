@@ -1,4 +1,5 @@
 import type { Job } from '../jobs/types.js';
+import type { ReplyPage } from './types.js';
 import type { InventoryVm, SnapshotInfo, TemplateInfo, VmInfo, VmNic, VmState } from '../hypervisor/types.js';
 import { cut } from '../domain/text.js';
 import { moment, person } from './people.js';
@@ -140,6 +141,40 @@ function tree<T extends { name: string; parent: string | null; createdAt: number
   return out;
 }
 
+/** Templates per `/template list` page: a row each, so 25 stay well inside one embed with long names. */
+export const TEMPLATE_PAGE = 25;
+/** Lines per `/snapshot list` page: the tree's lines (one per snapshot, in tree order). */
+export const SNAPSHOT_PAGE = 50;
+
+/** "(nothing past 130: the list is shorter now)": a Next clicked after the list shrank. */
+const pastTheEnd = (total: number): string => `(nothing past ${count(total)}: the list is shorter now)`;
+
+/**
+ * A page of a list already drawn as lines (a tree's, whose order is the drawing's): the lines
+ * from `offset`, at most `limit`, then "showing 51–100 of 130" when cut.
+ */
+export function pageOfLines(lines: readonly string[], offset: number, limit: number): { lines: string[]; page: ReplyPage } {
+  const page: ReplyPage = { offset, limit, total: lines.length };
+  const shown = lines.slice(offset, offset + limit);
+  if (shown.length === 0 && lines.length > 0) return { lines: [pastTheEnd(lines.length)], page };
+  const showing = showingLine(page, shown.length);
+  return { lines: [...shown, ...(showing ? [showing] : [])], page };
+}
+
+/**
+ * `/template list`: a row per template in name order, TEMPLATE_PAGE of them from `offset`, under
+ * the column titles (each page's widths its own: a long name on page 3 does not widen page 1).
+ */
+export function templatePage(templates: readonly TemplateInfo[], offset: number): { lines: string[]; page: ReplyPage } {
+  const sorted = [...templates].sort((a, b) => a.name.localeCompare(b.name));
+  const page: ReplyPage = { offset, limit: TEMPLATE_PAGE, total: sorted.length };
+  if (sorted.length === 0) return { lines: ['(no templates)'], page };
+  const shown = sorted.slice(offset, offset + TEMPLATE_PAGE);
+  if (shown.length === 0) return { lines: [pastTheEnd(sorted.length)], page };
+  const showing = showingLine(page, shown.length);
+  return { lines: [...templateList(shown), ...(showing ? [showing] : [])], page };
+}
+
 export function templateList(templates: TemplateInfo[]): string[] {
   if (templates.length === 0) return ['(no templates)'];
   const sorted = [...templates].sort((a, b) => a.name.localeCompare(b.name));
@@ -159,6 +194,15 @@ export function templateList(templates: TemplateInfo[]): string[] {
 export const count = (n: number): string => n.toLocaleString('en-US');
 
 /**
+ * "showing 21–40 of 1,234" under a page of a longer list ("of more than 10,000" when the count
+ * stopped at its cap); nothing when the page is the whole list.
+ */
+export function showingLine(page: { offset: number; total: number; capped?: boolean }, shown: number): string | undefined {
+  if (shown === 0 || (page.offset === 0 && shown >= page.total && !page.capped)) return undefined;
+  return `showing ${count(page.offset + 1)}–${count(page.offset + shown)} of ${page.capped ? 'more than ' : ''}${count(page.total)}`;
+}
+
+/**
  * One page of `/vm list`: the table (VMs in the order given: name order), then "showing 51–100
  * of 3,000" when the list is cut. An empty page says whether nothing matched or the page is past
  * the end (a Next clicked after VMs were deleted).
@@ -169,7 +213,8 @@ export function vmPageLines(vms: ReadonlyArray<{ name: string; state: VmState }>
     return [`(no VMs past ${count(page.total)}: the list is shorter now)`];
   }
   const lines = table(['VM', 'STATE'], vms.map((v) => [v.name, v.state]));
-  if (page.offset > 0 || vms.length < page.total) lines.push(`showing ${count(page.offset + 1)}–${count(page.offset + vms.length)} of ${count(page.total)}`);
+  const showing = showingLine(page, vms.length);
+  if (showing) lines.push(showing);
   return lines;
 }
 

@@ -37,6 +37,8 @@ export interface JobsPort {
   batch(batchId: number): MaybePromise<Job[]>;
   get(id: number): MaybePromise<Job | undefined>;
   list(filter?: JobFilter): MaybePromise<Job[]>;
+  /** How many jobs `list` pages through: exact up to 10,000, then `capped` ("more than 10,000"). */
+  count(filter?: Omit<JobFilter, 'limit' | 'offset'>): MaybePromise<{ total: number; capped: boolean }>;
   /** Throws `job-not-found`, `not-cancellable`. */
   requestCancel(id: number, by: { id: string; name: string }): MaybePromise<CancelOutcome>;
 }
@@ -191,6 +193,7 @@ export function createServices(deps: {
       batch: (batchId) => store.batch(batchId),
       get: (id) => store.get(id),
       list: (filter) => store.list(filter),
+      count: (filter) => store.count(filter),
       requestCancel: (id, by) => durably(() => store.requestCancel(id, by)),
     },
     approvals: {

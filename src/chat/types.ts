@@ -100,6 +100,8 @@ export interface ReplyPage {
   offset: number;
   limit: number;
   total: number;
+  /** The count stopped at its cap: there are more than `total` ("of more than 10,000"). */
+  capped?: boolean;
 }
 
 /** A choice offered by autocomplete. */

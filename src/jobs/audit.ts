@@ -35,7 +35,7 @@ export const AUDIT_COUNT_CAP = 10_000;
 export function querySql(f: Pick<AuditFilter, 'userId' | 'command'>): { rows: string; count: string } {
   const where = ['at >= @since', ...(f.userId !== undefined ? ['user_id = @userId'] : []), ...(f.command !== undefined ? [f.userId !== undefined ? '+command = @command' : 'command = @command'] : [])].join(' AND ');
   return {
-    rows: `SELECT * FROM audit WHERE ${where} ORDER BY at DESC, id DESC LIMIT @limit`,
+    rows: `SELECT * FROM audit WHERE ${where} ORDER BY at DESC, id DESC LIMIT @limit OFFSET @offset`,
     count: `SELECT count(*) AS n FROM (SELECT 1 FROM audit WHERE ${where} LIMIT ${AUDIT_COUNT_CAP + 1})`,
   };
 }
@@ -98,6 +98,7 @@ export class SqliteAudit implements Audit {
     const params = {
       since: f.since,
       limit: f.limit,
+      offset: f.offset ?? 0,
       ...(f.userId !== undefined ? { userId: f.userId } : {}),
       ...(f.command !== undefined ? { command: f.command } : {}),
     };
@@ -105,6 +106,6 @@ export class SqliteAudit implements Audit {
     // One read transaction: the rows and the count see the same database.
     const [entries, n] = this.#db.transaction(() => [(rows.all(params) as AuditRow[]).map(entryOf), (count.get(params) as { n: number }).n] as const)();
     const totalCapped = n > AUDIT_COUNT_CAP;
-    return { entries, total: Math.max(Math.min(n, AUDIT_COUNT_CAP), entries.length), totalCapped };
+    return { entries, total: Math.max(Math.min(n, AUDIT_COUNT_CAP), (f.offset ?? 0) + entries.length), totalCapped };
   }
 }

@@ -15,7 +15,7 @@ import { heartbeatOp } from './heartbeat.js';
 import { addKeyOp } from './key-add.js';
 import { listKeysOp } from './key-list.js';
 import { removeKeyOp } from './key-remove.js';
-import { listOp } from './list.js';
+import { countOp, listOp, type ListCount } from './list.js';
 import { SqliteOutbox } from './outbox.js';
 import { progressOp } from './progress.js';
 import { pruneOp, type PruneStepOptions, type PruneStepResult } from './prune.js';
@@ -57,6 +57,7 @@ export class SqliteJobStore implements JobStore {
   readonly #ops;
   readonly #get;
   readonly #list;
+  readonly #count;
   readonly #batch;
   readonly #setStatusMessage;
 
@@ -83,6 +84,7 @@ export class SqliteJobStore implements JobStore {
     };
     this.#get = db.prepare<[number], JobRow>('SELECT * FROM jobs WHERE id = ?');
     this.#list = listOp(db);
+    this.#count = countOp(db);
     this.#batch = batchOp(db);
     this.#setStatusMessage = db.prepare(
       'UPDATE jobs SET status_message_id = @messageId, updated_at = @now WHERE id = @jobId RETURNING *',
@@ -114,6 +116,11 @@ export class SqliteJobStore implements JobStore {
   /** Newest first; default limit 50. */
   list(filter: JobFilter = {}): Job[] {
     return this.#list(filter);
+  }
+
+  /** How many jobs `list(filter)` would page through: exact up to 10,000, then `capped`. */
+  count(filter: Omit<JobFilter, 'limit' | 'offset'> = {}): ListCount {
+    return this.#count(filter);
   }
 
   claim(owner: string, leaseMs: number, limits?: ClaimLimits): { job: Job; lease: Lease } | undefined {

@@ -83,6 +83,8 @@ export interface JobFilter {
   state?: JobState;
   requesterId?: string;
   limit?: number;
+  /** Rows skipped first (a later page of /job list); default 0. */
+  offset?: number;
 }
 
 /** A claimed job: the lease the worker must present to finish it. */
@@ -300,6 +302,8 @@ export interface AuditFilter {
   command?: string | undefined;
   /** At most this many rows, newest first (1–AUDIT_MAX_LIMIT). */
   limit: number;
+  /** Rows skipped first (a later page of /audit); default 0. */
+  offset?: number;
 }
 
 export interface AuditPage {

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { AUDIT_LIST_LIMIT } from '../../commands/audit.js';
 import { withNames } from '../../src/chat/people.js';
 import type { Reply } from '../../src/chat/types.js';
-import { USERS, makeWorld, user, type World } from './fixture.js';
+import { PLACE, USERS, makeWorld, user, type World } from './fixture.js';
 
 /** /audit over the real store: who may read it, its filters, its lines, and the cut. */
 
@@ -99,7 +99,7 @@ describe('/audit', () => {
     assert.equal((await w.run(USERS.erin, 'audit', null, { user: 'x y' })).code, 'invalid-input');
   });
 
-  it(`shows at most ${AUDIT_LIST_LIMIT} lines and says "showing ${AUDIT_LIST_LIMIT} of N" with how to narrow it`, async () => {
+  it(`shows at most ${AUDIT_LIST_LIMIT} lines and says "showing 1–${AUDIT_LIST_LIMIT} of N" with how to narrow it; the next page goes on`, async () => {
     for (let i = 0; i < 24; i++) {
       await w.run(USERS.carol, 'job', 'list', {});
       w.clock.advance(1000);
@@ -108,13 +108,20 @@ describe('/audit', () => {
     const r = await w.run(USERS.erin, 'audit', null, {});
     assert.equal(rows(r).length, AUDIT_LIST_LIMIT);
     assert.match(rows(r)[0]!, / alice · /, 'newest first');
-    assert.equal(r.lines.at(-1), `showing ${AUDIT_LIST_LIMIT} of 25; narrow it with user:, command:, a shorter since:`);
+    assert.equal(r.lines.at(-1), `showing 1–${AUDIT_LIST_LIMIT} of 25; narrow it with user:, command:, a shorter since:`);
+    assert.deepEqual(r.page, { offset: 0, limit: AUDIT_LIST_LIMIT, total: 25 });
+    // the next page (a Next click: the same invocation from an offset): the first /audit is a
+    // row now too, so 26 in all and the oldest six here
+    const next = await w.router.handle({ command: 'audit', subcommand: null, options: {}, user: USERS.erin, place: PLACE, offset: AUDIT_LIST_LIMIT });
+    assert.equal(rows(next).length, 6);
+    assert.match(rows(next).at(-1)!, / carol · \/job list/, 'the oldest row last');
+    assert.equal(next.lines.at(-1), `showing 21–26 of 26; narrow it with user:, command:, a shorter since:`);
 
     const carol = await w.run(USERS.erin, 'audit', null, { user: 'carol', command: 'job list' });
-    assert.equal(carol.lines.at(-1), `showing ${AUDIT_LIST_LIMIT} of 24; narrow it with a shorter since:`);
-    // The two /audit reads above are rows now; the command filter finds both, uncut.
+    assert.equal(carol.lines.at(-1), `showing 1–${AUDIT_LIST_LIMIT} of 24; narrow it with a shorter since:`);
+    // The three /audit reads above are rows now; the command filter finds them, uncut.
     const exact = await w.run(USERS.erin, 'audit', null, { command: 'audit' });
-    assert.equal(rows(exact).length, 2);
+    assert.equal(rows(exact).length, 3);
     assert.doesNotMatch(text(exact), /showing/);
   });
 });

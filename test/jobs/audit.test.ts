@@ -67,7 +67,7 @@ test('every filter combination reads through an index, never the whole table, an
   const plans: Record<string, string> = {};
   for (const f of [{}, { userId: 'u' }, { command: 'deploy' }, { userId: 'u', command: 'deploy' }]) {
     const sql = querySql(f);
-    const params = { since: 0, limit: 20, userId: 'u', command: 'deploy' };
+    const params = { since: 0, limit: 20, offset: 20, userId: 'u', command: 'deploy' };
     for (const [what, text] of Object.entries(sql)) {
       const plan = (store.db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(params) as Array<{ detail: string }>).map((r) => r.detail).join(' | ');
       plans[`${JSON.stringify(f)} ${what}`] = plan;

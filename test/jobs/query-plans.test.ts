@@ -5,7 +5,7 @@ import { BATCH_SQL } from '../../src/jobs/batch.js';
 import { WAITING_OF_BATCH_SQL } from '../../src/jobs/cancel.js';
 import { CLAIM_SQL } from '../../src/jobs/claim.js';
 import { LIST_KEYS_SQL } from '../../src/jobs/key-list.js';
-import { LIST_SQL } from '../../src/jobs/list.js';
+import { COUNT_SQL, LIST_SQL } from '../../src/jobs/list.js';
 import { PENDING_BY_ADAPTER_SQL, PENDING_OF_JOB_SQL, PENDING_SQL } from '../../src/jobs/outbox.js';
 import { PRUNE_SQL } from '../../src/jobs/prune.js';
 import { EXPIRED_SQL } from '../../src/jobs/reap.js';
@@ -39,17 +39,21 @@ const NOW = 1_700_000_000_000;
 
 const QUERIES: Query[] = [
   { name: 'worker: claim', sql: CLAIM_SQL, params: [{ owner: 'w', leaseMs: 30_000, now: NOW, hosts: '["local"]', perHost: 2 }], uses: /SCAN j USING INDEX jobs_claimable/ },
-  { name: 'worker: due scan', sql: LIST_SQL.state, params: [{ state: 'queued', limit: 1000 }], uses: /SEARCH jobs USING INDEX jobs_state \(state=\?\)/ },
+  { name: 'worker: due scan', sql: LIST_SQL.state, params: [{ state: 'queued', limit: 1000, offset: 0 }], uses: /SEARCH jobs USING INDEX jobs_state \(state=\?\)/ },
   { name: 'worker: reaper', sql: EXPIRED_SQL, params: [NOW], uses: /SEARCH jobs USING INDEX jobs_lease \(lease_expires_at<\?\)/ },
   { name: 'approval sweep', sql: DUE_APPROVALS_SQL, params: [NOW], uses: /SEARCH approvals USING INDEX approvals_pending \(expires_at<\?\)/ },
   { name: 'approvals pending (start-up)', sql: PENDING_APPROVALS_SQL, params: [], uses: /SCAN approvals USING INDEX approvals_pending/ },
   { name: 'notifier: pending per adapter', sql: PENDING_SQL, params: ['discord', 0, 500], uses: /SEARCH e USING INDEX job_events_pending \(adapter=\? AND id>\?\)/ },
   { name: 'notifier: pending of a job', sql: PENDING_OF_JOB_SQL, params: [1, 0], uses: /SEARCH e USING INDEX job_events_job \(job_id=\? AND id>\?\)/ },
   { name: 'notifier: pending count (start-up)', sql: PENDING_BY_ADAPTER_SQL, params: [], uses: /SCAN job_events USING (COVERING )?INDEX job_events_pending/ },
-  { name: '/job list', sql: LIST_SQL.all, params: [{ limit: 50 }], uses: /^SCAN jobs$/, limitedScan: true },
-  { name: '/job list state:', sql: LIST_SQL.state, params: [{ state: 'succeeded', limit: 50 }], uses: /SEARCH jobs USING INDEX jobs_state \(state=\?\)/ },
-  { name: '/job list mine:', sql: LIST_SQL.requester, params: [{ requesterId: alice.id, limit: 50 }], uses: /SEARCH jobs USING INDEX jobs_requester \(requester_id=\?\)/ },
-  { name: '/job list mine: state:', sql: LIST_SQL.requesterState, params: [{ requesterId: alice.id, state: 'queued', limit: 50 }], uses: /SEARCH jobs USING INDEX jobs_requester_state \(requester_id=\? AND state=\?\)/ },
+  { name: '/job list', sql: LIST_SQL.all, params: [{ limit: 50, offset: 20 }], uses: /^SCAN jobs$/, limitedScan: true },
+  { name: '/job list state:', sql: LIST_SQL.state, params: [{ state: 'succeeded', limit: 50, offset: 20 }], uses: /SEARCH jobs USING INDEX jobs_state \(state=\?\)/ },
+  { name: '/job list mine:', sql: LIST_SQL.requester, params: [{ requesterId: alice.id, limit: 50, offset: 20 }], uses: /SEARCH jobs USING INDEX jobs_requester \(requester_id=\?\)/ },
+  { name: '/job list mine: state:', sql: LIST_SQL.requesterState, params: [{ requesterId: alice.id, state: 'queued', limit: 50, offset: 20 }], uses: /SEARCH jobs USING INDEX jobs_requester_state \(requester_id=\? AND state=\?\)/ },
+  { name: '/job list: its count (capped at 10,001 rows)', sql: COUNT_SQL.all, params: [], uses: /SCAN jobs/, limitedScan: true },
+  { name: '/job list state: its count', sql: COUNT_SQL.state, params: [{ state: 'succeeded' }], uses: /SEARCH jobs USING COVERING INDEX jobs_state \(state=\?\)/ },
+  { name: '/job list mine: its count', sql: COUNT_SQL.requester, params: [{ requesterId: alice.id }], uses: /SEARCH jobs USING COVERING INDEX jobs_requester(_state)? \(requester_id=\?\)/ },
+  { name: '/job list mine: state: its count', sql: COUNT_SQL.requesterState, params: [{ requesterId: alice.id, state: 'queued' }], uses: /SEARCH jobs USING COVERING INDEX jobs_requester_state \(requester_id=\? AND state=\?\)/ },
   { name: '/job status', sql: 'SELECT * FROM jobs WHERE id = ?', params: [1], uses: /SEARCH jobs USING INTEGER PRIMARY KEY \(rowid=\?\)/ },
   { name: '/job status: approval', sql: 'SELECT * FROM approvals WHERE job_id = ?', params: [1], uses: /SEARCH approvals USING INTEGER PRIMARY KEY \(rowid=\?\)/ },
   { name: '/job status: its batch', sql: BATCH_SQL, params: [1], uses: /SEARCH jobs USING INDEX jobs_batch \(batch_id=\?\)/ },

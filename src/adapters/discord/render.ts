@@ -261,20 +261,45 @@ export function approvalButtons(job: { jobId: number; requestId: string }, disab
 export interface PageTarget {
   command: string;
   subcommand: string | null;
-  options: Record<string, string>;
+  options: Record<string, PageOption>;
   offset: number;
+}
+
+/** The option values a page carries: text, and the booleans and integers of a list's filters (`/job list mine:true`). */
+export type PageOption = string | number | boolean;
+
+/**
+ * An option in the id's query string, its type kept in the key so a click gives the router the
+ * same value the first run had: `filter=web-*`, `mine!b=1`, `count!n=3`. `!` cannot start or
+ * be in an option name (Discord's names are `[-_a-z0-9]`), so a key cannot be forged into
+ * another type's.
+ */
+function encodeOption(k: string, v: PageOption): [string, string] {
+  if (typeof v === 'boolean') return [`${k}!b`, v ? '1' : '0'];
+  if (typeof v === 'number') return [`${k}!n`, String(v)];
+  return [k, v];
+}
+
+function decodeOption(k: string, v: string): [string, PageOption] | null {
+  const m = /^([-_a-z0-9]{1,32})(?:!([bn]))?$/.exec(k);
+  if (!m) return null;
+  if (m[2] === 'b') return v === '1' || v === '0' ? [m[1]!, v === '1'] : null;
+  if (m[2] === 'n') return /^-?\d{1,15}$/.test(v) ? [m[1]!, Number(v)] : null;
+  return [m[1]!, v];
 }
 
 /**
  * `page:<offset>:<command>:<subcommand>:<options as a query string>` — the whole invocation, so
  * a click is a new run of the same read from that offset (authorized, rate-limited and audited
- * as the clicker's own), and nothing lives in memory: a click after a restart works. Only string
- * options are carried (the list commands have no others); null when that, or Discord's 100
- * characters, does not fit — the page then goes without buttons rather than with wrong ones.
+ * as the clicker's own), and nothing lives in memory: a click after a restart works. null when
+ * Discord's 100 characters do not fit it — the page then goes without buttons rather than with
+ * wrong ones.
  */
 export function pageButtonId(target: PageTarget): string | null {
-  const query = new URLSearchParams(Object.entries(target.options).sort(([a], [b]) => (a < b ? -1 : 1))).toString();
-  const id = `page:${target.offset}:${target.command}:${target.subcommand ?? ''}:${query}`;
+  const entries = Object.entries(target.options)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => encodeOption(k, v));
+  const id = `page:${target.offset}:${target.command}:${target.subcommand ?? ''}:${new URLSearchParams(entries).toString()}`;
   return id.length <= 100 ? id : null;
 }
 
@@ -283,27 +308,28 @@ const PAGE_ID = /^page:(\d{1,9}):([a-z0-9_-]{1,32}):([a-z0-9_-]{0,32}):(.*)$/;
 export function parsePageId(customId: string): PageTarget | null {
   const m = PAGE_ID.exec(customId);
   if (!m) return null;
-  const options: Record<string, string> = {};
+  const options: Record<string, PageOption> = {};
   for (const [k, v] of new URLSearchParams(m[4])) {
-    if (k in options) return null;
-    options[k] = v;
+    const o = decodeOption(k, v);
+    if (!o || o[0] in options) return null;
+    options[o[0]] = o[1];
   }
   return { offset: Number(m[1]), command: m[2]!, subcommand: m[3] || null, options };
 }
 
 /**
  * Previous / Next under a page of a longer list (Reply.page), or nothing when the list fits in
- * one page, when an option is not a string, or when the ids would exceed Discord's 100
- * characters (a very long host name and filter together). The button with nowhere to go is
- * disabled, so the row keeps its shape.
+ * one page, when an option is not text, a boolean or a number, or when the ids would exceed
+ * Discord's 100 characters (a very long host name and filter together). The button with
+ * nowhere to go is disabled, so the row keeps its shape.
  */
 export function pageButtons(reply: Reply, inv: { command: string; subcommand?: string | null | undefined; options: Readonly<Record<string, unknown>> }): APIActionRowComponent<APIButtonComponentWithCustomId>[] {
   const page = reply.page;
   if (!page || (page.offset === 0 && page.total <= page.limit)) return [];
-  const options: Record<string, string> = {};
+  const options: Record<string, PageOption> = {};
   for (const [k, v] of Object.entries(inv.options)) {
     if (v === undefined) continue;
-    if (typeof v !== 'string') return [];
+    if (typeof v !== 'string' && typeof v !== 'boolean' && !(typeof v === 'number' && Number.isSafeInteger(v))) return [];
     options[k] = v;
   }
   const at = (offset: number) => pageButtonId({ command: inv.command, subcommand: inv.subcommand ?? null, options, offset });
@@ -315,7 +341,7 @@ export function pageButtons(reply: Reply, inv: { command: string; subcommand?: s
   return [
     buttonRow([
       { type: ComponentType.Button, custom_id: prev, label: 'Previous', style: ButtonStyle.Secondary, disabled: page.offset === 0 },
-      { type: ComponentType.Button, custom_id: next, label: 'Next', style: ButtonStyle.Secondary, disabled: nextAt >= page.total },
+      { type: ComponentType.Button, custom_id: next, label: 'Next', style: ButtonStyle.Secondary, disabled: nextAt >= page.total && !page.capped },
     ]),
   ];
 }

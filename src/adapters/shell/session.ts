@@ -144,7 +144,7 @@ export class ShellSession {
     if (!last) return this.transcript.note('✖ no list to page: run a list first (/vm list)');
     const { page } = last;
     const offset = direction === 'more' ? page.offset + page.limit : page.offset - page.limit;
-    if (direction === 'more' && offset >= page.total) return this.transcript.note(`✖ that was the last page (${page.total} in all)`);
+    if (direction === 'more' && offset >= page.total && !page.capped) return this.transcript.note(`✖ that was the last page (${page.total} in all)`);
     if (direction === 'back' && page.offset === 0) return this.transcript.note('✖ that was the first page');
     await this.command(last.inv.command, last.inv.subcommand ?? null, last.inv.options, Math.max(0, offset));
   }

@@ -29,16 +29,39 @@ describe('page buttons', () => {
     assert.deepEqual(parsePageId(last!.components[0]!.custom_id), { offset: 50, command: 'vm', subcommand: 'list', options: { filter: 'db-0?', host: 'local' } });
   });
 
-  it('ids stay within 100 characters; an invocation that does not fit (or a non-string option) gets no buttons', () => {
+  it('ids stay within 100 characters; an invocation that does not fit (or an option that is not text, boolean or integer) gets no buttons', () => {
     const fits = pageButtons(reply({ offset: 0, limit: 50, total: 3000 }), inv({ filter: 'f'.repeat(63) })) as unknown as Row[];
     for (const b of fits[0]!.components) assert.ok(b.custom_id.length <= 100, b.custom_id);
     assert.deepEqual(pageButtons(reply({ offset: 0, limit: 50, total: 3000 }), inv({ filter: 'f'.repeat(63), host: 'h'.repeat(63) })), []);
-    assert.deepEqual(pageButtons(reply({ offset: 0, limit: 50, total: 3000 }), inv({ count: 3 })), []);
+    assert.deepEqual(pageButtons(reply({ offset: 0, limit: 50, total: 3000 }), inv({ tags: ['a'] })), []);
+    assert.deepEqual(pageButtons(reply({ offset: 0, limit: 50, total: 3000 }), inv({ ratio: 0.5 })), []);
     assert.equal(pageButtonId({ command: 'vm', subcommand: 'list', options: { host: 'h'.repeat(90) }, offset: 0 }), null);
   });
 
+  it('booleans and integers come back as they went (a click runs /job list mine:true, not mine:"true")', () => {
+    const [row] = pageButtons(reply({ offset: 0, limit: 20, total: 90 }), { command: 'job', subcommand: 'list', options: { mine: true, state: 'failed', since: 7, all: false } }) as unknown as Row[];
+    assert.deepEqual(parsePageId(row!.components[1]!.custom_id), { offset: 20, command: 'job', subcommand: 'list', options: { mine: true, state: 'failed', since: 7, all: false } });
+    // a text option that looks like a typed one stays text
+    const id = pageButtonId({ command: 'vm', subcommand: 'list', options: { filter: '1' }, offset: 0 })!;
+    assert.deepEqual(parsePageId(id)!.options, { filter: '1' });
+  });
+
   it('a forged or foreign id is no page', () => {
-    for (const id of ['page:x:vm:list:', 'page:1:VM:list:', 'page:1:vm:list:a=1&a=2', 'approve:1:abc', 'page:1234567890:vm:list:']) assert.equal(parsePageId(id), null, id);
+    for (const id of [
+      'page:x:vm:list:',
+      'page:1:VM:list:',
+      'page:1:vm:list:a=1&a=2',
+      'page:1:vm:list:a=1&a!b=1',
+      'page:1:job:list:mine!b=2',
+      'page:1:job:list:mine!b=true',
+      'page:1:job:list:n!n=1e3',
+      'page:1:job:list:x!z=1',
+      'page:1:job:list:X=1',
+      'approve:1:abc',
+      'page:1234567890:vm:list:',
+    ]) {
+      assert.equal(parsePageId(id), null, id);
+    }
   });
 
   it('50 VMs with 63-character names and the longest state fit one embed uncut, "showing" line included', () => {
