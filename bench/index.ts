@@ -17,6 +17,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   history: async () => (await import('./history.js')).benchHistory,
   scale: async () => (await import('./scale.js')).benchScale,
   guests: async () => (await import('./guests.js')).benchGuests,
+  patterns: async () => (await import('./patterns.js')).benchPatterns,
   // VM delete at 10 and 300 extra domains (KVMOPS_BENCH_SCALE=10,500,3000 for others)
   'scale-delete': async () => {
     const { benchVmDeleteScale } = await import('./scale-delete.js');
