@@ -156,10 +156,72 @@ describe('snapshots on a remote host over qemu+ssh (a lab host)', { skip: labSki
     assert.ok(holds(top(vm), 0x42));
     assert.equal(inLabFile(copy), false, 'the copy, needed by nothing now, was removed');
 
+    // int1 now lives in a file the VM no longer writes to: removed from it by qemu-img there
+    await host.deleteSnapshot({ vm, name: 'int1' });
+    assert.deepEqual((await host.listSnapshots(vm)).map((s) => s.name), ['ext2']);
+    assert.doesNotMatch(inLab('qemu-img', 'snapshot', '-U', '-l', disk), /\bint1\b/, 'gone from the qcow2 too');
+    assert.ok(holds(top(vm), 0x42));
+    lap('internal snapshot deleted from the base');
+
     const d = await host.deleteVm(vm);
     assert.equal(d.removed.length, 2, `the base and the overlay (${JSON.stringify(d)})`);
     assert.equal(filesLeft(), '', 'nothing kvmops made is left in the storage dir');
     lap('VM deleted');
+  });
+
+  it('a running VM: external snapshot, revert (it runs again), delete by blockcommit', async (tc) => {
+    const t0 = Date.now();
+    const lap = (what: string) => tc.diagnostic(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const { vm, disk } = makeVm('run');
+    write(vm, 0x61);
+    remote('start', vm);
+    await host.createSnapshot({ vm, name: 'r1', kind: 'external' });
+    const o1 = top(vm);
+    assert.deepEqual(chain(o1), [o1, disk]);
+    lap('live external snapshot made');
+    await host.revertSnapshot({ vm, name: 'r1' });
+    assert.equal(remote('domstate', vm).trim(), 'running', 'taken while running: running again');
+    const o2 = top(vm);
+    assert.notEqual(o2, o1);
+    assert.equal(inLabFile(o1), false);
+    lap('reverted, running');
+    await host.deleteSnapshot({ vm, name: 'r1' });
+    lap('deleted (blockcommit)');
+    assert.equal(top(vm), disk);
+    assert.deepEqual(chain(disk), [disk]);
+    assert.equal(inLabFile(o2), false);
+    remote('destroy', vm);
+    assert.ok(holds(disk, 0x61));
+    await host.deleteVm(vm);
+    assert.equal(filesLeft(), '');
+  });
+
+  it('fail closed: with the base unreadable, a revert and a delete refuse and change nothing', async () => {
+    const { vm, disk } = makeVm('closed');
+    await host.createSnapshot({ vm, name: 'c1', kind: 'external' });
+    const o = top(vm);
+    write(vm, 0x71);
+    // the base's qcow2 header zeroed (kept aside, put back afterwards): its chain cannot be read
+    const saved = `${lab.storage}/${env.prefix}header`;
+    inLab('dd', `if=${disk}`, `of=${saved}`, 'bs=512', 'count=1', 'status=none');
+    inLab('dd', 'if=/dev/zero', `of=${disk}`, 'bs=512', 'count=1', 'conv=notrunc', 'status=none');
+    try {
+      const sum = () => inLab('sha256sum', disk, o);
+      const before = sum();
+      await assert.rejects(host.deleteSnapshot({ vm, name: 'c1' }), (e) => isKvmopsError(e, 'chain-unreadable'));
+      await assert.rejects(host.revertSnapshot({ vm, name: 'c1', requestId: 'req-closed' }), (e) => isKvmopsError(e, 'chain-unreadable'));
+      assert.equal(sum(), before, 'neither file was written');
+      assert.equal(top(vm), o, 'the VM still writes to its overlay');
+      assert.deepEqual((await host.listSnapshots(vm)).map((s) => s.name), ['c1']);
+      assert.equal(inLab('ls', host.ctx.storage.vmsDir).trim().split('\n').length, 2, 'no file was made');
+    } finally {
+      inLab('dd', `if=${saved}`, `of=${disk}`, 'conv=notrunc', 'status=none');
+      inLab('rm', '--', saved);
+    }
+    // the refused revert was not recorded: the same request now reverts
+    assert.equal((await host.revertSnapshot({ vm, name: 'c1', requestId: 'req-closed' })).alreadyApplied, false);
+    await host.deleteVm(vm);
+    assert.equal(filesLeft(), '');
   });
 
   it('a disk with a hostile file name (made by hand) goes through create, revert and delete without a shell reading it; hostile snapshot names are refused', async () => {

@@ -148,7 +148,10 @@ async function revertExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
       if (!b?.file) throw new KvmopsError('unexpected-output', `snapshot ${snap.name}: no base file recorded for disk ${d.target}`);
       return { target: d.target, file: path.resolve(b.file), format: b.format };
     });
-  for (const b of bases) if (!(await files.exists(b.file, signal))) throw new KvmopsError('internal', `snapshot ${snap.name}: its base ${b.file} is missing`);
+  // read as the snapshot recorded it: a base that is missing or cannot be read stops here, before anything changed
+  for (const b of bases) {
+    if ((await files.chain(b.file, signal, b.format)).length === 0) throw new KvmopsError('internal', `snapshot ${snap.name}: its base ${b.file} is missing`);
+  }
   await powerOff(h, l, ctx);
   const changes = new Map<string, { file: string; format: string }>();
   let xml = snap.xml;
