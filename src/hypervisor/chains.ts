@@ -149,6 +149,8 @@ async function walkVolumes(
   const partial = new Map<string, ChainEntry[]>([...formats.keys()].map((f) => [f, []]));
   let frontier = new Map<string, string[]>([...formats.keys()].map((f) => [f, [f]])); // path → tops waiting for it
   const info = new Map<string, VolumeXmlInfo | { error: string; missing: boolean }>();
+  /** top → the format the file above the next one to read records for it */
+  const backingFormat = new Map<string, string>();
   for (let depth = 0; frontier.size > 0; depth++) {
     if (depth >= MAX_CHAIN_DEPTH) {
       for (const tops of frontier.values()) for (const t of tops) out.unreadable.set(t, `backing chain deeper than ${MAX_CHAIN_DEPTH} files`);
@@ -174,14 +176,19 @@ async function walkVolumes(
           partial.delete(top);
           continue;
         }
-        const declared = p === top ? formats.get(top) : undefined;
+        // the top's format as its domain says; a backing file's as the file above it records
+        // it (what QEMU opens it as): a damaged qcow2 reads as raw, and its chain is unknown
+        const declared = p === top ? formats.get(top) : backingFormat.get(top);
         if (declared && !formatsAgree(declared, v.format)) {
-          out.unreadable.set(top, `${top} is ${v.format}, its domain says ${declared}`);
+          out.unreadable.set(top, p === top ? `${top} is ${v.format}, its domain says ${declared}` : `${p} is ${v.format}, the file above it says ${declared}`);
           partial.delete(top);
           continue;
         }
         partial.get(top)?.push({ file: v.path, format: v.format, virtualSize: v.capacity, actualSize: v.allocation });
-        if (v.backing) next.set(v.backing.path, [...(next.get(v.backing.path) ?? []), top]);
+        if (v.backing) {
+          next.set(v.backing.path, [...(next.get(v.backing.path) ?? []), top]);
+          backingFormat.set(top, v.backing.format);
+        }
       }
     }
     frontier = new Map([...next].map(([p, tops]) => [p, tops.filter((t) => partial.has(t))] as const).filter(([, t]) => t.length > 0));

@@ -1,6 +1,6 @@
 import { toolBuilders, type ToolArgs } from './tool-args.js';
 
-/** `qemu-img` argv builders (local hosts: libvirt's volume API covers remote ones). */
+/** `qemu-img` argv builders: run here, or on a qemu+ssh host over ssh (qemu-img.ts, remote-exec.ts). */
 
 export const QEMU_IMG = 'qemu-img';
 

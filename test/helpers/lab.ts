@@ -80,3 +80,25 @@ export function labUp(opts: { guestNet?: boolean } = {}): Lab {
     },
   };
 }
+
+/** A program run inside the lab that must succeed: its stdout. */
+export function inLab(l: Lab, program: string, ...args: string[]): string {
+  const r = l.exec(program, ...args);
+  if (r.status !== 0) throw new Error(`${program} ${args.join(' ')} in lab ${l.name} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** `virsh -q` from this machine against the lab's URI, which must succeed: its stdout. */
+export function labVirsh(l: Lab, ...args: string[]): string {
+  const r = spawnSync('virsh', ['-q', '-c', l.uri, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`virsh ${args.join(' ')} on lab ${l.name} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Every character class a shell would act on, in one file name (no `/`, no NUL: a file name can't hold them). */
+export const HOSTILE_FILE_NAME = `a b'c"d;$(touch kvmops-pwned)\`touch kvmops-pwned2\`|&*e`;
+
+/** The commands hidden in HOSTILE_FILE_NAME never ran in the lab: the files they would make, if any (expect ''). */
+export function pwnedFiles(l: Lab): string {
+  return l.exec('sh', '-c', 'ls /kvmops-pwned* /tmp/kvmops-pwned* ~/kvmops-pwned* 2>/dev/null; true').stdout;
+}

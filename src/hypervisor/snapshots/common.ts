@@ -6,7 +6,8 @@ import { withTempDir } from '../tempdir.js';
 import type { OpContext } from '../types.js';
 import { virshArgs } from '../virsh-args.js';
 import { referencesTo } from '../references.js';
-import { chainFiles, isOwnFile, removeOrphans, usage } from './files.js';
+import { isOwnFile, removeOrphans, usage } from './files.js';
+import { hostFilesIfAny, type HostFiles } from '../host-files.js';
 import { load, type VmState } from './state.js';
 
 /** Steps shared by revert and delete. */
@@ -45,18 +46,10 @@ export async function start(h: HostContext, vm: VmState, ctx: OpContext): Promis
  * cannot be read contributes its top file only (what lies below it is unknown, so not a
  * candidate for removal).
  */
-export async function chainsOf(files: Array<string | null>, signal?: AbortSignal): Promise<string[]> {
-  const out: string[] = [];
-  for (const f of files) {
-    if (!f) continue;
-    try {
-      out.push(...(await chainFiles(f, signal)));
-    } catch (e) {
-      if (signal?.aborted) throw e;
-      out.push(path.resolve(f));
-    }
-  }
-  return out;
+export async function chainsOf(files: HostFiles, tops: Array<string | null>, signal?: AbortSignal): Promise<string[]> {
+  const wanted = tops.filter((f): f is string => !!f);
+  const read = await files.chains(wanted.map((file) => ({ file })), signal);
+  return wanted.flatMap((f) => read.chains.get(f) ?? [path.resolve(f)]);
 }
 
 /**
@@ -64,7 +57,8 @@ export async function chainsOf(files: Array<string | null>, signal?: AbortSignal
  * this VM that neither it, nor any of its snapshots, nor any other domain uses anymore (with the
  * inventory's port, the other domains read are the candidates it names). Fails
  * closed: with any chain unreadable, every file is kept. The change itself is done, so this
- * never fails the operation for an unknown: it keeps instead.
+ * never fails the operation for an unknown: it keeps instead. A remote host not reached over
+ * ssh keeps every file (nothing there can look at them).
  */
 export async function collectOrphans(
   h: HostContext,
@@ -74,10 +68,11 @@ export async function collectOrphans(
 ): Promise<string[]> {
   const { signal } = ctx;
   const own = candidates.filter((c) => isOwnFile(h, vm.uuid, c));
-  if (!h.local || own.length === 0) return [];
+  const files = hostFilesIfAny(h);
+  if (!files || own.length === 0) return [];
   const l = await load(h, { uuid: vm.uuid, name: vm.vm }, signal);
-  const u = await usage(l.disks, l.snapshots, signal);
+  const u = await usage(files, l.disks, l.snapshots, signal);
   // who else uses them: the candidates a fresh inventory names (all domains without it)
   const others = await referencesTo(h, own, ctx, { except: vm.uuid });
-  return removeOrphans(h, vm.uuid, own, u, others);
+  return removeOrphans(h, files, vm.uuid, own, u, others);
 }

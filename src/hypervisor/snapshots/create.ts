@@ -1,11 +1,11 @@
-import { mkdir } from 'node:fs/promises';
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
 import type { CreateSnapshotRequest, OpContext, SnapshotInfo } from '../types.js';
 import { assertDiskTarget, assertName, vmTarget } from '../validate.js';
 import { snapshotableDisks } from './domain-disks.js';
 import { withXmlFile } from './common.js';
-import { assertLocal, overlayPath } from './files.js';
+import { overlayPath } from './files.js';
+import { hostFiles, type HostFiles } from '../host-files.js';
 import { toSnapshotInfo } from './list.js';
 import { buildSnapshotXml, type SnapshotDiskSpec } from './snapshot-xml.js';
 import { virshArgs } from '../virsh-args.js';
@@ -33,6 +33,7 @@ export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest,
   if (disks.length === 0) throw new KvmopsError('unsupported', `VM ${vm} has no writable file disk to snapshot`);
   const skipped = before.disks.filter((d) => !disks.includes(d));
   let specs: SnapshotDiskSpec[];
+  let files: HostFiles | undefined;
   if (req.kind === 'internal') {
     const notQcow2 = disks.filter((d) => d.format !== 'qcow2');
     if (notQcow2.length > 0) {
@@ -43,13 +44,13 @@ export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest,
     }
     specs = disks.map((d) => ({ target: d.target, mode: 'internal' }));
   } else {
-    assertLocal(h, 'an external snapshot');
-    await mkdir(h.storage.vmsDir, { recursive: true });
+    const f = (files = hostFiles(h, 'an external snapshot'));
+    await f.prepareVmsDir(signal);
     specs = await Promise.all(
       disks.map(async (d) => ({
         target: d.target,
         mode: 'external' as const,
-        overlay: await overlayPath(h, before.uuid, assertDiskTarget(d.target)),
+        overlay: await overlayPath(h, f, before.uuid, assertDiskTarget(d.target), signal),
       })),
     );
   }
@@ -62,6 +63,8 @@ export async function createSnapshot(h: HostContext, req: CreateSnapshotRequest,
       timeoutMs: 600_000,
     }),
   );
+  // libvirt made the overlays itself, outside its storage pools
+  await files?.changed(signal);
   const after = await load(h, { uuid: before.uuid, name: vm }, signal);
   return toSnapshotInfo(findSnapshot(after, vm, name), after.current);
 }

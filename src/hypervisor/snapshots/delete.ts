@@ -1,14 +1,13 @@
-import { exists } from '../local-files.js';
 import path from 'node:path';
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
-import { qemuImg } from '../qemu-img.js';
+import { hostFiles, hostFilesIfAny } from '../host-files.js';
 import type { OpContext, SnapshotRef } from '../types.js';
 import { assertName, vmTarget } from '../validate.js';
 import { chainsOf, collectOrphans, defineDomain } from './common.js';
 import { repointDisks } from './domain-disks.js';
 import { referencesTo, type HostReferences } from '../references.js';
-import { assertKnown, assertLocal, chainFiles, formatOf, isOwnFile, usage } from './files.js';
+import { assertKnown, chainFiles, formatOf, isOwnFile, usage } from './files.js';
 import type { ParsedSnapshot } from './snapshot-xml.js';
 import { qemuImgArgs } from '../qemu-img-args.js';
 import { virshArgs } from '../virsh-args.js';
@@ -54,14 +53,16 @@ async function deleteInternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
   const top = new Map(l.disks.map((d) => [d.target, d.file ? path.resolve(d.file) : null]));
   const inUse = containers.every((c) => c.file !== null && top.get(c.target) === path.resolve(c.file));
   ctx.onProgress?.({ step: `deleting snapshot ${snap.name} of ${l.vm}` });
-  if (inUse || !h.local) {
+  // a remote host not reached over ssh: libvirt's own delete is all there is
+  const fs = inUse ? null : hostFilesIfAny(h);
+  if (!fs) {
     await h.virsh.run(virshArgs.snapshotDelete(l.uuid, snap.name), { signal, timeoutMs: 600_000 });
     return;
   }
   const files: string[] = [];
-  for (const c of containers) if (c.file && (await exists(c.file))) files.push(path.resolve(c.file));
+  for (const c of containers) if (c.file && (await fs.exists(c.file, signal))) files.push(path.resolve(c.file));
   if (l.running) {
-    const live = new Set(await chainsOf(l.disks.map((d) => d.file), signal));
+    const live = new Set(await chainsOf(fs, l.disks.map((d) => d.file), signal));
     const held = files.filter((f) => live.has(f));
     if (held.length > 0) {
       throw new KvmopsError(
@@ -71,13 +72,13 @@ async function deleteInternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     }
   }
   for (const f of files) {
-    const list = await qemuImg(qemuImgArgs.snapshotList(f), { signal, timeoutMs: 60_000 });
+    const list = await fs.qemuImg(qemuImgArgs.snapshotList(f), { signal, timeoutMs: 60_000 });
     if (new RegExp(`^\\S+\\s+${snap.name.replace(/\./g, '\\.')}\\s`, 'm').test(list)) {
-      await qemuImg(qemuImgArgs.snapshotDelete(f, snap.name), { signal });
+      await fs.qemuImg(qemuImgArgs.snapshotDelete(f, snap.name), { signal });
     }
   }
   await h.virsh.run(virshArgs.snapshotDelete(l.uuid, snap.name, { metadataOnly: true }), { signal });
-  await collectOrphans(h, l, await chainsOf(files, signal), ctx);
+  await collectOrphans(h, l, await chainsOf(fs, files, signal), ctx);
 }
 
 async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<void> {
@@ -90,8 +91,9 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
       { details: { vm: l.vm, snapshot: snap.name, children } },
     );
   }
-  assertLocal(h, 'deleting an external snapshot');
+  const fs = hostFiles(h, 'deleting an external snapshot');
   const others = await usage(
+    fs,
     l.disks,
     l.snapshots.filter((s) => s !== snap),
     signal,
@@ -118,7 +120,7 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     // The VM is on this snapshot's branch when what it writes to sits directly on the base.
     // (Not necessarily the overlay the metadata names: reverts make fresh overlays.)
     const top = path.resolve(topFile);
-    const chain = await chainFiles(top, signal);
+    const chain = await chainFiles(fs, top, signal);
     const sharers = [...(others.dependents.get(base) ?? [])].filter((f) => f !== top);
     const mergeable =
       chain[1] === base &&
@@ -134,8 +136,8 @@ async function deleteExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
     if (l.running) {
       await h.virsh.run(virshArgs.blockcommitActive(l.uuid, d.target), { signal, timeoutMs: MERGE_TIMEOUT_MS });
     } else {
-      await qemuImg(qemuImgArgs.commit(top), { signal, timeoutMs: MERGE_TIMEOUT_MS });
-      changes.set(d.target, { file: base, format: baseDisk?.format ?? (await formatOf(base, signal)) });
+      await fs.qemuImg(qemuImgArgs.commit(top), { signal, timeoutMs: MERGE_TIMEOUT_MS });
+      changes.set(d.target, { file: base, format: baseDisk?.format ?? (await formatOf(fs, base, signal)) });
     }
   }
   if (changes.size > 0) await defineDomain(h, repointDisks(l.domainXml, changes), signal);

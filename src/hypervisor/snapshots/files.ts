@@ -1,12 +1,10 @@
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
-import { backingChain, qemuImg } from '../qemu-img.js';
+import type { HostFiles } from '../host-files.js';
 import type { DomainUuid } from '../domain-uuid.js';
 import type { HostReferences } from '../references.js';
 import { removableFiles } from '../removal.js';
-import { exists } from '../local-files.js';
 import { freshVmFile } from '../storage.js';
 import { qemuImgArgs } from '../qemu-img-args.js';
 import type { DomainDisk } from './domain-disks.js';
@@ -14,19 +12,13 @@ import type { ParsedSnapshot } from './snapshot-xml.js';
 
 /**
  * Which disk files a VM's domain and snapshots still need, and removing the ones nobody
- * needs. These run qemu-img and touch files directly, so they need a local host.
+ * needs. They run qemu-img and touch files on the host the files are on, through its
+ * HostFiles (host-files.ts): here, or on a qemu+ssh host over ssh.
  */
 
-export function assertLocal(h: HostContext, what: string): void {
-  if (!h.local) {
-    throw new KvmopsError('unsupported', `${what} needs direct access to the disk files; host ${h.name} (${h.uri}) is remote`);
-  }
-}
-
 /** A file's backing chain, top first, as absolute paths; [] when the file does not exist. Throws when it cannot be read. */
-export async function chainFiles(file: string, signal?: AbortSignal, format?: string | null): Promise<string[]> {
-  if (!(await exists(file))) return [];
-  return (await backingChain(file, { signal, ...(format ? { format } : {}) })).map((e) => e.file);
+export async function chainFiles(files: HostFiles, file: string, signal?: AbortSignal, format?: string | null): Promise<string[]> {
+  return (await files.chain(file, signal, format)).map((e) => e.file);
 }
 
 export interface Usage {
@@ -48,32 +40,25 @@ export interface Usage {
  * chains; the overlay an external snapshot names is only needed while something uses it.
  */
 export async function usage(
+  files: HostFiles,
   domainDisks: DomainDisk[],
   snapshots: ParsedSnapshot[],
   signal?: AbortSignal,
 ): Promise<Usage> {
-  const chains = new Map<string, string[]>();
-  const unreadable: string[] = [];
-  const chainOf = async (f: string, format: string | null) => {
-    let c = chains.get(f);
-    if (!c) {
-      try {
-        c = await chainFiles(f, signal, format);
-      } catch (e) {
-        if (signal?.aborted) throw e;
-        unreadable.push(f);
-        c = [f]; // the file itself is known to be needed; what it needs is not
-      }
-      chains.set(f, c);
-    }
-    return c;
-  };
+  // every chain read first, in one go (one batch per chain level on a remote host)
+  const wanted: Array<{ file: string; format: string | null }> = [];
+  for (const d of domainDisks) if (d.file) wanted.push({ file: path.resolve(d.file), format: d.format });
+  for (const s of snapshots) for (const d of s.domainDisks) if (d.file) wanted.push({ file: path.resolve(d.file), format: d.format });
+  const read = await files.chains(wanted, signal);
+  const unreadable = [...read.unreadable.keys()];
+  // an unreadable file itself is known to be needed; what it needs is not
+  const chainOf = (f: string) => read.chains.get(f) ?? [f];
   const needed = new Set<string>();
   const neededBySnapshots = new Set<string>();
   const dependents = new Map<string, Set<string>>();
   const externalBases = new Map<string, string[]>();
-  const add = async (file: string, format: string | null, bySnapshot: boolean) => {
-    const c = await chainOf(path.resolve(file), format);
+  const add = (file: string, bySnapshot: boolean) => {
+    const c = chainOf(path.resolve(file));
     c.forEach((f, i) => {
       needed.add(f);
       if (bySnapshot) neededBySnapshots.add(f);
@@ -85,9 +70,9 @@ export async function usage(
       }
     });
   };
-  for (const d of domainDisks) if (d.file) await add(d.file, d.format, false);
+  for (const d of domainDisks) if (d.file) add(d.file, false);
   for (const s of snapshots) {
-    for (const d of s.domainDisks) if (d.file) await add(d.file, d.format, true);
+    for (const d of s.domainDisks) if (d.file) add(d.file, true);
     for (const sd of s.disks) {
       if (sd.mode !== 'external') continue;
       const base = s.domainDisks.find((d) => d.target === sd.target)?.file;
@@ -125,29 +110,38 @@ export function isOwnFile(h: HostContext, vm: DomainUuid, file: string): boolean
  * this VM, needed neither by it (`u`) nor by any other domain (`others`), all chains known.
  * Returns what was removed.
  */
-export async function removeOrphans(h: HostContext, vm: DomainUuid, candidates: Iterable<string>, u: Usage, others: HostReferences): Promise<string[]> {
+export async function removeOrphans(
+  h: HostContext,
+  files: HostFiles,
+  vm: DomainUuid,
+  candidates: Iterable<string>,
+  u: Usage,
+  others: HostReferences,
+): Promise<string[]> {
   if (u.unreadable.length) return [];
   const { remove } = removableFiles(h, vm, [...candidates].map((x) => path.resolve(x)), others, u.needed);
-  const removed: string[] = [];
-  for (const c of remove) {
-    if (!(await exists(c))) continue;
-    await rm(h.storage.assertInside(c), { force: true });
-    removed.push(c);
-  }
-  return removed;
+  return files.remove(remove.map((c) => h.storage.assertInside(c)));
 }
 
-/** A new overlay (or copy) path for one of this VM's disks: `vms/<uuid>.<target>.<random>.qcow2`. */
-export async function overlayPath(h: HostContext, vm: DomainUuid, target: string): Promise<string> {
-  return h.storage.assertInside(await freshVmFile(h.storage, vm, target, { local: true }));
+/**
+ * A new overlay (or copy) path for one of this VM's disks: `vms/<uuid>.<target>.<random>.qcow2`,
+ * not on the disk yet (freshVmFile looks here; a remote host's files are asked).
+ */
+export async function overlayPath(h: HostContext, files: HostFiles, vm: DomainUuid, target: string, signal?: AbortSignal): Promise<string> {
+  for (;;) {
+    const p = h.storage.assertInside(await freshVmFile(h.storage, vm, target, { local: h.local }));
+    if (h.local || !(await files.exists(p, signal))) return p;
+  }
 }
 
 /** A new qcow2 overlay on `base`, backing format explicit (QEMU ≥ 6.1 needs `-F`). */
-export async function createOverlay(h: HostContext, overlay: string, base: string, baseFormat: string, signal?: AbortSignal): Promise<void> {
-  await qemuImg(qemuImgArgs.createOverlay(h.storage.assertInside(overlay), base, baseFormat), { signal, timeoutMs: 60_000 });
+export async function createOverlay(h: HostContext, files: HostFiles, overlay: string, base: string, baseFormat: string, signal?: AbortSignal): Promise<void> {
+  await files.qemuImg(qemuImgArgs.createOverlay(h.storage.assertInside(overlay), base, baseFormat), { signal, timeoutMs: 60_000 });
+  await files.changed(signal);
 }
 
-export async function formatOf(file: string, signal?: AbortSignal): Promise<string> {
-  const c = await backingChain(file, { signal });
+export async function formatOf(files: HostFiles, file: string, signal?: AbortSignal): Promise<string> {
+  const c = await files.chain(file, signal);
+  if (c.length === 0) throw new KvmopsError('internal', `${file} is missing`);
   return c[0]!.format;
 }

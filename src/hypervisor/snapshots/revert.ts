@@ -1,8 +1,7 @@
-import { exists } from '../local-files.js';
 import path from 'node:path';
 import { KvmopsError } from '../../domain/errors.js';
 import type { HostContext } from '../host-context.js';
-import { qemuImg } from '../qemu-img.js';
+import { hostFiles, hostFilesIfAny, type HostFiles } from '../host-files.js';
 import { resolveVm, type DomainRef } from '../domains.js';
 import type { DomainUuid } from '../domain-uuid.js';
 import { parseDomState } from '../parse.js';
@@ -10,7 +9,7 @@ import type { OpContext, RevertRequest, RevertResult } from '../types.js';
 import { assertDiskTarget, assertName, vmTarget } from '../validate.js';
 import { chainsOf, collectOrphans, defineDomain, powerOff, withXmlFile } from './common.js';
 import { repointDisks } from './domain-disks.js';
-import { assertKnown, assertLocal, chainFiles, createOverlay, formatOf, isFrozen, isOwnFile, overlayPath, usage, type Usage } from './files.js';
+import { assertKnown, chainFiles, createOverlay, formatOf, isFrozen, isOwnFile, overlayPath, usage, type Usage } from './files.js';
 import { readRevertRecord, writeRevertRecord, type RevertEntry, type RevertPending } from './revert-record.js';
 import { hasNativeExternalRevert, libvirtVersion } from './libvirt-version.js';
 import { takenWhileRunning, withOverlay, type ParsedSnapshot } from './snapshot-xml.js';
@@ -105,18 +104,21 @@ async function revertTo(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: Op
     if (hasNativeExternalRevert(await libvirtVersion(h, ctx.signal))) return nativeRevert(h, l, snap, ctx);
     return revertExternal(h, l, snap, ctx);
   }
-  const fromSnapshots = h.local ? await usage([], l.snapshots, ctx.signal) : undefined;
+  // a remote host not reached over ssh: libvirt's own revert is all there is
+  const files = hostFilesIfAny(h);
+  const fromSnapshots = files ? await usage(files, [], l.snapshots, ctx.signal) : undefined;
   if (fromSnapshots) assertKnown(fromSnapshots, l.vm);
   const frozen = internalContainers(snap).filter((d) => fromSnapshots && isFrozen(fromSnapshots, d.file));
   if (frozen.length === 0) return nativeRevert(h, l, snap, ctx);
-  return revertInternalByCopy(h, l, snap, fromSnapshots!, ctx);
+  return revertInternalByCopy(h, files!, l, snap, fromSnapshots!, ctx);
 }
 
 /** Only the VM's own files can be removed: the rest are no candidates worth recording. */
 const candidates = (h: HostContext, l: Loaded, files: string[]): string[] => [...new Set(files.filter((f) => isOwnFile(h, l.uuid, f)))];
 
 async function nativeRevert(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<RevertPending> {
-  const old = h.local ? await chainsOf(l.disks.map((d) => d.file), ctx.signal) : [];
+  const files = hostFilesIfAny(h);
+  const old = files ? await chainsOf(files, l.disks.map((d) => d.file), ctx.signal) : [];
   ctx.onProgress?.({ step: `reverting ${l.vm} to ${snap.name}` });
   // A snapshot taken while running would come back running: paused instead, until it is recorded.
   const paused = snap.state === 'running';
@@ -136,9 +138,9 @@ function internalContainers(snap: ParsedSnapshot): Array<{ target: string; file:
 }
 
 async function revertExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, ctx: OpContext): Promise<RevertPending> {
-  assertLocal(h, 'reverting to an external snapshot');
+  const files = hostFiles(h, 'reverting to an external snapshot');
   const signal = ctx.signal;
-  const old = await chainsOf(l.disks.map((d) => d.file), signal);
+  const old = await chainsOf(files, l.disks.map((d) => d.file), signal);
   const bases = snap.disks
     .filter((d) => d.mode === 'external')
     .map((d) => {
@@ -146,15 +148,18 @@ async function revertExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
       if (!b?.file) throw new KvmopsError('unexpected-output', `snapshot ${snap.name}: no base file recorded for disk ${d.target}`);
       return { target: d.target, file: path.resolve(b.file), format: b.format };
     });
-  for (const b of bases) if (!(await exists(b.file))) throw new KvmopsError('internal', `snapshot ${snap.name}: its base ${b.file} is missing`);
+  // read as the snapshot recorded it: a base that is missing or cannot be read stops here, before anything changed
+  for (const b of bases) {
+    if ((await files.chain(b.file, signal, b.format)).length === 0) throw new KvmopsError('internal', `snapshot ${snap.name}: its base ${b.file} is missing`);
+  }
   await powerOff(h, l, ctx);
   const changes = new Map<string, { file: string; format: string }>();
   let xml = snap.xml;
   for (const b of bases) {
     ctx.onProgress?.({ step: `new overlay for ${b.target} on ${path.basename(b.file)}` });
     // always a new file: the previous overlay is removed afterwards only if nothing needs it
-    const overlay = await overlayPath(h, l.uuid, assertDiskTarget(b.target));
-    await createOverlay(h, overlay, b.file, b.format ?? (await formatOf(b.file, signal)), signal);
+    const overlay = await overlayPath(h, files, l.uuid, assertDiskTarget(b.target), signal);
+    await createOverlay(h, files, overlay, b.file, b.format ?? (await formatOf(files, b.file, signal)), signal);
     changes.set(b.target, { file: overlay, format: 'qcow2' });
     xml = withOverlay(xml, b.target, overlay);
   }
@@ -165,28 +170,29 @@ async function revertExternal(h: HostContext, l: Loaded, snap: ParsedSnapshot, c
 
 async function revertInternalByCopy(
   h: HostContext,
+  files: HostFiles,
   l: Loaded,
   snap: ParsedSnapshot,
   fromSnapshots: Usage,
   ctx: OpContext,
 ): Promise<RevertPending> {
-  assertLocal(h, 'reverting to this internal snapshot');
   const signal = ctx.signal;
-  const old = await chainsOf(l.disks.map((d) => d.file), signal);
+  const old = await chainsOf(files, l.disks.map((d) => d.file), signal);
   await powerOff(h, l, ctx);
   const changes = new Map<string, { file: string; format: string }>();
   for (const c of internalContainers(snap)) {
     if (!isFrozen(fromSnapshots, c.file)) {
       ctx.onProgress?.({ step: `reverting ${c.target} inside ${path.basename(c.file)}` });
-      await qemuImg(qemuImgArgs.snapshotApply(c.file, snap.name), { signal });
+      await files.qemuImg(qemuImgArgs.snapshotApply(c.file, snap.name), { signal });
       changes.set(c.target, { file: c.file, format: 'qcow2' });
       continue;
     }
     ctx.onProgress?.({ step: `copying ${c.target} out of ${path.basename(c.file)} (it is the base of a later snapshot)` });
-    const target = await overlayPath(h, l.uuid, assertDiskTarget(c.target));
-    const backing = (await chainFiles(c.file, signal))[1];
-    const below = backing ? { file: backing, format: await formatOf(backing, signal) } : undefined;
-    await qemuImg(qemuImgArgs.convertSnapshot(c.file, snap.name, target, below), { signal });
+    const target = await overlayPath(h, files, l.uuid, assertDiskTarget(c.target), signal);
+    const backing = (await chainFiles(files, c.file, signal))[1];
+    const below = backing ? { file: backing, format: await formatOf(files, backing, signal) } : undefined;
+    await files.qemuImg(qemuImgArgs.convertSnapshot(c.file, snap.name, target, below), { signal });
+    await files.changed(signal);
     changes.set(c.target, { file: target, format: 'qcow2' });
   }
   await defineDomain(h, repointDisks(l.domainXml, changes), signal);
