@@ -44,7 +44,7 @@ export interface HostFiles {
   prepareVmsDir(signal?: AbortSignal): Promise<void>;
   /** Files of the storage dir were written behind libvirt's back: make them known. */
   changed(signal?: AbortSignal): Promise<void>;
-  /** Removes files of the storage dir (each checked inside it); returns those that were there. */
+  /** Removes files of the storage dir (each checked inside it). Returns the removed: here the files that were there; on a remote host every one (gone now). */
   remove(files: readonly string[], signal?: AbortSignal): Promise<string[]>;
 }
 
@@ -175,13 +175,8 @@ class SshFiles implements HostFiles {
     throwFirstError(await this.h.virsh.multi([virshArgs.poolRefresh(vmsPool), virshArgs.poolRefresh(templatesPool)], { timeoutMs: 60_000, signal }));
   }
 
-  async remove(files: readonly string[], signal?: AbortSignal): Promise<string[]> {
-    for (const f of files) this.h.storage.assertInside(f);
-    if (files.length === 0) return [];
-    const { chains } = await this.chains(files.map((file) => ({ file })), signal);
-    // absent (`[]`) is skipped; present or unreadable is removed: the decision to remove was made
-    const there = files.filter((f) => chains.get(f)?.length !== 0);
-    await deleteVolumes(this.h, there, { signal });
-    return there;
+  /** `vol-delete` after a refresh, where "no such volume" is "already gone": all of them are gone after it. */
+  remove(files: readonly string[], signal?: AbortSignal): Promise<string[]> {
+    return deleteVolumes(this.h, files, { signal });
   }
 }

@@ -9,9 +9,14 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isKvmopsError } from '../../src/domain/errors.js';
+import { isKvmopsError, KvmopsError } from '../../src/domain/errors.js';
 import { asDomainUuid } from '../../src/hypervisor/domain-uuid.js';
+import type { HostContext } from '../../src/hypervisor/host-context.js';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
+import type { MultiOptions, MultiResult } from '../../src/hypervisor/multi.js';
+import { revertSnapshot } from '../../src/hypervisor/snapshots/index.js';
+import type { VirshArgs } from '../../src/hypervisor/virsh-args.js';
+import { Virsh } from '../../src/hypervisor/virsh.js';
 import { HOSTILE_FILE_NAME as HOSTILE, inLab as inLabOf, labSkipReason, labUp, labVirsh, pwnedFiles, type Lab } from '../helpers/lab.js';
 import { makeTestEnv, type LibvirtTestEnv } from '../helpers/libvirt.js';
 
@@ -123,6 +128,41 @@ describe('snapshots on a remote host over qemu+ssh (a lab host)', { skip: labSki
     assert.deepEqual(d.removed, [disk]);
     assert.equal(filesLeft(), '', 'nothing kvmops made is left in the storage dir');
     lap('VM deleted');
+  });
+
+  it('exactly once: a revert whose clean-up is cut off (the host unreachable) is finished by the retry, not done again', async () => {
+    const { vm, disk } = makeVm('once');
+    write(vm, 0x81);
+    await host.createSnapshot({ vm, name: 'e1', kind: 'external' });
+    const o1 = top(vm);
+    write(vm, 0x82);
+    // the same host, except that its first vol-delete (the clean-up's removal) fails as a dropped connection does
+    let cut = 0;
+    class CutVirsh extends Virsh {
+      override multi(commands: readonly VirshArgs[], opts?: MultiOptions): Promise<MultiResult[]> {
+        if (cut === 0 && commands.some((c) => c[0] === 'vol-delete')) {
+          cut++;
+          return Promise.reject(new KvmopsError('host-unreachable', 'connection dropped (test)'));
+        }
+        return super.multi(commands, opts);
+      }
+    }
+    const cutHost: HostContext = { ...host.ctx, virsh: new CutVirsh(host.ctx.uri) };
+    await assert.rejects(revertSnapshot(cutHost, { vm, name: 'e1', requestId: 'req-once' }), (e) => isKvmopsError(e, 'host-unreachable'));
+    assert.equal(cut, 1, 'it was the clean-up that failed');
+    const o2 = top(vm);
+    assert.notEqual(o2, o1, 'the revert itself was done');
+    assert.ok(inLabFile(o1), 'its clean-up was not');
+    write(vm, 0x83); // the work done after the revert
+
+    const again = await host.revertSnapshot({ vm, name: 'e1', requestId: 'req-once' });
+    assert.equal(again.alreadyApplied, true);
+    assert.equal(top(vm), o2, 'not reverted again');
+    assert.ok(holds(o2, 0x83), 'what was written since the revert survives');
+    assert.equal(inLabFile(o1), false, 'the retry finished the clean-up');
+    assert.ok(holds(disk, 0x81));
+    await host.deleteVm(vm);
+    assert.equal(filesLeft(), '');
   });
 
   it('internal snapshot under an external one: the copy-out revert keeps the base, then everything goes', async (tc) => {

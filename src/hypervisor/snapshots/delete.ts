@@ -30,6 +30,8 @@ import { findPinnedSnapshot, loadByName, type Loaded } from './state.js';
  *   another overlay on it, another domain's chain), or either file was not made by kvmops for
  *   this VM (old-named, hand-made): then the chain is kept as it is, which keeps every byte
  *   right. A chain that cannot be read refuses the delete (`chain-unreadable`).
+ *   On a qemu+ssh host the same, with qemu-img run there over ssh (host-files.ts); on a remote
+ *   host reached otherwise an external delete is `unsupported`, an internal one libvirt's own.
  *   libvirt 9.0's own external delete is not used: it refuses a snapshot whose parent is
  *   internal, and it needs the VM's chain to match its metadata, which kvmops' reverts change.
  */

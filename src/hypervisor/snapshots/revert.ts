@@ -38,6 +38,11 @@ import { findPinnedSnapshot, load, type Loaded } from './state.js';
  * Afterwards files kvmops made for this VM that neither it, nor any snapshot, nor any other
  * domain uses (the previous overlay, …) are removed; with any chain unreadable, none is.
  *
+ * The same on a qemu+ssh host: its files are reached through HostFiles (host-files.ts: qemu-img
+ * there over ssh, chains through its pools, removal by vol-delete). A remote host reached
+ * otherwise has libvirt's own revert only: kvmops' external revert is `unsupported` there, an
+ * internal one is not checked for a later external snapshot, and nothing is cleaned up.
+ *
  * Exactly once, with a `requestId` (revert-record.ts): the revert itself leaves the VM shut off
  * or paused — its point of no return — and the id is recorded in the VM's libvirt metadata right
  * there, with what is left to do (the clean-up's candidates, start or resume), before any of it
