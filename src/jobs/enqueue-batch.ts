@@ -27,3 +27,19 @@ export function enqueueBatchOp(ctx: StoreContext): (reqs: EnqueueRequest[]) => J
     return tx(reqs, reqs.map(checkRequest));
   };
 }
+
+/**
+ * One more job for a batch that exists (a schedule's run: its retention's snapshot deletes join
+ * the run's batch once its snapshots are taken, so a run keeps ONE status message). Its own
+ * transaction: a refusal (`duplicate-job` — the same delete still live from an earlier run)
+ * refuses this job alone. `job-not-found` when the lead is gone (pruned).
+ */
+export function enqueueIntoBatchOp(ctx: StoreContext): (batchId: number, req: EnqueueRequest) => Job {
+  const insert = insertJobOp(ctx);
+  const lead = ctx.db.prepare<[number], 1>(`SELECT 1 FROM jobs WHERE id = ? AND batch_id = id`).pluck();
+  const tx = immediate(ctx.db, (batchId: number, req: EnqueueRequest, payload: Record<string, unknown>): Job => {
+    if (lead.get(batchId) === undefined) throw new KvmopsError('job-not-found', `no batch #${batchId}`, { details: { jobId: batchId } });
+    return insert(req, payload, batchId);
+  });
+  return (batchId, req) => tx(batchId, req, checkRequest(req));
+}
