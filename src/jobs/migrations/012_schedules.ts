@@ -53,6 +53,6 @@ CREATE TABLE schedule_snapshots (
   job_id      INTEGER NOT NULL,
   PRIMARY KEY (schedule_id, host, vm_uuid, name)
 );
-CREATE INDEX schedule_snapshots_age ON schedule_snapshots (schedule_id, host, vm_uuid, created_at);
+CREATE INDEX schedule_snapshots_age ON schedule_snapshots (schedule_id, host, vm_uuid, created_at, name);
 ALTER TABLE jobs ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0;
 `;
