@@ -98,7 +98,8 @@ test('a schedule over web-* with keep 2, run three times by the drivable clock',
 
     // Quiet: one status message per run, edited in place; no completion mention for any run.
     for (const r of runs) {
-      assert.match(sh.output, new RegExp(`Batch #${r.lead}: `), `run batch #${r.lead} has its status message`);
+      const messages = new Set([...sh.output.matchAll(new RegExp(`\\[(m\\d+)\\] kvmops: \\S+ Batch #${r.lead}: `, 'g'))].map((m) => m[1]));
+      assert.equal(messages.size, 1, `run batch #${r.lead}: one status message, edited in place (${[...messages].join(', ')})`);
       assert.doesNotMatch(sh.output, new RegExp(`@alice: batch #${r.lead} `), `no mention for run batch #${r.lead}`);
     }
     await sh.say('/schedule list', new RegExp(`#${id} ${web}-\\* on local · every 1h · keep 2 · internal · next .* · last .*batch #${runs[2]!.lead}`));
