@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { defineCommand, subcommand } from '../src/chat/command.js';
-import { hostOption, readReply, resolveHost } from '../src/chat/command-kit.js';
+import { hostOption, readReply, requireVm, resolveHost } from '../src/chat/command-kit.js';
 import { formatDuration } from '../src/chat/format.js';
 import { choice, integer, options, text } from '../src/chat/options.js';
 import { moment, person } from '../src/chat/people.js';
 import { autoPrefix } from '../src/chat/scheduler.js';
 import type { SchedulesPort, Services } from '../src/chat/services.js';
-import { vmTargetOption } from '../src/chat/vm-pattern.js';
+import { DEFAULT_MAX_BATCH, vmTargetOption } from '../src/chat/vm-pattern.js';
+import { isGlob } from '../src/domain/name-filter.js';
 import { parseDuration } from '../src/domain/duration.js';
 import { KvmopsError } from '../src/domain/errors.js';
 import { snapshotCreatePayload } from '../src/kinds/snapshot-create.js';
@@ -59,7 +60,8 @@ export default defineCommand({
       description: 'Snapshot a VM (or every VM matching a pattern) every period, keeping the newest',
       role: 'operator',
       mutates: true,
-      defer: false,
+      // A name is checked on the host when the inventory does not know it (a fresh read).
+      defer: true,
       options: options({
         vm: vmTargetOption('VM name or pattern (web-*): matched at each run'),
         every: text('How often: 30m, 6h, 1d (at least 1m)', everySchema, { maxLength: 16 }),
@@ -69,6 +71,8 @@ export default defineCommand({
       }),
       async handle({ options: o, services, user, place }) {
         const host = resolveHost(services, o.host);
+        // A name must name a VM now (as /snapshot create's does); a pattern may match none yet.
+        const now = isGlob(o.vm) ? (await services.catalog.vmsMatching(host, o.vm, services.config.maxBatch ?? DEFAULT_MAX_BATCH)).total : (await requireVm(services, host, o.vm), 1);
         const everyMs = parseDuration(o.every);
         const s = await schedulesOf(services).create({
           host,
@@ -83,7 +87,7 @@ export default defineCommand({
           visibility: 'public',
           title: `Schedule #${s.id} created: ${s.pattern} on ${host} every ${formatDuration(everyMs)}, keeping ${s.keep}`,
           lines: [
-            `First run: ${moment(s.nextRunAt)}. Each run snapshots the VMs matching "${s.pattern}" at that moment (${s.kind}), named ${autoPrefix(s.id)}<UTC yyyymmdd-hhmm>.`,
+            `First run: ${moment(s.nextRunAt)}. Each run snapshots the VMs matching "${s.pattern}" at that moment (${now} now; ${s.kind}), named ${autoPrefix(s.id)}<UTC yyyymmdd-hhmm>.`,
             `Then it deletes its own snapshots beyond the newest ${s.keep} of each VM — never one it did not make, nor one still needed.`,
             `Each run is one status message here, edited in place; only a failure mentions ${person(user)}.`,
           ],

@@ -1,4 +1,4 @@
-import { KvmopsError, TRANSIENT_CODES, isKvmopsError } from '../domain/errors.js';
+import { KvmopsError, isKvmopsError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { EnqueueRequest, Job, MadeSnapshot, Schedule, ScheduleRun } from '../jobs/types.js';
 import { isGlob } from '../domain/name-filter.js';
@@ -154,7 +154,9 @@ export class Scheduler {
       // A name is that VM alone (a list filter's substring rule is not a target's); a pattern, every VM it matches now.
       vms = !isGlob(s.pattern) ? [(await requireVm(this.services, s.host, s.pattern)).name] : await matchVms(this.services, s.host, s.pattern);
     } catch (e) {
-      if (!(e instanceof KvmopsError) || TRANSIENT_CODES.has(e.code)) throw e;
+      // Nothing matched, too many, the host unknown or unreachable now: this period makes no
+      // snapshot (said in /schedule list and the log); the next period tries again.
+      if (!(e instanceof KvmopsError)) throw e;
       this.log?.warn({ scheduleId: s.id, err: e.message }, 'schedule run: no VM to snapshot');
       return nothing(e.code === 'vm-not-found' ? `no VM matched ${s.pattern}` : `${e.code}: ${e.message}`);
     }
@@ -175,7 +177,7 @@ export class Scheduler {
     try {
       jobs = await this.services.jobs.enqueueBatch(reqs);
     } catch (e) {
-      if (!(e instanceof KvmopsError) || TRANSIENT_CODES.has(e.code)) throw e;
+      if (!(e instanceof KvmopsError)) throw e;
       this.log?.error({ scheduleId: s.id, err: e }, 'schedule run: its batch was refused');
       return nothing(`refused: ${e.code}: ${e.message}`);
     }

@@ -56,6 +56,16 @@ describe('/schedule create refuses what the contract does not allow, and stores 
     });
   }
 
+  it('a name (no wildcard) must name a VM now: vm-not-found, no row; a pattern may match none yet', async () => {
+    const reply = await w.run(USERS.alice, 'schedule', 'create', { vm: 'web-99', every: '1h', keep: 2 });
+    assert.equal(reply.code, 'vm-not-found', JSON.stringify(reply));
+    assert.equal(scheduleRows(), 0);
+    const ok = await w.run(USERS.alice, 'schedule', 'create', { vm: 'later-*', every: '1h', keep: 2 });
+    assert.equal(ok.code, undefined, JSON.stringify(ok));
+    assert.match(text(ok), /matching "later-\*" at that moment \(0 now; internal\)/);
+    assert.match(text(await w.run(USERS.alice, 'schedule', 'create', { vm: 'web-*', every: '1h', keep: 2 })), /\(3 now; internal\), named auto-2-<UTC yyyymmdd-hhmm>/);
+  });
+
   it('an unknown host: host-not-found, no row; a viewer may not create: forbidden, no row', async () => {
     assert.equal((await w.run(USERS.alice, 'schedule', 'create', { vm: 'web-*', every: '1h', keep: 2, host: 'mars' })).code, 'host-not-found');
     assert.equal((await w.run(USERS.carol, 'schedule', 'create', { vm: 'web-*', every: '1h', keep: 2 })).code, 'forbidden');
@@ -146,6 +156,20 @@ describe('runs', () => {
     assert.equal(w.jobCount(), 0);
     assert.equal((await w.run(USERS.alice, 'schedule', 'delete', { id })).code, 'schedule-not-found');
     assert.equal((await w.run(USERS.carol, 'schedule', 'delete', { id })).code, 'forbidden');
+  });
+
+  it('a host unreachable at the run: no batch this period, said in /schedule list; the next period runs', async () => {
+    const id = await create({ vm: 'web-*', every: '1h', keep: 2 });
+    w.hv.mode = 'unreachable';
+    w.clock.advance(HOUR);
+    assert.deepEqual((await scheduler.tick()).runs.map((r) => r.batchId), [null]);
+    assert.match(text(await w.run(USERS.carol, 'schedule', 'list', {})), /last .* \(host-unreachable: cannot connect to local\)/);
+    assert.equal(w.store.schedules.openRuns(10).length, 0);
+    w.hv.mode = 'ok';
+    w.clock.advance(HOUR);
+    const { runs } = await scheduler.tick();
+    assert.equal(w.store.batch(runs[0]!.batchId!).length, 3);
+    assert.equal(w.store.schedules.get(id)!.lastBatchId, runs[0]!.batchId);
   });
 
   it('a pattern matching nothing makes no batch and says so in /schedule list', async () => {
