@@ -45,7 +45,8 @@ function schedulesOf(services: Services): SchedulesPort {
 
 /** One schedule as a line: what, how often, how many kept, when next, what the last run did. */
 export function scheduleLine(s: Schedule): string {
-  const last = s.lastRunAt === null ? 'not run yet' : `last ${moment(s.lastRunAt)}${s.lastNote ? ` (${s.lastNote})` : ''}`;
+  const what = [s.lastBatchId !== null ? `batch #${s.lastBatchId}` : undefined, s.lastNote ?? undefined].filter(Boolean).join(': ');
+  const last = s.lastRunAt === null ? 'not run yet' : `last ${moment(s.lastRunAt)}${what ? ` (${what})` : ''}`;
   return `#${s.id} ${s.pattern} on ${s.host} · every ${formatDuration(s.everyMs)} · keep ${s.keep} · ${s.kind} · next ${moment(s.nextRunAt)} · ${last} · by ${person(s.creator)}`;
 }
 

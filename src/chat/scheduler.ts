@@ -16,7 +16,8 @@ import { matchVms } from './vm-pattern.js';
  *    periods become ONE run at start-up, not one each. The run then snapshots the VMs that match
  *    the pattern *at that moment* (a VM added since the last run is included), each pinned as a
  *    `/snapshot create` would be, as ONE ordinary batch (visible in /job list) named
- *    `auto-<schedule id>-<UTC yyyymmdd-hhmm>`, requested by the schedule's creator, posted where
+ *    `auto-<schedule id>-<UTC yyyymmdd-hhmm>` — the batch and its record on the run written in
+ *    one transaction (schedules.enqueueRun) — requested by the schedule's creator, posted where
  *    the schedule was made, and *quiet*: a run that succeeds only edits its status message; one
  *    that fails mentions the creator.
  * 2. **Retention.** Once every job of a run's batch has ended, its retention is claimed (again
@@ -174,16 +175,15 @@ export class Scheduler {
     }
     if (reqs.length === 0) return nothing(`no VM matched ${s.pattern}`);
     let jobs: Job[];
+    const note = `${reqs.length} VM${reqs.length === 1 ? '' : 's'}${skipped.length ? ` (${skipped.length} gone before their turn)` : ''}`;
     try {
-      jobs = await this.services.jobs.enqueueBatch(reqs);
+      jobs = await this.schedules.enqueueRun(run.id, reqs, note);
     } catch (e) {
       if (!(e instanceof KvmopsError)) throw e;
       this.log?.error({ scheduleId: s.id, err: e }, 'schedule run: its batch was refused');
       return nothing(`refused: ${e.code}: ${e.message}`);
     }
     const batchId = jobs[0]!.id;
-    const note = `batch #${batchId}: ${jobs.length} VM${jobs.length === 1 ? '' : 's'}${skipped.length ? ` (${skipped.length} gone before their turn)` : ''}`;
-    await this.schedules.attachBatch(run.id, batchId, note);
     this.log?.info({ scheduleId: s.id, batchId, vms: jobs.length, name }, 'schedule run queued');
     return { name, batchId, note };
   }

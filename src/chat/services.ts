@@ -96,6 +96,7 @@ export interface SchedulesPort {
   delete(id: number): MaybePromise<Schedule>;
   due(now: number, limit: number): MaybePromise<Schedule[]>;
   claim(id: number, seen: number, now: number): MaybePromise<ScheduleRun | undefined>;
+  enqueueRun(runId: number, reqs: EnqueueRequest[], note: string): MaybePromise<Job[]>;
   attachBatch(runId: number, batchId: number | null, note: string): MaybePromise<void>;
   openRuns(limit: number): MaybePromise<ScheduleRun[]>;
   retain(run: ScheduleRun, made: MadeSnapshot[]): MaybePromise<boolean>;
@@ -260,6 +261,7 @@ function schedulesPort(s: SchedulesPort, durably: <T>(write: () => MaybePromise<
     delete: (id) => durably(() => s.delete(id)),
     due: (now, limit) => s.due(now, limit),
     claim: (id, seen, now) => durably(() => s.claim(id, seen, now)),
+    enqueueRun: (runId, reqs, note) => durably(() => s.enqueueRun(runId, reqs, note)),
     attachBatch: (runId, batchId, note) => durably(() => s.attachBatch(runId, batchId, note)),
     openRuns: (limit) => s.openRuns(limit),
     retain: (run, made) => durably(() => s.retain(run, made)),

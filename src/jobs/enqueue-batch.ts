@@ -12,19 +12,23 @@ const MARK_LEAD = `UPDATE jobs SET batch_id = id WHERE id = ?`;
  * job of the batch back. The first job is the lead: its id is every job's `batch_id`. Each job
  * keeps its own resources (so each VM is pinned and locked as a single job would be), its own
  * approval row when its kind needs one (decided together: approvals.ts), and its own events.
+ * `along` writes more in the same transaction (a schedule's run records its batch: a crash
+ * leaves both or neither).
  */
-export function enqueueBatchOp(ctx: StoreContext): (reqs: EnqueueRequest[]) => Job[] {
+export function enqueueBatchOp(ctx: StoreContext): (reqs: EnqueueRequest[], along?: (jobs: Job[]) => void) => Job[] {
   const insert = insertJobOp(ctx);
   const markLead = ctx.db.prepare<[number]>(MARK_LEAD);
-  const tx = immediate(ctx.db, (reqs: EnqueueRequest[], payloads: Array<Record<string, unknown>>): Job[] => {
+  const tx = immediate(ctx.db, (reqs: EnqueueRequest[], payloads: Array<Record<string, unknown>>, along?: (jobs: Job[]) => void): Job[] => {
     const lead = { ...insert(reqs[0]!, payloads[0]!, null) };
     markLead.run(lead.id);
     lead.batchId = lead.id;
-    return [lead, ...reqs.slice(1).map((req, i) => insert(req, payloads[i + 1]!, lead.id))];
+    const jobs = [lead, ...reqs.slice(1).map((req, i) => insert(req, payloads[i + 1]!, lead.id))];
+    along?.(jobs);
+    return jobs;
   });
-  return (reqs) => {
+  return (reqs, along) => {
     if (reqs.length === 0) throw new KvmopsError('invalid-input', 'a batch needs at least one job');
-    return tx(reqs, reqs.map(checkRequest));
+    return tx(reqs, reqs.map(checkRequest), along);
   };
 }
 

@@ -107,6 +107,7 @@ export class SqliteJobStore implements JobStore {
     this.audit = new SqliteAudit(ctx);
     const list = listKeysOp(db);
     this.keys = { add: addKeyOp(ctx), list, remove: removeKeyOp(ctx) };
+    const attach = attachRunBatchOp(ctx);
     this.schedules = {
       create: createScheduleOp(ctx),
       get: getScheduleOp(db),
@@ -114,7 +115,8 @@ export class SqliteJobStore implements JobStore {
       delete: deleteScheduleOp(ctx),
       due: dueSchedulesOp(db),
       claim: claimScheduleOp(ctx),
-      attachBatch: attachRunBatchOp(ctx),
+      enqueueRun: (runId, reqs, note) => this.#ops.enqueueBatch(reqs, (jobs) => attach(runId, jobs[0]!.id, note)).map((job) => this.#changed(job)),
+      attachBatch: attach,
       openRuns: openRunsOp(db),
       retain: retainRunOp(ctx),
       made: madeSnapshotsOp(db),

@@ -413,7 +413,13 @@ export interface Schedules {
    * another process took it or the schedule changed/vanished.
    */
   claim(id: number, seen: number, now: number): ScheduleRun | undefined;
-  /** What the run did: its batch (null: none was made) and a few words for /schedule list. */
+  /**
+   * The run's batch, enqueued (as `enqueueBatch`, same refusals) and recorded on the run and the
+   * schedule in ONE transaction: a crash leaves both or neither, never snapshots the schedule
+   * does not know it made.
+   */
+  enqueueRun(runId: number, reqs: EnqueueRequest[], note: string): Job[];
+  /** A run that made no batch (nothing matched, the host unreachable …): a few words for /schedule list. */
   attachBatch(runId: number, batchId: number | null, note: string): void;
   /** Runs whose retention is still to do, oldest first. */
   openRuns(limit: number): ScheduleRun[];

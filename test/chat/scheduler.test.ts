@@ -183,6 +183,24 @@ describe('runs', () => {
   });
 });
 
+describe('a run and its batch are written together', () => {
+  it('enqueueRun: the batch and its record in one transaction; a refused batch leaves neither', async () => {
+    const id = await create({ vm: 'web-*', every: '1h', keep: 2 });
+    w.clock.advance(HOUR);
+    const run = w.store.schedules.claim(id, w.store.schedules.get(id)!.nextRunAt, w.clock.now())!;
+    const req = (vm: string) => ({ kind: 'snapshot.create' as const, payload: { host: 'local', vm, name: 'auto-1-x', kind: 'internal' }, requester: { id: 'alice', name: 'alice' }, notify: PLACE, quiet: true });
+    // A bad payload in the batch: refused whole, and the run still names no batch.
+    assert.throws(() => w.store.schedules.enqueueRun(run.id, [req('web-01'), req('bad name')], '2 VMs'), /invalid-input|bad snapshot.create payload/);
+    assert.equal(w.jobCount(), 0);
+    assert.deepEqual(w.store.schedules.openRuns(10).map((r) => r.batchId), [null]);
+    assert.equal(w.store.schedules.get(id)!.lastBatchId, null);
+    const jobs = w.store.schedules.enqueueRun(run.id, [req('web-01'), req('web-02')], '2 VMs');
+    assert.deepEqual(w.store.schedules.openRuns(10).map((r) => r.batchId), [jobs[0]!.id]);
+    assert.equal(w.store.schedules.get(id)!.lastBatchId, jobs[0]!.id);
+    assert.equal(w.store.schedules.get(id)!.lastNote, '2 VMs');
+  });
+});
+
 describe('two schedulers on one database file (two connections) run a schedule once', () => {
   it('both see it due at the same moment; one claims it, the other finds it taken', async () => {
     const id = await create({ vm: 'web-*', every: '1h', keep: 2 });
