@@ -50,6 +50,13 @@ export function scheduleLine(s: Schedule): string {
   return `#${s.id} ${s.pattern} on ${s.host} · every ${formatDuration(s.everyMs)} · keep ${s.keep} · ${s.kind} · next ${moment(s.nextRunAt)} · ${last} · by ${person(s.creator)}`;
 }
 
+/** How many VMs a pattern matches now (for the reply only); none known is read again fresh, as a run would. */
+async function matchingNow(services: Services, host: string, pattern: string): Promise<number> {
+  const max = services.config.maxBatch ?? DEFAULT_MAX_BATCH;
+  const known = await services.catalog.vmsMatching(host, pattern, max);
+  return known.total > 0 ? known.total : (await services.catalog.vmsMatching(host, pattern, max, { fresh: true })).total;
+}
+
 const byId = options({ id: integer('Schedule id (the number after #, see /schedule list)', z.number().int().min(1)) });
 
 export default defineCommand({
@@ -73,7 +80,7 @@ export default defineCommand({
       async handle({ options: o, services, user, place }) {
         const host = resolveHost(services, o.host);
         // A name must name a VM now (as /snapshot create's does); a pattern may match none yet.
-        const now = isGlob(o.vm) ? (await services.catalog.vmsMatching(host, o.vm, services.config.maxBatch ?? DEFAULT_MAX_BATCH)).total : (await requireVm(services, host, o.vm), 1);
+        const now = isGlob(o.vm) ? await matchingNow(services, host, o.vm) : (await requireVm(services, host, o.vm), 1);
         const everyMs = parseDuration(o.every);
         const s = await schedulesOf(services).create({
           host,
