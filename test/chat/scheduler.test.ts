@@ -136,6 +136,31 @@ describe('runs', () => {
     assert.equal(w.store.db.prepare(`SELECT count(DISTINCT batch_id) FROM jobs`).pluck().get(), 1);
   });
 
+  it('a restart after downtime: the new process\'s timer makes the ONE catch-up run shortly after start', async () => {
+    const id = await create({ vm: 'web-*', every: '1h', keep: 2 });
+    w.clock.advance(HOUR);
+    await scheduler.tick(); // the run before the "crash"
+    w.clock.advance(7 * HOUR); // down for seven periods
+    const restarted: SqliteJobStore = openJobStore(w.store.db.name, { now: () => w.clock.now() });
+    const again = new Scheduler({
+      services: createServices({ store: restarted, hypervisor: w.hv, config: { twoPerson: true, approvalTtlMs: HOUR, guildId: null }, now: () => w.clock.now() }),
+      now: () => w.clock.now(),
+      firstAfterMs: 0,
+      tickMs: 20,
+    });
+    try {
+      again.start();
+      const deadline = Date.now() + 5_000;
+      while (w.store.schedules.get(id)!.nextRunAt !== w.clock.now() + HOUR && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 200)); // ten more ticks of the timer: none runs it again
+    } finally {
+      await again.stop();
+      restarted.close();
+    }
+    assert.equal(w.store.db.prepare(`SELECT count(DISTINCT batch_id) FROM jobs`).pluck().get(), 2, 'the run before, and one catch-up');
+    assert.equal(w.store.schedules.get(id)!.nextRunAt, w.clock.now() + HOUR);
+  });
+
   it('runs of one schedule never share a minute (names never repeat), even when a tick is late', () => {
     // Due 10:00:30, claimed 10:01:10 (late): on the grid the next would be 10:01:30, the same minute.
     const seen = Date.UTC(2025, 4, 1, 10, 0, 30);
