@@ -168,8 +168,10 @@ export class Scheduler {
         const { vmUuid } = await pinVm(this.services, s.host, vm);
         reqs.push(this.request(s, 'snapshot.create', { host: s.host, vm, vmUuid, name, kind: s.kind, description: `kvmops schedule #${s.id}` }));
       } catch (e) {
-        // A VM gone between the match and its pin is not this run's business.
-        if (!isKvmopsError(e, 'vm-not-found')) throw e;
+        // A VM gone between the match and its pin is not this run's business; the host gone
+        // unreachable meanwhile is this period's (as above).
+        if (!(e instanceof KvmopsError)) throw e;
+        if (e.code !== 'vm-not-found') return nothing(`${e.code}: ${e.message}`);
         skipped.push(vm);
       }
     }
