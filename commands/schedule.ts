@@ -98,6 +98,7 @@ export default defineCommand({
             `First run: ${moment(s.nextRunAt)}. Each run snapshots the VMs matching "${s.pattern}" at that moment (${now} now; ${s.kind}), named ${autoPrefix(s.id)}<UTC yyyymmdd-hhmm>.`,
             `Then it deletes its own snapshots beyond the newest ${s.keep} of each VM — never one it did not make, nor one still needed.`,
             `Each run is one status message here, edited in place; only a failure mentions ${person(user)}.`,
+            ...(s.kind === 'external' ? ['External snapshots chain (each the child of the one before), and one with children is kept: retention will delete little. internal is the usual choice.'] : []),
           ],
           tone: 'success',
         };
