@@ -4,6 +4,7 @@ import audit from './audit.js';
 import deploy from './deploy.js';
 import job from './job.js';
 import key from './key.js';
+import schedule from './schedule.js';
 import snapshot from './snapshot.js';
 import template from './template.js';
 import vm from './vm.js';
@@ -16,7 +17,7 @@ import vm from './vm.js';
  * Explicit imports rather than a directory scan: the set of commands is part of the contract,
  * and a stray file must not become a command.
  */
-export const COMMAND_MODULES: readonly CommandModule[] = [deploy, template, snapshot, vm, job, key, audit];
+export const COMMAND_MODULES: readonly CommandModule[] = [deploy, template, snapshot, vm, job, key, schedule, audit];
 
 export function loadCommands(modules: readonly CommandModule[] = COMMAND_MODULES): CommandModule[] {
   return checkCommandModules(modules);

@@ -4,6 +4,7 @@ import type { ChatCore } from './chat/adapter-port.js';
 import { CommandRouter } from './chat/router.js';
 import { createServices, type InventoryPort, type Services } from './chat/services.js';
 import { RolePolicy } from './chat/roles.js';
+import { Scheduler } from './chat/scheduler.js';
 import { profilesPort, type Profiles } from './config/profiles.js';
 import type { TeamKeys } from './config/team-keys.js';
 import { KvmopsError } from './domain/errors.js';
@@ -23,7 +24,7 @@ import { Worker } from './worker/worker.js';
 
 /**
  * The composition root: one process runs the chat adapter(s), the worker, the notifier, the
- * approval sweeper and the retention pruner over one SQLite store (SQLite has one writer; docs/architecture.md). Every entry
+ * approval sweeper, the scheduler and the retention pruner over one SQLite store (SQLite has one writer; docs/architecture.md). Every entry
  * point (bot, shell, demo, tests) builds the same `App`, so they behave alike.
  *
  * Order matters: the core (store, hypervisor, services, router) exists first so an adapter can
@@ -51,6 +52,8 @@ export interface AppCore extends ChatCore {
 export interface App extends AppCore {
   worker: Worker;
   notifier: Notifier;
+  /** Scheduled snapshots (`/schedule`): its timer runs the due schedules; `tick()` runs one pass now. */
+  scheduler: Scheduler;
   ops: Ops;
   /**
    * Stops taking work, lets running jobs finish within `graceMs`, aborts and hands back the
@@ -162,6 +165,14 @@ export interface StartOptions {
   /** Retention runs: how often, and the first one after start (tests shorten them). */
   pruneEveryMs?: number;
   pruneFirstAfterMs?: number;
+  /**
+   * The scheduler's clock (default the core's): the shell's `--clock` drives it, so a schedule's
+   * runs can be watched without waiting for them.
+   */
+  scheduleNow?: () => number;
+  /** The scheduler's tick and its first one after start (tests shorten or lengthen them). */
+  scheduleTickMs?: number;
+  scheduleFirstAfterMs?: number;
 }
 
 export async function startApp(core: AppCore, opts: StartOptions): Promise<App> {
@@ -203,8 +214,16 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
     ...(opts.pruneFirstAfterMs !== undefined ? { firstAfterMs: opts.pruneFirstAfterMs } : {}),
     now: () => store.now(),
   });
+  const scheduler = new Scheduler({
+    services: core.services,
+    logger,
+    ...(opts.scheduleNow ? { now: opts.scheduleNow } : {}),
+    ...(opts.scheduleTickMs ? { tickMs: opts.scheduleTickMs } : {}),
+    ...(opts.scheduleFirstAfterMs !== undefined ? { firstAfterMs: opts.scheduleFirstAfterMs } : {}),
+  });
   notifier.start();
   sweeper.start();
+  scheduler.start();
   pruner.start();
   worker.start();
   // In the background: the first start on an existing host imports it batch by batch.
@@ -214,10 +233,12 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
     ...core,
     worker,
     notifier,
+    scheduler,
     ops,
     stop(stopOpts = {}) {
       stopped ??= (async () => {
         sweeper.stop();
+        await scheduler.stop();
         await pruner.stop();
         await reconciler.stop();
         await worker.stop({

@@ -1,15 +1,17 @@
 /**
- * `npm run shell -- [--as NAME] [--roles viewer,operator,admin,approver]`: the terminal chat.
+ * `npm run shell -- [--as NAME] [--roles viewer,operator,admin,approver] [--clock]`: the terminal chat.
+ * `--clock` makes the schedules' clock drivable (`clock +1h`: src/adapters/shell/session.ts).
  * The same commands, roles, approvals and notifications as the Discord bot, against the hosts
  * in KVMOPS_HOSTS, with the bot's worker running in this process.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createCore, startApp } from './app.js';
+import { createCore, startApp, type App } from './app.js';
+import { formatDuration, formatTime } from './domain/duration.js';
 import { loadDotEnv, loadEnv } from './config/env.js';
 import { parseRoles } from './adapters/shell/parse.js';
-import { ShellSession } from './adapters/shell/session.js';
+import { ShellSession, type ShellClock } from './adapters/shell/session.js';
 import { ShellSink } from './adapters/shell/sink.js';
 import { runTerminal } from './adapters/shell/terminal.js';
 import { Transcript } from './adapters/shell/transcript.js';
@@ -22,6 +24,7 @@ async function main(): Promise<number> {
     options: {
       as: { type: 'string', default: process.env.USER || 'operator' },
       roles: { type: 'string', default: 'admin,approver' },
+      clock: { type: 'boolean', default: false },
     },
   });
   const roles = parseRoles(values.roles!);
@@ -48,8 +51,23 @@ async function main(): Promise<number> {
         }
       : {}),
   });
-  const session = new ShellSession(core, transcript, { user: values.as!, roles });
-  const app = await startApp(core, { sinks: [new ShellSink(transcript)] });
+  // The schedules' clock: the real one, or with --clock the real one plus what `clock +…` added.
+  let offsetMs = 0;
+  const scheduleNow = () => Date.now() + offsetMs;
+  let app: App | undefined;
+  const clock: ShellClock = {
+    async advance(ms) {
+      offsetMs += ms;
+      const { runs, retained } = await app!.scheduler.tick();
+      return [
+        `clock: ${formatTime(scheduleNow())} (${formatDuration(offsetMs)} ahead)`,
+        ...runs.map((r) => `schedule #${r.scheduleId} ran: ${r.batchId !== null ? `batch #${r.batchId}, ` : ''}${r.name} — ${r.note}`),
+        ...retained.map((r) => `schedule #${r.scheduleId} retention: ${r.deletes.length ? `deleting with job${r.deletes.length === 1 ? '' : 's'} ${r.deletes.map((id) => `#${id}`).join(', ')}` : 'nothing beyond keep'}`),
+      ];
+    },
+  };
+  const session = new ShellSession(core, transcript, { user: values.as!, roles, ...(values.clock ? { clock } : {}) });
+  app = await startApp(core, { sinks: [new ShellSink(transcript)], ...(values.clock ? { scheduleNow } : {}) });
   transcript.note(`kvmops shell — hosts: ${core.hypervisor.hostNames().join(', ')}; database ${env.KVMOPS_DB}. Type help.`);
   await session.resumePendingApprovals();
   const stop = async () => {

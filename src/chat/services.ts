@@ -9,6 +9,10 @@ import type {
   EnqueueRequest,
   Job,
   JobFilter,
+  MadeSnapshot,
+  NewSchedule,
+  Schedule,
+  ScheduleRun,
   StoredSshKey,
 } from '../jobs/types.js';
 import type { SshPublicKey } from '../domain/ssh-keys.js';
@@ -33,6 +37,8 @@ export interface JobsPort {
   enqueue(req: EnqueueRequest): MaybePromise<Job>;
   /** A VM pattern's jobs, one transaction (all or none), one batch: the lead first. Refusals as enqueue's. */
   enqueueBatch(reqs: EnqueueRequest[]): MaybePromise<Job[]>;
+  /** One more job for an existing batch (a schedule run's retention deletes). Refusals as enqueue's; `job-not-found` without the batch. */
+  enqueueIntoBatch(batchId: number, req: EnqueueRequest): MaybePromise<Job>;
   /** The jobs of a batch (`Job.batchId`), lead first. */
   batch(batchId: number): MaybePromise<Job[]>;
   get(id: number): MaybePromise<Job | undefined>;
@@ -79,6 +85,27 @@ export interface KeysPort {
   remove(userId: string, name: string): MaybePromise<StoredSshKey>;
 }
 
+/**
+ * Scheduled snapshots (`/schedule`, src/chat/scheduler.ts; the store's `schedules`, see
+ * src/jobs/types.ts `Schedules` for each call's contract).
+ */
+export interface SchedulesPort {
+  /** Throws `invalid-input`. */
+  create(spec: NewSchedule): MaybePromise<Schedule>;
+  get(id: number): MaybePromise<Schedule | undefined>;
+  list(): MaybePromise<Schedule[]>;
+  /** Throws `schedule-not-found`. */
+  delete(id: number): MaybePromise<Schedule>;
+  due(now: number, limit: number): MaybePromise<Schedule[]>;
+  claim(id: number, seen: number, now: number): MaybePromise<ScheduleRun | undefined>;
+  enqueueRun(runId: number, reqs: EnqueueRequest[], note: string): MaybePromise<Job[]>;
+  attachBatch(runId: number, batchId: number | null, note: string): MaybePromise<void>;
+  openRuns(limit: number): MaybePromise<ScheduleRun[]>;
+  retain(run: ScheduleRun, made: MadeSnapshot[]): MaybePromise<boolean>;
+  made(scheduleId: number, host: string, vmUuid: string): MaybePromise<MadeSnapshot[]>;
+  forget(scheduleId: number, host: string, vmUuid: string, name: string): MaybePromise<void>;
+}
+
 /** The hypervisor port (in its own file: the catalog uses it too, and services uses the catalog). */
 export type { HostReader, HypervisorReader } from './hypervisor-reader.js';
 
@@ -118,6 +145,8 @@ export interface Services {
   approvals: ApprovalsPort;
   audit: AuditPort;
   keys: KeysPort;
+  /** Scheduled snapshots (absent where no store keeps them: some tests). */
+  schedules?: SchedulesPort;
   hypervisor: HypervisorReader;
   catalog: Catalog;
   /** What kvmops knows of its hosts (absent where no inventory runs: some tests). */
@@ -155,6 +184,7 @@ export function createServices(deps: {
     approvals: ApprovalsPort;
     audit: AuditPort;
     keys: KeysPort;
+    schedules?: SchedulesPort;
     onChange?: (listener: (job: Job) => void) => () => void;
   };
   hypervisor: HypervisorReader;
@@ -190,6 +220,7 @@ export function createServices(deps: {
     jobs: {
       enqueue: (req) => durably(() => store.enqueue(req)),
       enqueueBatch: (reqs) => durably(() => store.enqueueBatch(reqs)),
+      enqueueIntoBatch: (batchId, req) => durably(() => store.enqueueIntoBatch(batchId, req)),
       batch: (batchId) => store.batch(batchId),
       get: (id) => store.get(id),
       list: (filter) => store.list(filter),
@@ -209,6 +240,7 @@ export function createServices(deps: {
       list: (userId) => store.keys.list(userId),
       remove: (userId, name) => durably(() => store.keys.remove(userId, name)),
     },
+    ...(store.schedules ? { schedules: schedulesPort(store.schedules, durably) } : {}),
     hypervisor: deps.hypervisor,
     catalog,
     ...(deps.inventory ? { inventory: deps.inventory } : {}),
@@ -216,5 +248,27 @@ export function createServices(deps: {
     config: deps.config,
     now,
     ...(deps.log ? { log: deps.log } : {}),
+  };
+}
+
+/**
+ * The schedules' writes made durable like every chat write (a command's create or delete; the
+ * scheduler's claim, batch and retention marks): a database another process holds is waited out.
+ * The reads go as they are.
+ */
+function schedulesPort(s: SchedulesPort, durably: <T>(write: () => MaybePromise<T>) => Promise<T>): SchedulesPort {
+  return {
+    create: (spec) => durably(() => s.create(spec)),
+    get: (id) => s.get(id),
+    list: () => s.list(),
+    delete: (id) => durably(() => s.delete(id)),
+    due: (now, limit) => s.due(now, limit),
+    claim: (id, seen, now) => durably(() => s.claim(id, seen, now)),
+    enqueueRun: (runId, reqs, note) => durably(() => s.enqueueRun(runId, reqs, note)),
+    attachBatch: (runId, batchId, note) => durably(() => s.attachBatch(runId, batchId, note)),
+    openRuns: (limit) => s.openRuns(limit),
+    retain: (run, made) => durably(() => s.retain(run, made)),
+    made: (scheduleId, host, vmUuid) => s.made(scheduleId, host, vmUuid),
+    forget: (scheduleId, host, vmUuid, name) => durably(() => s.forget(scheduleId, host, vmUuid, name)),
   };
 }

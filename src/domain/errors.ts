@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   'job-not-found',
   /** `/key remove`: the person has no key of that name. */
   'key-not-found',
+  /** `/schedule delete`: no schedule has that id. */
+  'schedule-not-found',
   /** `/deploy profile:`: no `NAME.yaml` in KVMOPS_PROFILES_DIR (or no folder configured). */
   'profile-not-found',
   /** `/deploy profile:`: the profile's file was refused at start-up (the message says where and why). */

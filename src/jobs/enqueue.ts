@@ -13,9 +13,9 @@ export const DEFAULT_APPROVAL_TTL_MS = 30 * 60_000;
 const INSERT_JOB = `
 INSERT INTO jobs (request_id, kind, payload, state, lock_key, host, dedupe_key, priority, run_at, max_attempts,
                   requester_id, requester_name, notify_adapter, notify_guild_id, notify_channel_id,
-                  batch_id, created_at, updated_at)
+                  batch_id, quiet, created_at, updated_at)
 VALUES (@requestId, @kind, @payload, @state, @lockKey, @host, @dedupeKey, @priority, @now, @maxAttempts,
-        @requesterId, @requesterName, @adapter, @guildId, @channelId, @batchId, @now, @now)
+        @requesterId, @requesterName, @adapter, @guildId, @channelId, @batchId, @quiet, @now, @now)
 RETURNING *`;
 
 const INSERT_APPROVAL = `
@@ -113,6 +113,7 @@ export function insertJobOp(ctx: StoreContext): (req: EnqueueRequest, payload: R
         guildId: req.notify.guildId,
         channelId: req.notify.channelId,
         batchId,
+        quiet: req.quiet ? 1 : 0,
         now,
       }) as JobRow;
     } catch (e) {

@@ -39,6 +39,8 @@ export interface JobRow {
   finished_at: number | null;
   /** Migration 010: the batch's lead job id, or NULL. */
   batch_id: number | null;
+  /** Migration 012: 1 when a successful end mentions nobody (a schedule's run). */
+  quiet: number;
 }
 
 export interface ApprovalRow {
@@ -92,6 +94,7 @@ export function rowToJob(r: JobRow): Job {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     batchId: r.batch_id ?? null,
+    quiet: r.quiet === 1,
   };
 }
 

@@ -8,7 +8,7 @@ import { createContext, type ContextOptions, type StoreContext } from './context
 import { reportingBusy } from './busy.js';
 import { openDatabase, type Database } from './db.js';
 import { enqueueOp } from './enqueue.js';
-import { enqueueBatchOp } from './enqueue-batch.js';
+import { enqueueBatchOp, enqueueIntoBatchOp } from './enqueue-batch.js';
 import { batchOp } from './batch.js';
 import { failOp } from './fail.js';
 import { heartbeatOp } from './heartbeat.js';
@@ -22,6 +22,17 @@ import { pruneOp, type PruneStepOptions, type PruneStepResult } from './prune.js
 import { reapOp } from './reap.js';
 import { releaseOp } from './release.js';
 import { rowToJob, type JobRow } from './rows.js';
+import { attachRunBatchOp } from './schedule-run-batch.js';
+import { claimScheduleOp } from './schedule-claim.js';
+import { createScheduleOp } from './schedule-create.js';
+import { deleteScheduleOp } from './schedule-delete.js';
+import { dueSchedulesOp } from './schedule-due.js';
+import { forgetMadeOp } from './schedule-forget.js';
+import { getScheduleOp } from './schedule-get.js';
+import { listSchedulesOp } from './schedule-list.js';
+import { madeSnapshotsOp } from './schedule-made.js';
+import { retainRunOp } from './schedule-retain.js';
+import { openRunsOp } from './schedule-runs.js';
 import type {
   CancelOutcome,
   EnqueueRequest,
@@ -31,6 +42,7 @@ import type {
   JobStore,
   Lease,
   Requester,
+  Schedules,
   SshKeys,
 } from './types.js';
 
@@ -50,6 +62,8 @@ export class SqliteJobStore implements JobStore {
   readonly audit: SqliteAudit;
   /** People's SSH public keys (`/key`): add, list, remove. */
   readonly keys: SshKeys;
+  /** Scheduled snapshots (`/schedule`, src/chat/scheduler.ts): the schedules, their open runs, what they made. */
+  readonly schedules: Schedules;
 
   readonly #ctx: StoreContext;
   readonly #listeners = new Set<(job: Job) => void>();
@@ -71,6 +85,7 @@ export class SqliteJobStore implements JobStore {
     this.#ops = {
       enqueue: enqueueOp(ctx),
       enqueueBatch: enqueueBatchOp(ctx),
+      enqueueIntoBatch: enqueueIntoBatchOp(ctx),
       claim: claimOp(ctx),
       heartbeat: heartbeatOp(ctx),
       progress: progressOp(ctx),
@@ -94,6 +109,21 @@ export class SqliteJobStore implements JobStore {
     this.audit = new SqliteAudit(ctx);
     const list = listKeysOp(db);
     this.keys = { add: addKeyOp(ctx), list, remove: removeKeyOp(ctx) };
+    const attach = attachRunBatchOp(ctx);
+    this.schedules = {
+      create: createScheduleOp(ctx),
+      get: getScheduleOp(db),
+      list: listSchedulesOp(db),
+      delete: deleteScheduleOp(ctx),
+      due: dueSchedulesOp(db),
+      claim: claimScheduleOp(ctx),
+      enqueueRun: (runId, reqs, note) => this.#ops.enqueueBatch(reqs, (jobs) => attach(runId, jobs[0]!.id, note)).map((job) => this.#changed(job)),
+      attachBatch: attach,
+      openRuns: openRunsOp(db),
+      retain: retainRunOp(ctx),
+      made: madeSnapshotsOp(db),
+      forget: forgetMadeOp(ctx),
+    };
   }
 
   enqueue(req: EnqueueRequest): Job {
@@ -102,6 +132,11 @@ export class SqliteJobStore implements JobStore {
 
   enqueueBatch(reqs: EnqueueRequest[]): Job[] {
     return this.#ops.enqueueBatch(reqs).map((job) => this.#changed(job));
+  }
+
+  /** One more job for an existing batch (enqueue-batch.ts `enqueueIntoBatchOp`). */
+  enqueueIntoBatch(batchId: number, req: EnqueueRequest): Job {
+    return this.#changed(this.#ops.enqueueIntoBatch(batchId, req));
   }
 
   batch(batchId: number): Job[] {

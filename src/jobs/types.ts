@@ -64,6 +64,11 @@ export interface Job {
    * job, its lead — null for a job on its own. One approval decides a whole batch.
    */
   batchId: number | null;
+  /**
+   * A successful end mentions nobody: the status message is edited in place and that is all
+   * (a schedule's run, issue 25). A failure still mentions the requester.
+   */
+  quiet: boolean;
 }
 
 export interface EnqueueRequest {
@@ -77,6 +82,8 @@ export interface EnqueueRequest {
   needsApproval?: boolean;
   /** Approval expiry, ms from now (KVMOPS_APPROVAL_TTL). */
   approvalTtlMs?: number;
+  /** Job.quiet: no completion mention when it (its batch) succeeds. Default false. */
+  quiet?: boolean;
 }
 
 export interface JobFilter {
@@ -342,4 +349,91 @@ export interface SshKeys {
   list(userId: string): StoredSshKey[];
   /** Throws `key-not-found`. */
   remove(userId: string, name: string): StoredSshKey;
+}
+
+/** A scheduled snapshot (`/schedule create`, issue 25; migration 012). */
+export interface Schedule {
+  id: number;
+  host: string;
+  /** A VM name or a pattern (`web-*`): matched at each run, not at creation. */
+  pattern: string;
+  everyMs: number;
+  /** How many of its own snapshots the schedule keeps per VM (1–100). */
+  keep: number;
+  kind: 'internal' | 'external';
+  /** Who made it: each run's requester (a failed run mentions them). */
+  creator: Requester;
+  /** Where it was made: each run's status message goes there. */
+  notify: NotifyTarget;
+  /** Epoch ms: the next run is due then (or at start-up, once, when that has passed). */
+  nextRunAt: number;
+  lastRunAt: number | null;
+  /** The last run's batch (its lead job), if it made one. */
+  lastBatchId: number | null;
+  /** What the last run did, in a few words ("3 VMs", "no VM matches"). */
+  lastNote: string | null;
+  createdAt: number;
+}
+
+export type NewSchedule = Pick<Schedule, 'host' | 'pattern' | 'everyMs' | 'keep' | 'kind' | 'creator' | 'notify'> & {
+  /** Default: now + everyMs. */
+  firstRunAt?: number;
+};
+
+/** A run whose retention is still to do. */
+export interface ScheduleRun {
+  id: number;
+  scheduleId: number;
+  /** Epoch ms: when it was claimed (its snapshots' names say this minute, UTC). */
+  at: number;
+  /** The run's batch (lead job id); null while it is being enqueued, or when no VM matched. */
+  batchId: number | null;
+}
+
+/** A snapshot a schedule's run made (its job succeeded): the only kind retention deletes. */
+export interface MadeSnapshot {
+  host: string;
+  vmUuid: string;
+  vm: string;
+  name: string;
+  /** libvirt's creation time, unix seconds: with the uuid and the name, which snapshot it is. */
+  createdAt: number;
+  jobId: number;
+}
+
+/** The schedules' store (src/jobs/schedule-*.ts). Writes throw `db-busy` when the database is locked. */
+export interface Schedules {
+  /** Throws `invalid-input` (every < 1 min, keep outside 1–100, too many schedules). */
+  create(spec: NewSchedule): Schedule;
+  get(id: number): Schedule | undefined;
+  /** Every schedule, by id (at most MAX_SCHEDULES). */
+  list(): Schedule[];
+  /** Throws `schedule-not-found`. Its open runs and its records go with it; its snapshots stay. */
+  delete(id: number): Schedule;
+  /** Schedules due at `now`, soonest first. */
+  due(now: number, limit: number): Schedule[];
+  /**
+   * Takes the run due at `seen` (compare-and-set on next_run_at): the new run, or undefined when
+   * another process took it or the schedule changed/vanished.
+   */
+  claim(id: number, seen: number, now: number): ScheduleRun | undefined;
+  /**
+   * The run's batch, enqueued (as `enqueueBatch`, same refusals) and recorded on the run and the
+   * schedule in ONE transaction: a crash leaves both or neither, never snapshots the schedule
+   * does not know it made.
+   */
+  enqueueRun(runId: number, reqs: EnqueueRequest[], note: string): Job[];
+  /** A run that made no batch (nothing matched, the host unreachable …): a few words for /schedule list. */
+  attachBatch(runId: number, batchId: number | null, note: string): void;
+  /** Runs whose retention is still to do, oldest first. */
+  openRuns(limit: number): ScheduleRun[];
+  /**
+   * Takes the run's retention (compare-and-set: its row is deleted) and records the snapshots it
+   * made, in one transaction: true for the one caller that got it.
+   */
+  retain(run: ScheduleRun, made: MadeSnapshot[]): boolean;
+  /** What the schedule made on one VM, newest first. */
+  made(scheduleId: number, host: string, vmUuid: string): MadeSnapshot[];
+  /** A record whose snapshot is gone (or is another now): dropped. */
+  forget(scheduleId: number, host: string, vmUuid: string, name: string): void;
 }

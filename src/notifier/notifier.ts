@@ -329,7 +329,9 @@ export class Notifier {
         const allEnded = jobs.every((j) => j.finishedAt !== null);
         // Another job's final event still to deliver: that delivery is the batch's last, and announces.
         const othersPending = jobs.some((j) => j.id !== g.jobId && this.outbox.pendingOfJob(j.id, 0).some((e) => FINAL_EVENT_TYPES.has(e.type)));
-        if (allEnded && !othersPending && !this.batchAnnounced.has(batchId)) {
+        // A quiet batch (a schedule's run) that succeeded is its edited message alone: no mention.
+        const quiet = lead.quiet && view.state === 'succeeded';
+        if (allEnded && !othersPending && !quiet && !this.batchAnnounced.has(batchId)) {
           await sink.announceEnd(lead.notify, view);
           this.stats.announces++;
           this.batchAnnounced.add(batchId);

@@ -181,6 +181,7 @@ export function makeWorld(opts: { twoPerson?: boolean; guildId?: string | null; 
     approvals: store.approvals,
     audit: store.audit,
     keys: store.keys,
+    schedules: store.schedules,
     hypervisor: hv,
     catalog,
     config: { twoPerson: opts.twoPerson ?? true, approvalTtlMs: 30 * 60_000, guildId: opts.guildId === undefined ? GUILD : opts.guildId },

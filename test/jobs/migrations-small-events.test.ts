@@ -21,8 +21,8 @@ import { openStore, tempDbFile } from './helpers.js';
 const T0 = 1_700_000_000_000;
 const before = MIGRATIONS.filter((m) => m.version <= 2);
 
-/** A job as the old code serialized it into an event (every field Job had then: no request id or batch yet). */
-type OldJob = Omit<Job, 'requestId' | 'batchId'>;
+/** A job as the old code serialized it into an event (every field Job had then: no request id, batch or quiet flag yet). */
+type OldJob = Omit<Job, 'requestId' | 'batchId' | 'quiet'>;
 function oldJob(over: Partial<OldJob> & Pick<OldJob, 'id' | 'kind' | 'payload' | 'state'>): OldJob {
   return {
     lockKey: 'k',

@@ -17,7 +17,7 @@ test('a fresh database gets the whole schema and the pragmas; reopening changes 
   const file = tempDbFile(t);
   const db = openDatabase(file);
   assert.equal(schemaVersion(db), SCHEMA_VERSION);
-  assert.deepEqual(tables(db), ['approvals', 'audit', 'inventory_hosts', 'inventory_snapshots', 'inventory_templates', 'inventory_vm_disks', 'inventory_vm_files', 'inventory_vms', 'job_counts', 'job_events', 'job_resources', 'jobs', 'ssh_keys']);
+  assert.deepEqual(tables(db), ['approvals', 'audit', 'inventory_hosts', 'inventory_snapshots', 'inventory_templates', 'inventory_vm_disks', 'inventory_vm_files', 'inventory_vms', 'job_counts', 'job_events', 'job_resources', 'jobs', 'schedule_runs', 'schedule_snapshots', 'schedules', 'ssh_keys']);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL');
   assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
@@ -27,9 +27,25 @@ test('a fresh database gets the whole schema and the pragmas; reopening changes 
 
   const again = openDatabase(file);
   assert.equal(schemaVersion(again), SCHEMA_VERSION);
-  assert.deepEqual(tables(again), ['approvals', 'audit', 'inventory_hosts', 'inventory_snapshots', 'inventory_templates', 'inventory_vm_disks', 'inventory_vm_files', 'inventory_vms', 'job_counts', 'job_events', 'job_resources', 'jobs', 'ssh_keys']);
+  assert.deepEqual(tables(again), ['approvals', 'audit', 'inventory_hosts', 'inventory_snapshots', 'inventory_templates', 'inventory_vm_disks', 'inventory_vm_files', 'inventory_vms', 'job_counts', 'job_events', 'job_resources', 'jobs', 'schedule_runs', 'schedule_snapshots', 'schedules', 'ssh_keys']);
   migrate(again);
   again.close();
+});
+
+test('versions are numbers, not positions: a gap in the list (a migration landing from another branch) is applied in order', (t) => {
+  const file = tempDbFile(t);
+  mkdirSync(dirname(file), { recursive: true });
+  const raw = new BetterSqlite3(file);
+  const gapped = [
+    { version: 1, name: 'one', sql: 'CREATE TABLE one (a)' },
+    { version: 3, name: 'three', sql: 'CREATE TABLE three (a)' },
+  ];
+  migrate(raw, gapped);
+  assert.equal(schemaVersion(raw), 3);
+  assert.deepEqual(tables(raw), ['one', 'three']);
+  migrate(raw, gapped); // reopening: nothing again, and not refused as "newer than the code"
+  assert.equal(schemaVersion(raw), 3);
+  raw.close();
 });
 
 test('a database newer than the code is refused', (t) => {

@@ -9,6 +9,10 @@ import { COUNT_SQL, LIST_SQL } from '../../src/jobs/list.js';
 import { PENDING_BY_ADAPTER_SQL, PENDING_OF_JOB_SQL, PENDING_SQL } from '../../src/jobs/outbox.js';
 import { PRUNE_SQL } from '../../src/jobs/prune.js';
 import { EXPIRED_SQL } from '../../src/jobs/reap.js';
+import { DUE_SCHEDULES_SQL } from '../../src/jobs/schedule-due.js';
+import { LIST_SCHEDULES_SQL } from '../../src/jobs/schedule-list.js';
+import { MADE_SQL } from '../../src/jobs/schedule-made.js';
+import { OPEN_RUNS_SQL } from '../../src/jobs/schedule-runs.js';
 import { STATS_SQL } from '../../src/jobs/stats.js';
 import type { SqliteJobStore } from '../../src/jobs/store.js';
 import { fillHistory } from '../helpers/history.js';
@@ -60,6 +64,10 @@ const QUERIES: Query[] = [
   { name: 'approve / reject: the rest of the batch', sql: PENDING_OF_BATCH_SQL, params: [{ jobId: 1 }], uses: /SEARCH j USING (COVERING )?INDEX jobs_batch \(batch_id=\?\)/ },
   { name: '/job cancel: the rest of a waiting batch', sql: WAITING_OF_BATCH_SQL, params: [{ batchId: 1, jobId: 1 }], uses: /SEARCH jobs USING (COVERING )?INDEX jobs_batch \(batch_id=\?\)/ },
   { name: '/key list, /deploy: a person’s keys', sql: LIST_KEYS_SQL, params: [alice.id], uses: /SEARCH ssh_keys USING INDEX ssh_keys_user_name \(user_id=\?\)/ },
+  { name: 'scheduler: due schedules', sql: DUE_SCHEDULES_SQL, params: [NOW, 20], uses: /SEARCH schedules USING INDEX schedules_due \(next_run_at<\?\)/ },
+  { name: 'scheduler: open runs', sql: OPEN_RUNS_SQL, params: [50], uses: /^SCAN schedule_runs$/ },
+  { name: 'scheduler: what a schedule made on a VM', sql: MADE_SQL, params: [1, 'local', 'u'], uses: /SEARCH schedule_snapshots USING (COVERING )?INDEX schedule_snapshots_age \(schedule_id=\? AND host=\? AND vm_uuid=\?\)/ },
+  { name: '/schedule list', sql: LIST_SCHEDULES_SQL, params: [], uses: /^SCAN schedules$/ },
   { name: 'metrics: counts', sql: STATS_SQL.counts, params: [], uses: /SCAN job_counts/ },
   { name: 'metrics: queue', sql: STATS_SQL.queue, params: [NOW], uses: /SCAN jobs USING INDEX jobs_claimable/ },
   { name: 'metrics: running', sql: STATS_SQL.running, params: [], uses: /SCAN jobs USING (COVERING )?INDEX jobs_lease/ },

@@ -40,6 +40,7 @@ function job(over: Partial<Job>): Job {
     startedAt: null,
     finishedAt: null,
     batchId: null,
+    quiet: false,
     ...over,
   };
 }

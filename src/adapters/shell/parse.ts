@@ -1,4 +1,5 @@
 import type { RawOptions, Role } from '../../chat/types.js';
+import { parseDuration } from '../../domain/duration.js';
 
 /**
  * What a line typed into the terminal chat means. Slash commands are written as in Discord:
@@ -12,6 +13,8 @@ export type ShellAction =
   | { kind: 'whoami' }
   /** The next (`more`) or the previous (`back`) page of the last paged list. */
   | { kind: 'page'; direction: 'more' | 'back' }
+  /** `clock +1h`: move the schedules' clock on, then run the scheduler once (`--clock` only); `clock tick`: just run it. */
+  | { kind: 'clock'; advanceMs: number }
   | { kind: 'help' }
   | { kind: 'quit' }
   | { kind: 'empty' }
@@ -106,6 +109,16 @@ export function parseLine(line: string, hasSubcommands: (command: string) => boo
     case 'back':
       if (rest.length) return { kind: 'error', message: `usage: ${head}` };
       return { kind: 'page', direction: head };
+    case 'clock': {
+      const [arg, ...extra] = rest;
+      if (arg === 'tick' && !extra.length) return { kind: 'clock', advanceMs: 0 };
+      if (!arg?.startsWith('+') || extra.length) return { kind: 'error', message: 'usage: clock +DURATION (e.g. clock +1h) · clock tick' };
+      try {
+        return { kind: 'clock', advanceMs: parseDuration(arg.slice(1)) };
+      } catch (e) {
+        return { kind: 'error', message: e instanceof Error ? e.message : String(e) };
+      }
+    }
     case 'help':
     case '?':
       return { kind: 'help' };

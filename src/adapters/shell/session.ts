@@ -29,16 +29,31 @@ const HELP = [
   '  /key add key:"ssh-ed25519 AAAA… you@laptop" name:laptop    /key list    /key remove name:laptop',
   'react ID ✅|❌   react to a bot message (approve / reject a request)',
   'as NAME [role,role…]   type as another user (roles: viewer, operator, admin, approver)',
+  '  /schedule create vm:web-* every:6h keep:4             /schedule list     /schedule delete id:1',
+  'clock +1h · clock tick   (started with --clock) move the schedules\' clock on and run the due ones',
   'whoami · help · quit        Tab completes commands, options and names.',
 ];
 
 export interface ShellSessionOptions {
   user: string;
   roles: Role[];
+  /**
+   * The schedules' drivable clock (`npm run shell -- --clock`): `clock +1h` moves it on and runs
+   * the scheduler once, so a schedule's runs and its retention can be watched (and tested)
+   * without waiting hours. Absent: `clock` is refused. It moves the scheduler's time only — job
+   * times, approvals and retention of history keep the real clock.
+   */
+  clock?: ShellClock;
+}
+
+export interface ShellClock {
+  /** Moves the clock `ms` on, runs one scheduler pass; a few lines saying what it did. */
+  advance(ms: number): Promise<string[]>;
 }
 
 export class ShellSession {
   private user: ChatUser;
+  private readonly clock: ShellClock | undefined;
   /** The reply to the last slash command (the demo reads its job id). */
   lastReply: Reply | null = null;
   lastReaction: ReactionOutcome | null = null;
@@ -54,6 +69,7 @@ export class ShellSession {
   ) {
     this.defs = new Map(core.router.definitions().map((d) => [d.name, d]));
     this.user = this.switchUser(opts.user, opts.roles);
+    this.clock = opts.clock;
   }
 
   get currentUser(): ChatUser {
@@ -120,6 +136,10 @@ export class ShellSession {
         return true;
       case 'page':
         await this.turnPage(action.direction);
+        return true;
+      case 'clock':
+        if (!this.clock) this.transcript.note('✖ the clock is the real one here: start the shell with --clock to drive it');
+        else for (const l of await this.clock.advance(action.advanceMs)) this.transcript.note(l);
         return true;
     }
   }

@@ -11,6 +11,7 @@ import { auditIndexes } from './007_audit_indexes.js';
 import { inventoryUses } from './008_inventory_uses.js';
 import { sshKeys } from './009_ssh_keys.js';
 import { batches } from './010_batches.js';
+import { schedules } from './012_schedules.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -37,9 +38,19 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'inventory file uses', sql: inventoryUses },
   { version: 9, name: 'ssh keys', sql: sshKeys },
   { version: 10, name: 'batches', sql: batches },
+  // 11 is another change's, landing separately: versions are numbers, not positions.
+  { version: 12, name: 'schedules', sql: schedules },
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS.length;
+/**
+ * The newest version: the last migration's number, not the list's length — the list may have a
+ * gap while migrations land from separate branches (they are applied in order, each once).
+ */
+export const SCHEMA_VERSION = latestVersion(MIGRATIONS);
+
+function latestVersion(migrations: readonly Migration[]): number {
+  return migrations.reduce((max, m) => Math.max(max, m.version), 0);
+}
 
 export function schemaVersion(db: BetterSqlite3.Database): number {
   return db.pragma('user_version', { simple: true }) as number;
@@ -52,7 +63,7 @@ export function schemaVersion(db: BetterSqlite3.Database): number {
  * not understand.
  */
 export function migrate(db: BetterSqlite3.Database, migrations: readonly Migration[] = MIGRATIONS): void {
-  const latest = migrations.length;
+  const latest = latestVersion(migrations);
   const current = schemaVersion(db);
   if (current > latest) {
     throw new KvmopsError(

@@ -42,7 +42,7 @@ describe('Discord: registration, refusals, reads and autocomplete', skip, () => 
   it('registers the contract commands on the guild at start-up, in one bulk overwrite', () => {
     assert.equal(w.emulator.commandOverwriteCount, 1);
     const registered = w.emulator.registeredCommands()!;
-    assert.deepEqual(registered.map((c) => c.name).sort(), ['audit', 'deploy', 'job', 'key', 'snapshot', 'template', 'vm']);
+    assert.deepEqual(registered.map((c) => c.name).sort(), ['audit', 'deploy', 'job', 'key', 'schedule', 'snapshot', 'template', 'vm']);
     assert.deepEqual(w.bot.discord.registered.map((c) => c.id).sort(), registered.map((c) => c.id).sort());
     const deploy = registered.find((c) => c.name === 'deploy')!;
     const byName = Object.fromEntries((deploy.options ?? []).map((o) => [o.name, o as unknown as Record<string, unknown>]));

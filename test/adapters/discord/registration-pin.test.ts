@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { COMMAND_MODULES, loadCommands } from '../../../commands/index.js';
 import { commandsJson } from '../../../src/adapters/discord/registration.js';
+import { validateCommand } from '../../discord-emulator/validate.js';
 
 /**
  * The slash-command registration body, pinned byte for byte: what `npm run register` and the
@@ -18,5 +19,11 @@ describe('registration JSON', () => {
     const body = `${JSON.stringify(commandsJson(loadCommands(COMMAND_MODULES).map((m) => m.def)), null, 2)}\n`;
     if (process.env.KVMOPS_WRITE_FIXTURES === '1') writeFileSync(FIXTURE, body);
     assert.equal(body, readFileSync(FIXTURE, 'utf8'));
+  });
+
+  it('is what Discord accepts: the emulator checks each command as its bulk overwrite does (/schedule included)', () => {
+    const commands = commandsJson(loadCommands(COMMAND_MODULES).map((m) => m.def));
+    assert.ok(commands.some((c) => c.name === 'schedule'));
+    commands.forEach((c, i) => assert.doesNotThrow(() => validateCommand(JSON.parse(JSON.stringify(c)), i), c.name));
   });
 });

@@ -52,7 +52,7 @@ const opt = (name: string, sub: string | undefined, option: string) => opts(name
 
 describe('registration payload', () => {
   it('has the contract commands and subcommands', () => {
-    assert.deepEqual(json.map((c) => c.name).sort(), ['audit', 'deploy', 'job', 'key', 'snapshot', 'template', 'vm']);
+    assert.deepEqual(json.map((c) => c.name).sort(), ['audit', 'deploy', 'job', 'key', 'schedule', 'snapshot', 'template', 'vm']);
     assert.deepEqual(commandLabels(defs).sort(), [
       '/audit',
       '/deploy',
@@ -62,6 +62,9 @@ describe('registration payload', () => {
       '/key add',
       '/key list',
       '/key remove',
+      '/schedule create',
+      '/schedule delete',
+      '/schedule list',
       '/snapshot create',
       '/snapshot delete',
       '/snapshot list',
@@ -104,6 +107,22 @@ describe('registration payload', () => {
     assert.deepEqual([count.type, count.min_value, count.max_value, count.required], [4, 1, 20, undefined]);
     assert.equal(opt('deploy', undefined, 'start').type, 5);
     assert.deepEqual([opt('deploy', undefined, 'host').required, opt('deploy', undefined, 'host').autocomplete], [undefined, true]);
+  });
+
+  it('/schedule: vm (name or pattern), every, keep 1–100, kind, host; delete by id', () => {
+    assert.deepEqual(opts('schedule', 'create').map((o) => [o.name, o.type, o.required ?? false]), [
+      ['vm', 3, true],
+      ['every', 3, true],
+      ['keep', 4, true],
+      ['kind', 3, false],
+      ['host', 3, false],
+    ]);
+    const keep = opt('schedule', 'create', 'keep');
+    assert.deepEqual([keep.min_value, keep.max_value], [1, 100]);
+    assert.deepEqual(opt('schedule', 'create', 'kind').choices, [{ name: 'internal', value: 'internal' }, { name: 'external', value: 'external' }]);
+    assert.equal(opt('schedule', 'create', 'vm').autocomplete, true);
+    assert.deepEqual(opts('schedule', 'list'), []);
+    assert.deepEqual(opts('schedule', 'delete').map((o) => [o.name, o.type, o.required, o.min_value]), [['id', 4, true, 1]]);
   });
 
   it('autocomplete where the contract has it; host optional everywhere; required before optional', () => {

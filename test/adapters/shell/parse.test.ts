@@ -52,3 +52,10 @@ test('more and back page the last list; nothing may follow them', () => {
   assert.deepEqual(parseLine('  back ', hasSub), { kind: 'page', direction: 'back' });
   assert.deepEqual(parseLine('more 3', hasSub), { kind: 'error', message: 'usage: more' });
 });
+
+test('clock: +DURATION moves the schedules\' clock on, tick runs them as they are; anything else is refused', () => {
+  assert.deepEqual(parseLine('clock +1h', hasSub), { kind: 'clock', advanceMs: 3_600_000 });
+  assert.deepEqual(parseLine('clock +90m', hasSub), { kind: 'clock', advanceMs: 5_400_000 });
+  assert.deepEqual(parseLine('clock tick', hasSub), { kind: 'clock', advanceMs: 0 });
+  for (const bad of ['clock', 'clock 1h', 'clock -1h', 'clock +soon', 'clock +1h +1h', 'clock tick now']) assert.equal(parseLine(bad, hasSub).kind, 'error', bad);
+});
