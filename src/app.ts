@@ -145,6 +145,7 @@ export function inventoryPort(inventory: InventoryStore, reconciler: Reconciler)
     vmNames: (host, prefix, limit) => reads.vmNames(host, prefix, limit),
     vmsNamed: (host, name) => reads.vmsNamed(host, name).map(({ uuid, name: n, state }) => ({ uuid, name: n, state })),
     snapshots: (host, uuid) => reads.snapshotsOf(host, uuid),
+    vmCounts: (host) => reads.vmCounts(host),
     vmPage: (host, p) => reads.vmPage(host, p.offset, p.limit, p.filter),
     vmNamed: (host, name) => {
       const [known] = reads.vmsNamed(host, name);

@@ -12,6 +12,9 @@ import { enqueueBatchOp } from './enqueue-batch.js';
 import { batchOp } from './batch.js';
 import { failOp } from './fail.js';
 import { heartbeatOp } from './heartbeat.js';
+import { setHostDrainOp } from './host-drain.js';
+import { hostJobCountsOp } from './host-jobs.js';
+import { hostStatesOp } from './host-states.js';
 import { addKeyOp } from './key-add.js';
 import { listKeysOp } from './key-list.js';
 import { removeKeyOp } from './key-remove.js';
@@ -30,6 +33,7 @@ import type {
   JobProgress,
   JobStore,
   Lease,
+  HostStates,
   Requester,
   SshKeys,
 } from './types.js';
@@ -50,6 +54,8 @@ export class SqliteJobStore implements JobStore {
   readonly audit: SqliteAudit;
   /** People's SSH public keys (`/key`): add, list, remove. */
   readonly keys: SshKeys;
+  /** Hosts drained through chat, and live jobs per host (`/host`). */
+  readonly hosts: HostStates;
 
   readonly #ctx: StoreContext;
   readonly #listeners = new Set<(job: Job) => void>();
@@ -92,6 +98,7 @@ export class SqliteJobStore implements JobStore {
     this.audit = new SqliteAudit(ctx);
     const list = listKeysOp(db);
     this.keys = { add: addKeyOp(ctx), list, remove: removeKeyOp(ctx) };
+    this.hosts = { setDrain: setHostDrainOp(ctx), list: hostStatesOp(db), jobCounts: hostJobCountsOp(db) };
   }
 
   enqueue(req: EnqueueRequest): Job {

@@ -11,6 +11,7 @@ import { auditIndexes } from './007_audit_indexes.js';
 import { inventoryUses } from './008_inventory_uses.js';
 import { sshKeys } from './009_ssh_keys.js';
 import { batches } from './010_batches.js';
+import { hostState } from './013_host_state.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -37,9 +38,16 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'inventory file uses', sql: inventoryUses },
   { version: 9, name: 'ssh keys', sql: sshKeys },
   { version: 10, name: 'batches', sql: batches },
+  // 11 and 12 are other branches' (their numbers are taken): the runner goes by version, not by count
+  { version: 13, name: 'host state', sql: hostState },
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS.length;
+/** The newest version a migration brings (versions may have gaps while branches land). */
+export const SCHEMA_VERSION = latestVersion(MIGRATIONS);
+
+function latestVersion(migrations: readonly Migration[]): number {
+  return migrations.reduce((n, m) => Math.max(n, m.version), 0);
+}
 
 export function schemaVersion(db: BetterSqlite3.Database): number {
   return db.pragma('user_version', { simple: true }) as number;
@@ -52,7 +60,12 @@ export function schemaVersion(db: BetterSqlite3.Database): number {
  * not understand.
  */
 export function migrate(db: BetterSqlite3.Database, migrations: readonly Migration[] = MIGRATIONS): void {
-  const latest = migrations.length;
+  // By version, not by position or count: a gap (a number another branch has taken and not yet
+  // brought) is fine. A database already past a version skips it — so a missing number must be
+  // filled before a database is made by code without it and then upgraded by code with it.
+  const latest = latestVersion(migrations);
+  const ordered = [...migrations].sort((a, b) => a.version - b.version);
+  if (new Set(ordered.map((m) => m.version)).size !== ordered.length) throw new KvmopsError('internal', 'two migrations have the same version');
   const current = schemaVersion(db);
   if (current > latest) {
     throw new KvmopsError(
@@ -61,7 +74,7 @@ export function migrate(db: BetterSqlite3.Database, migrations: readonly Migrati
       { details: { dbVersion: current, codeVersion: latest } },
     );
   }
-  for (const m of migrations) {
+  for (const m of ordered) {
     db.transaction(() => {
       if (schemaVersion(db) >= m.version) return;
       if (m.sql) db.exec(m.sql);
