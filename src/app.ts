@@ -8,6 +8,9 @@ import { profilesPort, type Profiles } from './config/profiles.js';
 import type { TeamKeys } from './config/team-keys.js';
 import { KvmopsError } from './domain/errors.js';
 import { createHypervisor } from './hypervisor/index.js';
+import { HostProbe } from './hypervisor/probe.js';
+import type { HostConfig } from './config/env.js';
+import type { HostsPort } from './chat/hosts-port.js';
 import type { Hypervisor } from './hypervisor/types.js';
 import { openJobStore, type SqliteJobStore } from './jobs/store.js';
 import { Reconciler } from './inventory/reconcile.js';
@@ -43,6 +46,8 @@ export interface AppCore extends ChatCore {
   inventory: InventoryStore;
   /** Keeps `inventory` true from the hosts; started by startApp. */
   reconciler: Reconciler;
+  /** The hosts' live facts, cached and bounded (`/host`, placement, /healthz, /metrics). */
+  probe: HostProbe;
   services: Services;
   router: CommandRouter;
   roles: RolePolicy;
@@ -115,11 +120,13 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
   const hypervisor = createHypervisor({ hosts: env.KVMOPS_HOSTS, storageDir: env.KVMOPS_STORAGE_DIR, addressWaitMs: env.KVMOPS_ADDRESS_WAIT, ...(teamSshKeys.length ? { teamSshKeys } : {}) });
   const inventory = new InventoryStore(store.db);
   const reconciler = new Reconciler({ hypervisor, store: inventory, everyMs: env.KVMOPS_RECONCILE, logger, events: true });
+  const probe = new HostProbe(hypervisor, { ...(opts.now ? { now: opts.now } : {}) });
   const services = createServices({
     store,
     hypervisor,
     inventory: inventoryPort(inventory, reconciler),
     ...(opts.profiles ? { profiles: profilesPort(opts.profiles) } : {}),
+    hosts: hostsPort(env.KVMOPS_HOSTS, probe, store),
     config: {
       twoPerson: env.KVMOPS_TWO_PERSON,
       approvalTtlMs: env.KVMOPS_APPROVAL_TTL,
@@ -130,7 +137,26 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
     ...(opts.now ? { now: opts.now } : {}),
   });
   const router = new CommandRouter({ commands, services, rateLimit: env.KVMOPS_RATE_LIMIT, readRateLimit: env.KVMOPS_READ_RATE_LIMIT });
-  return { env, logger, store, hypervisor, inventory, reconciler, services, router, roles: RolePolicy.fromEnv(env) };
+  return { env, logger, store, hypervisor, inventory, reconciler, probe, services, router, roles: RolePolicy.fromEnv(env) };
+}
+
+/** The hosts as the chat core sees them: the probe, KVMOPS_HOSTS' `;drain` flags with the drains set in chat, live jobs. */
+export function hostsPort(hosts: readonly HostConfig[], probe: HostProbe, store: Pick<SqliteJobStore, 'hosts'>): HostsPort {
+  const envDrained = new Set(hosts.filter((h) => h.drain).map((h) => h.name));
+  return {
+    probeAll: (o) => probe.all(o),
+    probe: (host, o) => probe.get(host, o),
+    templateMemory: (host, template, createdAt) => probe.templateMemory(host, template, createdAt),
+    drain: (host) => {
+      const chat = store.hosts.list().find((s) => s.host === host) ?? null;
+      return { drained: envDrained.has(host) || chat?.drained === true, env: envDrained.has(host), chat };
+    },
+    setDrain: async (host, drained, by) => store.hosts.setDrain(host, drained, by),
+    jobs: (host) => {
+      const c = store.hosts.jobCounts().find((j) => j.host === host);
+      return { queued: c?.queued ?? 0, running: c?.running ?? 0 };
+    },
+  };
 }
 
 /** What the chat core reads of the inventory (src/chat/inventory-port.ts): its reads, and a fresh pass. */

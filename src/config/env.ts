@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
 import { hostNameSchema } from '../domain/names.js';
+import { AUTO_HOST } from '../domain/placement.js';
 
 export { parseDuration };
 
@@ -83,9 +84,6 @@ export interface HostConfig {
    */
   drain?: boolean;
 }
-
-/** `/deploy host:auto` asks for placement: no host may be called that. */
-export const AUTO_HOST = 'auto';
 
 /**
  * `name=uri,name=uri` → ordered hosts; the first is the default host. An entry may end in

@@ -19,6 +19,9 @@ import { KvmopsError } from './errors.js';
  * When some VM fits nowhere, nothing is placed: `no-capacity`, naming what is short where.
  */
 
+/** `/deploy host:auto` asks for placement: no host may be called that (KVMOPS_HOSTS refuses it). */
+export const AUTO_HOST = 'auto';
+
 export interface PlacementCandidate {
   host: string;
   reachable: boolean;
@@ -28,6 +31,12 @@ export interface PlacementCandidate {
   memoryAvailable: number | null;
   /** Bytes free in the storage dir; null when not known (kvmops has no pool there yet). */
   storageAvailable: number | null;
+  /**
+   * The need on this host when it differs from the deploy's (a template of the same name on
+   * each host is a separate object: its memory and size may differ).
+   */
+  memoryPerVm?: number;
+  storagePerVm?: number;
 }
 
 export interface PlacementNeed {
@@ -48,17 +57,29 @@ export interface PlacementNeed {
 export type SkipReason = 'unreachable' | 'drained' | 'no-template' | 'unknown';
 
 export interface PlacementResult {
-  /** Hosts that get VMs, in KVMOPS_HOSTS order, with how many and which (0-based index in the deploy). */
-  hosts: Array<{ host: string; count: number; vms: number[]; copiesTemplate: boolean }>;
+  /** Hosts that get VMs, in KVMOPS_HOSTS order, with how many. */
+  hosts: Array<{ host: string; count: number; copiesTemplate: boolean }>;
   /** Hosts not considered at all, and why. */
   skipped: Array<{ host: string; reason: SkipReason }>;
+}
+
+interface Open {
+  c: PlacementCandidate;
+  order: number;
+  /** Left, after the VMs placed so far. */
+  memory: number;
+  storage: number | null;
+  placed: number;
+  copy: boolean;
+  vmMemory: number;
+  vmStorage: number;
 }
 
 export function place(candidates: readonly PlacementCandidate[], need: PlacementNeed): PlacementResult {
   if (!Number.isInteger(need.count) || need.count < 1) throw new KvmopsError('invalid-input', `count must be at least 1, not ${need.count}`);
   const reserve = need.reserve ?? 0;
   const skipped: PlacementResult['skipped'] = [];
-  const open: Array<{ c: PlacementCandidate; order: number; memory: number; storage: number | null; vms: number[]; copy: boolean }> = [];
+  const open: Open[] = [];
   candidates.forEach((c, order) => {
     const reason: SkipReason | null = !c.reachable ? 'unreachable' : c.drained ? 'drained' : !c.holdsTemplate && !need.copyTemplate ? 'no-template' : c.memoryAvailable === null ? 'unknown' : null;
     if (reason) skipped.push({ host: c.host, reason });
@@ -66,27 +87,26 @@ export function place(candidates: readonly PlacementCandidate[], need: Placement
       const copy = !c.holdsTemplate;
       // a copy of the template takes its room once, before the first VM
       const storage = c.storageAvailable === null ? null : c.storageAvailable - (copy ? need.templateSize : 0);
-      open.push({ c, order, memory: c.memoryAvailable! - reserve, storage, vms: [], copy });
+      open.push({ c, order, memory: c.memoryAvailable! - reserve, storage, placed: 0, copy, vmMemory: c.memoryPerVm ?? need.memoryPerVm, vmStorage: c.storagePerVm ?? need.storagePerVm });
     }
   });
 
   // thin from a held template needs no storage figure; anything else must be seen to fit
-  const fits = (o: (typeof open)[number]) =>
-    o.memory >= need.memoryPerVm && ((need.storagePerVm === 0 && !o.copy) || (o.storage !== null && o.storage >= need.storagePerVm));
+  const fits = (o: Open) => o.memory >= o.vmMemory && ((o.vmStorage === 0 && !o.copy) || (o.storage !== null && o.storage >= o.vmStorage));
   for (let i = 0; i < need.count; i++) {
     const best = open
       .filter(fits)
       .sort((a, b) => Number(a.copy) - Number(b.copy) || b.memory - a.memory || (b.storage ?? 0) - (a.storage ?? 0) || a.order - b.order)[0];
     if (!best) throw shortOf(open, skipped, need, i);
-    best.vms.push(i);
-    best.memory -= need.memoryPerVm;
-    if (best.storage !== null) best.storage -= need.storagePerVm;
+    best.placed++;
+    best.memory -= best.vmMemory;
+    if (best.storage !== null) best.storage -= best.vmStorage;
   }
   return {
     hosts: open
-      .filter((o) => o.vms.length > 0)
+      .filter((o) => o.placed > 0)
       .sort((a, b) => a.order - b.order)
-      .map((o) => ({ host: o.c.host, count: o.vms.length, vms: o.vms, copiesTemplate: o.copy })),
+      .map((o) => ({ host: o.c.host, count: o.placed, copiesTemplate: o.copy })),
     skipped,
   };
 }
@@ -113,23 +133,23 @@ export function skipText(reason: SkipReason): string {
 
 /** The refusal when VM `placed` (0-based) fits nowhere: what each candidate lacks, and why the others were skipped. */
 function shortOf(
-  open: ReadonlyArray<{ c: PlacementCandidate; memory: number; storage: number | null; vms: number[]; copy: boolean }>,
+  open: readonly Open[],
   skipped: PlacementResult['skipped'],
   need: PlacementNeed,
   placed: number,
 ): KvmopsError {
   const total = need.count;
   const lacks = open.map((o) => {
-    const shortMem = need.memoryPerVm - o.memory;
+    const shortMem = o.vmMemory - o.memory;
     const parts: string[] = [];
     if (shortMem > 0) {
-      parts.push(`memory short: ${sizeText(o.c.memoryAvailable ?? 0)} available${need.reserve ? ` (${sizeText(need.reserve)} kept for the host)` : ''}, ${sizeText(need.memoryPerVm)} a VM${o.vms.length ? `, ${o.vms.length} placed there` : ''}`);
+      parts.push(`memory short: ${sizeText(o.c.memoryAvailable ?? 0)} available${need.reserve ? ` (${sizeText(need.reserve)} kept for the host)` : ''}, ${sizeText(o.vmMemory)} a VM${o.placed ? `, ${o.placed} placed there` : ''}`);
     }
-    if ((need.storagePerVm > 0 || o.copy) && (o.storage === null || o.storage < need.storagePerVm)) {
+    if ((o.vmStorage > 0 || o.copy) && (o.storage === null || o.storage < o.vmStorage)) {
       parts.push(
         o.storage === null
           ? 'storage short: not known (kvmops has no pool there yet)'
-          : `storage short: ${sizeText(o.c.storageAvailable ?? 0)} free, ${sizeText(need.storagePerVm)} a VM${o.copy ? ` plus ${sizeText(need.templateSize)} for the template's copy` : ''}`,
+          : `storage short: ${sizeText(o.c.storageAvailable ?? 0)} free, ${sizeText(o.vmStorage)} a VM${o.copy ? ` plus ${sizeText(need.templateSize)} for the template's copy` : ''}`,
       );
     }
     return `${o.c.host} — ${parts.join('; ') || 'full'}`;

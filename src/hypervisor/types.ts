@@ -164,6 +164,8 @@ export interface DeployRequest {
   /** Base name; with count > 1 the VMs are `name-01` … `name-NN`. */
   name: string;
   count: number;
+  /** Numbered from this (`name-<first>` …), even a single VM: one host's share of a placed deploy. */
+  first?: number;
   mode: DeployMode;
   start: boolean;
   /** Set by a job that pinned the template at request time: a template made anew under the name → `target-changed`. */

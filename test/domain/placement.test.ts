@@ -21,8 +21,6 @@ describe('placement (/deploy host:auto)', () => {
   it('spreads a count over equal hosts, in turn, each VM where the most memory is left', () => {
     const r = place([host('a'), host('b')], need());
     assert.deepEqual(counts(r), { a: 2, b: 2 });
-    // VM by VM: a (ties go to KVMOPS_HOSTS order), then b, then a, then b
-    assert.deepEqual(r.hosts.map((h) => h.vms), [[0, 2], [1, 3]]);
     assert.deepEqual(r.skipped, []);
   });
 
@@ -81,6 +79,11 @@ describe('placement (/deploy host:auto)', () => {
     assert.match(e.message, /d — drained/);
     assert.match(e.message, /Nothing was deployed\.$/);
     assert.equal(e.details.fits, 3);
+  });
+
+  it("each host's own template figures: the same name may be another template there", () => {
+    // b's template takes 3 GiB a VM: a (1 GiB) takes the rest once b has one
+    assert.deepEqual(counts(place([host('a', { memoryAvailable: 3 * GiB }), host('b', { memoryAvailable: 4 * GiB, memoryPerVm: 3 * GiB })], need({ count: 4 }))), { a: 3, b: 1 });
   });
 
   it('the reserve is kept on every host', () => {
