@@ -18,7 +18,7 @@ import { inventoryReferrers } from './inventory/referrers.js';
 import { InventoryStore } from './inventory/store.js';
 import { Notifier } from './notifier/notifier.js';
 import type { NotificationSink } from './notifier/types.js';
-import { startOps, type Ops, type DiscordStatus } from './ops/index.js';
+import { startOps, type Ops, type DiscordStatus, type HostFigures, type HostHealth } from './ops/index.js';
 import { createLogger, type AppLogger } from './ops/logger.js';
 import { ApprovalSweeper } from './worker/approval-sweeper.js';
 import { Pruner } from './worker/pruner.js';
@@ -198,6 +198,7 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
     db: store.db,
     store,
     hypervisor,
+    hosts: opsHosts(core),
     ...(opts.discordStatus ? { discordStatus: opts.discordStatus } : {}),
     logger,
   });
@@ -256,6 +257,45 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
         store.close();
       })();
       return stopped;
+    },
+  };
+}
+
+/**
+ * /healthz and /metrics per host, from the same probe as `/host list` (one read per host per
+ * TTL, whoever asks), with the inventory's counts, the live jobs and the drain state.
+ */
+function opsHosts(core: Pick<AppCore, 'probe' | 'inventory' | 'services' | 'store'>): { health(): Promise<HostHealth[]>; figures(): HostFigures[] } {
+  const { probe, inventory, store } = core;
+  const hosts = core.services.hosts!;
+  return {
+    health: async () =>
+      (await probe.all()).map((s) => ({
+        name: s.host,
+        ok: s.reachable === true,
+        detail: s.reachable === true ? `libvirt ${s.facts!.libvirt}, ${s.facts!.hypervisor}` : s.reachable === false ? (s.error ?? 'no answer') : 'not read yet',
+        ...(s.unreachableSince !== null ? { unreachableSince: new Date(s.unreachableSince).toISOString() } : {}),
+        ...(s.facts ? { libvirt: s.facts.libvirt, hypervisor: s.facts.hypervisor, memory: { total: s.facts.memory.total, available: s.facts.memory.available }, storage: s.facts.storage } : {}),
+        drained: hosts.drain(s.host).drained,
+      })),
+    figures: () => {
+      const jobs = store.hosts.jobCounts();
+      return probe.hostNames().map((host) => {
+        const s = probe.peek(host);
+        const j = jobs.find((x) => x.host === host);
+        return {
+          host,
+          up: s.reachable,
+          unreachableSeconds: s.unreachableSince === null ? 0 : Math.max(0, (store.now() - s.unreachableSince) / 1000),
+          cpus: s.facts?.cpus ?? null,
+          memory: s.facts ? { total: s.facts.memory.total, available: s.facts.memory.available } : null,
+          storage: s.facts?.storage ?? null,
+          vms: inventory.reads.vmCounts(host),
+          templates: inventory.reads.templates(host).length,
+          jobs: { queued: j?.queued ?? 0, running: j?.running ?? 0 },
+          drained: hosts.drain(host).drained,
+        };
+      });
     },
   };
 }
