@@ -237,6 +237,9 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
   worker.start();
   // In the background: the first start on an existing host imports it batch by batch.
   reconciler.start();
+  // A first look at every host, so the first `/host list` finds their figures (a remote host's
+  // read takes an ssh connection: longer than the probe's wait when the machine is busy).
+  void core.probe.all({ waitMs: 0 });
   let stopped: Promise<void> | undefined;
   return {
     ...core,

@@ -94,7 +94,9 @@ export async function deployPlaced(ctx: HandlerContext<unknown>, p: DeployOption
 
   let jobs: Job[];
   try {
-    jobs = await services.jobs.enqueueBatch(shares.map((s) => enqueueRequest(ctx, 'deploy', s.payload)));
+    // one host: one job, as a deploy with host:NAME makes; several: one batch (all or none)
+    const reqs = shares.map((s) => enqueueRequest(ctx, 'deploy', s.payload));
+    jobs = reqs.length === 1 ? [await services.jobs.enqueue(reqs[0]!)] : await services.jobs.enqueueBatch(reqs);
   } catch (e) {
     throw enqueueRefusal(e);
   }

@@ -159,7 +159,9 @@ function shortOf(
   const head =
     open.length === 0
       ? `No host can take a VM from template ${need.template}`
-      : `Only ${placed} of ${total} VM${total === 1 ? '' : 's'} from template ${need.template} fit${placed === 1 ? 's' : ''} on the hosts`;
+      : placed === 0
+        ? `No host has room for ${total === 1 ? 'a VM' : `any of the ${total} VMs`} from template ${need.template}`
+        : `Only ${placed} of ${total} VMs from template ${need.template} fit on the hosts`;
   return new KvmopsError('no-capacity', `${head}: ${where.join('; ') || 'no hosts'}. Nothing was deployed.`, {
     details: {
       template: need.template,

@@ -87,7 +87,8 @@ describe('placement (/deploy host:auto)', () => {
   });
 
   it('the reserve is kept on every host', () => {
-    assertRefused(() => place([host('a', { memoryAvailable: GiB })], need({ count: 1, reserve: 256 * MiB })));
+    const e = assertRefused(() => place([host('a', { memoryAvailable: GiB })], need({ count: 1, reserve: 256 * MiB })));
+    assert.equal(e.message, 'No host has room for a VM from template base: a — memory short: 1 GiB available (256 MiB kept for the host), 1 GiB a VM. Nothing was deployed.');
     assert.deepEqual(counts(place([host('a', { memoryAvailable: GiB + 256 * MiB })], need({ count: 1, reserve: 256 * MiB }))), { a: 1 });
   });
 
