@@ -5,6 +5,8 @@ import { BATCH_SQL } from '../../src/jobs/batch.js';
 import { WAITING_OF_BATCH_SQL } from '../../src/jobs/cancel.js';
 import { CLAIM_SQL } from '../../src/jobs/claim.js';
 import { LIST_KEYS_SQL } from '../../src/jobs/key-list.js';
+import { HOST_JOBS_SQL } from '../../src/jobs/host-jobs.js';
+import { HOST_STATES_SQL } from '../../src/jobs/host-states.js';
 import { LIST_SQL } from '../../src/jobs/list.js';
 import { PENDING_BY_ADAPTER_SQL, PENDING_OF_JOB_SQL, PENDING_SQL } from '../../src/jobs/outbox.js';
 import { PRUNE_SQL } from '../../src/jobs/prune.js';
@@ -56,6 +58,9 @@ const QUERIES: Query[] = [
   { name: 'approve / reject: the rest of the batch', sql: PENDING_OF_BATCH_SQL, params: [{ jobId: 1 }], uses: /SEARCH j USING (COVERING )?INDEX jobs_batch \(batch_id=\?\)/ },
   { name: '/job cancel: the rest of a waiting batch', sql: WAITING_OF_BATCH_SQL, params: [{ batchId: 1, jobId: 1 }], uses: /SEARCH jobs USING (COVERING )?INDEX jobs_batch \(batch_id=\?\)/ },
   { name: '/key list, /deploy: a person’s keys', sql: LIST_KEYS_SQL, params: [alice.id], uses: /SEARCH ssh_keys USING INDEX ssh_keys_user_name \(user_id=\?\)/ },
+  { name: '/host list, metrics: queued jobs per host', sql: HOST_JOBS_SQL.queued, params: [], uses: /SCAN jobs USING INDEX jobs_claimable/ },
+  { name: '/host list, metrics: running jobs per host', sql: HOST_JOBS_SQL.running, params: [], uses: /SCAN jobs USING (COVERING )?INDEX jobs_host_running/ },
+  { name: '/host list, placement: drained hosts', sql: HOST_STATES_SQL, params: [], uses: /SCAN host_state/ },
   { name: 'metrics: counts', sql: STATS_SQL.counts, params: [], uses: /SCAN job_counts/ },
   { name: 'metrics: queue', sql: STATS_SQL.queue, params: [NOW], uses: /SCAN jobs USING INDEX jobs_claimable/ },
   { name: 'metrics: running', sql: STATS_SQL.running, params: [], uses: /SCAN jobs USING (COVERING )?INDEX jobs_lease/ },
