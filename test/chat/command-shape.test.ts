@@ -30,10 +30,10 @@ function rejects(m: CommandModule, pattern: RegExp) {
 }
 
 describe('the command loader', () => {
-  it('accepts the real commands: /deploy, /template, /snapshot, /vm, /job, /key, /audit', () => {
+  it('accepts the real commands: /deploy, /template, /snapshot, /vm, /job, /key, /host, /audit', () => {
     const loaded = loadCommands();
-    assert.deepEqual(loaded.map((m) => m.def.name), ['deploy', 'template', 'snapshot', 'vm', 'job', 'key', 'audit']);
-    assert.equal(COMMAND_MODULES.length, 7);
+    assert.deepEqual(loaded.map((m) => m.def.name), ['deploy', 'template', 'snapshot', 'vm', 'job', 'key', 'host', 'audit']);
+    assert.equal(COMMAND_MODULES.length, 8);
   });
 
   it('the real definitions match the contract', () => {
