@@ -7,14 +7,13 @@
  * killed: `/host list` still answers at once, with "UNREACHABLE since".
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { formatBytes } from '../../../src/chat/format.js';
 import { StorageLayout } from '../../../src/hypervisor/storage.js';
 import { openJobStore } from '../../../src/jobs/store.js';
-import { labSkipReason, labUp, type Lab } from '../../helpers/lab.js';
-import { cleanupEnv, createDisk, defineVm, makeTestEnv, virsh as localVirsh, type LibvirtTestEnv } from '../../helpers/libvirt.js';
+import { labSkipReason, labTeardown, labUp, type Lab } from '../../helpers/lab.js';
+import { createDisk, defineVm, makeTestEnv, virsh as localVirsh, type LibvirtTestEnv } from '../../helpers/libvirt.js';
 import { ShellDriver } from './driver.js';
 
 const skip = labSkipReason();
@@ -26,16 +25,8 @@ let shellEnv: Record<string, string>;
 let httpPort: number;
 const JOB_MS = 180_000;
 
-function remote(...args: string[]): string {
-  const r = spawnSync('virsh', ['-q', '-c', lab.uri, ...args], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
-  assert.equal(r.status, 0, `virsh ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-function inLab(program: string, ...args: string[]): string {
-  const r = lab.exec(program, ...args);
-  assert.equal(r.status, 0, `${program} ${args.join(' ')} (in the lab): ${r.stderr}`);
-  return r.stdout;
-}
+const remote = (...args: string[]) => lab.virsh(...args);
+const inLab = (program: string, ...args: string[]) => lab.run(program, ...args);
 /** CPUs and memory as that host's own `virsh nodeinfo` prints them. */
 function nodeinfo(text: string): { cpus: number; memory: number } {
   return { cpus: Number(/CPU\(s\):\s+(\d+)/.exec(text)![1]), memory: Number(/Memory size:\s+(\d+) KiB/.exec(text)![1]) * 1024 };
@@ -78,14 +69,7 @@ before(
   },
   { timeout: 60_000 },
 );
-after(() => {
-  try {
-    lab?.down();
-  } finally {
-    if (storage) cleanupEnv(env.prefix, storage, [storageDir]);
-    env?.cleanup();
-  }
-});
+after(() => labTeardown(lab, env, storage, storageDir));
 
 test('/host list|info, /deploy host:auto over two hosts, drain, an unreachable host', { skip, timeout: 12 * 60_000 }, async (t) => {
   const sh = new ShellDriver(['--as', 'alice', '--roles', 'operator,admin'], shellEnv);
