@@ -22,7 +22,8 @@ function liveText(s: HostProbeState, now: number): string {
   if (s.reachable === false) {
     const since = s.unreachableSince ?? now;
     const last = s.facts && s.readAt !== null ? ` · last answered ${moment(s.readAt)}` : '';
-    return `UNREACHABLE since ${moment(since)} (${formatDuration(Math.max(0, now - since))}): ${short(s.error ?? 'no answer')}${last}`;
+    const lasting = now - since < 1000 ? 'under 1s' : formatDuration(now - since);
+    return `UNREACHABLE since ${moment(since)} (for ${lasting}): ${short(s.error ?? 'no answer')}${last}`;
   }
   if (!s.facts) return s.probing ? 'not read yet (reading now; ask again in a moment)' : 'not read yet';
   const f = s.facts;
