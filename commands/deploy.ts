@@ -1,7 +1,10 @@
 import { deployPayload } from '../src/kinds/deploy.js';
 import { MAX_DEPLOY_COUNT, MAX_NAME_LENGTH, deployNames, isApplianceName, nameSchema, vmNameProblem } from '../src/domain/names.js';
 import { defineCommand, subcommand } from '../src/chat/command.js';
-import { enqueues, hostOption, nameOf, newVmNameOption, requireFree, requireTemplate } from '../src/chat/command-kit.js';
+import { enqueues, nameOf, newVmNameOption, requireFree, requireTemplate } from '../src/chat/command-kit.js';
+import { deployPlaced } from '../src/chat/placement.js';
+import { AUTO_HOST } from '../src/domain/placement.js';
+import { hostNameSchema } from '../src/domain/names.js';
 import { boolean, choice, integer, invalidOptions, options, text } from '../src/chat/options.js';
 import type { Services } from '../src/chat/services.js';
 import { KvmopsError } from '../src/domain/errors.js';
@@ -31,23 +34,39 @@ export default defineCommand({
         count: integer(`How many VMs (1–${MAX_DEPLOY_COUNT}, default 1)`, payload.count).default(1),
         start: boolean('Start the VMs once made (default false)').default(false),
         profile: text('A cloud-config profile for every VM (KVMOPS_PROFILES_DIR/NAME.yaml)', nameSchema, { maxLength: MAX_NAME_LENGTH, autocomplete: 'profile' }).optional(),
-        host: hostOption,
+        host: text(`Host (default: the first configured host), or ${AUTO_HOST}: placed by free memory and storage`, hostNameSchema, { maxLength: MAX_NAME_LENGTH, autocomplete: 'host' }).optional(),
       }),
-      handle: enqueues('deploy', async (services, p, user) => {
-        assertVmNames(deployNames(p.name, p.count));
-        // The profile as it is now (the file was read at start-up): what the VMs get, even if the
-        // job runs after a restart with another file. An unknown or refused profile: no job.
-        const profile = p.profile === undefined ? undefined : requireProfile(services, p.profile);
-        const t = await requireTemplate(services, p.host, p.template);
-        const names = deployNames(p.name, p.count);
-        await requireFree((fresh) => services.catalog.vmsNamed(p.host, names, { fresh }), names, 'VM', `on ${p.host}`);
-        // The requester's keys as they are now: what the VMs get even if the job runs later.
-        const keys = (await services.keys.list(user.id)).map((k) => k.line);
-        return { templateCreatedAt: t.createdAt, ...(keys.length ? { sshKeys: keys } : {}), ...(profile ? { profileUserData: profile } : {}) };
-      }),
+      async handle(ctx) {
+        if (ctx.options.host !== AUTO_HOST) return single(ctx);
+        // host:auto — placed over the hosts (src/chat/placement.ts), one job per host that gets VMs
+        const { host: _auto, ...p } = ctx.options;
+        const pins = await sharedPins(ctx.services, p, ctx.user.id);
+        return deployPlaced(ctx, p, pins);
+      },
     }),
   ],
 });
+
+/** A deploy on one named host (or the default one). */
+const single = enqueues('deploy', async (services, p, user) => {
+  const pins = await sharedPins(services, p, user.id);
+  const t = await requireTemplate(services, p.host, p.template);
+  const names = deployNames(p.name, p.count);
+  await requireFree((fresh) => services.catalog.vmsNamed(p.host, names, { fresh }), names, 'VM', `on ${p.host}`);
+  return { templateCreatedAt: t.createdAt, ...pins };
+});
+
+/**
+ * What every VM of the deploy gets, pinned now: the requester's keys as they are (what the VMs
+ * get even if the job runs later) and the profile as it is (the file was read at start-up: what
+ * the VMs get even after a restart with another file). A refused name or profile: no job.
+ */
+async function sharedPins(services: Services, p: { name: string; count: number; profile?: string | undefined }, userId: string) {
+  assertVmNames(deployNames(p.name, p.count));
+  const profile = p.profile === undefined ? undefined : requireProfile(services, p.profile);
+  const keys = (await services.keys.list(userId)).map((k) => k.line);
+  return { ...(keys.length ? { sshKeys: keys } : {}), ...(profile ? { profileUserData: profile } : {}) };
+}
 
 /**
  * The `name` option checked the base name; with count > 1 the names made are `name-NN`, and

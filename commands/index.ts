@@ -2,6 +2,7 @@ import { checkCommandModules } from '../src/chat/command-shape.js';
 import type { CommandModule } from '../src/chat/command.js';
 import audit from './audit.js';
 import deploy from './deploy.js';
+import host from './host.js';
 import job from './job.js';
 import key from './key.js';
 import schedule from './schedule.js';
@@ -17,7 +18,7 @@ import vm from './vm.js';
  * Explicit imports rather than a directory scan: the set of commands is part of the contract,
  * and a stray file must not become a command.
  */
-export const COMMAND_MODULES: readonly CommandModule[] = [deploy, template, snapshot, vm, job, key, schedule, audit];
+export const COMMAND_MODULES: readonly CommandModule[] = [deploy, template, snapshot, vm, job, key, schedule, host, audit];
 
 export function loadCommands(modules: readonly CommandModule[] = COMMAND_MODULES): CommandModule[] {
   return checkCommandModules(modules);

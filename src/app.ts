@@ -9,6 +9,9 @@ import { profilesPort, type Profiles } from './config/profiles.js';
 import type { TeamKeys } from './config/team-keys.js';
 import { KvmopsError } from './domain/errors.js';
 import { createHypervisor } from './hypervisor/index.js';
+import { HostProbe } from './hypervisor/probe.js';
+import type { HostConfig } from './config/env.js';
+import type { HostsPort } from './chat/hosts-port.js';
 import type { Hypervisor } from './hypervisor/types.js';
 import { openJobStore, type SqliteJobStore } from './jobs/store.js';
 import { Reconciler } from './inventory/reconcile.js';
@@ -16,7 +19,7 @@ import { inventoryReferrers } from './inventory/referrers.js';
 import { InventoryStore } from './inventory/store.js';
 import { Notifier } from './notifier/notifier.js';
 import type { NotificationSink } from './notifier/types.js';
-import { startOps, type Ops, type DiscordStatus } from './ops/index.js';
+import { startOps, type Ops, type DiscordStatus, type HostFigures, type HostHealth } from './ops/index.js';
 import { createLogger, type AppLogger } from './ops/logger.js';
 import { ApprovalSweeper } from './worker/approval-sweeper.js';
 import { Pruner } from './worker/pruner.js';
@@ -44,6 +47,8 @@ export interface AppCore extends ChatCore {
   inventory: InventoryStore;
   /** Keeps `inventory` true from the hosts; started by startApp. */
   reconciler: Reconciler;
+  /** The hosts' live facts, cached and bounded (`/host`, placement, /healthz, /metrics). */
+  probe: HostProbe;
   services: Services;
   router: CommandRouter;
   roles: RolePolicy;
@@ -118,11 +123,13 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
   const hypervisor = createHypervisor({ hosts: env.KVMOPS_HOSTS, storageDir: env.KVMOPS_STORAGE_DIR, addressWaitMs: env.KVMOPS_ADDRESS_WAIT, ...(teamSshKeys.length ? { teamSshKeys } : {}) });
   const inventory = new InventoryStore(store.db);
   const reconciler = new Reconciler({ hypervisor, store: inventory, everyMs: env.KVMOPS_RECONCILE, logger, events: true });
+  const probe = new HostProbe(hypervisor, { ...(opts.now ? { now: opts.now } : {}) });
   const services = createServices({
     store,
     hypervisor,
     inventory: inventoryPort(inventory, reconciler),
     ...(opts.profiles ? { profiles: profilesPort(opts.profiles) } : {}),
+    hosts: hostsPort(env.KVMOPS_HOSTS, probe, store),
     config: {
       twoPerson: env.KVMOPS_TWO_PERSON,
       approvalTtlMs: env.KVMOPS_APPROVAL_TTL,
@@ -133,7 +140,26 @@ export function createCore(env: Env, opts: CoreOptions = {}): AppCore {
     ...(opts.now ? { now: opts.now } : {}),
   });
   const router = new CommandRouter({ commands, services, rateLimit: env.KVMOPS_RATE_LIMIT, readRateLimit: env.KVMOPS_READ_RATE_LIMIT });
-  return { env, logger, store, hypervisor, inventory, reconciler, services, router, roles: RolePolicy.fromEnv(env) };
+  return { env, logger, store, hypervisor, inventory, reconciler, probe, services, router, roles: RolePolicy.fromEnv(env) };
+}
+
+/** The hosts as the chat core sees them: the probe, KVMOPS_HOSTS' `;drain` flags with the drains set in chat, live jobs. */
+export function hostsPort(hosts: readonly HostConfig[], probe: HostProbe, store: Pick<SqliteJobStore, 'hosts'>): HostsPort {
+  const envDrained = new Set(hosts.filter((h) => h.drain).map((h) => h.name));
+  return {
+    probeAll: (o) => probe.all(o),
+    probe: (host, o) => probe.get(host, o),
+    templateMemory: (host, template, createdAt) => probe.templateMemory(host, template, createdAt),
+    drain: (host) => {
+      const chat = store.hosts.list().find((s) => s.host === host) ?? null;
+      return { drained: envDrained.has(host) || chat?.drained === true, env: envDrained.has(host), chat };
+    },
+    setDrain: async (host, drained, by) => store.hosts.setDrain(host, drained, by),
+    jobs: (host) => {
+      const c = store.hosts.jobCounts().find((j) => j.host === host);
+      return { queued: c?.queued ?? 0, running: c?.running ?? 0 };
+    },
+  };
 }
 
 /** What the chat core reads of the inventory (src/chat/inventory-port.ts): its reads, and a fresh pass. */
@@ -148,6 +174,7 @@ export function inventoryPort(inventory: InventoryStore, reconciler: Reconciler)
     vmNames: (host, prefix, limit) => reads.vmNames(host, prefix, limit),
     vmsNamed: (host, name) => reads.vmsNamed(host, name).map(({ uuid, name: n, state }) => ({ uuid, name: n, state })),
     snapshots: (host, uuid) => reads.snapshotsOf(host, uuid),
+    vmCounts: (host) => reads.vmCounts(host),
     vmPage: (host, p) => reads.vmPage(host, p.offset, p.limit, p.filter),
     vmNamed: (host, name) => {
       const [known] = reads.vmsNamed(host, name);
@@ -182,6 +209,7 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
     db: store.db,
     store,
     hypervisor,
+    hosts: opsHosts(core),
     ...(opts.discordStatus ? { discordStatus: opts.discordStatus } : {}),
     logger,
   });
@@ -228,6 +256,9 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
   worker.start();
   // In the background: the first start on an existing host imports it batch by batch.
   reconciler.start();
+  // A first look at every host, so the first `/host list` finds their figures (a remote host's
+  // read takes an ssh connection: longer than the probe's wait when the machine is busy).
+  void core.probe.all({ waitMs: 0 });
   let stopped: Promise<void> | undefined;
   return {
     ...core,
@@ -250,6 +281,45 @@ export async function startApp(core: AppCore, opts: StartOptions): Promise<App> 
         store.close();
       })();
       return stopped;
+    },
+  };
+}
+
+/**
+ * /healthz and /metrics per host, from the same probe as `/host list` (one read per host per
+ * TTL, whoever asks), with the inventory's counts, the live jobs and the drain state.
+ */
+function opsHosts(core: Pick<AppCore, 'probe' | 'inventory' | 'services' | 'store'>): { health(): Promise<HostHealth[]>; figures(): HostFigures[] } {
+  const { probe, inventory, store } = core;
+  const hosts = core.services.hosts!;
+  return {
+    health: async () =>
+      (await probe.all()).map((s) => ({
+        name: s.host,
+        ok: s.reachable === true,
+        detail: s.reachable === true ? `libvirt ${s.facts!.libvirt}, ${s.facts!.hypervisor}` : s.reachable === false ? (s.error ?? 'no answer') : 'not read yet',
+        ...(s.unreachableSince !== null ? { unreachableSince: new Date(s.unreachableSince).toISOString() } : {}),
+        ...(s.facts ? { libvirt: s.facts.libvirt, hypervisor: s.facts.hypervisor, memory: { total: s.facts.memory.total, available: s.facts.memory.available }, storage: s.facts.storage } : {}),
+        drained: hosts.drain(s.host).drained,
+      })),
+    figures: () => {
+      const jobs = store.hosts.jobCounts();
+      return probe.hostNames().map((host) => {
+        const s = probe.peek(host);
+        const j = jobs.find((x) => x.host === host);
+        return {
+          host,
+          up: s.reachable,
+          unreachableSeconds: s.unreachableSince === null ? 0 : Math.max(0, (store.now() - s.unreachableSince) / 1000),
+          cpus: s.facts?.cpus ?? null,
+          memory: s.facts ? { total: s.facts.memory.total, available: s.facts.memory.available } : null,
+          storage: s.facts?.storage ?? null,
+          vms: inventory.reads.vmCounts(host),
+          templates: inventory.reads.templates(host).length,
+          jobs: { queued: j?.queued ?? 0, running: j?.running ?? 0 },
+          drained: hosts.drain(host).drained,
+        };
+      });
     },
   };
 }

@@ -67,6 +67,8 @@ export interface InventoryPort {
   vmNames(host: string, prefix: string, limit: number): string[];
   /** The VMs of exactly that name (one, unless a rename is half-seen). */
   vmsNamed(host: string, name: string): VmSummary[];
+  /** `/host list|info`: the host's VMs the inventory knows (defined) and how many run. */
+  vmCounts(host: string): { defined: number; running: number };
   /** The snapshots of the VM with that uuid (none when unknown). */
   snapshots(host: string, uuid: string): InventorySnapshot[];
 }

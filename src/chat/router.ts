@@ -1,3 +1,4 @@
+import { AUTO_HOST } from '../domain/placement.js';
 import { KvmopsError, type ErrorCode } from '../domain/errors.js';
 import { isValidName } from '../domain/names.js';
 import { cut } from '../domain/text.js';
@@ -172,6 +173,8 @@ export class CommandRouter {
     let names: string[];
     try {
       names = await withTimeout(this.candidates(option, req.options, req.value), this.completeTimeoutMs);
+      // /deploy's host may also be `auto` (placement): offered after the hosts
+      if (option.autocomplete === 'host' && resolved.label === 'deploy') names = [...names, AUTO_HOST];
     } catch (e) {
       this.services.log?.warn({ err: e, command: resolved.label, option: option.name }, 'autocomplete failed');
       return [];

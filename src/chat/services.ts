@@ -21,6 +21,7 @@ import type { Logger } from '../domain/logger.js';
 import { Catalog, invalidateOnJobEnd } from './catalog.js';
 import type { HypervisorReader } from './hypervisor-reader.js';
 import type { InventoryPort } from './inventory-port.js';
+import type { HostsPort } from './hosts-port.js';
 
 /**
  * What command handlers, the router and the approval policy may use — and nothing more.
@@ -126,6 +127,8 @@ export interface ChatConfig {
 /** The chat layer only warns and reports errors (the shared port: src/domain/logger.ts). */
 export type ChatLogger = Pick<Logger, 'error' | 'warn'>;
 
+export type { HostDrain, HostsPort } from './hosts-port.js';
+
 /** The inventory port (in its own file: the catalog reads it too). */
 export type { InventoryPort, InventoryStatus, InventoryTemplateView, InventoryVmDetail, InventoryVmRow } from './inventory-port.js';
 
@@ -153,6 +156,8 @@ export interface Services {
   inventory?: InventoryPort;
   /** The deploy profiles of KVMOPS_PROFILES_DIR, read at start-up (absent: none configured). */
   profiles?: ProfilesPort;
+  /** The hosts' live state, drain and jobs (`/host`, `/deploy host:auto`); absent in some tests. */
+  hosts?: HostsPort;
   config: ChatConfig;
   /** Epoch ms; injected so tests control time (rate limit, expiry). */
   now(): number;
@@ -190,6 +195,7 @@ export function createServices(deps: {
   hypervisor: HypervisorReader;
   inventory?: InventoryPort;
   profiles?: ProfilesPort;
+  hosts?: HostsPort;
   config: ChatConfig;
   now?: () => number;
   log?: ChatLogger;
@@ -245,6 +251,7 @@ export function createServices(deps: {
     catalog,
     ...(deps.inventory ? { inventory: deps.inventory } : {}),
     ...(deps.profiles ? { profiles: deps.profiles } : {}),
+    ...(deps.hosts ? { hosts: hostsDurably(deps.hosts, durably) } : {}),
     config: deps.config,
     now,
     ...(deps.log ? { log: deps.log } : {}),
@@ -270,5 +277,17 @@ function schedulesPort(s: SchedulesPort, durably: <T>(write: () => MaybePromise<
     retain: (run, made) => durably(() => s.retain(run, made)),
     made: (scheduleId, host, vmUuid) => s.made(scheduleId, host, vmUuid),
     forget: (scheduleId, host, vmUuid, name) => durably(() => s.forget(scheduleId, host, vmUuid, name)),
+  };
+}
+
+/** The hosts port with its one write (`/host drain`) waiting out a busy database like every chat write. */
+function hostsDurably(hosts: HostsPort, durably: <T>(write: () => MaybePromise<T>) => Promise<T>): HostsPort {
+  return {
+    probeAll: (opts) => hosts.probeAll(opts),
+    probe: (host, opts) => hosts.probe(host, opts),
+    templateMemory: (host, template, createdAt) => hosts.templateMemory(host, template, createdAt),
+    drain: (host) => hosts.drain(host),
+    setDrain: (host, drained, by) => durably(() => hosts.setDrain(host, drained, by)),
+    jobs: (host) => hosts.jobs(host),
   };
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
 import { hostNameSchema } from '../domain/names.js';
+import { AUTO_HOST } from '../domain/placement.js';
 
 export { parseDuration };
 
@@ -77,20 +78,34 @@ const retention = parsedBy(parseRetention);
 export interface HostConfig {
   name: string;
   uri: string;
+  /**
+   * Drained in KVMOPS_HOSTS (`name=uri;drain`): `/deploy host:auto` never places a VM there.
+   * Commands that name the host (`host:NAME`) still run on it.
+   */
+  drain?: boolean;
 }
-/** `name=uri,name=uri` → ordered hosts; the first is the default host. */
+
+/**
+ * `name=uri,name=uri` → ordered hosts; the first is the default host. An entry may end in
+ * `;drain` (`lab=qemu+ssh://root@lab/system;drain`): a `;` can never be part of an accepted URI
+ * (the URI check refuses it, since virsh and ssh read it specially), so the flag cannot clash
+ * with one — while `=`, `&` and `?` can, and do (`?keyfile=…&no_verify=1`).
+ */
 export function parseHosts(s: string): HostConfig[] {
   const hosts = s
     .split(',')
     .map((x) => x.trim())
     .filter(Boolean)
-    .map((pair) => {
-      const i = pair.indexOf('=');
+    .map((entry) => {
+      const [pair, ...flags] = entry.split(';').map((x) => x.trim());
+      const i = pair!.indexOf('=');
       if (i <= 0) throw new Error(`"${pair}" is not name=uri`);
-      const name = hostNameSchema.parse(pair.slice(0, i));
-      const uri = pair.slice(i + 1);
+      const name = hostNameSchema.parse(pair!.slice(0, i));
+      if (name === AUTO_HOST) throw new Error(`"${AUTO_HOST}" is not a host name: /deploy host:auto means "place it for me"`);
+      const uri = pair!.slice(i + 1);
       if (!/^[a-z0-9+]+:\/\/[^\s;'"`$\\]*$/.test(uri)) throw new Error(`"${uri}" is not a libvirt URI`);
-      return { name, uri };
+      for (const f of flags) if (f !== 'drain') throw new Error(`"${f}" (host ${name}) is not a host flag: the one flag is ;drain`);
+      return { name, uri, ...(flags.length ? { drain: true } : {}) };
     });
   if (hosts.length === 0) throw new Error('no hosts');
   if (new Set(hosts.map((h) => h.name)).size !== hosts.length) throw new Error('host names repeat');

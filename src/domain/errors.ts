@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'wrong-guild',
   /** A VM pattern matched more VMs than KVMOPS_MAX_BATCH allows in one batch. */
   'too-many-vms',
+  /** `/deploy host:auto`: no placement fits every VM (memory or storage short, or no host may take them). */
+  'no-capacity',
   // things that are not there, or are in the way
   'host-not-found',
   'vm-not-found',

@@ -80,8 +80,13 @@ export const MAX_DEPLOY_COUNT = 20;
 /** With count > 1 a `-NN` suffix is added, so the base name must leave room for it. */
 export const MAX_BATCH_BASE_LENGTH = MAX_NAME_LENGTH - 3;
 
-/** `name-01` … `name-NN` for count > 1; the name itself for a single VM (/deploy). */
-export function deployNames(name: string, count: number): string[] {
-  if (count === 1) return [name];
-  return Array.from({ length: count }, (_, i) => `${name}-${String(i + 1).padStart(2, '0')}`);
+/**
+ * `name-01` … `name-NN` for count > 1; the name itself for a single VM (/deploy). With `first`
+ * (one host's share of a placed deploy, `/deploy host:auto`): always numbered, from `first` —
+ * `web-03`, `web-04` of a `web` ×4 whose first two went to another host.
+ */
+export function deployNames(name: string, count: number, first?: number): string[] {
+  if (count === 1 && first === undefined) return [name];
+  const from = first ?? 1;
+  return Array.from({ length: count }, (_, i) => `${name}-${String(from + i).padStart(2, '0')}`);
 }

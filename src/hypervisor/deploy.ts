@@ -107,7 +107,10 @@ function validate(req: DeployRequest): { template: string; names: string[]; requ
   }
   if (req.mode !== 'thin' && req.mode !== 'clone') throw new KvmopsError('invalid-input', `mode must be thin or clone, not ${String(req.mode)}`);
   const requestId = req.requestId === undefined ? undefined : assertName(req.requestId, 'request id');
-  const names = deployNames(base, req.count).map((n) => assertName(n, 'VM'));
+  if (req.first !== undefined && (!Number.isInteger(req.first) || req.first < 1 || req.first + req.count - 1 > MAX_DEPLOY_COUNT)) {
+    throw new KvmopsError('invalid-input', `first must leave the numbers within 1–${MAX_DEPLOY_COUNT}, not ${req.first} for ${req.count}`);
+  }
+  const names = deployNames(base, req.count, req.first).map((n) => assertName(n, 'VM'));
   return { template, names, requestId };
 }
 

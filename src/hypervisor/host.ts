@@ -1,6 +1,7 @@
 import type { HostConfig } from '../config/env.js';
 import { deploy, type DeployOptions } from './deploy.js';
 import type { HostContext } from './host-context.js';
+import { readHostFacts, readTemplateMemory } from './host-facts.js';
 import { parseVersion } from './parse.js';
 import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from './snapshots/index.js';
 import { StorageLayout } from './storage.js';
@@ -8,7 +9,7 @@ import { createTemplate, deleteTemplate, listTemplates, readInventoryTemplates }
 import { hostListing, listDomainStates, readInventoryVms } from './inventory.js';
 import { watchDomainEvents } from './events.js';
 import type { SysprepOptions } from './sysprep.js';
-import type { AddressSource, AddressWait, VmNic, InventoryReader, CreateSnapshotRequest, CreateTemplateRequest, DeleteVmResult, DeployRequest, DeployResult, HostDriver, OpContext, RevertRequest, RevertResult, SnapshotInfo, SnapshotRef, StopRequest, TemplateInfo, TemplatePin, VmInfo, VmSummary, VmTarget } from './types.js';
+import type { HostFacts, AddressSource, AddressWait, VmNic, InventoryReader, CreateSnapshotRequest, CreateTemplateRequest, DeleteVmResult, DeployRequest, DeployResult, HostDriver, OpContext, RevertRequest, RevertResult, SnapshotInfo, SnapshotRef, StopRequest, TemplateInfo, TemplatePin, VmInfo, VmSummary, VmTarget } from './types.js';
 import { assertName, vmTarget } from './validate.js';
 import { nicsNow, waitForAddresses } from './addresses.js';
 import { asDomainUuid } from './domain-uuid.js';
@@ -135,6 +136,13 @@ export class LibvirtHost implements HostDriver {
   }
   deleteSnapshot(ref: SnapshotRef, ctx?: OpContext): Promise<void> {
     return deleteSnapshot(this.ctx, ref, ctx);
+  }
+
+  facts(ctx: OpContext & { timeoutMs?: number } = {}): Promise<HostFacts> {
+    return readHostFacts(this.ctx, ctx);
+  }
+  templateMemory(template: string, ctx?: OpContext): Promise<number> {
+    return readTemplateMemory(this.ctx, template, ctx);
   }
 
   /** `virsh version` with a short timeout; never throws. */

@@ -147,6 +147,11 @@ export interface PoolInfo {
   state: 'running' | 'inactive' | 'building' | 'degraded' | 'inaccessible';
   persistent: boolean;
   autostart: boolean;
+  /** Bytes, when printed as bytes (`pool-info --bytes`) and the pool is running. */
+  capacity?: number;
+  allocation?: number;
+  /** What the pool's filesystem has free, in bytes (a dir pool: the filesystem's free space). */
+  available?: number;
 }
 
 export function parsePoolInfo(output: string): PoolInfo {
@@ -167,7 +172,70 @@ export function parsePoolInfo(output: string): PoolInfo {
     state: state as PoolInfo['state'],
     persistent: kv.get('Persistent') === 'yes',
     autostart: kv.get('Autostart') === 'yes',
+    ...poolBytes(kv, output),
   };
+}
+
+/** `Capacity:`, `Allocation:`, `Available:` of `pool-info --bytes`; absent (an inactive pool) stays absent. */
+function poolBytes(kv: Map<string, string>, output: string): Pick<PoolInfo, 'capacity' | 'allocation' | 'available'> {
+  const out: Pick<PoolInfo, 'capacity' | 'allocation' | 'available'> = {};
+  for (const [label, key] of [['Capacity', 'capacity'], ['Allocation', 'allocation'], ['Available', 'available']] as const) {
+    const v = kv.get(label);
+    if (v === undefined) continue;
+    // without --bytes virsh rounds ("251.97 GiB"): refused rather than guessed
+    if (!/^\d+$/.test(v)) return unexpected(`pool-info ${label} (not bytes)`, output);
+    out[key] = Number(v);
+  }
+  return out;
+}
+
+export interface NodeInfo {
+  cpuModel: string;
+  cpus: number;
+  /** MHz; 0 when libvirt does not know it. */
+  mhz: number;
+  /** Bytes. */
+  memory: number;
+}
+
+/** `nodeinfo` (libvirt 9.0): `CPU(s):  2`, `Memory size:  24683772 KiB`. */
+export function parseNodeInfo(output: string): NodeInfo {
+  const kv = keyValues(output, 'nodeinfo');
+  const cpus = Number(kv.get('CPU(s)'));
+  const mem = /^(\d+) KiB$/.exec(kv.get('Memory size') ?? '');
+  if (!Number.isInteger(cpus) || cpus < 1 || !mem) return unexpected('nodeinfo', output);
+  const mhz = Number((kv.get('CPU frequency') ?? '').replace(/ MHz$/, ''));
+  return { cpuModel: kv.get('CPU model') ?? 'unknown', cpus, mhz: Number.isFinite(mhz) ? mhz : 0, memory: Number(mem[1]) * 1024 };
+}
+
+export interface NodeMemory {
+  /** Bytes. */
+  total: number;
+  free: number;
+  buffers: number;
+  cached: number;
+}
+
+/** `nodememstats` (libvirt 9.0): `total  :   24683772 KiB`, `free   :` …, `buffers:` …, `cached :` …. */
+export function parseNodeMemStats(output: string): NodeMemory {
+  const kv = keyValues(output, 'nodememstats');
+  const kib = (k: string): number => {
+    const m = /^(\d+) KiB$/.exec(kv.get(k) ?? '');
+    return m ? Number(m[1]) * 1024 : unexpected(`nodememstats ${k}`, output);
+  };
+  return { total: kib('total'), free: kib('free'), buffers: kv.has('buffers') ? kib('buffers') : 0, cached: kv.has('cached') ? kib('cached') : 0 };
+}
+
+/** `Label:   value` lines → map (labels trimmed); any other non-empty line is unexpected. */
+function keyValues(output: string, what: string): Map<string, string> {
+  const kv = new Map<string, string>();
+  for (const l of lines(output)) {
+    if (!l.trim()) continue;
+    const m = /^([^:]+):\s*(.*)$/.exec(l);
+    if (!m) return unexpected(what, output);
+    kv.set(m[1]!.trim(), m[2]!.trim());
+  }
+  return kv;
 }
 
 export interface VolumeXmlInfo {

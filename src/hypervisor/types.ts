@@ -164,6 +164,8 @@ export interface DeployRequest {
   /** Base name; with count > 1 the VMs are `name-01` … `name-NN`. */
   name: string;
   count: number;
+  /** Numbered from this (`name-<first>` …), even a single VM: one host's share of a placed deploy. */
+  first?: number;
   mode: DeployMode;
   start: boolean;
   /** Set by a job that pinned the template at request time: a template made anew under the name → `target-changed`. */
@@ -449,6 +451,27 @@ export interface HostDriver {
 
   /** Is the host reachable (`virsh version`)? For /healthz. */
   ping(ctx?: OpContext): Promise<{ ok: boolean; detail: string }>;
+  /** What the host is now (versions, CPUs, memory, storage), one virsh process (host-facts.ts). */
+  facts(ctx?: OpContext & { timeoutMs?: number }): Promise<HostFacts>;
+  /** The memory (bytes) a VM deployed from this template gets (placement). */
+  templateMemory(template: string, ctx?: OpContext): Promise<number>;
+}
+
+/** A host's live facts (`readHostFacts`). Sizes in bytes. */
+export interface HostFacts {
+  libvirt: string;
+  /** "QEMU 7.2.22". */
+  hypervisor: string;
+  cpus: number;
+  cpuModel: string;
+  memory: {
+    total: number;
+    /** free + buffers + page cache: what new guests can take. */
+    available: number;
+    free: number;
+  };
+  /** The storage dir's filesystem (the kvmops VM pool); null before kvmops made its pools there. */
+  storage: { total: number; available: number } | null;
 }
 
 export interface Hypervisor {

@@ -136,7 +136,12 @@ export const virshArgs = toolBuilders(VIRSH, {
   poolStart: (pool: string): string[] => ['pool-start', pool],
   poolAutostart: (pool: string): string[] => ['pool-autostart', pool],
   poolRefresh: (pool: string): string[] => ['pool-refresh', pool],
-  poolInfo: (pool: string): string[] => ['pool-info', pool],
+  /** Sizes in bytes (without --bytes virsh rounds them: "251.97 GiB"). */
+  poolInfo: (pool: string): string[] => ['pool-info', '--bytes', pool],
+  /** CPUs and memory of the host (`/host info`). */
+  nodeinfo: (): string[] => ['nodeinfo'],
+  /** The host's memory now: total, free, buffers, cached (KiB). */
+  nodememstats: (): string[] => ['nodememstats'],
   poolDestroy: (pool: string): string[] => ['pool-destroy', pool],
   poolUndefine: (pool: string): string[] => ['pool-undefine', pool],
 

@@ -104,8 +104,12 @@ export class InventoryReads {
   readonly #dependents;
   readonly #seenOldest;
   readonly #referrers;
+  readonly #vmCounts;
 
   constructor(db: Database) {
+    this.#vmCounts = db.prepare<{ host: string }, { defined: number; running: number | null }>(
+      `SELECT count(*) AS defined, sum(state = 'running') AS running FROM inventory_vms WHERE host = @host`,
+    );
     this.#templates = db.prepare<{ host: string }, TemplateRow>(`
 SELECT t.name, t.source_vm, t.sealed, t.created_at, t.size, t.disks,
   (SELECT count(DISTINCT d.vm_uuid) FROM inventory_vm_disks d WHERE d.host = t.host AND d.template = t.name) AS dependents
@@ -163,6 +167,12 @@ WHERE d.host = @host AND d.template = @template ORDER BY v.name`);
    */
   referrers(host: string, files: readonly string[]): Array<{ uuid: string; name: string }> {
     return this.#referrers.all({ host, files: JSON.stringify(files) }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.uuid < b.uuid ? -1 : 1));
+  }
+
+  /** `/host list|info`: the host's VMs known (defined) and how many of them run. */
+  vmCounts(host: string): { defined: number; running: number } {
+    const r = this.#vmCounts.get({ host })!;
+    return { defined: r.defined, running: r.running ?? 0 };
   }
 
   /** `/template list`: every template of the host with its dependents counted. */

@@ -12,6 +12,9 @@ import { enqueueBatchOp, enqueueIntoBatchOp } from './enqueue-batch.js';
 import { batchOp } from './batch.js';
 import { failOp } from './fail.js';
 import { heartbeatOp } from './heartbeat.js';
+import { setHostDrainOp } from './host-drain.js';
+import { hostJobCountsOp } from './host-jobs.js';
+import { hostStatesOp } from './host-states.js';
 import { addKeyOp } from './key-add.js';
 import { listKeysOp } from './key-list.js';
 import { removeKeyOp } from './key-remove.js';
@@ -41,6 +44,7 @@ import type {
   JobProgress,
   JobStore,
   Lease,
+  HostStates,
   Requester,
   Schedules,
   SshKeys,
@@ -64,6 +68,8 @@ export class SqliteJobStore implements JobStore {
   readonly keys: SshKeys;
   /** Scheduled snapshots (`/schedule`, src/chat/scheduler.ts): the schedules, their open runs, what they made. */
   readonly schedules: Schedules;
+  /** Hosts drained through chat, and live jobs per host (`/host`). */
+  readonly hosts: HostStates;
 
   readonly #ctx: StoreContext;
   readonly #listeners = new Set<(job: Job) => void>();
@@ -124,6 +130,7 @@ export class SqliteJobStore implements JobStore {
       made: madeSnapshotsOp(db),
       forget: forgetMadeOp(ctx),
     };
+    this.hosts = { setDrain: setHostDrainOp(ctx), list: hostStatesOp(db), jobCounts: hostJobCountsOp(db) };
   }
 
   enqueue(req: EnqueueRequest): Job {

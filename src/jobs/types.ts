@@ -342,6 +342,23 @@ export interface StoredSshKey {
   createdAt: number;
 }
 
+/** A host's state as chat set it (`/host drain`; migration 013). */
+export interface HostState {
+  host: string;
+  drained: boolean;
+  changedBy: { id: string; name: string };
+  changedAt: number;
+}
+
+/** Hosts' state and live jobs (host-drain.ts, host-states.ts, host-jobs.ts). */
+export interface HostStates {
+  /** Throws `db-busy` when the database is locked. */
+  setDrain(host: string, drained: boolean, by: { id: string; name: string }): HostState;
+  list(): HostState[];
+  /** Queued and running jobs per host (hosts with none are absent). */
+  jobCounts(): Array<{ host: string; queued: number; running: number }>;
+}
+
 /** People's SSH keys (key-add.ts, key-list.ts, key-remove.ts). Writes throw `db-busy` when the database is locked. */
 export interface SshKeys {
   /** Throws `key-exists`, `name-taken`, `invalid-input` (too many). */

@@ -26,6 +26,11 @@ export const deployPayload = z
     name: vmNameSchema,
     mode: z.enum(['thin', 'clone']),
     count: z.number().int().min(1).max(MAX_DEPLOY_COUNT),
+    /**
+     * One host's share of a placed deploy (`/deploy host:auto`): the VMs are numbered from this,
+     * `name-<first>` … (always numbered), so the shares of one deploy never share a name.
+     */
+    first: z.number().int().min(1).max(MAX_DEPLOY_COUNT).optional(),
     start: z.boolean(),
     /** The template's creation time when the deploy was asked for (pinned: a template made anew under the name → `target-changed`). */
     templateCreatedAt: z.string().min(1).max(64).optional(),
@@ -47,7 +52,10 @@ export const deployPayload = z
   })
   .strict()
   .superRefine((p, ctx) => {
-    if (p.count > 1 && p.name.length > MAX_BATCH_BASE_LENGTH) {
+    if (p.first !== undefined && p.first + p.count - 1 > MAX_DEPLOY_COUNT) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `the VMs are numbered at most up to ${MAX_DEPLOY_COUNT}`, path: ['first'] });
+    }
+    if ((p.count > 1 || p.first !== undefined) && p.name.length > MAX_BATCH_BASE_LENGTH) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
         message: `with count > 1 the name may have at most ${MAX_BATCH_BASE_LENGTH} characters (a -NN suffix is added)`,
@@ -67,9 +75,9 @@ export const deploy = defineKind({
   // Reads its template (deploys from one template run side by side); makes each of its names.
   resources: (p) => [
     holds(templateResource(p.host, p.template), 'shared'),
-    ...deployNames(p.name, p.count).map((n) => holds(vmResource(p.host, n), 'exclusive', true)),
+    ...deployNames(p.name, p.count, p.first).map((n) => holds(vmResource(p.host, n), 'exclusive', true)),
   ],
-  describe: (p) => `Deploy ${p.name}${p.count > 1 ? ` ×${p.count}` : ''} (${p.mode}) from ${p.template}${p.profile ? ` with profile ${p.profile}` : ''} ${onHost(p)}`,
+  describe: (p) => `Deploy ${deployLabel(p)} (${p.mode}) from ${p.template}${p.profile ? ` with profile ${p.profile}` : ''} ${onHost(p)}`,
   pinned: (p) => [
     ...(p.templateCreatedAt ? [`template ${p.template} (made ${p.templateCreatedAt})`] : []),
     ...(p.profile ? [`profile ${p.profile} as it was when asked for`] : []),
@@ -87,6 +95,7 @@ export const deploy = defineKind({
         template: p.template,
         name: p.name,
         count: p.count,
+        ...(p.first !== undefined ? { first: p.first } : {}),
         mode: p.mode,
         start: p.start,
         requestId: ctx.job.requestId,
@@ -107,3 +116,10 @@ export const deploy = defineKind({
   // Nothing more: execute reported its VMs (and recover is null, so every success went through it).
   inventory: async () => [],
 });
+
+/** "web", "web ×4", or a placed share "web-03…web-04". */
+function deployLabel(p: { name: string; count: number; first?: number | undefined }): string {
+  if (p.first === undefined) return `${p.name}${p.count > 1 ? ` ×${p.count}` : ''}`;
+  const names = deployNames(p.name, p.count, p.first);
+  return names.length === 1 ? names[0]! : `${names[0]}…${names[names.length - 1]}`;
+}

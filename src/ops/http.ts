@@ -17,9 +17,11 @@ import type { OpsMetrics } from './metrics.js';
  * - `degraded`: the database answers but a libvirt host does not, or Discord is not connected;
  * - `ok`: all answer (Discord `not-configured`, e.g. the shell adapter, counts as fine).
  *
- * Host pings run `virsh version` on each host: they are bounded by `pingTimeoutMs`, cached for
- * `hostCacheMs`, and concurrent requests share one round of pings, so a scraper (or someone
- * with curl in a loop) cannot hammer libvirt.
+ * Hosts: with `hostHealth` (the app's host probe: cached, bounded, shared with `/host list`)
+ * each host entry also says since when it is unreachable, its versions, memory and storage,
+ * and whether it is drained. Without it, host pings run `virsh version` on each host: bounded by
+ * `pingTimeoutMs`, cached for `hostCacheMs`, and concurrent requests share one round of pings,
+ * so a scraper (or someone with curl in a loop) cannot hammer libvirt.
  */
 
 export type DiscordStatus = 'connected' | 'reconnecting' | 'disconnected' | 'not-configured';
@@ -32,8 +34,20 @@ export interface HealthCheck {
 export interface Health {
   status: 'ok' | 'degraded' | 'down';
   database: HealthCheck;
-  hosts: Array<{ name: string } & HealthCheck>;
+  hosts: HostHealth[];
   discord: { status: DiscordStatus };
+}
+
+/** One host in /healthz: `name`, `ok`, `detail` always; the rest when the host probe gives them. */
+export interface HostHealth extends HealthCheck {
+  name: string;
+  /** ISO 8601: the first failed probe after the last success. */
+  unreachableSince?: string;
+  libvirt?: string;
+  hypervisor?: string;
+  memory?: { total: number; available: number };
+  storage?: { total: number; available: number } | null;
+  drained?: boolean;
 }
 
 /** What /healthz needs of the hypervisor layer (a `Hypervisor` fits). */
@@ -49,6 +63,8 @@ export interface OpsServerOptions {
   /** `() => checkDatabase(db)` (src/jobs/stats.ts): a SELECT 1 on the bot's connection. */
   checkDatabase: () => HealthCheck | Promise<HealthCheck>;
   hosts?: PingableHosts;
+  /** Every host's health from the host probe (bounded by its wait); replaces the pings of `hosts`. */
+  hostHealth?: () => Promise<HostHealth[]>;
   /** Provided by the Discord adapter; omitted → `not-configured`. */
   discordStatus?: () => DiscordStatus;
   /** Per host ping; default 3 s. */
@@ -70,7 +86,7 @@ export interface OpsServer {
 const BIND = '127.0.0.1';
 
 export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
-  const pingHosts = hostPinger(opts.hosts, opts.pingTimeoutMs ?? 3_000, opts.hostCacheMs ?? 5_000);
+  const pingHosts = opts.hostHealth ?? hostPinger(opts.hosts, opts.pingTimeoutMs ?? 3_000, opts.hostCacheMs ?? 5_000);
 
   const health = async (): Promise<Health> => {
     const [database, hosts] = await Promise.all([

@@ -23,6 +23,16 @@ import type { Job, JobStore } from '../jobs/types.js';
  *   kvmops_discord_rest_errors_total{status}      counter: failed Discord REST calls by HTTP status
  *   kvmops_stats_errors_total                     counter: scrapes whose database read failed
  *                                                 (the queue gauges are then NaN / absent)
+ *   kvmops_host_up{host}                          gauge: 1 the host answered its last probe, 0 not
+ *                                                 (absent before the first probe ended)
+ *   kvmops_host_unreachable_seconds{host}         gauge: how long it has not answered (0 while up)
+ *   kvmops_host_cpus{host}                        gauge
+ *   kvmops_host_memory_bytes{host,kind}           gauge: kind = total | available
+ *   kvmops_host_storage_bytes{host,kind}          gauge: the storage dir, kind = total | available
+ *   kvmops_host_vms{host,state}                   gauge: state = running | defined (the inventory)
+ *   kvmops_host_templates{host}                   gauge (the inventory)
+ *   kvmops_host_jobs{host,state}                  gauge: state = queued | running
+ *   kvmops_host_drained{host}                     gauge: 1 /deploy host:auto skips it
  *   process_* / nodejs_*                          prom-client's default metrics
  */
 
@@ -31,6 +41,24 @@ export const JOB_DURATION_BUCKETS = [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
 
 export type FinishedJob = Pick<Job, 'id' | 'kind' | 'state' | 'startedAt' | 'finishedAt'>;
 
+/**
+ * One host's figures at scrape time: the probe's last look (never waited for: a scrape starts a
+ * new probe in the background when the last one is old), the inventory's counts, the job table's.
+ */
+export interface HostFigures {
+  host: string;
+  /** null: no probe has ended yet. */
+  up: boolean | null;
+  unreachableSeconds: number;
+  cpus: number | null;
+  memory: { total: number; available: number } | null;
+  storage: { total: number; available: number } | null;
+  vms: { running: number; defined: number };
+  templates: number;
+  jobs: { queued: number; running: number };
+  drained: boolean;
+}
+
 export interface MetricsOptions {
   /** Queue figures for the scrape (`() => jobStats(db)`). */
   stats: () => JobStats;
@@ -38,6 +66,8 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
   /** Called when `stats` throws during a scrape (the scrape still answers; queue gauges NaN). */
   onStatsError?: (e: unknown) => void;
+  /** Per-host figures (label `host`); omitted → no host gauges. Must not wait for a host. */
+  hosts?: () => HostFigures[];
 }
 
 export interface OpsMetrics {
@@ -121,6 +151,11 @@ export function createMetrics(opts: MetricsOptions): OpsMetrics {
   simpleGauge('kvmops_jobs_running', 'Jobs running now', (s) => s.running);
   simpleGauge('kvmops_approvals_pending', 'Approvals waiting for a decision', (s) => s.approvalsPending);
 
+  if (opts.hosts) hostGauges(registry, opts.hosts, (e) => {
+    statsErrors.inc();
+    opts.onStatsError?.(e);
+  });
+
   const duration = new Histogram({
     name: 'kvmops_job_duration_seconds',
     help: 'Job run time, from start (claim) to finish, by kind and final state',
@@ -158,4 +193,58 @@ export function createMetrics(opts: MetricsOptions): OpsMetrics {
         if (FINAL_STATES.has(job.state)) observeJobFinished(job);
       }),
   };
+}
+
+/** The per-host gauges, all from one `figures()` call per scrape (shared like the job stats). */
+function hostGauges(registry: Registry, figures: () => HostFigures[], onError: (e: unknown) => void): void {
+  let snapshot: HostFigures[] | undefined;
+  const read = (): HostFigures[] => {
+    if (snapshot) return snapshot;
+    try {
+      snapshot = figures();
+    } catch (e) {
+      onError(e);
+      snapshot = [];
+    }
+    setImmediate(() => (snapshot = undefined));
+    return snapshot;
+  };
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], set: (g: Gauge<L>, f: HostFigures) => void) =>
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const f of read()) set(this, f);
+      },
+    });
+  gauge('kvmops_host_up', 'The host answered its last probe (1) or not (0); absent before the first probe ended', ['host'], (g, f) => {
+    if (f.up !== null) g.set({ host: f.host }, f.up ? 1 : 0);
+  });
+  gauge('kvmops_host_unreachable_seconds', 'How long the host has not answered its probes (0 while it answers)', ['host'], (g, f) => g.set({ host: f.host }, f.unreachableSeconds));
+  gauge('kvmops_host_cpus', 'CPUs of the host (nodeinfo)', ['host'], (g, f) => {
+    if (f.cpus !== null) g.set({ host: f.host }, f.cpus);
+  });
+  gauge('kvmops_host_memory_bytes', 'Host memory: total, and available to new guests (free + buffers + cache)', ['host', 'kind'], (g, f) => {
+    if (!f.memory) return;
+    g.set({ host: f.host, kind: 'total' }, f.memory.total);
+    g.set({ host: f.host, kind: 'available' }, f.memory.available);
+  });
+  gauge('kvmops_host_storage_bytes', "The storage dir's filesystem on the host: total and available", ['host', 'kind'], (g, f) => {
+    if (!f.storage) return;
+    g.set({ host: f.host, kind: 'total' }, f.storage.total);
+    g.set({ host: f.host, kind: 'available' }, f.storage.available);
+  });
+  gauge('kvmops_host_vms', 'VMs on the host as the inventory knows them: running, and defined (all)', ['host', 'state'], (g, f) => {
+    g.set({ host: f.host, state: 'running' }, f.vms.running);
+    g.set({ host: f.host, state: 'defined' }, f.vms.defined);
+  });
+  gauge('kvmops_host_templates', 'Templates held on the host (the inventory)', ['host'], (g, f) => g.set({ host: f.host }, f.templates));
+  gauge('kvmops_host_jobs', 'Live jobs on the host: queued and running', ['host', 'state'], (g, f) => {
+    g.set({ host: f.host, state: 'queued' }, f.jobs.queued);
+    g.set({ host: f.host, state: 'running' }, f.jobs.running);
+  });
+  gauge('kvmops_host_drained', '1: /deploy host:auto skips the host (KVMOPS_HOSTS ;drain or /host drain)', ['host'], (g, f) => g.set({ host: f.host }, f.drained ? 1 : 0));
 }

@@ -30,10 +30,10 @@ function rejects(m: CommandModule, pattern: RegExp) {
 }
 
 describe('the command loader', () => {
-  it('accepts the real commands: /deploy, /template, /snapshot, /vm, /job, /key, /schedule, /audit', () => {
+  it('accepts the real commands: /deploy, /template, /snapshot, /vm, /job, /key, /schedule, /host, /audit', () => {
     const loaded = loadCommands();
-    assert.deepEqual(loaded.map((m) => m.def.name), ['deploy', 'template', 'snapshot', 'vm', 'job', 'key', 'schedule', 'audit']);
-    assert.equal(COMMAND_MODULES.length, 8);
+    assert.deepEqual(loaded.map((m) => m.def.name), ['deploy', 'template', 'snapshot', 'vm', 'job', 'key', 'schedule', 'host', 'audit']);
+    assert.equal(COMMAND_MODULES.length, 9);
   });
 
   it('the real definitions match the contract', () => {

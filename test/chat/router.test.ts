@@ -277,7 +277,9 @@ describe('autocomplete', () => {
   it('templates, hosts, and the chosen VM on the chosen host', async () => {
     w = makeWorld();
     assert.deepEqual((await ask('template', '', {}, 'deploy', null)).map((c) => c.value), ['base', 'spare']);
-    assert.deepEqual((await ask('host', '', {}, 'deploy', null)).map((c) => c.value), ['local', 'remote']);
+    // /deploy may also be placed over the hosts (host:auto); elsewhere only the hosts
+    assert.deepEqual((await ask('host', '', {}, 'deploy', null)).map((c) => c.value), ['auto', 'local', 'remote']);
+    assert.deepEqual((await ask('host', '', {}, 'vm', 'start')).map((c) => c.value), ['local', 'remote']);
     assert.deepEqual((await ask('vm', '', { host: 'remote' })).map((c) => c.value), ['far']);
   });
 

@@ -11,6 +11,19 @@ import type { ChatPlace, ChatUser, RawOptions, Role } from '../../src/chat/types
 import { KvmopsError } from '../../src/domain/errors.js';
 import type { SnapshotInfo, TemplateInfo, VmInfo, VmNic, VmState, VmSummary } from '../../src/hypervisor/types.js';
 import { openJobStore, type SqliteJobStore } from '../../src/jobs/store.js';
+import { hostsPort } from '../../src/app.js';
+import { HostProbe } from '../../src/hypervisor/probe.js';
+import type { HostFacts } from '../../src/hypervisor/types.js';
+
+/** What the fixture's `local` host answers to the host probe; `remote` answers nothing (unreachable). */
+export const LOCAL_FACTS: HostFacts = {
+  libvirt: '9.0.0',
+  hypervisor: 'QEMU 7.2.22',
+  cpus: 2,
+  cpuModel: 'x86_64',
+  memory: { total: 24 * 1024 ** 3, available: 20 * 1024 ** 3, free: 18 * 1024 ** 3 },
+  storage: { total: 250 * 1024 ** 3, available: 200 * 1024 ** 3 },
+};
 
 /**
  * A test world for the command layer: the REAL job store (SQLite in a temp file) and an
@@ -176,6 +189,20 @@ export function makeWorld(opts: { twoPerson?: boolean; guildId?: string | null; 
 
   const catalog = new Catalog(hv, { ttlMs: 15_000, now: () => clock.now() });
   const logs: World['logs'] = [];
+  // the host probe over a stand-in for each host's facts: local answers, remote refuses
+  const probe = new HostProbe(
+    {
+      hostNames: () => hv.hostNames(),
+      host: (name) => ({
+        facts: async () => {
+          if (name !== 'local') throw new KvmopsError('host-unreachable', 'ssh: connect to host remote port 22: Connection refused');
+          return LOCAL_FACTS;
+        },
+        templateMemory: async () => 64 * 1024 ** 2,
+      }),
+    },
+    { now: () => clock.now() },
+  );
   const services: Services = {
     jobs: store,
     approvals: store.approvals,
@@ -184,6 +211,7 @@ export function makeWorld(opts: { twoPerson?: boolean; guildId?: string | null; 
     schedules: store.schedules,
     hypervisor: hv,
     catalog,
+    hosts: hostsPort([{ name: 'local', uri: 'qemu:///system' }, { name: 'remote', uri: 'qemu+ssh://remote/system', drain: true }], probe, store),
     config: { twoPerson: opts.twoPerson ?? true, approvalTtlMs: 30 * 60_000, guildId: opts.guildId === undefined ? GUILD : opts.guildId },
     now: () => clock.now(),
     log: {

@@ -38,6 +38,7 @@ describe('/vm list and /vm info from the inventory', () => {
       vmNames: (host, prefix, limit) => inv.reads.vmNames(host, prefix, limit),
       vmsNamed: (host, name) => inv.reads.vmsNamed(host, name).map(({ uuid, name: n, state }) => ({ uuid, name: n, state })),
       snapshots: (host, uuid) => inv.reads.snapshotsOf(host, uuid),
+      vmCounts: (host) => inv.reads.vmCounts(host),
       vmPage: (host, p) => inv.reads.vmPage(host, p.offset, p.limit, p.filter),
       vmNamed: (host, name) => {
         const [known] = inv.reads.vmsNamed(host, name);

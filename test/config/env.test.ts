@@ -51,3 +51,15 @@ test('KVMOPS_HOSTS: a qemu+ssh URI with = and & in its query is one host, kept w
     assert.throws(() => loadEnv({ KVMOPS_HOSTS: bad }), (e: unknown) => e instanceof EnvError && /KVMOPS_HOSTS/.test(e.message), bad);
   }
 });
+
+test('KVMOPS_HOSTS: `;drain` after an entry drains that host for placement; no host may be called auto', () => {
+  const lab = 'qemu+ssh://root@198.18.3.2/system?keyfile=/k/id_ed25519&no_verify=1&no_tty=1';
+  assert.deepEqual(loadEnv({ KVMOPS_HOSTS: `local=qemu:///system, lab=${lab};drain ` }).KVMOPS_HOSTS, [
+    { name: 'local', uri: 'qemu:///system' },
+    { name: 'lab', uri: lab, drain: true },
+  ]);
+  // the flag is the only one; a ; that is not it, or a host named auto, stops the start
+  for (const bad of [`lab=${lab};drian`, `lab=${lab};`, 'auto=qemu:///system', `local=qemu:///system;drain;rm -rf`]) {
+    assert.throws(() => loadEnv({ KVMOPS_HOSTS: bad }), (e: unknown) => e instanceof EnvError && /KVMOPS_HOSTS/.test(e.message), bad);
+  }
+});

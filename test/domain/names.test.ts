@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isApplianceName, nameProblem, nameSchema, templateNameSchema, vmNameProblem, vmNameSchema } from '../../src/domain/names.js';
+import { deployNames, isApplianceName, nameProblem, nameSchema, templateNameSchema, vmNameProblem, vmNameSchema } from '../../src/domain/names.js';
 import { isVmDomain } from '../../src/hypervisor/vms.js';
 import { assertName } from '../../src/hypervisor/validate.js';
 
@@ -47,5 +47,14 @@ describe('names', () => {
         assert.equal(assertName(n, 'template'), n);
       }
     });
+  });
+});
+
+describe('deployNames', () => {
+  it('one VM: the name; several: name-01 …; a placed share (first): always numbered, from first', () => {
+    assert.deepEqual(deployNames('web', 1), ['web']);
+    assert.deepEqual(deployNames('web', 3), ['web-01', 'web-02', 'web-03']);
+    assert.deepEqual(deployNames('web', 2, 3), ['web-03', 'web-04']);
+    assert.deepEqual(deployNames('web', 1, 4), ['web-04']);
   });
 });

@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { libvirtAvailable } from './libvirt.js';
+import type { StorageLayout } from '../../src/hypervisor/storage.js';
+import { cleanupEnv, libvirtAvailable, type LibvirtTestEnv } from './libvirt.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const LAB_SCRIPT = path.join(REPO, 'scripts/lab-host.sh');
@@ -30,6 +31,10 @@ export interface Lab {
   guestSubnet?: string;
   /** Runs a program inside the lab's namespaces. */
   exec(program: string, ...args: string[]): { status: number | null; stdout: string; stderr: string };
+  /** A program inside the lab that must succeed: its stdout. */
+  run(program: string, ...args: string[]): string;
+  /** virsh on the lab, over its qemu+ssh URI, from this machine; must succeed: its stdout. */
+  virsh(...args: string[]): string;
   down(): void;
 }
 
@@ -74,6 +79,16 @@ export function labUp(opts: { guestNet?: boolean } = {}): Lab {
     key: need('LAB_KEY'),
     ...(env.has('LAB_GUEST_NET') ? { guestNet: env.get('LAB_GUEST_NET')!, guestSubnet: env.get('LAB_GUEST_SUBNET')! } : {}),
     exec: (program, ...args) => lab('exec', name, program, ...args),
+    run: (program, ...args) => {
+      const r = lab('exec', name, program, ...args);
+      if (r.status !== 0) throw new Error(`${program} ${args.join(' ')} (in the lab) exited ${r.status}: ${r.stderr}`);
+      return r.stdout;
+    },
+    virsh: (...args) => {
+      const r = spawnSync('virsh', ['-q', '-c', need('LAB_URI'), ...args], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+      if (r.status !== 0) throw new Error(`virsh ${args.join(' ')} (on the lab) exited ${r.status}: ${r.stderr}`);
+      return r.stdout;
+    },
     down: () => {
       const d = lab('down', name);
       if (d.status !== 0) throw new Error(`lab-host.sh down ${name}: ${d.stderr}`);
@@ -101,4 +116,17 @@ export const HOSTILE_FILE_NAME = `a b'c"d;$(touch kvmops-pwned)\`touch kvmops-pw
 /** The commands hidden in HOSTILE_FILE_NAME never ran in the lab: the files they would make, if any (expect ''). */
 export function pwnedFiles(l: Lab): string {
   return l.exec('sh', '-c', 'ls /kvmops-pwned* /tmp/kvmops-pwned* ~/kvmops-pwned* 2>/dev/null; true').stdout;
+}
+
+/**
+ * A test's after() with a lab and the local host sharing one KVMOPS_STORAGE_DIR: the lab down,
+ * then what the local host made of that storage dir (its pools, folders), then the test env.
+ */
+export function labTeardown(lab: Lab | undefined, env: LibvirtTestEnv | undefined, storage: StorageLayout | undefined, storageDir: string): void {
+  try {
+    lab?.down();
+  } finally {
+    if (storage && env) cleanupEnv(env.prefix, storage, [storageDir]);
+    env?.cleanup();
+  }
 }

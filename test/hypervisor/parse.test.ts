@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { isKvmopsError } from '../../src/domain/errors.js';
 import {
+  parseNodeInfo,
+  parseNodeMemStats,
   parseDomBlkList,
   parseDomInfo,
   parseDomList,
@@ -108,11 +110,27 @@ describe('volumes and pools', () => {
   });
   it('vol-dumpxml of a base has no backing', () => assert.equal(parseVolumeXml(fx('vol-dumpxml-base.xml')).backing, null));
   it('vol-dumpxml: other XML fails closed', () => assert.throws(() => parseVolumeXml(fx('dumpxml.xml')), unexpected));
-  it('pool-info', () => {
-    const p = parsePoolInfo(fx('pool-info.txt'));
+  it('pool-info --bytes: state and sizes', () => {
+    const p = parsePoolInfo(fx('pool-info-bytes.txt'));
     assert.equal(p.state, 'running');
     assert.equal(p.persistent, true);
-    assert.equal(p.autostart, false);
+    assert.equal(p.autostart, true);
+    assert.ok(Number.isSafeInteger(p.capacity) && Number.isSafeInteger(p.available) && Number.isSafeInteger(p.allocation));
+    assert.ok(p.available! < p.capacity!);
+  });
+  it('pool-info with rounded sizes (no --bytes) fails closed rather than guessing', () => assert.throws(() => parsePoolInfo(fx('pool-info.txt')), unexpected));
+  it('nodeinfo', () => {
+    const n = parseNodeInfo(fx('nodeinfo.txt'));
+    assert.equal(n.cpus, Number(/CPU\(s\):\s+(\d+)/.exec(fx('nodeinfo.txt'))![1]));
+    assert.equal(n.memory, Number(/Memory size:\s+(\d+) KiB/.exec(fx('nodeinfo.txt'))![1]) * 1024);
+    assert.equal(n.cpuModel, 'x86_64');
+    assert.throws(() => parseNodeInfo('CPU(s): two'), unexpected);
+  });
+  it('nodememstats', () => {
+    const m = parseNodeMemStats(fx('nodememstats.txt'));
+    assert.equal(m.total, Number(/total\s*:\s+(\d+) KiB/.exec(fx('nodememstats.txt'))![1]) * 1024);
+    assert.ok(m.free > 0 && m.free <= m.total && m.cached > 0 && m.buffers > 0);
+    assert.throws(() => parseNodeMemStats('total : lots'), unexpected);
   });
   it('version', () =>
     assert.deepEqual(parseVersion(fx('version.txt')), { libvirt: '9.0.0', hypervisor: 'QEMU 7.2.22' }));
@@ -133,5 +151,16 @@ describe('splitSections (one virsh process, many commands)', () => {
   it('a missing marker (virsh stopped early) fails closed', () => {
     assert.throws(() => splitSections(fx('multi-stdout.txt'), 'abc123', 4), unexpected);
     assert.throws(() => splitSections(fx('multi-stdout.txt'), 'zzz', 3), unexpected);
+  });
+});
+
+describe('a domain XML memory (placement: what each VM from a template takes)', () => {
+  it('reads <memory> in its unit; KiB when none is given', async () => {
+    const { domainMemoryBytes } = await import('../../src/hypervisor/host-facts.js');
+    assert.equal(domainMemoryBytes("<domain type='qemu'><name>t</name><memory unit='MiB'>64</memory></domain>"), 64 * 1024 ** 2);
+    assert.equal(domainMemoryBytes("<domain type='qemu'><name>t</name><memory>65536</memory></domain>"), 64 * 1024 ** 2);
+    assert.equal(domainMemoryBytes("<domain type='qemu'><name>t</name><memory unit='G'>2</memory></domain>"), 2 * 1024 ** 3);
+    assert.throws(() => domainMemoryBytes("<domain type='qemu'><name>t</name></domain>"), unexpected);
+    assert.throws(() => domainMemoryBytes("<domain type='qemu'><name>t</name><memory unit='parsecs'>2</memory></domain>"), unexpected);
   });
 });

@@ -17,7 +17,7 @@ test('a fresh database gets the whole schema and the pragmas; reopening changes 
   const file = tempDbFile(t);
   const db = openDatabase(file);
   assert.equal(schemaVersion(db), SCHEMA_VERSION);
-  assert.deepEqual(tables(db), ['approvals', 'audit', 'inventory_hosts', 'inventory_snapshots', 'inventory_templates', 'inventory_vm_disks', 'inventory_vm_files', 'inventory_vms', 'job_counts', 'job_events', 'job_resources', 'jobs', 'schedule_runs', 'schedule_snapshots', 'schedules', 'ssh_keys']);
+  assert.deepEqual(tables(db), ['approvals', 'audit', 'host_state', 'inventory_hosts', 'inventory_snapshots', 'inventory_templates', 'inventory_vm_disks', 'inventory_vm_files', 'inventory_vms', 'job_counts', 'job_events', 'job_resources', 'jobs', 'schedule_runs', 'schedule_snapshots', 'schedules', 'ssh_keys']);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL');
   assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
@@ -27,7 +27,7 @@ test('a fresh database gets the whole schema and the pragmas; reopening changes 
 
   const again = openDatabase(file);
   assert.equal(schemaVersion(again), SCHEMA_VERSION);
-  assert.deepEqual(tables(again), ['approvals', 'audit', 'inventory_hosts', 'inventory_snapshots', 'inventory_templates', 'inventory_vm_disks', 'inventory_vm_files', 'inventory_vms', 'job_counts', 'job_events', 'job_resources', 'jobs', 'schedule_runs', 'schedule_snapshots', 'schedules', 'ssh_keys']);
+  assert.deepEqual(tables(again), ['approvals', 'audit', 'host_state', 'inventory_hosts', 'inventory_snapshots', 'inventory_templates', 'inventory_vm_disks', 'inventory_vm_files', 'inventory_vms', 'job_counts', 'job_events', 'job_resources', 'jobs', 'schedule_runs', 'schedule_snapshots', 'schedules', 'ssh_keys']);
   migrate(again);
   again.close();
 });
@@ -104,4 +104,25 @@ test('v1 → v2: live jobs keep holding what they held (their lock key, exclusiv
     { job_id: 1, resource: 'local/vm/web', mode: 'exclusive', creates: 0 },
     { job_id: 2, resource: 'local/vm/web', mode: 'exclusive', creates: 0 },
   ]);
+});
+
+test('versions may have gaps (numbers other branches hold): the runner goes by version', (t) => {
+  const file = tempDbFile(t);
+  mkdirSync(dirname(file), { recursive: true });
+  const raw = new BetterSqlite3(file);
+  t.after(() => raw.close());
+  const withGap = [...MIGRATIONS, { version: SCHEMA_VERSION + 2, name: 'after a gap', sql: 'CREATE TABLE after_gap (a)' }];
+  migrate(raw, withGap);
+  assert.equal(schemaVersion(raw), SCHEMA_VERSION + 2);
+  assert.ok(tables(raw).includes('after_gap') && tables(raw).includes('host_state'));
+  // and again: nothing applied twice, no "newer than this kvmops"
+  migrate(raw, withGap);
+  assert.equal(schemaVersion(raw), SCHEMA_VERSION + 2);
+  // listed out of order: still applied by version
+  const file2 = tempDbFile(t);
+  mkdirSync(dirname(file2), { recursive: true });
+  const raw2 = new BetterSqlite3(file2);
+  t.after(() => raw2.close());
+  migrate(raw2, [...withGap].reverse());
+  assert.equal(schemaVersion(raw2), SCHEMA_VERSION + 2);
 });

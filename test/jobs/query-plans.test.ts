@@ -5,6 +5,8 @@ import { BATCH_SQL } from '../../src/jobs/batch.js';
 import { WAITING_OF_BATCH_SQL } from '../../src/jobs/cancel.js';
 import { CLAIM_SQL } from '../../src/jobs/claim.js';
 import { LIST_KEYS_SQL } from '../../src/jobs/key-list.js';
+import { HOST_JOBS_SQL } from '../../src/jobs/host-jobs.js';
+import { HOST_STATES_SQL } from '../../src/jobs/host-states.js';
 import { COUNT_SQL, LIST_SQL } from '../../src/jobs/list.js';
 import { PENDING_BY_ADAPTER_SQL, PENDING_OF_JOB_SQL, PENDING_SQL } from '../../src/jobs/outbox.js';
 import { PRUNE_SQL } from '../../src/jobs/prune.js';
@@ -68,6 +70,9 @@ const QUERIES: Query[] = [
   { name: 'scheduler: open runs', sql: OPEN_RUNS_SQL, params: [50], uses: /^SCAN schedule_runs$/ },
   { name: 'scheduler: what a schedule made on a VM', sql: MADE_SQL, params: [1, 'local', 'u'], uses: /SEARCH schedule_snapshots USING (COVERING )?INDEX schedule_snapshots_age \(schedule_id=\? AND host=\? AND vm_uuid=\?\)/ },
   { name: '/schedule list', sql: LIST_SCHEDULES_SQL, params: [], uses: /^SCAN schedules$/ },
+  { name: '/host list, metrics: queued jobs per host', sql: HOST_JOBS_SQL.queued, params: [], uses: /SCAN jobs USING INDEX jobs_claimable/ },
+  { name: '/host list, metrics: running jobs per host', sql: HOST_JOBS_SQL.running, params: [], uses: /SCAN jobs USING (COVERING )?INDEX jobs_host_running/ },
+  { name: '/host list, placement: drained hosts', sql: HOST_STATES_SQL, params: [], uses: /SCAN host_state/ },
   { name: 'metrics: counts', sql: STATS_SQL.counts, params: [], uses: /SCAN job_counts/ },
   { name: 'metrics: queue', sql: STATS_SQL.queue, params: [NOW], uses: /SCAN jobs USING INDEX jobs_claimable/ },
   { name: 'metrics: running', sql: STATS_SQL.running, params: [], uses: /SCAN jobs USING (COVERING )?INDEX jobs_lease/ },

@@ -40,6 +40,9 @@ test('a kind without one of its parts does not compile', () => {
 test('one description per job, the same words wherever it is shown', () => {
   const d = (kind: string, payload: Record<string, unknown>) => describeJob({ kind, payload: { host: 'local', ...payload } });
   assert.equal(d('deploy', { template: 'base', name: 'web', mode: 'thin', count: 4, start: false }), 'Deploy web ×4 (thin) from base on local');
+  // one host's share of a placed deploy (/deploy host:auto): its own names
+  assert.equal(d('deploy', { template: 'base', name: 'web', mode: 'thin', count: 2, first: 3, start: false }), 'Deploy web-03…web-04 (thin) from base on local');
+  assert.equal(d('deploy', { template: 'base', name: 'web', mode: 'thin', count: 1, first: 3, start: false }), 'Deploy web-03 (thin) from base on local');
   assert.equal(d('template.create', { vm: 'src', name: 'golden', seal: true }), 'Create template golden from src (sealed) on local');
   assert.equal(d('template.delete', { name: 'golden' }), 'Delete template golden on local');
   assert.equal(d('snapshot.create', { vm: 'web', name: 's1', kind: 'external' }), 'Snapshot web as s1 (external) on local');
@@ -77,4 +80,12 @@ test('a start says where the VMs can be reached: the address, "no address yet", 
     resultSummary({ kind: 'deploy', result: { vms: ['a', 'b'], mode: 'thin', started: true, addresses: [{ vm: 'a', address: '10.0.0.5' }, { vm: 'b', address: '10.0.0.5' }] } }),
     '2 VMs: a 10.0.0.5, b 10.0.0.5 — one address given to two VMs: they share a machine identity (seal the template) (thin, started)',
   );
+});
+
+test("deploy's first: a placed share stays within name-01 … name-20, with room for the suffix", async () => {
+  const { deployPayload } = await import('../../src/kinds/deploy.js');
+  const base = { host: 'local', template: 'base', name: 'web', mode: 'thin', start: false };
+  assert.equal(deployPayload.safeParse({ ...base, count: 2, first: 19 }).success, true);
+  assert.equal(deployPayload.safeParse({ ...base, count: 2, first: 20 }).success, false, 'web-21 is past the numbering');
+  assert.equal(deployPayload.safeParse({ ...base, count: 1, first: 3, name: 'a'.repeat(61) }).success, false, 'a share is always numbered: -NN must fit');
 });

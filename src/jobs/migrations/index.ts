@@ -12,6 +12,7 @@ import { inventoryUses } from './008_inventory_uses.js';
 import { sshKeys } from './009_ssh_keys.js';
 import { batches } from './010_batches.js';
 import { schedules } from './012_schedules.js';
+import { hostState } from './013_host_state.js';
 
 /**
  * Versioned migrations. The schema version lives in SQLite's `user_version` header field, which
@@ -38,18 +39,15 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'inventory file uses', sql: inventoryUses },
   { version: 9, name: 'ssh keys', sql: sshKeys },
   { version: 10, name: 'batches', sql: batches },
-  // 11 is another change's, landing separately: versions are numbers, not positions.
   { version: 12, name: 'schedules', sql: schedules },
+  { version: 13, name: 'host state', sql: hostState },
 ];
 
-/**
- * The newest version: the last migration's number, not the list's length — the list may have a
- * gap while migrations land from separate branches (they are applied in order, each once).
- */
+/** The newest version a migration brings (versions may have gaps while branches land). */
 export const SCHEMA_VERSION = latestVersion(MIGRATIONS);
 
 function latestVersion(migrations: readonly Migration[]): number {
-  return migrations.reduce((max, m) => Math.max(max, m.version), 0);
+  return migrations.reduce((n, m) => Math.max(n, m.version), 0);
 }
 
 export function schemaVersion(db: BetterSqlite3.Database): number {
@@ -63,7 +61,12 @@ export function schemaVersion(db: BetterSqlite3.Database): number {
  * not understand.
  */
 export function migrate(db: BetterSqlite3.Database, migrations: readonly Migration[] = MIGRATIONS): void {
+  // By version, not by position or count: a gap (a number another branch has taken and not yet
+  // brought) is fine. A database already past a version skips it — so a missing number must be
+  // filled before a database is made by code without it and then upgraded by code with it.
   const latest = latestVersion(migrations);
+  const ordered = [...migrations].sort((a, b) => a.version - b.version);
+  if (new Set(ordered.map((m) => m.version)).size !== ordered.length) throw new KvmopsError('internal', 'two migrations have the same version');
   const current = schemaVersion(db);
   if (current > latest) {
     throw new KvmopsError(
@@ -72,7 +75,7 @@ export function migrate(db: BetterSqlite3.Database, migrations: readonly Migrati
       { details: { dbVersion: current, codeVersion: latest } },
     );
   }
-  for (const m of migrations) {
+  for (const m of ordered) {
     db.transaction(() => {
       if (schemaVersion(db) >= m.version) return;
       if (m.sql) db.exec(m.sql);

@@ -42,7 +42,7 @@ describe('Discord: registration, refusals, reads and autocomplete', skip, () => 
   it('registers the contract commands on the guild at start-up, in one bulk overwrite', () => {
     assert.equal(w.emulator.commandOverwriteCount, 1);
     const registered = w.emulator.registeredCommands()!;
-    assert.deepEqual(registered.map((c) => c.name).sort(), ['audit', 'deploy', 'job', 'key', 'schedule', 'snapshot', 'template', 'vm']);
+    assert.deepEqual(registered.map((c) => c.name).sort(), ['audit', 'deploy', 'host', 'job', 'key', 'schedule', 'snapshot', 'template', 'vm']);
     assert.deepEqual(w.bot.discord.registered.map((c) => c.id).sort(), registered.map((c) => c.id).sort());
     const deploy = registered.find((c) => c.name === 'deploy')!;
     const byName = Object.fromEntries((deploy.options ?? []).map((o) => [o.name, o as unknown as Record<string, unknown>]));
@@ -146,6 +146,16 @@ describe('Discord: registration, refusals, reads and autocomplete', skip, () => 
     const status = await run(w, USER.bob, 'job', 'status', { id: first.id });
     assertEphemeral(status);
     assert.match(status.text, /succeeded/);
+  });
+
+  it('/host list and /host info answer ephemerally with the host\'s figures; /host drain is for admins', async () => {
+    const list = await run(w, USER.bob, 'host', 'list');
+    assertEphemeral(list);
+    assert.match(list.text, /local — up · libvirt \d+\.\d+\.\d+ · QEMU [\d.]+ · \d+ CPUs? · memory [\d.]+ GiB available of [\d.]+ GiB/, list.text);
+    const info = await run(w, USER.bob, 'host', 'info', { host: 'local' });
+    assertEphemeral(info);
+    assert.match(info.text, new RegExp(`templates \\(\\d+\\): [^\\n]*${tpl}`), info.text);
+    await refused(USER.alice, 'host', 'drain', { host: 'local' }, 'forbidden');
   });
 
   it('/audit with a user option (type 6): admins only, that member’s rows as mentions that ping no one', async () => {

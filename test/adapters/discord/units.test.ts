@@ -52,10 +52,13 @@ const opt = (name: string, sub: string | undefined, option: string) => opts(name
 
 describe('registration payload', () => {
   it('has the contract commands and subcommands', () => {
-    assert.deepEqual(json.map((c) => c.name).sort(), ['audit', 'deploy', 'job', 'key', 'schedule', 'snapshot', 'template', 'vm']);
+    assert.deepEqual(json.map((c) => c.name).sort(), ['audit', 'deploy', 'host', 'job', 'key', 'schedule', 'snapshot', 'template', 'vm']);
     assert.deepEqual(commandLabels(defs).sort(), [
       '/audit',
       '/deploy',
+      '/host drain',
+      '/host info',
+      '/host list',
       '/job cancel',
       '/job list',
       '/job status',

@@ -9,13 +9,12 @@
  * usually is. The local host is configured beside it and is left as it was.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { StorageLayout } from '../../../src/hypervisor/storage.js';
 import { openJobStore } from '../../../src/jobs/store.js';
-import { labSkipReason, labUp, type Lab } from '../../helpers/lab.js';
-import { cleanupEnv, makeTestEnv, virsh as localVirsh, type LibvirtTestEnv } from '../../helpers/libvirt.js';
+import { labSkipReason, labTeardown, labUp, type Lab } from '../../helpers/lab.js';
+import { makeTestEnv, virsh as localVirsh, type LibvirtTestEnv } from '../../helpers/libvirt.js';
 import { ShellDriver } from './driver.js';
 
 const skip = labSkipReason();
@@ -26,18 +25,8 @@ let storage: StorageLayout;
 let shellEnv: Record<string, string>;
 const JOB_MS = 180_000;
 
-/** virsh on the lab, over its qemu+ssh URI. */
-function remote(...args: string[]): string {
-  const r = spawnSync('virsh', ['-q', '-c', lab.uri, ...args], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `virsh ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-/** A program inside the lab; must succeed. */
-function inLab(program: string, ...args: string[]): string {
-  const r = lab.exec(program, ...args);
-  assert.equal(r.status, 0, `${program} ${args.join(' ')} (in the lab): ${r.stderr}`);
-  return r.stdout;
-}
+const remote = (...args: string[]) => lab.virsh(...args);
+const inLab = (program: string, ...args: string[]) => lab.run(program, ...args);
 const writePattern = (file: string, byte: number) => inLab('qemu-io', '-c', `write -P 0x${byte.toString(16)} 0 1M`, file);
 function hasPattern(file: string, byte: number): boolean {
   const r = lab.exec('qemu-io', '-r', '-U', '-c', `read -P 0x${byte.toString(16)} 0 1M`, file);
@@ -84,15 +73,8 @@ before(
   },
   { timeout: 60_000 },
 );
-after(() => {
-  try {
-    lab?.down();
-  } finally {
-    // the local host saw the same KVMOPS_STORAGE_DIR: its pools (and folders, if any) go too
-    if (storage) cleanupEnv(env.prefix, storage, [storageDir]);
-    env?.cleanup();
-  }
-});
+// the local host saw the same KVMOPS_STORAGE_DIR: its pools (and folders, if any) go too
+after(() => labTeardown(lab, env, storage, storageDir));
 
 test('every command on a qemu+ssh host, through the terminal chat', { skip, timeout: 15 * 60_000 }, async (t) => {
   const sh = new ShellDriver(['--as', 'alice', '--roles', 'operator,admin'], shellEnv);
