@@ -73,6 +73,14 @@ const dieWithParent = process.platform === 'linux' && existsSync(SETPRIV);
 /** setpriv's own words when it could not run the program (exit 127). */
 const NOT_EXECUTED = /^setpriv: failed to execute /m;
 
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing of the group is left
+  }
+}
+
 /** `250 ms`, `90 s`, `6 h`: the limit as a person reads it in a failed job's message. */
 function limitText(ms: number): string {
   if (ms < 1_000) return `${ms} ms`;
@@ -93,6 +101,10 @@ export async function run(program: string, args: ToolArgs<string>, opts: RunOpti
     timeout: opts.timeoutMs,
     cancelSignal: opts.signal,
     forceKillAfterDelay: 2_000,
+    // Its own process group, so a stop reaches what it started too: virsh on a qemu+ssh URI
+    // runs ssh as its child, and killing virsh alone at a timeout left that ssh connected to a
+    // host that never answers — one more per probe of a hung host (see the group kill below).
+    detached: true,
     reject: false,
     stripFinalNewline: false,
     env: { LC_ALL: 'C', ...opts.env },
@@ -117,6 +129,9 @@ export async function run(program: string, args: ToolArgs<string>, opts: RunOpti
     }
   }
   const r = await child;
+  // Stopped (timeout, abort, a signal): whatever it started goes with it. The group outlives its
+  // leader only while a member lives, so this id cannot be someone else's by now.
+  if ((r.timedOut || r.isCanceled || r.isTerminated) && child.pid !== undefined) killGroup(child.pid);
   const stdout = String(r.stdout ?? '');
   const stderr = String(r.stderr ?? '');
   const durationMs = performance.now() - started;

@@ -4,7 +4,7 @@
  * and never says a word, so ssh — and virsh over it — waits forever. What `/host list` needs:
  * the answer comes within the probe's wait whatever that host does, the local host's figures
  * are the ones `virsh nodeinfo` prints, and the hanging host becomes "unreachable since" once
- * its read timed out.
+ * its read timed out — leaving no ssh behind.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,6 +21,8 @@ test('the probe answers within its wait while a host hangs; real figures for the
   const silent = createServer((s) => {
     sockets.add(s); // accepted, never answered
     s.on('close', () => sockets.delete(s));
+    s.on('error', () => sockets.delete(s));
+    s.resume(); // read (and drop) what ssh sends, so its hang-up is seen as 'end', then 'close'
   });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   t.after(() => {
@@ -69,6 +71,9 @@ test('the probe answers within its wait while a host hangs; real figures for the
   const again = await probe.get('hang');
   assert.ok(Date.now() - t2 < 50);
   assert.equal(again.unreachableSince, after.unreachableSince);
-  // (virsh was killed at the timeout, but the ssh it started is not its process group's to
-  // lose: it stays connected to this silent listener until the listener closes — t.after)
+  // virsh was killed at the timeout, and the ssh it started with it (exec.ts kills the
+  // program's process group): no connection to the silent listener is left
+  const deadline = Date.now() + 3_000;
+  while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(sockets.size, 0, 'the ssh of the timed-out virsh is gone, not left connected');
 });
