@@ -1,10 +1,11 @@
 import { isKvmopsError } from '../domain/errors.js';
 import { retryWhileBusy } from '../jobs/retry.js';
-import type { Approvals, Job, JobEvent, JobStore, Outbox } from '../jobs/types.js';
+import type { Approvals, Job, JobEvent, JobStore, NotifyTarget, Outbox, Requester } from '../jobs/types.js';
 import { stderrLogger, type Logger } from '../domain/logger.js';
 import { DEFAULT_DELIVERY_BACKOFF, deliveryDelay, type DeliveryBackoff } from './backoff.js';
+import { CreateLedger, DEFAULT_CROWD_POLICY, groupDueAt, joinsSummary, type CrowdPolicy } from './crowd.js';
 import { FINAL_EVENT_TYPES, mayHaveSettledApproval, planDelivery } from './plan.js';
-import { batchView, statusView } from './render.js';
+import { batchView, channelSummaryView, groupEndView, statusView } from './render.js';
 import { isPermanentSinkError, type NotificationSink } from './types.js';
 
 export interface NotifierOptions {
@@ -20,6 +21,12 @@ export interface NotifierOptions {
   /** Minimum gap between two progress-only edits of one status message. Default 2 s. */
   minProgressEditMs?: number;
   backoff?: DeliveryBackoff;
+  /**
+   * A crowded channel's summary message and grouped mentions (src/notifier/crowd.ts); `false`
+   * gives every job its own status message and mention whatever the crowd. Default: on, with
+   * DEFAULT_CROWD_POLICY (fields given here override it).
+   */
+  crowd?: Partial<CrowdPolicy> | false;
   /** Safety net behind onChange (events written by another process). Default 10 s. */
   safetyPollMs?: number;
   /**
@@ -40,6 +47,43 @@ interface Gate {
 interface JobGroup {
   jobId: number;
   events: JobEvent[];
+}
+
+/**
+ * What is stored as the status message id of a job whose line lives in a channel summary: after
+ * a restart such a job goes on reporting in a summary, never in a message of its own.
+ */
+export const IN_SUMMARY = 'summary';
+
+/** One channel summary message and the jobs whose lines it holds (in the order they joined). */
+interface Summary {
+  target: NotifyTarget;
+  members: number[];
+  messageId: string | null;
+  shown: string | null;
+  editAt: number | undefined;
+  /** The view last drawn, with the store-change count it was drawn at (a pass draws it once). */
+  drawn: { at: number; view: ReturnType<typeof channelSummaryView>; live: boolean } | null;
+}
+
+/** A requester's ended jobs awaiting their one grouped mention. */
+interface MentionGroup {
+  requester: Requester;
+  target: NotifyTarget;
+  jobIds: number[];
+  firstEndAt: number;
+}
+
+/** What the notifier knows of one channel (per adapter): see src/notifier/crowd.ts. */
+interface ChannelCrowd {
+  /** Live jobs (and batches, as `b<id>`) with their own status message. */
+  ownLive: Set<number | string>;
+  /** Live jobs seen in the channel, with their requester's id: who still has work under way. */
+  live: Map<number, string>;
+  /** The summary new jobs join, while it has a live job. */
+  summary: Summary | null;
+  ledger: CreateLedger;
+  groups: Map<string, MentionGroup>;
 }
 
 /**
@@ -101,9 +145,20 @@ export class Notifier {
   private readonly batchEditAt = new Map<number, number>();
   private readonly batchShown = new Map<number, string>();
   private readonly batchAnnounced = new Set<number>();
-  /** One delivery at a time per batch: its jobs share one message (parallel jobs would post it twice). */
-  private readonly batchLocks = new Map<number, Promise<unknown>>();
+  /**
+   * One delivery at a time per batch (`b<id>`: its jobs share one message; parallel jobs would
+   * post it twice) and per channel when crowding is on (`c<adapter:channel>`).
+   */
+  private readonly batchLocks = new Map<string, Promise<unknown>>();
   private readonly jobGates = new Map<number, Gate>();
+  private readonly crowd: CrowdPolicy | null;
+  private readonly channels = new Map<string, ChannelCrowd>();
+  /** Jobs whose line lives in a summary: their summary. */
+  private readonly summaryOf = new Map<number, Summary>();
+  /** Jobs announced in a grouped mention whose final event is not yet marked delivered. */
+  private readonly groupAnnounced = new Set<number>();
+  /** Counts store changes: a summary drawn since the last one is still true. */
+  private changes = 0;
 
   private started = false;
   private unsubscribe: (() => void) | null = null;
@@ -116,7 +171,7 @@ export class Notifier {
   private halt = new AbortController();
 
   /** Counters for tests and metrics. */
-  readonly stats = { upserts: 0, announces: 0, failures: 0, delivered: 0, dropped: 0, passes: 0 };
+  readonly stats = { upserts: 0, announces: 0, failures: 0, delivered: 0, dropped: 0, passes: 0, creates: 0 };
 
   constructor(opts: NotifierOptions) {
     this.outbox = opts.outbox;
@@ -127,6 +182,7 @@ export class Notifier {
     this.parallelJobs = Math.max(1, opts.parallelJobs ?? 4);
     this.minProgressEditMs = opts.minProgressEditMs ?? 2_000;
     this.backoff = opts.backoff ?? DEFAULT_DELIVERY_BACKOFF;
+    this.crowd = opts.crowd === false ? null : { ...DEFAULT_CROWD_POLICY, ...opts.crowd };
     this.safetyPollMs = opts.safetyPollMs ?? 10_000;
     this.dbPatienceMs = opts.dbPatienceMs ?? 60_000;
     this.log = opts.logger ?? stderrLogger;
@@ -138,7 +194,10 @@ export class Notifier {
     if (this.started) return;
     this.started = true;
     this.halt = new AbortController();
-    this.unsubscribe = this.store.onChange(() => this.wake());
+    this.unsubscribe = this.store.onChange(() => {
+      this.changes++;
+      this.wake();
+    });
     this.poll = setInterval(() => this.wake(), this.safetyPollMs);
     this.poll.unref();
     this.tellWhatWaitsForOthers();
@@ -274,20 +333,189 @@ export class Notifier {
   private async deliverGroup(sink: NotificationSink, g: JobGroup): Promise<number | null> {
     if (this.store.batch) {
       const row = this.store.get(g.jobId);
-      if (row && row.batchId !== null) return this.inBatch(row.batchId, () => this.deliverBatchGroup(sink, g, row.batchId!));
+      if (row && row.batchId !== null) return this.inLock(`b${row.batchId}`, () => this.deliverBatchGroup(sink, g, row.batchId!));
     }
-    return this.deliverJobGroup(sink, g);
+    if (!this.crowd) return this.deliverJobGroup(sink, g);
+    // A crowded channel's state (its summary, its mention groups) is shared by its jobs: one
+    // delivery at a time per channel. On Discord that costs nothing: one channel's creates, and
+    // its edits, are one rate-limit bucket each, which discord.js sends one at a time anyway.
+    const target = g.events[g.events.length - 1]!.job.notify;
+    return this.inLock(`c${channelKey(target)}`, () => this.deliverCrowdable(sink, g));
   }
 
-  private inBatch<T>(batchId: number, fn: () => Promise<T>): Promise<T> {
-    const before = this.batchLocks.get(batchId) ?? Promise.resolve();
+  private inLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.batchLocks.get(key) ?? Promise.resolve();
     const run = before.then(fn, fn);
     const tail = run.catch(() => {});
-    this.batchLocks.set(batchId, tail);
+    this.batchLocks.set(key, tail);
     void tail.then(() => {
-      if (this.batchLocks.get(batchId) === tail) this.batchLocks.delete(batchId);
+      if (this.batchLocks.get(key) === tail) this.batchLocks.delete(key);
     });
     return run;
+  }
+
+  private channel(target: NotifyTarget): ChannelCrowd {
+    const key = channelKey(target);
+    let ch = this.channels.get(key);
+    if (!ch) {
+      ch = { ownLive: new Set(), live: new Map(), summary: null, ledger: new CreateLedger(this.sinks.get(target.adapter)?.createLimit), groups: new Map() };
+      this.channels.set(key, ch);
+    }
+    return ch;
+  }
+
+  /**
+   * A job's events when crowding is on (src/notifier/crowd.ts): its own status message, or its
+   * line in the channel summary — decided once, when the job has no message yet.
+   */
+  private async deliverCrowdable(sink: NotificationSink, g: JobGroup): Promise<number | null> {
+    // A grouped mention may have delivered this job's final event since the page was read.
+    const still = new Set(this.outbox.pendingOfJob(g.jobId, 0).map((e) => e.id));
+    g = { jobId: g.jobId, events: g.events.filter((e) => still.has(e.id)) };
+    if (g.events.length === 0) return null;
+    const job = g.events[g.events.length - 1]!.job;
+    const ch = this.channel(job.notify);
+    if (FINAL_EVENT_TYPES.has(job.state)) ch.live.delete(job.id);
+    else ch.live.set(job.id, job.requester.id);
+    let summary = this.summaryOf.get(g.jobId);
+    if (!summary) {
+      const known = this.messageIds.get(g.jobId) ?? this.store.get(g.jobId)?.statusMessageId ?? null;
+      const crowd = this.crowd!;
+      const joins =
+        known === IN_SUMMARY ||
+        (known === null && !ch.ownLive.has(g.jobId) && joinsSummary({ summaryLive: ch.summary !== null, ownLive: ch.ownLive.size }, crowd));
+      if (joins) {
+        if (!ch.summary || ch.summary.members.length >= crowd.summaryCapacity) {
+          ch.summary = { target: job.notify, members: [], messageId: null, shown: null, editAt: undefined, drawn: null };
+        }
+        summary = ch.summary;
+        summary.members.push(g.jobId);
+        this.summaryOf.set(g.jobId, summary);
+      } else if (!FINAL_EVENT_TYPES.has(job.state)) {
+        ch.ownLive.add(g.jobId);
+      }
+    }
+    if (summary) return this.deliverSummaryGroup(sink, g, ch, summary);
+    return this.deliverJobGroup(sink, g, ch);
+  }
+
+  /** The jobs of a summary as they are now, drawn once per pass and store change. */
+  private drawSummary(summary: Summary): { view: ReturnType<typeof channelSummaryView>; live: boolean } {
+    const at = this.stats.passes * 1e9 + this.changes;
+    if (summary.drawn?.at === at) return summary.drawn;
+    const jobs = summary.members.map((id) => this.store.get(id)).filter((j): j is Job => j !== undefined);
+    const view = channelSummaryView(jobs);
+    summary.drawn = { at, view, live: jobs.some((j) => j.finishedAt === null) };
+    return summary.drawn;
+  }
+
+  /**
+   * One job's events when its line lives in a channel summary: the summary is edited (at most
+   * one edit per `summaryEditMs`: a burst's many changes become few edits; an edit that would
+   * show the same is skipped), the job's events are marked, and its final event waits for the
+   * requester's grouped mention — same exactly-once rule as a job's own mention (in memory, then
+   * the final events marked).
+   */
+  private async deliverSummaryGroup(sink: NotificationSink, g: JobGroup, ch: ChannelCrowd, summary: Summary): Promise<number | null> {
+    const crowd = this.crowd!;
+    const now = this.now();
+    const job = g.events[g.events.length - 1]!.job;
+    const inGroup = ch.groups.get(job.requester.id)?.jobIds.includes(g.jobId) ?? false;
+    // Only its final event left, held for the group's mention: no need to draw anything.
+    if (inGroup && g.events.every((e) => FINAL_EVENT_TYPES.has(e.type))) return this.mentionGroup(sink, ch, job.requester.id, g);
+    const ready = this.ready(sink, g, summary.editAt, now);
+    if (typeof ready === 'number') return ready;
+    const { finalEvent, marked, mark } = ready;
+    try {
+      const drawn = this.drawSummary(summary);
+      const shown = JSON.stringify([drawn.view.title, drawn.view.lines]);
+      if (summary.messageId === null || summary.shown !== shown) {
+        const nextEdit = summary.editAt === undefined ? now : summary.editAt + crowd.summaryEditMs;
+        if (summary.messageId !== null && nextEdit > now) return nextEdit;
+        const before = summary.messageId;
+        const messageId = await sink.upsertStatus(summary.target, before, drawn.view);
+        this.stats.upserts++;
+        if (messageId !== before) this.counted(ch);
+        summary.messageId = messageId;
+        summary.shown = shown;
+        summary.editAt = this.now();
+      }
+      // Stored, so that after a restart the job goes on reporting in a summary, not on its own.
+      if (this.messageIds.get(g.jobId) !== IN_SUMMARY) {
+        await this.durably(() => this.store.setStatusMessage(g.jobId, IN_SUMMARY), g.jobId);
+        this.messageIds.set(g.jobId, IN_SUMMARY);
+      }
+      if (sink.approvalChanged && this.approvals && mayHaveSettledApproval(g.events)) {
+        const approval = this.approvals.get(g.jobId);
+        const current = this.store.get(g.jobId);
+        if (approval && current && approval.state !== 'pending') await sink.approvalChanged(approval, current);
+      }
+      for (const e of g.events) if (e !== finalEvent) await mark(e);
+      // Every job of it ended and shown: new jobs start afresh (own messages, or a new summary).
+      if (!drawn.live && ch.summary === summary) ch.summary = null;
+      this.jobGates.delete(g.jobId);
+      this.sinkGates.delete(sink.adapter);
+      if (!finalEvent) return null;
+      this.joinGroup(ch, finalEvent.job.requester, finalEvent.job.notify, g.jobId, now);
+      return this.mentionGroup(sink, ch, job.requester.id, { jobId: g.jobId, events: [finalEvent] });
+    } catch (e) {
+      return this.onFailure(sink, g.jobId, g.events.filter((ev) => !marked.has(ev.id)), e);
+    }
+  }
+
+  private joinGroup(ch: ChannelCrowd, requester: Requester, target: NotifyTarget, jobId: number, now: number): void {
+    let group = ch.groups.get(requester.id);
+    if (!group) ch.groups.set(requester.id, (group = { requester, target, jobIds: [], firstEndAt: now }));
+    if (!group.jobIds.includes(jobId)) group.jobIds.push(jobId);
+  }
+
+  /**
+   * The requester's grouped mention if it is due (crowd.ts `groupDueAt`), else when it will be.
+   * Once made, the final event of every job it names is marked delivered.
+   */
+  private async mentionGroup(sink: NotificationSink, ch: ChannelCrowd, requesterId: string, g: JobGroup): Promise<number | null> {
+    const group = ch.groups.get(requesterId);
+    if (!group) return null;
+    const now = this.now();
+    const requesterLive = [...ch.live.values()].includes(requesterId);
+    const due = groupDueAt(group, { requesterLive, now, createFreeAt: ch.ledger.nextFreeAt(now) }, this.crowd!);
+    if (due > now) return due;
+    const ids = [...group.jobIds].sort((a, b) => a - b);
+    try {
+      const fresh = ids.filter((id) => !this.groupAnnounced.has(id));
+      if (fresh.length > 0) {
+        const jobs = fresh.map((id) => this.store.get(id)).filter((j): j is Job => j !== undefined);
+        if (jobs.length > 0) {
+          this.counted(ch);
+          await sink.announceEnd(group.target, groupEndView(jobs, now));
+          this.stats.announces++;
+        }
+        for (const id of fresh) this.groupAnnounced.add(id);
+      }
+      for (const id of ids) {
+        for (const e of this.outbox.pendingOfJob(id, 0)) {
+          if (!FINAL_EVENT_TYPES.has(e.type)) continue;
+          await this.durably(() => this.outbox.markDelivered(e.id), id);
+          this.stats.delivered++;
+        }
+        this.groupAnnounced.delete(id);
+        this.summaryOf.delete(id);
+        this.messageIds.delete(id);
+        this.lastEditAt.delete(id);
+      }
+      group.jobIds = group.jobIds.filter((id) => !ids.includes(id));
+      if (group.jobIds.length === 0) ch.groups.delete(requesterId);
+      this.sinkGates.delete(sink.adapter);
+      return null;
+    } catch (e) {
+      return this.onFailure(sink, g.jobId, g.events, e);
+    }
+  }
+
+  /** A message create in this channel: counted against the channel's create budget. */
+  private counted(ch: ChannelCrowd | undefined): void {
+    this.stats.creates++;
+    ch?.ledger.record(this.now());
   }
 
   /**
@@ -309,12 +537,17 @@ export class Notifier {
       const current = jobs.find((j) => j.id === g.jobId);
       if (!lead || !current) return this.deliverJobGroup(sink, g);
       const view = batchView(jobs, now);
+      // A batch is one message in its channel: it counts as one job with its own message.
+      const ch = this.crowd ? this.channel(lead.notify) : undefined;
+      if (jobs.every((j) => j.finishedAt !== null)) ch?.ownLive.delete(`b${batchId}`);
+      else ch?.ownLive.add(`b${batchId}`);
       const shown = JSON.stringify([view.state, view.title, view.lines.filter((l) => !l.startsWith('Duration: '))]);
       const stored = lead.statusMessageId;
       const known = this.batchMessageIds.get(batchId) ?? stored;
       if (known === null || this.batchShown.get(batchId) !== shown) {
         const messageId = await sink.upsertStatus(lead.notify, known, view);
         this.stats.upserts++;
+        if (messageId !== known) this.counted(ch);
         this.batchEditAt.set(batchId, this.now());
         this.batchMessageIds.set(batchId, messageId);
         this.batchShown.set(batchId, shown);
@@ -330,6 +563,7 @@ export class Notifier {
         // Another job's final event still to deliver: that delivery is the batch's last, and announces.
         const othersPending = jobs.some((j) => j.id !== g.jobId && this.outbox.pendingOfJob(j.id, 0).some((e) => FINAL_EVENT_TYPES.has(e.type)));
         if (allEnded && !othersPending && !this.batchAnnounced.has(batchId)) {
+          this.counted(ch);
           await sink.announceEnd(lead.notify, view);
           this.stats.announces++;
           this.batchAnnounced.add(batchId);
@@ -350,7 +584,7 @@ export class Notifier {
     }
   }
 
-  private async deliverJobGroup(sink: NotificationSink, g: JobGroup): Promise<number | null> {
+  private async deliverJobGroup(sink: NotificationSink, g: JobGroup, ch?: ChannelCrowd): Promise<number | null> {
     const last = g.events[g.events.length - 1]!;
     const job = last.job;
     const now = this.now();
@@ -366,6 +600,7 @@ export class Notifier {
       const known = this.messageIds.get(g.jobId) ?? stored;
       const messageId = await sink.upsertStatus(job.notify, known, view);
       this.stats.upserts++;
+      if (messageId !== known) this.counted(ch);
       this.lastEditAt.set(g.jobId, this.now());
       // Kept before it is stored: if storing must wait or fails, the retry edits this message.
       this.messageIds.set(g.jobId, messageId);
@@ -380,8 +615,21 @@ export class Notifier {
       }
 
       for (const e of g.events) if (e !== finalEvent) await mark(e);
+      if (finalEvent && ch) {
+        ch.ownLive.delete(g.jobId);
+        // A crowded channel: this mention joins the requester's grouped one.
+        if (ch.summary !== null || ch.groups.size > 0) {
+          this.joinGroup(ch, finalEvent.job.requester, finalEvent.job.notify, g.jobId, now);
+          this.jobGates.delete(g.jobId);
+          return this.mentionGroup(sink, ch, finalEvent.job.requester.id, { jobId: g.jobId, events: [finalEvent] });
+        }
+        // Its own mention waits for the channel's create budget rather than in discord.js' queue.
+        const freeAt = ch.ledger.nextFreeAt(now);
+        if (!this.announced.has(g.jobId) && freeAt > now) return freeAt;
+      }
       if (finalEvent) {
         if (!this.announced.has(g.jobId)) {
+          this.counted(ch);
           await sink.announceEnd(job.notify, statusView(finalEvent.job, now));
           this.stats.announces++;
           this.announced.add(g.jobId);
@@ -469,6 +717,10 @@ function bump<K>(gates: Map<K, Gate>, key: K, now: number, policy: DeliveryBacko
   const nextTryAt = now + deliveryDelay(failures, policy, random);
   gates.set(key, { failures, nextTryAt });
   return nextTryAt;
+}
+
+function channelKey(target: NotifyTarget): string {
+  return `${target.adapter}:${target.channelId}`;
 }
 
 /** Pending events by job, jobs in the order of their oldest pending event. */
