@@ -62,8 +62,10 @@ interface Summary {
   messageId: string | null;
   shown: string | null;
   editAt: number | undefined;
+  /** Since when none of its jobs is live (undefined while one is). */
+  quietSince: number | undefined;
   /** The view last drawn, with the store-change count it was drawn at (a pass draws it once). */
-  drawn: { at: number; view: ReturnType<typeof channelSummaryView>; live: boolean } | null;
+  drawn: { at: number; view: ReturnType<typeof channelSummaryView>; live: boolean; liveRequesters: Set<string> } | null;
 }
 
 /** A requester's ended jobs awaiting their one grouped mention. */
@@ -80,7 +82,7 @@ interface ChannelCrowd {
   ownLive: Set<number | string>;
   /** Live jobs seen in the channel, with their requester's id: who still has work under way. */
   live: Map<number, string>;
-  /** The summary new jobs join, while it has a live job. */
+  /** The summary new jobs join: while it has a live job, and `groupWindowMs` after (crowd.ts). */
   summary: Summary | null;
   ledger: CreateLedger;
   groups: Map<string, MentionGroup>;
@@ -377,19 +379,29 @@ export class Notifier {
     const ch = this.channel(job.notify);
     if (FINAL_EVENT_TYPES.has(job.state)) ch.live.delete(job.id);
     else ch.live.set(job.id, job.requester.id);
+    // Only its final event left, held for its requester's grouped mention: nothing to show again.
+    const inGroup = ch.groups.get(job.requester.id)?.jobIds.includes(g.jobId) ?? false;
+    if (inGroup && g.events.every((e) => FINAL_EVENT_TYPES.has(e.type))) return this.mentionGroup(sink, ch, job.requester.id, g);
     let summary = this.summaryOf.get(g.jobId);
     if (!summary) {
       const known = this.messageIds.get(g.jobId) ?? this.store.get(g.jobId)?.statusMessageId ?? null;
       const crowd = this.crowd!;
+      // Quick jobs may all have ended between two arrivals of a burst: the summary stays the
+      // channel's for a window after its last job ended, so they share it instead of each
+      // opening a new one.
+      const current = ch.summary;
+      if (current && current.quietSince !== undefined && this.now() - current.quietSince >= crowd.groupWindowMs) ch.summary = null;
       const joins =
         known === IN_SUMMARY ||
         (known === null && !ch.ownLive.has(g.jobId) && joinsSummary({ summaryLive: ch.summary !== null, ownLive: ch.ownLive.size }, crowd));
       if (joins) {
         if (!ch.summary || ch.summary.members.length >= crowd.summaryCapacity) {
-          ch.summary = { target: job.notify, members: [], messageId: null, shown: null, editAt: undefined, drawn: null };
+          ch.summary = { target: job.notify, members: [], messageId: null, shown: null, editAt: undefined, quietSince: undefined, drawn: null };
         }
         summary = ch.summary;
         summary.members.push(g.jobId);
+        summary.quietSince = undefined;
+        summary.drawn = null;
         this.summaryOf.set(g.jobId, summary);
       } else if (!FINAL_EVENT_TYPES.has(job.state)) {
         ch.ownLive.add(g.jobId);
@@ -400,12 +412,13 @@ export class Notifier {
   }
 
   /** The jobs of a summary as they are now, drawn once per pass and store change. */
-  private drawSummary(summary: Summary): { view: ReturnType<typeof channelSummaryView>; live: boolean } {
+  private drawSummary(summary: Summary): NonNullable<Summary['drawn']> {
     const at = this.stats.passes * 1e9 + this.changes;
     if (summary.drawn?.at === at) return summary.drawn;
     const jobs = summary.members.map((id) => this.store.get(id)).filter((j): j is Job => j !== undefined);
     const view = channelSummaryView(jobs);
-    summary.drawn = { at, view, live: jobs.some((j) => j.finishedAt === null) };
+    const liveRequesters = new Set(jobs.filter((j) => j.finishedAt === null).map((j) => j.requester.id));
+    summary.drawn = { at, view, live: liveRequesters.size > 0, liveRequesters };
     return summary.drawn;
   }
 
@@ -420,9 +433,6 @@ export class Notifier {
     const crowd = this.crowd!;
     const now = this.now();
     const job = g.events[g.events.length - 1]!.job;
-    const inGroup = ch.groups.get(job.requester.id)?.jobIds.includes(g.jobId) ?? false;
-    // Only its final event left, held for the group's mention: no need to draw anything.
-    if (inGroup && g.events.every((e) => FINAL_EVENT_TYPES.has(e.type))) return this.mentionGroup(sink, ch, job.requester.id, g);
     const ready = this.ready(sink, g, summary.editAt, now);
     if (typeof ready === 'number') return ready;
     const { finalEvent, marked, mark } = ready;
@@ -451,8 +461,9 @@ export class Notifier {
         if (approval && current && approval.state !== 'pending') await sink.approvalChanged(approval, current);
       }
       for (const e of g.events) if (e !== finalEvent) await mark(e);
-      // Every job of it ended and shown: new jobs start afresh (own messages, or a new summary).
-      if (!drawn.live && ch.summary === summary) ch.summary = null;
+      // Every job of it ended and shown: after a window, new jobs start afresh.
+      if (drawn.live) summary.quietSince = undefined;
+      else summary.quietSince ??= now;
       this.jobGates.delete(g.jobId);
       this.sinkGates.delete(sink.adapter);
       if (!finalEvent) return null;
@@ -477,9 +488,14 @@ export class Notifier {
     const group = ch.groups.get(requesterId);
     if (!group) return null;
     const now = this.now();
-    const requesterLive = [...ch.live.values()].includes(requesterId);
+    const requesterLive = this.requesterLive(ch, requesterId);
     const due = groupDueAt(group, { requesterLive, now, createFreeAt: ch.ledger.nextFreeAt(now) }, this.crowd!);
     if (due > now) return due;
+    // The requester's other ended jobs whose end the summary shows at its next edit: wait for it
+    // (within the window), so they are named here rather than in mentions of their own after.
+    const unsettled = this.sweepInto(group, ch);
+    const settleAt = Math.min(group.firstEndAt + this.crowd!.groupWindowMs, (ch.summary?.editAt ?? now) + this.crowd!.summaryEditMs + 50);
+    if (unsettled && settleAt > now) return settleAt;
     const ids = [...group.jobIds].sort((a, b) => a - b);
     try {
       const fresh = ids.filter((id) => !this.groupAnnounced.has(id));
@@ -510,6 +526,39 @@ export class Notifier {
     } catch (e) {
       return this.onFailure(sink, g.jobId, g.events, e);
     }
+  }
+
+  /**
+   * Before a grouped mention goes: the requester's other summary jobs that ended and are shown
+   * so (nothing but their final event left to deliver) join it, instead of each following with
+   * a mention of its own a moment later. True when some ended job of theirs is not shown so yet.
+   */
+  private sweepInto(group: MentionGroup, ch: ChannelCrowd): boolean {
+    let unsettled = false;
+    for (const [id, summary] of this.summaryOf) {
+      if (group.jobIds.includes(id) || this.channels.get(channelKey(summary.target)) !== ch) continue;
+      const row = this.store.get(id);
+      if (!row || row.finishedAt === null || row.requester.id !== group.requester.id) continue;
+      const pending = this.outbox.pendingOfJob(id, 0);
+      if (pending.length > 0 && pending.every((e) => FINAL_EVENT_TYPES.has(e.type))) group.jobIds.push(id);
+      else if (pending.length > 0) unsettled = true;
+    }
+    return unsettled;
+  }
+
+  /**
+   * Whether the requester still has a job under way in the channel, read from the job rows (the
+   * truth, ahead of the events not yet delivered): one in the channel's summary, one with its own
+   * message, or one whose events this notifier has seen.
+   */
+  private requesterLive(ch: ChannelCrowd, requesterId: string): boolean {
+    if (ch.summary && this.drawSummary(ch.summary).liveRequesters.has(requesterId)) return true;
+    for (const [id, requester] of ch.live) {
+      if (requester !== requesterId) continue;
+      const row = this.store.get(id);
+      if (row && row.finishedAt === null) return true;
+    }
+    return false;
   }
 
   /** A message create in this channel: counted against the channel's create budget. */

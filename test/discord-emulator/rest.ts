@@ -99,7 +99,10 @@ export const DISCORD_RATE_LIMITS: ReadonlyArray<{ route: string; limit: number; 
   { route: 'POST /channels/:channel/messages', limit: 5, windowMs: 5_000 },
 ];
 
-const MAJOR_PARAMS = new Set([':channel', ':guild', ':webhook', ':interaction']);
+// Discord's top-level resources: a channel, a guild, a webhook — id AND token for the webhook
+// routes interactions use (`/webhooks/:app/:token/…`: every interaction token is its own bucket,
+// as discord.js assumes; one shared bucket would 429 a burst of replies).
+const MAJOR_PARAMS = new Set([':channel', ':guild', ':webhook', ':interaction', ':app', ':token']);
 
 export class RestApi {
   readonly requests: RecordedRequest[] = [];
