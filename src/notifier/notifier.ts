@@ -494,7 +494,8 @@ export class Notifier {
     // The requester's other ended jobs whose end the summary shows at its next edit: wait for it
     // (within the window), so they are named here rather than in mentions of their own after.
     const unsettled = this.sweepInto(group, ch);
-    const settleAt = Math.min(group.firstEndAt + this.crowd!.groupWindowMs, (ch.summary?.editAt ?? now) + this.crowd!.summaryEditMs + 50);
+    const nextEdit = Math.max(now, (ch.summary?.editAt ?? now) + this.crowd!.summaryEditMs);
+    const settleAt = Math.min(group.firstEndAt + this.crowd!.groupWindowMs, nextEdit + 50);
     if (unsettled && settleAt > now) return settleAt;
     const ids = [...group.jobIds].sort((a, b) => a - b);
     try {
