@@ -497,7 +497,9 @@ export class Notifier {
     const nextEdit = Math.max(now, (ch.summary?.editAt ?? now) + this.crowd!.summaryEditMs);
     const settleAt = Math.min(group.firstEndAt + this.crowd!.groupWindowMs, nextEdit + 50);
     if (unsettled && settleAt > now) return settleAt;
-    const ids = [...group.jobIds].sort((a, b) => a - b);
+    // One mention names at most MAX_GROUP jobs (its text must name each within Discord's 2000
+    // characters); more wait for the next.
+    const ids = [...group.jobIds].sort((a, b) => a - b).slice(0, MAX_GROUP);
     try {
       const fresh = ids.filter((id) => !this.groupAnnounced.has(id));
       if (fresh.length > 0) {
@@ -768,6 +770,9 @@ function bump<K>(gates: Map<K, Gate>, key: K, now: number, policy: DeliveryBacko
   gates.set(key, { failures, nextTryAt });
   return nextTryAt;
 }
+
+/** Most jobs one grouped mention names. */
+export const MAX_GROUP = 150;
 
 function channelKey(target: NotifyTarget): string {
   return `${target.adapter}:${target.channelId}`;
