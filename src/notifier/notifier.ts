@@ -527,6 +527,18 @@ export class Notifier {
       this.sinkGates.delete(sink.adapter);
       return null;
     } catch (e) {
+      if (isPermanentSinkError(e)) {
+        // The channel is gone or closed to the bot: the whole group's mention is, not just this
+        // job's. Drop every final event it holds (logged by onFailure), and forget the group.
+        for (const id of ids) {
+          if (id === g.jobId) continue;
+          for (const ev of this.outbox.pendingOfJob(id, 0)) if (FINAL_EVENT_TYPES.has(ev.type)) this.tryWrite(ev, () => this.outbox.markDelivered(ev.id));
+          this.summaryOf.delete(id);
+          this.groupAnnounced.delete(id);
+        }
+        this.summaryOf.delete(g.jobId);
+        ch.groups.delete(requesterId);
+      }
       return this.onFailure(sink, g.jobId, g.events, e);
     }
   }

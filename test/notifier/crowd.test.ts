@@ -5,7 +5,7 @@ import type { EnqueueRequest, Job, NotifyTarget } from '../../src/jobs/types.js'
 import { CreateLedger, groupDueAt, joinsSummary } from '../../src/notifier/crowd.js';
 import { IN_SUMMARY, Notifier, type NotifierOptions } from '../../src/notifier/notifier.js';
 import { channelSummaryView, SUMMARY_TEXT_BUDGET } from '../../src/notifier/render.js';
-import type { StatusView } from '../../src/notifier/types.js';
+import { PermanentSinkError, type StatusView } from '../../src/notifier/types.js';
 import { silentLogger } from '../../src/domain/logger.js';
 import { alice, bob, freshStore, openStore, tempDbFile, vmStart } from '../jobs/helpers.js';
 import { deferrals, waitFor } from '../worker/helpers.js';
@@ -237,4 +237,25 @@ test('a summary of 150 jobs fits one message: ended and queued jobs listed by id
   assert.match(text, /failed: #71 \(vm-not-found\)/);
   assert.match(text, /queued: #3 #4 /);
   assert.equal(view.summary?.ended, 90);
+});
+
+test('a grouped mention the chat refuses for good (channel gone): every job of the group is dropped, nothing retries forever', async (t) => {
+  const store = freshStore(t);
+  let attempts = 0;
+  class GoneOnAnnounce extends LimitedSink {
+    override async announceEnd(): Promise<void> {
+      attempts++;
+      throw new PermanentSinkError('Unknown Channel');
+    }
+  }
+  const sink = new GoneOnAnnounce();
+  const n = notifier(t, store, sink);
+  n.start();
+  for (let i = 0; i < 8; i++) store.enqueue(job(i, alice));
+  await drained(store, n);
+  runAll(store);
+  await drained(store, n);
+  assert.equal(store.outbox.pending('shell', 100).length, 0);
+  assert.ok(n.stats.dropped >= 1);
+  assert.equal(attempts, 1, 'one attempt for the group, not one per job');
 });
