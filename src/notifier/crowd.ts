@@ -11,7 +11,8 @@
  *  - up to `threshold` live jobs get their own status message (the normal case);
  *  - beyond that, a new job gets a line in ONE channel summary message that is edited ("12
  *    running, 30 queued, 54 ended: …") — it gets no message of its own, and keeps its line
- *    there until the summary is done; `/job status ID` shows it in full;
+ *    there until the summary is done; `/job status ID` shows it in full; while a burst is
+ *    arriving, every new job joins it;
  *  - while a channel has a live summary, completion mentions are grouped per requester: one
  *    mention names every job of theirs that ended, sent once none of theirs is live in the
  *    summary any more or `groupWindowMs` after the first of them ended;
@@ -88,13 +89,15 @@ export class CreateLedger {
 }
 
 /**
- * Whether a job that has no status message yet joins the channel's summary instead: a summary
- * is live (new jobs join it, so the channel does not flap between the two), or the channel
- * already has `threshold` live jobs with their own message. (Spent creates alone are no reason:
- * a summary is a create too.)
+ * Whether a job that has no status message yet joins the channel's summary instead: the channel
+ * already has `threshold` live jobs (with their own message or in the summary), or a burst is
+ * still arriving — the summary took a job within the window — so quick jobs that all ended
+ * between two arrivals still share it instead of each opening a message. A summary left with
+ * one long job (a deploy, a revert awaiting approval) no longer takes new ones once the burst is
+ * over. (Spent creates alone are no reason: a summary is a create too.)
  */
-export function joinsSummary(channel: { summaryLive: boolean; ownLive: number }, policy: Pick<CrowdPolicy, 'threshold'>): boolean {
-  return channel.summaryLive || channel.ownLive >= policy.threshold;
+export function joinsSummary(channel: { live: number; burstArriving: boolean }, policy: Pick<CrowdPolicy, 'threshold'>): boolean {
+  return channel.burstArriving || channel.live >= policy.threshold;
 }
 
 /**

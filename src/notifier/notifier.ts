@@ -62,10 +62,12 @@ interface Summary {
   messageId: string | null;
   shown: string | null;
   editAt: number | undefined;
+  /** When it last took a job: a burst is arriving while that is within the window. */
+  lastJoinAt: number;
   /** Since when none of its jobs is live (undefined while one is). */
   quietSince: number | undefined;
   /** The view last drawn, with the store-change count it was drawn at (a pass draws it once). */
-  drawn: { at: number; view: ReturnType<typeof channelSummaryView>; live: boolean; liveRequesters: Set<string> } | null;
+  drawn: { at: number; view: ReturnType<typeof channelSummaryView>; live: number; liveRequesters: Set<string> } | null;
 }
 
 /** A requester's ended jobs awaiting their one grouped mention. */
@@ -389,17 +391,21 @@ export class Notifier {
       // Quick jobs may all have ended between two arrivals of a burst: the summary stays the
       // channel's for a window after its last job ended, so they share it instead of each
       // opening a new one.
+      const now = this.now();
       const current = ch.summary;
-      if (current && current.quietSince !== undefined && this.now() - current.quietSince >= crowd.groupWindowMs) ch.summary = null;
-      const joins =
-        known === IN_SUMMARY ||
-        (known === null && !ch.ownLive.has(g.jobId) && joinsSummary({ summaryLive: ch.summary !== null, ownLive: ch.ownLive.size }, crowd));
+      if (current && current.quietSince !== undefined && now - current.quietSince >= crowd.groupWindowMs) ch.summary = null;
+      const live = ch.ownLive.size + (ch.summary ? this.drawSummary(ch.summary).live : 0);
+      const burstArriving = ch.summary !== null && now - ch.summary.lastJoinAt < crowd.groupWindowMs;
+      const joins = known === IN_SUMMARY || (known === null && !ch.ownLive.has(g.jobId) && joinsSummary({ live, burstArriving }, crowd));
       if (joins) {
-        if (!ch.summary || ch.summary.members.length >= crowd.summaryCapacity) {
-          ch.summary = { target: job.notify, members: [], messageId: null, shown: null, editAt: undefined, quietSince: undefined, drawn: null };
+        // A new crowd after a quiet spell gets a new summary at the bottom of the channel, not a
+        // line in an old one scrolled out of sight.
+        if (!ch.summary || !burstArriving || ch.summary.members.length >= crowd.summaryCapacity) {
+          ch.summary = { target: job.notify, members: [], messageId: null, shown: null, editAt: undefined, lastJoinAt: now, quietSince: undefined, drawn: null };
         }
         summary = ch.summary;
         summary.members.push(g.jobId);
+        summary.lastJoinAt = now;
         summary.quietSince = undefined;
         summary.drawn = null;
         this.summaryOf.set(g.jobId, summary);
@@ -417,8 +423,8 @@ export class Notifier {
     if (summary.drawn?.at === at) return summary.drawn;
     const jobs = summary.members.map((id) => this.store.get(id)).filter((j): j is Job => j !== undefined);
     const view = channelSummaryView(jobs);
-    const liveRequesters = new Set(jobs.filter((j) => j.finishedAt === null).map((j) => j.requester.id));
-    summary.drawn = { at, view, live: liveRequesters.size > 0, liveRequesters };
+    const live = jobs.filter((j) => j.finishedAt === null);
+    summary.drawn = { at, view, live: live.length, liveRequesters: new Set(live.map((j) => j.requester.id)) };
     return summary.drawn;
   }
 
@@ -462,7 +468,7 @@ export class Notifier {
       }
       for (const e of g.events) if (e !== finalEvent) await mark(e);
       // Every job of it ended and shown: after a window, new jobs start afresh.
-      if (drawn.live) summary.quietSince = undefined;
+      if (drawn.live > 0) summary.quietSince = undefined;
       else summary.quietSince ??= now;
       this.jobGates.delete(g.jobId);
       this.sinkGates.delete(sink.adapter);

@@ -190,9 +190,9 @@ test('crowd policy: ledger, who joins the summary, when a grouped mention is due
   for (let i = 0; i < 100; i++) unlimited.record(0);
   assert.equal(unlimited.nextFreeAt(0), 0);
 
-  assert.equal(joinsSummary({ summaryLive: false, ownLive: 2 }, { threshold: 3 }), false);
-  assert.equal(joinsSummary({ summaryLive: false, ownLive: 3 }, { threshold: 3 }), true);
-  assert.equal(joinsSummary({ summaryLive: true, ownLive: 0 }, { threshold: 3 }), true, 'a live summary keeps taking new jobs');
+  assert.equal(joinsSummary({ live: 2, burstArriving: false }, { threshold: 3 }), false);
+  assert.equal(joinsSummary({ live: 3, burstArriving: false }, { threshold: 3 }), true);
+  assert.equal(joinsSummary({ live: 0, burstArriving: true }, { threshold: 3 }), true, 'a burst still arriving keeps joining the summary');
 
   const policy = { groupWindowMs: 15_000 };
   assert.equal(groupDueAt({ firstEndAt: 1000 }, { requesterLive: true, now: 2000, createFreeAt: 2000 }, policy), 16_000);
@@ -258,4 +258,24 @@ test('a grouped mention the chat refuses for good (channel gone): every job of t
   assert.equal(store.outbox.pending('shell', 100).length, 0);
   assert.ok(n.stats.dropped >= 1);
   assert.equal(attempts, 1, 'one attempt for the group, not one per job');
+});
+
+test('a summary left with one long job takes no new jobs once the burst is over: the next job has its own message again', async (t) => {
+  const store = freshStore(t);
+  const sink = new LimitedSink();
+  const n = notifier(t, store, sink);
+  n.start();
+  const jobs = [0, 1, 2, 3, 4].map((i) => store.enqueue(job(i)));
+  await drained(store, n);
+  // The first four end; the fifth (in the summary) stays queued, like a long deploy.
+  for (let i = 0; i < 4; i++) {
+    const c = store.claim('w', 30_000)!;
+    store.complete(c.lease, { vm: c.job.payload.vm, state: 'running' });
+  }
+  await drained(store, n);
+  await new Promise((r) => setTimeout(r, 400)); // past the 300 ms window: the burst is over
+  const late = store.enqueue(job(9));
+  await waitFor('the late job shown', () => sink.ownMessages().has(late.id) || [...sink.summaries().values()].some((v) => v.summary!.jobIds.includes(late.id)), 5_000);
+  assert.ok(sink.ownMessages().has(late.id), 'its own message: the channel has 1 live job, not a crowd');
+  assert.ok([...sink.summaries().values()].some((v) => v.summary!.jobIds.includes(jobs[4]!.id) && v.state === 'queued'), 'the long job keeps its summary line');
 });
