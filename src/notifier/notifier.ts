@@ -161,8 +161,11 @@ export class Notifier {
   private readonly summaryOf = new Map<number, Summary>();
   /** Jobs announced in a grouped mention whose final event is not yet marked delivered. */
   private readonly groupAnnounced = new Set<number>();
-  /** Counts store changes: a summary drawn since the last one is still true. */
-  private changes = 0;
+  /**
+   * Counts pages of events read: a summary drawn since the last page read is at least as new as
+   * every event of that page (the rows are read after the events), so it may be reused for them.
+   */
+  private reads = 0;
 
   private started = false;
   private unsubscribe: (() => void) | null = null;
@@ -198,10 +201,7 @@ export class Notifier {
     if (this.started) return;
     this.started = true;
     this.halt = new AbortController();
-    this.unsubscribe = this.store.onChange(() => {
-      this.changes++;
-      this.wake();
-    });
+    this.unsubscribe = this.store.onChange(() => this.wake());
     this.poll = setInterval(() => this.wake(), this.safetyPollMs);
     this.poll.unref();
     this.tellWhatWaitsForOthers();
@@ -298,6 +298,7 @@ export class Notifier {
       const sinkGate = this.sinkGates.get(sink.adapter)?.nextTryAt ?? 0;
       if (sinkGate > this.now()) return Math.min(nextAt, sinkGate);
       const events = this.outbox.pending(sink.adapter, this.batchSize, after);
+      this.reads++;
       if (events.length === 0) break;
       const full = events.length === this.batchSize;
       after = events[events.length - 1]!.id;
@@ -417,9 +418,9 @@ export class Notifier {
     return this.deliverJobGroup(sink, g, ch);
   }
 
-  /** The jobs of a summary as they are now, drawn once per pass and store change. */
+  /** The jobs of a summary as they are now: drawn once per page of events (and per new member). */
   private drawSummary(summary: Summary): NonNullable<Summary['drawn']> {
-    const at = this.stats.passes * 1e9 + this.changes;
+    const at = this.reads;
     if (summary.drawn?.at === at) return summary.drawn;
     const jobs = summary.members.map((id) => this.store.get(id)).filter((j): j is Job => j !== undefined);
     const view = channelSummaryView(jobs);
@@ -569,13 +570,16 @@ export class Notifier {
 
   /**
    * Whether the requester still has a job under way in the channel, read from the job rows (the
-   * truth, ahead of the events not yet delivered): one in the channel's summary, one with its own
-   * message, or one whose events this notifier has seen.
+   * truth, ahead of the events not yet delivered): one in a summary of the channel, or one with
+   * its own message.
    */
   private requesterLive(ch: ChannelCrowd, requesterId: string): boolean {
-    if (ch.summary && this.drawSummary(ch.summary).liveRequesters.has(requesterId)) return true;
-    for (const [id, requester] of ch.live) {
-      if (requester !== requesterId) continue;
+    const summaries = new Set<Summary>();
+    for (const summary of this.summaryOf.values()) if (this.channels.get(channelKey(summary.target)) === ch) summaries.add(summary);
+    if (ch.summary) summaries.add(ch.summary);
+    for (const summary of summaries) if (this.drawSummary(summary).liveRequesters.has(requesterId)) return true;
+    for (const id of ch.ownLive) {
+      if (typeof id !== 'number' || ch.live.get(id) !== requesterId) continue;
       const row = this.store.get(id);
       if (row && row.finishedAt === null) return true;
     }

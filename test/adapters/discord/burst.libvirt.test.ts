@@ -126,6 +126,7 @@ describe('Discord: a burst of 100 commands in one channel', skip, () => {
       summaries: summaries.length,
       mentions: mentions.length,
       answeredMs: answeredAt - t0,
+      slowestAckMs: Math.max(...answers.map((a) => a.ack.receivedAfterMs)),
       lastJobEndedMs: lastEnded - t0,
       lastCompletionVisibleMs: lastVisible - t0,
       edits: channel.reduce((n, m) => n + m.edits.length, 0),
