@@ -90,7 +90,8 @@ export class CreateLedger {
 
 /**
  * Whether a job that has no status message yet joins the channel's summary instead: the channel
- * already has `threshold` live jobs (with their own message or in the summary), or a burst is
+ * already has `threshold` live jobs (with their own message or in the summary; a job given its
+ * own message within the window counts even if it already ended), or a burst is
  * still arriving — the summary took a job within the window — so quick jobs that all ended
  * between two arrivals still share it instead of each opening a message. A summary left with
  * one long job (a deploy, a revert awaiting approval) no longer takes new ones once the burst is

@@ -5,7 +5,7 @@ import { stderrLogger, type Logger } from '../domain/logger.js';
 import { DEFAULT_DELIVERY_BACKOFF, deliveryDelay, type DeliveryBackoff } from './backoff.js';
 import { CreateLedger, DEFAULT_CROWD_POLICY, groupDueAt, joinsSummary, type CrowdPolicy } from './crowd.js';
 import { FINAL_EVENT_TYPES, mayHaveSettledApproval, planDelivery } from './plan.js';
-import { batchView, channelSummaryView, groupEndView, statusView } from './render.js';
+import { batchView, channelSummaryView, groupEndView, statusView, summaryLine } from './render.js';
 import { isPermanentSinkError, type NotificationSink } from './types.js';
 
 export interface NotifierOptions {
@@ -66,8 +66,10 @@ interface Summary {
   lastJoinAt: number;
   /** Since when none of its jobs is live (undefined while one is). */
   quietSince: number | undefined;
-  /** The view last drawn, with the store-change count it was drawn at (a pass draws it once). */
-  drawn: { at: number; view: ReturnType<typeof channelSummaryView>; live: number; liveRequesters: Set<string> } | null;
+  /** Its jobs' rows, read once per page of events (`reads`), and who of them is live. */
+  drawn: { at: number; jobs: Job[]; live: number; liveRequesters: Set<string> } | null;
+  /** Each job's line as the message last showed it: a job whose line is unchanged needs no edit. */
+  shownLines: Map<number, string>;
 }
 
 /** A requester's ended jobs awaiting their one grouped mention. */
@@ -76,12 +78,19 @@ interface MentionGroup {
   target: NotifyTarget;
   jobIds: number[];
   firstEndAt: number;
+  /** Waiting until then for the requester's other ended jobs to be shown (see mentionGroup). */
+  settleUntil?: number;
 }
 
 /** What the notifier knows of one channel (per adapter): see src/notifier/crowd.ts. */
 interface ChannelCrowd {
   /** Live jobs (and batches, as `b<id>`) with their own status message. */
   ownLive: Set<number | string>;
+  /**
+   * Jobs given their own status message within the window, live or not: jobs that ended before
+   * their first notification (after an outage, or very quick ones) crowd a channel just as much.
+   */
+  ownRecent: Map<number, number>;
   /** Live jobs seen in the channel, with their requester's id: who still has work under way. */
   live: Map<number, string>;
   /** The summary new jobs join: while it has a live job, and `groupWindowMs` after (crowd.ts). */
@@ -363,7 +372,7 @@ export class Notifier {
     const key = channelKey(target);
     let ch = this.channels.get(key);
     if (!ch) {
-      ch = { ownLive: new Set(), live: new Map(), summary: null, ledger: new CreateLedger(this.sinks.get(target.adapter)?.createLimit), groups: new Map() };
+      ch = { ownLive: new Set(), ownRecent: new Map(), live: new Map(), summary: null, ledger: new CreateLedger(this.sinks.get(target.adapter)?.createLimit), groups: new Map() };
       this.channels.set(key, ch);
     }
     return ch;
@@ -395,38 +404,52 @@ export class Notifier {
       const now = this.now();
       const current = ch.summary;
       if (current && current.quietSince !== undefined && now - current.quietSince >= crowd.groupWindowMs) ch.summary = null;
-      const live = ch.ownLive.size + (ch.summary ? this.drawSummary(ch.summary).live : 0);
+      for (const [id, at] of ch.ownRecent) if (now - at >= crowd.groupWindowMs) ch.ownRecent.delete(id);
+      const own = new Set<number | string>([...ch.ownLive, ...ch.ownRecent.keys()]).size;
+      const live = own + (ch.summary ? this.drawSummary(ch.summary).live : 0);
       const burstArriving = ch.summary !== null && now - ch.summary.lastJoinAt < crowd.groupWindowMs;
       const joins = known === IN_SUMMARY || (known === null && !ch.ownLive.has(g.jobId) && joinsSummary({ live, burstArriving }, crowd));
       if (joins) {
         // A new crowd after a quiet spell gets a new summary at the bottom of the channel, not a
         // line in an old one scrolled out of sight.
         if (!ch.summary || !burstArriving || ch.summary.members.length >= crowd.summaryCapacity) {
-          ch.summary = { target: job.notify, members: [], messageId: null, shown: null, editAt: undefined, lastJoinAt: now, quietSince: undefined, drawn: null };
+          ch.summary = { target: job.notify, members: [], messageId: null, shown: null, editAt: undefined, lastJoinAt: now, quietSince: undefined, drawn: null, shownLines: new Map() };
         }
         summary = ch.summary;
         summary.members.push(g.jobId);
         summary.lastJoinAt = now;
         summary.quietSince = undefined;
-        summary.drawn = null;
+        // The rows read for this page, and the new job's: no re-read of every member per join.
+        const row = summary.drawn?.at === this.reads ? this.store.get(g.jobId) : undefined;
+        if (row) this.countLive(summary.drawn!, [...summary.drawn!.jobs, row]);
+        else summary.drawn = null;
         this.summaryOf.set(g.jobId, summary);
-      } else if (!FINAL_EVENT_TYPES.has(job.state)) {
-        ch.ownLive.add(g.jobId);
+      } else {
+        if (known === null) ch.ownRecent.set(g.jobId, now);
+        if (!FINAL_EVENT_TYPES.has(job.state)) ch.ownLive.add(g.jobId);
       }
     }
     if (summary) return this.deliverSummaryGroup(sink, g, ch, summary);
     return this.deliverJobGroup(sink, g, ch);
   }
 
-  /** The jobs of a summary as they are now: drawn once per page of events (and per new member). */
+  /**
+   * The rows of a summary's jobs as they are now, read once per page of events: at least as new
+   * as every event of that page (the rows are read after the events).
+   */
   private drawSummary(summary: Summary): NonNullable<Summary['drawn']> {
     const at = this.reads;
     if (summary.drawn?.at === at) return summary.drawn;
-    const jobs = summary.members.map((id) => this.store.get(id)).filter((j): j is Job => j !== undefined);
-    const view = channelSummaryView(jobs);
+    const drawn = { at, jobs: [] as Job[], live: 0, liveRequesters: new Set<string>() };
+    this.countLive(drawn, summary.members.map((id) => this.store.get(id)).filter((j): j is Job => j !== undefined));
+    return (summary.drawn = drawn);
+  }
+
+  private countLive(drawn: NonNullable<Summary['drawn']>, jobs: Job[]): void {
     const live = jobs.filter((j) => j.finishedAt === null);
-    summary.drawn = { at, view, live: live.length, liveRequesters: new Set(live.map((j) => j.requester.id)) };
-    return summary.drawn;
+    drawn.jobs = jobs;
+    drawn.live = live.length;
+    drawn.liveRequesters = new Set(live.map((j) => j.requester.id));
   }
 
   /**
@@ -444,18 +467,25 @@ export class Notifier {
     if (typeof ready === 'number') return ready;
     const { finalEvent, marked, mark } = ready;
     try {
+      // Its line as the message shows it already (an earlier edit drew its newest row): nothing
+      // to edit. Else the whole summary is drawn — once per edit slot, not once per job.
+      const row = this.store.get(g.jobId);
       const drawn = this.drawSummary(summary);
-      const shown = JSON.stringify([drawn.view.title, drawn.view.lines]);
-      if (summary.messageId === null || summary.shown !== shown) {
+      if (summary.messageId === null || !row || summary.shownLines.get(g.jobId) !== summaryLine(row)) {
         const nextEdit = summary.editAt === undefined ? now : summary.editAt + crowd.summaryEditMs;
         if (summary.messageId !== null && nextEdit > now) return nextEdit;
-        const before = summary.messageId;
-        const messageId = await sink.upsertStatus(summary.target, before, drawn.view);
-        this.stats.upserts++;
-        if (messageId !== before) this.counted(ch);
-        summary.messageId = messageId;
-        summary.shown = shown;
-        summary.editAt = this.now();
+        const view = channelSummaryView(drawn.jobs);
+        const shown = JSON.stringify([view.title, view.lines]);
+        if (summary.messageId === null || summary.shown !== shown) {
+          const before = summary.messageId;
+          const messageId = await sink.upsertStatus(summary.target, before, view);
+          this.stats.upserts++;
+          if (messageId !== before) this.counted(ch);
+          summary.messageId = messageId;
+          summary.shown = shown;
+          summary.editAt = this.now();
+        }
+        summary.shownLines = new Map(drawn.jobs.map((j) => [j.id, summaryLine(j)]));
       }
       // Stored, so that after a restart the job goes on reporting in a summary, not on its own.
       if (this.messageIds.get(g.jobId) !== IN_SUMMARY) {
@@ -500,10 +530,16 @@ export class Notifier {
     if (due > now) return due;
     // The requester's other ended jobs whose end the summary shows at its next edit: wait for it
     // (within the window), so they are named here rather than in mentions of their own after.
+    // One look (a query per summary job) per wait, not one per delivery of a waiting job.
+    if (group.settleUntil !== undefined && now < group.settleUntil) return group.settleUntil;
     const unsettled = this.sweepInto(group, ch);
-    const nextEdit = Math.max(now, (ch.summary?.editAt ?? now) + this.crowd!.summaryEditMs);
-    const settleAt = Math.min(group.firstEndAt + this.crowd!.groupWindowMs, nextEdit + 50);
-    if (unsettled && settleAt > now) return settleAt;
+    const windowEnd = group.firstEndAt + this.crowd!.groupWindowMs;
+    if (unsettled && now < windowEnd) {
+      const nextEdit = Math.max(now, (ch.summary?.editAt ?? now) + this.crowd!.summaryEditMs);
+      group.settleUntil = Math.min(windowEnd, nextEdit + 50);
+      return group.settleUntil;
+    }
+    group.settleUntil = undefined;
     // One mention names at most MAX_GROUP jobs (its text must name each within Discord's 2000
     // characters); more wait for the next.
     const ids = [...group.jobIds].sort((a, b) => a - b).slice(0, MAX_GROUP);

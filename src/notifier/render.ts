@@ -136,7 +136,8 @@ export function batchView(jobs: Job[], now: number): StatusView {
 /** A summary message's lines stay well inside one embed description (Discord: 4096). */
 export const SUMMARY_TEXT_BUDGET = 3_500;
 
-function summaryLine(j: Job): string {
+/** A job's line in a channel summary; the notifier compares it to tell whether an edit is due. */
+export function summaryLine(j: Job): string {
   const p = j.state === 'running' && j.progress ? ` (${progressText(j.progress)})` : '';
   const took = j.finishedAt !== null && j.startedAt !== null ? ` in ${formatDuration(Math.max(0, j.finishedAt - j.startedAt))}` : '';
   const summary = j.state === 'succeeded' ? resultSummary(j) : undefined;

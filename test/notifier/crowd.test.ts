@@ -279,3 +279,26 @@ test('a summary left with one long job takes no new jobs once the burst is over:
   assert.ok(sink.ownMessages().has(late.id), 'its own message: the channel has 1 live job, not a crowd');
   assert.ok([...sink.summaries().values()].some((v) => v.summary!.jobIds.includes(jobs[4]!.id) && v.state === 'queued'), 'the long job keeps its summary line');
 });
+
+test('a chat down for its first 30 calls while 12 jobs run and end: afterwards every job is shown ended and named by exactly one mention', async (t) => {
+  const store = freshStore(t);
+  const sink = new LimitedSink();
+  sink.failing = (call) => call <= 30;
+  const n = notifier(t, store, sink);
+  n.start();
+  const jobs: Job[] = [];
+  for (let i = 0; i < 12; i++) {
+    jobs.push(store.enqueue(job(i)));
+    runAll(store, i % 5 === 0 ? `vm${i}` : undefined);
+  }
+  await drained(store, n);
+  assert.ok(sink.failedCalls >= 1, 'the sink did fail');
+  assert.deepEqual(named(sink).sort((a, b) => a - b), jobs.map((j) => j.id), 'each job named once');
+  const summaries = [...sink.summaries().values()];
+  for (const j of jobs) {
+    const final = store.get(j.id)!;
+    if (sink.ownMessages().has(j.id)) assert.equal(sink.messages.get(final.statusMessageId!)!.state, final.state, `job #${j.id}: its message shows the end`);
+    else assert.ok(summaries.some((v) => v.lines.some((l) => l.startsWith(`#${j.id} `) && l.includes(final.state))), `job #${j.id}: its end in a summary`);
+  }
+  assert.ok(sink.ownMessages().size <= 3, `${sink.ownMessages().size} own messages`);
+});
