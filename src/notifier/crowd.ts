@@ -90,12 +90,12 @@ export class CreateLedger {
 
 /**
  * Whether a job that has no status message yet joins the channel's summary instead: the channel
- * already has `threshold` live jobs (with their own message or in the summary; a job given its
- * own message within the window counts even if it already ended), or a burst is
- * still arriving — the summary took a job within the window — so quick jobs that all ended
- * between two arrivals still share it instead of each opening a message. A summary left with
- * one long job (a deploy, a revert awaiting approval) no longer takes new ones once the burst is
- * over. (Spent creates alone are no reason: a summary is a create too.)
+ * already has `threshold` live jobs (with their own message or in the summary; a job that had
+ * ended before its first message, within the window, counts too: a backlog after an outage), or
+ * a burst is still arriving — the summary took a job within the window — so quick jobs that all
+ * ended between two arrivals still share it instead of each opening a message. A summary left
+ * with one long job (a deploy, a revert awaiting approval) no longer takes new ones once the
+ * burst is over. (Spent creates alone are no reason: a summary is a create too.)
  */
 export function joinsSummary(channel: { live: number; burstArriving: boolean }, policy: Pick<CrowdPolicy, 'threshold'>): boolean {
   return channel.burstArriving || channel.live >= policy.threshold;

@@ -87,8 +87,9 @@ interface ChannelCrowd {
   /** Live jobs (and batches, as `b<id>`) with their own status message. */
   ownLive: Set<number | string>;
   /**
-   * Jobs given their own status message within the window, live or not: jobs that ended before
-   * their first notification (after an outage, or very quick ones) crowd a channel just as much.
+   * Jobs that had already ended when they were given their own status message, within the
+   * window: a backlog of jobs that finished while the chat was unreachable crowds a channel as
+   * much as live ones (each costs a status message and a mention at once), though none is live.
    */
   ownRecent: Map<number, number>;
   /** Live jobs seen in the channel, with their requester's id: who still has work under way. */
@@ -424,9 +425,10 @@ export class Notifier {
         if (row) this.countLive(summary.drawn!, [...summary.drawn!.jobs, row]);
         else summary.drawn = null;
         this.summaryOf.set(g.jobId, summary);
-      } else {
+      } else if (FINAL_EVENT_TYPES.has(job.state)) {
         if (known === null) ch.ownRecent.set(g.jobId, now);
-        if (!FINAL_EVENT_TYPES.has(job.state)) ch.ownLive.add(g.jobId);
+      } else {
+        ch.ownLive.add(g.jobId);
       }
     }
     if (summary) return this.deliverSummaryGroup(sink, g, ch, summary);
@@ -707,7 +709,9 @@ export class Notifier {
       // message describes the job by.
       const current = this.store.get(g.jobId);
       const stored = current?.statusMessageId ?? null;
-      const known = this.messageIds.get(g.jobId) ?? stored;
+      // `summary` is no message id: with crowding off, such a job gets a message of its own.
+      const remembered = this.messageIds.get(g.jobId) ?? stored;
+      const known = remembered === IN_SUMMARY ? null : remembered;
       const messageId = await sink.upsertStatus(job.notify, known, view);
       this.stats.upserts++;
       if (messageId !== known) this.counted(ch);
