@@ -302,3 +302,20 @@ test('a chat down for its first 30 calls while 12 jobs run and end: afterwards e
   }
   assert.ok(sink.ownMessages().size <= 3, `${sink.ownMessages().size} own messages`);
 });
+
+test('a person’s commands one after another (each shown queued, then ended) keep their own messages, however many', async (t) => {
+  const store = freshStore(t);
+  const sink = new LimitedSink();
+  const n = notifier(t, store, sink);
+  n.start();
+  const jobs: Job[] = [];
+  for (let i = 0; i < 6; i++) {
+    jobs.push(store.enqueue(job(i, alice)));
+    await drained(store, n);
+    runAll(store);
+    await drained(store, n);
+  }
+  assert.equal(sink.summaries().size, 0);
+  assert.deepEqual([...sink.ownMessages()].sort((a, b) => a - b), jobs.map((j) => j.id));
+  assert.deepEqual(sink.announces.map((v) => [v.jobId, v.group]), jobs.map((j) => [j.id, undefined]));
+});
