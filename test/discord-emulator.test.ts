@@ -329,6 +329,46 @@ test('429: discord.js waits retry-after and retries transparently', async (t) =>
   assert.equal(discord.message(message.id)?.content, 'after a rate limit');
 });
 
+test("message creates: Discord's 5 per 5 s per channel, with its headers and a 429 for the 6th; another channel has its own bucket", async (t) => {
+  const { discord } = await setup(t, { channels: [{ id: '400000000000000001', name: 'ops' }, { id: '400000000000000002', name: 'dev' }] });
+  const post = (channel: string) =>
+    fetch(`${discord.restUrl}/v10/channels/${channel}/messages`, {
+      method: 'POST',
+      headers: { authorization: 'Bot any', 'content-type': 'application/json' },
+      body: JSON.stringify({ content: 'hello' }),
+    });
+  const [ops, dev] = discord.channelIds as [string, string];
+  const answers = [];
+  for (let i = 0; i < 6; i++) answers.push(await post(ops));
+  assert.deepEqual(answers.map((r) => r.status), [200, 200, 200, 200, 200, 429]);
+  assert.deepEqual(answers.map((r) => r.headers.get('x-ratelimit-remaining')), ['4', '3', '2', '1', '0', '0']);
+  for (const r of answers) assert.equal(r.headers.get('x-ratelimit-limit'), '5');
+  assert.equal(new Set(answers.map((r) => r.headers.get('x-ratelimit-bucket'))).size, 1, 'one bucket');
+  const limited = answers[5]!;
+  const body = (await limited.json()) as { message: string; retry_after: number; global: boolean };
+  assert.equal(body.global, false);
+  assert.ok(body.retry_after > 0 && body.retry_after <= 5, `retry_after ${body.retry_after}`);
+  assert.equal(Number(limited.headers.get('retry-after')), body.retry_after);
+  assert.ok(Number(limited.headers.get('x-ratelimit-reset-after')) <= 5);
+  assert.equal(limited.headers.get('x-ratelimit-scope'), 'user');
+  assert.equal(discord.rateLimitedCount, 1);
+  assert.equal((await post(dev)).status, 200, 'another channel: its own bucket');
+  assert.equal(discord.messages(ops).length, 5, 'the refused create posted nothing');
+  assert.equal(discord.messages(dev).length, 1);
+});
+
+test('message creates: discord.js reads the headers and waits, so 7 sends take a window and no 429 is served', async (t) => {
+  const { discord, bot } = await setup(t);
+  const client = await bot();
+  const channel = textChannel(client, discord.channelId);
+  const started = Date.now();
+  await Promise.all(Array.from({ length: 7 }, (_, i) => channel.send(`message ${i}`)));
+  const took = Date.now() - started;
+  assert.equal(discord.rateLimitedCount, 0, 'no 429: discord.js held the 6th until the bucket reset');
+  assert.ok(took >= 4_000, `the 6th waited for the window (${took} ms)`);
+  assert.equal(discord.messages().filter((m) => m.content.startsWith('message ')).length, 7);
+});
+
 test('5xx: discord.js retries 3 times at once (4 attempts), then throws HTTPError', async (t) => {
   const { discord, bot } = await setup(t);
   const client = await bot();

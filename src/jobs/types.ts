@@ -54,6 +54,10 @@ export interface Job {
   progress: { step: string; fraction?: number } | null;
   requester: Requester;
   notify: NotifyTarget;
+  /**
+   * The chat's id of the job's status message (null before the first post), or `summary` when
+   * the job's line lives in its channel's summary message (src/notifier/crowd.ts). The notifier's.
+   */
   statusMessageId: string | null;
   createdAt: number;
   updatedAt: number;

@@ -1,8 +1,9 @@
 import { formatDuration } from '../domain/duration.js';
 import { cut } from '../domain/text.js';
 import type { Job, JobSnapshot } from '../jobs/types.js';
-import { describeJob } from '../kinds/index.js';
-import type { StatusView } from './types.js';
+import { snapshotOf } from '../jobs/snapshot.js';
+import { describeJob, resultSummary } from '../kinds/index.js';
+import type { EndedJob, StatusView } from './types.js';
 
 /**
  * The event's job snapshot → StatusView mapping: pure (the clock is a parameter), so every
@@ -130,4 +131,94 @@ export function batchView(jobs: Job[], now: number): StatusView {
   if (finished && !failed.length && state === 'succeeded') view.result = `${jobs.length} of ${jobs.length} succeeded`;
   view.lines = lines;
   return view;
+}
+
+/** A summary message's lines stay well inside one embed description (Discord: 4096). */
+export const SUMMARY_TEXT_BUDGET = 3_500;
+
+/** A job's line in a channel summary; the notifier compares it to tell whether an edit is due. */
+export function summaryLine(j: Job): string {
+  const p = j.state === 'running' && j.progress ? ` (${progressText(j.progress)})` : '';
+  const took = j.finishedAt !== null && j.startedAt !== null ? ` in ${formatDuration(Math.max(0, j.finishedAt - j.startedAt))}` : '';
+  const summary = j.state === 'succeeded' ? resultSummary(j) : undefined;
+  const result = summary ? ` — ${cut(summary, 80)}` : '';
+  const why = j.error && (j.state === 'failed' || j.state === 'cancelled') ? ` — ${j.error.code}: ${cut(j.error.message, 80)}` : '';
+  return `#${j.id} ${cut(describeJob(j), 80)}: ${STATE_WORDS[j.state]}${p}${took}${result}${why}`;
+}
+
+/**
+ * ONE status message for the jobs of a crowded channel (src/notifier/crowd.ts), drawn from the
+ * job rows: a tally, then a line per job — live ones first (running, awaiting approval, queued),
+ * then ended ones with duration and result or error. Running jobs show no clock, so the text
+ * changes only when a job does (an edit that would show the same is skipped). When the lines
+ * would not fit one message, ended and queued jobs are listed by id under their state instead,
+ * so every job's state stays visible; `/job status ID` shows one in full.
+ */
+export function channelSummaryView(jobs: Job[]): StatusView {
+  const first = jobs[0]!;
+  const count = (s: Job['state']) => jobs.filter((j) => j.state === s).length;
+  const ended = jobs.filter((j) => j.finishedAt !== null).length;
+  const state = batchState(jobs);
+  const tally = (['running', 'awaiting_approval', 'queued', 'succeeded', 'failed', 'cancelled'] as const)
+    .filter((s) => count(s) > 0)
+    .map((s) => `${count(s)} ${STATE_WORDS[s]}`)
+    .join(', ');
+  const order: Job['state'][] = ['running', 'awaiting_approval', 'queued', 'failed', 'cancelled', 'succeeded'];
+  const sorted = [...jobs].sort((a, b) => order.indexOf(a.state) - order.indexOf(b.state) || a.id - b.id);
+  const head = [`${jobs.length} jobs in this channel's summary: ${tally}`, 'Each job has its line here instead of its own message; /job status ID shows one in full.'];
+  let body = sorted.map(summaryLine);
+  if (body.join('\n').length > SUMMARY_TEXT_BUDGET) {
+    // Compact: running jobs keep their line (few: the host's concurrency), the rest by state.
+    const running = sorted.filter((j) => j.state === 'running').slice(0, 10);
+    body = running.map(summaryLine);
+    for (const s of order) {
+      const ids = sorted.filter((j) => j.state === s && !running.includes(j));
+      if (ids.length === 0) continue;
+      const withCode = (j: Job) => (j.error && (s === 'failed' || s === 'cancelled') ? `#${j.id} (${j.error.code})` : `#${j.id}`);
+      body.push(`${s === 'running' ? 'also running' : STATE_WORDS[s]}: ${ids.map(withCode).join(' ')}`);
+    }
+  }
+  const view: StatusView = {
+    jobId: first.id,
+    requestId: first.requestId,
+    kind: first.kind,
+    state,
+    title: `Channel summary: ${tally}`,
+    lines: [...head, ...body],
+    requester: first.requester,
+    updatedAt: Math.max(...jobs.map((j) => j.updatedAt)),
+    summary: { jobIds: jobs.map((j) => j.id), ended },
+  };
+  return view;
+}
+
+/**
+ * The view for ONE completion mention naming several ended jobs of one requester (a crowded
+ * channel groups them): each job with its state, duration and result or error. The state is the
+ * group's as for a batch (failed if any failed).
+ */
+export function groupEndView(jobs: Job[], now: number): StatusView {
+  const first = jobs[0]!;
+  const group: EndedJob[] = jobs.map((j) => {
+    const v = statusView(snapshotOf(j), now);
+    return {
+      jobId: j.id,
+      state: j.state,
+      title: describeJob(j),
+      ...(v.durationMs !== undefined ? { durationMs: v.durationMs } : {}),
+      ...(v.result !== undefined ? { result: v.result } : {}),
+      ...(v.error !== undefined ? { error: v.error } : {}),
+    };
+  });
+  return {
+    jobId: first.id,
+    requestId: first.requestId,
+    kind: first.kind,
+    state: batchState(jobs),
+    title: `${jobs.length} job${jobs.length === 1 ? '' : 's'}`,
+    lines: group.map((e) => `#${e.jobId} ${e.title}: ${STATE_WORDS[e.state]}`),
+    requester: first.requester,
+    updatedAt: Math.max(...jobs.map((j) => j.updatedAt)),
+    group,
+  };
 }

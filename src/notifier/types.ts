@@ -30,6 +30,28 @@ export interface StatusView {
    * the lead job): how many jobs, how many ended. A sink shows no per-job control (Cancel) on it.
    */
   batch?: { size: number; ended: number };
+  /**
+   * Set when the message is a channel summary (more live jobs in one channel than the crowding
+   * threshold: src/notifier/crowd.ts): the jobs it covers, each with its line in `lines`. Like a
+   * batch's, it carries no per-job control; `jobId`/`requestId` are its first job's.
+   */
+  summary?: { jobIds: number[]; ended: number };
+  /**
+   * Set on the view passed to `announceEnd` for a grouped completion mention (a crowded channel:
+   * one mention per requester for the jobs of theirs that ended within a short window): every job
+   * it covers, in id order. `jobId`/`requestId` are the first one's.
+   */
+  group?: EndedJob[];
+}
+
+/** One ended job named by a grouped completion mention. */
+export interface EndedJob {
+  jobId: number;
+  state: JobState;
+  title: string;
+  durationMs?: number;
+  result?: string;
+  error?: { code: string; message: string };
 }
 
 /**
@@ -40,6 +62,11 @@ export interface StatusView {
 export interface NotificationSink {
   /** Matches `NotifyTarget.adapter` of the jobs this sink serves. */
   readonly adapter: string;
+  /**
+   * The platform's limit on message creates per channel (Discord: 5 per 5 s), which the
+   * notifier's mentions keep to (src/notifier/crowd.ts). None: no limit (a terminal).
+   */
+  readonly createLimit?: { limit: number; windowMs: number };
   /**
    * Create (messageId null) or edit the job's status message; returns its message id (a new id
    * when the sink had to post a fresh message, e.g. Discord's 30046 on an old message or a

@@ -296,6 +296,15 @@ export class DiscordEmulator {
     return this.rest.requests.filter((r) => match({ method: r.method, path: r.path })).map((r) => structuredClone(r));
   }
 
+  /**
+   * 429s served because a rate-limit bucket was exhausted (injected `failNext` 429s not
+   * counted). discord.js reads the x-ratelimit-* headers and waits before a bucket runs dry, so
+   * with one client this stays 0 and a flood shows as latency instead.
+   */
+  get rateLimitedCount(): number {
+    return this.rest.rateLimited;
+  }
+
   /** Requests no route answered (404/405). Tests should end with this empty. */
   unknownRoutes(): RecordedRequest[] {
     return this.requests().filter((r) => r.unknownRoute);

@@ -87,7 +87,22 @@ function splitPath(path: string): string[] {
   return path.split('/').filter((s) => s !== '');
 }
 
-const MAJOR_PARAMS = new Set([':channel', ':guild', ':webhook', ':interaction']);
+/**
+ * The limits Discord enforces that the emulator models by default (README "Rate limits"):
+ * creating messages, 5 per 5 s per channel (a channel is a major parameter, so each channel has
+ * its own bucket). Discord publishes no figures — its docs say to read the headers — and this is
+ * the figure its headers show and that library authors list (e.g. Javacord's table: "Send
+ * Messages 5 / 5s per channel"). Edits (PATCH) keep the generic default: their per-channel
+ * limit is separate on Discord and not modelled here.
+ */
+export const DISCORD_RATE_LIMITS: ReadonlyArray<{ route: string; limit: number; windowMs: number }> = [
+  { route: 'POST /channels/:channel/messages', limit: 5, windowMs: 5_000 },
+];
+
+// Discord's top-level resources: a channel, a guild, a webhook — id AND token for the webhook
+// routes interactions use (`/webhooks/:app/:token/…`: every interaction token is its own bucket,
+// as discord.js assumes; one shared bucket would 429 a burst of replies).
+const MAJOR_PARAMS = new Set([':channel', ':guild', ':webhook', ':interaction', ':app', ':token']);
 
 export class RestApi {
   readonly requests: RecordedRequest[] = [];
@@ -96,6 +111,8 @@ export class RestApi {
   private readonly buckets = new Map<string, Bucket>();
   private readonly limits: Array<{ match: (r: { method: string; path: string }) => boolean; limit: number; windowMs: number }>;
   private seq = 0;
+  /** 429s served because a bucket was exhausted (not injected ones): a client that honours the headers causes none. */
+  rateLimited = 0;
 
   constructor(
     routes: RouteDef[],
@@ -103,7 +120,7 @@ export class RestApi {
     private readonly changed: () => void,
   ) {
     this.routes = routes.map((r) => ({ ...r, parts: splitPath(r.template) }));
-    this.limits = (options.rateLimits ?? []).map((l) => ({ match: compilePattern(l.route), limit: l.limit, windowMs: l.windowMs }));
+    this.limits = [...(options.rateLimits ?? []), ...(options.discordRateLimits === false ? [] : DISCORD_RATE_LIMITS)].map((l) => ({ match: compilePattern(l.route), limit: l.limit, windowMs: l.windowMs }));
   }
 
   failNext(pattern: RoutePattern, fail: FailOptions): void {
@@ -252,6 +269,7 @@ export class RestApi {
     };
     if (bucket.count > bucket.limit) {
       record.injected = 'ratelimit';
+      this.rateLimited += 1;
       reply(
         429,
         { message: 'You are being rate limited.', retry_after: Number(resetAfter.toFixed(3)), global: false },

@@ -66,9 +66,13 @@ export interface DiscordEmulatorOptions {
   interactionTokenTtlMs?: number;
   /**
    * Rate limits. Default for every route: 50 requests per 1000 ms, advertised in
-   * x-ratelimit-* headers. Entries here override matching routes (first match wins).
+   * x-ratelimit-* headers. Entries here override matching routes (first match wins), and come
+   * before `DISCORD_RATE_LIMITS` (message creates: 5 per 5 s per channel), which apply unless
+   * `discordRateLimits` is false.
    */
   rateLimits?: RouteRateLimit[];
+  /** Enforce Discord's per-channel message-create limit (`DISCORD_RATE_LIMITS`). Default true. */
+  discordRateLimits?: boolean;
   /** Default window for routes without an entry in `rateLimits`. */
   defaultRateLimit?: { limit: number; windowMs: number };
   /**

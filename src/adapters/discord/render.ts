@@ -174,6 +174,7 @@ const FIELD_LINE = /^(Job #\d+ · |Requested by |Progress: |Duration: |Result: |
 
 /** The job's status message: one embed coloured by state. */
 export function statusEmbed(view: StatusView): APIEmbed {
+  if (view.summary) return summaryEmbed(view);
   const fields: APIEmbedField[] = [
     { name: 'State', value: STATE_WORDS[view.state] ?? view.state, inline: true },
     { name: 'Requested by', value: mention(view.requester.id), inline: true },
@@ -199,6 +200,21 @@ export function statusEmbed(view: StatusView): APIEmbed {
   });
 }
 
+/**
+ * A crowded channel's summary message (src/notifier/crowd.ts): its lines as the description —
+ * a line per job, or, for many, job ids listed by state — and no per-job field or button.
+ */
+function summaryEmbed(view: StatusView): APIEmbed {
+  const size = view.summary?.jobIds.length ?? 0;
+  return fitEmbed({
+    title: discordText(view.title),
+    description: view.lines.map(discordText).join('\n'),
+    color: STATE_COLOURS[view.state] ?? TONE_COLOURS.info,
+    footer: { text: `channel summary · ${size} job${size === 1 ? '' : 's'} · ${view.summary?.ended ?? 0} ended` },
+    timestamp: new Date(view.updatedAt).toISOString(),
+  });
+}
+
 /** States in which a job can still be cancelled: its status message carries a Cancel button. */
 const CANCELLABLE: ReadonlySet<JobState> = new Set(['awaiting_approval', 'queued', 'running']);
 
@@ -209,7 +225,7 @@ const CANCELLABLE: ReadonlySet<JobState> = new Set(['awaiting_approval', 'queued
  */
 export function statusMessage(view: StatusView): RESTPostAPIChannelMessageJSONBody {
   // A batch's message has no Cancel: its button would name the lead job only (`/job cancel` stops one job).
-  const components = CANCELLABLE.has(view.state) && !view.batch ? [buttonRow([button('cancel', view, 'Cancel', ButtonStyle.Secondary, false)])] : [];
+  const components = CANCELLABLE.has(view.state) && !view.batch && !view.summary ? [buttonRow([button('cancel', view, 'Cancel', ButtonStyle.Secondary, false)])] : [];
   return { embeds: [statusEmbed(view)], allowed_mentions: NO_MENTIONS, components };
 }
 
@@ -381,12 +397,34 @@ export const CLICK_REFUSALS = {
  * same job's end is announced again (a retry after a lost response, or after a crash).
  */
 export function endMessage(view: StatusView): RESTPostAPIChannelMessageJSONBody {
+  if (view.group) return groupEndMessage(view, view.group);
   const icon = view.state === 'succeeded' ? '✅' : view.state === 'failed' ? '❌' : '⏹️';
   const took = view.durationMs !== undefined ? ` in ${formatDuration(view.durationMs)}` : '';
   const detail =
     view.state === 'succeeded' && view.result ? `: ${view.result}` : view.error ? `: ${view.error.code} — ${view.error.message}` : '';
   const what = view.batch ? `batch #${view.jobId} (${view.batch.size} jobs)` : `job #${view.jobId}`;
   const text = `${icon} ${mention(view.requester.id)} ${what} ${STATE_WORDS[view.state]}${took} — ${discordText(`${view.title}${detail}`)}`;
+  return {
+    content: cutMarkdown(text, LIMITS.content),
+    allowed_mentions: { parse: [], users: [view.requester.id] },
+    nonce: nonceFor('end', view.requestId),
+    enforce_nonce: true,
+  };
+}
+
+/**
+ * ONE mention for several ended jobs of one requester (a crowded channel): the tally, then every
+ * job it covers by id under its state (a failed one with its error code), so the requester can
+ * `/job status` any of them. Nonce keyed by the first job's request id, as a job's own mention.
+ */
+function groupEndMessage(view: StatusView, group: NonNullable<StatusView['group']>): RESTPostAPIChannelMessageJSONBody {
+  const icon = view.state === 'succeeded' ? '✅' : view.state === 'failed' ? '❌' : '⏹️';
+  const states: JobState[] = ['failed', 'cancelled', 'succeeded'];
+  const parts = states
+    .map((s) => ({ s, jobs: group.filter((j) => j.state === s) }))
+    .filter((p) => p.jobs.length > 0)
+    .map(({ s, jobs }) => `${jobs.length} ${STATE_WORDS[s]}: ${jobs.map((j) => (j.error && s !== 'succeeded' ? `#${j.jobId} (${j.error.code})` : `#${j.jobId}`)).join(', ')}`);
+  const text = `${icon} ${mention(view.requester.id)} ${group.length} of your jobs ended — ${parts.join('; ')}`;
   return {
     content: cutMarkdown(text, LIMITS.content),
     allowed_mentions: { parse: [], users: [view.requester.id] },

@@ -15,6 +15,12 @@ import { approvalDecisionMessage, endMessage, nonceFor, statusMessage } from './
  */
 export class DiscordSink implements NotificationSink {
   readonly adapter = ADAPTER;
+  /**
+   * Discord's limit on creating messages: 5 per 5 s per channel (what its X-RateLimit headers on
+   * POST /channels/{id}/messages show). The notifier's mentions keep to it; discord.js would
+   * otherwise queue the rest and a burst's notifications would lag by minutes.
+   */
+  readonly createLimit = { limit: 5, windowMs: 5_000 };
 
   constructor(
     private readonly api: ChannelApi,

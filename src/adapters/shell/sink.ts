@@ -27,6 +27,17 @@ export class ShellSink implements NotificationSink {
   }
 
   async announceEnd(_target: NotifyTarget, view: StatusView): Promise<void> {
+    if (view.group) {
+      // A crowded channel's grouped mention: one line naming every job (the terminal has no rate
+      // limit, but a hundred mentions would bury the prompt all the same).
+      const list = view.group.map((j) => `#${j.jobId} ${j.state}${j.error ? ` (${j.error.code})` : ''}`).join(', ');
+      this.transcript.post(BOT_NAME, [`@${view.requester.name}: ${view.group.length} of your jobs ended — ${list}`]);
+      for (const j of view.group) {
+        this.announced.set(j.jobId, (this.announced.get(j.jobId) ?? 0) + 1);
+        this.onEnd?.({ ...view, jobId: j.jobId, state: j.state, title: j.title });
+      }
+      return;
+    }
     this.announced.set(view.jobId, (this.announced.get(view.jobId) ?? 0) + 1);
     const how = view.state === 'succeeded' ? 'succeeded' : view.state === 'failed' ? 'failed' : 'was cancelled';
     const detail = view.error ? ` — ${view.error.code}: ${view.error.message}` : view.result ? ` — ${view.result}` : '';

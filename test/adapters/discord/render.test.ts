@@ -198,3 +198,44 @@ describe('people', () => {
     assert.equal(mention('alice'), '\\@alice');
   });
 });
+
+describe('a crowded channel: the summary message and a grouped mention', () => {
+  const requester = { id: '200000000000000001', name: 'alice' };
+  const base: StatusView = {
+    jobId: 4,
+    requestId: 'r4',
+    kind: 'vm.stop',
+    state: 'running',
+    title: 'Channel summary: 1 running, 149 queued',
+    lines: ['150 jobs in this channel\'s summary: 1 running, 149 queued', '#4 Stop web_1 on local: running'],
+    requester,
+    updatedAt: 1_765_000_000_000,
+    summary: { jobIds: Array.from({ length: 150 }, (_, i) => i + 4), ended: 0 },
+  };
+
+  it('the summary: its lines as the description, no per-job field, no Cancel button', async () => {
+    const { statusMessage } = await import('../../../src/adapters/discord/render.js');
+    const body = statusMessage(base);
+    const embed = body.embeds![0]!;
+    assert.deepEqual(body.components, [], 'no Cancel: it would stop one job of many');
+    assert.equal(embed.fields, undefined);
+    assert.match(embed.description!, /#4 Stop web\\_1 on local: running/, 'user text escaped');
+    assert.equal(embed.footer?.text, 'channel summary · 150 jobs · 0 ended');
+  });
+
+  it('a grouped mention pings its requester once and names every job, within 2000 characters for 150 jobs', () => {
+    const group = Array.from({ length: 150 }, (_, i) => ({
+      jobId: 100_000 + i,
+      state: (i === 7 ? 'failed' : 'succeeded') as StatusView['state'],
+      title: `Stop web-${i} on local`,
+      ...(i === 7 ? { error: { code: 'vm-not-found', message: 'gone' } } : {}),
+    }));
+    const body = endMessage({ ...base, jobId: 100_000, requestId: 'r100000', state: 'failed', title: '150 jobs', summary: undefined, group });
+    assert.ok(codePointLength(body.content!) <= LIMITS.content, `${codePointLength(body.content!)} characters`);
+    assert.deepEqual(body.allowed_mentions, { parse: [], users: [requester.id] });
+    assert.equal(body.content!.split(mention(requester.id)).length - 1, 1, 'one mention');
+    for (const j of group) assert.ok(body.content!.includes(`#${j.jobId}`), `names #${j.jobId}`);
+    assert.match(body.content!, /^❌ .* 150 of your jobs ended — 1 failed: #100007 \(vm-not-found\); 149 succeeded: #100000, /);
+    assert.equal(body.nonce, nonceFor('end', 'r100000'));
+  });
+});

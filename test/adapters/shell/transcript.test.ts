@@ -65,3 +65,24 @@ test('progress bar and status lines', () => {
   });
   assert.deepEqual(lines, ['▶ Deploy web', 'Job #3 · running', '[##########..........] 50% copying vda']);
 });
+
+test('a crowded channel in the terminal: the summary is one status block; a grouped mention is one line naming every job', async () => {
+  const { ShellSink } = await import('../../../src/adapters/shell/sink.js');
+  const { t, out } = capture(false);
+  const ended: number[] = [];
+  const sink = new ShellSink(t, (v) => ended.push(v.jobId));
+  const target = { adapter: 'shell', guildId: null, channelId: 'shell' };
+  const requester = { id: 'alice', name: 'alice' };
+  const id = await sink.upsertStatus(target, null, {
+    jobId: 4, requestId: 'r4', kind: 'vm.stop', state: 'running', title: 'Channel summary: 1 running, 1 queued',
+    lines: ['#4 Stop web-1 on local: running', '#5 Stop web-2 on local: queued'], requester, updatedAt: 0, summary: { jobIds: [4, 5], ended: 0 },
+  });
+  assert.equal(id, 'm1');
+  await sink.announceEnd(target, {
+    jobId: 4, requestId: 'r4', kind: 'vm.stop', state: 'failed', title: '2 jobs', lines: [], requester, updatedAt: 0,
+    group: [{ jobId: 4, state: 'succeeded', title: 'Stop web-1 on local' }, { jobId: 5, state: 'failed', title: 'Stop web-2 on local', error: { code: 'vm-not-found', message: 'gone' } }],
+  });
+  assert.match(out(), /\[m2\] kvmops: @alice: 2 of your jobs ended — #4 succeeded, #5 failed \(vm-not-found\)/);
+  assert.deepEqual(ended, [4, 5], 'each job counted as ended');
+  assert.deepEqual([...sink.announced], [[4, 1], [5, 1]]);
+});
