@@ -9,6 +9,7 @@ import type { HostContext } from './host-context.js';
 import { diskChains } from './chains.js';
 import { assertReadable, hostReferences, referencesTo, type HostReferences } from './references.js';
 import { isVolumeMissing, okStdout, throwFirstError } from './multi.js';
+import { remoteShell } from './remote-exec.js';
 import { parseDomBlkList, parseDomState, parseVolList, parseVolumeXml } from './parse.js';
 import { ensurePools } from './pools.js';
 import { sysprep, sysprepSetup, type SysprepOptions } from './sysprep.js';
@@ -198,13 +199,15 @@ export async function createTemplate(
 ): Promise<TemplateInfo> {
   const { vm, vmUuid } = vmTarget(req);
   const name = assertName(req.name, 'template');
+  // sealing runs where the disks are: here, or on a remote host over its ssh transport
+  const shell = remoteShell(h);
   if (req.seal) {
-    if (!h.local) {
-      throw new KvmopsError('sysprep-unavailable', `cannot seal on remote host ${h.name}: virt-sysprep runs on local hosts only; create the template with seal:false`, {
-        details: { missing: 'local host' },
+    if (!h.local && !shell) {
+      throw new KvmopsError('sysprep-unavailable', `cannot seal on host ${h.name}: virt-sysprep runs there over ssh, and its URI ${h.uri} is not qemu+ssh://; create the template with seal:false`, {
+        details: { missing: 'ssh transport' },
       });
     }
-    await sysprepSetup(opts.sysprep); // fail before copying anything
+    await sysprepSetup(opts.sysprep, shell); // fail before copying anything
   }
   await ensurePools(h, ctx);
   const { uuid } = await resolveVm(h, vm, ctx, vmUuid);
@@ -282,7 +285,7 @@ export async function createTemplate(
       ctx.onProgress?.({ step: 'sealing (virt-sysprep)' });
       await sysprep(
         plan.map((p) => p.dst),
-        { ...opts.sysprep, signal: ctx.signal, onLine: (l) => ctx.onProgress?.({ step: `sealing: ${l.replace(/^\[\s*[\d.]+\]\s*/, '').slice(0, 80)}` }) },
+        { ...opts.sysprep, remote: shell, signal: ctx.signal, onLine: (l) => ctx.onProgress?.({ step: `sealing: ${l.replace(/^\[\s*[\d.]+\]\s*/, '').slice(0, 80)}` }) },
       );
     }
     await makeReadOnly(h, plan.map((p) => p.dst), ctx.signal);
