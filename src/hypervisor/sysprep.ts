@@ -4,9 +4,10 @@ import path from 'node:path';
 import { KvmopsError } from '../domain/errors.js';
 import { CAT, catArgs, TEST, testArgs } from './coreutils-args.js';
 import { ENV, envArgs } from './env-args.js';
-import { CommandError, run } from './exec.js';
+import { CommandError, run, type RunResult } from './exec.js';
 import { runOverSsh, type RemoteShell } from './remote-exec.js';
 import { sysprepArgs, VIRT_SYSPREP } from './sysprep-args.js';
+import type { ToolArgs } from './tool-args.js';
 
 /**
  * Sealing a template with virt-sysprep, on the host that holds its disks: here, or on a remote
@@ -154,37 +155,48 @@ async function remoteSetup(program: string, remote: RemoteShell): Promise<Syspre
 let kvmBroken = false;
 
 /**
- * Seal the disks of one guest (all `-a` in one run: virt-sysprep sees the whole guest), here or
- * on `remote` (the host that holds them) over ssh. If the appliance fails to launch with KVM, it
+ * A libguestfs program (`setup.program`, with `args` from its builder) here or on the remote
+ * host, with the supermin env file's variables. If the appliance fails to launch with KVM, it
  * is tried once more under TCG (`LIBGUESTFS_BACKEND_SETTINGS=force_tcg`, unless the env file
  * sets that variable itself).
+ */
+export async function runGuestfs<P extends string>(
+  setup: SysprepSetup,
+  args: ToolArgs<P>,
+  opts: { timeoutMs: number; signal?: AbortSignal | undefined; onLine?: (line: string) => void },
+): Promise<RunResult> {
+  const pinned = setup.env.LIBGUESTFS_BACKEND_SETTINGS !== undefined || (!setup.remote && process.env.LIBGUESTFS_BACKEND_SETTINGS !== undefined);
+  const attempt = (tcg: boolean) => {
+    const env = tcg ? { ...setup.env, LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg' } : setup.env;
+    const runOpts = { timeoutMs: opts.timeoutMs, signal: opts.signal, ...(opts.onLine ? { onLine: (l: string) => opts.onLine!(l) } : {}) };
+    return setup.remote
+      ? runOverSsh(setup.remote, ENV, envArgs.run(env, setup.program as P, args), runOpts)
+      : run(setup.program, args, { ...runOpts, env });
+  };
+  try {
+    return await attempt(!pinned && kvmBroken);
+  } catch (e) {
+    if (pinned || kvmBroken || !(e instanceof CommandError) || e.code !== 'command-failed' || !/guestfs_launch failed/.test(e.stderr)) throw e;
+    kvmBroken = true;
+    return await attempt(true);
+  }
+}
+
+/**
+ * Seal the disks of one guest (all `-a` in one run: virt-sysprep sees the whole guest), here or
+ * on `remote` (the host that holds them) over ssh.
  */
 export async function sysprep(
   files: readonly string[],
   opts: SysprepOptions & { signal?: AbortSignal | undefined; onLine?: (line: string) => void; remote?: RemoteShell | null } = {},
 ): Promise<void> {
   const setup = await sysprepSetup(opts, opts.remote ?? null);
-  const args = sysprepArgs.seal(files);
-  const pinned = setup.env.LIBGUESTFS_BACKEND_SETTINGS !== undefined || (!setup.remote && process.env.LIBGUESTFS_BACKEND_SETTINGS !== undefined);
-  const attempt = (tcg: boolean) => {
-    const env = tcg ? { ...setup.env, LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg' } : setup.env;
-    const runOpts = {
+  try {
+    await runGuestfs(setup, sysprepArgs.seal(files), {
       timeoutMs: opts.timeoutMs ?? 900_000,
       signal: opts.signal,
-      ...(opts.onLine ? { onLine: (l: string) => opts.onLine!(l) } : {}),
-    };
-    return setup.remote
-      ? runOverSsh(setup.remote, ENV, envArgs.run(env, setup.program as typeof VIRT_SYSPREP, args), runOpts)
-      : run(setup.program, args, { ...runOpts, env });
-  };
-  try {
-    try {
-      await attempt(!pinned && kvmBroken);
-    } catch (e) {
-      if (pinned || kvmBroken || !(e instanceof CommandError) || e.code !== 'command-failed' || !/guestfs_launch failed/.test(e.stderr)) throw e;
-      kvmBroken = true;
-      await attempt(true);
-    }
+      ...(opts.onLine ? { onLine: opts.onLine } : {}),
+    });
   } catch (e) {
     if (e instanceof CommandError && e.code === 'command-failed' && /supermin: failed to find a suitable kernel|cannot find kernel/i.test(e.stderr)) {
       throw new KvmopsError('sysprep-unavailable', `cannot seal: virt-sysprep's appliance found no kernel; ${HINT}`, {

@@ -1,7 +1,8 @@
 /**
  * A real guest on a lab host (test/helpers/lab.ts): its source VM defined on the lab's libvirtd
  * from an overlay of the guest image, and libguestfs programs (guestfish, virt-customize) run
- * INSIDE the lab's namespaces, on the lab's files, with the supermin env file the lab sees.
+ * INSIDE the lab's namespaces, on the lab's files, with the supermin env file the lab sees (or
+ * here, on this machine's files: `localGuestfs`).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,10 +21,21 @@ export function guestfsSkipReason(): string | false {
   return false;
 }
 
+/** The supermin env file's variables as `K=V` words for env(1). */
+function guestfsVars(): string[] {
+  return existsSync(envFile) ? Object.entries(parseEnvFile(readFileSync(envFile, 'utf8'))).map(([k, v]) => `${k}=${v}`) : [];
+}
+
 /** `program args…` inside the lab with the supermin env file's variables (through `env`). */
 export function labGuestfs(lab: Lab, program: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const vars = existsSync(envFile) ? Object.entries(parseEnvFile(readFileSync(envFile, 'utf8'))).map(([k, v]) => `${k}=${v}`) : [];
-  return lab.exec('env', ...vars, program, ...args);
+  return lab.exec('env', ...guestfsVars(), program, ...args);
+}
+
+/** `program args…` here with the supermin env file's variables; asserts success. */
+export function localGuestfs(program: string, ...args: string[]): string {
+  const r = spawnSync('env', [...guestfsVars(), program, ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${program} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
 }
 
 /** `virsh -q -c LAB args…`; asserts success. */
