@@ -18,6 +18,7 @@ const RUNNERS: Record<string, string[]> = {
   'src/hypervisor/qemu-img.ts': ['QEMU_IMG'],
   'src/hypervisor/qemu-io.ts': ['QEMU_IO'],
   'src/hypervisor/remote-exec.ts': ['SSH'],
+  'src/hypervisor/scripts.ts': ['BASH'],
   'src/hypervisor/seed.ts': ['XORRISO'],
   'src/hypervisor/sysprep.ts': ['setup.program'],
 };
