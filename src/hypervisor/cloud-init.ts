@@ -68,7 +68,8 @@ export interface CloudInitFinding {
 export async function detectCloudInit(h: HostContext, disks: ReadonlyArray<{ file: string; capacity: number }>, ctx: OpContext = {}): Promise<CloudInitFinding> {
   const remote = remoteShell(h);
   if (!h.local && !remote) return { cloudInit: 'unknown', why: `programs cannot run on host ${h.name} (not qemu+ssh://)` };
-  const aborted = (e: unknown) => ctx.signal?.aborted || (e instanceof KvmopsError && e.code === 'aborted');
+  // the job's end (cancel, lease lost) or the process's (SIGTERM from outside) is not an answer
+  const aborted = (e: unknown) => ctx.signal?.aborted || (e instanceof KvmopsError && (e.code === 'aborted' || e.code === 'shutting-down'));
   try {
     let sign: string | null = null;
     for (const d of disks) {
