@@ -226,6 +226,7 @@ export class Catalog {
       name: t.name,
       sourceVm: t.sourceVm,
       sealed: t.sealed,
+      cloudInit: t.cloudInit,
       createdAt: t.createdAt,
       disks: t.disks,
       // names only where there are any: one indexed query per template in use

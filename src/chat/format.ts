@@ -178,12 +178,14 @@ export function templatePage(templates: readonly TemplateInfo[], offset: number)
 export function templateList(templates: TemplateInfo[]): string[] {
   if (templates.length === 0) return ['(no templates)'];
   const sorted = [...templates].sort((a, b) => a.name.localeCompare(b.name));
+  // CLOUD-INIT: whether a deploy's seed (hostname, keys, profile) is applied in its VMs
   return table(
-    ['TEMPLATE', 'FROM', 'SEALED', 'SIZE', 'THIN VMs'],
+    ['TEMPLATE', 'FROM', 'SEALED', 'CLOUD-INIT', 'SIZE', 'THIN VMs'],
     sorted.map((t) => [
       t.name,
       t.sourceVm,
       t.sealed ? 'yes' : 'no',
+      t.cloudInit,
       formatBytes(t.disks.reduce((n, d) => n + d.actualSize, 0)),
       t.dependents.length ? `${t.dependents.length} (${t.dependents.slice(0, 5).join(', ')}${t.dependents.length > 5 ? ', …' : ''})` : '0',
     ]),

@@ -1,4 +1,4 @@
-import type { InventorySnapshot, InventoryVm, TemplateDisk, VmState, VmSummary } from '../hypervisor/types.js';
+import type { CloudInit, InventorySnapshot, InventoryVm, TemplateDisk, VmState, VmSummary } from '../hypervisor/types.js';
 
 /**
  * The slice of the inventory (src/inventory) the chat core reads — in its own file, since the
@@ -27,6 +27,7 @@ export interface InventoryTemplateView {
   name: string;
   sourceVm: string;
   sealed: boolean;
+  cloudInit: CloudInit;
   /** ISO 8601: what a deploy pins (`templateCreatedAt`). */
   createdAt: string;
   size: number;

@@ -8,19 +8,21 @@
  * server as a Clone; web-01 is snapshotted, its disk changed; a revert is requested, the
  * requester's own ✅ is refused (two-person rule) and a second user's ✅ runs it; the data is
  * back.
+ *
+ * `npm run demo -- --guest` is the real-guest tour instead (guest.ts): minutes, not seconds.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { createCore, startApp, type App } from '../app.js';
+import { createCore, startApp } from '../app.js';
 import { loadEnv } from '../config/env.js';
 import { ShellSession } from '../adapters/shell/session.js';
 import { ShellSink } from '../adapters/shell/sink.js';
 import { Transcript } from '../adapters/shell/transcript.js';
-import { FINAL_STATES } from '../domain/job-states.js';
 import { hostContext } from '../hypervisor/host.js';
 import { createGoldenVm, hasDiskPattern, removeLab, writeDiskPattern } from './lab.js';
 import type { Job } from '../jobs/types.js';
-import { formatDuration } from '../domain/duration.js';
+import { guestDemo } from './guest.js';
+import { heading, out, summary, waitForEnd } from './tour.js';
 import { createLogger } from '../ops/logger.js';
 import { readProfiles } from '../config/profiles.js';
 import { readTeamKeys } from '../config/team-keys.js';
@@ -33,8 +35,6 @@ const STORAGE = /^\/[A-Za-z0-9._/-]+$/.test(ROOT) ? `${ROOT}/storage` : '/var/li
 const GOLDEN_BYTE = 0x5a;
 const CHANGED_BYTE = 0xc3;
 
-const out = (s = '') => process.stdout.write(`${s}\n`);
-const heading = (s: string) => out(`\n── ${s} ${'─'.repeat(Math.max(0, 70 - s.length))}`);
 
 async function main(): Promise<boolean> {
   const env = loadEnv({
@@ -127,44 +127,14 @@ async function main(): Promise<boolean> {
   }
 
   heading('Summary');
-  const store = await import('../jobs/store.js').then((m) => m.openJobStore(env.KVMOPS_DB));
-  let ok = true;
-  for (const id of jobs) {
-    const j = store.get(id)!;
-    const took = j.startedAt && j.finishedAt ? formatDuration(j.finishedAt - j.startedAt) : '-';
-    ok &&= j.state === 'succeeded';
-    out(`  job #${String(j.id).padEnd(3)} ${j.kind.padEnd(16)} ${j.state.padEnd(10)} ${took}`);
-  }
-  store.close();
-  for (const [what, held] of checks) {
-    ok &&= held;
-    out(`  ${held ? '✔' : '✖'} ${what}`);
-  }
+  const ok = await summary(env.KVMOPS_DB, jobs, checks);
   out(ok ? '\nDemo finished: every job succeeded and every check held.' : '\nDemo FAILED: see above.');
   out(`Everything is under ${ROOT}; run again to start over, or explore with: KVMOPS_DB=${env.KVMOPS_DB} KVMOPS_STORAGE_DIR=${STORAGE} npm run shell`);
   return ok;
 }
 
-function waitForEnd(app: App, id: number, announced: Set<number>, timeoutMs = 300_000): Promise<Job> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const j = app.store.get(id);
-      if (j && FINAL_STATES.has(j.state) && announced.has(id)) {
-        clearInterval(timer);
-        clearTimeout(limit);
-        resolve(j);
-      }
-    };
-    const timer = setInterval(check, 50);
-    const limit = setTimeout(() => {
-      clearInterval(timer);
-      reject(new Error(`job #${id} did not finish within ${timeoutMs / 1000} s`));
-    }, timeoutMs);
-    check();
-  });
-}
-
-main().then(
+// `npm run demo -- --guest`: the real-guest tour on a lab host (guest.ts)
+(process.argv.slice(2).includes('--guest') ? guestDemo() : main()).then(
   (ok) => process.exit(ok ? 0 : 1),
   (e: unknown) => {
     console.error(`demo: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

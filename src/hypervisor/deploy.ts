@@ -232,7 +232,7 @@ export async function deploy(h: HostContext, req: DeployRequest, ctx: OpContext 
     snapshots: [],
   }));
   const kept = complete.length ? await readInventoryVms(h, complete).catch(() => []) : [];
-  return { vms: names, mode: req.mode, started: req.start, made: [...records, ...kept] };
+  return { vms: names, mode: req.mode, started: req.start, cloudInit: t.meta.cloudInit, made: [...records, ...kept] };
 }
 
 interface DeployState {

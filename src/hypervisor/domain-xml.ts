@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { KvmopsError } from '../domain/errors.js';
-import type { DeployMode } from './types.js';
+import type { CloudInit, DeployMode } from './types.js';
 import {
   elements,
   find,
@@ -19,7 +19,7 @@ import {
  *
  * kvmops' own facts live in `<metadata>` under its namespace, e.g.
  *   <kvmops:vm xmlns:kvmops='https://kvmops.dev/xmlns/1' template='base' mode='thin' request='42'/>
- *   <kvmops:template xmlns:kvmops='…' name='base' source-vm='web' sealed='true' created-at='…'>
+ *   <kvmops:template xmlns:kvmops='…' name='base' source-vm='web' sealed='true' cloud-init='yes' created-at='…'>
  *     <kvmops:disk target='vda' capacity='67108864'/>
  *   </kvmops:template>
  * libvirt keeps foreign metadata as written; any prefix bound to the namespace is recognised.
@@ -49,6 +49,8 @@ export interface TemplateMeta {
   name: string;
   sourceVm: string;
   sealed: boolean;
+  /** `cloud-init='yes|no'`; absent (looked for but not told, or made before kvmops looked): unknown. */
+  cloudInit: CloudInit;
   createdAt: string;
   disks: { target: string; capacity: number }[];
 }
@@ -146,6 +148,7 @@ export function readTemplateMeta(root: XmlElement): TemplateMeta | null {
     name: el.attrs.name,
     sourceVm: el.attrs['source-vm'] ?? '',
     sealed: el.attrs.sealed === 'true',
+    cloudInit: el.attrs['cloud-init'] === 'yes' || el.attrs['cloud-init'] === 'no' ? el.attrs['cloud-init'] : 'unknown',
     createdAt: el.attrs['created-at'] ?? '',
     disks,
   };
@@ -160,6 +163,7 @@ export function setTemplateMeta(root: XmlElement, meta: TemplateMeta | null): vo
           name: meta.name,
           'source-vm': meta.sourceVm,
           sealed: String(meta.sealed),
+          ...(meta.cloudInit !== 'unknown' ? { 'cloud-init': meta.cloudInit } : {}),
           'created-at': meta.createdAt,
         },
         children: meta.disks.map((d) => ({

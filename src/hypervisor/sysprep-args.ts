@@ -18,6 +18,8 @@ export const HOST_KEYS_DROPIN = `${HOST_KEYS_DROPIN_DIR}/kvmops-host-keys.conf`;
 const HOST_KEYS_UNIT = '[Service]\nExecStartPre=-/usr/bin/ssh-keygen -A\n';
 
 export const sysprepArgs = toolBuilders(VIRT_SYSPREP, {
+  /** Prints the version and exits 0: is the program there (and runnable) at all. */
+  version: (): string[] => ['--version'],
   /**
    * Seals one guest: every disk as its own `-a`, in one run (virt-sysprep sees the whole guest),
    * format given, not probed. Beyond the default operations, so that VMs of one template are

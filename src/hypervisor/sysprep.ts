@@ -2,15 +2,21 @@ import { access, readFile, readdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { KvmopsError } from '../domain/errors.js';
-import { CommandError, run } from './exec.js';
-import { sysprepArgs } from './sysprep-args.js';
+import { CAT, catArgs, TEST, testArgs } from './coreutils-args.js';
+import { ENV, envArgs } from './env-args.js';
+import { CommandError, run, type RunResult } from './exec.js';
+import { runOverSsh, type RemoteShell } from './remote-exec.js';
+import { sysprepArgs, VIRT_SYSPREP } from './sysprep-args.js';
+import type { ToolArgs } from './tool-args.js';
 
 /**
- * Sealing a template with virt-sysprep (local hosts). virt-sysprep boots a small appliance with
+ * Sealing a template with virt-sysprep, on the host that holds its disks: here, or on a remote
+ * host over its ssh transport (remote-exec.ts). virt-sysprep boots a small appliance with
  * supermin, which needs a host kernel; this image has none installed, so
  * `scripts/host-setup.sh --seal` fetches one and writes its location as `export VAR=…` lines
  * (SUPERMIN_KERNEL, SUPERMIN_MODULES, SUPERMIN_KERNEL_VERSION, LIBGUESTFS_BACKEND=direct) into
- * the supermin env file, which is loaded into virt-sysprep's environment here.
+ * the supermin env file, which is loaded into virt-sysprep's environment (over ssh: the remote
+ * host's own file, passed through `env`, env-args.ts).
  */
 
 export const DEFAULT_SUPERMIN_ENV = '/var/lib/kvmops-host/supermin.env';
@@ -55,13 +61,21 @@ async function findInPath(program: string): Promise<string | null> {
 }
 
 export interface SysprepSetup {
+  /** The program to run: a full path locally; over ssh, the name the remote PATH finds. */
   program: string;
   env: Record<string, string>;
+  /** The remote host's shell when it runs there (over ssh, through `env`); null: here. */
+  remote: RemoteShell | null;
 }
 
-/** What virt-sysprep needs, or a `sysprep-unavailable` error naming what is missing. */
-export async function sysprepSetup(opts: SysprepOptions = {}): Promise<SysprepSetup> {
-  const program = opts.program ?? 'virt-sysprep';
+/**
+ * What a libguestfs program (`program`: virt-sysprep, guestfish) needs on the host that holds
+ * the disks — here, or on `remote` over ssh — or a `sysprep-unavailable` error naming what is
+ * missing. Nothing is changed anywhere: callers check this before copying a disk.
+ */
+export async function sysprepSetup(opts: SysprepOptions = {}, remote: RemoteShell | null = null): Promise<SysprepSetup> {
+  const program = opts.program ?? VIRT_SYSPREP;
+  if (remote) return remoteSetup(program, remote);
   const found = await findInPath(program);
   if (!found) {
     throw new KvmopsError('sysprep-unavailable', `cannot seal: ${program} is not installed (Debian package libguestfs-tools); ${HINT}`, {
@@ -90,7 +104,48 @@ export async function sysprepSetup(opts: SysprepOptions = {}): Promise<SysprepSe
       );
     }
   }
-  return { program: found, env };
+  return { program: found, env, remote: null };
+}
+
+/**
+ * The same on a remote host, over its ssh transport: its own supermin env file (at the default
+ * path: `scripts/host-setup.sh --seal` run THERE writes it; this process's KVMOPS_SUPERMIN_ENV
+ * names a local file), the program found by the remote PATH (`--version` through `env` with
+ * those variables: exit 127 = not installed), and the kernel that file names. Three ssh calls.
+ */
+async function remoteSetup(program: string, remote: RemoteShell): Promise<SysprepSetup> {
+  const envFile = DEFAULT_SUPERMIN_ENV;
+  const on = `on host ${remote.host}`;
+  let env: Record<string, string> = {};
+  try {
+    env = parseEnvFile((await runOverSsh(remote, CAT, catArgs.file(envFile), { timeoutMs: 30_000 })).stdout);
+  } catch (e) {
+    // no env file there: the remote's own kernel, as locally with no env file
+    if (!(e instanceof CommandError && e.exitCode === 1 && /No such file/.test(e.stderr))) throw e;
+  }
+  try {
+    await runOverSsh(remote, ENV, envArgs.run(env, program as typeof VIRT_SYSPREP, sysprepArgs.version()), { timeoutMs: 60_000 });
+  } catch (e) {
+    if (e instanceof KvmopsError && e.cause instanceof CommandError && e.cause.exitCode === 127) {
+      throw new KvmopsError('sysprep-unavailable', `cannot seal: ${program} is not installed ${on} (Debian package libguestfs-tools); ${HINT}`, {
+        cause: e,
+        details: { missing: 'virt-sysprep', host: remote.host },
+      });
+    }
+    throw e;
+  }
+  const kernel = env.SUPERMIN_KERNEL;
+  if (kernel) {
+    try {
+      await runOverSsh(remote, TEST, testArgs.exists(kernel), { timeoutMs: 30_000 });
+    } catch (e) {
+      if (!(e instanceof CommandError && e.exitCode === 1)) throw e;
+      throw new KvmopsError('sysprep-unavailable', `cannot seal: the appliance kernel ${kernel} named in ${envFile} ${on} does not exist; ${HINT}`, {
+        details: { missing: 'kernel', kernel, envFile, host: remote.host },
+      });
+    }
+  }
+  return { program, env, remote };
 }
 
 /**
@@ -100,32 +155,48 @@ export async function sysprepSetup(opts: SysprepOptions = {}): Promise<SysprepSe
 let kvmBroken = false;
 
 /**
- * Seal the disks of one guest (all `-a` in one run: virt-sysprep sees the whole guest). If the
- * appliance fails to launch with KVM, it is tried once more under TCG
- * (`LIBGUESTFS_BACKEND_SETTINGS=force_tcg`, unless the env file sets that variable itself).
+ * A libguestfs program (`setup.program`, with `args` from its builder) here or on the remote
+ * host, with the supermin env file's variables. If the appliance fails to launch with KVM, it
+ * is tried once more under TCG (`LIBGUESTFS_BACKEND_SETTINGS=force_tcg`, unless the env file
+ * sets that variable itself).
+ */
+export async function runGuestfs<P extends string>(
+  setup: SysprepSetup,
+  args: ToolArgs<P>,
+  opts: { timeoutMs: number; signal?: AbortSignal | undefined; onLine?: (line: string) => void },
+): Promise<RunResult> {
+  const pinned = setup.env.LIBGUESTFS_BACKEND_SETTINGS !== undefined || (!setup.remote && process.env.LIBGUESTFS_BACKEND_SETTINGS !== undefined);
+  const attempt = (tcg: boolean) => {
+    const env = tcg ? { ...setup.env, LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg' } : setup.env;
+    const runOpts = { timeoutMs: opts.timeoutMs, signal: opts.signal, ...(opts.onLine ? { onLine: (l: string) => opts.onLine!(l) } : {}) };
+    return setup.remote
+      ? runOverSsh(setup.remote, ENV, envArgs.run(env, setup.program as P, args), runOpts)
+      : run(setup.program, args, { ...runOpts, env });
+  };
+  try {
+    return await attempt(!pinned && kvmBroken);
+  } catch (e) {
+    if (pinned || kvmBroken || !(e instanceof CommandError) || e.code !== 'command-failed' || !/guestfs_launch failed/.test(e.stderr)) throw e;
+    kvmBroken = true;
+    return await attempt(true);
+  }
+}
+
+/**
+ * Seal the disks of one guest (all `-a` in one run: virt-sysprep sees the whole guest), here or
+ * on `remote` (the host that holds them) over ssh.
  */
 export async function sysprep(
   files: readonly string[],
-  opts: SysprepOptions & { signal?: AbortSignal | undefined; onLine?: (line: string) => void } = {},
+  opts: SysprepOptions & { signal?: AbortSignal | undefined; onLine?: (line: string) => void; remote?: RemoteShell | null } = {},
 ): Promise<void> {
-  const setup = await sysprepSetup(opts);
-  const args = sysprepArgs.seal(files);
-  const pinned = setup.env.LIBGUESTFS_BACKEND_SETTINGS !== undefined || process.env.LIBGUESTFS_BACKEND_SETTINGS !== undefined;
-  const attempt = (tcg: boolean) =>
-    run(setup.program, args, {
+  const setup = await sysprepSetup(opts, opts.remote ?? null);
+  try {
+    await runGuestfs(setup, sysprepArgs.seal(files), {
       timeoutMs: opts.timeoutMs ?? 900_000,
       signal: opts.signal,
-      env: tcg ? { ...setup.env, LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg' } : setup.env,
-      ...(opts.onLine ? { onLine: (l: string) => opts.onLine!(l) } : {}),
+      ...(opts.onLine ? { onLine: opts.onLine } : {}),
     });
-  try {
-    try {
-      await attempt(!pinned && kvmBroken);
-    } catch (e) {
-      if (pinned || kvmBroken || !(e instanceof CommandError) || e.code !== 'command-failed' || !/guestfs_launch failed/.test(e.stderr)) throw e;
-      kvmBroken = true;
-      await attempt(true);
-    }
   } catch (e) {
     if (e instanceof CommandError && e.code === 'command-failed' && /supermin: failed to find a suitable kernel|cannot find kernel/i.test(e.stderr)) {
       throw new KvmopsError('sysprep-unavailable', `cannot seal: virt-sysprep's appliance found no kernel; ${HINT}`, {

@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KvmopsError } from '../domain/errors.js';
 import { isValidName } from '../domain/names.js';
+import { detectCloudInit } from './cloud-init.js';
 import { copyFlat, makeReadOnly } from './disk-copy.js';
 import { domainDisks, parseDomainXml, readTemplateMeta, templateXml, type TemplateMeta } from './domain-xml.js';
 import { resolveVm } from './domains.js';
@@ -9,6 +10,7 @@ import type { HostContext } from './host-context.js';
 import { diskChains } from './chains.js';
 import { assertReadable, hostReferences, referencesTo, type HostReferences } from './references.js';
 import { isVolumeMissing, okStdout, throwFirstError } from './multi.js';
+import { remoteShell } from './remote-exec.js';
 import { parseDomBlkList, parseDomState, parseVolList, parseVolumeXml } from './parse.js';
 import { ensurePools } from './pools.js';
 import { sysprep, sysprepSetup, type SysprepOptions } from './sysprep.js';
@@ -118,6 +120,7 @@ export async function listTemplates(h: HostContext, ctx: OpContext = {}): Promis
     name: t.name,
     sourceVm: t.meta.sourceVm,
     sealed: t.meta.sealed,
+    cloudInit: t.meta.cloudInit,
     createdAt: t.meta.createdAt,
     disks: t.disks.map((d) => ({
       target: d.target,
@@ -152,6 +155,7 @@ export async function readInventoryTemplates(h: HostContext, names: readonly str
       name: t.name,
       sourceVm: t.meta.sourceVm,
       sealed: t.meta.sealed,
+      cloudInit: t.meta.cloudInit,
       createdAt: t.meta.createdAt,
       disks,
       size: disks.reduce((n, d) => n + d.actualSize, 0),
@@ -198,13 +202,15 @@ export async function createTemplate(
 ): Promise<TemplateInfo> {
   const { vm, vmUuid } = vmTarget(req);
   const name = assertName(req.name, 'template');
+  // sealing runs where the disks are: here, or on a remote host over its ssh transport
+  const shell = remoteShell(h);
   if (req.seal) {
-    if (!h.local) {
-      throw new KvmopsError('sysprep-unavailable', `cannot seal on remote host ${h.name}: virt-sysprep runs on local hosts only; create the template with seal:false`, {
-        details: { missing: 'local host' },
+    if (!h.local && !shell) {
+      throw new KvmopsError('sysprep-unavailable', `cannot seal on host ${h.name}: virt-sysprep runs there over ssh, and its URI ${h.uri} is not qemu+ssh://; create the template with seal:false`, {
+        details: { missing: 'ssh transport' },
       });
     }
-    await sysprepSetup(opts.sysprep); // fail before copying anything
+    await sysprepSetup(opts.sysprep, shell); // fail before copying anything
   }
   await ensurePools(h, ctx);
   const { uuid } = await resolveVm(h, vm, ctx, vmUuid);
@@ -267,24 +273,29 @@ export async function createTemplate(
       });
     }
     const chains = await diskChains(h, plan.map((p) => p.dst), ctx);
-    const meta: TemplateMeta = {
-      name,
-      sourceVm: vm,
-      sealed: req.seal,
-      createdAt: new Date().toISOString(),
-      disks: plan.map((p) => {
-        const c = chains.get(p.dst);
-        if (!c || c.length !== 1) throw new KvmopsError('internal', `template disk ${p.dst} is not a single chain-free file`);
-        return { target: p.target, capacity: c[0]!.virtualSize };
-      }),
-    };
+    const capacities = plan.map((p) => {
+      const c = chains.get(p.dst);
+      if (!c || c.length !== 1) throw new KvmopsError('internal', `template disk ${p.dst} is not a single chain-free file`);
+      return { target: p.target, file: p.dst, capacity: c[0]!.virtualSize };
+    });
     if (req.seal) {
       ctx.onProgress?.({ step: 'sealing (virt-sysprep)' });
       await sysprep(
         plan.map((p) => p.dst),
-        { ...opts.sysprep, signal: ctx.signal, onLine: (l) => ctx.onProgress?.({ step: `sealing: ${l.replace(/^\[\s*[\d.]+\]\s*/, '').slice(0, 80)}` }) },
+        { ...opts.sysprep, remote: shell, signal: ctx.signal, onLine: (l) => ctx.onProgress?.({ step: `sealing: ${l.replace(/^\[\s*[\d.]+\]\s*/, '').slice(0, 80)}` }) },
       );
     }
+    // after sealing, which does not touch programs: the template as its VMs will see it
+    ctx.onProgress?.({ step: 'looking for cloud-init in the guest' });
+    const { cloudInit } = await detectCloudInit(h, capacities, ctx);
+    const meta: TemplateMeta = {
+      name,
+      sourceVm: vm,
+      sealed: req.seal,
+      cloudInit,
+      createdAt: new Date().toISOString(),
+      disks: capacities.map((c) => ({ target: c.target, capacity: c.capacity })),
+    };
     await makeReadOnly(h, plan.map((p) => p.dst), ctx.signal);
     ctx.signal?.throwIfAborted();
     const xml = templateXml({ sourceXml, meta, diskPaths: new Map(plan.map((p) => [p.target, p.dst])) });
@@ -308,6 +319,7 @@ export async function createTemplate(
       name,
       sourceVm: vm,
       sealed: req.seal,
+      cloudInit,
       createdAt: meta.createdAt,
       disks: plan.map((p) => ({
         target: p.target,

@@ -1,6 +1,7 @@
 /**
  * One argv builder per external program (virsh-args.ts, qemu-img-args.ts, qemu-io-args.ts,
- * sysprep-args.ts, coreutils-args.ts, setpriv-args.ts, xorriso-args.ts): the only places that
+ * sysprep-args.ts, guestfish-args.ts, coreutils-args.ts, setpriv-args.ts, xorriso-args.ts,
+ * ssh-args.ts, env-args.ts, ssh-keygen-args.ts, scripts-args.ts): the only places that
  * spell a program's options. A builder's result carries its program's brand and each program's runner accepts
  * only that brand, so an argv spelled by hand at a call site does not type-check. The brand
  * exists for the type checker only: at run time an argv is a plain array of strings.

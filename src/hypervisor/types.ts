@@ -143,11 +143,20 @@ export interface TemplateDisk {
   actualSize: number;
 }
 
+/**
+ * Does a template's guest have cloud-init (so each deployed VM's seed — hostname, keys, a
+ * profile — is applied)? Looked for once, when the template is made (cloud-init.ts).
+ * `unknown`: nothing libguestfs could inspect (no operating system found: e.g. a blank disk),
+ * libguestfs not available, or a template made before kvmops looked.
+ */
+export type CloudInit = 'yes' | 'no' | 'unknown';
+
 export interface TemplateInfo {
   name: string;
   /** The VM it was made from. */
   sourceVm: string;
   sealed: boolean;
+  cloudInit: CloudInit;
   /** ISO 8601. */
   createdAt: string;
   disks: TemplateDisk[];
@@ -192,6 +201,8 @@ export interface DeployResult {
   vms: string[];
   mode: DeployMode;
   started: boolean;
+  /** The template's guest and cloud-init: `no` means the VMs' seeds are not applied (no hostname, no keys). */
+  cloudInit: CloudInit;
   /**
    * The VMs as this call left them, for the inventory: the ones it made from what it made (their
    * uuids, the files it created and the template disk each backs onto — no read-back), the ones
@@ -348,6 +359,7 @@ export interface InventoryTemplate {
   name: string;
   sourceVm: string;
   sealed: boolean;
+  cloudInit: CloudInit;
   /** ISO 8601. */
   createdAt: string;
   disks: TemplateDisk[];

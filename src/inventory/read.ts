@@ -1,5 +1,5 @@
 import type { Database } from '../jobs/db.js';
-import type { InventoryDisk, InventorySnapshot, SnapshotKind, TemplateDisk, VmState } from '../hypervisor/types.js';
+import type { CloudInit, InventoryDisk, InventorySnapshot, SnapshotKind, TemplateDisk, VmState } from '../hypervisor/types.js';
 
 /**
  * Reading the inventory: what lists, autocomplete and checks answer from (never the host).
@@ -10,6 +10,7 @@ export interface KnownTemplate {
   name: string;
   sourceVm: string;
   sealed: boolean;
+  cloudInit: CloudInit;
   createdAt: string;
   size: number;
   disks: TemplateDisk[];
@@ -36,6 +37,7 @@ interface TemplateRow {
   name: string;
   source_vm: string;
   sealed: number;
+  cloud_init: CloudInit;
   created_at: string;
   size: number;
   disks: string;
@@ -111,7 +113,7 @@ export class InventoryReads {
       `SELECT count(*) AS defined, sum(state = 'running') AS running FROM inventory_vms WHERE host = @host`,
     );
     this.#templates = db.prepare<{ host: string }, TemplateRow>(`
-SELECT t.name, t.source_vm, t.sealed, t.created_at, t.size, t.disks,
+SELECT t.name, t.source_vm, t.sealed, t.cloud_init, t.created_at, t.size, t.disks,
   (SELECT count(DISTINCT d.vm_uuid) FROM inventory_vm_disks d WHERE d.host = t.host AND d.template = t.name) AS dependents
 FROM inventory_templates t WHERE t.host = @host ORDER BY t.name`);
     // LIKE ignores ASCII case, as autocomplete does; walked in name order, it stops at `limit`
@@ -181,6 +183,7 @@ WHERE d.host = @host AND d.template = @template ORDER BY v.name`);
       name: r.name,
       sourceVm: r.source_vm,
       sealed: r.sealed === 1,
+      cloudInit: r.cloud_init,
       createdAt: r.created_at,
       size: r.size,
       disks: JSON.parse(r.disks) as TemplateDisk[],

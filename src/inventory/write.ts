@@ -38,10 +38,10 @@ VALUES (@host, @uuid, @name, @kind, @parent, @createdAt, @files)`);
   const setState = db.prepare('UPDATE inventory_vms SET state = ?, read_at = max(read_at, ?) WHERE host = ? AND uuid = ? AND read_at <= ?');
   const setStale = db.prepare('UPDATE inventory_vms SET stale = 1 WHERE host = ? AND uuid = ?');
   const upsertTemplate = db.prepare(`
-INSERT INTO inventory_templates (host, name, source_vm, sealed, created_at, size, disks, seen_at)
-VALUES (@host, @name, @sourceVm, @sealed, @createdAt, @size, @disks, @at)
-ON CONFLICT (host, name) DO UPDATE SET source_vm = excluded.source_vm, sealed = excluded.sealed, created_at = excluded.created_at,
-  size = excluded.size, disks = excluded.disks, seen_at = excluded.seen_at
+INSERT INTO inventory_templates (host, name, source_vm, sealed, cloud_init, created_at, size, disks, seen_at)
+VALUES (@host, @name, @sourceVm, @sealed, @cloudInit, @createdAt, @size, @disks, @at)
+ON CONFLICT (host, name) DO UPDATE SET source_vm = excluded.source_vm, sealed = excluded.sealed, cloud_init = excluded.cloud_init,
+  created_at = excluded.created_at, size = excluded.size, disks = excluded.disks, seen_at = excluded.seen_at
 WHERE inventory_templates.seen_at <= excluded.seen_at`);
   const deleteTemplate = db.prepare('DELETE FROM inventory_templates WHERE host = ? AND name = ? AND seen_at <= ?');
 
@@ -94,6 +94,7 @@ WHERE inventory_templates.seen_at <= excluded.seen_at`);
             name: t.name,
             sourceVm: t.sourceVm,
             sealed: t.sealed ? 1 : 0,
+            cloudInit: t.cloudInit,
             createdAt: t.createdAt,
             size: t.size,
             disks: JSON.stringify(t.disks),

@@ -67,6 +67,12 @@ export const deployPayload = z
     }
   });
 
+/**
+ * A deploy from a template whose guest has no cloud-init (looked for when the template was made)
+ * still makes and starts its VMs; their seeds — hostname, keys, a profile — are simply never read.
+ */
+export const NO_CUSTOMISATION = "no customisation applied (the template's guest has no cloud-init)";
+
 /** Make VMs from a template: `name`, or `name-01` … `name-NN`. */
 export const deploy = defineKind({
   name: 'deploy',
@@ -83,7 +89,9 @@ export const deploy = defineKind({
     ...(p.profile ? [`profile ${p.profile} as it was when asked for`] : []),
   ],
   summary: (r) =>
-    Array.isArray(r.vms) ? `${r.vms.length} VM${r.vms.length === 1 ? '' : 's'}: ${vmsWithAddresses(r, r.vms)} (${str(r.mode)}${r.started ? ', started' : ''})` : undefined,
+    Array.isArray(r.vms)
+      ? `${r.vms.length} VM${r.vms.length === 1 ? '' : 's'}: ${vmsWithAddresses(r, r.vms)} (${str(r.mode)}${r.started ? ', started' : ''})${r.cloudInit === 'no' ? `; ${NO_CUSTOMISATION}` : ''}`
+      : undefined,
   // No separate check: the hypervisor's deploy is idempotent by contract as long as every attempt
   // passes the same request id — it keeps VMs of this batch that are whole, removes and redoes
   // half-made ones, and refuses names taken by anything else. The job id is that request id.
@@ -110,8 +118,10 @@ export const deploy = defineKind({
     if (r.made) ctx.reportInventory(...r.made.map((vm) => ({ type: 'vm' as const, host: p.host, vm })));
     else ctx.reportInventory(...(await newVmChanges(ctx, p.host, r.vms)));
     // Started: where they can be reached (a bounded wait; none in time is not a failure).
-    if (!r.started) return { vms: r.vms, mode: r.mode, started: r.started };
-    return { vms: r.vms, mode: r.mode, started: r.started, addresses: await waitAddresses(ctx, r.vms) };
+    // cloudInit only when it matters: "no" (the seeds are not applied)
+    const base = { vms: r.vms, mode: r.mode, started: r.started, ...(r.cloudInit === 'no' ? { cloudInit: r.cloudInit } : {}) };
+    if (!r.started) return base;
+    return { ...base, addresses: await waitAddresses(ctx, r.vms) };
   },
   // Nothing more: execute reported its VMs (and recover is null, so every success went through it).
   inventory: async () => [],

@@ -11,7 +11,7 @@ export const templateCreatePayload = z
   .strict();
 
 function templateResult(t: TemplateInfo) {
-  return { template: { name: t.name, sourceVm: t.sourceVm, sealed: t.sealed, disks: t.disks.length } };
+  return { template: { name: t.name, sourceVm: t.sourceVm, sealed: t.sealed, cloudInit: t.cloudInit, disks: t.disks.length } };
 }
 
 /** A template from a shut-off VM: disks flattened and copied, identity removed, optionally sealed. */
@@ -25,7 +25,9 @@ export const templateCreate = defineKind({
   pinned: (p) => (p.vmUuid ? [`source VM ${pinnedVm(p)}`] : []),
   summary: (r) => {
     const t = r.template as Record<string, unknown> | undefined;
-    return t ? `template ${str(t.name)} from ${str(t.sourceVm)}, ${str(t.disks)} disk(s)${t.sealed ? ', sealed' : ''}` : undefined;
+    // cloud-init said when known: whether its VMs' seeds (hostname, keys, a profile) will apply
+    const ci = t?.cloudInit === 'yes' ? ', cloud-init: yes' : t?.cloudInit === 'no' ? ", cloud-init: no (its VMs' seeds will not be applied)" : '';
+    return t ? `template ${str(t.name)} from ${str(t.sourceVm)}, ${str(t.disks)} disk(s)${t.sealed ? ', sealed' : ''}${ci}` : undefined;
   },
   // A template of this name made from this VM means the earlier attempt got through (templates
   // are written last, atomically, by the hypervisor layer). Anything else goes to execute, whose

@@ -35,7 +35,7 @@ test('during a first import: template answers are right at once; refusals and /t
   const inventory = new InventoryStore(store.db);
 
   const listed: ListedVm[] = Array.from({ length: 250 }, (_, i) => ({ uuid: uuid(i), name: `vm${i}`, state: 'shut off' }));
-  const golden: InventoryTemplate = { name: 'golden', sourceVm: 'src', sealed: true, createdAt: '2026-01-02T03:04:05.000Z', disks: [], size: 0 };
+  const golden: InventoryTemplate = { name: 'golden', sourceVm: 'src', sealed: true, cloudInit: 'unknown', createdAt: '2026-01-02T03:04:05.000Z', disks: [], size: 0 };
   const waiting: Array<() => void> = [];
   let listings = 0;
   let hold = true;
@@ -115,7 +115,7 @@ test('right after the first start, template autocomplete waits for the import to
   const store = openJobStore(join(dir, 'kvmops.db'));
   t.after(() => store.close());
   const inventory = new InventoryStore(store.db);
-  const golden: InventoryTemplate = { name: 'golden', sourceVm: 'src', sealed: true, createdAt: '2026-01-02T03:04:05.000Z', disks: [], size: 0 };
+  const golden: InventoryTemplate = { name: 'golden', sourceVm: 'src', sealed: true, cloudInit: 'unknown', createdAt: '2026-01-02T03:04:05.000Z', disks: [], size: 0 };
   let openListing!: () => void;
   const readsHeld: Array<() => void> = [];
   const listed: ListedVm[] = [{ uuid: uuid(1), name: 'vm1', state: 'running' }];

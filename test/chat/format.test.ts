@@ -90,9 +90,10 @@ describe('format', () => {
       ],
     );
     const t = templateList([
-      { name: 'base', sourceVm: 'golden', sealed: true, createdAt: '', disks: [{ target: 'vda', file: 'f', virtualSize: 1, actualSize: 2 * 1024 ** 3 }], dependents: ['a', 'b'] },
+      { name: 'base', sourceVm: 'golden', sealed: true, cloudInit: 'yes', createdAt: '', disks: [{ target: 'vda', file: 'f', virtualSize: 1, actualSize: 2 * 1024 ** 3 }], dependents: ['a', 'b'] },
     ]);
-    assert.match(t[1]!, /^base\s+golden\s+yes\s+2\.0 GiB\s+2 \(a, b\)$/);
+    assert.match(t[0]!, /^TEMPLATE\s+FROM\s+SEALED\s+CLOUD-INIT\s+SIZE\s+THIN VMs$/);
+    assert.match(t[1]!, /^base\s+golden\s+yes\s+yes\s+2\.0 GiB\s+2 \(a, b\)$/);
   });
 
   it('job line and description', () => {

@@ -110,6 +110,7 @@ export class InventoryHypervisor implements HypervisorReader {
           name: n,
           sourceVm: 'golden',
           sealed: true,
+          cloudInit: 'yes' as const,
           createdAt: '2025-01-01T00:00:00Z',
           disks: [],
           dependents: t.dependents,

@@ -17,13 +17,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
 import { hostnameFor } from '../../src/hypervisor/seed.js';
 import { guestImageOrSkip, type GuestImage } from '../helpers/guest.js';
+import { defineOnLab, labVirsh } from '../helpers/lab-guest.js';
 import { labSkipReason, labUp, type Lab } from '../helpers/lab.js';
 import { makeTestEnv, type LibvirtTestEnv } from '../helpers/libvirt.js';
 
@@ -38,28 +39,10 @@ describe('addresses of started VMs, on a lab host with a guest network', { skip:
   let image: GuestImage | { skip: string };
   let host: LibvirtHost;
   let srcDir: string;
-  const remote = (...args: string[]) => {
-    const r = spawnSync('virsh', ['-q', '-c', lab.uri, ...args], { encoding: 'utf8' });
-    assert.equal(r.status, 0, `virsh ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const remote = (...args: string[]) => labVirsh(lab, ...args);
   /** A domain on the lab: a disk (an overlay of `backing`, or blank) and the given NIC. */
-  const defineOnLab = (name: string, nic: string, backing?: string) => {
-    const disk = `${srcDir}/${name}.qcow2`;
-    const made = lab.exec('qemu-img', 'create', '-q', '-f', 'qcow2', ...(backing ? ['-F', 'qcow2', '-b', backing, disk] : [disk, '64M']));
-    assert.equal(made.status, 0, made.stderr);
-    const xml = path.join(env.outsideDir, `${name}.xml`);
-    writeFileSync(
-      xml,
-      `<domain type='qemu'><name>${name}</name><memory unit='MiB'>768</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type><boot dev='hd'/></os><features><acpi/></features><devices>
-<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>
-${nic}
-<serial type='file'><source path='${srcDir}/${name}.console.log'/><target port='0'/></serial>
-<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
-</devices></domain>`,
-    );
-    remote('define', xml);
-  };
+  const defineOn = (name: string, nic: string, backing?: string) =>
+    defineOnLab(lab, { name, dir: srcDir, xmlDir: env.outsideDir, nic, ...(backing ? { backing } : {}) });
   const NET_NIC = () => `<interface type='network'><source network='${lab.guestNet}'/><model type='virtio'/></interface>`;
 
   before(
@@ -108,7 +91,7 @@ ${nic}
   it('two VMs deployed with start from a real guest get their own leases; vmInfo shows the NIC, network and address; SSH login with the seed\'s key; the profile ran', { timeout: 20 * 60_000 }, async (t) => {
     if ('skip' in image) return t.skip(image.skip);
     const src = `${env.prefix}src`;
-    defineOnLab(src, NET_NIC(), image.path);
+    defineOn(src, NET_NIC(), image.path);
     remote('pool-refresh', `${env.prefix}src`);
     await host.createTemplate({ vm: src, name: `${env.prefix}deb`, seal: false });
     const key = newKeyPair('id_guest');
@@ -177,9 +160,9 @@ ${nic}
     const blank = `${env.prefix}blank`;
     const userNet = `${env.prefix}usernet`;
     const off = `${env.prefix}off`;
-    defineOnLab(blank, NET_NIC());
-    defineOnLab(userNet, `<interface type='user'><model type='virtio'/></interface>`);
-    defineOnLab(off, NET_NIC());
+    defineOn(blank, NET_NIC());
+    defineOn(userNet, `<interface type='user'><model type='virtio'/></interface>`);
+    defineOn(off, NET_NIC());
     await host.startVm(blank);
     await host.startVm(userNet);
 

@@ -1,5 +1,6 @@
-import { describe } from 'node:test';
-import { chmodArgs, cpArgs, syncArgs } from '../../src/hypervisor/coreutils-args.js';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { catArgs, chmodArgs, cpArgs, syncArgs, testArgs } from '../../src/hypervisor/coreutils-args.js';
 import { argvCases } from '../helpers/argv.js';
 
 describe('cp argv', () => {
@@ -13,4 +14,15 @@ describe('sync argv', () => {
 
 describe('chmod argv', () => {
   argvCases(chmodArgs, { mode: [[chmodArgs.mode('0444', ['-v', '/v/a b']), ['0444', '--', '-v', '/v/a b']]] });
+});
+
+describe('cat argv', () => {
+  argvCases(catArgs, { file: [[catArgs.file('-n'), ['--', '-n']]] });
+});
+
+describe('test argv', () => {
+  argvCases(testArgs, { exists: [[testArgs.exists('/a b/-e'), ['-e', '/a b/-e']]] });
+  it('refuses a relative path (test has no `--`)', () => {
+    assert.throws(() => testArgs.exists('-n'), /absolute/);
+  });
 });

@@ -25,6 +25,7 @@ const meta = {
   name: 'base',
   sourceVm: 'fxvm',
   sealed: true,
+  cloudInit: 'no' as const,
   createdAt: '2026-01-02T03:04:05.000Z',
   disks: [{ target: 'vda', capacity: 67108864 }],
 };
@@ -68,6 +69,17 @@ describe('template XML', () => {
     assert.equal(find(root, 'devices/disk/source')?.attrs.index, undefined);
   });
   it('carries the template metadata', () => assert.deepEqual(readTemplateMeta(root), meta));
+  it('cloud-init: yes and no are written and read back; unknown is no attribute, and no attribute (an older template) is unknown', () => {
+    assert.match(xml, / cloud-init='no' /);
+    for (const cloudInit of ['yes', 'no', 'unknown'] as const) {
+      const t = templateXml({ sourceXml: fx('dumpxml-running.xml'), meta: { ...meta, cloudInit }, diskPaths: new Map([['vda', '/s/templates/base--vda.qcow2']]) });
+      assert.equal(readTemplateMeta(parseDomainXml(t))!.cloudInit, cloudInit);
+      assert.equal(/cloud-init=/.test(t), cloudInit !== 'unknown');
+    }
+    const older = xml.replace(/ cloud-init='no'/, '');
+    assert.equal(readTemplateMeta(parseDomainXml(older))!.cloudInit, 'unknown');
+    assert.equal(readTemplateMeta(parseDomainXml(xml.replace(/ cloud-init='no'/, " cloud-init='maybe'")))!.cloudInit, 'unknown');
+  });
 
   it('deploy: new identity, own disks, kvmops:vm metadata, no template metadata', () => {
     const out = vmXml({

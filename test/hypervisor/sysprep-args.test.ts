@@ -16,6 +16,7 @@ const DISTINCT = [
 
 describe('virt-sysprep argv', () => {
   argvCases(s, {
+    version: [[s.version(), ['--version']]],
     // every disk of the guest in one run, each its own -a; the format is given, not probed
     seal: [
       [s.seal(['/t/base--vda.qcow2']), ['--format', 'qcow2', '-a', '/t/base--vda.qcow2', ...DISTINCT]],

@@ -17,7 +17,7 @@ test('autocomplete reads: names by prefix, ASCII case ignored, `_` and `%` taken
   assert.deepEqual(inv.reads.vmNames('local', ''), ['WEB3', 'Web-2', 'db', 'web%', 'web_1', 'webx1']);
   assert.deepEqual(inv.reads.vmNames('other', 'w'), ['web-far']);
 
-  const tpl = (name: string) => ({ type: 'template' as const, host: 'local', template: { name, sourceVm: 's', sealed: false, createdAt: '2026-12-07T10:00:00.000Z', disks: [], size: 0 } });
+  const tpl = (name: string) => ({ type: 'template' as const, host: 'local', template: { name, sourceVm: 's', sealed: false, cloudInit: 'unknown' as const, createdAt: '2026-12-07T10:00:00.000Z', disks: [], size: 0 } });
   inv.write([tpl('Golden'), tpl('gold_1'), tpl('silver')], 100);
   assert.deepEqual(inv.reads.templateNames('local', 'gOLD'), ['Golden', 'gold_1']);
   assert.deepEqual(inv.reads.templateNames('local', 'gold_'), ['gold_1']);

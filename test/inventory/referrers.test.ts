@@ -35,7 +35,7 @@ function fakeHost() {
     },
     readTemplates: async (names) => {
       templateReads.push(...names);
-      return names.map((name) => ({ name, sourceVm: 'src', sealed: false, createdAt: '2026-12-07T00:00:00.000Z', disks: [], size: 0 }));
+      return names.map((name) => ({ name, sourceVm: 'src', sealed: false, cloudInit: 'unknown' as const, createdAt: '2026-12-07T00:00:00.000Z', disks: [], size: 0 }));
     },
   };
   return {

@@ -23,7 +23,7 @@ test('a write never undoes newer knowledge: older upserts and removals leave a n
   inv.write([{ type: 'vm-gone', host: 'local', uuid: U1 }], 300);
   assert.equal(inv.reads.vm('local', U1), undefined);
 
-  const tpl = { name: 'golden', sourceVm: 'src', sealed: false, createdAt: '2026-12-07T10:00:00.000Z', disks: [], size: 0 };
+  const tpl = { name: 'golden', sourceVm: 'src', sealed: false, cloudInit: 'unknown' as const, createdAt: '2026-12-07T10:00:00.000Z', disks: [], size: 0 };
   inv.write([{ type: 'template', host: 'local', template: tpl }], 200);
   inv.write([{ type: 'template-gone', host: 'local', name: 'golden' }], 100);
   assert.deepEqual(inv.reads.templateNames('local'), ['golden']);

@@ -11,6 +11,7 @@ import { auditIndexes } from './007_audit_indexes.js';
 import { inventoryUses } from './008_inventory_uses.js';
 import { sshKeys } from './009_ssh_keys.js';
 import { batches } from './010_batches.js';
+import { templateCloudInit } from './011_template_cloud_init.js';
 import { schedules } from './012_schedules.js';
 import { hostState } from './013_host_state.js';
 
@@ -39,6 +40,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'inventory file uses', sql: inventoryUses },
   { version: 9, name: 'ssh keys', sql: sshKeys },
   { version: 10, name: 'batches', sql: batches },
+  { version: 11, name: 'template cloud-init', sql: templateCloudInit },
   { version: 12, name: 'schedules', sql: schedules },
   { version: 13, name: 'host state', sql: hostState },
 ];
