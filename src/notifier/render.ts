@@ -93,6 +93,12 @@ export function batchState(jobs: ReadonlyArray<Pick<Job, 'state'>>): Job['state'
  */
 export function batchView(jobs: Job[], now: number): StatusView {
   const lead = jobs[0]!;
+  // A VM pattern's batch is one kind over VMs: a line per VM names the VM. Other batches mix
+  // (a schedule's run: its snapshots, then its retention's deletes) or act on no one VM (a
+  // placed deploy: a job per host): each line then says what its job does.
+  const perVm = jobs.every((j) => j.kind === lead.kind && typeof j.payload.vm === 'string');
+  const label = (j: Job) => (perVm ? String(j.payload.vm) : cut(describeJob(j), 100));
+  const more = jobs.length - 1;
   const ended = jobs.filter((j) => j.finishedAt !== null).length;
   const started = jobs.map((j) => j.startedAt).filter((t): t is number => t !== null);
   const state = batchState(jobs);
@@ -102,7 +108,7 @@ export function batchView(jobs: Job[], now: number): StatusView {
     requestId: lead.requestId,
     kind: lead.kind,
     state,
-    title: cut(`Batch #${lead.id}: ${describeJob(lead)}${jobs.length > 1 ? ` and ${jobs.length - 1} more VM${jobs.length > 2 ? 's' : ''}` : ''}`, 250),
+    title: cut(`Batch #${lead.id}: ${describeJob(lead)}${more > 0 ? ` and ${more} more ${perVm ? 'VM' : 'job'}${more > 1 ? 's' : ''}` : ''}`, 250),
     lines: [],
     requester: lead.requester,
     updatedAt: Math.max(...jobs.map((j) => j.updatedAt)),
@@ -120,14 +126,13 @@ export function batchView(jobs: Job[], now: number): StatusView {
     `${progressBarText(ended, jobs.length)} ${ended} of ${jobs.length} ended — ${tally}`,
   ];
   for (const j of jobs) {
-    const vm = typeof j.payload.vm === 'string' ? j.payload.vm : `job ${j.id}`;
     const p = j.state === 'running' && j.progress ? ` (${progressText(j.progress)})` : '';
     const why = j.error && (j.state === 'failed' || j.state === 'cancelled') ? ` — ${j.error.code}: ${cut(j.error.message, 120)}` : '';
-    lines.push(`#${j.id} ${vm}: ${STATE_WORDS[j.state]}${p}${why}`);
+    lines.push(`#${j.id} ${label(j)}: ${STATE_WORDS[j.state]}${p}${why}`);
   }
   if (view.durationMs !== undefined) lines.push(`Duration: ${formatDuration(view.durationMs)}`);
   const failed = jobs.filter((j) => j.state === 'failed');
-  if (finished && failed.length) view.error = { code: failed[0]!.error?.code ?? 'internal', message: `${failed.length} of ${jobs.length} failed: ${failed.map((j) => String(j.payload.vm)).join(', ')}` };
+  if (finished && failed.length) view.error = { code: failed[0]!.error?.code ?? 'internal', message: `${failed.length} of ${jobs.length} failed: ${failed.map((j) => (perVm ? label(j) : `#${j.id}`)).join(', ')}` };
   if (finished && !failed.length && state === 'succeeded') view.result = `${jobs.length} of ${jobs.length} succeeded`;
   view.lines = lines;
   return view;

@@ -4,7 +4,7 @@ import type { SqliteJobStore } from '../../src/jobs/store.js';
 import { Notifier } from '../../src/notifier/notifier.js';
 import { batchView } from '../../src/notifier/render.js';
 import { silentLogger } from '../../src/domain/logger.js';
-import { bob, freshStore, snapshotCreate, snapshotRevert } from '../jobs/helpers.js';
+import { bob, freshStore, PINNED, snapshotCreate, snapshotRevert } from '../jobs/helpers.js';
 import { deferrals, waitFor } from '../worker/helpers.js';
 import { RecordingSink } from './recording-sink.js';
 
@@ -91,4 +91,22 @@ test('batchView: the progress bar counts ended jobs; a running one shows its ste
   assert.equal(view.state, 'running');
   assert.match(view.lines.join('\n'), /▰▰▰▱▱▱▱▱▱▱ 1 of 4 ended — 1 succeeded, 1 running, 2 queued/);
   assert.match(view.lines.join('\n'), /#\d+ b: running \(copying 40%\)/);
+});
+
+test('a batch of mixed kinds (a schedule run: snapshots, then its retention deletes) says what each job does, not "N more VMs"', (t) => {
+  const store = freshStore(t);
+  const jobs = store.enqueueBatch([
+    snapshotCreate('web-01', 'auto-3-20261208-0100'),
+    { ...snapshotCreate('web-01', 'auto-3-20261207-0100'), kind: 'snapshot.delete', payload: { host: 'local', vm: 'web-01', name: 'auto-3-20261207-0100', ...PINNED } },
+  ]);
+  const view = batchView(jobs, Date.now());
+  assert.match(view.title, /and 1 more job$/);
+  const lines = view.lines.filter((l) => /^#\d+ /.test(l));
+  assert.equal(lines.length, 2);
+  assert.match(lines[0]!, /Snapshot web-01 as auto-3-20261208-0100/);
+  assert.match(lines[1]!, /Delete snapshot auto-3-20261207-0100 of web-01|auto-3-20261207-0100/);
+  // a pattern's batch (one kind over VMs) keeps its per-VM lines
+  const same = batchView(store.enqueueBatch(['a', 'b', 'c'].map((vm) => snapshotCreate(vm, 's'))), Date.now());
+  assert.match(same.title, /and 2 more VMs$/);
+  assert.ok(same.lines.some((l) => /^#\d+ b: /.test(l)));
 });
