@@ -30,6 +30,7 @@ const HELP = [
   'react ID ✅|❌   react to a bot message (approve / reject a request)',
   'as NAME [role,role…]   type as another user (roles: viewer, operator, admin, approver)',
   '  /schedule create vm:web-* every:6h keep:4             /schedule list     /schedule delete id:1',
+  '  /host list     /host info host:lab     /host drain host:lab [off:true]     /deploy … host:auto   (placement)',
   'clock +1h · clock tick   (started with --clock) move the schedules\' clock on and run the due ones',
   'whoami · help · quit        Tab completes commands, options and names.',
 ];
