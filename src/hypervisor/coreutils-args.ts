@@ -1,14 +1,30 @@
 import { toolBuilders, type ToolArgs } from './tool-args.js';
 
-/** coreutils argv builders: whole-file copies and modes (disk-copy.ts). `--`: a path is never read as an option. */
+/**
+ * coreutils argv builders: whole-file copies and modes (disk-copy.ts), and a template's travel
+ * between hosts (template-copy.ts: read, write, checksum, size, rename, remove). `--`: a path is
+ * never read as an option.
+ */
 
 export const CP = 'cp';
 export const SYNC = 'sync';
 export const CHMOD = 'chmod';
+export const CAT = 'cat';
+export const DD = 'dd';
+export const SHA256SUM = 'sha256sum';
+export const STAT = 'stat';
+export const MV = 'mv';
+export const RM = 'rm';
 
 export type CpArgs = ToolArgs<typeof CP>;
 export type SyncArgs = ToolArgs<typeof SYNC>;
 export type ChmodArgs = ToolArgs<typeof CHMOD>;
+export type CatArgs = ToolArgs<typeof CAT>;
+export type DdArgs = ToolArgs<typeof DD>;
+export type Sha256sumArgs = ToolArgs<typeof SHA256SUM>;
+export type StatArgs = ToolArgs<typeof STAT>;
+export type MvArgs = ToolArgs<typeof MV>;
+export type RmArgs = ToolArgs<typeof RM>;
 
 export const cpArgs = toolBuilders(CP, {
   /** A byte copy that keeps holes as holes (a sparse qcow2 stays sparse). */
@@ -26,4 +42,37 @@ export const chmodArgs = toolBuilders(CHMOD, {
     if (!/^0[0-7]{3}$/.test(mode)) throw new Error(`not an octal file mode: ${mode}`);
     return [mode, '--', ...files];
   },
+});
+
+export const catArgs = toolBuilders(CAT, {
+  /** The file's bytes on stdout. */
+  file: (file: string): string[] => ['--', file],
+});
+
+export const ddArgs = toolBuilders(DD, {
+  /**
+   * stdin into a NEW file (`excl`: fails if it exists), flushed to disk before dd exits
+   * (`fsync`). Operands only: dd has no `--`, and `of=` keeps a path from being an option.
+   */
+  intoNewFile: (file: string): string[] => [`of=${file}`, 'bs=4M', 'iflag=fullblock', 'conv=excl,fsync', 'status=none'],
+});
+
+export const sha256sumArgs = toolBuilders(SHA256SUM, {
+  /** `<64 hex> *<file>` per file (binary mode). */
+  files: (files: readonly string[]): string[] => ['-b', '--', ...files],
+});
+
+export const statArgs = toolBuilders(STAT, {
+  /** Each file's size in bytes, one a line. */
+  sizes: (files: readonly string[]): string[] => ['-c', '%s', '--', ...files],
+});
+
+export const mvArgs = toolBuilders(MV, {
+  /** rename(2) of `src` to exactly `dst` (`-T`: never into a folder named `dst`); atomic on one file system. */
+  rename: (src: string, dst: string): string[] => ['-T', '--', src, dst],
+});
+
+export const rmArgs = toolBuilders(RM, {
+  /** These files, if they are there. */
+  files: (files: readonly string[]): string[] => ['-f', '--', ...files],
 });
