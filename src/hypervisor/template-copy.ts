@@ -32,6 +32,11 @@ import { virshArgs } from './virsh-args.js';
  * cancellation removes every file this call wrote; a template already on the target is refused
  * (`name-taken`), and a template disk file already there without its XML (a copy or a create cut
  * off by a crash) is replaced only while no domain's chain uses it.
+ *
+ * The copy is the original's replica: the same name and the same metadata (its creation time,
+ * source VM, sealed), so "T made at X" means the same bytes on every host that holds it, and a
+ * deploy pinned to T's creation time holds on any of them. No inventory change is needed: the
+ * inventory lists each host's templates, and replicas are the rows with equal name and time.
  */
 
 export interface CopyTemplateResult {
@@ -92,8 +97,8 @@ export async function copyTemplate(
     const srcSizes = await sizes(src, disks.map((d) => d.src), ctx.signal);
     const total = srcSizes.reduce((a, b) => a + b, 0) + xml.length || 1;
     // the source's own checksums, computed there while the bytes travel
-    const srcDigests = digests(src, disks.map((d) => d.src), ctx.signal);
-    srcDigests.catch(() => {});
+    const srcSums = sha256s(src, disks.map((d) => d.src), ctx.signal);
+    srcSums.catch(() => {});
     let done = 0;
     const streamed: Digest[] = [];
     for (const d of disks) {
@@ -112,15 +117,15 @@ export async function copyTemplate(
 
     ctx.onProgress?.({ step: `verifying the copy on ${dst.name}`, fraction: 1 });
     const expected: Digest[] = [
-      ...(await srcDigests),
+      ...(await srcSums).map((sha256, i) => ({ sha256, bytes: srcSizes[i]! })),
       { bytes: xml.length, sha256: createHash('sha256').update(xml).digest('hex') },
     ];
     const parts = [...disks.map((d) => d.part), xmlPart];
-    const [got, gotSizes] = await Promise.all([digests(dst, parts, ctx.signal), sizes(dst, parts, ctx.signal)]);
+    const [got, gotSizes] = await Promise.all([sha256s(dst, parts, ctx.signal), sizes(dst, parts, ctx.signal)]);
     parts.forEach((p, i) => {
       const want = expected[i]!;
       const bad = [
-        got[i]!.sha256 !== want.sha256 && `sha256 ${got[i]!.sha256} on ${dst.name}, ${want.sha256} on ${src.name}`,
+        got[i] !== want.sha256 && `sha256 ${got[i]} on ${dst.name}, ${want.sha256} on ${src.name}`,
         streamed[i]!.sha256 !== want.sha256 && `sha256 ${streamed[i]!.sha256} streamed, ${want.sha256} on ${src.name}`,
         gotSizes[i] !== want.bytes && `${gotSizes[i]} bytes on ${dst.name}, ${want.bytes} on ${src.name}`,
         streamed[i]!.bytes !== want.bytes && `${streamed[i]!.bytes} bytes streamed, ${want.bytes} on ${src.name}`,
@@ -157,17 +162,16 @@ export async function copyTemplate(
   }
 }
 
-/** sha256 and size of each file, computed on its host (`sha256sum`: here, or there over ssh). */
-async function digests(h: HostContext, files: readonly string[], signal: AbortSignal | undefined): Promise<Digest[]> {
+/** sha256 of each file, computed on its host (`sha256sum`: here, or there over ssh). */
+async function sha256s(h: HostContext, files: readonly string[], signal: AbortSignal | undefined): Promise<string[]> {
   const opts = { timeoutMs: 6 * 3_600_000, signal };
   const out = h.local ? await run(SHA256SUM, sha256sumArgs.files(files), opts) : await runOverSsh(requireRemoteShell(h, 'checking a copy'), SHA256SUM, sha256sumArgs.files(files), opts);
   const lines = out.stdout.split('\n').filter(Boolean);
-  const n = await sizes(h, files, signal);
   if (lines.length !== files.length) throw new KvmopsError('unexpected-output', `sha256sum on ${h.name} printed ${lines.length} lines for ${files.length} files`);
-  return lines.map((l, i) => {
+  return lines.map((l) => {
     const m = /^([0-9a-f]{64}) /.exec(l);
     if (!m) throw new KvmopsError('unexpected-output', `sha256sum on ${h.name}: ${l.slice(0, 100)}`);
-    return { sha256: m[1]!, bytes: n[i]! };
+    return m[1]!;
   });
 }
 

@@ -73,6 +73,9 @@ describe('a template copied to another host (this machine → a lab host)', { sk
     assert.deepEqual(fractions, [...fractions].sort((a, b) => a - b), 'progress never goes back');
     const listed = (await there.listTemplates()).find((t) => t.name === name);
     assert.ok(listed, 'the template is listed on the lab');
+    const original = (await here.listTemplates()).find((t) => t.name === name)!;
+    assert.equal(listed.createdAt, original.createdAt, "a replica: the original's name and creation time (a deploy's pin holds on either host)");
+    assert.equal(listed.sourceVm, original.sourceVm);
     const file = listed.disks[0]!.file;
     assert.ok(file.startsWith(`${storageThere}/templates/`), `its disk is in the lab's own storage dir: ${file}`);
     assert.ok(holds(file, 0x5a, '0') && holds(file, 0x21, '64M', '63M') && holds(file, 0, '128M'), 'the copy holds the data, read inside the lab');
