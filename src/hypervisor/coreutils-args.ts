@@ -13,7 +13,7 @@ export const CAT = 'cat';
 export const DD = 'dd';
 export const SHA256SUM = 'sha256sum';
 export const STAT = 'stat';
-export const MV = 'mv';
+export const LN = 'ln';
 export const RM = 'rm';
 
 export type CpArgs = ToolArgs<typeof CP>;
@@ -23,7 +23,7 @@ export type CatArgs = ToolArgs<typeof CAT>;
 export type DdArgs = ToolArgs<typeof DD>;
 export type Sha256sumArgs = ToolArgs<typeof SHA256SUM>;
 export type StatArgs = ToolArgs<typeof STAT>;
-export type MvArgs = ToolArgs<typeof MV>;
+export type LnArgs = ToolArgs<typeof LN>;
 export type RmArgs = ToolArgs<typeof RM>;
 
 export const cpArgs = toolBuilders(CP, {
@@ -67,9 +67,12 @@ export const statArgs = toolBuilders(STAT, {
   sizes: (files: readonly string[]): string[] => ['-c', '%s', '--', ...files],
 });
 
-export const mvArgs = toolBuilders(MV, {
-  /** rename(2) of `src` to exactly `dst` (`-T`: never into a folder named `dst`); atomic on one file system. */
-  rename: (src: string, dst: string): string[] => ['-T', '--', src, dst],
+export const lnArgs = toolBuilders(LN, {
+  /**
+   * A hard link `dst` to `src` (`-T`: exactly `dst`, never inside a folder of that name): link(2),
+   * atomic, and it FAILS when `dst` exists — a rename that never replaces anything.
+   */
+  hard: (src: string, dst: string): string[] => ['-T', '--', src, dst],
 });
 
 export const rmArgs = toolBuilders(RM, {

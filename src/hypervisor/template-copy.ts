@@ -1,7 +1,7 @@
 import { randomBytes, createHash } from 'node:crypto';
-import { rename } from 'node:fs/promises';
-import { KvmopsError } from '../domain/errors.js';
-import { MV, SHA256SUM, STAT, mvArgs, sha256sumArgs, statArgs } from './coreutils-args.js';
+import { link, unlink } from 'node:fs/promises';
+import { isKvmopsError, KvmopsError } from '../domain/errors.js';
+import { LN, RM, SHA256SUM, STAT, lnArgs, rmArgs, sha256sumArgs, statArgs } from './coreutils-args.js';
 import { makeReadOnly } from './disk-copy.js';
 import { templateXml } from './domain-xml.js';
 import { run } from './exec.js';
@@ -27,11 +27,14 @@ import { virshArgs } from './virsh-args.js';
  * (`<final>.part-<12 hex>`: neither a template disk's nor a template XML's name, so nothing
  * lists it), then verified — its size and sha256 computed ON each host (`stat`, `sha256sum`,
  * run there) must equal each other and the bytes that passed through — then made read-only
- * and renamed into place (rename(2): atomic): the disks first, the XML last, so the template
- * exists on the target exactly when everything it needs is there and checked. Any failure or
- * cancellation removes every file this call wrote; a template already on the target is refused
- * (`name-taken`), and a template disk file already there without its XML (a copy or a create cut
- * off by a crash) is replaced only while no domain's chain uses it.
+ * and put into place by a hard link (link(2): atomic, and it never replaces a file: two copies
+ * racing each other, say two deploys on one host, cannot overwrite what the other placed),
+ * the disks first, the XML last, so the template exists on the target exactly when everything
+ * it needs is there and checked. Any failure or cancellation removes every file this call
+ * wrote (and only those); a template already on the target is refused (`name-taken`, also
+ * when a racing copy placed its XML first), and a template disk file already there without its
+ * XML (a copy or a create cut off by a crash) is removed first, only while no domain's chain
+ * uses it.
  *
  * The copy is the original's replica: the same name and the same metadata (its creation time,
  * source VM, sealed), so "T made at X" means the same bytes on every host that holds it, and a
@@ -92,6 +95,9 @@ export async function copyTemplate(
     });
   }
 
+  const leftovers = await existing(dst, disks.map((d) => d.final), ctx.signal);
+  if (leftovers.length) await files.remove(leftovers, ctx.signal);
+
   const made: string[] = [];
   try {
     const srcSizes = await sizes(src, disks.map((d) => d.src), ctx.signal);
@@ -139,13 +145,24 @@ export async function copyTemplate(
     ctx.signal?.throwIfAborted();
 
     await makeReadOnly(dst, disks.map((d) => d.part), ctx.signal);
+    const place = (from: string, to: string) =>
+      linkOn(dst, from, to, ctx.signal).catch((e) => {
+        throw isKvmopsError(e, 'command-failed') && /exists/i.test(e.message)
+          ? new KvmopsError('name-taken', `template ${name} is being placed on host ${dst.name} by another copy`, { cause: e })
+          : e;
+      });
     for (const d of disks) {
+      await place(d.part, d.final);
       made.push(d.final);
-      await renameOn(dst, d.part, d.final, ctx.signal);
     }
     // the XML last: from here on the template exists on the target
-    await renameOn(dst, xmlPart, xmlFinal, ctx.signal);
+    await place(xmlPart, xmlFinal);
     made.length = 0;
+    // the temporary names go (their data stays under the final names); one left behind is harmless
+    await (dst.local
+      ? Promise.all(parts.map((p) => unlink(p)))
+      : runOverSsh(requireRemoteShell(dst, 'copying a template'), RM, rmArgs.files(parts), { timeoutMs: 60_000 })
+    ).catch(() => {});
     throwFirstError(await dst.virsh.multi([virshArgs.poolRefresh(dst.storage.templatesPool)], { timeoutMs: 60_000 }));
     return {
       name,
@@ -184,10 +201,22 @@ async function sizes(h: HostContext, files: readonly string[], signal: AbortSign
   return n;
 }
 
-/** rename(2) inside the storage dir (here, or `mv -T` there over ssh). */
-async function renameOn(h: HostContext, from: string, to: string, signal: AbortSignal | undefined): Promise<void> {
+/** link(2) inside the storage dir (here, or `ln -T` there over ssh): fails when `to` exists. */
+async function linkOn(h: HostContext, from: string, to: string, signal: AbortSignal | undefined): Promise<void> {
   h.storage.assertInside(from);
   h.storage.assertInside(to);
-  if (h.local) await rename(from, to);
-  else await runOverSsh(requireRemoteShell(h, 'copying a template'), MV, mvArgs.rename(from, to), { timeoutMs: 60_000, signal });
+  if (!h.local) return void (await runOverSsh(requireRemoteShell(h, 'copying a template'), LN, lnArgs.hard(from, to), { timeoutMs: 60_000, signal }));
+  try {
+    await link(from, to);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new KvmopsError('command-failed', `${to} exists`, { cause: e });
+    throw e;
+  }
+}
+
+/** Which of these files are there (`stat` on the host; a missing file is left out). */
+async function existing(h: HostContext, files: readonly string[], signal: AbortSignal | undefined): Promise<string[]> {
+  const there: string[] = [];
+  for (const f of files) if (await hostFiles(h, 'copying a template').exists(f, signal)) there.push(f);
+  return there;
 }

@@ -1,5 +1,5 @@
 import { describe } from 'node:test';
-import { catArgs, chmodArgs, cpArgs, ddArgs, mvArgs, rmArgs, sha256sumArgs, statArgs, syncArgs } from '../../src/hypervisor/coreutils-args.js';
+import { catArgs, chmodArgs, cpArgs, ddArgs, lnArgs, rmArgs, sha256sumArgs, statArgs, syncArgs } from '../../src/hypervisor/coreutils-args.js';
 import { argvCases } from '../helpers/argv.js';
 
 describe('cp argv', () => {
@@ -15,11 +15,11 @@ describe('chmod argv', () => {
   argvCases(chmodArgs, { mode: [[chmodArgs.mode('0444', ['-v', '/v/a b']), ['0444', '--', '-v', '/v/a b']]] });
 });
 
-describe('template travel argv (cat, dd, sha256sum, stat, mv, rm)', () => {
+describe('template travel argv (cat, dd, sha256sum, stat, ln, rm)', () => {
   argvCases(catArgs, { file: [[catArgs.file('-n'), ['--', '-n']]] });
   argvCases(ddArgs, { intoNewFile: [[ddArgs.intoNewFile('/v/-a b'), ['of=/v/-a b', 'bs=4M', 'iflag=fullblock', 'conv=excl,fsync', 'status=none']]] });
   argvCases(sha256sumArgs, { files: [[sha256sumArgs.files(['-c', '/v/b']), ['-b', '--', '-c', '/v/b']]] });
   argvCases(statArgs, { sizes: [[statArgs.sizes(['-L']), ['-c', '%s', '--', '-L']]] });
-  argvCases(mvArgs, { rename: [[mvArgs.rename('-f', '/v/b'), ['-T', '--', '-f', '/v/b']]] });
+  argvCases(lnArgs, { hard: [[lnArgs.hard('-f', '/v/b'), ['-T', '--', '-f', '/v/b']]] });
   argvCases(rmArgs, { files: [[rmArgs.files(['-r', '/']), ['-f', '--', '-r', '/']]] });
 });
