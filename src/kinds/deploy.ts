@@ -5,7 +5,8 @@ import { holds, templateResource, vmResource } from '../domain/resources.js';
 import { vmsWithAddresses, waitAddresses } from './addresses.js';
 import { MAX_KEYS_PER_PERSON, parseSshPublicKey } from '../domain/ssh-keys.js';
 import { newVmChanges } from './inventory.js';
-import { defineKind, onHost, opOf, str } from './kind.js';
+import { defineKind, onHost, opOf, str, type ExecutorContext } from './kind.js';
+import { isKvmopsError } from '../domain/errors.js';
 
 /** Longer than any accepted key line (RSA 16384 bits ≈ 2,800 characters, with a comment of 200). */
 const SSH_KEY_LINE_MAX = 4096;
@@ -81,6 +82,7 @@ export const deploy = defineKind({
   // half-made ones, and refuses names taken by anything else. The job id is that request id.
   recover: null,
   execute: async (p, ctx) => {
+    const copied = await templateHere(p, ctx);
     ctx.progress({ step: ctx.recovered ? 'resuming deploy' : 'deploying' });
     const r = await ctx.host.deploy(
       {
@@ -101,9 +103,48 @@ export const deploy = defineKind({
     if (r.made) ctx.reportInventory(...r.made.map((vm) => ({ type: 'vm' as const, host: p.host, vm })));
     else ctx.reportInventory(...(await newVmChanges(ctx, p.host, r.vms)));
     // Started: where they can be reached (a bounded wait; none in time is not a failure).
-    if (!r.started) return { vms: r.vms, mode: r.mode, started: r.started };
-    return { vms: r.vms, mode: r.mode, started: r.started, addresses: await waitAddresses(ctx, r.vms) };
+    const from = copied ? { templateCopiedFrom: copied } : {};
+    if (!r.started) return { vms: r.vms, mode: r.mode, started: r.started, ...from };
+    return { vms: r.vms, mode: r.mode, started: r.started, addresses: await waitAddresses(ctx, r.vms), ...from };
   },
   // Nothing more: execute reported its VMs (and recover is null, so every success went through it).
   inventory: async () => [],
 });
+
+/**
+ * Templates that travel (issue 26, step 3): the template missing on the deploy's host but held
+ * by another (the same creation time when the deploy pinned one) is copied here once first —
+ * streamed, verified on both hosts, placed atomically (hypervisor/template-copy.ts) — as that
+ * template's replica; later deploys here find it and copy nothing. Returns the host it came
+ * from, or null (here already, nowhere, or placed meanwhile by a deploy beside this one; the
+ * deploy itself then says `template-not-found` when it is nowhere). The job holds the template
+ * on this host (shared), so no delete of it here runs meanwhile. A host that cannot be asked is
+ * passed over.
+ */
+async function templateHere(p: z.infer<typeof deployPayload>, ctx: ExecutorContext): Promise<string | null> {
+  if (!ctx.hosts) return null;
+  const op = opOf(ctx);
+  const fits = (t: { createdAt: string } | undefined) => t !== undefined && (p.templateCreatedAt === undefined || t.createdAt === p.templateCreatedAt);
+  if ((await ctx.host.inventory.readTemplates([p.template], op)).length) return null;
+  for (const name of ctx.hosts.hostNames()) {
+    if (name === p.host) continue;
+    const other = ctx.hosts.host(name);
+    let found: { createdAt: string } | undefined;
+    try {
+      [found] = await other.inventory.readTemplates([p.template], op);
+    } catch (e) {
+      if (ctx.signal.aborted) throw e;
+      continue;
+    }
+    if (!fits(found)) continue;
+    ctx.progress({ step: `copying template ${p.template} from ${name}` });
+    try {
+      await ctx.host.copyTemplateFrom(other, p.template, op);
+    } catch (e) {
+      if (isKvmopsError(e, 'name-taken')) return null;
+      throw e;
+    }
+    return name;
+  }
+  return null;
+}

@@ -6,10 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { isKvmopsError } from '../../src/domain/errors.js';
 import { LibvirtHost } from '../../src/hypervisor/host.js';
 import { copyTemplate } from '../../src/hypervisor/template-copy.js';
+import type { Progress } from '../../src/hypervisor/types.js';
+import { deploy } from '../../src/kinds/deploy.js';
+import type { ExecutorContext } from '../../src/kinds/kind.js';
 import { inLab as inLabOf, labSkipReason, labUp, type Lab } from '../helpers/lab.js';
 import { createDisk, defineVm, makeTestEnv, URI, writePattern, type LibvirtTestEnv } from '../helpers/libvirt.js';
 
@@ -39,7 +43,7 @@ describe('a template copied to another host (this machine → a lab host)', { sk
     writePattern(disk, 0x5a);
     writePattern(disk, 0x21, '64M', '63M');
     defineVm(env.vmName('src'), [disk]);
-    for (const t of ['a', 'bad', 'stop']) await here.createTemplate({ vm: env.vmName('src'), name: `${env.prefix}${t}`, seal: false });
+    for (const t of ['a', 'bad', 'stop', 'dep']) await here.createTemplate({ vm: env.vmName('src'), name: `${env.prefix}${t}`, seal: false });
   });
   after(() => {
     try {
@@ -120,5 +124,41 @@ describe('a template copied to another host (this machine → a lab host)', { sk
       (e) => isKvmopsError(e, 'aborted'),
     );
     assert.deepEqual(filesThere(), before, 'no file of the cancelled copy is left');
+  });
+
+  it('the deploy kind on a host without the template copies it there once from the host that has it; the next deploy reuses it', async () => {
+    const name = `${env.prefix}dep`;
+    const run = async (vm: string) => {
+      const steps: Progress[] = [];
+      const ctx: ExecutorContext = {
+        host: there,
+        hosts: { hostNames: () => ['here', 'lab'], host: (n?: string) => (n === 'here' ? here : there) },
+        signal: new AbortController().signal,
+        progress: (p) => void steps.push(p),
+        recovered: false,
+        job: { id: 1, requestId: `req-${randomUUID().slice(0, 8)}`, attempt: 1 },
+        reportInventory: () => {},
+      };
+      const r = (await deploy.execute({ host: 'lab', template: name, name: vm, mode: 'thin', count: 1, start: false }, ctx)) as Record<string, unknown>;
+      return { r, copied: steps.some((s) => s.step.startsWith(`copying template ${name}`)) };
+    };
+    const first = await run(env.vmName('d1'));
+    assert.equal(first.r.templateCopiedFrom, 'here', JSON.stringify(first.r));
+    assert.ok(first.copied);
+    const listed = (await there.listTemplates()).find((t) => t.name === name);
+    assert.ok(listed, 'the replica is listed on the lab');
+    assert.ok(holds(listed.disks[0]!.file, 0x5a, '0'));
+    const second = await run(env.vmName('d2'));
+    assert.equal(second.r.templateCopiedFrom, undefined, 'the second deploy copies nothing');
+    assert.ok(!second.copied);
+    assert.deepEqual(filesThere().filter((f) => f.includes(`${name}--`)), [listed.disks[0]!.file], 'one copy of its disk on the lab');
+    // nowhere at all: the deploy says so
+    await assert.rejects(
+      deploy.execute(
+        { host: 'lab', template: `${env.prefix}nowhere`, name: env.vmName('d3'), mode: 'thin', count: 1, start: false },
+        { host: there, hosts: { hostNames: () => ['here', 'lab'], host: (n?: string) => (n === 'here' ? here : there) }, signal: new AbortController().signal, progress: () => {}, recovered: false, job: { id: 2, requestId: `req-${randomUUID().slice(0, 8)}`, attempt: 1 }, reportInventory: () => {} },
+      ),
+      (e) => isKvmopsError(e, 'template-not-found'),
+    );
   });
 });
