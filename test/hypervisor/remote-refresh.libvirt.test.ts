@@ -114,5 +114,14 @@ describe('destructive steps on a remote host refresh the pools they read (a lab 
       [overlay3, overlay, disk, tdisk],
       `the whole chain of an overlay libvirt did not list (${JSON.stringify([...read3.unreadable])})`,
     );
+
+    // fail closed: a pool that cannot be refreshed (stopped behind kvmops' back) stops a delete before it changes anything
+    remote('pool-destroy', host.ctx.storage.templatesPool);
+    try {
+      await assert.rejects(host.deleteVm(other2), (e) => isKvmopsError(e) && /pool/i.test((e as Error).message), 'the delete fails');
+      assert.match(remote('domstate', other2), /shut off/, 'the VM is still defined');
+    } finally {
+      remote('pool-start', host.ctx.storage.templatesPool);
+    }
   });
 });
