@@ -33,8 +33,8 @@ import { virshArgs } from './virsh-args.js';
  * it needs is there and checked. Any failure or cancellation removes every file this call
  * wrote (and only those); a template already on the target is refused (`name-taken`, also
  * when a racing copy placed its XML first), and a template disk file already there without its
- * XML (a copy or a create cut off by a crash) is removed first, only while no domain's chain
- * uses it.
+ * XML (a copy or a create cut off by a crash, or a racing copy's) is kept when it holds the
+ * same bytes, and otherwise removed, only while no domain's chain uses it.
  *
  * The copy is the original's replica: the same name and the same metadata (its creation time,
  * source VM, sealed), so "T made at X" means the same bytes on every host that holds it, and a
@@ -95,9 +95,6 @@ export async function copyTemplate(
     });
   }
 
-  const leftovers = await existing(dst, disks.map((d) => d.final), ctx.signal);
-  if (leftovers.length) await files.remove(leftovers, ctx.signal);
-
   const made: string[] = [];
   try {
     const srcSizes = await sizes(src, disks.map((d) => d.src), ctx.signal);
@@ -144,6 +141,19 @@ export async function copyTemplate(
     });
     ctx.signal?.throwIfAborted();
 
+    // A disk file already under its final name: left by a copy or create cut off before its XML,
+    // or just placed by a copy racing this one. The same bytes are kept as they are (never
+    // removed: a racing copy's XML may name them); other bytes, unused (checked above), go.
+    const present = await existing(dst, disks.map((d) => d.final), ctx.signal);
+    const presentSums = present.length ? await sha256s(dst, present, ctx.signal) : [];
+    const presentSizes = present.length ? await sizes(dst, present, ctx.signal) : [];
+    const same = new Set(present.filter((f, i) => {
+      const k = disks.findIndex((d) => d.final === f);
+      return presentSums[i] === expected[k]!.sha256 && presentSizes[i] === expected[k]!.bytes;
+    }));
+    const stale = present.filter((f) => !same.has(f));
+    if (stale.length) await files.remove(stale, ctx.signal);
+
     await makeReadOnly(dst, disks.map((d) => d.part), ctx.signal);
     const place = (from: string, to: string) =>
       linkOn(dst, from, to, ctx.signal).catch((e) => {
@@ -152,11 +162,17 @@ export async function copyTemplate(
           : e;
       });
     for (const d of disks) {
+      if (same.has(d.final)) continue;
       await place(d.part, d.final);
       made.push(d.final);
     }
     // the XML last: from here on the template exists on the target
-    await place(xmlPart, xmlFinal);
+    await place(xmlPart, xmlFinal).catch((e) => {
+      // placed by a racing copy: its XML names the same disk files, with the same bytes (its
+      // links or ours): they stay; only the temporary files go
+      if (isKvmopsError(e, 'name-taken')) made.splice(0, made.length, ...parts);
+      throw e;
+    });
     made.length = 0;
     // the temporary names go (their data stays under the final names); one left behind is harmless
     await (dst.local

@@ -124,6 +124,14 @@ describe('a template copied to another host (this machine → a lab host)', { sk
       (e) => isKvmopsError(e, 'aborted'),
     );
     assert.deepEqual(filesThere(), before, 'no file of the cancelled copy is left');
+
+    // a disk file left under its final name without its XML (a copy cut off by a crash), other
+    // bytes and unused: replaced; the copy is whole
+    const final = there.ctx.storage.templateDisk(name, 'vda');
+    inLab('qemu-img', 'create', '-q', '-f', 'qcow2', final, '1M');
+    await copyTemplate(here.ctx, there.ctx, name);
+    assert.ok(holds(final, 0x5a, '0') && holds(final, 0x21, '64M', '63M'), 'the copy replaced the leftover');
+    assert.deepEqual(filesThere().filter((f) => f.includes('.part-')), [], 'no temporary file left');
   });
 
   it('the deploy kind on a host without the template copies it there once from the host that has it; the next deploy reuses it', async () => {
