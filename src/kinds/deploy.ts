@@ -121,6 +121,9 @@ export const deploy = defineKind({
  * on this host (shared), so no delete of it here runs meanwhile. A host that cannot be asked is
  * passed over.
  */
+/** Rounds of 2 s a deploy waits for a racing copy of its template to place the XML. */
+const RACE_WAIT_ROUNDS = 15;
+
 async function templateHere(p: z.infer<typeof deployPayload>, ctx: ExecutorContext): Promise<string | null> {
   if (!ctx.hosts) return null;
   const op = opOf(ctx);
@@ -141,8 +144,13 @@ async function templateHere(p: z.infer<typeof deployPayload>, ctx: ExecutorConte
     try {
       await ctx.host.copyTemplateFrom(other, p.template, op);
     } catch (e) {
-      if (isKvmopsError(e, 'name-taken')) return null;
-      throw e;
+      if (!isKvmopsError(e, 'name-taken')) throw e;
+      // a deploy beside this one is placing it: its XML follows its disks within seconds
+      for (let i = 0; i < RACE_WAIT_ROUNDS && !(await ctx.host.inventory.readTemplates([p.template], op)).length; i++) {
+        await new Promise((r) => setTimeout(r, 2_000));
+        ctx.signal.throwIfAborted();
+      }
+      return null;
     }
     return name;
   }

@@ -43,7 +43,7 @@ describe('a template copied to another host (this machine → a lab host)', { sk
     writePattern(disk, 0x5a);
     writePattern(disk, 0x21, '64M', '63M');
     defineVm(env.vmName('src'), [disk]);
-    for (const t of ['a', 'bad', 'stop', 'dep']) await here.createTemplate({ vm: env.vmName('src'), name: `${env.prefix}${t}`, seal: false });
+    for (const t of ['a', 'bad', 'stop', 'dep', 'race']) await here.createTemplate({ vm: env.vmName('src'), name: `${env.prefix}${t}`, seal: false });
   });
   after(() => {
     try {
@@ -136,7 +136,7 @@ describe('a template copied to another host (this machine → a lab host)', { sk
 
   it('the deploy kind on a host without the template copies it there once from the host that has it; the next deploy reuses it', async () => {
     const name = `${env.prefix}dep`;
-    const run = async (vm: string) => {
+    const run = async (vm: string, template = name) => {
       const steps: Progress[] = [];
       const ctx: ExecutorContext = {
         host: there,
@@ -147,8 +147,8 @@ describe('a template copied to another host (this machine → a lab host)', { sk
         job: { id: 1, requestId: `req-${randomUUID().slice(0, 8)}`, attempt: 1 },
         reportInventory: () => {},
       };
-      const r = (await deploy.execute({ host: 'lab', template: name, name: vm, mode: 'thin', count: 1, start: false }, ctx)) as Record<string, unknown>;
-      return { r, copied: steps.some((s) => s.step.startsWith(`copying template ${name}`)) };
+      const r = (await deploy.execute({ host: 'lab', template, name: vm, mode: 'thin', count: 1, start: false }, ctx)) as Record<string, unknown>;
+      return { r, copied: steps.some((s) => s.step.startsWith(`copying template ${template}`)) };
     };
     const first = await run(env.vmName('d1'));
     assert.equal(first.r.templateCopiedFrom, 'here', JSON.stringify(first.r));
@@ -160,6 +160,14 @@ describe('a template copied to another host (this machine → a lab host)', { sk
     assert.equal(second.r.templateCopiedFrom, undefined, 'the second deploy copies nothing');
     assert.ok(!second.copied);
     assert.deepEqual(filesThere().filter((f) => f.includes(`${name}--`)), [listed.disks[0]!.file], 'one copy of its disk on the lab');
+    // two deploys at once on a host without the template: both succeed, one copy is placed
+    const race = `${env.prefix}race`;
+    const both = await Promise.all([run(env.vmName('r1'), race), run(env.vmName('r2'), race)]);
+    assert.equal(both.filter((b) => b.r.templateCopiedFrom === 'here').length, 1, JSON.stringify(both.map((b) => b.r)));
+    const raceFile = (await there.listTemplates()).find((t) => t.name === race)!.disks[0]!.file;
+    assert.ok(holds(raceFile, 0x5a, '0') && holds(raceFile, 0x21, '64M', '63M'), 'the placed copy is whole');
+    assert.deepEqual(filesThere().filter((f) => f.includes('.part-')), [], 'no temporary file left');
+
     // nowhere at all: the deploy says so
     await assert.rejects(
       deploy.execute(
