@@ -84,7 +84,8 @@ function limitText(ms: number): string {
 /**
  * Runs `program` with an argv from its builder module (tool-args.ts: a hand-spelled array does
  * not type-check). Only the hypervisor's program runners call this (virsh: multi.ts, qemu-img.ts,
- * qemu-io.ts, sysprep.ts, disk-copy.ts, seed.ts).
+ * qemu-io.ts, sysprep.ts, disk-copy.ts, seed.ts, template-copy.ts; file-stream.ts starts its two
+ * piped programs itself, the same way).
  */
 export async function run(program: string, args: ToolArgs<string>, opts: RunOptions): Promise<RunResult> {
   const argv = [program, ...args];
