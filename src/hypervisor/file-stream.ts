@@ -102,7 +102,14 @@ export async function streamFile(src: StreamSource, dst: { host: HostContext; fi
   let writer: Writable;
   let local: Awaited<ReturnType<typeof open>> | undefined;
   if (dst.host.local) {
-    local = await open(dst.file, 'wx', 0o600);
+    try {
+      local = await open(dst.file, 'wx', 0o600);
+    } catch (e) {
+      // nothing will read the source: close it (a remote `cat` ends with its connection)
+      reader.destroy();
+      await Promise.allSettled(children);
+      throw e;
+    }
     writer = local.createWriteStream({ autoClose: false });
   } else {
     const child = sshChild(dst.host, DD, ddArgs.intoNewFile(dst.file), 'write', opts);
