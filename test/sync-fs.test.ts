@@ -18,6 +18,7 @@ const START_UP: Record<string, { calls: string[]; why: string }> = {
     why: "openDatabase: the database's folder, when a process opens its database, right before better-sqlite3 opens the file synchronously",
   },
   'src/hypervisor/exec.ts': { calls: ['existsSync'], why: 'is setpriv installed: evaluated once, when the module loads' },
+  'src/hypervisor/file-stream.ts': { calls: ['existsSync'], why: 'is setpriv installed (for its ssh ends): evaluated once, when the module loads' },
   'src/audit.ts': { calls: ['existsSync'], why: '`npm run audit`, a one-shot CLI and no event loop serving anyone: is the database there, once, before it is opened' },
 };
 

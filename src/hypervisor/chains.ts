@@ -8,7 +8,7 @@ import { eachLimited } from './each-limited.js';
 import { exists } from './local-files.js';
 import { remoteShell, type RemoteShell } from './remote-exec.js';
 import type { ChainEntry, OpContext } from './types.js';
-import { virshArgs } from './virsh-args.js';
+import { virshArgs, type VirshArgs } from './virsh-args.js';
 
 /**
  * Backing chains of disk files, and which ones could not be read. Local hosts ask qemu-img
@@ -39,10 +39,21 @@ export interface ChainRead {
   unreadable: Map<string, string>;
 }
 
-export async function readChains(h: HostContext, disks: readonly DiskRef[], ctx: OpContext = {}): Promise<ChainRead> {
+export interface ChainReadOptions {
+  /**
+   * For a read a destructive step decides on (a removal, a refusal): on a remote host both
+   * storage pools are refreshed in the same virsh process as, and right before, the first
+   * level's reads, and a refresh that fails fails the read (`pool-refresh`'s error). Without it
+   * a pool is refreshed only when a file of the storage dir answers "no such volume" (then the
+   * files are read again); a refresh that fails then leaves those files unreadable.
+   */
+  fresh?: boolean;
+}
+
+export async function readChains(h: HostContext, disks: readonly DiskRef[], ctx: OpContext = {}, opts: ChainReadOptions = {}): Promise<ChainRead> {
   const formats = new Map<string, string | undefined>();
   for (const d of disks) if (!formats.has(d.file) || !formats.get(d.file)) formats.set(d.file, d.format ?? undefined);
-  return h.local ? localChains(formats, ctx) : remoteChains(h, formats, ctx);
+  return h.local ? localChains(formats, ctx) : remoteChains(h, formats, ctx, opts);
 }
 
 async function localChains(formats: Map<string, string | undefined>, ctx: OpContext): Promise<ChainRead> {
@@ -71,15 +82,15 @@ async function localChains(formats: Map<string, string | undefined>, ctx: OpCont
  * this read and destroyed after it; a folder that cannot be made a pool leaves the file
  * unreadable.
  */
-async function remoteChains(h: HostContext, formats: Map<string, string | undefined>, ctx: OpContext): Promise<ChainRead> {
+async function remoteChains(h: HostContext, formats: Map<string, string | undefined>, ctx: OpContext, opts: ChainReadOptions): Promise<ChainRead> {
   const shell = remoteShell(h);
-  if (shell) return sshChains(h, shell, formats, ctx);
+  if (shell) return sshChains(h, shell, formats, ctx, opts);
   const probes: string[] = [];
   const tried = new Set<string>();
   let refreshed = false;
   try {
     for (let round = 0; ; round++) {
-      const walk = await walkVolumes(h, formats, ctx);
+      const walk = await freshWalk(h, formats, ctx, round === 0 ? opts : {});
       if (walk.outsidePools.size > 0 && !refreshed) {
         // A file inside another pool whose volume list is stale (made with qemu-img behind
         // libvirt's back) is "not found" as well, and its folder can't be probed (it is that
@@ -109,8 +120,8 @@ async function remoteChains(h: HostContext, formats: Map<string, string | undefi
  * after its events) would both make the same folder a pool, libvirt refuses the second, and
  * that reader would find the chain unreadable and keep every file (fail closed, but a leak).
  */
-async function sshChains(h: HostContext, shell: RemoteShell, formats: Map<string, string | undefined>, ctx: OpContext): Promise<ChainRead> {
-  let walk = await walkVolumes(h, formats, ctx);
+async function sshChains(h: HostContext, shell: RemoteShell, formats: Map<string, string | undefined>, ctx: OpContext, opts: ChainReadOptions): Promise<ChainRead> {
+  let walk = await freshWalk(h, formats, ctx, opts);
   if (walk.outsidePools.size > 0) {
     await refreshActivePools(h, ctx);
     walk = await walkVolumes(h, formats, ctx);
@@ -129,6 +140,37 @@ async function sshChains(h: HostContext, shell: RemoteShell, formats: Map<string
   return read;
 }
 
+/**
+ * A walk whose "no such volume" inside the storage dir means absent: libvirt lists a file of a
+ * pool's folder only after a `pool-refresh` (an overlay made by qemu-img by hand, or by libvirt
+ * for another domain's disk-only snapshot, is unknown until then; and a listed volume's
+ * `vol-dumpxml` shows what the last refresh read: a file rewritten with a backing file shows
+ * none until the next, libvirt 9.0). `fresh`: both storage pools refreshed in the first level's
+ * virsh process, failing closed. Otherwise: a walk that met an unlisted file of the storage dir
+ * is done again after a refresh; when that refresh fails, those files' chains are unreadable.
+ */
+async function freshWalk(h: HostContext, formats: Map<string, string | undefined>, ctx: OpContext, opts: ChainReadOptions): Promise<Walk> {
+  if (opts.fresh) return walkVolumes(h, formats, ctx, { refresh: 'throw' });
+  const walk = await walkVolumes(h, formats, ctx);
+  if (walk.missingInside.size === 0) return walk;
+  return walkVolumes(h, formats, ctx, { refresh: 'unreadable' });
+}
+
+/** The storage dir's two pools, refreshed (commands for the first batch of a walk). */
+function storageRefresh(h: HostContext): VirshArgs[] {
+  return [virshArgs.poolRefresh(h.storage.vmsPool), virshArgs.poolRefresh(h.storage.templatesPool)];
+}
+
+interface Walk {
+  read: ChainRead;
+  /** Paths libvirt did not find, outside the storage dir. */
+  outsidePools: Set<string>;
+  /** Tops whose chain stopped at a file outside every pool (and for no other reason). */
+  blockedOutside: Set<string>;
+  /** Paths of the storage dir libvirt did not find (absent, or not listed yet). */
+  missingInside: Set<string>;
+}
+
 /** `pool-refresh` of every active pool (harmless: it re-reads the folder). Failures are ignored. */
 async function refreshActivePools(h: HostContext, ctx: OpContext): Promise<void> {
   const [list] = await h.virsh.multi([virshArgs.poolListActive()], { timeoutMs: 60_000, signal: ctx.signal });
@@ -136,16 +178,18 @@ async function refreshActivePools(h: HostContext, ctx: OpContext): Promise<void>
   if (pools.length) await h.virsh.multi(pools.map((p) => virshArgs.poolRefresh(p)), { timeoutMs: 60_000, signal: ctx.signal });
 }
 
-/** One pass over the chains, level by level. `outsidePools`: paths libvirt did not find, outside the storage dir. */
-async function walkVolumes(
-  h: HostContext,
-  formats: Map<string, string | undefined>,
-  ctx: OpContext,
-): Promise<{ read: ChainRead; outsidePools: Set<string>; blockedOutside: Set<string> }> {
+/**
+ * One pass over the chains, level by level. `refresh`: the storage pools refreshed first, in the
+ * first level's virsh process; when that fails, `throw` fails the read, `unreadable` makes every
+ * file of the storage dir libvirt did not find unreadable (its absence is not proven).
+ */
+async function walkVolumes(h: HostContext, formats: Map<string, string | undefined>, ctx: OpContext, opts: { refresh?: 'throw' | 'unreadable' } = {}): Promise<Walk> {
   const out: ChainRead = { chains: new Map(), unreadable: new Map() };
   const outsidePools = new Set<string>();
-  /** Tops whose chain stopped at a file outside every pool (and for no other reason). */
   const blockedOutside = new Set<string>();
+  const missingInside = new Set<string>();
+  let refresh = opts.refresh ? storageRefresh(h) : [];
+  let refreshFailed: string | null = null;
   const partial = new Map<string, ChainEntry[]>([...formats.keys()].map((f) => [f, []]));
   let frontier = new Map<string, string[]>([...formats.keys()].map((f) => [f, [f]])); // path → tops waiting for it
   const info = new Map<string, VolumeXmlInfo | { error: string; missing: boolean }>();
@@ -157,13 +201,22 @@ async function walkVolumes(
       break;
     }
     const paths = [...frontier.keys()].filter((p) => !info.has(p));
-    const results = await h.virsh.multi(paths.map((p) => virshArgs.volDumpxml(p)), { timeoutMs: 60_000, signal: ctx.signal });
+    const batch = await h.virsh.multi([...refresh, ...paths.map((p) => virshArgs.volDumpxml(p))], { timeoutMs: 60_000, signal: ctx.signal });
+    const failed = batch.slice(0, refresh.length).find((r) => r.error);
+    if (failed && opts.refresh === 'throw') throw failed.error!;
+    if (failed) refreshFailed = `the storage pools could not be refreshed, so libvirt's "no such volume" proves nothing: ${failed.error!.message}`;
+    const results = batch.slice(refresh.length);
+    refresh = [];
     paths.forEach((p, i) => {
       const r = results[i]!;
-      // "not found" proves absence only inside the storage dir, whose pools kvmops refreshes;
-      // elsewhere the file may exist outside every pool, where libvirt cannot see it
-      if (r.error && isVolumeMissing(r) && !h.storage.contains(p)) outsidePools.add(p);
-      info.set(p, r.error ? { error: r.error.message, missing: isVolumeMissing(r) && h.storage.contains(p) } : parseVolumeXml(r.stdout));
+      // "not found" proves absence only inside the storage dir, and only once its pools were
+      // refreshed (freshWalk); elsewhere the file may exist outside every pool, where libvirt
+      // cannot see it
+      const missing = r.error !== undefined && isVolumeMissing(r);
+      if (missing && !h.storage.contains(p)) outsidePools.add(p);
+      if (missing && h.storage.contains(p)) missingInside.add(p);
+      const error = refreshFailed !== null && missing ? refreshFailed : r.error?.message;
+      info.set(p, error !== undefined ? { error, missing: missing && refreshFailed === null && h.storage.contains(p) } : parseVolumeXml(r.stdout));
     });
     const next = new Map<string, string[]>();
     for (const [p, tops] of frontier) {
@@ -194,7 +247,7 @@ async function walkVolumes(
     frontier = new Map([...next].map(([p, tops]) => [p, tops.filter((t) => partial.has(t))] as const).filter(([, t]) => t.length > 0));
   }
   for (const [f, c] of partial) if (!out.unreadable.has(f)) out.chains.set(f, c);
-  return { read: out, outsidePools, blockedOutside };
+  return { read: out, outsidePools, blockedOutside, missingInside };
 }
 
 /** Chains that could be read (for display: vmInfo, template sizes); unreadable files are left out. */

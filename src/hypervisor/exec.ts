@@ -92,8 +92,9 @@ function limitText(ms: number): string {
 /**
  * Runs `program` with an argv from its builder module (tool-args.ts: a hand-spelled array does
  * not type-check). Only the hypervisor's program runners call this (virsh: multi.ts, qemu-img.ts,
- * qemu-io.ts, sysprep.ts — virt-sysprep and guestfish —, disk-copy.ts, seed.ts, remote-exec.ts —
- * ssh —, and scripts.ts — the repository's host scripts, for the demo kit only).
+ * qemu-io.ts, sysprep.ts — virt-sysprep and guestfish —, disk-copy.ts, seed.ts, template-copy.ts,
+ * remote-exec.ts — ssh —, and scripts.ts — the repository's host scripts, for the demo kit only;
+ * file-stream.ts starts its two piped programs itself, the same way).
  */
 export async function run(program: string, args: ToolArgs<string>, opts: RunOptions): Promise<RunResult> {
   const argv = [program, ...args];

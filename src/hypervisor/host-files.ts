@@ -28,8 +28,9 @@ import { virshArgs } from './virsh-args.js';
  * `chain-unreadable`), never an absent file. On a remote host "absent" is libvirt's "no such
  * volume" for a path inside the storage dir — which proves absence only while the pools know
  * every file: files written behind libvirt's back (qemu-img, a disk-only snapshot's overlays)
- * are volumes only after a `pool-refresh`. So the remote implementation refreshes both pools
- * before its first read, and every writer calls `changed()` after writing.
+ * are volumes only after a `pool-refresh`. So every read of the remote implementation refreshes
+ * both pools right before it, in the same virsh process (chains.ts `fresh`: a refresh that fails
+ * fails the read), and every writer calls `changed()` after writing.
  */
 export interface HostFiles {
   /** The chains of these files, top first, absolute paths; `[]` when the file does not exist. */
@@ -120,20 +121,14 @@ class LocalFiles implements HostFiles {
 }
 
 class SshFiles implements HostFiles {
-  private fresh: Promise<void> | undefined;
-
   constructor(
     private readonly h: HostContext,
     private readonly shell: RemoteShell,
   ) {}
 
-  /** The pools exist and list every file, before the first read (see HostFiles). */
+  /** The pools exist (once per host context); each read refreshes them itself (see HostFiles). */
   private ready(signal?: AbortSignal): Promise<void> {
-    if (!this.fresh) {
-      this.fresh = ensurePools(this.h, { signal }).then(() => this.changed(signal));
-      this.fresh.catch(() => (this.fresh = undefined));
-    }
-    return this.fresh;
+    return ensurePools(this.h, { signal });
   }
 
   async chains(disks: ReadonlyArray<{ file: string; format?: string | null }>, signal?: AbortSignal): Promise<FileChains> {
@@ -142,6 +137,7 @@ class SshFiles implements HostFiles {
       this.h,
       disks.map((d) => ({ file: d.file, format: d.format ?? undefined })),
       { signal },
+      { fresh: true },
     );
     return {
       chains: new Map([...read.chains].map(([f, c]) => [f, c.map((e) => path.posix.resolve(e.file))])),
@@ -151,7 +147,7 @@ class SshFiles implements HostFiles {
 
   async chain(file: string, signal?: AbortSignal, format?: string | null): Promise<ChainEntry[]> {
     await this.ready(signal);
-    const read = await readChains(this.h, [{ file, format: format ?? undefined }], { signal });
+    const read = await readChains(this.h, [{ file, format: format ?? undefined }], { signal }, { fresh: true });
     const why = read.unreadable.get(file);
     if (why !== undefined) throw unreadableError(file, why);
     return read.chains.get(file) ?? [];

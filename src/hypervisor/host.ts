@@ -6,6 +6,8 @@ import { parseVersion } from './parse.js';
 import { createSnapshot, deleteSnapshot, listSnapshots, revertSnapshot } from './snapshots/index.js';
 import { StorageLayout } from './storage.js';
 import { createTemplate, deleteTemplate, listTemplates, readInventoryTemplates } from './templates.js';
+import { copyTemplate } from './template-copy.js';
+import { KvmopsError } from '../domain/errors.js';
 import { hostListing, listDomainStates, readInventoryVms } from './inventory.js';
 import { watchDomainEvents } from './events.js';
 import type { SysprepOptions } from './sysprep.js';
@@ -119,6 +121,11 @@ export class LibvirtHost implements HostDriver {
   }
   deleteTemplate(name: string, ctx?: OpContext, pin?: TemplatePin): Promise<void> {
     return deleteTemplate(this.ctx, name, ctx, pin);
+  }
+
+  copyTemplateFrom(source: HostDriver, name: string, ctx?: OpContext): Promise<{ bytes: number }> {
+    if (!(source instanceof LibvirtHost)) throw new KvmopsError('unsupported', `cannot copy a template from host ${source.name}: not a libvirt host`);
+    return copyTemplate(source.ctx, this.ctx, name, ctx);
   }
 
   deploy(req: DeployRequest, ctx?: OpContext): Promise<DeployResult> {

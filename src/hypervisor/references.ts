@@ -40,6 +40,12 @@ export interface ReferenceOptions {
    * host. A domain gone meanwhile uses nothing.
    */
   domains?: readonly DomainRef[];
+  /**
+   * A destructive step decides on this read: on a remote host the storage pools are refreshed
+   * right before the chains are read, in the same virsh process (chains.ts `fresh`), and a
+   * refresh that fails fails the read. `referencesTo` always reads fresh.
+   */
+  fresh?: boolean;
 }
 
 export async function hostReferences(h: HostContext, ctx: OpContext = {}, opts: ReferenceOptions = {}): Promise<HostReferences> {
@@ -104,7 +110,7 @@ export async function hostReferences(h: HostContext, ctx: OpContext = {}, opts: 
   }
 
   // 4. chains
-  const chains = await readChains(h, [...files.values()].flat(), ctx);
+  const chains = await readChains(h, [...files.values()].flat(), ctx, { fresh: opts.fresh === true });
   for (const d of domains) {
     if (gone.has(d.uuid)) continue;
     const used = new Set<string>();
@@ -124,7 +130,7 @@ export async function hostReferences(h: HostContext, ctx: OpContext = {}, opts: 
  * inventory's port (`ctx.referrers`, a job in the worker): only the domains it names after a
  * fresh diff are read — whole, on disk, with the same fail-closed rule — so the cost follows the
  * candidates, not the host. Without it, or when it has no fresh answer: the whole host, as
- * `hostReferences` reads it. `except`: the domain the caller reads itself.
+ * `hostReferences` reads it. `except`: the domain the caller reads itself. Always `fresh`.
  */
 export async function referencesTo(
   h: HostContext,
@@ -134,10 +140,10 @@ export async function referencesTo(
 ): Promise<HostReferences> {
   if (files.length === 0) return { users: new Map(), unreadable: [] };
   const found = ctx.referrers ? await ctx.referrers(files, { signal: ctx.signal }) : null;
-  if (!found) return hostReferences(h, ctx, opts);
+  if (!found) return hostReferences(h, ctx, { ...opts, fresh: true });
   const seen = new Set<string>();
   const domains = found.domains.filter((d) => !seen.has(d.uuid) && !!seen.add(d.uuid)).map((d) => ({ uuid: asDomainUuid(d.uuid), name: d.name }));
-  return hostReferences(h, ctx, { ...opts, domains });
+  return hostReferences(h, ctx, { ...opts, domains, fresh: true });
 }
 
 /** `template-in-use`-style refusal when references are unknown: `chain-unreadable`, naming them. */

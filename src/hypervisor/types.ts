@@ -455,6 +455,12 @@ export interface HostDriver {
   deleteTemplate(name: string, ctx?: OpContext, pin?: TemplatePin): Promise<void>;
 
   deploy(req: DeployRequest, ctx?: OpContext): Promise<DeployResult>;
+  /**
+   * Template `name` of `source` copied onto this host as its replica (template-copy.ts:
+   * streamed, verified by size and sha256 on both hosts, placed atomically; nothing left on a
+   * failure). `name-taken` when this host has it already (or another copy placed it meanwhile).
+   */
+  copyTemplateFrom(source: HostDriver, name: string, ctx?: OpContext): Promise<{ bytes: number }>;
 
   listSnapshots(vm: string, ctx?: OpContext): Promise<SnapshotInfo[]>;
   createSnapshot(req: CreateSnapshotRequest, ctx?: OpContext): Promise<SnapshotInfo>;

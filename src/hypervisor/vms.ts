@@ -164,7 +164,7 @@ export async function deleteVm(h: HostContext, target: string | VmTarget, ctx: O
   });
   const state = parseDomState(okStdout(stateR)).state;
   const xml = parseDomainXml(okStdout(xmlR));
-  const own = await hostReferences(h, ctx, { only: ref });
+  const own = await hostReferences(h, ctx, { only: ref, fresh: true });
   // who else uses the files it might remove (made for it: the others are kept anyway): the
   // candidates a fresh inventory names, read on disk (references.ts) — not its template's
   // other children

@@ -5,7 +5,8 @@ import { holds, templateResource, vmResource } from '../domain/resources.js';
 import { vmsWithAddresses, waitAddresses } from './addresses.js';
 import { MAX_KEYS_PER_PERSON, parseSshPublicKey } from '../domain/ssh-keys.js';
 import { newVmChanges } from './inventory.js';
-import { defineKind, onHost, opOf, str } from './kind.js';
+import { defineKind, onHost, opOf, str, type ExecutorContext } from './kind.js';
+import { isKvmopsError } from '../domain/errors.js';
 
 /** Longer than any accepted key line (RSA 16384 bits ≈ 2,800 characters, with a comment of 200). */
 const SSH_KEY_LINE_MAX = 4096;
@@ -97,6 +98,7 @@ export const deploy = defineKind({
   // half-made ones, and refuses names taken by anything else. The job id is that request id.
   recover: null,
   execute: async (p, ctx) => {
+    const copied = await templateHere(p, ctx);
     ctx.progress({ step: ctx.recovered ? 'resuming deploy' : 'deploying' });
     const r = await ctx.host.deploy(
       {
@@ -119,7 +121,8 @@ export const deploy = defineKind({
     else ctx.reportInventory(...(await newVmChanges(ctx, p.host, r.vms)));
     // Started: where they can be reached (a bounded wait; none in time is not a failure).
     // cloudInit only when it matters: "no" (the seeds are not applied)
-    const base = { vms: r.vms, mode: r.mode, started: r.started, ...(r.cloudInit === 'no' ? { cloudInit: r.cloudInit } : {}) };
+    const from = copied ? { templateCopiedFrom: copied } : {};
+    const base = { vms: r.vms, mode: r.mode, started: r.started, ...(r.cloudInit === 'no' ? { cloudInit: r.cloudInit } : {}), ...from };
     if (!r.started) return base;
     return { ...base, addresses: await waitAddresses(ctx, r.vms) };
   },
@@ -132,4 +135,50 @@ function deployLabel(p: { name: string; count: number; first?: number | undefine
   if (p.first === undefined) return `${p.name}${p.count > 1 ? ` ×${p.count}` : ''}`;
   const names = deployNames(p.name, p.count, p.first);
   return names.length === 1 ? names[0]! : `${names[0]}…${names[names.length - 1]}`;
+}
+
+/**
+ * Templates that travel (issue 26, step 3): the template missing on the deploy's host but held
+ * by another (the same creation time when the deploy pinned one) is copied here once first —
+ * streamed, verified on both hosts, placed atomically (hypervisor/template-copy.ts) — as that
+ * template's replica; later deploys here find it and copy nothing. Returns the host it came
+ * from, or null (here already, nowhere, or placed meanwhile by a deploy beside this one; the
+ * deploy itself then says `template-not-found` when it is nowhere). The job holds the template
+ * on this host (shared), so no delete of it here runs meanwhile. A host that cannot be asked is
+ * passed over.
+ */
+/** Rounds of 2 s a deploy waits for a racing copy of its template to place the XML. */
+const RACE_WAIT_ROUNDS = 15;
+
+async function templateHere(p: z.infer<typeof deployPayload>, ctx: ExecutorContext): Promise<string | null> {
+  if (!ctx.hosts) return null;
+  const op = opOf(ctx);
+  const fits = (t: { createdAt: string } | undefined) => t !== undefined && (p.templateCreatedAt === undefined || t.createdAt === p.templateCreatedAt);
+  if ((await ctx.host.inventory.readTemplates([p.template], op)).length) return null;
+  for (const name of ctx.hosts.hostNames()) {
+    if (name === p.host) continue;
+    const other = ctx.hosts.host(name);
+    let found: { createdAt: string } | undefined;
+    try {
+      [found] = await other.inventory.readTemplates([p.template], op);
+    } catch (e) {
+      if (ctx.signal.aborted) throw e;
+      continue;
+    }
+    if (!fits(found)) continue;
+    ctx.progress({ step: `copying template ${p.template} from ${name}` });
+    try {
+      await ctx.host.copyTemplateFrom(other, p.template, op);
+    } catch (e) {
+      if (!isKvmopsError(e, 'name-taken')) throw e;
+      // a deploy beside this one is placing it: its XML follows its disks within seconds
+      for (let i = 0; i < RACE_WAIT_ROUNDS && !(await ctx.host.inventory.readTemplates([p.template], op)).length; i++) {
+        await new Promise((r) => setTimeout(r, 2_000));
+        ctx.signal.throwIfAborted();
+      }
+      return null;
+    }
+    return name;
+  }
+  return null;
 }

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { JobResource } from '../domain/resources.js';
-import type { HostDriver, InventoryTemplate, InventoryVm, OpContext, Progress, Referrers, VmState } from '../hypervisor/types.js';
+import type { HostDriver, Hypervisor, InventoryTemplate, InventoryVm, OpContext, Progress, Referrers, VmState } from '../hypervisor/types.js';
 
 /**
  * One change a job made to what kvmops knows of a host (src/inventory keeps it). A kind says
@@ -29,6 +29,8 @@ export type InventoryChange =
 export interface ExecutorContext {
   /** The payload's host (`payload.host`), already resolved. */
   host: HostDriver;
+  /** Every configured host (the worker wires it): a deploy fetches a template it lacks from another. */
+  hosts?: Pick<Hypervisor, 'hostNames' | 'host'>;
   /** Fires on cancel, on lease loss and on shutdown past the grace period. Pass it to every host call. */
   signal: AbortSignal;
   /** Coalesced by the worker (a few writes per second at most; the last one is always written). */

@@ -394,6 +394,7 @@ export class Worker {
       const payload = job.payload as JobPayload<JobKind>;
       const ctx: ExecutorContext = {
         host: this.hypervisor.host(payload.host),
+        hosts: this.hypervisor,
         signal: r.controller.signal,
         progress: (p) => progress.push(p),
         recovered: job.recovered || job.attempts > 1,

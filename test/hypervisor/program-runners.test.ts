@@ -21,6 +21,7 @@ const RUNNERS: Record<string, string[]> = {
   'src/hypervisor/scripts.ts': ['BASH'],
   'src/hypervisor/seed.ts': ['XORRISO'],
   'src/hypervisor/sysprep.ts': ['setup.program'],
+  'src/hypervisor/template-copy.ts': ['SHA256SUM', 'STAT'],
 };
 
 describe('program runners', () => {
@@ -33,8 +34,10 @@ describe('program runners', () => {
     }
   });
 
-  it('only exec.ts starts processes', () => {
-    assert.deepEqual(where(/from '(execa|node:child_process|child_process)'/), ['src/hypervisor/exec.ts']);
+  it('only exec.ts starts processes — and file-stream.ts its two piped ssh ends, the same way (setpriv, argv from ssh-args)', () => {
+    assert.deepEqual(where(/from '(execa|node:child_process|child_process)'/), ['src/hypervisor/exec.ts', 'src/hypervisor/file-stream.ts']);
+    const stream = files.find((x) => x.f === 'src/hypervisor/file-stream.ts')!.text;
+    assert.deepEqual([...new Set([...stream.matchAll(/execa\(\s*([\w.]+)\s*,/g)].map((m) => m[1]!))].sort(), ['SETPRIV', 'SSH']);
   });
 
   it('argv builders live in the builder modules only (src/hypervisor/*-args.ts)', () => {
