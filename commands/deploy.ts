@@ -7,7 +7,8 @@ import { AUTO_HOST } from '../src/domain/placement.js';
 import { hostNameSchema } from '../src/domain/names.js';
 import { boolean, choice, integer, invalidOptions, options, text } from '../src/chat/options.js';
 import type { Services } from '../src/chat/services.js';
-import { KvmopsError } from '../src/domain/errors.js';
+import { isKvmopsError, KvmopsError } from '../src/domain/errors.js';
+import type { TemplateInfo } from '../src/hypervisor/types.js';
 
 /**
  * /deploy — make VMs from a template. thin: qcow2 overlays backed by the template's disks;
@@ -50,11 +51,32 @@ export default defineCommand({
 /** A deploy on one named host (or the default one). */
 const single = enqueues('deploy', async (services, p, user) => {
   const pins = await sharedPins(services, p, user.id);
-  const t = await requireTemplate(services, p.host, p.template);
+  const t = await templateForDeploy(services, p.host, p.template);
   const names = deployNames(p.name, p.count);
   await requireFree((fresh) => services.catalog.vmsNamed(p.host, names, { fresh }), names, 'VM', `on ${p.host}`);
   return { templateCreatedAt: t.createdAt, ...pins };
 });
+
+/**
+ * The template a deploy on `host` starts from: the one there, or — templates travel — the one
+ * another host holds, which the job copies to `host` once (streamed and verified) before it
+ * deploys (src/kinds/deploy.ts). Its creation time is pinned either way, so the job copies and
+ * deploys exactly the template the requester saw, not a same-named later one. Not on any host:
+ * the refusal names the host asked for.
+ */
+async function templateForDeploy(services: Services, host: string, name: string): Promise<TemplateInfo> {
+  try {
+    return await requireTemplate(services, host, name);
+  } catch (e) {
+    if (!isKvmopsError(e, 'template-not-found')) throw e;
+    for (const other of services.catalog.hosts()) {
+      if (other === host) continue;
+      const found = (await services.catalog.templates(other, { fresh: false }).catch(() => [])).find((t) => t.name === name);
+      if (found) return found;
+    }
+    throw e;
+  }
+}
 
 /**
  * What every VM of the deploy gets, pinned now: the requester's keys as they are (what the VMs
